@@ -1,0 +1,110 @@
+/* alloc.c - every allocation goes through here, so users and tests can
+ * swap the allocator (tests fail the N-th allocation with it). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *(*pk_malloc_fn)(size_t) = malloc;
+static void (*pk_free_fn)(void *) = free;
+
+void pk_set_allocator(void *(*malloc_fn)(size_t), void (*free_fn)(void *))
+{
+	if (malloc_fn == NULL || free_fn == NULL) {
+		pk_malloc_fn = malloc;
+		pk_free_fn = free;
+		return;
+	}
+	pk_malloc_fn = malloc_fn;
+	pk_free_fn = free_fn;
+}
+
+void *pk__malloc(size_t size)
+{
+	if (size == 0)
+		size = 1;
+	if (size == SIZE_MAX)
+		return NULL;
+	return pk_malloc_fn(size);
+}
+
+void *pk__calloc(size_t count, size_t size)
+{
+	size_t total = pk__mul(count, size);
+	void *p = pk__malloc(total);
+	if (p != NULL)
+		memset(p, 0, total == 0 ? 1 : total);
+	return p;
+}
+
+void *pk__realloc(void *ptr, size_t old_size, size_t new_size)
+{
+	void *p = pk__malloc(new_size);
+	if (p == NULL)
+		return NULL;
+	if (ptr != NULL) {
+		memcpy(p, ptr, old_size < new_size ? old_size : new_size);
+		pk__free(ptr);
+	}
+	return p;
+}
+
+void pk__free(void *ptr)
+{
+	if (ptr != NULL)
+		pk_free_fn(ptr);
+}
+
+void pk_free(void *ptr)
+{
+	pk__free(ptr);
+}
+
+char *pk__strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = pk__malloc(n);
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+{
+	if (more <= v->capacity - v->count)
+		return 0;
+	if (more > SIZE_MAX - v->count)
+		return PK_ENOMEM;
+	size_t need = v->count + more;
+	size_t cap = v->capacity ? v->capacity : 16;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	size_t bytes = pk__mul(cap, elem);
+	void *items = pk__realloc(v->items, v->count * elem, bytes);
+	if (items == NULL)
+		return PK_ENOMEM;
+	v->items = items;
+	v->capacity = cap;
+	return 0;
+}
+
+int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at)
+{
+	PK_FORWARD(pk__vec_reserve(v, elem, n));
+	unsigned char *dst = (unsigned char *)v->items + v->count * elem;
+	if (src != NULL)
+		memcpy(dst, src, n * elem);
+	else
+		memset(dst, 0, n * elem);
+	if (at != NULL)
+		*at = v->count;
+	v->count += n;
+	return 0;
+}
+
+void pk__vec_free(pk__vec *v)
+{
+	pk__free(v->items);
+	v->items = NULL;
+	v->count = v->capacity = 0;
+}

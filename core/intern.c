@@ -1,0 +1,158 @@
+/* intern.c - the string table: each distinct string stored once in an
+ * arena, found again through an open-addressing hash table. Profiles repeat
+ * the same few thousand names millions of times, so this is what keeps them
+ * small. */
+#include "internal.h"
+
+#include <string.h>
+
+#define ARENA_CHUNK (64 * 1024)
+
+typedef struct strtab_entry {
+	const char *str;
+	size_t len;
+	uint64_t hash;
+} strtab_entry;
+
+typedef struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, size;
+	char data[];
+} arena_chunk;
+
+struct pk__strtab {
+	pk__vec entries;   /* strtab_entry, by index */
+	uint32_t *slots;   /* index + 1, 0 = empty */
+	size_t slot_count; /* power of two */
+	arena_chunk *chunks;
+};
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53u;
+	return h ^ (h >> 32);
+}
+
+static char *arena_copy(pk__strtab *t, const char *s, size_t len)
+{
+	arena_chunk *c = t->chunks;
+	if (c == NULL || c->size - c->used < len + 1) {
+		size_t size = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
+		if (size > SIZE_MAX - sizeof *c)
+			return NULL;
+		c = pk__malloc(sizeof *c + size);
+		if (c == NULL)
+			return NULL;
+		c->next = t->chunks;
+		c->used = 0;
+		c->size = size;
+		t->chunks = c;
+	}
+	char *dst = c->data + c->used;
+	if (len > 0)
+		memcpy(dst, s, len);
+	dst[len] = '\0';
+	c->used += len + 1;
+	return dst;
+}
+
+static int grow_slots(pk__strtab *t)
+{
+	size_t count = t->slot_count ? t->slot_count * 2 : 1024;
+	uint32_t *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < t->entries.count; i++) {
+		size_t at = PK_VEC_AT(t->entries, strtab_entry, i).hash & (count - 1);
+		while (slots[at] != 0)
+			at = (at + 1) & (count - 1);
+		slots[at] = (uint32_t)(i + 1);
+	}
+	pk__free(t->slots);
+	t->slots = slots;
+	t->slot_count = count;
+	return 0;
+}
+
+int pk__strtab_new(pk__strtab **out)
+{
+	pk__strtab *t = pk__calloc(1, sizeof *t);
+	if (t == NULL)
+		return PK_ENOMEM;
+	uint32_t empty;
+	if (pk__strtab_intern(t, "", 0, &empty) < 0) {
+		pk__strtab_free(t);
+		return PK_ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+void pk__strtab_free(pk__strtab *t)
+{
+	if (t == NULL)
+		return;
+	for (arena_chunk *c = t->chunks, *next; c != NULL; c = next) {
+		next = c->next;
+		pk__free(c);
+	}
+	pk__vec_free(&t->entries);
+	pk__free(t->slots);
+	pk__free(t);
+}
+
+int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
+{
+	/* Keep the load factor under 1/2 so probes stay short. */
+	if ((t->entries.count + 1) * 2 > t->slot_count)
+		PK_FORWARD(grow_slots(t));
+	uint64_t h = hash_bytes(s, len);
+	size_t mask = t->slot_count - 1;
+	size_t at = h & mask;
+	for (; t->slots[at] != 0; at = (at + 1) & mask) {
+		const strtab_entry *e = &PK_VEC_AT(t->entries, strtab_entry, t->slots[at] - 1);
+		if (e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
+			*out = t->slots[at] - 1;
+			return 0;
+		}
+	}
+	if (t->entries.count >= UINT32_MAX - 1)
+		return PK_ENOMEM;
+	strtab_entry e = {arena_copy(t, s, len), len, h};
+	if (e.str == NULL)
+		return PK_ENOMEM;
+	size_t index;
+	PK_FORWARD(pk__vec_push(&t->entries, sizeof e, &e, 1, &index));
+	t->slots[at] = (uint32_t)(index + 1);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len)
+{
+	if (i >= t->entries.count) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	const strtab_entry *e = &PK_VEC_AT(t->entries, strtab_entry, i);
+	if (len)
+		*len = e->len;
+	return e->str;
+}
+
+size_t pk__strtab_count(const pk__strtab *t)
+{
+	return t->entries.count;
+}

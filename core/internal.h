@@ -1,0 +1,178 @@
+/* internal.h - what the library's own files share; never installed. */
+#ifndef PK_INTERNAL_H
+#define PK_INTERNAL_H
+
+#include "config.h"
+#include "profkit.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- memory */
+
+void *pk__malloc(size_t size);
+void *pk__calloc(size_t count, size_t size);
+/* realloc through our allocator, which has no realloc of its own. */
+void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
+void pk__free(void *ptr);
+char *pk__strdup(const char *s);
+
+/* a * b, or SIZE_MAX when it overflows (every allocation of SIZE_MAX fails). */
+static inline size_t pk__mul(size_t a, size_t b)
+{
+	return (b != 0 && a > SIZE_MAX / b) ? SIZE_MAX : a * b;
+}
+
+/* A growable array: `items` holds `count` elements of `elem` bytes. */
+typedef struct pk__vec {
+	void *items;
+	size_t count;
+	size_t capacity;
+} pk__vec;
+
+/* Make room for `more` elements; returns 0 or PK_ENOMEM. */
+int pk__vec_reserve(pk__vec *v, size_t elem, size_t more);
+/* Append n elements copied from src (NULL: zeroed); *at gets their index. */
+int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at);
+void pk__vec_free(pk__vec *v);
+#define PK_VEC_AT(v, type, i) (((type *)(v).items)[i])
+
+/* ---------------------------------------------------------------- errors */
+
+/* Sniffers return this to pass a buffer to the next format. */
+#define PK_ENOTMINE (-100)
+
+/* Fill err (if given and still empty) and return code. */
+int pk__error_set(pk_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int pk__error_at(pk_error *err, int code, long long offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int pk__error_at_line(pk_error *err, int code, long line, long column, long long offset,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Name the source and format of an error that is already set. */
+void pk__error_locate(pk_error *err, const char *source, const char *format);
+
+#define PK_FORWARD(expr)                                                                           \
+	do {                                                                                       \
+		int pk__rc = (expr);                                                               \
+		if (pk__rc < 0)                                                                    \
+			return pk__rc;                                                             \
+	} while (0)
+
+#define PK_CHECK_ALLOC(ptr, err)                                                                   \
+	do {                                                                                       \
+		if ((ptr) == NULL)                                                                 \
+			return pk__error_set((err), PK_ENOMEM, "out of memory");                   \
+	} while (0)
+
+/* ----------------------------------------------------------- string table */
+
+/* Interned strings: each distinct byte string once, indexed densely. */
+typedef struct pk__strtab pk__strtab;
+
+int pk__strtab_new(pk__strtab **out);
+void pk__strtab_free(pk__strtab *t);
+int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
+const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
+size_t pk__strtab_count(const pk__strtab *t);
+
+/* ------------------------------------------------------------ id lookup */
+
+/* Maps pprof's 64-bit ids to our dense indices. Ids are usually 1..n, so
+ * those go in a plain array; others in a hash table. */
+typedef struct pk__idmap {
+	uint32_t *dense; /* dense[id - 1] = index + 1 for id <= dense_count */
+	size_t dense_count;
+	uint64_t *keys; /* hash table for the rest; key 0 = empty */
+	uint32_t *values;
+	size_t slot_count, used;
+} pk__idmap;
+
+/* dense_hint: how many ids are expected (ids up to it take the fast path). */
+int pk__idmap_init(pk__idmap *m, size_t dense_hint);
+void pk__idmap_free(pk__idmap *m);
+/* Returns 0, PK_ENOMEM, or PK_EFORMAT if id is 0 or already present. */
+int pk__idmap_put(pk__idmap *m, uint64_t id, uint32_t index);
+/* Index of id, or PK_NONE. */
+uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id);
+
+/* ------------------------------------------------------------ byte output */
+
+/* Where an exporter writes: a callback pair, so one exporter serves files,
+ * memory and gzip alike. */
+typedef struct pk__sink {
+	int (*write)(struct pk__sink *s, const void *data, size_t size);
+	pk_error *err;
+} pk__sink;
+
+int pk__sink_write(pk__sink *s, const void *data, size_t size);
+int pk__sink_puts(pk__sink *s, const char *str);
+int pk__sink_printf(pk__sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A sink that collects everything in memory. */
+typedef struct pk__buffer_sink {
+	pk__sink base;
+	unsigned char *data;
+	size_t size;
+	size_t capacity;
+} pk__buffer_sink;
+
+void pk__buffer_sink_init(pk__buffer_sink *b, pk_error *err);
+void pk__buffer_sink_release(pk__buffer_sink *b);
+
+/* A sink that gzips into another sink. finish writes the trailer. */
+typedef struct pk__gzip_sink pk__gzip_sink;
+int pk__gzip_sink_new(pk__sink *next, pk_error *err, pk__gzip_sink **out);
+pk__sink *pk__gzip_sink_base(pk__gzip_sink *g);
+int pk__gzip_sink_finish(pk__gzip_sink *g);
+void pk__gzip_sink_free(pk__gzip_sink *g);
+
+/* A file written atomically: a temporary file beside path, renamed over it
+ * by commit; abort (or free without commit) removes it. "-" is stdout. */
+typedef struct pk__file_sink pk__file_sink;
+int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out);
+pk__sink *pk__file_sink_base(pk__file_sink *f);
+int pk__file_sink_commit(pk__file_sink *f);
+void pk__file_sink_abort(pk__file_sink *f);
+
+/* ------------------------------------------------------------- byte input */
+
+/* The whole input in memory, gunzipped if it was gzip. */
+typedef struct pk__input {
+	unsigned char *data;
+	size_t size;
+	bool was_gzip;
+} pk__input;
+
+#define PK_DEFAULT_MAX_INPUT ((uint64_t)2 << 30)
+
+int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_error *err);
+/* Copies (or inflates) data into out. */
+int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input *out,
+                          pk_error *err);
+void pk__input_release(pk__input *in);
+bool pk__is_gzip(const void *data, size_t size);
+
+/* --------------------------------------------------------------- formats */
+
+/* A format descriptor; each file in formats/ defines one. */
+struct pk_format {
+	const char *name;
+	const char *description;
+	const char *const *extensions; /* NULL-terminated, longest first */
+	bool gzip_by_default;
+	/* 0 if the bytes look like this format, PK_ENOTMINE otherwise. */
+	int (*sniff)(const unsigned char *data, size_t size);
+	/* Build a profile from the bytes; errors carry offsets or lines. */
+	int (*import)(const unsigned char *data, size_t size, pk_profile **out, pk_error *err);
+	int (*export)(const pk_profile *p, pk__sink *sink, pk_error *err);
+};
+
+/* ------------------------------------------------------------- the model */
+
+/* Internal fast paths for importers. */
+size_t pk__profile_value_stride(const pk_profile *p);
+
+#endif /* PK_INTERNAL_H */

@@ -1,0 +1,431 @@
+/* profile.c - the profile model: building, reading back, validating.
+ *
+ * Everything lives in a few growable arrays owned by the profile. A sample
+ * costs one small record plus its values; its stack is interned, so samples
+ * that share a stack share its storage. */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct location_rec {
+	pk_location pub;
+	size_t line_start;
+	uint32_t line_count;
+} location_rec;
+
+typedef struct stack_rec {
+	size_t start; /* into stack_locations */
+	uint32_t depth;
+	uint64_t hash;
+} stack_rec;
+
+typedef struct sample_rec {
+	uint32_t stack;
+	uint32_t label_count;
+	size_t label_start; /* into labels */
+} sample_rec;
+
+struct pk_profile {
+	pk__strtab *strings;
+	pk__vec sample_types; /* pk_value_type */
+	pk_str default_sample_type;
+	pk_value_type period_type;
+	int64_t period, time_nanos, duration_nanos;
+	pk_str drop_frames, keep_frames, doc_url;
+	pk__vec comments;  /* pk_str */
+	pk__vec mappings;  /* pk_mapping */
+	pk__vec functions; /* pk_function */
+	pk__vec locations; /* location_rec */
+	pk__vec lines;     /* pk_line */
+	pk__vec stacks;    /* stack_rec */
+	pk__vec stack_locations; /* uint32_t */
+	uint32_t *stack_slots;   /* hash table of stack index + 1 */
+	size_t stack_slot_count;
+	pk__vec samples; /* sample_rec */
+	pk__vec values;  /* int64_t, sample_types.count per sample */
+	pk__vec labels;  /* pk_label */
+};
+
+int pk_profile_new(pk_profile **out)
+{
+	pk_profile *p = pk__calloc(1, sizeof *p);
+	if (p == NULL)
+		return PK_ENOMEM;
+	if (pk__strtab_new(&p->strings) < 0) {
+		pk__free(p);
+		return PK_ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+void pk_profile_free(pk_profile *p)
+{
+	if (p == NULL)
+		return;
+	pk__strtab_free(p->strings);
+	pk__vec *vecs[] = {&p->sample_types, &p->comments, &p->mappings, &p->functions,
+	                   &p->locations, &p->lines, &p->stacks, &p->stack_locations,
+	                   &p->samples, &p->values, &p->labels};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
+	pk__free(p->stack_slots);
+	pk__free(p);
+}
+
+/* --------------------------------------------------------------- strings */
+
+int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out)
+{
+	if (s == NULL && len > 0)
+		return PK_EINVAL;
+	return pk__strtab_intern(p->strings, s ? s : "", len, out);
+}
+
+const char *pk_profile_string(const pk_profile *p, pk_str s)
+{
+	return pk__strtab_get(p->strings, s, NULL);
+}
+
+size_t pk_profile_string_length(const pk_profile *p, pk_str s)
+{
+	size_t len;
+	pk__strtab_get(p->strings, s, &len);
+	return len;
+}
+
+size_t pk_profile_string_count(const pk_profile *p)
+{
+	return pk__strtab_count(p->strings);
+}
+
+static bool str_ok(const pk_profile *p, pk_str s)
+{
+	return s < pk__strtab_count(p->strings);
+}
+
+/* ---------------------------------------------------------------- header */
+
+int pk_profile_add_sample_type(pk_profile *p, pk_value_type vt)
+{
+	if (!str_ok(p, vt.type) || !str_ok(p, vt.unit))
+		return PK_EINVAL;
+	if (p->samples.count > 0)
+		return PK_EINVAL; /* the value stride is fixed by the first sample */
+	return pk__vec_push(&p->sample_types, sizeof vt, &vt, 1, NULL);
+}
+
+size_t pk_profile_sample_type_count(const pk_profile *p)
+{
+	return p->sample_types.count;
+}
+
+pk_value_type pk_profile_sample_type(const pk_profile *p, size_t i)
+{
+	if (i >= p->sample_types.count)
+		return (pk_value_type){0, 0};
+	return PK_VEC_AT(p->sample_types, pk_value_type, i);
+}
+
+size_t pk__profile_value_stride(const pk_profile *p)
+{
+	return p->sample_types.count;
+}
+
+/* Plain header fields: one setter and getter each. */
+#define PK_HEADER_FIELD(type, name)                                                                \
+	void pk_profile_set_##name(pk_profile *p, type v)                                          \
+	{                                                                                          \
+		p->name = v;                                                                       \
+	}                                                                                          \
+	type pk_profile_##name(const pk_profile *p)                                                \
+	{                                                                                          \
+		return p->name;                                                                    \
+	}
+
+PK_HEADER_FIELD(pk_str, default_sample_type)
+PK_HEADER_FIELD(pk_value_type, period_type)
+PK_HEADER_FIELD(int64_t, period)
+PK_HEADER_FIELD(int64_t, time_nanos)
+PK_HEADER_FIELD(int64_t, duration_nanos)
+PK_HEADER_FIELD(pk_str, drop_frames)
+PK_HEADER_FIELD(pk_str, keep_frames)
+PK_HEADER_FIELD(pk_str, doc_url)
+
+int pk_profile_add_comment(pk_profile *p, pk_str comment)
+{
+	if (!str_ok(p, comment))
+		return PK_EINVAL;
+	return pk__vec_push(&p->comments, sizeof comment, &comment, 1, NULL);
+}
+
+size_t pk_profile_comment_count(const pk_profile *p)
+{
+	return p->comments.count;
+}
+
+pk_str pk_profile_comment(const pk_profile *p, size_t i)
+{
+	return i < p->comments.count ? PK_VEC_AT(p->comments, pk_str, i) : 0;
+}
+
+/* --------------------------------------------------------------- objects */
+
+/* Append one record; *out gets its index. Indices must fit in 32 bits. */
+static int push_object(pk__vec *v, size_t elem, const void *rec, uint32_t *out)
+{
+	if (v->count >= PK_NONE)
+		return PK_ENOMEM;
+	size_t at;
+	PK_FORWARD(pk__vec_push(v, elem, rec, 1, &at));
+	if (out)
+		*out = (uint32_t)at;
+	return 0;
+}
+
+int pk_profile_add_mapping(pk_profile *p, const pk_mapping *m, uint32_t *out)
+{
+	if (!str_ok(p, m->filename) || !str_ok(p, m->build_id))
+		return PK_EINVAL;
+	pk_mapping rec = *m;
+	if (rec.id == 0)
+		rec.id = p->mappings.count + 1;
+	return push_object(&p->mappings, sizeof rec, &rec, out);
+}
+
+size_t pk_profile_mapping_count(const pk_profile *p)
+{
+	return p->mappings.count;
+}
+
+const pk_mapping *pk_profile_mapping(const pk_profile *p, size_t i)
+{
+	return i < p->mappings.count ? &PK_VEC_AT(p->mappings, pk_mapping, i) : NULL;
+}
+
+int pk_profile_add_function(pk_profile *p, const pk_function *f, uint32_t *out)
+{
+	if (!str_ok(p, f->name) || !str_ok(p, f->system_name) || !str_ok(p, f->filename))
+		return PK_EINVAL;
+	pk_function rec = *f;
+	if (rec.id == 0)
+		rec.id = p->functions.count + 1;
+	return push_object(&p->functions, sizeof rec, &rec, out);
+}
+
+size_t pk_profile_function_count(const pk_profile *p)
+{
+	return p->functions.count;
+}
+
+const pk_function *pk_profile_function(const pk_profile *p, size_t i)
+{
+	return i < p->functions.count ? &PK_VEC_AT(p->functions, pk_function, i) : NULL;
+}
+
+int pk_profile_add_location(pk_profile *p, const pk_location *loc, const pk_line *lines,
+                            size_t line_count, uint32_t *out)
+{
+	if (loc->mapping != PK_NONE && loc->mapping >= p->mappings.count)
+		return PK_EINVAL;
+	if (line_count > UINT32_MAX || (line_count > 0 && lines == NULL))
+		return PK_EINVAL;
+	for (size_t i = 0; i < line_count; i++)
+		if (lines[i].function >= p->functions.count)
+			return PK_EINVAL;
+	location_rec rec = {*loc, p->lines.count, (uint32_t)line_count};
+	if (rec.pub.id == 0)
+		rec.pub.id = p->locations.count + 1;
+	PK_FORWARD(pk__vec_reserve(&p->lines, sizeof *lines, line_count));
+	PK_FORWARD(push_object(&p->locations, sizeof rec, &rec, out));
+	return pk__vec_push(&p->lines, sizeof *lines, lines, line_count, NULL);
+}
+
+size_t pk_profile_location_count(const pk_profile *p)
+{
+	return p->locations.count;
+}
+
+const pk_location *pk_profile_location(const pk_profile *p, size_t i)
+{
+	return i < p->locations.count ? &PK_VEC_AT(p->locations, location_rec, i).pub : NULL;
+}
+
+size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **lines)
+{
+	if (i >= p->locations.count) {
+		*lines = NULL;
+		return 0;
+	}
+	const location_rec *rec = &PK_VEC_AT(p->locations, location_rec, i);
+	*lines = &PK_VEC_AT(p->lines, pk_line, rec->line_start);
+	return rec->line_count;
+}
+
+/* ---------------------------------------------------------------- stacks */
+
+static uint64_t hash_stack(const uint32_t *locs, size_t depth)
+{
+	uint64_t h = 0x84222325cbf29ce4u ^ depth;
+	for (size_t i = 0; i < depth; i++) {
+		h = (h ^ locs[i]) * 0x100000001b3u;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static int grow_stack_slots(pk_profile *p)
+{
+	size_t count = p->stack_slot_count ? p->stack_slot_count * 2 : 1024;
+	uint32_t *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < p->stacks.count; i++) {
+		size_t at = PK_VEC_AT(p->stacks, stack_rec, i).hash & (count - 1);
+		while (slots[at] != 0)
+			at = (at + 1) & (count - 1);
+		slots[at] = (uint32_t)(i + 1);
+	}
+	pk__free(p->stack_slots);
+	p->stack_slots = slots;
+	p->stack_slot_count = count;
+	return 0;
+}
+
+/* The index of the stack locs[0..depth), added if new. */
+static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t *out)
+{
+	if ((p->stacks.count + 1) * 2 > p->stack_slot_count)
+		PK_FORWARD(grow_stack_slots(p));
+	uint64_t h = hash_stack(locs, depth);
+	size_t mask = p->stack_slot_count - 1;
+	size_t at = h & mask;
+	for (; p->stack_slots[at] != 0; at = (at + 1) & mask) {
+		const stack_rec *s = &PK_VEC_AT(p->stacks, stack_rec, p->stack_slots[at] - 1);
+		if (s->hash == h && s->depth == depth &&
+		    (depth == 0 || memcmp(&PK_VEC_AT(p->stack_locations, uint32_t, s->start), locs,
+		                          depth * sizeof *locs) == 0)) {
+			*out = p->stack_slots[at] - 1;
+			return 0;
+		}
+	}
+	if (p->stacks.count >= PK_NONE - 1)
+		return PK_ENOMEM;
+	stack_rec rec = {p->stack_locations.count, (uint32_t)depth, h};
+	PK_FORWARD(pk__vec_push(&p->stack_locations, sizeof *locs, locs, depth, NULL));
+	size_t index;
+	PK_FORWARD(pk__vec_push(&p->stacks, sizeof rec, &rec, 1, &index));
+	p->stack_slots[at] = (uint32_t)(index + 1);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+size_t pk_profile_stack_count(const pk_profile *p)
+{
+	return p->stacks.count;
+}
+
+size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **locations)
+{
+	if (s >= p->stacks.count) {
+		*locations = NULL;
+		return 0;
+	}
+	const stack_rec *rec = &PK_VEC_AT(p->stacks, stack_rec, s);
+	*locations = &PK_VEC_AT(p->stack_locations, uint32_t, rec->start);
+	return rec->depth;
+}
+
+/* --------------------------------------------------------------- samples */
+
+int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
+                          const int64_t *values, size_t value_count, const pk_label *labels,
+                          size_t label_count)
+{
+	if (value_count != p->sample_types.count || value_count == 0)
+		return PK_EINVAL;
+	if (depth > UINT32_MAX || label_count > UINT32_MAX)
+		return PK_EINVAL;
+	for (size_t i = 0; i < depth; i++)
+		if (locations[i] >= p->locations.count)
+			return PK_EINVAL;
+	for (size_t i = 0; i < label_count; i++)
+		if (!str_ok(p, labels[i].key) || !str_ok(p, labels[i].str) ||
+		    !str_ok(p, labels[i].num_unit))
+			return PK_EINVAL;
+	sample_rec rec = {0, (uint32_t)label_count, p->labels.count};
+	PK_FORWARD(intern_stack(p, locations, depth, &rec.stack));
+	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, value_count));
+	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, label_count));
+	PK_FORWARD(pk__vec_push(&p->samples, sizeof rec, &rec, 1, NULL));
+	pk__vec_push(&p->values, sizeof *values, values, value_count, NULL);
+	pk__vec_push(&p->labels, sizeof *labels, labels, label_count, NULL);
+	return 0;
+}
+
+size_t pk_profile_sample_count(const pk_profile *p)
+{
+	return p->samples.count;
+}
+
+int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
+{
+	if (i >= p->samples.count)
+		return PK_ENOTFOUND;
+	const sample_rec *rec = &PK_VEC_AT(p->samples, sample_rec, i);
+	size_t stride = p->sample_types.count;
+	out->stack = rec->stack;
+	out->depth = pk_profile_stack(p, rec->stack, &out->locations);
+	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
+	out->value_count = stride;
+	out->labels = rec->label_count ? &PK_VEC_AT(p->labels, pk_label, rec->label_start) : NULL;
+	out->label_count = rec->label_count;
+	return 0;
+}
+
+/* ------------------------------------------------------------ validation */
+
+/* Ids of one kind of object must be nonzero and unique. */
+static int check_ids(const pk__vec *v, size_t elem, size_t id_offset, const char *kind,
+                     pk_error *err)
+{
+	pk__idmap ids;
+	if (pk__idmap_init(&ids, v->count) < 0)
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < v->count && rc == 0; i++) {
+		uint64_t id;
+		memcpy(&id, (const unsigned char *)v->items + i * elem + id_offset, sizeof id);
+		if (pk__idmap_put(&ids, id, (uint32_t)i) == PK_ENOMEM)
+			rc = pk__error_set(err, PK_ENOMEM, "out of memory");
+		else if (id == 0)
+			rc = pk__error_set(err, PK_EFORMAT, "%s %zu has the reserved id 0", kind, i);
+		else if (pk__idmap_get(&ids, id) != i)
+			rc = pk__error_set(err, PK_EFORMAT, "two %ss have the id %llu", kind,
+			                   (unsigned long long)id);
+	}
+	pk__idmap_free(&ids);
+	return rc;
+}
+
+int pk_profile_validate(const pk_profile *p, pk_error *err)
+{
+	if (p->samples.count > 0 && p->sample_types.count == 0)
+		return pk__error_set(err, PK_EFORMAT, "the profile has samples but no sample types");
+	PK_FORWARD(check_ids(&p->mappings, sizeof(pk_mapping), offsetof(pk_mapping, id), "mapping",
+	                     err));
+	PK_FORWARD(check_ids(&p->functions, sizeof(pk_function), offsetof(pk_function, id),
+	                     "function", err));
+	PK_FORWARD(check_ids(&p->locations, sizeof(location_rec),
+	                     offsetof(location_rec, pub) + offsetof(pk_location, id), "location",
+	                     err));
+	/* The builders check references as objects are added; checking the
+	 * header fields here covers what setters cannot refuse. */
+	pk_str header[] = {p->default_sample_type, p->period_type.type, p->period_type.unit,
+	                   p->drop_frames, p->keep_frames, p->doc_url};
+	for (size_t i = 0; i < sizeof header / sizeof header[0]; i++)
+		if (!str_ok(p, header[i]))
+			return pk__error_set(err, PK_EFORMAT, "a header field names string %u of %zu",
+			                     header[i], pk_profile_string_count(p));
+	return 0;
+}

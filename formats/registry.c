@@ -1,0 +1,223 @@
+/* registry.c - the table of formats, and reading and writing through it:
+ * the one place that turns bytes into a profile and back. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const pk_format pk__format_pprof;
+extern const pk_format pk__format_json;
+
+/* Sniffers run in this order: the strict text formats first, pprof's
+ * binary sniffer (which accepts much) last. */
+static const pk_format *const formats[] = {
+	&pk__format_json,
+	&pk__format_pprof,
+	NULL,
+};
+
+const pk_format *pk_format_at(size_t i)
+{
+	return i < sizeof formats / sizeof formats[0] - 1 ? formats[i] : NULL;
+}
+
+const pk_format *pk_format_by_name(const char *name)
+{
+	for (size_t i = 0; formats[i] != NULL; i++)
+		if (strcmp(formats[i]->name, name) == 0)
+			return formats[i];
+	return NULL;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len >= n && strncmp(s + len - n, suffix, n) == 0;
+}
+
+const pk_format *pk_format_by_path(const char *path)
+{
+	size_t len = strlen(path);
+	/* Extensions that carry their own .gz (".pb.gz") win over a stripped one. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; formats[i] != NULL; i++)
+			for (const char *const *ext = formats[i]->extensions; ext && *ext; ext++)
+				if (ends_with(path, len, *ext))
+					return formats[i];
+		if (!ends_with(path, len, ".gz"))
+			break;
+		len -= 3;
+	}
+	return NULL;
+}
+
+const char *pk_format_name(const pk_format *f)
+{
+	return f->name;
+}
+
+const char *pk_format_description(const pk_format *f)
+{
+	return f->description;
+}
+
+int pk_format_can_import(const pk_format *f)
+{
+	return f->import != NULL;
+}
+
+int pk_format_can_export(const pk_format *f)
+{
+	return f->export != NULL;
+}
+
+static const pk_format *detect(const unsigned char *data, size_t size)
+{
+	for (size_t i = 0; formats[i] != NULL; i++)
+		if (formats[i]->import != NULL && formats[i]->sniff != NULL &&
+		    formats[i]->sniff(data, size) == 0)
+			return formats[i];
+	return NULL;
+}
+
+const pk_format *pk_format_detect(const void *data, size_t size)
+{
+	pk__input in;
+	if (pk__input_from_buffer(data, size, 0, &in, NULL) < 0)
+		return NULL;
+	const pk_format *f = detect(in.data, in.size);
+	pk__input_release(&in);
+	return f;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static int import_input(pk__input *in, const pk_read_options *opts, const char *source,
+                        pk_profile **out, const pk_format **format_out, pk_error *err)
+{
+	const pk_format *f = opts ? opts->format : NULL;
+	if (in->size == 0)
+		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
+	if (f == NULL && (f = detect(in->data, in->size)) == NULL)
+		return pk__error_at(err, PK_EFORMAT, 0,
+		                    "not a profile in any format profkit reads%s",
+		                    in->was_gzip ? " (after gunzip)" : "");
+	if (f->import == NULL)
+		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
+		                     f->name);
+	pk_profile *p = NULL;
+	int rc = f->import(in->data, in->size, &p, err);
+	if (rc == 0)
+		rc = pk_profile_validate(p, err);
+	if (rc < 0) {
+		pk_profile_free(p);
+		if (err != NULL && in->was_gzip && err->offset >= 0 && err->line == 0) {
+			size_t n = strlen(err->message);
+			snprintf(err->message + n, sizeof err->message - n, " (offset after gunzip)");
+		}
+		pk__error_locate(err, source, f->name);
+		return rc;
+	}
+	*out = p;
+	if (format_out)
+		*format_out = f;
+	return 0;
+}
+
+int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profile **out,
+                         const pk_format **format_out, pk_error *err)
+{
+	const char *source = opts && opts->source_name ? opts->source_name : path;
+	pk__input in;
+	int rc = pk__input_read_path(path, opts ? opts->max_size : 0, &in, err);
+	if (rc == 0)
+		rc = import_input(&in, opts, source, out, format_out, err);
+	pk__input_release(&in);
+	pk__error_locate(err, source, NULL);
+	return rc;
+}
+
+int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options *opts,
+                           pk_profile **out, const pk_format **format_out, pk_error *err)
+{
+	const char *source = opts && opts->source_name ? opts->source_name : "<buffer>";
+	pk__input in;
+	int rc = pk__input_from_buffer(data, size, opts ? opts->max_size : 0, &in, err);
+	if (rc == 0)
+		rc = import_input(&in, opts, source, out, format_out, err);
+	pk__input_release(&in);
+	pk__error_locate(err, source, NULL);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static int export_to(const pk_profile *p, const pk_format *f, bool gzip, pk__sink *sink,
+                     pk_error *err)
+{
+	if (f->export == NULL)
+		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot write the %s format",
+		                     f->name);
+	if (!gzip)
+		return f->export(p, sink, err);
+	pk__gzip_sink *g;
+	PK_FORWARD(pk__gzip_sink_new(sink, err, &g));
+	int rc = f->export(p, pk__gzip_sink_base(g), err);
+	if (rc == 0)
+		rc = pk__gzip_sink_finish(g);
+	pk__gzip_sink_free(g);
+	return rc;
+}
+
+static bool want_gzip(const pk_format *f, const pk_write_options *opts, const char *path)
+{
+	int c = opts ? opts->compress : PK_COMPRESS_AUTO;
+	if (c != PK_COMPRESS_AUTO)
+		return c == PK_COMPRESS_GZIP;
+	if (path != NULL && ends_with(path, strlen(path), ".gz"))
+		return true;
+	/* ".pb" names the plain protobuf; other pprof names get gzip. */
+	if (path != NULL && ends_with(path, strlen(path), ".pb"))
+		return false;
+	return f->gzip_by_default;
+}
+
+int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_options *opts,
+                          pk_error *err)
+{
+	const pk_format *f = opts ? opts->format : NULL;
+	if (f == NULL && (f = pk_format_by_path(path)) == NULL) {
+		pk__error_set(err, PK_ENOTFOUND, "cannot tell the output format from the name; give it");
+		pk__error_locate(err, path, NULL);
+		return PK_ENOTFOUND;
+	}
+	pk__file_sink *fs;
+	int rc = pk__file_sink_open(path, err, &fs);
+	if (rc == 0) {
+		rc = export_to(p, f, want_gzip(f, opts, path), pk__file_sink_base(fs), err);
+		if (rc == 0)
+			rc = pk__file_sink_commit(fs);
+		else
+			pk__file_sink_abort(fs);
+	}
+	pk__error_locate(err, path, f->name);
+	return rc;
+}
+
+int pk_profile_write_buffer(const pk_profile *p, const pk_write_options *opts, void **out,
+                            size_t *size, pk_error *err)
+{
+	const pk_format *f = opts ? opts->format : NULL;
+	if (f == NULL)
+		return pk__error_set(err, PK_EINVAL, "no output format given");
+	pk__buffer_sink b;
+	pk__buffer_sink_init(&b, err);
+	int rc = export_to(p, f, want_gzip(f, opts, NULL), &b.base, err);
+	if (rc < 0) {
+		pk__buffer_sink_release(&b);
+		return rc;
+	}
+	*out = b.data;
+	*size = b.size;
+	return 0;
+}

@@ -1,0 +1,339 @@
+/* profkit.h - the one public header of libprofkit.
+ *
+ * libprofkit reads, transforms and writes performance profiles. Everything
+ * goes through one model, a pk_profile shaped like pprof's profile.proto:
+ * sample types, samples, locations, functions, mappings and labels.
+ *
+ * Conventions:
+ * - Functions return 0 or a negative PK_E* code. When they fail they fill
+ *   the caller's optional pk_error record (the first error wins).
+ * - "owned" results are the caller's to free; "borrowed" pointers belong to
+ *   their parent object and live as long as it does and is not modified.
+ * - Strings live in the profile's interned string table and are referred to
+ *   by pk_str index; index 0 is always the empty string.
+ * - Objects refer to each other by index (not by pprof id). Indices are
+ *   dense, 0-based, in insertion order.
+ */
+#ifndef PROFKIT_H
+#define PROFKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PK_EXTERN __declspec(dllexport)
+#else
+#define PK_EXTERN __attribute__((visibility("default")))
+#endif
+
+#define PK_VERSION_MAJOR 0
+#define PK_VERSION_MINOR 1
+#define PK_VERSION_PATCH 0
+#define PK_VERSION_NUMBER (PK_VERSION_MAJOR * 10000 + PK_VERSION_MINOR * 100 + PK_VERSION_PATCH)
+
+/** The library's version as "MAJOR.MINOR.PATCH" (borrowed, static). */
+PK_EXTERN const char *pk_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+/** Error codes. Every failing call returns one of these (negative). */
+enum {
+	PK_OK = 0,
+	PK_ENOMEM = -1,       /**< out of memory, or a size limit was hit */
+	PK_EIO = -2,          /**< reading or writing a file failed */
+	PK_EFORMAT = -3,      /**< the input is malformed or the model is invalid */
+	PK_EUNSUPPORTED = -4, /**< the format cannot do this (e.g. import an SVG) */
+	PK_ENOTFOUND = -5,    /**< no such index, name or format */
+	PK_EINVAL = -6,       /**< a bad argument from the caller */
+};
+
+#define PK_ERROR_SOURCE_MAX 256
+#define PK_ERROR_MESSAGE_MAX 512
+
+/** Where and why a call failed. Caller-owned; initialize with
+ * pk_error_init() or PK_ERROR_INIT. */
+typedef struct pk_error {
+	int code;                          /**< 0 or a PK_E* code */
+	const char *format;                /**< format name (static), or NULL */
+	char source[PK_ERROR_SOURCE_MAX];  /**< file name, "-" for stdin, or "" */
+	long line;                         /**< 1-based line in a text format, 0 if none */
+	long column;                       /**< 1-based column, 0 if none */
+	long long offset;                  /**< byte offset in the input, -1 if none */
+	char message[PK_ERROR_MESSAGE_MAX]; /**< one sentence, no newline */
+} pk_error;
+
+#define PK_ERROR_INIT {0, NULL, {0}, 0, 0, -1, {0}}
+
+/** Reset an error record to "no error". */
+PK_EXTERN void pk_error_init(pk_error *err);
+
+/** Render the record as one line: "source:line:column: message",
+ * "source: byte N: message" or "source: message". Returns the length that
+ * the full text needs, like snprintf. */
+PK_EXTERN int pk_error_describe(const pk_error *err, char *buf, size_t size);
+
+/** A short static text for an error code. */
+PK_EXTERN const char *pk_strerror(int code);
+
+/* -------------------------------------------------------------- allocator */
+
+/** Replace the allocator used by every later call. Both functions must be
+ * given; pass NULLs to restore malloc/free. Not thread-safe: call it before
+ * any other profkit function. */
+PK_EXTERN void pk_set_allocator(void *(*malloc_fn)(size_t), void (*free_fn)(void *));
+
+/** Free memory that a profkit call returned as owned (e.g. a buffer). */
+PK_EXTERN void pk_free(void *ptr);
+
+/* ------------------------------------------------------------------ model */
+
+/** An interned string: an index into the profile's string table. */
+typedef uint32_t pk_str;
+
+/** "No object", for an optional index such as a location's mapping. */
+#define PK_NONE UINT32_MAX
+
+/** The profile: owns every string, object and sample in it. */
+typedef struct pk_profile pk_profile;
+
+/** A (type, unit) pair such as ("alloc_space", "bytes"). */
+typedef struct pk_value_type {
+	pk_str type;
+	pk_str unit;
+} pk_value_type;
+
+/** A mapped binary. id is the pprof id (nonzero, unique); 0 when adding
+ * means "assign index + 1". */
+typedef struct pk_mapping {
+	uint64_t id;
+	uint64_t memory_start;
+	uint64_t memory_limit;
+	uint64_t file_offset;
+	pk_str filename;
+	pk_str build_id;
+	unsigned char has_functions;
+	unsigned char has_filenames;
+	unsigned char has_line_numbers;
+	unsigned char has_inline_frames;
+} pk_mapping;
+
+/** A function. id as for pk_mapping. */
+typedef struct pk_function {
+	uint64_t id;
+	pk_str name;
+	pk_str system_name;
+	pk_str filename;
+	int64_t start_line;
+} pk_function;
+
+/** One source line of a location: a function index, line and column. */
+typedef struct pk_line {
+	uint32_t function;
+	int64_t line;
+	int64_t column;
+} pk_line;
+
+/** A code location. Its lines are kept apart (pk_profile_location_lines):
+ * lines[0] is the innermost inlined function, the last line the function
+ * the code was inlined into. mapping is an index or PK_NONE. */
+typedef struct pk_location {
+	uint64_t id;
+	uint32_t mapping;
+	uint64_t address;
+	unsigned char is_folded;
+} pk_location;
+
+/** A sample label: a string label has str != 0; otherwise it is numeric,
+ * num with an optional unit. */
+typedef struct pk_label {
+	pk_str key;
+	pk_str str;
+	int64_t num;
+	pk_str num_unit;
+} pk_label;
+
+/** A view of one sample (all pointers borrowed from the profile).
+ * locations[0] is the leaf. values has one entry per sample type. */
+typedef struct pk_sample {
+	uint32_t stack;            /**< index of the distinct stack */
+	const uint32_t *locations; /**< location indices, leaf first */
+	size_t depth;
+	const int64_t *values;
+	size_t value_count;
+	const pk_label *labels;
+	size_t label_count;
+} pk_sample;
+
+/** Create an empty profile (owned). */
+PK_EXTERN int pk_profile_new(pk_profile **out);
+
+/** Free a profile and everything in it. NULL is a no-op. */
+PK_EXTERN void pk_profile_free(pk_profile *p);
+
+/** Intern len bytes of s (need not be NUL-terminated); *out gets its
+ * index. The same bytes always give the same index. */
+PK_EXTERN int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out);
+
+/** The string at index s (borrowed, NUL-terminated), or NULL if s is out
+ * of range. */
+PK_EXTERN const char *pk_profile_string(const pk_profile *p, pk_str s);
+
+/** The length in bytes of string s (strings may hold NUL bytes), 0 if out of range. */
+PK_EXTERN size_t pk_profile_string_length(const pk_profile *p, pk_str s);
+
+/** The number of interned strings, "" included. */
+PK_EXTERN size_t pk_profile_string_count(const pk_profile *p);
+
+/* Header fields. Setters take interned strings (pk_str). */
+
+/** Append a sample type. Sample types must all be added before the first
+ * sample. */
+PK_EXTERN int pk_profile_add_sample_type(pk_profile *p, pk_value_type vt);
+PK_EXTERN size_t pk_profile_sample_type_count(const pk_profile *p);
+/** Sample type i; {0, 0} if i is out of range. */
+PK_EXTERN pk_value_type pk_profile_sample_type(const pk_profile *p, size_t i);
+
+/** The type name of the preferred sample type, 0 if unset (then tools use
+ * the last sample type, as pprof does). */
+PK_EXTERN void pk_profile_set_default_sample_type(pk_profile *p, pk_str type);
+PK_EXTERN pk_str pk_profile_default_sample_type(const pk_profile *p);
+
+PK_EXTERN void pk_profile_set_period_type(pk_profile *p, pk_value_type vt);
+PK_EXTERN pk_value_type pk_profile_period_type(const pk_profile *p);
+PK_EXTERN void pk_profile_set_period(pk_profile *p, int64_t period);
+PK_EXTERN int64_t pk_profile_period(const pk_profile *p);
+/** Collection time, nanoseconds since the Unix epoch (0 if unknown). */
+PK_EXTERN void pk_profile_set_time_nanos(pk_profile *p, int64_t t);
+PK_EXTERN int64_t pk_profile_time_nanos(const pk_profile *p);
+PK_EXTERN void pk_profile_set_duration_nanos(pk_profile *p, int64_t d);
+PK_EXTERN int64_t pk_profile_duration_nanos(const pk_profile *p);
+/** Regular expressions (pprof's drop_frames / keep_frames); 0 if unset. */
+PK_EXTERN void pk_profile_set_drop_frames(pk_profile *p, pk_str re);
+PK_EXTERN pk_str pk_profile_drop_frames(const pk_profile *p);
+PK_EXTERN void pk_profile_set_keep_frames(pk_profile *p, pk_str re);
+PK_EXTERN pk_str pk_profile_keep_frames(const pk_profile *p);
+PK_EXTERN void pk_profile_set_doc_url(pk_profile *p, pk_str url);
+PK_EXTERN pk_str pk_profile_doc_url(const pk_profile *p);
+
+PK_EXTERN int pk_profile_add_comment(pk_profile *p, pk_str comment);
+PK_EXTERN size_t pk_profile_comment_count(const pk_profile *p);
+PK_EXTERN pk_str pk_profile_comment(const pk_profile *p, size_t i);
+
+/* Objects. Each add copies the record; *out (optional) gets the new index.
+ * References (strings, function and mapping indices) are checked. */
+
+PK_EXTERN int pk_profile_add_mapping(pk_profile *p, const pk_mapping *m, uint32_t *out);
+PK_EXTERN size_t pk_profile_mapping_count(const pk_profile *p);
+/** Mapping i (borrowed), or NULL if out of range. */
+PK_EXTERN const pk_mapping *pk_profile_mapping(const pk_profile *p, size_t i);
+
+PK_EXTERN int pk_profile_add_function(pk_profile *p, const pk_function *f, uint32_t *out);
+PK_EXTERN size_t pk_profile_function_count(const pk_profile *p);
+PK_EXTERN const pk_function *pk_profile_function(const pk_profile *p, size_t i);
+
+/** Add a location with its lines (innermost inlined first, caller last). */
+PK_EXTERN int pk_profile_add_location(pk_profile *p, const pk_location *loc, const pk_line *lines,
+                                      size_t line_count, uint32_t *out);
+PK_EXTERN size_t pk_profile_location_count(const pk_profile *p);
+PK_EXTERN const pk_location *pk_profile_location(const pk_profile *p, size_t i);
+/** The lines of location i (borrowed); returns their number, 0 if i is out
+ * of range. */
+PK_EXTERN size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **lines);
+
+/** Add a sample: a stack of location indices (leaf first), exactly one
+ * value per sample type, and labels. The stack is stored once however
+ * many samples share it. */
+PK_EXTERN int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
+                                    const int64_t *values, size_t value_count,
+                                    const pk_label *labels, size_t label_count);
+PK_EXTERN size_t pk_profile_sample_count(const pk_profile *p);
+/** Fill *out with a view of sample i. */
+PK_EXTERN int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out);
+
+/** The distinct stacks. Returns the depth of stack s and points *locations
+ * (borrowed) at its location indices, leaf first. */
+PK_EXTERN size_t pk_profile_stack_count(const pk_profile *p);
+PK_EXTERN size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **locations);
+
+/** Check the whole model: sample types present when there are samples, ids
+ * nonzero and unique, every reference in range. */
+PK_EXTERN int pk_profile_validate(const pk_profile *p, pk_error *err);
+
+/* ---------------------------------------------------------------- formats */
+
+/** A file format (static, borrowed). */
+typedef struct pk_format pk_format;
+
+/** Look a format up by name ("pprof", "json", ...). NULL if unknown. */
+PK_EXTERN const pk_format *pk_format_by_name(const char *name);
+/** The format a file name's extension implies (".pb.gz", ".json", ...),
+ * after any trailing ".gz". NULL if none. */
+PK_EXTERN const pk_format *pk_format_by_path(const char *path);
+/** Format i of the registry, NULL past the end: for listing them. */
+PK_EXTERN const pk_format *pk_format_at(size_t i);
+PK_EXTERN const char *pk_format_name(const pk_format *f);
+/** A one-line description (static). */
+PK_EXTERN const char *pk_format_description(const pk_format *f);
+PK_EXTERN int pk_format_can_import(const pk_format *f);
+PK_EXTERN int pk_format_can_export(const pk_format *f);
+/** Guess the format of some bytes (gzip is undone first). NULL if none
+ * matches. */
+PK_EXTERN const pk_format *pk_format_detect(const void *data, size_t size);
+
+#define PK_READ_OPTIONS_VERSION 1
+
+/** How to read. Initialize with PK_READ_OPTIONS_INIT; fields are only ever
+ * appended. */
+typedef struct pk_read_options {
+	unsigned int version;
+	const pk_format *format;  /**< NULL: detect from the bytes */
+	const char *source_name;  /**< name used in errors; NULL: the path */
+	uint64_t max_size;        /**< largest input after gunzip; 0: 2 GiB */
+} pk_read_options;
+
+#define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0}
+
+/** Read a profile from a file ("-" is stdin), gzipped or not. On success
+ * *out is owned by the caller; *format_out (optional) gets the format. */
+PK_EXTERN int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profile **out,
+                                   const pk_format **format_out, pk_error *err);
+/** Read a profile from memory, gzipped or not. */
+PK_EXTERN int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options *opts,
+                                     pk_profile **out, const pk_format **format_out, pk_error *err);
+
+/** Compression of the output. */
+enum {
+	PK_COMPRESS_AUTO = 0, /**< the format's default (pprof: gzip), or ".gz" in the path */
+	PK_COMPRESS_NONE = 1,
+	PK_COMPRESS_GZIP = 2,
+};
+
+#define PK_WRITE_OPTIONS_VERSION 1
+
+/** How to write. Initialize with PK_WRITE_OPTIONS_INIT. */
+typedef struct pk_write_options {
+	unsigned int version;
+	const pk_format *format; /**< NULL: from the path's extension */
+	int compress;            /**< PK_COMPRESS_* */
+} pk_write_options;
+
+#define PK_WRITE_OPTIONS_INIT {PK_WRITE_OPTIONS_VERSION, NULL, PK_COMPRESS_AUTO}
+
+/** Write a profile to a file, atomically: the data goes to a temporary file
+ * in the same folder that is renamed over path only when complete, so a
+ * failure leaves no file and an existing one untouched. "-" is stdout. */
+PK_EXTERN int pk_profile_write_path(const pk_profile *p, const char *path,
+                                    const pk_write_options *opts, pk_error *err);
+/** Write a profile to memory: *out (owned, free with pk_free) and *size. */
+PK_EXTERN int pk_profile_write_buffer(const pk_profile *p, const pk_write_options *opts, void **out,
+                                      size_t *size, pk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROFKIT_H */
