@@ -1,0 +1,69 @@
+/* common.h - what the command-line tools share: a declarative option
+ * table that also writes --help, and error reporting. Tools use only the
+ * public header. */
+#ifndef PK_CLI_COMMON_H
+#define PK_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "profkit.h"
+
+/* Exit codes of every tool. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1, /* the input could not be read or the output written */
+	EXIT_USAGE = 2, /* bad command line */
+};
+
+#define CLI_MAX_POSITIONAL 16
+
+/* One option. Both "-name" and "--name" are accepted (go tool pprof uses
+ * single dashes, flamegraph.pl double), and "--name=value" too. */
+typedef struct cli_option {
+	const char *name;  /* long name without dashes */
+	char short_name;   /* 0 if none */
+	const char *arg;   /* name of its argument, NULL for a flag */
+	const char *help;
+} cli_option;
+
+typedef struct cli_args {
+	const char *value[64]; /* by option index; flags get "" when given */
+	const char *positional[CLI_MAX_POSITIONAL];
+	size_t positional_count;
+} cli_args;
+
+/* A tool's description, used for parsing and for --help. */
+typedef struct cli_tool {
+	const char *name;     /* as in messages: "profkit convert" */
+	const char *synopsis; /* "IN -o OUT [options]" */
+	const char *summary;  /* one paragraph */
+	const cli_option *options;
+	size_t option_count;
+} cli_tool;
+
+/* Parse argv (argv[0] is the tool or subcommand). Handles --help and
+ * --version itself. Returns -1 to go on, or an exit code to return. */
+int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out);
+
+/* The value of option `name`, or NULL if it was not given. */
+const char *cli_get(const cli_tool *tool, const cli_args *args, const char *name);
+
+void cli_usage(const cli_tool *tool, FILE *fp);
+
+/* Print "tool: message" for a usage error; returns EXIT_USAGE. */
+int cli_usage_error(const cli_tool *tool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print the error record as one line; returns EXIT_ERROR. */
+int cli_fail(const char *tool, const pk_error *err);
+
+/* Find a format named on the command line; prints an error if unknown. */
+int cli_format(const cli_tool *tool, const char *name, bool for_output, const pk_format **out);
+
+/* Read IN (a path or "-"), with an optional forced format. */
+int cli_read_profile(const cli_tool *tool, const char *path, const char *format_name,
+                     pk_profile **out);
+
+#endif

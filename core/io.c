@@ -180,12 +180,12 @@ int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_
 	bool is_stdin = strcmp(path, "-") == 0;
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return pk__error_set(err, PK_EIO, "cannot open: %s", strerror(errno));
+		return pk__error_at(err, PK_EIO, 0, "cannot open: %s", strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (!is_stdin)
 			close(fd);
-		return pk__error_set(err, PK_EIO, "cannot read: it is a directory");
+		return pk__error_at(err, PK_EIO, 0, "cannot read: it is a directory");
 	}
 	unsigned char *raw = NULL;
 	size_t raw_size = 0;

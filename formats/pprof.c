@@ -548,18 +548,45 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	return 0;
 }
 
-/* A profile.proto starts with a field key whose number is one of
- * Profile's (1-15) and whose wire type suits that field. */
+/* Whether a top-level field's wire type suits Profile's field of that number. */
+static bool profile_field_ok(const pb_field *f)
+{
+	if (f->number > 15)
+		return f->wire != 3 && f->wire != 4; /* unknown fields are legal */
+	bool is_len = f->number <= 6 || f->number == 11 || f->number == 13;
+	bool is_varint = f->number >= 7 && f->number != 11;
+	return (f->wire == WIRE_LEN && is_len) || (f->wire == WIRE_VARINT && is_varint);
+}
+
+/* A profile.proto is a run of well-formed top-level fields that suit
+ * Profile. The first few are checked, so text that happens to begin with a
+ * valid key is not taken for one; a field cut short after the first may be
+ * a truncated profile, which the importer then reports precisely. */
 static int pprof_sniff(const unsigned char *data, size_t size)
 {
 	pb_reader r = {data, 0, size, NULL};
-	pb_field f;
-	if (next_field(&r, &f) <= 0 || f.number > 15)
-		return PK_ENOTMINE;
-	bool is_len = f.number <= 6 || f.number == 11 || f.number == 13;
-	bool is_varint = f.number >= 7 && f.number != 11;
-	return (f.wire == WIRE_LEN && is_len) || (f.wire == WIRE_VARINT && is_varint) ? 0
-	                                                                              : PK_ENOTMINE;
+	for (int i = 0; i < 8 && r.pos < r.end; i++) {
+		pb_field f = {0};
+		uint64_t key, value;
+		if (read_varint(&r, &key) < 0)
+			return i > 0 ? 0 : PK_ENOTMINE;
+		f.number = (uint32_t)(key >> 3);
+		f.wire = (int)(key & 7);
+		if (f.number == 0 || !profile_field_ok(&f) || (i == 0 && f.number > 15))
+			return PK_ENOTMINE;
+		if (f.wire == WIRE_I64 || f.wire == WIRE_I32) {
+			r.pos += f.wire == WIRE_I64 ? 8 : 4;
+			continue;
+		}
+		if (read_varint(&r, &value) < 0)
+			return i > 0 ? 0 : PK_ENOTMINE;
+		if (f.wire == WIRE_LEN) {
+			if (value > r.end - r.pos)
+				return i > 0 ? 0 : PK_ENOTMINE;
+			r.pos += (size_t)value;
+		}
+	}
+	return 0;
 }
 
 /* --------------------------------------------------------------- exporter */

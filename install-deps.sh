@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install the Debian packages profkit needs that are missing: those to
+# build it, and with --test also those its test suite runs (cmocka, Go for
+# go tool pprof, clang for the fuzz targets). Needs root when something is
+# missing; does nothing when all is there.
+set -eu
+packages="build-essential autoconf automake libtool pkg-config zlib1g-dev libprotobuf-c-dev
+protobuf-c-compiler libjansson-dev libxml2-dev"
+if [ "${1:-}" = "--test" ]; then
+	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev"
+fi
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

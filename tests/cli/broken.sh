@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Broken inputs: each must fail with exit 1, exactly one line on stderr
+# naming the file and the byte offset (tests/data/broken/*/error holds that
+# line), no output file, and an existing output left untouched.
+. "$TOP_SRCDIR/tests/cli/lib.sh"
+
+expect_error() { # NAME INPUT EXPECTED-LINE
+	local name=$1 input=$2 expected=$3 out="$WORK/out-$1.pb.gz"
+	"$PROFKIT" convert "$input" -o "$out" >"$WORK/stdout" 2>"$WORK/stderr"
+	local rc=$?
+	[ $rc -eq 1 ] && pass || fail "$name: exit code $rc, expected 1"
+	[ "$(wc -l <"$WORK/stderr")" -eq 1 ] && pass || fail "$name: stderr is not one line: $(cat "$WORK/stderr")"
+	[ "$(cat "$WORK/stderr")" = "$expected" ] && pass ||
+		fail "$name: got '$(cat "$WORK/stderr")', expected '$expected'"
+	[ ! -s "$WORK/stdout" ] && pass || fail "$name: wrote to stdout"
+	[ ! -e "$out" ] && pass || fail "$name: left an output file"
+	# An existing output must survive, and no temporary file stay behind.
+	echo "precious" >"$out"
+	"$PROFKIT" convert "$input" -o "$out" 2>/dev/null
+	[ "$(cat "$out")" = "precious" ] && pass || fail "$name: an existing output was changed"
+	rm -f "$out"
+	[ -z "$(ls "$WORK" | grep '\.tmp')" ] && pass || fail "$name: left a temporary file: $(ls "$WORK")"
+}
+
+for dir in "$TOP_SRCDIR"/tests/data/broken/*/; do
+	case=$(basename "$dir")
+	input="$dir/input"
+	input=${input//\/\//\/}
+	expect_error "$case" "$input" "profkit convert: $input: $(cat "$dir/error")"
+	# pprof itself must refuse these too, or they are not broken.
+	if have_go; then
+		if pprof_raw "$input" >/dev/null; then fail "$case: go tool pprof accepts it"; else pass; fi
+	fi
+done
+
+mkdir "$WORK/a-directory"
+expect_error directory "$WORK/a-directory" \
+	"profkit convert: $WORK/a-directory: byte 0: cannot read: it is a directory"
+expect_error missing "$WORK/no-such.pb.gz" \
+	"profkit convert: $WORK/no-such.pb.gz: byte 0: cannot open: No such file or directory"
+
+# A megabyte of gzipped zeros is no profile, and says so at once.
+head -c 1000000 /dev/zero | gzip -c >"$WORK/zeros.gz"
+expect_error zeros "$WORK/zeros.gz" \
+	"profkit convert: $WORK/zeros.gz: byte 0: not a profile in any format profkit reads (after gunzip)"
+
+finish

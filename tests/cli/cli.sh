@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The profkit command line: help and version, info, stdin and stdout,
+# format choice, usage errors.
+. "$TOP_SRCDIR/tests/cli/lib.sh"
+
+# --help and --version work on the tool and on every subcommand.
+for args in "" "convert" "info"; do
+	out=$("$PROFKIT" $args --help) && pass || fail "'profkit $args --help' failed"
+	echo "$out" | grep -q '^Usage: profkit' && pass || fail "'profkit $args --help' prints no usage"
+	"$PROFKIT" $args --version | grep -q '^profkit.* [0-9]*\.[0-9]*\.[0-9]*$' && pass ||
+		fail "'profkit $args --version'"
+done
+"$PROFKIT" convert --help | grep -q -- '--from FORMAT' && pass || fail "convert --help lists --from"
+
+# Usage errors exit 2 with one line.
+usage_error() { # DESCRIPTION ARGS...
+	local what=$1
+	shift
+	"$PROFKIT" "$@" >/dev/null 2>"$WORK/stderr"
+	local rc=$?
+	[ $rc -eq 2 ] && [ "$(wc -l <"$WORK/stderr")" -eq 1 ] && pass ||
+		fail "$what: exit $rc, stderr: $(cat "$WORK/stderr")"
+}
+usage_error "no command"
+usage_error "unknown command" frobnicate
+usage_error "unknown option" convert --frobnicate "$FIXTURES/heap.pb.gz" -o "$WORK/x.pb.gz"
+usage_error "no -o" convert "$FIXTURES/heap.pb.gz"
+usage_error "no input" convert -o "$WORK/x.pb.gz"
+usage_error "unknown extension" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x.unknown"
+usage_error "stdout without --to" convert "$FIXTURES/heap.pb.gz" -o -
+usage_error "unknown --to" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x" --to nosuch
+usage_error "unknown --from" info "$FIXTURES/heap.pb.gz" --from nosuch
+usage_error "--plain and --gzip" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x.pb" --plain --gzip
+[ ! -e "$WORK/x.unknown" ] && [ ! -e "$WORK/x" ] && pass || fail "a usage error wrote output"
+
+# info: the totals of each sample type are the sums go tool pprof -raw shows.
+for f in "$FIXTURES"/*.pb.gz; do
+	name=$(basename "$f")
+	"$PROFKIT" info "$f" >"$WORK/info.txt" || { fail "info $name"; continue; }
+	grep -q "^Samples: [0-9]" "$WORK/info.txt" && grep -q "^Locations: [0-9]" "$WORK/info.txt" &&
+		grep -q "^Time: 20" "$WORK/info.txt" && pass || fail "info $name lacks a field: $(cat "$WORK/info.txt")"
+	have_go || continue
+	pprof_raw "$f" >"$WORK/raw.txt"
+	# -raw prints one line per sample: values, then ": " and location ids.
+	want=$(awk '/^Samples:/ {on=1; getline; n=NF; next} /^Locations/ {on=0}
+		on && /:/ && $1 ~ /^-?[0-9]+$/ {for (i = 1; i <= n; i++) { v=$i; sub(":", "", v); t[i] += v } c++}
+		END {for (i = 1; i <= n; i++) printf "%d ", t[i]; printf "samples=%d\n", c}' "$WORK/raw.txt")
+	got=$(awk '/^  [0-9]+: / {printf "%s ", $4} /^Samples:/ {s=$2} END {printf "samples=%d\n", s}' "$WORK/info.txt")
+	[ "$want" = "$got" ] && pass || fail "info $name: totals '$got', go tool pprof says '$want'"
+done
+"$PROFKIT" info "$FIXTURES/heap.pb.gz" | grep -q '^  3: inuse_space/bytes total [0-9]* (default)$' && pass ||
+	fail "info heap: inuse_space is the default"
+"$PROFKIT" info "$FIXTURES/allocs.pb.gz" | grep -q '^  1: alloc_space/bytes total [0-9]* (default)$' && pass ||
+	fail "info allocs: alloc_space is the default"
+"$PROFKIT" info "$FIXTURES/cpu.pb.gz" | grep -q '^Duration: [0-9.]*s$' && pass || fail "info cpu: duration"
+
+# stdin and stdout.
+"$PROFKIT" convert - -o - --to json <"$FIXTURES/heap.pb.gz" >"$WORK/stdio.json" && pass || fail "stdin to stdout"
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/file.json" && pass || fail "file to file"
+cmp -s "$WORK/stdio.json" "$WORK/file.json" && pass || fail "stdin/stdout output differs from file output"
+"$PROFKIT" info - <"$WORK/file.json" | grep -q '^File: -$' && pass || fail "info reads stdin"
+"$PROFKIT" convert - -o - --to pprof <"$WORK/file.json" | head -c 2 | od -An -tx1 | grep -q '1f 8b' &&
+	pass || fail "pprof to stdout is gzipped"
+"$PROFKIT" convert - -o - --to pprof --plain <"$WORK/file.json" | head -c 2 | od -An -tx1 | grep -vq '1f 8b' &&
+	pass || fail "--plain pprof to stdout is not gzipped"
+
+# Formats: detected from bytes whatever the name; forced with --from/--to.
+cp "$WORK/file.json" "$WORK/looks-like.pb.gz"
+"$PROFKIT" convert "$WORK/looks-like.pb.gz" -o "$WORK/from-json.pb.gz" && pass || fail "detect json in a .pb.gz name"
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x.out" --to json && head -c 1 "$WORK/x.out" | grep -q '{' &&
+	pass || fail "--to json"
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x.json.gz" && head -c 2 "$WORK/x.json.gz" | od -An -tx1 | grep -q '1f 8b' &&
+	pass || fail ".json.gz is gzipped json"
+"$PROFKIT" info "$WORK/x.json.gz" >/dev/null && pass || fail "gzipped json reads back"
+"$PROFKIT" info "$FIXTURES/heap.pb.gz" --from json >/dev/null 2>"$WORK/stderr"
+[ $? -eq 1 ] && grep -q 'heap.pb.gz:' "$WORK/stderr" && pass || fail "--from json on pprof input: $(cat "$WORK/stderr")"
+
+# Writing into a missing folder fails cleanly.
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/no/such/dir/x.pb.gz" 2>"$WORK/stderr"
+[ $? -eq 1 ] && grep -q 'x.pb.gz: cannot create the output' "$WORK/stderr" && pass ||
+	fail "missing output folder: $(cat "$WORK/stderr")"
+# Overwriting the input in place works: it is read whole first.
+cp "$FIXTURES/heap.pb.gz" "$WORK/inplace.pb.gz"
+"$PROFKIT" convert "$WORK/inplace.pb.gz" -o "$WORK/inplace.pb.gz" && "$PROFKIT" info "$WORK/inplace.pb.gz" >/dev/null &&
+	pass || fail "convert in place"
+finish

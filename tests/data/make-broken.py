@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Write the broken inputs of tests/data/broken/ and, for each, the error
+line profkit must print. Each input is built here byte by byte, so the
+expected byte offsets are computed independently of profkit's decoder.
+Run from anywhere: python3 tests/data/make-broken.py"""
+import gzip
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "broken")
+FIXTURES = os.path.join(HERE, "..", "fixtures", "pprof")
+
+
+def varint(v):
+    v &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def key(field, wire):
+    return varint(field << 3 | wire)
+
+
+def vfield(field, v):
+    return key(field, 0) + varint(v)
+
+
+def lfield(field, payload):
+    return key(field, 2) + varint(len(payload)) + payload
+
+
+class Msg:
+    """A message built field by field, remembering where each field starts."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.marks = {}
+
+    def add(self, raw, mark=None):
+        if mark:
+            self.marks[mark] = len(self.data)
+        self.data += raw
+        return self
+
+
+STRINGS = [b"", b"samples", b"count", b"main", b"main.c", b"leaf"]
+
+
+def strings():
+    return b"".join(lfield(6, s) for s in STRINGS)
+
+
+def function(fid, name, bad_name_mark=None):
+    return lfield(5, vfield(1, fid) + vfield(2, name) + vfield(3, name) + vfield(4, 4))
+
+
+def location(lid, fid):
+    return lfield(4, vfield(1, lid) + lfield(4, vfield(1, fid) + vfield(2, 10)))
+
+
+def sample(loc_ids, values):
+    body = b"".join(vfield(1, l) for l in loc_ids) + b"".join(vfield(2, v) for v in values)
+    return lfield(2, body)
+
+
+SAMPLE_TYPE = lfield(1, vfield(1, 1) + vfield(2, 2))
+
+
+def write(case, data, error):
+    d = os.path.join(OUT, case)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "input"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(d, "error"), "w") as f:
+        f.write(error + "\n")
+
+
+def main():
+    write("empty", b"", "byte 0: empty input")
+
+    heap = open(os.path.join(FIXTURES, "heap.pb.gz"), "rb").read()
+    write("truncated-gzip", heap[:200],
+          "byte 200: truncated gzip stream: the input ends before the gzip trailer")
+
+    garbage = bytes((i * 37 + 11) % 251 for i in range(400))
+    write("gzip-of-garbage", gzip.compress(garbage, mtime=0),
+          "byte 0: not a profile in any format profkit reads (after gunzip)")
+
+    # A valid gzip header followed by a deflate block of the reserved type 3.
+    bad_deflate = gzip.compress(b"x", mtime=0)[:10] + b"\x07\x00\x00\x00"
+    # zlib reports the error after taking in the block's first byte.
+    write("corrupt-gzip", bad_deflate,
+          "byte 11: corrupt gzip data: invalid block type")
+
+    plain = gzip.decompress(heap)
+    # Cut the plain protobuf short: the top-level field that spans the cut
+    # promises more bytes than are left.
+    cut = 60
+
+    def read_varint(pos):
+        value, shift = 0, 0
+        while True:
+            b = plain[pos]
+            pos += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value, pos
+
+    pos = 0
+    while True:
+        start = pos
+        k, pos = read_varint(pos)
+        if k & 7 == 0:
+            _, pos = read_varint(pos)
+            continue
+        length, pos = read_varint(pos)
+        if pos + length > cut:
+            break
+        pos += length
+    write("truncated-protobuf", plain[:cut],
+          "byte %d: truncated protobuf: field %d claims %d bytes but its message has %d left"
+          % (start, k >> 3, length, cut - pos))
+
+    # A function whose name is string 99 of a 6-string table.
+    m = Msg().add(SAMPLE_TYPE).add(sample([1], [5])).add(location(1, 1))
+    m.add(key(5, 2) + varint(8))
+    m.add(vfield(1, 1))
+    m.add(vfield(2, 99), "bad")
+    m.add(vfield(3, 3) + vfield(4, 4))
+    m.add(strings())
+    write("bad-string-index", bytes(m.data),
+          "byte %d: string index 99 is out of range: the string table has 6 strings" % m.marks["bad"])
+
+    # A sample that names location 9; only location 1 exists.
+    m = Msg().add(SAMPLE_TYPE)
+    m.add(key(2, 2) + varint(4))
+    m.add(vfield(1, 9), "bad")
+    m.add(vfield(2, 5))
+    m.add(location(1, 1)).add(function(1, 3)).add(strings())
+    write("dangling-location-id", bytes(m.data),
+          "byte %d: a sample refers to location id 9, which no location has" % m.marks["bad"])
+
+    # A location line that names function 7; only function 1 exists.
+    m = Msg().add(SAMPLE_TYPE).add(sample([1], [5]))
+    m.add(key(4, 2) + varint(8) + vfield(1, 1) + key(4, 2) + varint(4))
+    m.add(vfield(1, 7), "bad")
+    m.add(vfield(2, 10))
+    m.add(function(1, 3)).add(strings())
+    write("dangling-function-id", bytes(m.data),
+          "byte %d: a line refers to function id 7, which no function has" % m.marks["bad"])
+
+    # Two locations with id 1.
+    m = Msg().add(SAMPLE_TYPE).add(sample([1], [5])).add(location(1, 1))
+    m.add(location(1, 1), "bad")
+    m.add(function(1, 3)).add(strings())
+    write("duplicate-location-id", bytes(m.data),
+          "byte %d: location id 1 is 0 or used twice" % m.marks["bad"])
+
+    # Two values for one sample type.
+    m = Msg().add(SAMPLE_TYPE)
+    m.add(sample([1], [5, 6]), "bad")
+    m.add(location(1, 1)).add(function(1, 3)).add(strings())
+    write("wrong-value-count", bytes(m.data),
+          "byte %d: a sample has 2 values but the profile has 1 sample types" % m.marks["bad"])
+
+    # Two profiles glued together: pprof refuses a second time_nanos.
+    one = SAMPLE_TYPE + vfield(9, 1000) + strings()
+    m = Msg().add(one)
+    m.add(vfield(9, 2000), "bad")
+    m.add(SAMPLE_TYPE + strings())
+    write("concatenated-profiles", bytes(m.data),
+          "byte %d: a second time_nanos field: two profiles were concatenated" % m.marks["bad"])
+
+
+if __name__ == "__main__":
+    main()
