@@ -169,7 +169,7 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr, "profkit: no command given (see 'profkit --help')\n");
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];

@@ -91,11 +91,14 @@ int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
 int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at)
 {
 	PK_FORWARD(pk__vec_reserve(v, elem, n));
-	unsigned char *dst = (unsigned char *)v->items + v->count * elem;
-	if (src != NULL)
-		memcpy(dst, src, n * elem);
-	else
-		memset(dst, 0, n * elem);
+	/* With n == 0 the array may still be NULL, which memcpy must not see. */
+	if (n > 0) {
+		unsigned char *dst = (unsigned char *)v->items + v->count * elem;
+		if (src != NULL)
+			memcpy(dst, src, n * elem);
+		else
+			memset(dst, 0, n * elem);
+	}
 	if (at != NULL)
 		*at = v->count;
 	v->count += n;

@@ -77,6 +77,14 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 		int zr = inflate(&z, Z_NO_FLUSH);
 		pos += in_before - z.avail_in;
 		len += out_before - z.avail_out;
+		/* The buffer holds one byte more than the limit, so a stream that
+		 * ends exactly as it fills is still too large. */
+		if (len > max_size) {
+			rc = pk__error_at(err, PK_ENOMEM, (long long)pos,
+			                  "the gunzipped input is larger than the limit of %llu bytes",
+			                  (unsigned long long)max_size);
+			break;
+		}
 		if (zr == Z_STREAM_END) {
 			if (pos == size)
 				break;
@@ -137,6 +145,10 @@ static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < max_size)
 		cap = (size_t)st.st_size + 1;
+	/* The limit is only checked when the buffer fills, so it must not
+	 * start larger than the limit allows. */
+	if (cap > max_size)
+		cap = (size_t)max_size + 1;
 	unsigned char *buf = pk__malloc(cap);
 	PK_CHECK_ALLOC(buf, err);
 	for (;;) {

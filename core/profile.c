@@ -251,6 +251,11 @@ const pk_location *pk_profile_location(const pk_profile *p, size_t i)
 	return i < p->locations.count ? &PK_VEC_AT(p->locations, location_rec, i).pub : NULL;
 }
 
+/* What an empty list points at: the arrays may not exist yet, and even an
+ * empty offset from NULL is undefined. */
+static const pk_line no_lines[1];
+static const uint32_t no_locations[1];
+
 size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **lines)
 {
 	if (i >= p->locations.count) {
@@ -258,7 +263,7 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 		return 0;
 	}
 	const location_rec *rec = &PK_VEC_AT(p->locations, location_rec, i);
-	*lines = &PK_VEC_AT(p->lines, pk_line, rec->line_start);
+	*lines = rec->line_count ? &PK_VEC_AT(p->lines, pk_line, rec->line_start) : no_lines;
 	return rec->line_count;
 }
 
@@ -332,7 +337,8 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 		return 0;
 	}
 	const stack_rec *rec = &PK_VEC_AT(p->stacks, stack_rec, s);
-	*locations = &PK_VEC_AT(p->stack_locations, uint32_t, rec->start);
+	*locations = rec->depth ? &PK_VEC_AT(p->stack_locations, uint32_t, rec->start)
+	                        : no_locations;
 	return rec->depth;
 }
 

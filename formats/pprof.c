@@ -9,7 +9,8 @@
  * writes the string table last.
  *
  * Writing fills the messages generated from profile.proto by protoc-c and
- * lets protobuf-c encode them straight into the output sink. */
+ * lets protobuf-c encode them straight into the output sink; only the
+ * string table is encoded by hand, as its strings may hold NUL bytes. */
 #include "internal.h"
 #include "profile.pb-c.h"
 
@@ -206,7 +207,10 @@ static int walk_strings(importer *im)
 			rc = pk__error_at(im->err, PK_EFORMAT, (long long)f.at,
 			                  "a second time_nanos field: two profiles were concatenated");
 		else if (f.number == 6 && (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0)
-			rc = pk__vec_push(&spans, 2 * sizeof(size_t), (size_t[]){f.start, f.len}, 1, NULL);
+			rc = pk__vec_push(&spans, 2 * sizeof(size_t), (size_t[]){f.start, f.len}, 1,
+			                  NULL) < 0
+			         ? pk__error_set(im->err, PK_ENOMEM, "out of memory")
+			         : 0;
 		if (rc < 0)
 			break;
 	}
@@ -217,6 +221,11 @@ static int walk_strings(importer *im)
 		if (spans.count > 0 && span[1] != 0)
 			rc = pk__error_at(im->err, PK_EFORMAT, (long long)span[0],
 			                  "string_table[0] must be the empty string");
+	}
+	/* Only after a good string_table[0]: the returned code must stay the
+	 * one in the error record. */
+	if (rc == 0) {
+		const size_t *span = spans.items;
 		im->strings = pk__calloc(spans.count ? spans.count : 1, sizeof *im->strings);
 		if (im->strings == NULL)
 			rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
@@ -224,7 +233,7 @@ static int walk_strings(importer *im)
 			if (pk_profile_intern(im->p, (const char *)im->top.data + span[2 * i],
 			                      span[2 * i + 1], &im->strings[i]) < 0)
 				rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
-		im->string_count = spans.count;
+		im->string_count = rc == 0 ? spans.count : 0;
 	}
 	pk__vec_free(&spans);
 	return rc < 0 ? rc : 0;
@@ -624,7 +633,6 @@ typedef struct export_arrays {
 	uint64_t *stack_ids; /* each distinct stack's location ids, once */
 	size_t *stack_starts;
 	int64_t *comments;
-	char **strings;
 } export_arrays;
 
 static void free_arrays(export_arrays *a)
@@ -632,7 +640,7 @@ static void free_arrays(export_arrays *a)
 	void *all[] = {a->types, a->type_ptrs, a->mappings, a->mapping_ptrs, a->functions,
 	               a->function_ptrs, a->locations, a->location_ptrs, a->lines, a->line_ptrs,
 	               a->samples, a->sample_ptrs, a->labels, a->label_ptrs, a->stack_ids,
-	               a->stack_starts, a->comments, a->strings};
+	               a->stack_starts, a->comments};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		pk__free(all[i]);
 }
@@ -779,16 +787,7 @@ static int fill_samples(const pk_profile *p, export_arrays *a, Perftools__Profil
 
 static int fill_header(const pk_profile *p, export_arrays *a, Perftools__Profiles__Profile *m)
 {
-	size_t n = pk_profile_string_count(p);
-	a->strings = pk__calloc(n, sizeof *a->strings);
-	if (a->strings == NULL)
-		return PK_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		a->strings[i] = (char *)pk_profile_string(p, (pk_str)i);
-	m->n_string_table = n;
-	m->string_table = a->strings;
-
-	n = pk_profile_comment_count(p);
+	size_t n = pk_profile_comment_count(p);
 	a->comments = pk__calloc(n, sizeof *a->comments);
 	if (a->comments == NULL)
 		return PK_ENOMEM;
@@ -814,6 +813,19 @@ static int fill_header(const pk_profile *p, export_arrays *a, Perftools__Profile
 	return 0;
 }
 
+/* One string_table entry: key, length, bytes. */
+static int write_string(pk__sink *sink, const char *s, size_t len)
+{
+	unsigned char head[11] = {6 << 3 | WIRE_LEN};
+	size_t n = 1;
+	uint64_t v = len;
+	for (; v >= 0x80; v >>= 7)
+		head[n++] = (unsigned char)(v | 0x80);
+	head[n++] = (unsigned char)v;
+	PK_FORWARD(pk__sink_write(sink, head, n));
+	return pk__sink_write(sink, s, len);
+}
+
 static int pprof_export(const pk_profile *p, pk__sink *sink, pk_error *err)
 {
 	Perftools__Profiles__Profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
@@ -827,8 +839,28 @@ static int pprof_export(const pk_profile *p, pk__sink *sink, pk_error *err)
 		free_arrays(&a);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
+	/* protobuf-c's strings end at their first NUL byte and pprof's may
+	 * hold some, so the string table (field 6) is written by hand between
+	 * fields 1-5 and 7-15: the bytes are those one pack would give. */
+	Perftools__Profiles__Profile objects = PERFTOOLS__PROFILES__PROFILE__INIT;
+	objects.n_sample_type = m.n_sample_type;
+	objects.sample_type = m.sample_type;
+	objects.n_sample = m.n_sample;
+	objects.sample = m.sample;
+	objects.n_mapping = m.n_mapping;
+	objects.mapping = m.mapping;
+	objects.n_location = m.n_location;
+	objects.location = m.location;
+	objects.n_function = m.n_function;
+	objects.function = m.function;
+	m.n_sample_type = m.n_sample = m.n_mapping = m.n_location = m.n_function = 0;
 	sink_buffer sb = {{sink_append}, sink, 0};
-	protobuf_c_message_pack_to_buffer(&m.base, &sb.base);
+	protobuf_c_message_pack_to_buffer(&objects.base, &sb.base);
+	for (size_t i = 0; sb.rc == 0 && i < pk_profile_string_count(p); i++)
+		sb.rc = write_string(sink, pk_profile_string(p, (pk_str)i),
+		                     pk_profile_string_length(p, (pk_str)i));
+	if (sb.rc == 0)
+		protobuf_c_message_pack_to_buffer(&m.base, &sb.base);
 	free_arrays(&a);
 	return sb.rc;
 }

@@ -98,10 +98,15 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 	const pk_format *f = opts ? opts->format : NULL;
 	if (in->size == 0)
 		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
-	if (f == NULL && (f = detect(in->data, in->size)) == NULL)
-		return pk__error_at(err, PK_EFORMAT, 0,
-		                    "not a profile in any format profkit reads%s",
-		                    in->was_gzip ? " (after gunzip)" : "");
+	if (f == NULL && (f = detect(in->data, in->size)) == NULL) {
+		char names[128] = "";
+		for (size_t i = 0; formats[i] != NULL; i++)
+			if (formats[i]->import != NULL)
+				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+				         names[0] ? ", " : "", formats[i]->name);
+		return pk__error_at(err, PK_EFORMAT, 0, "not a profile in any format profkit reads (%s)%s",
+		                    names, in->was_gzip ? " after gunzip" : "");
+	}
 	if (f->import == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
 		                     f->name);

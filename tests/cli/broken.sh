@@ -42,6 +42,6 @@ expect_error missing "$WORK/no-such.pb.gz" \
 # A megabyte of gzipped zeros is no profile, and says so at once.
 head -c 1000000 /dev/zero | gzip -c >"$WORK/zeros.gz"
 expect_error zeros "$WORK/zeros.gz" \
-	"profkit convert: $WORK/zeros.gz: byte 0: not a profile in any format profkit reads (after gunzip)"
+	"profkit convert: $WORK/zeros.gz: byte 0: not a profile in any format profkit reads (json, pprof) after gunzip"
 
 finish

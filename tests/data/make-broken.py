@@ -91,7 +91,7 @@ def main():
 
     garbage = bytes((i * 37 + 11) % 251 for i in range(400))
     write("gzip-of-garbage", gzip.compress(garbage, mtime=0),
-          "byte 0: not a profile in any format profkit reads (after gunzip)")
+          "byte 0: not a profile in any format profkit reads (json, pprof) after gunzip")
 
     # A valid gzip header followed by a deflate block of the reserved type 3.
     bad_deflate = gzip.compress(b"x", mtime=0)[:10] + b"\x07\x00\x00\x00"

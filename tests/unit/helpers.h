@@ -90,4 +90,111 @@ static inline pk_profile *make_rich_profile(void)
 	return p;
 }
 
+/* ===================================================================== */
+/* assert_profiles_equal (added with test_model.c / test_pprof.c).        */
+/* A field-by-field comparison of two models. Strings are compared by    */
+/* content, not index, so profiles with differently ordered string       */
+/* tables compare equal; objects, stacks and samples by position.        */
+/* ===================================================================== */
+
+static inline void pk_test_assert_str_equal(const pk_profile *a, pk_str sa, const pk_profile *b,
+                                            pk_str sb, const char *what)
+{
+	size_t la = pk_profile_string_length(a, sa), lb = pk_profile_string_length(b, sb);
+	const char *ca = pk_profile_string(a, sa), *cb = pk_profile_string(b, sb);
+	if (ca == NULL || cb == NULL || la != lb || memcmp(ca, cb, la) != 0)
+		fail_msg("%s differs: \"%s\" (string %u) vs \"%s\" (string %u)", what,
+		         ca ? ca : "<out of range>", sa, cb ? cb : "<out of range>", sb);
+}
+
+static inline void assert_profiles_equal(const pk_profile *a, const pk_profile *b)
+{
+#define PK_TEST_STR(x, y, what) pk_test_assert_str_equal(a, (x), b, (y), (what))
+	assert_int_equal(pk_profile_sample_type_count(a), pk_profile_sample_type_count(b));
+	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++) {
+		pk_value_type x = pk_profile_sample_type(a, i), y = pk_profile_sample_type(b, i);
+		PK_TEST_STR(x.type, y.type, "sample type");
+		PK_TEST_STR(x.unit, y.unit, "sample unit");
+	}
+	PK_TEST_STR(pk_profile_default_sample_type(a), pk_profile_default_sample_type(b),
+	            "default_sample_type");
+	pk_value_type pa = pk_profile_period_type(a), pb = pk_profile_period_type(b);
+	PK_TEST_STR(pa.type, pb.type, "period type");
+	PK_TEST_STR(pa.unit, pb.unit, "period unit");
+	assert_true(pk_profile_period(a) == pk_profile_period(b));
+	assert_true(pk_profile_time_nanos(a) == pk_profile_time_nanos(b));
+	assert_true(pk_profile_duration_nanos(a) == pk_profile_duration_nanos(b));
+	PK_TEST_STR(pk_profile_drop_frames(a), pk_profile_drop_frames(b), "drop_frames");
+	PK_TEST_STR(pk_profile_keep_frames(a), pk_profile_keep_frames(b), "keep_frames");
+	PK_TEST_STR(pk_profile_doc_url(a), pk_profile_doc_url(b), "doc_url");
+	assert_int_equal(pk_profile_comment_count(a), pk_profile_comment_count(b));
+	for (size_t i = 0; i < pk_profile_comment_count(a); i++)
+		PK_TEST_STR(pk_profile_comment(a, i), pk_profile_comment(b, i), "comment");
+
+	assert_int_equal(pk_profile_mapping_count(a), pk_profile_mapping_count(b));
+	for (size_t i = 0; i < pk_profile_mapping_count(a); i++) {
+		const pk_mapping *x = pk_profile_mapping(a, i), *y = pk_profile_mapping(b, i);
+		assert_true(x->id == y->id);
+		assert_true(x->memory_start == y->memory_start);
+		assert_true(x->memory_limit == y->memory_limit);
+		assert_true(x->file_offset == y->file_offset);
+		PK_TEST_STR(x->filename, y->filename, "mapping filename");
+		PK_TEST_STR(x->build_id, y->build_id, "mapping build_id");
+		assert_int_equal(x->has_functions, y->has_functions);
+		assert_int_equal(x->has_filenames, y->has_filenames);
+		assert_int_equal(x->has_line_numbers, y->has_line_numbers);
+		assert_int_equal(x->has_inline_frames, y->has_inline_frames);
+	}
+	assert_int_equal(pk_profile_function_count(a), pk_profile_function_count(b));
+	for (size_t i = 0; i < pk_profile_function_count(a); i++) {
+		const pk_function *x = pk_profile_function(a, i), *y = pk_profile_function(b, i);
+		assert_true(x->id == y->id);
+		PK_TEST_STR(x->name, y->name, "function name");
+		PK_TEST_STR(x->system_name, y->system_name, "function system_name");
+		PK_TEST_STR(x->filename, y->filename, "function filename");
+		assert_true(x->start_line == y->start_line);
+	}
+	assert_int_equal(pk_profile_location_count(a), pk_profile_location_count(b));
+	for (size_t i = 0; i < pk_profile_location_count(a); i++) {
+		const pk_location *x = pk_profile_location(a, i), *y = pk_profile_location(b, i);
+		assert_true(x->id == y->id);
+		assert_int_equal(x->mapping, y->mapping);
+		assert_true(x->address == y->address);
+		assert_int_equal(x->is_folded, y->is_folded);
+		const pk_line *lx, *ly;
+		size_t nx = pk_profile_location_lines(a, i, &lx);
+		assert_int_equal(nx, pk_profile_location_lines(b, i, &ly));
+		for (size_t j = 0; j < nx; j++) {
+			assert_int_equal(lx[j].function, ly[j].function);
+			assert_true(lx[j].line == ly[j].line);
+			assert_true(lx[j].column == ly[j].column);
+		}
+	}
+
+	assert_int_equal(pk_profile_stack_count(a), pk_profile_stack_count(b));
+	assert_int_equal(pk_profile_sample_count(a), pk_profile_sample_count(b));
+	for (size_t i = 0; i < pk_profile_sample_count(a); i++) {
+		pk_sample x, y;
+		assert_int_equal(pk_profile_sample(a, i, &x), 0);
+		assert_int_equal(pk_profile_sample(b, i, &y), 0);
+		assert_int_equal(x.stack, y.stack);
+		assert_int_equal(x.depth, y.depth);
+		if (x.depth > 0)
+			assert_memory_equal(x.locations, y.locations, x.depth * sizeof *x.locations);
+		assert_int_equal(x.value_count, y.value_count);
+		for (size_t j = 0; j < x.value_count; j++)
+			assert_true(x.values[j] == y.values[j]);
+		assert_int_equal(x.label_count, y.label_count);
+		for (size_t j = 0; j < x.label_count; j++) {
+			PK_TEST_STR(x.labels[j].key, y.labels[j].key, "label key");
+			PK_TEST_STR(x.labels[j].str, y.labels[j].str, "label str");
+			assert_true(x.labels[j].num == y.labels[j].num);
+			PK_TEST_STR(x.labels[j].num_unit, y.labels[j].num_unit, "label num_unit");
+		}
+	}
+#undef PK_TEST_STR
+}
+
+/* ================================================ end assert_profiles_equal */
+
 #endif

@@ -1,0 +1,894 @@
+/* test_io.c - core/io.c from the inside: gunzip, input limits, files that
+ * cannot be read, atomic file output, and how errors are described. */
+#include "internal.h"
+
+#include "helpers.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* ----------------------------------------------------------------- helpers */
+
+/* gzip data with zlib itself, independently of our sinks. */
+static unsigned char *gzip_bytes(const void *data, size_t size, size_t *out_size)
+{
+	z_stream z = {0};
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
+	size_t cap = deflateBound(&z, (uLong)size) + 64;
+	unsigned char *out = malloc(cap);
+	assert_non_null(out);
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (uInt)size;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*out_size = cap - z.avail_out;
+	deflateEnd(&z);
+	return out;
+}
+
+static unsigned char *pattern(size_t size, unsigned seed)
+{
+	unsigned char *b = malloc(size ? size : 1);
+	assert_non_null(b);
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		/* compressible but not trivially so */
+		b[i] = (unsigned char)((x >> 16) % 7 + 'a');
+	}
+	return b;
+}
+
+/* A fresh empty folder under $TMPDIR; the caller removes it. */
+static char *make_temp_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = malloc(4096);
+	assert_non_null(path);
+	snprintf(path, 4096, "%s/pk_test_io.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(path));
+	return path;
+}
+
+static void write_file(const char *path, const void *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	if (size > 0)
+		assert_int_equal(fwrite(data, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+}
+
+static unsigned char *slurp(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	unsigned char *b = malloc(cap);
+	assert_non_null(b);
+	size_t n;
+	while ((n = fread(b + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			b = realloc(b, cap);
+			assert_non_null(b);
+		}
+	}
+	fclose(f);
+	*size = len;
+	return b;
+}
+
+/* The names in a folder, other than . and .., joined by spaces. */
+static void list_dir(const char *dir, char *out, size_t size)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	out[0] = '\0';
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		size_t n = strlen(out);
+		snprintf(out + n, size - n, "%s%s", n ? " " : "", e->d_name);
+	}
+	closedir(d);
+}
+
+static void remove_dir(char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d != NULL) {
+		struct dirent *e;
+		char path[4200];
+		while ((e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+			if (unlink(path) != 0)
+				rmdir(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+	free(dir);
+}
+
+/* ------------------------------------------------------------------ gunzip */
+
+static void test_plain_buffer_is_copied(void **state)
+{
+	(void)state;
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer("hello", 5, 0, &in, &err), 0);
+	assert_int_equal(in.size, 5);
+	assert_false(in.was_gzip);
+	assert_memory_equal(in.data, "hello", 5);
+	pk__input_release(&in);
+	assert_null(in.data);
+	assert_int_equal(in.size, 0);
+
+	/* a lone 0x1f is not gzip */
+	assert_false(pk__is_gzip("\x1f", 1));
+	assert_false(pk__is_gzip("\x1f\x8c", 2));
+	assert_true(pk__is_gzip("\x1f\x8b", 2));
+	assert_int_equal(pk__input_from_buffer("\x1f", 1, 0, &in, &err), 0);
+	assert_int_equal(in.size, 1);
+	pk__input_release(&in);
+
+	assert_int_equal(pk__input_from_buffer("", 0, 0, &in, &err), 0);
+	assert_int_equal(in.size, 0);
+	pk__input_release(&in);
+	assert_int_equal(err.code, 0);
+}
+
+static void test_gunzip_single_member(void **state)
+{
+	(void)state;
+	/* bigger than the first output buffer guess, so it must grow */
+	size_t size = 3 * 1024 * 1024 + 17;
+	unsigned char *data = pattern(size, 1);
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	assert_true(gz_size < size / 2);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, 0, &in, &err), 0);
+	assert_true(in.was_gzip);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	free(gz);
+
+	/* an empty payload */
+	gz = gzip_bytes("", 0, &gz_size);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, 0, &in, &err), 0);
+	assert_true(in.was_gzip);
+	assert_int_equal(in.size, 0);
+	pk__input_release(&in);
+	free(gz);
+	free(data);
+}
+
+static void test_gunzip_multi_member(void **state)
+{
+	(void)state;
+	const char *parts[] = {"first member, ", "", "second member, ", "third"};
+	unsigned char joined[256];
+	size_t joined_size = 0;
+	for (size_t i = 0; i < 4; i++) {
+		size_t n;
+		unsigned char *gz = gzip_bytes(parts[i], strlen(parts[i]), &n);
+		memcpy(joined + joined_size, gz, n);
+		joined_size += n;
+		free(gz);
+	}
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer(joined, joined_size, 0, &in, &err), 0);
+	const char *want = "first member, second member, third";
+	assert_int_equal(in.size, strlen(want));
+	assert_memory_equal(in.data, want, strlen(want));
+	pk__input_release(&in);
+
+	/* garbage after a complete member */
+	unsigned char trailing[300];
+	memcpy(trailing, joined, joined_size);
+	memcpy(trailing + joined_size, "JUNK", 4);
+	assert_int_equal(pk__input_from_buffer(trailing, joined_size + 4, 0, &in, &err),
+	                 PK_EFORMAT);
+	assert_int_equal(err.offset, joined_size);
+	assert_string_equal(err.message, "unexpected bytes after the end of the gzip stream");
+	assert_null(in.data);
+}
+
+static void test_gunzip_truncated(void **state)
+{
+	(void)state;
+	size_t size = 100000;
+	unsigned char *data = pattern(size, 2);
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	/* cut in the deflate data, in the trailer, and right after the header */
+	size_t cuts[] = {gz_size / 2, gz_size - 4, gz_size - 1, 10, 3};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		pk__input in;
+		pk_error err = PK_ERROR_INIT;
+		int rc = pk__input_from_buffer(gz, cuts[i], 0, &in, &err);
+		assert_int_equal(rc, PK_EFORMAT);
+		assert_int_equal(err.code, PK_EFORMAT);
+		assert_int_equal(err.offset, cuts[i]);
+		assert_string_equal(err.message,
+		                    "truncated gzip stream: the input ends before the gzip trailer");
+	}
+
+	/* the second member truncated: the offset counts from the start */
+	unsigned char *two = malloc(2 * gz_size);
+	memcpy(two, gz, gz_size);
+	memcpy(two + gz_size, gz, gz_size);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer(two, gz_size + 100, 0, &in, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, gz_size + 100);
+	free(two);
+	free(gz);
+	free(data);
+}
+
+static void test_gunzip_garbage(void **state)
+{
+	(void)state;
+	/* the gzip magic, then nonsense */
+	unsigned char garbage[64] = {0x1f, 0x8b};
+	for (size_t i = 2; i < sizeof garbage; i++)
+		garbage[i] = (unsigned char)(i * 37 + 11);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer(garbage, sizeof garbage, 0, &in, &err), PK_EFORMAT);
+	assert_int_equal(err.code, PK_EFORMAT);
+	assert_true(err.offset >= 0 && err.offset <= (long long)sizeof garbage);
+	assert_non_null(strstr(err.message, "gzip"));
+	assert_null(in.data);
+
+	/* a good header, then a corrupt deflate stream */
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes("some text to compress, some text", 32, &gz_size);
+	gz[10] ^= 0xff;
+	gz[11] ^= 0x55;
+	pk_error_init(&err);
+	int rc = pk__input_from_buffer(gz, gz_size, 0, &in, &err);
+	assert_int_equal(rc, PK_EFORMAT);
+	assert_true(err.offset >= 10 && err.offset <= (long long)gz_size);
+	free(gz);
+
+	/* a bad CRC in the trailer */
+	gz = gzip_bytes("checksum me", 11, &gz_size);
+	gz[gz_size - 8] ^= 1;
+	pk_error_init(&err);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, 0, &in, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "corrupt gzip data: incorrect data check");
+	free(gz);
+
+	/* the magic alone */
+	pk_error_init(&err);
+	assert_int_equal(pk__input_from_buffer("\x1f\x8b", 2, 0, &in, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, 2);
+}
+
+static void test_max_size(void **state)
+{
+	(void)state;
+	size_t size = 1000;
+	unsigned char *data = pattern(size, 3);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+
+	/* plain buffers: exactly at the limit passes, one byte over fails */
+	assert_int_equal(pk__input_from_buffer(data, size, size, &in, &err), 0);
+	pk__input_release(&in);
+	assert_int_equal(pk__input_from_buffer(data, size, size - 1, &in, &err), PK_ENOMEM);
+	assert_int_equal(err.offset, 0);
+	assert_string_equal(err.message, "the input is larger than the limit of 999 bytes");
+
+	/* gzip: the limit applies to the gunzipped size */
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	assert_true(gz_size < 999);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, size, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	pk__input_release(&in);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, size - 1, &in, &err), PK_ENOMEM);
+	assert_string_equal(err.message,
+	                    "the gunzipped input is larger than the limit of 999 bytes");
+	assert_null(in.data);
+	free(gz);
+
+	/* a gzip bomb: 64 MiB of zeros from a small input, limited to 1 MiB */
+	size_t bomb_size = 64 << 20;
+	unsigned char *zeros = calloc(1, bomb_size);
+	gz = gzip_bytes(zeros, bomb_size, &gz_size);
+	free(zeros);
+	assert_true(gz_size < 100000);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, 1 << 20, &in, &err), PK_ENOMEM);
+	assert_true(err.offset >= 0 && err.offset < (long long)gz_size);
+	free(gz);
+
+	/* files: the same limits through pk__input_read_path */
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/plain", dir);
+	write_file(path, data, size);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_read_path(path, size, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	pk__input_release(&in);
+	assert_int_equal(pk__input_read_path(path, size - 1, &in, &err), PK_ENOMEM);
+	assert_non_null(strstr(err.message, "larger than the limit of 999 bytes"));
+	assert_null(in.data);
+
+	gz = gzip_bytes(data, size, &gz_size);
+	snprintf(path, sizeof path, "%s/packed.gz", dir);
+	write_file(path, gz, gz_size);
+	free(gz);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_read_path(path, size, &in, &err), 0);
+	assert_true(in.was_gzip);
+	assert_int_equal(in.size, size);
+	pk__input_release(&in);
+	assert_int_equal(pk__input_read_path(path, size - 1, &in, &err), PK_ENOMEM);
+
+	/* and through the public reader */
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.max_size = 10;
+	pk_profile *p = NULL;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_read_path(path, &ro, &p, NULL, &err), PK_ENOMEM);
+	assert_null(p);
+	assert_string_equal(err.source, path);
+	remove_dir(dir);
+	free(data);
+}
+
+/* ------------------------------------------------------------- bad files */
+
+static void test_empty_file(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/empty.pb.gz", dir);
+	write_file(path, "", 0);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, &in, &err), 0);
+	assert_int_equal(in.size, 0);
+	assert_false(in.was_gzip);
+	pk__input_release(&in);
+
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_read_path(path, NULL, &p, NULL, &err), PK_EFORMAT);
+	assert_null(p);
+	assert_int_equal(err.code, PK_EFORMAT);
+	assert_int_equal(err.offset, 0);
+	assert_string_equal(err.message, "empty input");
+	assert_string_equal(err.source, path);
+
+	/* an empty gzip member is empty input too */
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes("", 0, &gz_size);
+	write_file(path, gz, gz_size);
+	free(gz);
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_read_path(path, NULL, &p, NULL, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "empty input");
+	remove_dir(dir);
+}
+
+static void test_directory(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(dir, 0, &in, &err), PK_EIO);
+	assert_string_equal(err.message, "cannot read: it is a directory");
+	assert_null(in.data);
+
+	pk_profile *p = NULL;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_read_path(dir, NULL, &p, NULL, &err), PK_EIO);
+	assert_string_equal(err.source, dir);
+	assert_null(p);
+
+	/* writing over a folder is refused before anything is created */
+	p = make_rich_profile();
+	char sub[4200];
+	snprintf(sub, sizeof sub, "%s/out.pb.gz", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_path(p, sub, NULL, &err), PK_EIO);
+	assert_string_equal(err.message, "cannot write: it is a directory");
+	assert_string_equal(err.source, sub);
+	char names[512];
+	list_dir(dir, names, sizeof names);
+	assert_string_equal(names, "out.pb.gz");
+	rmdir(sub);
+	pk_profile_free(p);
+	remove_dir(dir);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/does-not-exist.pb.gz", dir);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, &in, &err), PK_EIO);
+	assert_int_equal(err.code, PK_EIO);
+	assert_string_equal(err.message, "cannot open: No such file or directory");
+	assert_null(in.data);
+
+	pk_profile *p = NULL;
+	pk_error_init(&err);
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.source_name = "nice-name";
+	assert_int_equal(pk_profile_read_path(path, &ro, &p, NULL, &err), PK_EIO);
+	assert_string_equal(err.source, "nice-name");
+	char text[1024];
+	pk_error_describe(&err, text, sizeof text);
+	assert_non_null(strstr(text, "nice-name"));
+	assert_non_null(strstr(text, "cannot open: No such file or directory"));
+
+	/* writing into a folder that does not exist */
+	snprintf(path, sizeof path, "%s/no/such/dir/out.pb.gz", dir);
+	p = make_rich_profile();
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_path(p, path, NULL, &err), PK_EIO);
+	assert_non_null(strstr(err.message, "cannot create the output"));
+	pk_profile_free(p);
+	remove_dir(dir);
+}
+
+static void test_read_gzip_file(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/big.gz", dir);
+	/* larger than one read chunk, compressed and not */
+	size_t size = 700000;
+	unsigned char *data = pattern(size, 4);
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	write_file(path, gz, gz_size);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, &in, &err), 0);
+	assert_true(in.was_gzip);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+
+	snprintf(path, sizeof path, "%s/big", dir);
+	write_file(path, data, size);
+	assert_int_equal(pk__input_read_path(path, 0, &in, &err), 0);
+	assert_false(in.was_gzip);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+
+	/* a truncated gzip file: the error names the file and the byte */
+	snprintf(path, sizeof path, "%s/cut.pb.gz", dir);
+	write_file(path, gz, gz_size / 2);
+	pk_profile *p = NULL;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_read_path(path, NULL, &p, NULL, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, gz_size / 2);
+	char text[5000], want[5000];
+	pk_error_describe(&err, text, sizeof text);
+	snprintf(want, sizeof want,
+	         "%s: byte %zu: truncated gzip stream: the input ends before the gzip trailer", path,
+	         gz_size / 2);
+	assert_string_equal(text, want);
+	free(gz);
+	free(data);
+	remove_dir(dir);
+}
+
+/* ------------------------------------------------------------------ sinks */
+
+static void test_buffer_and_gzip_sinks(void **state)
+{
+	(void)state;
+	pk_error err = PK_ERROR_INIT;
+	pk__buffer_sink b;
+	pk__buffer_sink_init(&b, &err);
+	assert_int_equal(pk__sink_puts(&b.base, "abc"), 0);
+	assert_int_equal(pk__sink_write(&b.base, NULL, 0), 0);
+	assert_int_equal(pk__sink_printf(&b.base, "-%d-", 42), 0);
+	char long_text[2000];
+	memset(long_text, 'x', sizeof long_text - 1);
+	long_text[sizeof long_text - 1] = '\0';
+	assert_int_equal(pk__sink_printf(&b.base, "%s", long_text), 0);
+	assert_int_equal(b.size, 3 + 4 + sizeof long_text - 1);
+	assert_memory_equal(b.data, "abc-42-xxx", 10);
+	pk__buffer_sink_release(&b);
+	assert_null(b.data);
+
+	/* gzip through our sink, gunzip through our reader */
+	size_t size = 1 << 20;
+	unsigned char *data = pattern(size, 5);
+	pk__buffer_sink_init(&b, &err);
+	pk__gzip_sink *g = NULL;
+	assert_int_equal(pk__gzip_sink_new(&b.base, &err, &g), 0);
+	for (size_t at = 0; at < size; at += 100000)
+		assert_int_equal(pk__sink_write(pk__gzip_sink_base(g), data + at,
+		                                size - at < 100000 ? size - at : 100000),
+		                 0);
+	assert_int_equal(pk__gzip_sink_finish(g), 0);
+	pk__gzip_sink_free(g);
+	pk__gzip_sink_free(NULL);
+	assert_true(pk__is_gzip(b.data, b.size));
+	pk__input in;
+	assert_int_equal(pk__input_from_buffer(b.data, b.size, 0, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	pk__buffer_sink_release(&b);
+	free(data);
+	assert_int_equal(err.code, 0);
+}
+
+/* A format whose exporter writes some bytes and then fails, to see what
+ * the file sink leaves behind. */
+static int failing_export(const pk_profile *p, pk__sink *sink, pk_error *err)
+{
+	(void)p;
+	char chunk[4096];
+	memset(chunk, 'z', sizeof chunk);
+	for (int i = 0; i < 100; i++)
+		PK_FORWARD(pk__sink_write(sink, chunk, sizeof chunk));
+	return pk__error_set(err, PK_EFORMAT, "this exporter always fails");
+}
+
+static const pk_format failing_format = {
+    .name = "failing",
+    .description = "fails after writing 400 KiB",
+    .extensions = NULL,
+    .gzip_by_default = false,
+    .sniff = NULL,
+    .import = NULL,
+    .export = failing_export,
+};
+
+static void assert_only_file(const char *dir, const char *name, const void *data, size_t size)
+{
+	char names[1024], path[4200];
+	list_dir(dir, names, sizeof names);
+	assert_string_equal(names, name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	size_t got_size = 0;
+	unsigned char *got = slurp(path, &got_size);
+	assert_non_null(got);
+	assert_int_equal(got_size, size);
+	assert_memory_equal(got, data, size);
+	free(got);
+}
+
+static void test_file_sink_failed_export_keeps_old_file(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.pb.gz", dir);
+	const char *old = "the old contents\n";
+	write_file(path, old, strlen(old));
+	pk_profile *p = make_rich_profile();
+
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = &failing_format;
+	for (int compress = PK_COMPRESS_AUTO; compress <= PK_COMPRESS_GZIP; compress++) {
+		wo.compress = compress;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk_profile_write_path(p, path, &wo, &err), PK_EFORMAT);
+		assert_string_equal(err.message, "this exporter always fails");
+		assert_string_equal(err.source, path);
+		assert_string_equal(err.format, "failing");
+		assert_only_file(dir, "out.pb.gz", old, strlen(old));
+	}
+
+	/* a format that cannot export at all */
+	static const pk_format no_export = {.name = "noexport"};
+	wo.format = &no_export;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_write_path(p, path, &wo, &err), PK_EUNSUPPORTED);
+	assert_only_file(dir, "out.pb.gz", old, strlen(old));
+
+	/* and then a successful write replaces the file */
+	wo.format = NULL;
+	wo.compress = PK_COMPRESS_AUTO;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_path(p, path, &wo, &err), 0);
+	char names[1024];
+	list_dir(dir, names, sizeof names);
+	assert_string_equal(names, "out.pb.gz");
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_read_path(path, NULL, &q, NULL, &err), 0);
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	pk_profile_free(p);
+	remove_dir(dir);
+}
+
+/* A write error while the data goes out (the file-size limit here, as a
+ * full disk would do) must not touch the old file either. The limit is set
+ * in a child process so this test's own output is not affected. */
+static void test_file_sink_write_error_keeps_old_file(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.json", dir);
+	const char *old = "{\"old\": true}\n";
+	write_file(path, old, strlen(old));
+
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		free(dir); /* the child's copy: keeps valgrind's leak check quiet */
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl;
+		getrlimit(RLIMIT_FSIZE, &rl);
+		rl.rlim_cur = 10000;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(3);
+		pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+		wo.format = &failing_format; /* writes 400 KiB before it would fail */
+		pk_error err = PK_ERROR_INIT;
+		int rc = pk_profile_write_path(NULL, path, &wo, &err);
+		/* the write error comes first and wins */
+		_exit(rc == PK_EIO && strstr(err.message, "cannot write") != NULL ? 0 : 4);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_only_file(dir, "out.json", old, strlen(old));
+
+	/* the same with a successful exporter whose output does not fit: the
+	 * error only shows when the file is closed */
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		free(dir); /* the child's copy: keeps valgrind's leak check quiet */
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl;
+		getrlimit(RLIMIT_FSIZE, &rl);
+		rl.rlim_cur = 10;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(3);
+		pk_profile *p = NULL;
+		if (pk_profile_new(&p) != 0)
+			_exit(5);
+		pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+		wo.format = pk_format_by_name("pprof");
+		wo.compress = PK_COMPRESS_GZIP;
+		pk_error err = PK_ERROR_INIT;
+		int rc = pk_profile_write_path(p, path, &wo, &err);
+		pk_profile_free(p);
+		_exit(rc == PK_EIO && strstr(err.message, "cannot write") != NULL ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_only_file(dir, "out.json", old, strlen(old));
+	remove_dir(dir);
+}
+
+/* With an allocation failing at each step in turn, writing a file either
+ * fails and leaves the old file alone, or succeeds. */
+static long chaos_calls, chaos_fail_at;
+
+static void *chaos_malloc(size_t size)
+{
+	if (++chaos_calls == chaos_fail_at)
+		return NULL;
+	return malloc(size);
+}
+
+static void test_file_sink_allocation_failures(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.pb.gz", dir);
+	const char *old = "old";
+	pk_profile *p = make_rich_profile();
+	long n;
+	for (n = 1;; n++) {
+		write_file(path, old, strlen(old));
+		pk_error err = PK_ERROR_INIT;
+		chaos_calls = 0;
+		chaos_fail_at = n;
+		pk_set_allocator(chaos_malloc, free);
+		int rc = pk_profile_write_path(p, path, NULL, &err);
+		pk_set_allocator(NULL, NULL);
+		if (rc == 0) {
+			assert_true(chaos_calls < n);
+			break;
+		}
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_only_file(dir, "out.pb.gz", old, strlen(old));
+	}
+	assert_true(n > 3);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_read_path(path, NULL, &q, NULL, &err), 0);
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	pk_profile_free(p);
+	remove_dir(dir);
+}
+
+static void test_file_sink_abort_and_commit(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/direct.txt", dir);
+	pk_error err = PK_ERROR_INIT;
+
+	/* abort: the temporary file goes away, nothing is created */
+	pk__file_sink *f = NULL;
+	assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+	assert_int_equal(pk__sink_puts(pk__file_sink_base(f), "partial"), 0);
+	char names[1024];
+	list_dir(dir, names, sizeof names);
+	assert_non_null(strstr(names, "direct.txt.tmp")); /* beside the target */
+	pk__file_sink_abort(f);
+	pk__file_sink_abort(NULL);
+	list_dir(dir, names, sizeof names);
+	assert_string_equal(names, "");
+
+	/* commit: the file appears whole */
+	assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+	assert_int_equal(pk__sink_puts(pk__file_sink_base(f), "complete\n"), 0);
+	assert_int_equal(pk__file_sink_commit(f), 0);
+	assert_only_file(dir, "direct.txt", "complete\n", 9);
+	assert_int_equal(err.code, 0);
+	remove_dir(dir);
+}
+
+/* ----------------------------------------------------------------- errors */
+
+static void test_error_describe(void **state)
+{
+	(void)state;
+	pk_error err;
+	pk_error_init(&err);
+	assert_int_equal(err.code, 0);
+	assert_int_equal(err.offset, -1);
+	assert_null(err.format);
+	pk_error_init(NULL);
+
+	char buf[1024];
+	/* source:line:col: msg */
+	pk__error_at_line(&err, PK_EFORMAT, 12, 7, 345, "expected ';'");
+	pk__error_locate(&err, "a.folded", "folded");
+	int n = pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "a.folded:12:7: expected ';'");
+	assert_int_equal(n, (int)strlen(buf));
+	assert_string_equal(err.format, "folded");
+	assert_int_equal(err.offset, 345);
+
+	/* source:line: msg */
+	pk_error_init(&err);
+	pk__error_at_line(&err, PK_EFORMAT, 3, 0, -1, "bad line");
+	pk__error_locate(&err, "in.txt", NULL);
+	pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "in.txt:3: bad line");
+
+	/* source: byte N: msg */
+	pk_error_init(&err);
+	pk__error_at(&err, PK_EFORMAT, 1234, "truncated protobuf");
+	pk__error_locate(&err, "cpu.pb.gz", "pprof");
+	pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "cpu.pb.gz: byte 1234: truncated protobuf");
+	pk_error_init(&err);
+	pk__error_at(&err, PK_EFORMAT, 0, "empty input");
+	pk__error_locate(&err, "-", NULL);
+	pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "-: byte 0: empty input");
+
+	/* source: msg, and no source */
+	pk_error_init(&err);
+	pk__error_set(&err, PK_ENOMEM, "out of memory");
+	pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "<input>: out of memory");
+	pk__error_locate(&err, "x", NULL);
+	pk_error_describe(&err, buf, sizeof buf);
+	assert_string_equal(buf, "x: out of memory");
+
+	/* the first error, source and format win */
+	assert_int_equal(pk__error_set(&err, PK_EIO, "second"), PK_EIO);
+	pk__error_locate(&err, "y", "json");
+	pk__error_locate(&err, NULL, "pprof");
+	assert_int_equal(err.code, PK_ENOMEM);
+	assert_string_equal(err.message, "out of memory");
+	assert_string_equal(err.source, "x");
+	assert_string_equal(err.format, "json");
+	assert_int_equal(pk__error_set(NULL, PK_EIO, "nowhere"), PK_EIO);
+	pk__error_locate(NULL, "z", "pprof");
+
+	/* newlines never reach the message */
+	pk_error_init(&err);
+	pk__error_set(&err, PK_EFORMAT, "a\nb\r\nc %s", "d\ne");
+	assert_string_equal(err.message, "a b  c d e");
+
+	/* truncation: the return value is the length needed, like snprintf */
+	pk_error_init(&err);
+	pk__error_at(&err, PK_EFORMAT, 9, "0123456789");
+	pk__error_locate(&err, "src", NULL);
+	char small[8];
+	n = pk_error_describe(&err, small, sizeof small);
+	assert_int_equal(n, (int)strlen("src: byte 9: 0123456789"));
+	assert_string_equal(small, "src: by");
+	assert_int_equal(pk_error_describe(&err, NULL, 0), n);
+
+	/* a long message is cut, not overflowed */
+	char long_text[2000];
+	memset(long_text, 'm', sizeof long_text - 1);
+	long_text[sizeof long_text - 1] = '\0';
+	pk_error_init(&err);
+	pk__error_set(&err, PK_EFORMAT, "%s", long_text);
+	assert_int_equal(strlen(err.message), PK_ERROR_MESSAGE_MAX - 1);
+
+	assert_string_equal(pk_strerror(PK_OK), "no error");
+	assert_string_equal(pk_strerror(PK_ENOMEM), "out of memory or over a size limit");
+	assert_string_equal(pk_strerror(PK_EINVAL), "invalid argument");
+	assert_string_equal(pk_strerror(12345), "unknown error");
+	assert_non_null(pk_version());
+	assert_string_equal(pk_version(), PACKAGE_VERSION);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_plain_buffer_is_copied),
+	    cmocka_unit_test(test_gunzip_single_member),
+	    cmocka_unit_test(test_gunzip_multi_member),
+	    cmocka_unit_test(test_gunzip_truncated),
+	    cmocka_unit_test(test_gunzip_garbage),
+	    cmocka_unit_test(test_max_size),
+	    cmocka_unit_test(test_empty_file),
+	    cmocka_unit_test(test_directory),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_read_gzip_file),
+	    cmocka_unit_test(test_buffer_and_gzip_sinks),
+	    cmocka_unit_test(test_file_sink_failed_export_keeps_old_file),
+	    cmocka_unit_test(test_file_sink_write_error_keeps_old_file),
+	    cmocka_unit_test(test_file_sink_allocation_failures),
+	    cmocka_unit_test(test_file_sink_abort_and_commit),
+	    cmocka_unit_test(test_error_describe),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,737 @@
+/* test_json.c - the JSON format: lossless round trips, determinism,
+ * sniffing, and errors that point at the offending JSON. */
+#include "helpers.h"
+#include "internal.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static const pk_format *json_format(void)
+{
+	const pk_format *f = pk_format_by_name("json");
+	assert_non_null(f);
+	return f;
+}
+
+static const pk_format *pprof_format(void)
+{
+	const pk_format *f = pk_format_by_name("pprof");
+	assert_non_null(f);
+	return f;
+}
+
+/* Write p in format f, uncompressed; *size gets the length. The result
+ * (free it with free) has a NUL after the data, so strstr works on it. */
+static char *write_as(const pk_profile *p, const pk_format *f, size_t *size)
+{
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = f;
+	wo.compress = PK_COMPRESS_NONE;
+	void *out = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = pk_profile_write_buffer(p, &wo, &out, size, &err);
+	if (rc != 0)
+		fail_msg("writing %s failed: %s", pk_format_name(f), err.message);
+	char *copy = malloc(*size + 1);
+	assert_non_null(copy);
+	memcpy(copy, out, *size);
+	copy[*size] = '\0';
+	pk_free(out);
+	return copy;
+}
+
+static char *to_json(const pk_profile *p, size_t *size)
+{
+	return write_as(p, json_format(), size);
+}
+
+/* Read data, detecting the format; fails the test on error. */
+static pk_profile *read_any(const void *data, size_t size, const pk_format **format_out)
+{
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = pk_profile_read_buffer(data, size, NULL, &p, format_out, &err);
+	if (rc != 0)
+		fail_msg("reading failed: %s (line %ld, column %ld)", err.message, err.line,
+		         err.column);
+	return p;
+}
+
+/* Read JSON text with the format forced; returns the code, fills *err. */
+static int read_json_text(const char *text, pk_profile **out, pk_error *err)
+{
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.format = json_format();
+	pk_error_init(err);
+	*out = NULL;
+	return pk_profile_read_buffer(text, strlen(text), &ro, out, NULL, err);
+}
+
+static pk_profile *json_round_trip(const pk_profile *p)
+{
+	size_t size;
+	char *json = to_json(p, &size);
+	const pk_format *f = NULL;
+	pk_profile *q = read_any(json, size, &f);
+	assert_ptr_equal(f, json_format());
+	free(json);
+	return q;
+}
+
+static void assert_same_string(const pk_profile *a, pk_str sa, const pk_profile *b, pk_str sb)
+{
+	size_t la = pk_profile_string_length(a, sa), lb = pk_profile_string_length(b, sb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(pk_profile_string(a, sa), pk_profile_string(b, sb), la + 1);
+}
+
+static void assert_same_value_type(const pk_profile *a, pk_value_type va, const pk_profile *b,
+                                   pk_value_type vb)
+{
+	assert_same_string(a, va.type, b, vb.type);
+	assert_same_string(a, va.unit, b, vb.unit);
+}
+
+/* Every field of the two models is the same. Stricter than helpers.h's
+ * assert_profiles_equal: the string tables must match index by index too,
+ * since the JSON keeps the table's order (it decides pprof's bytes). */
+static void assert_profiles_identical(const pk_profile *a, const pk_profile *b)
+{
+	assert_int_equal(pk_profile_string_count(a), pk_profile_string_count(b));
+	for (size_t i = 0; i < pk_profile_string_count(a); i++)
+		assert_same_string(a, (pk_str)i, b, (pk_str)i);
+
+	assert_int_equal(pk_profile_sample_type_count(a), pk_profile_sample_type_count(b));
+	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++)
+		assert_same_value_type(a, pk_profile_sample_type(a, i), b,
+		                       pk_profile_sample_type(b, i));
+	assert_same_string(a, pk_profile_default_sample_type(a), b,
+	                   pk_profile_default_sample_type(b));
+	assert_same_value_type(a, pk_profile_period_type(a), b, pk_profile_period_type(b));
+	assert_int_equal(pk_profile_period(a), pk_profile_period(b));
+	assert_int_equal(pk_profile_time_nanos(a), pk_profile_time_nanos(b));
+	assert_int_equal(pk_profile_duration_nanos(a), pk_profile_duration_nanos(b));
+	assert_same_string(a, pk_profile_drop_frames(a), b, pk_profile_drop_frames(b));
+	assert_same_string(a, pk_profile_keep_frames(a), b, pk_profile_keep_frames(b));
+	assert_same_string(a, pk_profile_doc_url(a), b, pk_profile_doc_url(b));
+	assert_int_equal(pk_profile_comment_count(a), pk_profile_comment_count(b));
+	for (size_t i = 0; i < pk_profile_comment_count(a); i++)
+		assert_same_string(a, pk_profile_comment(a, i), b, pk_profile_comment(b, i));
+
+	assert_int_equal(pk_profile_mapping_count(a), pk_profile_mapping_count(b));
+	for (size_t i = 0; i < pk_profile_mapping_count(a); i++) {
+		const pk_mapping *ma = pk_profile_mapping(a, i), *mb = pk_profile_mapping(b, i);
+		assert_int_equal(ma->id, mb->id);
+		assert_int_equal(ma->memory_start, mb->memory_start);
+		assert_int_equal(ma->memory_limit, mb->memory_limit);
+		assert_int_equal(ma->file_offset, mb->file_offset);
+		assert_same_string(a, ma->filename, b, mb->filename);
+		assert_same_string(a, ma->build_id, b, mb->build_id);
+		assert_int_equal(ma->has_functions, mb->has_functions);
+		assert_int_equal(ma->has_filenames, mb->has_filenames);
+		assert_int_equal(ma->has_line_numbers, mb->has_line_numbers);
+		assert_int_equal(ma->has_inline_frames, mb->has_inline_frames);
+	}
+
+	assert_int_equal(pk_profile_function_count(a), pk_profile_function_count(b));
+	for (size_t i = 0; i < pk_profile_function_count(a); i++) {
+		const pk_function *fa = pk_profile_function(a, i), *fb = pk_profile_function(b, i);
+		assert_int_equal(fa->id, fb->id);
+		assert_same_string(a, fa->name, b, fb->name);
+		assert_same_string(a, fa->system_name, b, fb->system_name);
+		assert_same_string(a, fa->filename, b, fb->filename);
+		assert_int_equal(fa->start_line, fb->start_line);
+	}
+
+	assert_int_equal(pk_profile_location_count(a), pk_profile_location_count(b));
+	for (size_t i = 0; i < pk_profile_location_count(a); i++) {
+		const pk_location *la = pk_profile_location(a, i), *lb = pk_profile_location(b, i);
+		assert_int_equal(la->id, lb->id);
+		assert_int_equal(la->mapping, lb->mapping);
+		assert_int_equal(la->address, lb->address);
+		assert_int_equal(la->is_folded, lb->is_folded);
+		const pk_line *lines_a, *lines_b;
+		size_t na = pk_profile_location_lines(a, i, &lines_a);
+		size_t nb = pk_profile_location_lines(b, i, &lines_b);
+		assert_int_equal(na, nb);
+		for (size_t j = 0; j < na; j++) {
+			assert_int_equal(lines_a[j].function, lines_b[j].function);
+			assert_int_equal(lines_a[j].line, lines_b[j].line);
+			assert_int_equal(lines_a[j].column, lines_b[j].column);
+		}
+	}
+
+	assert_int_equal(pk_profile_stack_count(a), pk_profile_stack_count(b));
+	for (size_t s = 0; s < pk_profile_stack_count(a); s++) {
+		const uint32_t *sa, *sb;
+		size_t da = pk_profile_stack(a, s, &sa), db = pk_profile_stack(b, s, &sb);
+		assert_int_equal(da, db);
+		if (da > 0)
+			assert_memory_equal(sa, sb, da * sizeof *sa);
+	}
+
+	assert_int_equal(pk_profile_sample_count(a), pk_profile_sample_count(b));
+	for (size_t i = 0; i < pk_profile_sample_count(a); i++) {
+		pk_sample sa, sb;
+		assert_int_equal(pk_profile_sample(a, i, &sa), 0);
+		assert_int_equal(pk_profile_sample(b, i, &sb), 0);
+		assert_int_equal(sa.stack, sb.stack);
+		assert_int_equal(sa.depth, sb.depth);
+		for (size_t j = 0; j < sa.depth; j++)
+			assert_int_equal(sa.locations[j], sb.locations[j]);
+		assert_int_equal(sa.value_count, sb.value_count);
+		for (size_t j = 0; j < sa.value_count; j++)
+			assert_int_equal(sa.values[j], sb.values[j]);
+		assert_int_equal(sa.label_count, sb.label_count);
+		for (size_t j = 0; j < sa.label_count; j++) {
+			assert_same_string(a, sa.labels[j].key, b, sb.labels[j].key);
+			assert_same_string(a, sa.labels[j].str, b, sb.labels[j].str);
+			assert_int_equal(sa.labels[j].num, sb.labels[j].num);
+			assert_same_string(a, sa.labels[j].num_unit, b, sb.labels[j].num_unit);
+		}
+	}
+}
+
+/* The bytes of a fixture (still gzipped), or NULL with the test skipped. */
+static char *fixture_path(const char *name)
+{
+	const char *top = getenv("TOP_SRCDIR");
+	if (top == NULL)
+		return NULL;
+	size_t n = strlen(top) + strlen(name) + 32;
+	char *path = malloc(n);
+	assert_non_null(path);
+	snprintf(path, n, "%s/tests/fixtures/pprof/%s", top, name);
+	return path;
+}
+
+/* ------------------------------------------------------------ round trips */
+
+static void test_rich_round_trip(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	pk_profile *q = json_round_trip(p);
+	assert_profiles_identical(p, q);
+	/* spot checks that the comparison itself sees the odd values */
+	assert_int_equal(pk_profile_location(q, 1)->id, 0x8000000000000001ULL);
+	assert_int_equal(pk_profile_location(q, 1)->address, 0xffffffff81000000ULL);
+	assert_int_equal(pk_profile_location(q, 1)->mapping, PK_NONE);
+	pk_profile_free(p);
+	pk_profile_free(q);
+}
+
+static void test_empty_round_trip(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	pk_profile *q = json_round_trip(p);
+	assert_profiles_identical(p, q);
+	pk_profile_free(p);
+	pk_profile_free(q);
+}
+
+/* Values at the edges of every integer field, strings with NUL bytes and
+ * bytes that are not UTF-8, and a string that is in the table but unused. */
+static void test_edge_values_round_trip(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	pk_str unused, nul, bad, empty_type;
+	assert_int_equal(pk_profile_intern(p, "unused", 6, &unused), 0);
+	assert_int_equal(pk_profile_intern(p, "a\0b", 3, &nul), 0);
+	assert_int_equal(pk_profile_intern(p, "\xff\xfe\x00z", 4, &bad), 0);
+	assert_int_equal(pk_profile_intern(p, "\"\\/\n\t\x01\xc3\xa9\xe2\x82\xac", 11, &empty_type),
+	                 0);
+	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){nul, bad}), 0);
+	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){0, 0}), 0);
+	pk_profile_set_period(p, INT64_MIN);
+	pk_profile_set_time_nanos(p, INT64_MAX);
+	pk_profile_set_duration_nanos(p, -1);
+	pk_profile_set_doc_url(p, bad);
+	pk_profile_set_period_type(p, (pk_value_type){empty_type, 0});
+	assert_int_equal(pk_profile_add_comment(p, 0), 0);
+	assert_int_equal(pk_profile_add_comment(p, empty_type), 0);
+
+	pk_mapping m = {UINT64_MAX, UINT64_MAX, 0x8000000000000000ULL, INT64_MAX,
+	                bad,        nul,        0,                     1,         0, 1};
+	uint32_t mi;
+	assert_int_equal(pk_profile_add_mapping(p, &m, &mi), 0);
+	pk_function f = {0x7fffffffffffffffULL, nul, bad, 0, INT64_MIN};
+	uint32_t fi;
+	assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+	pk_function g = {0x8000000000000000ULL, 0, 0, 0, 0};
+	uint32_t gi;
+	assert_int_equal(pk_profile_add_function(p, &g, &gi), 0);
+	pk_location l0 = {1, mi, UINT64_MAX, 1};
+	pk_line lines[3] = {{fi, INT64_MAX, INT64_MIN}, {gi, 0, 0}, {fi, -5, 0}};
+	uint32_t li0, li1;
+	assert_int_equal(pk_profile_add_location(p, &l0, lines, 3, &li0), 0);
+	pk_location l1 = {UINT64_MAX - 1, PK_NONE, 0, 0};
+	assert_int_equal(pk_profile_add_location(p, &l1, NULL, 0, &li1), 0);
+
+	uint32_t stack[3] = {li1, li0, li1};
+	int64_t values[2] = {INT64_MIN, INT64_MAX};
+	pk_label labels[4] = {{nul, bad, 7, empty_type},
+	                      {0, 0, 0, 0},
+	                      {bad, 0, INT64_MIN, 0},
+	                      {unused, 0, 0, nul}};
+	assert_int_equal(pk_profile_add_sample(p, stack, 3, values, 2, labels, 4), 0);
+	assert_int_equal(pk_profile_add_sample(p, NULL, 0, values, 2, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, stack, 3, values, 2, labels + 1, 1), 0);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+
+	pk_profile *q = json_round_trip(p);
+	assert_profiles_identical(p, q);
+
+	size_t size;
+	char *json = to_json(p, &size);
+	assert_non_null(strstr(json, "\"memory_start\":\"0xffffffffffffffff\""));
+	assert_non_null(strstr(json, "\"id\":\"18446744073709551615\""));
+	assert_non_null(strstr(json, "\"id\":9223372036854775807,"));
+	assert_non_null(strstr(json, "\"id\":\"9223372036854775808\""));
+	assert_non_null(strstr(json, "{\"hex\":\"fffe007a\"}"));
+	assert_non_null(strstr(json, "\"a\\u0000b\""));
+	free(json);
+	pk_profile_free(p);
+	pk_profile_free(q);
+}
+
+static void test_rich_output_shape(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t size;
+	char *json = to_json(p, &size);
+	const char *start = "{\n  \"format\": \"profkit-profile\",\n  \"version\": 1,\n";
+	assert_memory_equal(json, start, strlen(start));
+	assert_non_null(strstr(json, "\n  \"samples\": [\n    {\"locations\":"
+	                             "[\"9223372036854775809\",100],\"values\":[3,3072],"
+	                             "\"labels\":[{\"key\":\"role\",\"str\":\"producer\"},"
+	                             "{\"key\":\"bytes\",\"num\":1024,\"num_unit\":\"bytes\"}]},\n"));
+	assert_non_null(strstr(json, "{\"id\":100,\"mapping_id\":7,\"address\":\"0x401000\","
+	                             "\"lines\":[{\"function_id\":10,\"line\":12,\"column\":3}]}"));
+	assert_non_null(strstr(json, "\"second \\\"quoted\\\" comment\""));
+	assert_int_equal(json[size - 1], '\n');
+	assert_int_equal(strlen(json), size);
+	free(json);
+	pk_profile_free(p);
+}
+
+static void test_deterministic(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t n1, n2, n3;
+	char *a = to_json(p, &n1);
+	char *b = to_json(p, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(a, b, n1);
+	/* and reading it back and writing again gives the same bytes */
+	pk_profile *q = read_any(a, n1, NULL);
+	char *c = to_json(q, &n3);
+	assert_int_equal(n1, n3);
+	assert_memory_equal(a, c, n1);
+	free(a);
+	free(b);
+	free(c);
+	pk_profile_free(p);
+	pk_profile_free(q);
+}
+
+/* pprof -> model -> JSON -> model -> pprof gives the pprof bytes back. */
+static void assert_pprof_json_pprof(const pk_profile *p)
+{
+	size_t n1, n2;
+	char *pb1 = write_as(p, pprof_format(), &n1);
+	pk_profile *from_pb = read_any(pb1, n1, NULL);
+	pk_profile *from_json = json_round_trip(from_pb);
+	assert_profiles_identical(from_pb, from_json);
+	char *pb2 = write_as(from_json, pprof_format(), &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(pb1, pb2, n1);
+	free(pb1);
+	free(pb2);
+	pk_profile_free(from_pb);
+	pk_profile_free(from_json);
+}
+
+static void test_pprof_json_pprof(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	assert_pprof_json_pprof(p);
+	pk_profile_free(p);
+}
+
+static void test_fixtures_round_trip(void **state)
+{
+	(void)state;
+	char *pattern = fixture_path("*.pb.gz");
+	if (pattern == NULL)
+		skip();
+	glob_t g;
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_true(g.gl_pathc >= 1);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		pk_profile *p = NULL;
+		pk_error err = PK_ERROR_INIT;
+		if (pk_profile_read_path(g.gl_pathv[i], NULL, &p, NULL, &err) != 0)
+			fail_msg("%s: %s", g.gl_pathv[i], err.message);
+		assert_true(pk_profile_sample_count(p) > 0);
+		pk_profile *q = json_round_trip(p);
+		assert_profiles_identical(p, q);
+		assert_pprof_json_pprof(p);
+		pk_profile_free(p);
+		pk_profile_free(q);
+	}
+	globfree(&g);
+	free(pattern);
+}
+
+/* Hand-written JSON may leave out defaults and the string table, use
+ * plain integers for addresses, decimal strings for ids, and keys in any
+ * order. */
+static void test_hand_written(void **state)
+{
+	(void)state;
+	const char *text =
+	    "{\"samples\": [{\"values\": [5], \"locations\": [\"2\", 1],"
+	    "                \"labels\": [{\"key\": \"k\", \"num\": -3}]}],\n"
+	    " \"locations\": [{\"id\": 1, \"mapping_id\": 9, \"address\": 4198400},\n"
+	    "                {\"id\": \"0x2\", \"lines\": [{\"function_id\": 3}]}],\n"
+	    " \"functions\": [{\"id\": 3, \"name\": {\"hex\": \"6d61696e\"}}],\n"
+	    " \"mappings\": [{\"id\": 9, \"memory_start\": \"0X10\", \"has_functions\": true}],\n"
+	    " \"sample_types\": [{\"type\": \"cpu\"}],\n"
+	    " \"version\": 1, \"format\": \"profkit-profile\"}";
+	pk_profile *p = NULL;
+	pk_error err;
+	assert_int_equal(read_json_text(text, &p, &err), 0);
+	assert_int_equal(pk_profile_location(p, 0)->address, 4198400);
+	assert_int_equal(pk_profile_location(p, 0)->mapping, 0);
+	assert_int_equal(pk_profile_location(p, 1)->id, 2);
+	assert_int_equal(pk_profile_mapping(p, 0)->memory_start, 16);
+	assert_int_equal(pk_profile_mapping(p, 0)->has_functions, 1);
+	assert_string_equal(pk_profile_string(p, pk_profile_function(p, 0)->name), "main");
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.depth, 2);
+	assert_int_equal(s.locations[0], 1);
+	assert_int_equal(s.values[0], 5);
+	assert_int_equal(s.labels[0].num, -3);
+	assert_int_equal(s.labels[0].str, 0);
+	assert_string_equal(pk_profile_string(p, pk_profile_sample_type(p, 0).unit), "");
+	pk_profile_free(p);
+}
+
+/* --------------------------------------------------------------- sniffing */
+
+static void test_sniff(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t size;
+	char *json = to_json(p, &size);
+	assert_ptr_equal(pk_format_detect(json, size), json_format());
+	char *pb = write_as(p, pprof_format(), &size);
+	assert_ptr_equal(pk_format_detect(pb, size), pprof_format());
+	free(json);
+	free(pb);
+	pk_profile_free(p);
+
+	const char *yes[] = {
+	    "{\"format\":\"profkit-profile\"}",
+	    " \r\n\t{ \"version\": 1, \"format\" :\n \"profkit-profile\" }",
+	};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		assert_ptr_equal(pk_format_detect(yes[i], strlen(yes[i])), json_format());
+	const char *no[] = {
+	    "",
+	    "{}",
+	    "[{\"format\":\"profkit-profile\"}]",
+	    "{\"format\":\"speedscope\"}",
+	    "x{\"format\":\"profkit-profile\"}",
+	    "{\"format\":\"profkit-profil",
+	    "{\"formats\":\"profkit-profile\"}",
+	};
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		assert_ptr_not_equal(pk_format_detect(no[i], strlen(no[i])), json_format());
+
+	/* the marker must be near the start */
+	size_t n = 8192;
+	char *big = malloc(n + 64);
+	assert_non_null(big);
+	big[0] = '{';
+	memset(big + 1, ' ', n);
+	strcpy(big + 1 + n, "\"format\":\"profkit-profile\"}");
+	assert_ptr_not_equal(pk_format_detect(big, strlen(big)), json_format());
+	free(big);
+}
+
+/* ----------------------------------------------------------------- errors */
+
+#define HEAD "{\"format\": \"profkit-profile\", \"version\": 1,\n"
+#define TYPES "\"sample_types\": [{\"type\": \"a\", \"unit\": \"b\"}]"
+#define OBJECTS                                                                                    \
+	"\"mappings\": [{\"id\": 1}],\n"                                                           \
+	"\"functions\": [{\"id\": 1, \"name\": \"f\"}],\n"                                         \
+	"\"locations\": [{\"id\": 1, \"mapping_id\": 1, \"lines\": [{\"function_id\": 1}]}],\n"
+
+typedef struct bad_case {
+	const char *text;
+	long line, column; /* 0: not checked */
+	const char *message; /* a substring of the message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    /* syntax errors, where jansson finds them and where the outer walk does */
+    {HEAD TYPES ",\n\"samples\": [\n  {\"values\": [1]},\n  {\"values\": [1,]}\n]}", 5, 17,
+     "invalid JSON: unexpected token near ']'"},
+    {HEAD TYPES ",\n\"period\": 12 13}", 3, 14, "expected ',' or '}' after a value, found '1'"},
+    {HEAD TYPES ",\n\"period\": tru}", 3, 13, "invalid JSON: invalid token near 'tru'"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]},]}", 3, 29, "expected a JSON value, found ']'"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]}", 3, 27, "']' expected near end of file"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]} {}]}", 3, 29, "expected ',' or ']' after an element"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]", 3, 0, "invalid JSON"},
+    {HEAD TYPES ",\n\"comments\": [\"abc]}", 3, 0, "premature end of input"},
+    {HEAD TYPES "} x", 2, 47, "unexpected data after the end of the profile"},
+    {HEAD TYPES ",\n\"period\" 1}", 3, 10, "expected ':' after a key"},
+    {HEAD TYPES " \x01}", 2, 46, "expected ',' or '}' after a value, found byte 0x01"},
+    {HEAD TYPES ",\n period: 1}", 3, 2, "expected a key string, found 'p'"},
+    {"  \n ", 2, 2, "expected '{' to start a profkit JSON profile, found the end of the input"},
+    {"  [1]", 1, 3, "expected '{'"},
+    {HEAD TYPES ",\n\"comments\": [\"a\\u0000b\", \"\xc3\x28\"]}", 3, 26, "unable to decode byte 0xc3"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [99999999999999999999]}]}", 3, 0,
+     "too big integer"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"values\": [2]}]}", 3, 0,
+     "duplicate object key"},
+    {HEAD TYPES ", \"sample_types\": []}", 2, 47, "the key \"sample_types\" appears twice"},
+    /* the header */
+    {"{\"version\": 1, " TYPES "}", 1, 1, "the profile has no \"format\": \"profkit-profile\" marker"},
+    {"{\"format\": \"profkit-profile\", " TYPES "}", 1, 1, "the profile has no \"version\""},
+    {HEAD "\"period\": 1}", 1, 1, "the profile has no \"sample_types\""},
+    {"{\"format\": \"pprof\", \"version\": 1, " TYPES "}", 1, 12, "format must be \"profkit-profile\""},
+    {HEAD TYPES ", \"version\": 2}", 0, 0, "the key \"version\" appears twice"},
+    {"{\"format\": \"profkit-profile\", \"version\": 2, " TYPES "}", 1, 42,
+     "version is 2, but this profkit reads version 1 only"},
+    {HEAD TYPES ",\n\"sampels\": []}", 3, 1, "unknown key \"sampels\" in the profile"},
+    /* a newer version is reported as such, before its unknown keys */
+    {"{\"format\": \"profkit-profile\", \"new\": 1, \"version\": 2}", 1, 52, "version is 2"},
+    {"{\"format\": \"profkit-profile\", \"new\": 1, \"version\": 1}", 1, 31,
+     "unknown key \"new\" in the profile"},
+    {HEAD TYPES ",\n\"period\": \"12\"}", 3, 11, "period must be an integer"},
+    {HEAD TYPES ",\n\"period\": 1.5}", 3, 11, "period must be an integer"},
+    {HEAD TYPES ",\n\"doc_url\": 5}", 3, 12, "doc_url must be a string"},
+    {HEAD TYPES ",\n\"samples\": {}}", 3, 12, "samples must be an array"},
+    {HEAD "\"sample_types\": [{\"type\": \"a\", \"units\": \"b\"}]}", 2, 18,
+     "sample_types[0] has an unknown key \"units\""},
+    {HEAD "\"sample_types\": [\"cpu\"]}", 2, 18, "sample_types[0] must be an object"},
+    {HEAD TYPES ",\n\"period_type\": {\"type\": null}}", 3, 16, "period_type.type must be a string"},
+    {HEAD TYPES ",\n\"comments\": [1]}", 3, 14, "comments[0] must be a string"},
+    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"abc\"}]}", 3, 14, "comments[0].hex has an odd number"},
+    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"zz\"}]}", 3, 14, "comments[0].hex must hold hex digits"},
+    {HEAD TYPES ",\n\"string_table\": [\"\", 7]}", 3, 22, "string_table[1] must be a string"},
+    /* objects */
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1}, {\"id\": 2}, {\"id\": 1}]}", 3, 37,
+     "functions[2] has id 1, which functions[0] has too"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 0}]}", 3, 14, "mappings[0] has id 0, which is reserved"},
+    {HEAD TYPES ",\n\"mappings\": [{\"memory_start\": \"0x1\"}]}", 3, 14, "mappings[0] has no \"id\""},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": -4}]}", 3, 14, "mappings[0].id must be a non-negative integer"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"memory_start\": \"0x\"}]}", 3, 14,
+     "mappings[0].memory_start must be"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"memory_start\": \"0x10000000000000000\"}]}", 3, 14,
+     "mappings[0].memory_start must be"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": \"18446744073709551616\"}]}", 3, 14,
+     "mappings[0].id must be"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"has_functions\": 1}]}", 3, 14,
+     "mappings[0].has_functions must be true or false"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"start_line\": \"3\"}]}", 3, 15,
+     "functions[0].start_line must be an integer"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\\u0000x\": \"f\"}]}", 3, 37,
+     "NUL byte in object key not supported"},
+    {HEAD TYPES ",\n\"locations\": [{\"id\": 1, \"mapping_id\": 4}]}", 3, 15,
+     "locations[0] refers to mapping id 4, which no mapping has"},
+    {HEAD TYPES ",\n\"locations\": [{\"id\": 1, \"lines\": [{\"function_id\": 8}]}]}", 3, 15,
+     "locations[0].lines[0] refers to function id 8, which no function has"},
+    {HEAD TYPES ",\n\"locations\": [{\"id\": 1, \"lines\": [{}]}]}", 3, 15,
+     "locations[0].lines[0] has no \"function_id\""},
+    {HEAD TYPES ",\n\"locations\": [{\"id\": 1, \"lines\": {}}]}", 3, 15,
+     "locations[0].lines must be an array"},
+    /* samples */
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [\n{\"values\": [1]},\n{\"values\": [1, 2]}]}", 8, 1,
+     "samples[1] has 2 values but needs one per sample type (1)"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1, 99], \"values\": [1]}]}", 6, 13,
+     "samples[0].locations[1] refers to location id 99, which no location has"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1]}]}", 6, 13,
+     "samples[0] has no \"values\""},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [\"1\"]}]}", 6, 13,
+     "samples[0].values[0] must be an integer"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1], \"labels\": [{\"str\": \"x\"}]}]}", 6,
+     13, "samples[0].labels[0] has no \"key\""},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"k\", \"num\": 1e3}]}]}",
+     6, 13, "samples[0].labels[0].num must be an integer"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [[1]]}", 6, 13, "samples[0] must be an object"},
+    {HEAD "\"sample_types\": [],\n\"samples\": [{\"values\": []}]}", 3, 13,
+     "samples[0] is a sample, but the profile has no sample types"},
+};
+
+static void test_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		const bad_case *c = &bad_cases[i];
+		pk_profile *p = NULL;
+		pk_error err;
+		int rc = read_json_text(c->text, &p, &err);
+		if (rc != PK_EFORMAT || strstr(err.message, c->message) == NULL ||
+		    (c->line && err.line != c->line) || (c->column && err.column != c->column))
+			fail_msg("case %zu: got %d at %ld:%ld \"%s\"; want %ld:%ld \"%s\"", i, rc,
+			         err.line, err.column, err.message, c->line, c->column, c->message);
+		assert_null(p);
+		assert_ptr_equal(err.format, json_format()->name);
+		assert_null(strchr(err.message, '\n'));
+		assert_true(err.offset >= 0 && (size_t)err.offset <= strlen(c->text));
+	}
+}
+
+/* Nesting deeper than jansson allows is an error, not a stack overflow. */
+static void test_deep_nesting(void **state)
+{
+	(void)state;
+	size_t depth = 100000;
+	const char *head = HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"labels\": ";
+	size_t n = strlen(head);
+	char *text = malloc(n + 2 * depth + 8);
+	assert_non_null(text);
+	memcpy(text, head, n);
+	memset(text + n, '[', depth);
+	memset(text + n + depth, ']', depth);
+	strcpy(text + n + 2 * depth, "}]}");
+	pk_profile *p = NULL;
+	pk_error err;
+	assert_int_equal(read_json_text(text, &p, &err), PK_EFORMAT);
+	assert_non_null(strstr(err.message, "depth"));
+	free(text);
+}
+
+/* Errors carry the line also when a sample is on a later line of a big
+ * document, and the source name of the read. */
+static void test_error_position_in_big_document(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	for (int i = 0; i < 1000; i++) {
+		int64_t v[2] = {i, i};
+		assert_int_equal(pk_profile_add_sample(p, NULL, 0, v, 2, NULL, 0), 0);
+	}
+	size_t size;
+	char *json = to_json(p, &size);
+	/* break the 500th added sample's second value */
+	char *at = strstr(json, "{\"locations\":[],\"values\":[500,500]}");
+	assert_non_null(at);
+	long line = 1;
+	for (char *c = json; c < at; c++)
+		line += *c == '\n';
+	memcpy(at + strlen("{\"locations\":[],\"values\":[500,"), "\"5\"", 3);
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.source_name = "big.json";
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_read_buffer(json, size, &ro, &q, NULL, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "samples[503].values[1] must be an integer");
+	assert_int_equal(err.line, line);
+	assert_int_equal(err.column, 5);
+	assert_int_equal(err.offset, at - json);
+	assert_string_equal(err.source, "big.json");
+	char buf[256];
+	pk_error_describe(&err, buf, sizeof buf);
+	char want[256];
+	snprintf(want, sizeof want, "big.json:%ld:5: samples[503].values[1] must be an integer",
+	         line);
+	assert_string_equal(buf, want);
+	free(json);
+	pk_profile_free(p);
+}
+
+/* ------------------------------------------------------ allocation failure */
+
+static long alloc_budget = -1; /* allocations left; -1 = unlimited */
+
+static void *failing_malloc(size_t size)
+{
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	return malloc(size);
+}
+
+/* Failing each of our allocations in turn gives PK_ENOMEM and no leak
+ * (run under valgrind or ASan to see the leaks). */
+static void test_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t size;
+	char *json = to_json(p, &size);
+	bool read_ok = false, write_ok = false;
+	pk_set_allocator(failing_malloc, free);
+	for (long n = 0; n < 10000 && !(read_ok && write_ok); n++) {
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		alloc_budget = n;
+		int rc = pk_profile_read_buffer(json, size, NULL, &q, NULL, &err);
+		alloc_budget = -1;
+		if (rc == 0)
+			read_ok = true;
+		else
+			assert_int_equal(rc, PK_ENOMEM);
+		pk_profile_free(q);
+
+		pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+		wo.format = json_format();
+		void *out = NULL;
+		size_t out_size = 0;
+		pk_error_init(&err);
+		alloc_budget = n;
+		rc = pk_profile_write_buffer(p, &wo, &out, &out_size, &err);
+		alloc_budget = -1;
+		if (rc == 0) {
+			write_ok = true;
+			assert_int_equal(out_size, size);
+			assert_memory_equal(out, json, size);
+		} else {
+			assert_int_equal(rc, PK_ENOMEM);
+		}
+		pk_free(out);
+	}
+	pk_set_allocator(NULL, NULL);
+	assert_true(read_ok && write_ok);
+	free(json);
+	pk_profile_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rich_round_trip),
+	    cmocka_unit_test(test_empty_round_trip),
+	    cmocka_unit_test(test_edge_values_round_trip),
+	    cmocka_unit_test(test_rich_output_shape),
+	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_pprof_json_pprof),
+	    cmocka_unit_test(test_fixtures_round_trip),
+	    cmocka_unit_test(test_hand_written),
+	    cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_error_position_in_big_document),
+	    cmocka_unit_test(test_allocation_failures),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

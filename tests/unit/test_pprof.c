@@ -1,0 +1,1507 @@
+/* test_pprof.c - the pprof importer on hand-built protobuf bytes (so every
+ * wire-level case and every error offset is pinned down), and the
+ * exporter: round trips, compression, the Go fixtures. */
+#include "helpers.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------- a tiny pb encoder */
+
+/* A growable byte buffer with protobuf writers. Offsets returned are
+ * positions in the buffer, to compute where errors must be reported. */
+typedef struct pb {
+	unsigned char *d;
+	size_t n, cap;
+} pb;
+
+static void pb_raw(pb *b, const void *data, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		b->d = realloc(b->d, b->cap);
+		assert_non_null(b->d);
+	}
+	if (n > 0)
+		memcpy(b->d + b->n, data, n);
+	b->n += n;
+}
+
+static void pb_varint(pb *b, uint64_t v)
+{
+	unsigned char tmp[10];
+	size_t n = 0;
+	do {
+		tmp[n++] = (unsigned char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	pb_raw(b, tmp, n);
+}
+
+/* Writes a key; returns its offset. */
+static size_t pb_key(pb *b, uint64_t field, int wire)
+{
+	size_t at = b->n;
+	pb_varint(b, field << 3 | (uint64_t)wire);
+	return at;
+}
+
+/* A VARINT field; returns the key's offset. */
+static size_t pb_uint(pb *b, uint64_t field, uint64_t v)
+{
+	size_t at = pb_key(b, field, 0);
+	pb_varint(b, v);
+	return at;
+}
+
+static size_t pb_int(pb *b, uint64_t field, int64_t v)
+{
+	return pb_uint(b, field, (uint64_t)v);
+}
+
+/* A LEN field; returns the payload's offset. */
+static size_t pb_bytes(pb *b, uint64_t field, const void *data, size_t n)
+{
+	pb_key(b, field, 2);
+	pb_varint(b, n);
+	size_t at = b->n;
+	pb_raw(b, data, n);
+	return at;
+}
+
+static size_t pb_str(pb *b, uint64_t field, const char *s)
+{
+	return pb_bytes(b, field, s, strlen(s));
+}
+
+/* A sub-message; frees sub and returns its payload's offset in b. */
+static size_t pb_msg(pb *b, uint64_t field, pb *sub)
+{
+	size_t at = pb_bytes(b, field, sub->d, sub->n);
+	free(sub->d);
+	*sub = (pb){0};
+	return at;
+}
+
+/* A packed repeated field of n varints; returns the payload offset. */
+static size_t pb_packed(pb *b, uint64_t field, const uint64_t *v, size_t n)
+{
+	pb tmp = {0};
+	for (size_t i = 0; i < n; i++)
+		pb_varint(&tmp, v[i]);
+	return pb_msg(b, field, &tmp);
+}
+
+/* Strings as a string table (field 6). */
+static void pb_strings(pb *b, const char *const *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pb_str(b, 6, s[i]);
+}
+
+static void pb_free(pb *b)
+{
+	free(b->d);
+	*b = (pb){0};
+}
+
+static bool contains(const void *hay, size_t hay_size, const void *needle, size_t size)
+{
+	for (size_t i = 0; i + size <= hay_size; i++)
+		if (memcmp((const unsigned char *)hay + i, needle, size) == 0)
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------- importing */
+
+/* With PK_DUMP_SEEDS=folder, every input built here is saved there, to
+ * seed tests/fuzz/corpus/fuzz_pprof. */
+static void dump_seed(const char *kind, int number, const void *data, size_t size)
+{
+	const char *dir = getenv("PK_DUMP_SEEDS");
+	if (dir == NULL || *dir == '\0')
+		return;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s-%d.pb", dir, kind, number);
+	FILE *f = fopen(path, "wb");
+	if (f == NULL)
+		fail_msg("cannot write %s", path);
+	fwrite(data, 1, size, f);
+	fclose(f);
+}
+
+static const pk_format *pprof(void)
+{
+	const pk_format *f = pk_format_by_name("pprof");
+	assert_non_null(f);
+	return f;
+}
+
+static int import_bytes(const void *data, size_t size, pk_profile **out, pk_error *err)
+{
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.format = pprof();
+	*out = NULL;
+	int rc = pk_profile_read_buffer(data, size, &ro, out, NULL, err);
+	if (rc < 0)
+		assert_null(*out);
+	return rc;
+}
+
+static pk_profile *import_ok(const pb *b)
+{
+	static int count;
+	dump_seed("ok", ++count, b->d, b->n);
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = import_bytes(b->d, b->n, &p, &err);
+	if (rc != 0)
+		fail_msg("import failed: %d at byte %lld: %s", rc, err.offset, err.message);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+/* The import fails with PK_EFORMAT at exactly `offset`, with a message
+ * containing `text`. Frees b. */
+#define expect_error(b, offset, text) expect_error_at(b, offset, text, __LINE__)
+static void expect_error_at(pb *b, long long offset, const char *text, int line)
+{
+	dump_seed("error", line, b->d, b->n);
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = import_bytes(b->d, b->n, &p, &err);
+	if (rc != PK_EFORMAT || err.code != PK_EFORMAT || err.offset != offset ||
+	    strstr(err.message, text) == NULL)
+		fail_msg("line %d: want PK_EFORMAT at byte %lld with \"%s\"; got %d (%d) at byte "
+		         "%lld: %s",
+		         line, offset, text, rc, err.code, err.offset, err.message);
+	assert_string_equal(err.format, "pprof");
+	assert_string_equal(err.source, "<buffer>");
+	assert_int_equal(err.line, 0);
+	assert_null(strchr(err.message, '\n'));
+	pb_free(b);
+}
+
+static void *export(const pk_profile *p, int compress, size_t *size)
+{
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pprof();
+	wo.compress = compress;
+	void *out = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = pk_profile_write_buffer(p, &wo, &out, size, &err);
+	if (rc != 0)
+		fail_msg("export failed: %s", err.message);
+	assert_non_null(out);
+	return out;
+}
+
+static const char *str(const pk_profile *p, pk_str s)
+{
+	const char *c = pk_profile_string(p, s);
+	assert_non_null(c);
+	return c;
+}
+
+/* The bytes of /work/shared/spec/pprof.md section 5, verified there with
+ * go tool pprof. */
+static const unsigned char mini_pb[] = {
+    0x0a, 0x04, 0x08, 0x01, 0x10, 0x02,                               /* sample_type */
+    0x12, 0x06, 0x08, 0x02, 0x08, 0x01, 0x10, 0x05,                   /* sample, unpacked */
+    0x12, 0x0f, 0x0a, 0x01, 0x01, 0x12, 0x0a, 0xfd, 0xff, 0xff, 0xff, /* sample, packed */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0x01,                               /* -3 */
+    0x22, 0x08, 0x08, 0x01, 0x22, 0x04, 0x08, 0x01, 0x10, 0x0a,       /* location 1 */
+    0x22, 0x08, 0x08, 0x02, 0x22, 0x04, 0x08, 0x02, 0x10, 0x03,       /* location 2 */
+    0x2a, 0x08, 0x08, 0x01, 0x10, 0x03, 0x18, 0x03, 0x20, 0x04,       /* function 1 */
+    0x2a, 0x08, 0x08, 0x02, 0x10, 0x05, 0x18, 0x05, 0x20, 0x04,       /* function 2 */
+    0x32, 0x00, 0x32, 0x07, 's', 'a', 'm', 'p', 'l', 'e', 's',        /* strings */
+    0x32, 0x05, 'c', 'o', 'u', 'n', 't', 0x32, 0x04, 'm', 'a', 'i', 'n', 0x32, 0x06, 'm',
+    'a', 'i', 'n', '.', 'c', 0x32, 0x04, 'l', 'e', 'a', 'f'};
+
+/* Checks the model mini.pb gives. */
+static void assert_mini_model(const pk_profile *p)
+{
+	assert_int_equal(pk_profile_sample_type_count(p), 1);
+	assert_string_equal(str(p, pk_profile_sample_type(p, 0).type), "samples");
+	assert_string_equal(str(p, pk_profile_sample_type(p, 0).unit), "count");
+	assert_int_equal(pk_profile_default_sample_type(p), 0);
+	assert_int_equal(pk_profile_period(p), 0);
+	assert_int_equal(pk_profile_time_nanos(p), 0);
+	assert_int_equal(pk_profile_mapping_count(p), 0);
+
+	assert_int_equal(pk_profile_function_count(p), 2);
+	const pk_function *f0 = pk_profile_function(p, 0), *f1 = pk_profile_function(p, 1);
+	assert_true(f0->id == 1);
+	assert_string_equal(str(p, f0->name), "main");
+	assert_string_equal(str(p, f0->system_name), "main");
+	assert_string_equal(str(p, f0->filename), "main.c");
+	assert_int_equal(f0->start_line, 0);
+	assert_true(f1->id == 2);
+	assert_string_equal(str(p, f1->name), "leaf");
+	assert_string_equal(str(p, f1->system_name), "leaf");
+	assert_string_equal(str(p, f1->filename), "main.c");
+
+	assert_int_equal(pk_profile_location_count(p), 2);
+	const pk_line *lines;
+	for (size_t i = 0; i < 2; i++) {
+		const pk_location *loc = pk_profile_location(p, i);
+		assert_true(loc->id == i + 1);
+		assert_int_equal(loc->mapping, PK_NONE);
+		assert_true(loc->address == 0);
+		assert_int_equal(pk_profile_location_lines(p, i, &lines), 1);
+		assert_int_equal(lines[0].function, i);
+		assert_int_equal(lines[0].line, i == 0 ? 10 : 3);
+		assert_int_equal(lines[0].column, 0);
+	}
+
+	assert_int_equal(pk_profile_sample_count(p), 2);
+	assert_int_equal(pk_profile_stack_count(p), 2);
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.depth, 2);
+	assert_int_equal(s.locations[0], 1); /* location id 2, the leaf */
+	assert_int_equal(s.locations[1], 0);
+	assert_int_equal(s.value_count, 1);
+	assert_int_equal(s.values[0], 5);
+	assert_int_equal(s.label_count, 0);
+	assert_int_equal(pk_profile_sample(p, 1, &s), 0);
+	assert_int_equal(s.depth, 1);
+	assert_int_equal(s.locations[0], 0);
+	assert_int_equal(s.values[0], -3);
+}
+
+static void test_mini_pb(void **state)
+{
+	(void)state;
+	pb b = {0};
+	pb_raw(&b, mini_pb, sizeof mini_pb);
+	pk_profile *p = import_ok(&b);
+	assert_mini_model(p);
+	assert_int_equal(pk_profile_string_count(p), 6);
+
+	/* Detected without the format forced, and the same gzipped. */
+	const pk_format *f = NULL;
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_read_buffer(mini_pb, sizeof mini_pb, NULL, &q, &f, &err), 0);
+	assert_ptr_equal(f, pprof());
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	assert_ptr_equal(pk_format_detect(mini_pb, sizeof mini_pb), pprof());
+
+	/* Our writer packs every repeated field, so its bytes differ, but
+	 * they mean the same, and -3 is still a 10-byte varint. */
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pprof();
+	wo.compress = PK_COMPRESS_NONE;
+	void *out = NULL;
+	size_t size = 0;
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &out, &size, &err), 0);
+	static const unsigned char minus3[] = {0x12, 0x0a, 0xfd, 0xff, 0xff, 0xff, 0xff,
+	                                       0xff, 0xff, 0xff, 0xff, 0x01};
+	assert_true(contains(out, size, minus3, sizeof minus3));
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_mini_model(q);
+	pk_profile_free(q);
+	pk_free(out);
+
+	wo.compress = PK_COMPRESS_GZIP;
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &out, &size, &err), 0);
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_mini_model(q);
+	pk_profile_free(q);
+	pk_free(out);
+	pk_profile_free(p);
+	pb_free(&b);
+}
+
+/* ------------------------------------------------------- a small builder */
+
+/* Pieces of a valid profile, to be written in any order or broken one at a
+ * time. Strings: 0 "", 1 samples, 2 count, 3 f, 4 file.c, 5 g. */
+static const char *const small_strings[] = {"", "samples", "count", "f", "file.c", "g"};
+
+static void small_sample_type(pb *b)
+{
+	pb m = {0};
+	pb_uint(&m, 1, 1);
+	pb_uint(&m, 2, 2);
+	pb_msg(b, 1, &m);
+}
+
+static void small_function(pb *b, uint64_t id, uint64_t name)
+{
+	pb m = {0};
+	pb_uint(&m, 1, id);
+	pb_uint(&m, 2, name);
+	pb_uint(&m, 4, 4);
+	pb_msg(b, 5, &m);
+}
+
+static void small_location(pb *b, uint64_t id, uint64_t function_id, int64_t line)
+{
+	pb l = {0}, m = {0};
+	pb_uint(&l, 1, function_id);
+	pb_int(&l, 2, line);
+	pb_uint(&m, 1, id);
+	pb_msg(&m, 4, &l);
+	pb_msg(b, 4, &m);
+}
+
+static void small_sample(pb *b, uint64_t location_id, int64_t value)
+{
+	pb m = {0};
+	pb_uint(&m, 1, location_id);
+	pb_int(&m, 2, value);
+	pb_msg(b, 2, &m);
+}
+
+/* A whole valid profile: one function, one location, one sample. */
+static void small_profile(pb *b)
+{
+	small_sample_type(b);
+	small_function(b, 1, 3);
+	small_location(b, 1, 1, 7);
+	small_sample(b, 1, 42);
+	pb_strings(b, small_strings, 6);
+}
+
+static void test_small_profile(void **state)
+{
+	(void)state;
+	pb b = {0};
+	small_profile(&b);
+	pk_profile *p = import_ok(&b);
+	assert_int_equal(pk_profile_sample_count(p), 1);
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.values[0], 42);
+	assert_string_equal(str(p, pk_profile_function(p, 0)->name), "f");
+	pk_profile_free(p);
+	pb_free(&b);
+
+	/* only a string table: an empty profile */
+	pb_strings(&b, small_strings, 1);
+	p = import_ok(&b);
+	assert_int_equal(pk_profile_string_count(p), 1);
+	assert_int_equal(pk_profile_sample_count(p), 0);
+	pk_profile_free(p);
+	pb_free(&b);
+}
+
+/* ----------------------------------------------------------------- order */
+
+static void test_any_order(void **state)
+{
+	(void)state;
+	pb ref = {0};
+	small_profile(&ref);
+	pk_profile *want = import_ok(&ref);
+	pb_free(&ref);
+
+	/* string table first, then samples, locations, functions, sample types */
+	pb b = {0};
+	pb_strings(&b, small_strings, 6);
+	small_sample(&b, 1, 42);
+	small_location(&b, 1, 1, 7);
+	small_function(&b, 1, 3);
+	small_sample_type(&b);
+	pk_profile *p = import_ok(&b);
+	assert_profiles_equal(want, p);
+	pk_profile_free(p);
+	pb_free(&b);
+
+	/* interleaved as the Go runtime writes: the sample first, each
+	 * location and function as discovered, strings last, and inside
+	 * messages, value before location_id and mapping_id after line */
+	pb m = {0}, l = {0};
+	small_sample_type(&b);
+	pb_int(&m, 2, 42);
+	pb_uint(&m, 1, 1);
+	pb_msg(&b, 2, &m);
+	pb_uint(&l, 2, 7);
+	pb_uint(&l, 1, 1);
+	pb_msg(&m, 4, &l);
+	pb_uint(&m, 1, 1);
+	pb_msg(&b, 4, &m);
+	pb_uint(&m, 4, 4);
+	pb_uint(&m, 2, 3);
+	pb_uint(&m, 1, 1);
+	pb_msg(&b, 5, &m);
+	pb_str(&b, 6, "");
+	pb_str(&b, 6, "samples");
+	pb_str(&b, 6, "count");
+	pb_uint(&b, 9, 1234); /* header fields between the strings */
+	pb_str(&b, 6, "f");
+	pb_str(&b, 6, "file.c");
+	pb_str(&b, 6, "g");
+	p = import_ok(&b);
+	assert_int_equal(pk_profile_time_nanos(p), 1234);
+	pk_profile_set_time_nanos(p, 0);
+	assert_profiles_equal(want, p);
+	pk_profile_free(p);
+	pb_free(&b);
+
+	/* mappings after the locations that use them; header scalars first */
+	pb_uint(&b, 12, 100);
+	pb_uint(&b, 14, 1);
+	small_sample_type(&b);
+	pb_uint(&l, 1, 1);
+	pb_msg(&m, 4, &l);
+	pb_uint(&m, 2, 9); /* mapping_id */
+	pb_uint(&m, 1, 5);
+	pb_uint(&m, 3, 0x1234);
+	pb_msg(&b, 4, &m);
+	small_function(&b, 1, 3);
+	pb_uint(&m, 1, 9);
+	pb_uint(&m, 5, 4);
+	pb_msg(&b, 3, &m);
+	pb_strings(&b, small_strings, 6);
+	p = import_ok(&b);
+	assert_int_equal(pk_profile_period(p), 100);
+	assert_string_equal(str(p, pk_profile_default_sample_type(p)), "samples");
+	assert_int_equal(pk_profile_location(p, 0)->mapping, 0);
+	assert_true(pk_profile_location(p, 0)->id == 5);
+	assert_true(pk_profile_mapping(p, 0)->id == 9);
+	assert_string_equal(str(p, pk_profile_mapping(p, 0)->filename), "file.c");
+	pk_profile_free(p);
+	pb_free(&b);
+	pk_profile_free(want);
+}
+
+/* --------------------------------------------------- packed and unpacked */
+
+static void test_packed_and_unpacked(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	/* two sample types: samples/count twice is fine */
+	small_sample_type(&b);
+	small_sample_type(&b);
+	for (uint64_t id = 1; id <= 4; id++)
+		small_location(&b, id, 1, (int64_t)id);
+	small_function(&b, 1, 3);
+	/* location_id: 2, then packed [1, 3], then 4; values: 5 then packed [-3] */
+	pb_uint(&m, 1, 2);
+	pb_int(&m, 2, 5);
+	pb_packed(&m, 1, (uint64_t[]){1, 3}, 2);
+	pb_packed(&m, 2, (uint64_t[]){(uint64_t)-3}, 1);
+	pb_uint(&m, 1, 4);
+	pb_msg(&b, 2, &m);
+	/* an empty packed field adds nothing */
+	pb_packed(&m, 1, NULL, 0);
+	pb_packed(&m, 2, (uint64_t[]){7, 8}, 2);
+	pb_packed(&m, 1, NULL, 0);
+	pb_msg(&b, 2, &m);
+	/* comments: unpacked, packed, unpacked */
+	pb_uint(&b, 13, 5);
+	pb_packed(&b, 13, (uint64_t[]){3, 4}, 2);
+	pb_uint(&b, 13, 1);
+	pb_strings(&b, small_strings, 6);
+	pk_profile *p = import_ok(&b);
+
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.depth, 4);
+	static const uint64_t want_ids[] = {2, 1, 3, 4};
+	for (size_t i = 0; i < 4; i++)
+		assert_true(pk_profile_location(p, s.locations[i])->id == want_ids[i]);
+	assert_int_equal(s.value_count, 2);
+	assert_int_equal(s.values[0], 5);
+	assert_int_equal(s.values[1], -3);
+	assert_int_equal(pk_profile_sample(p, 1, &s), 0);
+	assert_int_equal(s.depth, 0);
+	assert_int_equal(s.values[0], 7);
+	assert_int_equal(s.values[1], 8);
+
+	assert_int_equal(pk_profile_comment_count(p), 4);
+	assert_string_equal(str(p, pk_profile_comment(p, 0)), "g");
+	assert_string_equal(str(p, pk_profile_comment(p, 1)), "f");
+	assert_string_equal(str(p, pk_profile_comment(p, 2)), "file.c");
+	assert_string_equal(str(p, pk_profile_comment(p, 3)), "samples");
+	pk_profile_free(p);
+	pb_free(&b);
+}
+
+/* ------------------------------------------------------- unknown fields */
+
+/* Unknown fields of every legal wire type, in a message. */
+static void pb_unknown_fields(pb *b, uint64_t base)
+{
+	pb_uint(b, base, 12345);
+	pb_key(b, base + 1, 1);
+	pb_raw(b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	pb_str(b, base + 2, "skipped");
+	pb_key(b, base + 3, 5);
+	pb_raw(b, "\x01\x02\x03\x04", 4);
+	pb_packed(b, base + 4, (uint64_t[]){1, 2, 3}, 3);
+}
+
+static void test_unknown_fields_skipped(void **state)
+{
+	(void)state;
+	pb ref = {0};
+	small_profile(&ref);
+	pk_profile *want = import_ok(&ref);
+	pb_free(&ref);
+
+	pb b = {0}, m = {0}, l = {0};
+	pb_unknown_fields(&b, 16);
+	pb_uint(&m, 1, 1);
+	pb_unknown_fields(&m, 3);
+	pb_uint(&m, 2, 2);
+	pb_msg(&b, 1, &m);
+	pb_unknown_fields(&m, 6);
+	pb_uint(&m, 1, 1);
+	pb_uint(&m, 2, 3);
+	pb_uint(&m, 4, 4);
+	pb_msg(&b, 5, &m);
+	pb_uint(&l, 1, 1);
+	pb_unknown_fields(&l, 4);
+	pb_uint(&l, 2, 7);
+	pb_uint(&m, 1, 1);
+	pb_unknown_fields(&m, 6);
+	pb_msg(&m, 4, &l);
+	pb_msg(&b, 4, &m);
+	pb_unknown_fields(&b, 100);
+	pb_uint(&m, 1, 1);
+	pb_unknown_fields(&m, 4);
+	pb_uint(&m, 2, 42);
+	pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	pb_unknown_fields(&b, 1000000);
+	pk_profile *p = import_ok(&b);
+	assert_profiles_equal(want, p);
+	pk_profile_free(p);
+	pb_free(&b);
+
+	/* unknown fields in a mapping, a label, and a period_type */
+	small_sample_type(&b);
+	pb_uint(&m, 1, 3);
+	pb_unknown_fields(&m, 11);
+	pb_uint(&m, 5, 4);
+	pb_msg(&b, 3, &m);
+	pb_uint(&m, 2, 1);
+	pb_unknown_fields(&m, 5);
+	pb_uint(&m, 1, 3);
+	pb_msg(&l, 3, &m);
+	pb_int(&l, 2, 1);
+	pb_msg(&b, 2, &l);
+	pb_uint(&m, 1, 1);
+	pb_unknown_fields(&m, 3);
+	pb_msg(&b, 11, &m);
+	pb_strings(&b, small_strings, 6);
+	p = import_ok(&b);
+	assert_string_equal(str(p, pk_profile_mapping(p, 0)->filename), "file.c");
+	assert_string_equal(str(p, pk_profile_period_type(p).type), "samples");
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.label_count, 1);
+	assert_string_equal(str(p, s.labels[0].key), "f");
+	assert_string_equal(str(p, s.labels[0].str), "samples");
+	pk_profile_free(p);
+	pb_free(&b);
+	pk_profile_free(want);
+}
+
+/* --------------------------------------------------- every field is read */
+
+static void test_all_fields(void **state)
+{
+	(void)state;
+	static const char *const s[] = {
+	    "",          "alloc_space", "bytes",     "space",         "drop.*",   "keep.*",
+	    "comment 1", "https://d/",  "/bin/app",  "build-1",       "main",     "_main",
+	    "main.c",    "role",        "producer",  "size",          "extra"};
+	pb b = {0}, m = {0}, l = {0};
+	pb_uint(&m, 1, 1);
+	pb_uint(&m, 2, 2);
+	pb_msg(&b, 1, &m);
+	/* mapping with every field */
+	pb_uint(&m, 1, 3);
+	pb_uint(&m, 2, 0x400000);
+	pb_uint(&m, 3, 0x500000);
+	pb_uint(&m, 4, 0x1000);
+	pb_uint(&m, 5, 8);
+	pb_uint(&m, 6, 9);
+	for (uint64_t f = 7; f <= 10; f++)
+		pb_uint(&m, f, 1);
+	pb_msg(&b, 3, &m);
+	/* function with every field */
+	pb_uint(&m, 1, 0xffffffffffULL);
+	pb_uint(&m, 2, 10);
+	pb_uint(&m, 3, 11);
+	pb_uint(&m, 4, 12);
+	pb_int(&m, 5, 40);
+	pb_msg(&b, 5, &m);
+	/* location with every field, two lines with columns */
+	pb_uint(&l, 1, 0xffffffffffULL);
+	pb_int(&l, 2, 42);
+	pb_int(&l, 3, 17);
+	pb_msg(&m, 4, &l);
+	pb_uint(&l, 1, 0xffffffffffULL);
+	pb_int(&l, 2, -1);
+	pb_msg(&m, 4, &l);
+	pb_uint(&m, 1, 77);
+	pb_uint(&m, 2, 3);
+	pb_uint(&m, 3, 0x401234);
+	pb_uint(&m, 5, 1);
+	pb_msg(&b, 4, &m);
+	/* a location whose mapping id is unknown: no mapping, as in pprof */
+	pb_uint(&m, 1, 78);
+	pb_uint(&m, 2, 99);
+	pb_msg(&b, 4, &m);
+	/* a sample with a string and a numeric label */
+	pb_uint(&m, 1, 77);
+	pb_uint(&m, 1, 78);
+	pb_int(&m, 2, INT64_MIN);
+	pb_uint(&l, 1, 13);
+	pb_uint(&l, 2, 14);
+	pb_msg(&m, 3, &l);
+	pb_uint(&l, 1, 15);
+	pb_int(&l, 3, -4096);
+	pb_uint(&l, 4, 2);
+	pb_msg(&m, 3, &l);
+	pb_msg(&b, 2, &m);
+	/* the header */
+	pb_uint(&b, 7, 4);
+	pb_uint(&b, 8, 5);
+	pb_int(&b, 9, -5);
+	pb_int(&b, 10, 2000000000);
+	pb_uint(&m, 1, 3);
+	pb_uint(&m, 2, 2);
+	pb_msg(&b, 11, &m);
+	pb_int(&b, 12, 524288);
+	pb_uint(&b, 13, 6);
+	pb_uint(&b, 14, 1);
+	pb_uint(&b, 15, 7);
+	pb_strings(&b, s, sizeof s / sizeof s[0]);
+	pk_profile *p = import_ok(&b);
+
+	assert_string_equal(str(p, pk_profile_sample_type(p, 0).type), "alloc_space");
+	assert_string_equal(str(p, pk_profile_sample_type(p, 0).unit), "bytes");
+	assert_string_equal(str(p, pk_profile_drop_frames(p)), "drop.*");
+	assert_string_equal(str(p, pk_profile_keep_frames(p)), "keep.*");
+	assert_int_equal(pk_profile_time_nanos(p), -5);
+	assert_int_equal(pk_profile_duration_nanos(p), 2000000000);
+	assert_string_equal(str(p, pk_profile_period_type(p).type), "space");
+	assert_string_equal(str(p, pk_profile_period_type(p).unit), "bytes");
+	assert_int_equal(pk_profile_period(p), 524288);
+	assert_int_equal(pk_profile_comment_count(p), 1);
+	assert_string_equal(str(p, pk_profile_comment(p, 0)), "comment 1");
+	assert_string_equal(str(p, pk_profile_default_sample_type(p)), "alloc_space");
+	assert_string_equal(str(p, pk_profile_doc_url(p)), "https://d/");
+
+	const pk_mapping *mp = pk_profile_mapping(p, 0);
+	assert_true(mp->id == 3);
+	assert_true(mp->memory_start == 0x400000);
+	assert_true(mp->memory_limit == 0x500000);
+	assert_true(mp->file_offset == 0x1000);
+	assert_string_equal(str(p, mp->filename), "/bin/app");
+	assert_string_equal(str(p, mp->build_id), "build-1");
+	assert_true(mp->has_functions && mp->has_filenames && mp->has_line_numbers &&
+	            mp->has_inline_frames);
+
+	const pk_function *fn = pk_profile_function(p, 0);
+	assert_true(fn->id == 0xffffffffffULL);
+	assert_string_equal(str(p, fn->name), "main");
+	assert_string_equal(str(p, fn->system_name), "_main");
+	assert_string_equal(str(p, fn->filename), "main.c");
+	assert_int_equal(fn->start_line, 40);
+
+	const pk_location *loc = pk_profile_location(p, 0);
+	assert_true(loc->id == 77);
+	assert_int_equal(loc->mapping, 0);
+	assert_true(loc->address == 0x401234);
+	assert_int_equal(loc->is_folded, 1);
+	const pk_line *lines;
+	assert_int_equal(pk_profile_location_lines(p, 0, &lines), 2);
+	assert_int_equal(lines[0].function, 0);
+	assert_int_equal(lines[0].line, 42);
+	assert_int_equal(lines[0].column, 17);
+	assert_int_equal(lines[1].line, -1);
+	assert_int_equal(lines[1].column, 0);
+	assert_int_equal(pk_profile_location(p, 1)->mapping, PK_NONE);
+
+	pk_sample smp;
+	assert_int_equal(pk_profile_sample(p, 0, &smp), 0);
+	assert_int_equal(smp.depth, 2);
+	assert_true(smp.values[0] == INT64_MIN);
+	assert_int_equal(smp.label_count, 2);
+	assert_string_equal(str(p, smp.labels[0].key), "role");
+	assert_string_equal(str(p, smp.labels[0].str), "producer");
+	assert_string_equal(str(p, smp.labels[1].key), "size");
+	assert_int_equal(smp.labels[1].str, 0);
+	assert_int_equal(smp.labels[1].num, -4096);
+	assert_string_equal(str(p, smp.labels[1].num_unit), "bytes");
+
+	/* and everything survives a round trip */
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pprof();
+	void *out;
+	size_t size;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &out, &size, &err), 0);
+	pk_profile *q = NULL;
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	/* the unknown mapping id became "no mapping" and stays so */
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	pk_free(out);
+	pk_profile_free(p);
+	pb_free(&b);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void test_error_string_index(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0}, l = {0};
+	size_t at, inner;
+
+	/* in a function name */
+	small_sample_type(&b);
+	pb_uint(&m, 1, 1);
+	inner = pb_uint(&m, 2, 6);
+	at = pb_msg(&b, 5, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner),
+	             "string index 6 is out of range: the string table has 6 strings");
+
+	/* in a sample type */
+	pb_uint(&m, 1, 1);
+	inner = pb_uint(&m, 2, 1000);
+	at = pb_msg(&b, 1, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "string index 1000 is out of range");
+
+	/* a negative index is a huge one */
+	pb_uint(&m, 1, 1);
+	inner = pb_int(&m, 5, -1);
+	at = pb_msg(&b, 3, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "string index 18446744073709551615 is out");
+
+	/* in a header field */
+	pb_strings(&b, small_strings, 6);
+	at = pb_uint(&b, 8, 6);
+	expect_error(&b, (long long)at, "string index 6 is out of range");
+
+	/* in a packed comment: the offset of the element */
+	pb_strings(&b, small_strings, 6);
+	at = pb_packed(&b, 13, (uint64_t[]){1, 2, 300}, 3);
+	expect_error(&b, (long long)at + 2, "string index 300 is out of range");
+
+	/* in a label */
+	small_sample_type(&b);
+	pb_uint(&l, 1, 1);
+	inner = pb_uint(&l, 4, 7);
+	pb_int(&m, 2, 1);
+	size_t label_at = pb_msg(&m, 3, &l);
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + label_at + inner), "string index 7 is out of range");
+}
+
+static void test_error_missing_ids(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0}, l = {0};
+	size_t at, inner;
+
+	/* a sample refers to a missing location, unpacked */
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	small_location(&b, 1, 1, 7);
+	pb_int(&m, 2, 1);
+	pb_uint(&m, 1, 1);
+	inner = pb_uint(&m, 1, 2);
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner),
+	             "a sample refers to location id 2, which no location has");
+
+	/* ... and packed: the offset of the element */
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	small_location(&b, 1, 1, 7);
+	pb_int(&m, 2, 1);
+	inner = pb_packed(&m, 1, (uint64_t[]){1, 1, 200}, 3);
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner + 2), "location id 200, which no location");
+
+	/* location id 0 in a sample */
+	small_sample_type(&b);
+	inner = pb_uint(&m, 1, 0);
+	pb_int(&m, 2, 1);
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "location id 0, which no location has");
+
+	/* a line refers to a missing function */
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	pb_int(&l, 2, 3);
+	inner = pb_uint(&l, 1, 9);
+	pb_uint(&m, 1, 1);
+	size_t line_at = pb_msg(&m, 4, &l);
+	at = pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + line_at + inner),
+	             "a line refers to function id 9, which no function has");
+
+	/* a line without a function id: the offset of the line */
+	small_sample_type(&b);
+	pb_int(&l, 2, 3);
+	pb_uint(&m, 1, 1);
+	line_at = pb_msg(&m, 4, &l);
+	at = pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	/* the key and length of the line come 2 bytes before its payload */
+	expect_error(&b, (long long)(at + line_at - 2),
+	             "a line refers to function id 0, which no function has");
+
+	/* a location's unknown mapping id is no error (pprof agrees) */
+	small_sample_type(&b);
+	pb_uint(&m, 1, 1);
+	pb_uint(&m, 2, 12);
+	pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	pk_profile *p = import_ok(&b);
+	assert_int_equal(pk_profile_location(p, 0)->mapping, PK_NONE);
+	pk_profile_free(p);
+	pb_free(&b);
+}
+
+static void test_error_bad_ids(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	size_t at;
+
+	/* duplicate location id: reported at the second one */
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	small_location(&b, 1, 1, 7);
+	small_location(&b, 2, 1, 8);
+	at = b.n;
+	small_location(&b, 1, 1, 9);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "location id 1 is 0 or used twice");
+
+	/* location id 0 (absent) */
+	small_sample_type(&b);
+	at = b.n;
+	pb_uint(&m, 3, 0x1000);
+	pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "location id 0 is 0 or used twice");
+
+	/* location id 0 (explicit) */
+	at = b.n;
+	pb_uint(&m, 1, 0);
+	pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "location id 0 is 0 or used twice");
+
+	/* duplicate and zero function ids */
+	small_function(&b, 5, 3);
+	at = b.n;
+	small_function(&b, 5, 5);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "function id 5 is 0 or used twice");
+	pb_strings(&b, small_strings, 6);
+	at = b.n;
+	small_function(&b, 0, 5);
+	expect_error(&b, (long long)at, "function id 0 is 0 or used twice");
+
+	/* duplicate and zero mapping ids, large ones too */
+	pb_uint(&m, 1, 1ULL << 60);
+	pb_msg(&b, 3, &m);
+	at = b.n;
+	pb_uint(&m, 1, 1ULL << 60);
+	pb_msg(&b, 3, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "mapping id 1152921504606846976 is 0 or used twice");
+	at = b.n;
+	pb_uint(&m, 4, 1);
+	pb_msg(&b, 3, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "mapping id 0 is 0 or used twice");
+}
+
+static void test_error_truncated(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	size_t at;
+
+	/* a top-level LEN longer than the rest of the input */
+	pb_strings(&b, small_strings, 6);
+	at = pb_key(&b, 4, 2);
+	pb_varint(&b, 16);
+	pb_raw(&b, "\x08\x01", 2);
+	expect_error(&b, (long long)at,
+	             "truncated protobuf: field 4 claims 16 bytes but its message has 2 left");
+
+	/* a LEN inside a message, longer than the rest of that message (the
+	 * input goes on, but the message ends) */
+	pb_uint(&m, 1, 1);
+	size_t inner = pb_key(&m, 4, 2);
+	pb_varint(&m, 5);
+	pb_raw(&m, "\x08\x01", 2);
+	at = pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "field 4 claims 5 bytes but its message has 2");
+
+	/* a huge length */
+	pb_strings(&b, small_strings, 1);
+	at = pb_key(&b, 2, 2);
+	pb_varint(&b, UINT64_MAX);
+	expect_error(&b, (long long)at, "truncated protobuf: field 2 claims");
+
+	/* a varint cut short at the end of the input: the offset of the varint */
+	pb_strings(&b, small_strings, 6);
+	pb_key(&b, 9, 0);
+	at = b.n;
+	pb_raw(&b, "\xff\xff", 2);
+	expect_error(&b, (long long)at,
+	             "truncated protobuf: a varint runs past the end of its message");
+
+	/* a key cut short */
+	pb_strings(&b, small_strings, 6);
+	at = b.n;
+	pb_raw(&b, "\x80", 1);
+	expect_error(&b, (long long)at, "a varint runs past the end");
+
+	/* a varint cut short by the end of its message */
+	pb_key(&m, 1, 0);
+	at = pb_msg(&b, 5, &m); /* the message is just the key 08 */
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at + 1, "a varint runs past the end of its message");
+
+	/* a packed varint cut short */
+	small_sample_type(&b);
+	pb_raw(&m, "\x12\x02\x05\x80", 4); /* value: [5, <cut>] */
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at + 3, "a varint runs past the end");
+
+	/* fixed-size fields cut short */
+	pb_strings(&b, small_strings, 6);
+	at = pb_key(&b, 20, 1);
+	pb_raw(&b, "1234567", 7);
+	expect_error(&b, (long long)at, "truncated protobuf: a fixed-size field runs past the end");
+	pb_strings(&b, small_strings, 6);
+	at = pb_key(&b, 20, 5);
+	pb_raw(&b, "123", 3);
+	expect_error(&b, (long long)at, "a fixed-size field runs past the end");
+
+	/* a varint of 11 bytes */
+	pb_strings(&b, small_strings, 6);
+	pb_key(&b, 9, 0);
+	at = b.n;
+	pb_raw(&b, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11);
+	expect_error(&b, (long long)at, "malformed protobuf: a varint is longer than 10 bytes");
+}
+
+static void test_error_wire_types(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	size_t at, inner;
+
+	/* a scalar sent as LEN */
+	pb_uint(&m, 1, 1);
+	inner = pb_str(&m, 2, "x") - 2;
+	at = pb_msg(&b, 5, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner),
+	             "malformed profile: a Function field (field 2) has wire type 2, expected 0");
+
+	/* a top-level scalar sent as LEN, and as I64 */
+	pb_strings(&b, small_strings, 6);
+	at = pb_str(&b, 9, "") - 2;
+	expect_error(&b, (long long)at, "(field 9) has wire type 2, expected 0");
+	pb_strings(&b, small_strings, 6);
+	at = pb_key(&b, 12, 1);
+	pb_raw(&b, "12345678", 8);
+	expect_error(&b, (long long)at, "(field 12) has wire type 1, expected 0");
+
+	/* a message sent as a varint */
+	pb_strings(&b, small_strings, 6);
+	at = pb_uint(&b, 1, 1);
+	expect_error(&b, (long long)at, "has wire type 0, expected 2");
+	pb_strings(&b, small_strings, 6);
+	at = pb_uint(&b, 4, 1);
+	expect_error(&b, (long long)at, "Profile.location (field 4) has wire type 0, expected 2");
+	small_sample_type(&b);
+	pb_strings(&b, small_strings, 6);
+	at = pb_uint(&b, 2, 1);
+	expect_error(&b, (long long)at, "Profile.sample (field 2) has wire type 0, expected 2");
+	pb_strings(&b, small_strings, 6);
+	at = pb_uint(&b, 6, 0);
+	expect_error(&b, (long long)at, "string_table (field 6) has wire type 0, expected 2");
+
+	/* a packed field with a fixed-size wire type */
+	small_sample_type(&b);
+	inner = pb_key(&m, 2, 5);
+	pb_raw(&m, "1234", 4);
+	at = pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "Sample.value (field 2) has wire type 5");
+
+	/* a line sent as a varint */
+	pb_uint(&m, 1, 1);
+	inner = pb_uint(&m, 4, 1);
+	at = pb_msg(&b, 4, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "Location.line (field 4) has wire type 0");
+
+	/* groups (3, 4) and the undefined wire types (6, 7) */
+	for (int wire = 3; wire <= 7; wire++) {
+		if (wire == 5)
+			continue;
+		pb_strings(&b, small_strings, 6);
+		at = pb_key(&b, 3, wire);
+		pb_raw(&b, "\x08\x01", 2);
+		char want[80];
+		snprintf(want, sizeof want, "malformed protobuf: unsupported wire type %d in field 3",
+		         wire);
+		expect_error(&b, (long long)at, want);
+	}
+	/* a group inside a message */
+	pb_uint(&m, 1, 1);
+	inner = pb_key(&m, 9, 3);
+	at = pb_msg(&b, 5, &m);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)(at + inner), "unsupported wire type 3 in field 9");
+
+	/* field number 0 */
+	pb_strings(&b, small_strings, 6);
+	at = pb_key(&b, 0, 0);
+	pb_varint(&b, 1);
+	expect_error(&b, (long long)at, "malformed protobuf: invalid field number 0");
+}
+
+static void test_error_string_table(void **state)
+{
+	(void)state;
+	pb b = {0};
+	/* string_table[0] not empty: the offset of the string */
+	small_sample_type(&b);
+	size_t at = pb_str(&b, 6, "x");
+	pb_strings(&b, small_strings + 1, 5);
+	expect_error(&b, (long long)at, "string_table[0] must be the empty string");
+
+	/* no string table at all */
+	small_sample_type(&b);
+	expect_error(&b, 0, "the profile has no string table");
+}
+
+static void test_error_values_and_types(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	size_t at;
+
+	/* two values, one sample type */
+	small_sample_type(&b);
+	pb_packed(&m, 2, (uint64_t[]){1, 2}, 2);
+	at = pb_msg(&b, 2, &m) - 2;
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at,
+	             "a sample has 2 values but the profile has 1 sample types");
+
+	/* no value */
+	small_sample_type(&b);
+	small_sample_type(&b);
+	at = pb_msg(&b, 2, &m) - 2;
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "a sample has 0 values but the profile has 2 sample types");
+
+	/* samples but no sample types */
+	pb_strings(&b, small_strings, 6);
+	pb_int(&m, 2, 1);
+	pb_msg(&b, 2, &m);
+	expect_error(&b, 0, "the profile has samples but no sample types");
+}
+
+static void test_error_concatenated(void **state)
+{
+	(void)state;
+	/* two profiles, byte after byte: the second time_nanos gives it away */
+	pb b = {0};
+	small_profile(&b);
+	pb_int(&b, 9, 1000); /* 48 e8 07, the last 3 bytes */
+	size_t first_size = b.n;
+	unsigned char *copy = malloc(first_size);
+	memcpy(copy, b.d, first_size);
+	pb_raw(&b, copy, first_size);
+	free(copy);
+	expect_error(&b, (long long)(first_size + first_size - 3),
+	             "a second time_nanos field: two profiles were concatenated");
+
+	/* two gzip members, one profile each: gunzip joins them, and the offset
+	 * is in the gunzipped bytes, which the message says */
+	small_profile(&b);
+	pb_int(&b, 9, 1000);
+	pk_profile *p = import_ok(&b);
+	pb_free(&b);
+	size_t plain_size, gz_size;
+	void *plain = export(p, PK_COMPRESS_NONE, &plain_size);
+	void *gz = export(p, PK_COMPRESS_GZIP, &gz_size);
+	pk_profile_free(p);
+	assert_true(contains(plain, plain_size, "\x48\xe8\x07", 3));
+	/* our writer puts time_nanos (field 9) last here: nothing after it is set */
+	assert_memory_equal((unsigned char *)plain + plain_size - 3, "\x48\xe8\x07", 3);
+	pb_raw(&b, gz, gz_size);
+	pb_raw(&b, gz, gz_size);
+	p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(b.d, b.n, &p, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, (long long)(plain_size + plain_size - 3));
+	assert_string_equal(err.message, "a second time_nanos field: two profiles were "
+	                                 "concatenated (offset after gunzip)");
+	char text[1024], want[1024];
+	pk_error_describe(&err, text, sizeof text);
+	snprintf(want, sizeof want, "<buffer>: byte %zu: %s", plain_size + plain_size - 3,
+	         err.message);
+	assert_string_equal(text, want);
+	pk_free(plain);
+	pk_free(gz);
+	pb_free(&b);
+}
+
+static void test_error_empty(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes("", 0, &p, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, 0);
+	assert_string_equal(err.message, "empty input");
+
+	/* not detected as pprof: text */
+	pk_error_init(&err);
+	const char *text = "this is not a profile\n";
+	assert_int_equal(pk_profile_read_buffer(text, strlen(text), NULL, &p, NULL, &err),
+	                 PK_EFORMAT);
+	assert_null(p);
+}
+
+/* --------------------------------------------------------------- export */
+
+static void test_export_round_trip(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t size;
+	void *out = export(p, PK_COMPRESS_NONE, &size);
+	assert_false(size >= 2 && ((unsigned char *)out)[0] == 0x1f &&
+	             ((unsigned char *)out)[1] == 0x8b);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_profiles_equal(p, q);
+	/* the string table is written whole and in order, so even the
+	 * indices agree */
+	assert_int_equal(pk_profile_string_count(p), pk_profile_string_count(q));
+	for (size_t i = 0; i < pk_profile_string_count(p); i++)
+		assert_string_equal(pk_profile_string(p, (pk_str)i), pk_profile_string(q, (pk_str)i));
+
+	/* export -> import -> export is byte-identical */
+	size_t size2;
+	void *out2 = export(q, PK_COMPRESS_NONE, &size2);
+	assert_int_equal(size, size2);
+	assert_memory_equal(out, out2, size);
+	pk_free(out2);
+	pk_profile_free(q);
+	pk_free(out);
+	pk_profile_free(p);
+}
+
+static void test_export_compression(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t plain_size, gz_size, auto_size;
+	unsigned char *plain = export(p, PK_COMPRESS_NONE, &plain_size);
+	unsigned char *gz = export(p, PK_COMPRESS_GZIP, &gz_size);
+	unsigned char *dflt = export(p, PK_COMPRESS_AUTO, &auto_size);
+	assert_true(gz[0] == 0x1f && gz[1] == 0x8b);
+	assert_true(dflt[0] == 0x1f && dflt[1] == 0x8b); /* gzip by default */
+	assert_false(plain[0] == 0x1f && plain[1] == 0x8b);
+	assert_int_equal(plain[0], 0x0a); /* sample_type comes first */
+	assert_int_equal(gz_size, auto_size);
+	assert_memory_equal(gz, dflt, gz_size);
+
+	/* the gzipped bytes hold exactly the plain ones */
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(gz, gz_size, &q, &err), 0);
+	size_t again_size;
+	unsigned char *again = export(q, PK_COMPRESS_NONE, &again_size);
+	assert_int_equal(again_size, plain_size);
+	assert_memory_equal(again, plain, plain_size);
+	pk_free(again);
+	pk_profile_free(q);
+
+	/* by file name: .pb is plain, .pb.gz and .pprof are gzipped */
+	const char *tmp = getenv("TMPDIR");
+	char dir_path[4096];
+	snprintf(dir_path, sizeof dir_path, "%s/pk_test_pprof.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir_path));
+	const struct {
+		const char *name;
+		int gzipped;
+	} files[] = {{"a.pb", 0}, {"a.pb.gz", 1}, {"a.pprof", 1}, {"a.prof", 1}, {"a.pprof.gz", 1}};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", dir_path, files[i].name);
+		assert_int_equal(pk_profile_write_path(p, path, NULL, &err), 0);
+		FILE *f = fopen(path, "rb");
+		assert_non_null(f);
+		unsigned char head[2] = {0, 0};
+		assert_int_equal(fread(head, 1, 2, f), 2);
+		fclose(f);
+		if (head[0] == 0x1f && head[1] == 0x8b) {
+			if (!files[i].gzipped)
+				fail_msg("%s is gzipped", files[i].name);
+		} else if (files[i].gzipped) {
+			fail_msg("%s is not gzipped", files[i].name);
+		}
+		const pk_format *fmt = NULL;
+		assert_int_equal(pk_profile_read_path(path, NULL, &q, &fmt, &err), 0);
+		assert_ptr_equal(fmt, pprof());
+		assert_profiles_equal(p, q);
+		pk_profile_free(q);
+		unlink(path);
+	}
+	/* an explicit choice beats the name */
+	char path[4200];
+	snprintf(path, sizeof path, "%s/forced.pb", dir_path);
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.compress = PK_COMPRESS_GZIP;
+	assert_int_equal(pk_profile_write_path(p, path, &wo, &err), 0);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fgetc(f), 0x1f);
+	fclose(f);
+	unlink(path);
+	rmdir(dir_path);
+
+	pk_free(plain);
+	pk_free(gz);
+	pk_free(dflt);
+	pk_profile_free(p);
+}
+
+/* Corner cases of the model that the writer must carry through: an empty
+ * profile, strings with NUL bytes, empty stacks, all-zero labels, extreme
+ * numbers. */
+static void test_export_corner_cases(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	size_t size;
+	void *out = export(p, PK_COMPRESS_NONE, &size);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	pk_free(out);
+
+	pk_str nul, plain;
+	assert_int_equal(pk_profile_intern(p, "a\0b", 3, &nul), 0);
+	assert_int_equal(pk_profile_intern(p, "a", 1, &plain), 0);
+	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){nul, plain}), 0);
+	pk_function fn = {0, nul, plain, nul, INT64_MIN};
+	uint32_t fi;
+	assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+	pk_line line = {fi, INT64_MAX, -1};
+	pk_location loc = {UINT64_MAX, PK_NONE, UINT64_MAX, 0};
+	uint32_t li;
+	assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li), 0);
+	int64_t v = INT64_MIN;
+	pk_label zero = {0, 0, 0, 0};
+	assert_int_equal(pk_profile_add_sample(p, NULL, 0, &v, 1, &zero, 1), 0);
+	assert_int_equal(pk_profile_add_sample(p, &li, 1, &v, 1, NULL, 0), 0);
+	out = export(p, PK_COMPRESS_NONE, &size);
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_profiles_equal(p, q);
+	assert_int_equal(pk_profile_string_length(q, pk_profile_function(q, 0)->name), 3);
+	size_t size2;
+	void *out2 = export(q, PK_COMPRESS_NONE, &size2);
+	assert_int_equal(size, size2);
+	assert_memory_equal(out, out2, size);
+	pk_free(out2);
+	pk_profile_free(q);
+	pk_free(out);
+	pk_profile_free(p);
+}
+
+/* ------------------------------------------------------------- fixtures */
+
+static void test_fixtures(void **state)
+{
+	(void)state;
+	const char *top = getenv("TOP_SRCDIR");
+	if (top == NULL)
+		top = ".";
+	char dir_path[4096];
+	snprintf(dir_path, sizeof dir_path, "%s/tests/fixtures/pprof", top);
+	DIR *d = opendir(dir_path);
+	if (d == NULL)
+		fail_msg("cannot open %s (set TOP_SRCDIR)", dir_path);
+	int count = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n < 6 || strcmp(e->d_name + n - 6, ".pb.gz") != 0)
+			continue;
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", dir_path, e->d_name);
+		pk_profile *p = NULL;
+		const pk_format *fmt = NULL;
+		pk_error err = PK_ERROR_INIT;
+		int rc = pk_profile_read_path(path, NULL, &p, &fmt, &err);
+		if (rc != 0) {
+			char text[2048];
+			pk_error_describe(&err, text, sizeof text);
+			fail_msg("%s", text);
+		}
+		assert_ptr_equal(fmt, pprof());
+		assert_true(pk_profile_sample_type_count(p) > 0);
+		assert_true(pk_profile_sample_count(p) > 0);
+		assert_true(pk_profile_location_count(p) > 0);
+		assert_true(pk_profile_function_count(p) > 0);
+		/* the binary's mapping comes first (the Go runtime adds others) */
+		assert_true(pk_profile_mapping_count(p) >= 1);
+		const pk_mapping *main_map = pk_profile_mapping(p, 0);
+		assert_memory_equal(str(p, main_map->filename), "/srv/profkit/", 13);
+		assert_true(pk_profile_time_nanos(p) > 0);
+		assert_int_equal(pk_profile_validate(p, NULL), 0);
+
+		size_t size1, size2;
+		void *out1 = export(p, PK_COMPRESS_NONE, &size1);
+		pk_profile *q = NULL;
+		assert_int_equal(import_bytes(out1, size1, &q, &err), 0);
+		assert_profiles_equal(p, q);
+		void *out2 = export(q, PK_COMPRESS_NONE, &size2);
+		if (size1 != size2 || memcmp(out1, out2, size1) != 0)
+			fail_msg("%s: export -> import -> export is not byte-identical", e->d_name);
+		pk_free(out1);
+		pk_free(out2);
+		pk_profile_free(q);
+		pk_profile_free(p);
+		count++;
+	}
+	closedir(d);
+	print_message("%d fixtures\n", count);
+	assert_true(count >= 10);
+}
+
+/* ---------------------------------------------------- allocation failure */
+
+static struct {
+	long calls, fail_at, live;
+} chaos;
+
+static void *chaos_malloc(size_t size)
+{
+	if (++chaos.calls == chaos.fail_at)
+		return NULL;
+	void *ptr = malloc(size);
+	if (ptr != NULL)
+		chaos.live++;
+	return ptr;
+}
+
+static void chaos_free(void *ptr)
+{
+	if (ptr != NULL)
+		chaos.live--;
+	free(ptr);
+}
+
+/* A real profile read and written with each allocation failing in turn:
+ * every failure comes back as PK_ENOMEM with nothing leaked. */
+static void test_allocation_failures_fixture(void **state)
+{
+	(void)state;
+	const char *top = getenv("TOP_SRCDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/fixtures/pprof/mutex.pb.gz", top ? top : ".");
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open %s (set TOP_SRCDIR)", path);
+	static unsigned char data[1 << 16];
+	size_t size = fread(data, 1, sizeof data, f);
+	fclose(f);
+	assert_true(size > 0 && size < sizeof data);
+
+	long n;
+	for (n = 1;; n++) {
+		pk_profile *p = NULL;
+		void *out = NULL;
+		size_t out_size = 0;
+		pk_error err = PK_ERROR_INIT;
+		chaos.calls = chaos.live = 0;
+		chaos.fail_at = n;
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = import_bytes(data, size, &p, &err);
+		if (rc == 0) {
+			pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+			wo.format = pprof();
+			rc = pk_profile_write_buffer(p, &wo, &out, &out_size, &err);
+		}
+		pk_free(out);
+		pk_profile_free(p);
+		pk_set_allocator(NULL, NULL);
+		if (rc == 0) {
+			assert_true(chaos.calls < n);
+			break;
+		}
+		if (rc != PK_ENOMEM || err.code != PK_ENOMEM)
+			fail_msg("allocation %ld failed: got %d (%d: %s)", n, rc, err.code, err.message);
+		if (chaos.live != 0)
+			fail_msg("allocation %ld failed: %ld blocks leaked", n, chaos.live);
+	}
+	print_message("%ld allocations, each failed once\n", n - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mini_pb),
+	    cmocka_unit_test(test_small_profile),
+	    cmocka_unit_test(test_any_order),
+	    cmocka_unit_test(test_packed_and_unpacked),
+	    cmocka_unit_test(test_unknown_fields_skipped),
+	    cmocka_unit_test(test_all_fields),
+	    cmocka_unit_test(test_error_string_index),
+	    cmocka_unit_test(test_error_missing_ids),
+	    cmocka_unit_test(test_error_bad_ids),
+	    cmocka_unit_test(test_error_truncated),
+	    cmocka_unit_test(test_error_wire_types),
+	    cmocka_unit_test(test_error_string_table),
+	    cmocka_unit_test(test_error_values_and_types),
+	    cmocka_unit_test(test_error_concatenated),
+	    cmocka_unit_test(test_error_empty),
+	    cmocka_unit_test(test_export_round_trip),
+	    cmocka_unit_test(test_export_compression),
+	    cmocka_unit_test(test_export_corner_cases),
+	    cmocka_unit_test(test_fixtures),
+	    cmocka_unit_test(test_allocation_failures_fixture),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
