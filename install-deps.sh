@@ -7,7 +7,7 @@ set -eu
 packages="build-essential autoconf automake libtool pkg-config zlib1g-dev libprotobuf-c-dev
 protobuf-c-compiler libjansson-dev libxml2-dev"
 if [ "${1:-}" = "--test" ]; then
-	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev"
+	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev clang-format"
 fi
 missing=""
 for p in $packages; do

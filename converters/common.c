@@ -96,7 +96,8 @@ int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out)
 			out->value[opt] = inline_value;
 		} else {
 			if (i + 1 >= argc)
-				return cli_usage_error(tool, "option '%s' needs a value (%s)", a, o->arg);
+				return cli_usage_error(tool, "option '%s' needs a value (%s)", a,
+				                       o->arg);
 			out->value[opt] = argv[++i];
 		}
 	}

@@ -22,9 +22,9 @@ enum {
 /* One option. Both "-name" and "--name" are accepted (go tool pprof uses
  * single dashes, flamegraph.pl double), and "--name=value" too. */
 typedef struct cli_option {
-	const char *name;  /* long name without dashes */
-	char short_name;   /* 0 if none */
-	const char *arg;   /* name of its argument, NULL for a flag */
+	const char *name; /* long name without dashes */
+	char short_name;  /* 0 if none */
+	const char *arg;  /* name of its argument, NULL for a flag */
 	const char *help;
 } cli_option;
 

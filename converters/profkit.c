@@ -8,20 +8,22 @@
 #include <time.h>
 
 static const cli_option convert_options[] = {
-	{"output", 'o', "OUT", "write to OUT ('-' for stdout); its extension picks the format"},
-	{"from", 0, "FORMAT", "read IN as FORMAT instead of detecting it"},
-	{"to", 0, "FORMAT", "write FORMAT instead of the one OUT's extension implies"},
-	{"plain", 0, NULL, "do not gzip the output (pprof is gzipped unless OUT ends in .pb)"},
-	{"gzip", 0, NULL, "gzip the output"},
+    {"output", 'o', "OUT", "write to OUT ('-' for stdout); its extension picks the format"},
+    {"from", 0, "FORMAT", "read IN as FORMAT instead of detecting it"},
+    {"to", 0, "FORMAT", "write FORMAT instead of the one OUT's extension implies"},
+    {"plain", 0, NULL, "do not gzip the output (pprof is gzipped unless OUT ends in .pb)"},
+    {"gzip", 0, NULL, "gzip the output"},
 };
 
 static const cli_tool convert_tool = {
-	"profkit convert", "IN -o OUT [--from FORMAT] [--to FORMAT] [--plain|--gzip]",
-	"Convert the profile IN ('-' for stdin) into OUT. IN's format is detected from its bytes\n"
-	"after any gzip is undone. OUT is written to a temporary file and renamed into place, so\n"
-	"a failed conversion leaves no output and an existing OUT untouched.\n"
-	"Formats: pprof (.pb.gz, .pprof, .prof; .pb is written plain) and json (.json).",
-	convert_options, sizeof convert_options / sizeof convert_options[0],
+    "profkit convert",
+    "IN -o OUT [--from FORMAT] [--to FORMAT] [--plain|--gzip]",
+    "Convert the profile IN ('-' for stdin) into OUT. IN's format is detected from its bytes\n"
+    "after any gzip is undone. OUT is written to a temporary file and renamed into place, so\n"
+    "a failed conversion leaves no output and an existing OUT untouched.\n"
+    "Formats: pprof (.pb.gz, .pprof, .prof; .pb is written plain) and json (.json).",
+    convert_options,
+    sizeof convert_options / sizeof convert_options[0],
 };
 
 static int cmd_convert(int argc, char **argv)
@@ -65,15 +67,17 @@ static int cmd_convert(int argc, char **argv)
 }
 
 static const cli_option info_options[] = {
-	{"from", 0, "FORMAT", "read IN as FORMAT instead of detecting it"},
+    {"from", 0, "FORMAT", "read IN as FORMAT instead of detecting it"},
 };
 
 static const cli_tool info_tool = {
-	"profkit info", "IN [--from FORMAT]",
-	"Describe the profile IN ('-' for stdin): its sample types with their totals, the\n"
-	"default type, the counts of samples, stacks, locations, functions and mappings, the\n"
-	"period, the time and the duration.",
-	info_options, sizeof info_options / sizeof info_options[0],
+    "profkit info",
+    "IN [--from FORMAT]",
+    "Describe the profile IN ('-' for stdin): its sample types with their totals, the\n"
+    "default type, the counts of samples, stacks, locations, functions and mappings, the\n"
+    "period, the time and the duration.",
+    info_options,
+    sizeof info_options / sizeof info_options[0],
 };
 
 /* The sample type tools use when none is asked for: pprof's rule. */
@@ -97,7 +101,8 @@ static void print_time(int64_t nanos)
 	}
 	struct tm tm;
 	char buf[64];
-	if (gmtime_r(&secs, &tm) == NULL || strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		printf("Time: %" PRId64 " ns since the epoch\n", nanos);
 	else
 		printf("Time: %s.%09ld UTC\n", buf, frac);
@@ -112,7 +117,8 @@ static int cmd_info(int argc, char **argv)
 	if (args.positional_count != 1)
 		return cli_usage_error(&info_tool, "give exactly one input profile");
 	pk_profile *p;
-	rc = cli_read_profile(&info_tool, args.positional[0], cli_get(&info_tool, &args, "from"), &p);
+	rc = cli_read_profile(&info_tool, args.positional[0], cli_get(&info_tool, &args, "from"),
+	                      &p);
 	if (rc >= 0)
 		return rc;
 
@@ -152,13 +158,12 @@ static int cmd_info(int argc, char **argv)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp,
-	        "Usage: profkit COMMAND [options]\n\n"
-	        "Read, convert and describe performance profiles.\n\n"
-	        "Commands:\n"
-	        "  convert IN -o OUT   convert a profile between formats\n"
-	        "  info IN             describe a profile\n\n"
-	        "Formats:\n");
+	fprintf(fp, "Usage: profkit COMMAND [options]\n\n"
+	            "Read, convert and describe performance profiles.\n\n"
+	            "Commands:\n"
+	            "  convert IN -o OUT   convert a profile between formats\n"
+	            "  info IN             describe a profile\n\n"
+	            "Formats:\n");
 	const pk_format *f;
 	for (size_t i = 0; (f = pk_format_at(i)) != NULL; i++)
 		fprintf(fp, "  %-10s %s%s\n", pk_format_name(f), pk_format_description(f),

@@ -53,9 +53,10 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 	while (rc == 0) {
 		if (len == cap) {
 			if (cap > max_size) {
-				rc = pk__error_at(err, PK_ENOMEM, (long long)pos,
-				                  "the gunzipped input is larger than the limit of %llu bytes",
-				                  (unsigned long long)max_size);
+				rc = pk__error_at(
+				    err, PK_ENOMEM, (long long)pos,
+				    "the gunzipped input is larger than the limit of %llu bytes",
+				    (unsigned long long)max_size);
 				break;
 			}
 			size_t ncap = cap * 2 > max_size + 1 ? (size_t)max_size + 1 : cap * 2;
@@ -80,17 +81,19 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 		/* The buffer holds one byte more than the limit, so a stream that
 		 * ends exactly as it fills is still too large. */
 		if (len > max_size) {
-			rc = pk__error_at(err, PK_ENOMEM, (long long)pos,
-			                  "the gunzipped input is larger than the limit of %llu bytes",
-			                  (unsigned long long)max_size);
+			rc = pk__error_at(
+			    err, PK_ENOMEM, (long long)pos,
+			    "the gunzipped input is larger than the limit of %llu bytes",
+			    (unsigned long long)max_size);
 			break;
 		}
 		if (zr == Z_STREAM_END) {
 			if (pos == size)
 				break;
 			if (!pk__is_gzip(data + pos, size - pos)) {
-				rc = pk__error_at(err, PK_EFORMAT, (long long)pos,
-				                  "unexpected bytes after the end of the gzip stream");
+				rc = pk__error_at(
+				    err, PK_EFORMAT, (long long)pos,
+				    "unexpected bytes after the end of the gzip stream");
 				break;
 			}
 			inflateReset(&z);
@@ -102,7 +105,8 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 		} else if (zr == Z_BUF_ERROR || (zr == Z_OK && pos == size && z.avail_out > 0)) {
 			if (pos == size)
 				rc = pk__error_at(err, PK_EFORMAT, (long long)pos,
-				                  "truncated gzip stream: the input ends before the gzip trailer");
+				                  "truncated gzip stream: the input ends before "
+				                  "the gzip trailer");
 		} else if (zr != Z_OK) {
 			rc = pk__error_at(err, PK_EFORMAT, (long long)pos, "gzip error %d", zr);
 		}
@@ -127,7 +131,8 @@ int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__
 	if (pk__is_gzip(data, size))
 		return gunzip(data, size, max_size, out, err);
 	if (size > max_size)
-		return pk__error_at(err, PK_ENOMEM, 0, "the input is larger than the limit of %llu bytes",
+		return pk__error_at(err, PK_ENOMEM, 0,
+		                    "the input is larger than the limit of %llu bytes",
 		                    (unsigned long long)max_size);
 	out->data = pk__malloc(size);
 	PK_CHECK_ALLOC(out->data, err);
@@ -155,9 +160,10 @@ static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_
 		if (len == cap) {
 			if (cap > max_size) {
 				pk__free(buf);
-				return pk__error_at(err, PK_ENOMEM, (long long)len,
-				                    "the input is larger than the limit of %llu bytes",
-				                    (unsigned long long)max_size);
+				return pk__error_at(
+				    err, PK_ENOMEM, (long long)len,
+				    "the input is larger than the limit of %llu bytes",
+				    (unsigned long long)max_size);
 			}
 			unsigned char *nbuf = pk__realloc(buf, len, cap * 2);
 			if (nbuf == NULL) {
@@ -173,7 +179,8 @@ static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_
 		if (n < 0) {
 			int e = errno;
 			pk__free(buf);
-			return pk__error_at(err, PK_EIO, (long long)len, "cannot read: %s", strerror(e));
+			return pk__error_at(err, PK_EIO, (long long)len, "cannot read: %s",
+			                    strerror(e));
 		}
 		if (n == 0)
 			break;
@@ -435,7 +442,8 @@ int pk__file_sink_commit(pk__file_sink *f)
 	if (f->path == NULL) {
 		if (fwrite(f->pending.data, 1, f->pending.size, f->fp) != f->pending.size ||
 		    fflush(f->fp) != 0)
-			rc = pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
+			rc =
+			    pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
 		pk__buffer_sink_release(&f->pending);
 		pk__free(f);
 		return rc;

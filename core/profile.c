@@ -32,12 +32,12 @@ struct pk_profile {
 	pk_value_type period_type;
 	int64_t period, time_nanos, duration_nanos;
 	pk_str drop_frames, keep_frames, doc_url;
-	pk__vec comments;  /* pk_str */
-	pk__vec mappings;  /* pk_mapping */
-	pk__vec functions; /* pk_function */
-	pk__vec locations; /* location_rec */
-	pk__vec lines;     /* pk_line */
-	pk__vec stacks;    /* stack_rec */
+	pk__vec comments;        /* pk_str */
+	pk__vec mappings;        /* pk_mapping */
+	pk__vec functions;       /* pk_function */
+	pk__vec locations;       /* location_rec */
+	pk__vec lines;           /* pk_line */
+	pk__vec stacks;          /* stack_rec */
 	pk__vec stack_locations; /* uint32_t */
 	uint32_t *stack_slots;   /* hash table of stack index + 1 */
 	size_t stack_slot_count;
@@ -65,8 +65,8 @@ void pk_profile_free(pk_profile *p)
 		return;
 	pk__strtab_free(p->strings);
 	pk__vec *vecs[] = {&p->sample_types, &p->comments, &p->mappings, &p->functions,
-	                   &p->locations, &p->lines, &p->stacks, &p->stack_locations,
-	                   &p->samples, &p->values, &p->labels};
+	                   &p->locations,    &p->lines,    &p->stacks,   &p->stack_locations,
+	                   &p->samples,      &p->values,   &p->labels};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
@@ -337,8 +337,8 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 		return 0;
 	}
 	const stack_rec *rec = &PK_VEC_AT(p->stacks, stack_rec, s);
-	*locations = rec->depth ? &PK_VEC_AT(p->stack_locations, uint32_t, rec->start)
-	                        : no_locations;
+	*locations =
+	    rec->depth ? &PK_VEC_AT(p->stack_locations, uint32_t, rec->start) : no_locations;
 	return rec->depth;
 }
 
@@ -405,7 +405,8 @@ static int check_ids(const pk__vec *v, size_t elem, size_t id_offset, const char
 		if (pk__idmap_put(&ids, id, (uint32_t)i) == PK_ENOMEM)
 			rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 		else if (id == 0)
-			rc = pk__error_set(err, PK_EFORMAT, "%s %zu has the reserved id 0", kind, i);
+			rc =
+			    pk__error_set(err, PK_EFORMAT, "%s %zu has the reserved id 0", kind, i);
 		else if (pk__idmap_get(&ids, id) != i)
 			rc = pk__error_set(err, PK_EFORMAT, "two %ss have the id %llu", kind,
 			                   (unsigned long long)id);
@@ -417,9 +418,10 @@ static int check_ids(const pk__vec *v, size_t elem, size_t id_offset, const char
 int pk_profile_validate(const pk_profile *p, pk_error *err)
 {
 	if (p->samples.count > 0 && p->sample_types.count == 0)
-		return pk__error_set(err, PK_EFORMAT, "the profile has samples but no sample types");
-	PK_FORWARD(check_ids(&p->mappings, sizeof(pk_mapping), offsetof(pk_mapping, id), "mapping",
-	                     err));
+		return pk__error_set(err, PK_EFORMAT,
+		                     "the profile has samples but no sample types");
+	PK_FORWARD(
+	    check_ids(&p->mappings, sizeof(pk_mapping), offsetof(pk_mapping, id), "mapping", err));
 	PK_FORWARD(check_ids(&p->functions, sizeof(pk_function), offsetof(pk_function, id),
 	                     "function", err));
 	PK_FORWARD(check_ids(&p->locations, sizeof(location_rec),
@@ -428,10 +430,11 @@ int pk_profile_validate(const pk_profile *p, pk_error *err)
 	/* The builders check references as objects are added; checking the
 	 * header fields here covers what setters cannot refuse. */
 	pk_str header[] = {p->default_sample_type, p->period_type.type, p->period_type.unit,
-	                   p->drop_frames, p->keep_frames, p->doc_url};
+	                   p->drop_frames,         p->keep_frames,      p->doc_url};
 	for (size_t i = 0; i < sizeof header / sizeof header[0]; i++)
 		if (!str_ok(p, header[i]))
-			return pk__error_set(err, PK_EFORMAT, "a header field names string %u of %zu",
-			                     header[i], pk_profile_string_count(p));
+			return pk__error_set(err, PK_EFORMAT,
+			                     "a header field names string %u of %zu", header[i],
+			                     pk_profile_string_count(p));
 	return 0;
 }

@@ -49,10 +49,11 @@ enum {
 };
 
 static const char *const top_keys[K_COUNT] = {
-	"format",      "version",     "sample_types", "default_sample_type", "period_type",
-	"period",      "time_nanos",  "duration_nanos", "comments",          "drop_frames",
-	"keep_frames", "doc_url",     "mappings",     "functions",           "locations",
-	"samples",     "string_table",
+    "format",       "version",     "sample_types", "default_sample_type",
+    "period_type",  "period",      "time_nanos",   "duration_nanos",
+    "comments",     "drop_frames", "keep_frames",  "doc_url",
+    "mappings",     "functions",   "locations",    "samples",
+    "string_table",
 };
 
 /* ----------------------------------------------------------- field tables */
@@ -83,65 +84,65 @@ typedef struct line_rec {
 } line_rec;
 
 static const field value_type_fields[] = {
-	{"type", F_STR, false, true, offsetof(pk_value_type, type)},
-	{"unit", F_STR, false, true, offsetof(pk_value_type, unit)},
-	{NULL, F_ANY, false, false, 0},
+    {"type", F_STR, false, true, offsetof(pk_value_type, type)},
+    {"unit", F_STR, false, true, offsetof(pk_value_type, unit)},
+    {NULL, F_ANY, false, false, 0},
 };
 
 static const field mapping_fields[] = {
-	{"id", F_ID, true, true, offsetof(pk_mapping, id)},
-	{"memory_start", F_ADDR, false, false, offsetof(pk_mapping, memory_start)},
-	{"memory_limit", F_ADDR, false, false, offsetof(pk_mapping, memory_limit)},
-	{"file_offset", F_ADDR, false, false, offsetof(pk_mapping, file_offset)},
-	{"filename", F_STR, false, false, offsetof(pk_mapping, filename)},
-	{"build_id", F_STR, false, false, offsetof(pk_mapping, build_id)},
-	{"has_functions", F_BOOL, false, false, offsetof(pk_mapping, has_functions)},
-	{"has_filenames", F_BOOL, false, false, offsetof(pk_mapping, has_filenames)},
-	{"has_line_numbers", F_BOOL, false, false, offsetof(pk_mapping, has_line_numbers)},
-	{"has_inline_frames", F_BOOL, false, false, offsetof(pk_mapping, has_inline_frames)},
-	{NULL, F_ANY, false, false, 0},
+    {"id", F_ID, true, true, offsetof(pk_mapping, id)},
+    {"memory_start", F_ADDR, false, false, offsetof(pk_mapping, memory_start)},
+    {"memory_limit", F_ADDR, false, false, offsetof(pk_mapping, memory_limit)},
+    {"file_offset", F_ADDR, false, false, offsetof(pk_mapping, file_offset)},
+    {"filename", F_STR, false, false, offsetof(pk_mapping, filename)},
+    {"build_id", F_STR, false, false, offsetof(pk_mapping, build_id)},
+    {"has_functions", F_BOOL, false, false, offsetof(pk_mapping, has_functions)},
+    {"has_filenames", F_BOOL, false, false, offsetof(pk_mapping, has_filenames)},
+    {"has_line_numbers", F_BOOL, false, false, offsetof(pk_mapping, has_line_numbers)},
+    {"has_inline_frames", F_BOOL, false, false, offsetof(pk_mapping, has_inline_frames)},
+    {NULL, F_ANY, false, false, 0},
 };
 
 static const field function_fields[] = {
-	{"id", F_ID, true, true, offsetof(pk_function, id)},
-	{"name", F_STR, false, false, offsetof(pk_function, name)},
-	{"system_name", F_STR, false, false, offsetof(pk_function, system_name)},
-	{"filename", F_STR, false, false, offsetof(pk_function, filename)},
-	{"start_line", F_I64, false, false, offsetof(pk_function, start_line)},
-	{NULL, F_ANY, false, false, 0},
+    {"id", F_ID, true, true, offsetof(pk_function, id)},
+    {"name", F_STR, false, false, offsetof(pk_function, name)},
+    {"system_name", F_STR, false, false, offsetof(pk_function, system_name)},
+    {"filename", F_STR, false, false, offsetof(pk_function, filename)},
+    {"start_line", F_I64, false, false, offsetof(pk_function, start_line)},
+    {NULL, F_ANY, false, false, 0},
 };
 
 static const field location_fields[] = {
-	{"id", F_ID, true, true, offsetof(location_rec, id)},
-	{"mapping_id", F_ID, false, false, offsetof(location_rec, mapping_id)},
-	{"address", F_ADDR, false, false, offsetof(location_rec, address)},
-	{"is_folded", F_BOOL, false, false, offsetof(location_rec, is_folded)},
-	{"lines", F_ANY, false, false, 0},
-	{NULL, F_ANY, false, false, 0},
+    {"id", F_ID, true, true, offsetof(location_rec, id)},
+    {"mapping_id", F_ID, false, false, offsetof(location_rec, mapping_id)},
+    {"address", F_ADDR, false, false, offsetof(location_rec, address)},
+    {"is_folded", F_BOOL, false, false, offsetof(location_rec, is_folded)},
+    {"lines", F_ANY, false, false, 0},
+    {NULL, F_ANY, false, false, 0},
 };
 
 static const field line_fields[] = {
-	{"function_id", F_ID, true, true, offsetof(line_rec, function_id)},
-	{"line", F_I64, false, false, offsetof(line_rec, line)},
-	{"column", F_I64, false, false, offsetof(line_rec, column)},
-	{NULL, F_ANY, false, false, 0},
+    {"function_id", F_ID, true, true, offsetof(line_rec, function_id)},
+    {"line", F_I64, false, false, offsetof(line_rec, line)},
+    {"column", F_I64, false, false, offsetof(line_rec, column)},
+    {NULL, F_ANY, false, false, 0},
 };
 
 /* Written by hand (see label_json): "num" stays even when 0 in a numeric
  * label, so that the label reads as one. */
 static const field label_fields[] = {
-	{"key", F_STR, true, true, offsetof(pk_label, key)},
-	{"str", F_STR, false, false, offsetof(pk_label, str)},
-	{"num", F_I64, false, false, offsetof(pk_label, num)},
-	{"num_unit", F_STR, false, false, offsetof(pk_label, num_unit)},
-	{NULL, F_ANY, false, false, 0},
+    {"key", F_STR, true, true, offsetof(pk_label, key)},
+    {"str", F_STR, false, false, offsetof(pk_label, str)},
+    {"num", F_I64, false, false, offsetof(pk_label, num)},
+    {"num_unit", F_STR, false, false, offsetof(pk_label, num_unit)},
+    {NULL, F_ANY, false, false, 0},
 };
 
 static const field sample_fields[] = {
-	{"locations", F_ANY, false, true, 0},
-	{"values", F_ANY, true, true, 0},
-	{"labels", F_ANY, false, false, 0},
-	{NULL, F_ANY, false, false, 0},
+    {"locations", F_ANY, false, true, 0},
+    {"values", F_ANY, true, true, 0},
+    {"labels", F_ANY, false, false, 0},
+    {NULL, F_ANY, false, false, 0},
 };
 
 /* --------------------------------------------------------------- importer */
@@ -617,8 +618,7 @@ static int read_fields(importer *im, const where *w, json_t *v, const field *fie
 				return fail_in(im, w, ".%s must be true or false", f->key);
 			*at = json_is_true(m);
 			break;
-		case F_ANY:
-			break;
+		case F_ANY: break;
 		}
 	}
 	if (known == json_object_size(v))
@@ -626,7 +626,8 @@ static int read_fields(importer *im, const where *w, json_t *v, const field *fie
 	const char *key;
 	size_t key_len;
 	json_t *m;
-	json_object_keylen_foreach(v, key, key_len, m) {
+	json_object_keylen_foreach(v, key, key_len, m)
+	{
 		const field *f = fields;
 		while (f->key != NULL &&
 		       !(strlen(f->key) == key_len && memcmp(f->key, key, key_len) == 0))
@@ -849,7 +850,7 @@ static int read_header(importer *im)
 	/* The string table before any other string is interned, so that its
 	 * order is kept. */
 	PK_FORWARD(walk_array(im, K_STRING_TABLE, read_table_string));
-	static const int scalars[] = {K_DEFAULT_SAMPLE_TYPE, K_PERIOD_TYPE, K_PERIOD,
+	static const int scalars[] = {K_DEFAULT_SAMPLE_TYPE, K_PERIOD_TYPE,    K_PERIOD,
 	                              K_TIME_NANOS,          K_DURATION_NANOS, K_DROP_FRAMES,
 	                              K_KEEP_FRAMES,         K_DOC_URL};
 	for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
@@ -1054,8 +1055,7 @@ static json_t *fields_json(const pk_profile *p, const field *fields, const void 
 			if (*at != 0 || f->always)
 				put(&obj, f->key, json_boolean(*at != 0));
 			break;
-		case F_ANY:
-			break;
+		case F_ANY: break;
 		}
 	}
 	return obj;
@@ -1185,8 +1185,8 @@ static int emit_key(writer *w, int k)
 }
 
 /* A top-level array, one element a line. */
-static int emit_array(writer *w, int k, size_t count, json_t *(*element)(const pk_profile *p,
-                                                                             size_t i))
+static int emit_array(writer *w, int k, size_t count,
+                      json_t *(*element)(const pk_profile *p, size_t i))
 {
 	PK_FORWARD(emit_key(w, k));
 	if (count == 0)
@@ -1217,8 +1217,8 @@ static int json_export(const pk_profile *p, pk__sink *sink, pk_error *err)
 	PK_FORWARD(emit_key(&w, K_FORMAT));
 	PK_FORWARD(emit(&w, json_string(JSON_MARKER)));
 	PK_FORWARD(emit_integer(&w, K_VERSION, JSON_VERSION));
-	PK_FORWARD(emit_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p),
-	                      sample_type_json));
+	PK_FORWARD(
+	    emit_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p), sample_type_json));
 	PK_FORWARD(emit_string(&w, K_DEFAULT_SAMPLE_TYPE, pk_profile_default_sample_type(p)));
 	PK_FORWARD(emit_key(&w, K_PERIOD_TYPE));
 	PK_FORWARD(emit(&w, fields_json(p, value_type_fields, &pt)));
@@ -1240,11 +1240,11 @@ static int json_export(const pk_profile *p, pk__sink *sink, pk_error *err)
 static const char *const json_extensions[] = {".json", NULL};
 
 const pk_format pk__format_json = {
-	.name = "json",
-	.description = "profkit's lossless JSON form of the model",
-	.extensions = json_extensions,
-	.gzip_by_default = false,
-	.sniff = json_sniff,
-	.import = json_import,
-	.export = json_export,
+    .name = "json",
+    .description = "profkit's lossless JSON form of the model",
+    .extensions = json_extensions,
+    .gzip_by_default = false,
+    .sniff = json_sniff,
+    .import = json_import,
+    .export = json_export,
 };

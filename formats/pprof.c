@@ -30,8 +30,8 @@ typedef struct pb_reader {
 typedef struct pb_field {
 	uint32_t number;
 	int wire;
-	size_t at;        /* offset of the key */
-	uint64_t varint;  /* WIRE_VARINT value */
+	size_t at;         /* offset of the key */
+	uint64_t varint;   /* WIRE_VARINT value */
 	size_t start, len; /* WIRE_LEN payload */
 } pb_field;
 
@@ -41,8 +41,9 @@ static int read_varint(pb_reader *r, uint64_t *out)
 	size_t start = r->pos;
 	for (unsigned shift = 0; shift < 70; shift += 7) {
 		if (r->pos >= r->end)
-			return pk__error_at(r->err, PK_EFORMAT, (long long)start,
-			                    "truncated protobuf: a varint runs past the end of its message");
+			return pk__error_at(
+			    r->err, PK_EFORMAT, (long long)start,
+			    "truncated protobuf: a varint runs past the end of its message");
 		unsigned char b = r->data[r->pos++];
 		v |= (uint64_t)(b & 0x7f) << shift;
 		if ((b & 0x80) == 0) {
@@ -69,14 +70,14 @@ static int next_field(pb_reader *r, pb_field *f)
 		                    "malformed protobuf: invalid field number %llu",
 		                    (unsigned long long)(key >> 3));
 	switch (f->wire) {
-	case WIRE_VARINT:
-		return read_varint(r, &f->varint) < 0 ? PK_EFORMAT : 1;
+	case WIRE_VARINT: return read_varint(r, &f->varint) < 0 ? PK_EFORMAT : 1;
 	case WIRE_LEN: {
 		uint64_t len;
 		PK_FORWARD(read_varint(r, &len));
 		if (len > r->end - r->pos)
 			return pk__error_at(r->err, PK_EFORMAT, (long long)f->at,
-			                    "truncated protobuf: field %u claims %llu bytes but its message has %zu left",
+			                    "truncated protobuf: field %u claims %llu bytes but "
+			                    "its message has %zu left",
 			                    f->number, (unsigned long long)len, r->end - r->pos);
 		f->start = r->pos;
 		f->len = (size_t)len;
@@ -87,15 +88,16 @@ static int next_field(pb_reader *r, pb_field *f)
 	case WIRE_I32: {
 		size_t n = f->wire == WIRE_I64 ? 8 : 4;
 		if (n > r->end - r->pos)
-			return pk__error_at(r->err, PK_EFORMAT, (long long)f->at,
-			                    "truncated protobuf: a fixed-size field runs past the end");
+			return pk__error_at(
+			    r->err, PK_EFORMAT, (long long)f->at,
+			    "truncated protobuf: a fixed-size field runs past the end");
 		r->pos += n;
 		return 1;
 	}
 	default:
 		return pk__error_at(r->err, PK_EFORMAT, (long long)f->at,
-		                    "malformed protobuf: unsupported wire type %d in field %u", f->wire,
-		                    f->number);
+		                    "malformed protobuf: unsupported wire type %d in field %u",
+		                    f->wire, f->number);
 	}
 }
 
@@ -152,9 +154,10 @@ typedef struct importer {
 static int get_string(importer *im, uint64_t index, size_t at, pk_str *out)
 {
 	if (index >= im->string_count)
-		return pk__error_at(im->err, PK_EFORMAT, (long long)at,
-		                    "string index %llu is out of range: the string table has %zu strings",
-		                    (unsigned long long)index, im->string_count);
+		return pk__error_at(
+		    im->err, PK_EFORMAT, (long long)at,
+		    "string index %llu is out of range: the string table has %zu strings",
+		    (unsigned long long)index, im->string_count);
 	*out = im->strings[index];
 	return 0;
 }
@@ -204,8 +207,9 @@ static int walk_strings(importer *im)
 		if (f.number < 16)
 			im->counts[f.number]++;
 		if (f.number == 9 && im->counts[9] > 1)
-			rc = pk__error_at(im->err, PK_EFORMAT, (long long)f.at,
-			                  "a second time_nanos field: two profiles were concatenated");
+			rc = pk__error_at(
+			    im->err, PK_EFORMAT, (long long)f.at,
+			    "a second time_nanos field: two profiles were concatenated");
 		else if (f.number == 6 && (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0)
 			rc = pk__vec_push(&spans, 2 * sizeof(size_t), (size_t[]){f.start, f.len}, 1,
 			                  NULL) < 0
@@ -430,7 +434,8 @@ static int read_sample(importer *im, const pb_field *f)
 	im->u32s.count = im->values.count = im->labels.count = 0;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
-			PK_FORWARD(read_repeated(&r, &g, "Sample.location_id", add_location_id, im));
+			PK_FORWARD(
+			    read_repeated(&r, &g, "Sample.location_id", add_location_id, im));
 		else if (g.number == 2)
 			PK_FORWARD(read_repeated(&r, &g, "Sample.value", add_value, im));
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
@@ -473,7 +478,10 @@ static int walk_header(importer *im)
 			PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, "Profile.function"));
 			PK_FORWARD(read_function(im, &f));
 			break;
-		case 7: case 8: case 14: case 15:
+		case 7:
+		case 8:
+		case 14:
+		case 15:
 			PK_FORWARD(scalar(im, &f, "a string index field", &v));
 			PK_FORWARD(get_string(im, v, f.at, &s));
 			if (f.number == 7)
@@ -485,7 +493,9 @@ static int walk_header(importer *im)
 			else
 				pk_profile_set_doc_url(im->p, s);
 			break;
-		case 9: case 10: case 12:
+		case 9:
+		case 10:
+		case 12:
 			PK_FORWARD(scalar(im, &f, "a Profile number field", &v));
 			if (f.number == 9)
 				pk_profile_set_time_nanos(im->p, (int64_t)v);
@@ -536,7 +546,8 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0)
 		rc = walk_header(&im);
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
-		rc = pk__error_at(err, PK_EFORMAT, 0, "the profile has samples but no sample types");
+		rc =
+		    pk__error_at(err, PK_EFORMAT, 0, "the profile has samples but no sample types");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location);
 	if (rc == 0)
@@ -637,16 +648,17 @@ typedef struct export_arrays {
 
 static void free_arrays(export_arrays *a)
 {
-	void *all[] = {a->types, a->type_ptrs, a->mappings, a->mapping_ptrs, a->functions,
-	               a->function_ptrs, a->locations, a->location_ptrs, a->lines, a->line_ptrs,
-	               a->samples, a->sample_ptrs, a->labels, a->label_ptrs, a->stack_ids,
-	               a->stack_starts, a->comments};
+	void *all[] = {a->types,     a->type_ptrs,     a->mappings,  a->mapping_ptrs,
+	               a->functions, a->function_ptrs, a->locations, a->location_ptrs,
+	               a->lines,     a->line_ptrs,     a->samples,   a->sample_ptrs,
+	               a->labels,    a->label_ptrs,    a->stack_ids, a->stack_starts,
+	               a->comments};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		pk__free(all[i]);
 }
 
 /* Allocate n records and n pointers to them. */
-#define ALLOC_MESSAGES(arr, ptrs, n, init)                                                          \
+#define ALLOC_MESSAGES(arr, ptrs, n, init)                                                         \
 	do {                                                                                       \
 		(arr) = pk__calloc((n), sizeof *(arr));                                            \
 		(ptrs) = pk__calloc((n), sizeof *(ptrs));                                          \
@@ -715,7 +727,8 @@ static int fill_objects(const pk_profile *p, export_arrays *a, Perftools__Profil
 		const pk_location *src = pk_profile_location(p, i);
 		PbLocation *d = &a->locations[i];
 		d->id = src->id;
-		d->mapping_id = src->mapping == PK_NONE ? 0 : pk_profile_mapping(p, src->mapping)->id;
+		d->mapping_id =
+		    src->mapping == PK_NONE ? 0 : pk_profile_mapping(p, src->mapping)->id;
 		d->address = src->address;
 		d->is_folded = src->is_folded;
 		const pk_line *lines;
@@ -723,7 +736,8 @@ static int fill_objects(const pk_profile *p, export_arrays *a, Perftools__Profil
 		d->n_line = count;
 		d->line = a->line_ptrs + next_line;
 		for (size_t j = 0; j < count; j++, next_line++) {
-			a->lines[next_line].function_id = pk_profile_function(p, lines[j].function)->id;
+			a->lines[next_line].function_id =
+			    pk_profile_function(p, lines[j].function)->id;
 			a->lines[next_line].line = lines[j].line;
 			a->lines[next_line].column = lines[j].column;
 		}
@@ -868,11 +882,11 @@ static int pprof_export(const pk_profile *p, pk__sink *sink, pk_error *err)
 static const char *const pprof_extensions[] = {".pb.gz", ".pprof", ".prof", ".pb", NULL};
 
 const pk_format pk__format_pprof = {
-	.name = "pprof",
-	.description = "pprof profile.proto, gzipped (default) or plain",
-	.extensions = pprof_extensions,
-	.gzip_by_default = true,
-	.sniff = pprof_sniff,
-	.import = pprof_import,
-	.export = pprof_export,
+    .name = "pprof",
+    .description = "pprof profile.proto, gzipped (default) or plain",
+    .extensions = pprof_extensions,
+    .gzip_by_default = true,
+    .sniff = pprof_sniff,
+    .import = pprof_import,
+    .export = pprof_export,
 };

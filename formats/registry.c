@@ -11,9 +11,9 @@ extern const pk_format pk__format_json;
 /* Sniffers run in this order: the strict text formats first, pprof's
  * binary sniffer (which accepts much) last. */
 static const pk_format *const formats[] = {
-	&pk__format_json,
-	&pk__format_pprof,
-	NULL,
+    &pk__format_json,
+    &pk__format_pprof,
+    NULL,
 };
 
 const pk_format *pk_format_at(size_t i)
@@ -102,10 +102,11 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 		char names[128] = "";
 		for (size_t i = 0; formats[i] != NULL; i++)
 			if (formats[i]->import != NULL)
-				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
-				         names[0] ? ", " : "", formats[i]->name);
-		return pk__error_at(err, PK_EFORMAT, 0, "not a profile in any format profkit reads (%s)%s",
-		                    names, in->was_gzip ? " after gunzip" : "");
+				snprintf(names + strlen(names), sizeof names - strlen(names),
+				         "%s%s", names[0] ? ", " : "", formats[i]->name);
+		return pk__error_at(err, PK_EFORMAT, 0,
+		                    "not a profile in any format profkit reads (%s)%s", names,
+		                    in->was_gzip ? " after gunzip" : "");
 	}
 	if (f->import == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
@@ -118,7 +119,8 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 		pk_profile_free(p);
 		if (err != NULL && in->was_gzip && err->offset >= 0 && err->line == 0) {
 			size_t n = strlen(err->message);
-			snprintf(err->message + n, sizeof err->message - n, " (offset after gunzip)");
+			snprintf(err->message + n, sizeof err->message - n,
+			         " (offset after gunzip)");
 		}
 		pk__error_locate(err, source, f->name);
 		return rc;
@@ -192,7 +194,8 @@ int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_
 {
 	const pk_format *f = opts ? opts->format : NULL;
 	if (f == NULL && (f = pk_format_by_path(path)) == NULL) {
-		pk__error_set(err, PK_ENOTFOUND, "cannot tell the output format from the name; give it");
+		pk__error_set(err, PK_ENOTFOUND,
+		              "cannot tell the output format from the name; give it");
 		pk__error_locate(err, path, NULL);
 		return PK_ENOTFOUND;
 	}

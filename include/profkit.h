@@ -57,16 +57,18 @@ enum {
 /** Where and why a call failed. Caller-owned; initialize with
  * pk_error_init() or PK_ERROR_INIT. */
 typedef struct pk_error {
-	int code;                          /**< 0 or a PK_E* code */
-	const char *format;                /**< format name (static), or NULL */
-	char source[PK_ERROR_SOURCE_MAX];  /**< file name, "-" for stdin, or "" */
-	long line;                         /**< 1-based line in a text format, 0 if none */
-	long column;                       /**< 1-based column, 0 if none */
-	long long offset;                  /**< byte offset in the input, -1 if none */
+	int code;                           /**< 0 or a PK_E* code */
+	const char *format;                 /**< format name (static), or NULL */
+	char source[PK_ERROR_SOURCE_MAX];   /**< file name, "-" for stdin, or "" */
+	long line;                          /**< 1-based line in a text format, 0 if none */
+	long column;                        /**< 1-based column, 0 if none */
+	long long offset;                   /**< byte offset in the input, -1 if none */
 	char message[PK_ERROR_MESSAGE_MAX]; /**< one sentence, no newline */
 } pk_error;
 
+/* clang-format off */
 #define PK_ERROR_INIT {0, NULL, {0}, 0, 0, -1, {0}}
+/* clang-format on */
 
 /** Reset an error record to "no error". */
 PK_EXTERN void pk_error_init(pk_error *err);
@@ -290,12 +292,14 @@ PK_EXTERN const pk_format *pk_format_detect(const void *data, size_t size);
  * appended. */
 typedef struct pk_read_options {
 	unsigned int version;
-	const pk_format *format;  /**< NULL: detect from the bytes */
-	const char *source_name;  /**< name used in errors; NULL: the path */
-	uint64_t max_size;        /**< largest input after gunzip; 0: 2 GiB */
+	const pk_format *format; /**< NULL: detect from the bytes */
+	const char *source_name; /**< name used in errors; NULL: the path */
+	uint64_t max_size;       /**< largest input after gunzip; 0: 2 GiB */
 } pk_read_options;
 
+/* clang-format off */
 #define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0}
+/* clang-format on */
 
 /** Read a profile from a file ("-" is stdin), gzipped or not. On success
  * *out is owned by the caller; *format_out (optional) gets the format. */
@@ -321,7 +325,9 @@ typedef struct pk_write_options {
 	int compress;            /**< PK_COMPRESS_* */
 } pk_write_options;
 
+/* clang-format off */
 #define PK_WRITE_OPTIONS_INIT {PK_WRITE_OPTIONS_VERSION, NULL, PK_COMPRESS_AUTO}
+/* clang-format on */
 
 /** Write a profile to a file, atomically: the data goes to a temporary file
  * in the same folder that is renamed over path only when complete, so a

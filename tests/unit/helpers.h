@@ -27,11 +27,11 @@ static inline pk_profile *make_rich_profile(void)
 {
 	pk_profile *p = NULL;
 	assert_int_equal(pk_profile_new(&p), 0);
-	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){intern(p, "alloc_objects"),
-	                                                              intern(p, "count")}),
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "alloc_objects"), intern(p, "count")}),
 	                 0);
-	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){intern(p, "alloc_space"),
-	                                                              intern(p, "bytes")}),
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "alloc_space"), intern(p, "bytes")}),
 	                 0);
 	pk_profile_set_default_sample_type(p, intern(p, "alloc_space"));
 	pk_profile_set_period_type(p, (pk_value_type){intern(p, "space"), intern(p, "bytes")});
@@ -180,7 +180,8 @@ static inline void assert_profiles_equal(const pk_profile *a, const pk_profile *
 		assert_int_equal(x.stack, y.stack);
 		assert_int_equal(x.depth, y.depth);
 		if (x.depth > 0)
-			assert_memory_equal(x.locations, y.locations, x.depth * sizeof *x.locations);
+			assert_memory_equal(x.locations, y.locations,
+			                    x.depth * sizeof *x.locations);
 		assert_int_equal(x.value_count, y.value_count);
 		for (size_t j = 0; j < x.value_count; j++)
 			assert_true(x.values[j] == y.values[j]);

@@ -231,8 +231,8 @@ static void test_gunzip_truncated(void **state)
 		assert_int_equal(rc, PK_EFORMAT);
 		assert_int_equal(err.code, PK_EFORMAT);
 		assert_int_equal(err.offset, cuts[i]);
-		assert_string_equal(err.message,
-		                    "truncated gzip stream: the input ends before the gzip trailer");
+		assert_string_equal(
+		    err.message, "truncated gzip stream: the input ends before the gzip trailer");
 	}
 
 	/* the second member truncated: the offset counts from the start */
@@ -504,8 +504,8 @@ static void test_read_gzip_file(void **state)
 	char text[5000], want[5000];
 	pk_error_describe(&err, text, sizeof text);
 	snprintf(want, sizeof want,
-	         "%s: byte %zu: truncated gzip stream: the input ends before the gzip trailer", path,
-	         gz_size / 2);
+	         "%s: byte %zu: truncated gzip stream: the input ends before the gzip trailer",
+	         path, gz_size / 2);
 	assert_string_equal(text, want);
 	free(gz);
 	free(data);

@@ -258,8 +258,8 @@ static void test_edge_values_round_trip(void **state)
 	assert_int_equal(pk_profile_add_comment(p, 0), 0);
 	assert_int_equal(pk_profile_add_comment(p, empty_type), 0);
 
-	pk_mapping m = {UINT64_MAX, UINT64_MAX, 0x8000000000000000ULL, INT64_MAX,
-	                bad,        nul,        0,                     1,         0, 1};
+	pk_mapping m = {UINT64_MAX, UINT64_MAX, 0x8000000000000000ULL, INT64_MAX, bad, nul, 0, 1,
+	                0,          1};
 	uint32_t mi;
 	assert_int_equal(pk_profile_add_mapping(p, &m, &mi), 0);
 	pk_function f = {0x7fffffffffffffffULL, nul, bad, 0, INT64_MIN};
@@ -277,10 +277,8 @@ static void test_edge_values_round_trip(void **state)
 
 	uint32_t stack[3] = {li1, li0, li1};
 	int64_t values[2] = {INT64_MIN, INT64_MAX};
-	pk_label labels[4] = {{nul, bad, 7, empty_type},
-	                      {0, 0, 0, 0},
-	                      {bad, 0, INT64_MIN, 0},
-	                      {unused, 0, 0, nul}};
+	pk_label labels[4] = {
+	    {nul, bad, 7, empty_type}, {0, 0, 0, 0}, {bad, 0, INT64_MIN, 0}, {unused, 0, 0, nul}};
 	assert_int_equal(pk_profile_add_sample(p, stack, 3, values, 2, labels, 4), 0);
 	assert_int_equal(pk_profile_add_sample(p, NULL, 0, values, 2, NULL, 0), 0);
 	assert_int_equal(pk_profile_add_sample(p, stack, 3, values, 2, labels + 1, 1), 0);
@@ -310,10 +308,11 @@ static void test_rich_output_shape(void **state)
 	char *json = to_json(p, &size);
 	const char *start = "{\n  \"format\": \"profkit-profile\",\n  \"version\": 1,\n";
 	assert_memory_equal(json, start, strlen(start));
-	assert_non_null(strstr(json, "\n  \"samples\": [\n    {\"locations\":"
-	                             "[\"9223372036854775809\",100],\"values\":[3,3072],"
-	                             "\"labels\":[{\"key\":\"role\",\"str\":\"producer\"},"
-	                             "{\"key\":\"bytes\",\"num\":1024,\"num_unit\":\"bytes\"}]},\n"));
+	assert_non_null(strstr(json,
+	                       "\n  \"samples\": [\n    {\"locations\":"
+	                       "[\"9223372036854775809\",100],\"values\":[3,3072],"
+	                       "\"labels\":[{\"key\":\"role\",\"str\":\"producer\"},"
+	                       "{\"key\":\"bytes\",\"num\":1024,\"num_unit\":\"bytes\"}]},\n"));
 	assert_non_null(strstr(json, "{\"id\":100,\"mapping_id\":7,\"address\":\"0x401000\","
 	                             "\"lines\":[{\"function_id\":10,\"line\":12,\"column\":3}]}"));
 	assert_non_null(strstr(json, "\"second \\\"quoted\\\" comment\""));
@@ -484,7 +483,7 @@ static void test_sniff(void **state)
 
 typedef struct bad_case {
 	const char *text;
-	long line, column; /* 0: not checked */
+	long line, column;   /* 0: not checked */
 	const char *message; /* a substring of the message */
 } bad_case;
 
@@ -496,7 +495,8 @@ static const bad_case bad_cases[] = {
     {HEAD TYPES ",\n\"period\": tru}", 3, 13, "invalid JSON: invalid token near 'tru'"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1]},]}", 3, 29, "expected a JSON value, found ']'"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1]}", 3, 27, "']' expected near end of file"},
-    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]} {}]}", 3, 29, "expected ',' or ']' after an element"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]} {}]}", 3, 29,
+     "expected ',' or ']' after an element"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1]", 3, 0, "invalid JSON"},
     {HEAD TYPES ",\n\"comments\": [\"abc]}", 3, 0, "premature end of input"},
     {HEAD TYPES "} x", 2, 47, "unexpected data after the end of the profile"},
@@ -505,17 +505,19 @@ static const bad_case bad_cases[] = {
     {HEAD TYPES ",\n period: 1}", 3, 2, "expected a key string, found 'p'"},
     {"  \n ", 2, 2, "expected '{' to start a profkit JSON profile, found the end of the input"},
     {"  [1]", 1, 3, "expected '{'"},
-    {HEAD TYPES ",\n\"comments\": [\"a\\u0000b\", \"\xc3\x28\"]}", 3, 26, "unable to decode byte 0xc3"},
-    {HEAD TYPES ",\n\"samples\": [{\"values\": [99999999999999999999]}]}", 3, 0,
-     "too big integer"},
+    {HEAD TYPES ",\n\"comments\": [\"a\\u0000b\", \"\xc3\x28\"]}", 3, 26,
+     "unable to decode byte 0xc3"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [99999999999999999999]}]}", 3, 0, "too big integer"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"values\": [2]}]}", 3, 0,
      "duplicate object key"},
     {HEAD TYPES ", \"sample_types\": []}", 2, 47, "the key \"sample_types\" appears twice"},
     /* the header */
-    {"{\"version\": 1, " TYPES "}", 1, 1, "the profile has no \"format\": \"profkit-profile\" marker"},
+    {"{\"version\": 1, " TYPES "}", 1, 1,
+     "the profile has no \"format\": \"profkit-profile\" marker"},
     {"{\"format\": \"profkit-profile\", " TYPES "}", 1, 1, "the profile has no \"version\""},
     {HEAD "\"period\": 1}", 1, 1, "the profile has no \"sample_types\""},
-    {"{\"format\": \"pprof\", \"version\": 1, " TYPES "}", 1, 12, "format must be \"profkit-profile\""},
+    {"{\"format\": \"pprof\", \"version\": 1, " TYPES "}", 1, 12,
+     "format must be \"profkit-profile\""},
     {HEAD TYPES ", \"version\": 2}", 0, 0, "the key \"version\" appears twice"},
     {"{\"format\": \"profkit-profile\", \"version\": 2, " TYPES "}", 1, 42,
      "version is 2, but this profkit reads version 1 only"},
@@ -531,17 +533,23 @@ static const bad_case bad_cases[] = {
     {HEAD "\"sample_types\": [{\"type\": \"a\", \"units\": \"b\"}]}", 2, 18,
      "sample_types[0] has an unknown key \"units\""},
     {HEAD "\"sample_types\": [\"cpu\"]}", 2, 18, "sample_types[0] must be an object"},
-    {HEAD TYPES ",\n\"period_type\": {\"type\": null}}", 3, 16, "period_type.type must be a string"},
+    {HEAD TYPES ",\n\"period_type\": {\"type\": null}}", 3, 16,
+     "period_type.type must be a string"},
     {HEAD TYPES ",\n\"comments\": [1]}", 3, 14, "comments[0] must be a string"},
-    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"abc\"}]}", 3, 14, "comments[0].hex has an odd number"},
-    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"zz\"}]}", 3, 14, "comments[0].hex must hold hex digits"},
+    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"abc\"}]}", 3, 14,
+     "comments[0].hex has an odd number"},
+    {HEAD TYPES ",\n\"comments\": [{\"hex\": \"zz\"}]}", 3, 14,
+     "comments[0].hex must hold hex digits"},
     {HEAD TYPES ",\n\"string_table\": [\"\", 7]}", 3, 22, "string_table[1] must be a string"},
     /* objects */
     {HEAD TYPES ",\n\"functions\": [{\"id\": 1}, {\"id\": 2}, {\"id\": 1}]}", 3, 37,
      "functions[2] has id 1, which functions[0] has too"},
-    {HEAD TYPES ",\n\"mappings\": [{\"id\": 0}]}", 3, 14, "mappings[0] has id 0, which is reserved"},
-    {HEAD TYPES ",\n\"mappings\": [{\"memory_start\": \"0x1\"}]}", 3, 14, "mappings[0] has no \"id\""},
-    {HEAD TYPES ",\n\"mappings\": [{\"id\": -4}]}", 3, 14, "mappings[0].id must be a non-negative integer"},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 0}]}", 3, 14,
+     "mappings[0] has id 0, which is reserved"},
+    {HEAD TYPES ",\n\"mappings\": [{\"memory_start\": \"0x1\"}]}", 3, 14,
+     "mappings[0] has no \"id\""},
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": -4}]}", 3, 14,
+     "mappings[0].id must be a non-negative integer"},
     {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"memory_start\": \"0x\"}]}", 3, 14,
      "mappings[0].memory_start must be"},
     {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"memory_start\": \"0x10000000000000000\"}]}", 3, 14,
@@ -571,9 +579,10 @@ static const bad_case bad_cases[] = {
      "samples[0] has no \"values\""},
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [\"1\"]}]}", 6, 13,
      "samples[0].values[0] must be an integer"},
-    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1], \"labels\": [{\"str\": \"x\"}]}]}", 6,
-     13, "samples[0].labels[0] has no \"key\""},
-    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"k\", \"num\": 1e3}]}]}",
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1], \"labels\": [{\"str\": \"x\"}]}]}",
+     6, 13, "samples[0].labels[0] has no \"key\""},
+    {HEAD TYPES ",\n" OBJECTS
+                "\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"k\", \"num\": 1e3}]}]}",
      6, 13, "samples[0].labels[0].num must be an integer"},
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [[1]]}", 6, 13, "samples[0] must be an object"},
     {HEAD "\"sample_types\": [],\n\"samples\": [{\"values\": []}]}", 3, 13,

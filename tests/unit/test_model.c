@@ -310,8 +310,8 @@ static pk_profile *profile_with_locations(size_t n)
 {
 	pk_profile *p = NULL;
 	assert_int_equal(pk_profile_new(&p), 0);
-	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){intern(p, "samples"),
-	                                                              intern(p, "count")}),
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
 	                 0);
 	for (size_t i = 0; i < n; i++) {
 		pk_location loc = {0, PK_NONE, 0x1000 + i, 0};
@@ -370,11 +370,11 @@ static void test_scale_million_samples(void **state)
 	enum { LOCS = 1000, STACKS = 1000, DEPTH = 12, SAMPLES = 1000000 };
 	pk_profile *p = NULL;
 	assert_int_equal(pk_profile_new(&p), 0);
-	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){intern(p, "samples"),
-	                                                              intern(p, "count")}),
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
 	                 0);
-	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){intern(p, "cpu"),
-	                                                              intern(p, "nanoseconds")}),
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "cpu"), intern(p, "nanoseconds")}),
 	                 0);
 	for (size_t i = 0; i < LOCS; i++) {
 		pk_location loc = {0, PK_NONE, 0x1000 + i, 0};
@@ -568,8 +568,7 @@ static void test_validate_duplicate_ids(void **state)
 	pk_location l = {0xdead00000000ULL + 250 * 4096, PK_NONE, 0, 0};
 	assert_int_equal(pk_profile_add_location(p, &l, NULL, 0, NULL), 0);
 	char want[64];
-	snprintf(want, sizeof want, "two locations have the id %llu",
-	         (unsigned long long)l.id);
+	snprintf(want, sizeof want, "two locations have the id %llu", (unsigned long long)l.id);
 	expect_invalid(p, want);
 	pk_profile_free(p);
 }
@@ -578,9 +577,9 @@ static void test_validate_header_strings(void **state)
 {
 	(void)state;
 	/* Header setters cannot refuse a value, so validate checks them. */
-	void (*setters[])(pk_profile *, pk_str) = {
-	    pk_profile_set_default_sample_type, pk_profile_set_drop_frames,
-	    pk_profile_set_keep_frames, pk_profile_set_doc_url};
+	void (*setters[])(pk_profile *,
+	                  pk_str) = {pk_profile_set_default_sample_type, pk_profile_set_drop_frames,
+	                             pk_profile_set_keep_frames, pk_profile_set_doc_url};
 	for (size_t i = 0; i < sizeof setters / sizeof setters[0]; i++) {
 		pk_profile *p = make_rich_profile();
 		size_t n = pk_profile_string_count(p);
@@ -655,12 +654,15 @@ static int try_rich_profile(pk_profile **out)
 	pk_profile *p = NULL;
 	int rc;
 	pk_str s[24];
-	static const char *const strs[] = {
-	    "alloc_objects", "count",       "alloc_space",    "bytes",
-	    "space",         "runtime\\..*", "runtime\\.main", "https://example.org/doc",
-	    "first comment", "second \"quoted\" comment", "/srv/app/app", "abc123",
-	    "main.main",     "app/main.go", "main.work",      "main.leaf",
-	    "role",          "producer"};
+	static const char *const strs[] = {"alloc_objects",  "count",
+	                                   "alloc_space",    "bytes",
+	                                   "space",          "runtime\\..*",
+	                                   "runtime\\.main", "https://example.org/doc",
+	                                   "first comment",  "second \"quoted\" comment",
+	                                   "/srv/app/app",   "abc123",
+	                                   "main.main",      "app/main.go",
+	                                   "main.work",      "main.leaf",
+	                                   "role",           "producer"};
 	TRY(pk_profile_new(&p));
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		TRY(pk_profile_intern(p, strs[i], strlen(strs[i]), &s[i]));
@@ -712,7 +714,8 @@ static void test_try_rich_profile_matches(void **state)
 	assert_int_equal(try_rich_profile(&b), 0);
 	assert_int_equal(pk_profile_string_count(a), pk_profile_string_count(b));
 	for (size_t i = 0; i < pk_profile_string_count(a); i++)
-		assert_string_equal(pk_profile_string(a, (pk_str)i), pk_profile_string(b, (pk_str)i));
+		assert_string_equal(pk_profile_string(a, (pk_str)i),
+		                    pk_profile_string(b, (pk_str)i));
 	assert_profiles_equal(a, b);
 	pk_profile_free(a);
 	pk_profile_free(b);
@@ -765,8 +768,9 @@ static void run_chaos(int sticky)
 			pk_set_allocator(NULL, NULL);
 			/* the failure was injected past the end: everything ran */
 			if (calls >= n)
-				fail_msg("allocation %ld failed (of %ld) but the scenario succeeded", n,
-				         calls);
+				fail_msg(
+				    "allocation %ld failed (of %ld) but the scenario succeeded", n,
+				    calls);
 			assert_profiles_equal(p, q);
 			pk_set_allocator(chaos_malloc, chaos_free);
 			pk_profile_free(p);
@@ -782,8 +786,8 @@ static void run_chaos(int sticky)
 			fail_msg("allocation %ld failed: got %d (%s) instead of PK_ENOMEM", n, rc,
 			         err.message);
 		if (err.code != 0 && err.code != PK_ENOMEM)
-			fail_msg("allocation %ld failed: the error record says %d (%s)", n, err.code,
-			         err.message);
+			fail_msg("allocation %ld failed: the error record says %d (%s)", n,
+			         err.code, err.message);
 		if (chaos.live != 0)
 			fail_msg("allocation %ld failed: %ld blocks leaked", n, chaos.live);
 	}

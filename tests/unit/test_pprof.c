@@ -218,9 +218,9 @@ static const unsigned char mini_pb[] = {
     0x22, 0x08, 0x08, 0x02, 0x22, 0x04, 0x08, 0x02, 0x10, 0x03,       /* location 2 */
     0x2a, 0x08, 0x08, 0x01, 0x10, 0x03, 0x18, 0x03, 0x20, 0x04,       /* function 1 */
     0x2a, 0x08, 0x08, 0x02, 0x10, 0x05, 0x18, 0x05, 0x20, 0x04,       /* function 2 */
-    0x32, 0x00, 0x32, 0x07, 's', 'a', 'm', 'p', 'l', 'e', 's',        /* strings */
-    0x32, 0x05, 'c', 'o', 'u', 'n', 't', 0x32, 0x04, 'm', 'a', 'i', 'n', 0x32, 0x06, 'm',
-    'a', 'i', 'n', '.', 'c', 0x32, 0x04, 'l', 'e', 'a', 'f'};
+    0x32, 0x00, 0x32, 0x07, 's',  'a',  'm',  'p',  'l',  'e',  's',  /* strings */
+    0x32, 0x05, 'c',  'o',  'u',  'n',  't',  0x32, 0x04, 'm',  'a',  'i', 'n', 0x32,
+    0x06, 'm',  'a',  'i',  'n',  '.',  'c',  0x32, 0x04, 'l',  'e',  'a', 'f'};
 
 /* Checks the model mini.pb gives. */
 static void assert_mini_model(const pk_profile *p)
@@ -301,8 +301,8 @@ static void test_mini_pb(void **state)
 	void *out = NULL;
 	size_t size = 0;
 	assert_int_equal(pk_profile_write_buffer(p, &wo, &out, &size, &err), 0);
-	static const unsigned char minus3[] = {0x12, 0x0a, 0xfd, 0xff, 0xff, 0xff, 0xff,
-	                                       0xff, 0xff, 0xff, 0xff, 0x01};
+	static const unsigned char minus3[] = {0x12, 0x0a, 0xfd, 0xff, 0xff, 0xff,
+	                                       0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 	assert_true(contains(out, size, minus3, sizeof minus3));
 	assert_int_equal(import_bytes(out, size, &q, &err), 0);
 	assert_mini_model(q);
@@ -614,9 +614,9 @@ static void test_all_fields(void **state)
 {
 	(void)state;
 	static const char *const s[] = {
-	    "",          "alloc_space", "bytes",     "space",         "drop.*",   "keep.*",
-	    "comment 1", "https://d/",  "/bin/app",  "build-1",       "main",     "_main",
-	    "main.c",    "role",        "producer",  "size",          "extra"};
+	    "",          "alloc_space", "bytes",    "space",   "drop.*", "keep.*",
+	    "comment 1", "https://d/",  "/bin/app", "build-1", "main",   "_main",
+	    "main.c",    "role",        "producer", "size",    "extra"};
 	pb b = {0}, m = {0}, l = {0};
 	pb_uint(&m, 1, 1);
 	pb_uint(&m, 2, 2);
@@ -1072,8 +1072,8 @@ static void test_error_wire_types(void **state)
 		at = pb_key(&b, 3, wire);
 		pb_raw(&b, "\x08\x01", 2);
 		char want[80];
-		snprintf(want, sizeof want, "malformed protobuf: unsupported wire type %d in field 3",
-		         wire);
+		snprintf(want, sizeof want,
+		         "malformed protobuf: unsupported wire type %d in field 3", wire);
 		expect_error(&b, (long long)at, want);
 	}
 	/* a group inside a message */
@@ -1116,8 +1116,7 @@ static void test_error_values_and_types(void **state)
 	pb_packed(&m, 2, (uint64_t[]){1, 2}, 2);
 	at = pb_msg(&b, 2, &m) - 2;
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at,
-	             "a sample has 2 values but the profile has 1 sample types");
+	expect_error(&b, (long long)at, "a sample has 2 values but the profile has 1 sample types");
 
 	/* no value */
 	small_sample_type(&b);
@@ -1214,7 +1213,8 @@ static void test_export_round_trip(void **state)
 	 * indices agree */
 	assert_int_equal(pk_profile_string_count(p), pk_profile_string_count(q));
 	for (size_t i = 0; i < pk_profile_string_count(p); i++)
-		assert_string_equal(pk_profile_string(p, (pk_str)i), pk_profile_string(q, (pk_str)i));
+		assert_string_equal(pk_profile_string(p, (pk_str)i),
+		                    pk_profile_string(q, (pk_str)i));
 
 	/* export -> import -> export is byte-identical */
 	size_t size2;
@@ -1472,7 +1472,8 @@ static void test_allocation_failures_fixture(void **state)
 			break;
 		}
 		if (rc != PK_ENOMEM || err.code != PK_ENOMEM)
-			fail_msg("allocation %ld failed: got %d (%d: %s)", n, rc, err.code, err.message);
+			fail_msg("allocation %ld failed: got %d (%d: %s)", n, rc, err.code,
+			         err.message);
 		if (chaos.live != 0)
 			fail_msg("allocation %ld failed: %ld blocks leaked", n, chaos.live);
 	}
