@@ -1,6 +1,7 @@
 /* common.c - option parsing, help text and error reporting for the tools. */
 #include "common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -21,15 +22,47 @@ static int find_short(const cli_tool *tool, char c)
 	return -1;
 }
 
+/* Print "tool: message" as one line. The message quotes argv, and a
+ * newline or an ESC there would forge a second line or drive the terminal,
+ * so every control byte becomes '?', as the library does in its errors. */
+static void report(const char *tool, bool see_help, const char *fmt, va_list ap)
+{
+	char text[4096];
+	vsnprintf(text, sizeof text, fmt, ap);
+	for (unsigned char *c = (unsigned char *)text; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	if (see_help)
+		fprintf(stderr, "%s: %s (see '%s --help')\n", tool, text, tool);
+	else
+		fprintf(stderr, "%s: %s\n", tool, text);
+}
+
+void cli_error(const char *tool, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(tool, false, fmt, ap);
+	va_end(ap);
+}
+
 int cli_usage_error(const cli_tool *tool, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: ", tool->name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	report(tool->name, true, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", tool->name);
 	return EXIT_USAGE;
+}
+
+int cli_flush_stdout(const char *tool)
+{
+	/* A full disk or a closed pipe may show only now, when the buffer is
+	 * written: without this, "profkit --help >/dev/full" would exit 0. */
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	cli_error(tool, "cannot write to standard output: %s", strerror(errno));
+	return EXIT_ERROR;
 }
 
 void cli_usage(const cli_tool *tool, FILE *fp)
@@ -68,11 +101,11 @@ int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out)
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0) {
 			cli_usage(tool, stdout);
-			return EXIT_OK;
+			return cli_flush_stdout(tool->name);
 		}
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-version") == 0) {
 			printf("%s (profkit) %s\n", tool->name, pk_version());
-			return EXIT_OK;
+			return cli_flush_stdout(tool->name);
 		}
 		int opt;
 		const char *inline_value = NULL;
@@ -84,6 +117,14 @@ int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out)
 			opt = find_option(tool, name, eq ? (size_t)(eq - name) : strlen(name));
 			if (eq)
 				inline_value = eq + 1;
+			/* Not a long name after one dash: a short option with its
+			 * value attached, as getopt reads "-ofile.json" (and
+			 * "-o=file.json", as long options take "="). */
+			int short_opt = a[1] != '-' ? find_short(tool, a[1]) : -1;
+			if (opt < 0 && short_opt >= 0 && tool->options[short_opt].arg != NULL) {
+				opt = short_opt;
+				inline_value = a + (a[2] == '=' ? 3 : 2);
+			}
 		}
 		if (opt < 0)
 			return cli_usage_error(tool, "unknown option '%s'", a);
@@ -122,12 +163,14 @@ int cli_format(const cli_tool *tool, const char *name, bool for_output, const pk
 {
 	const pk_format *f = pk_format_by_name(name);
 	if (f == NULL || !(for_output ? pk_format_can_export(f) : pk_format_can_import(f))) {
-		fprintf(stderr, "%s: profkit cannot %s the format '%s'; it %s:", tool->name,
-		        for_output ? "write" : "read", name, for_output ? "writes" : "reads");
+		char names[256] = "";
 		for (size_t i = 0; (f = pk_format_at(i)) != NULL; i++)
 			if (for_output ? pk_format_can_export(f) : pk_format_can_import(f))
-				fprintf(stderr, " %s", pk_format_name(f));
-		fprintf(stderr, "\n");
+				snprintf(names + strlen(names), sizeof names - strlen(names), " %s",
+				         pk_format_name(f));
+		cli_error(tool->name, "profkit cannot %s the format '%s'; it %s:%s",
+		          for_output ? "write" : "read", name, for_output ? "writes" : "reads",
+		          names);
 		return EXIT_USAGE;
 	}
 	*out = f;

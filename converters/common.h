@@ -52,9 +52,16 @@ const char *cli_get(const cli_tool *tool, const cli_args *args, const char *name
 
 void cli_usage(const cli_tool *tool, FILE *fp);
 
+/* Print "tool: message" as one line, control bytes shown as '?'. */
+void cli_error(const char *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Print "tool: message" for a usage error; returns EXIT_USAGE. */
 int cli_usage_error(const cli_tool *tool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Flush stdout: EXIT_OK, or EXIT_ERROR after an error line if writing
+ * failed. Every command that prints to stdout ends with it. */
+int cli_flush_stdout(const char *tool);
 
 /* Print the error record as one line; returns EXIT_ERROR. */
 int cli_fail(const char *tool, const pk_error *err);

@@ -60,8 +60,9 @@ static int cmd_convert(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	pk_error err = PK_ERROR_INIT;
-	rc = pk_profile_write_path(p, out_path, &wopts, &err) < 0 ? cli_fail("profkit", &err)
-	                                                          : EXIT_OK;
+	rc = pk_profile_write_path(p, out_path, &wopts, &err) < 0
+	         ? cli_fail(convert_tool.name, &err)
+	         : EXIT_OK;
 	pk_profile_free(p);
 	return rc;
 }
@@ -108,6 +109,24 @@ static void print_time(int64_t nanos)
 		printf("Time: %s.%09ld UTC\n", buf, frac);
 }
 
+/* Sum sample type t into *out. Values are int64 and so is a total we
+ * print, but a partial sum may leave int64 and come back when values have
+ * both signs: count how often the sum wrapped each way, so that *out is
+ * the true total exactly when the count ends at 0. Returns false if the
+ * true total does not fit int64. */
+static bool type_total(const pk_profile *p, size_t t, int64_t *out)
+{
+	int64_t sum = 0, wraps = 0;
+	for (size_t i = 0; i < pk_profile_sample_count(p); i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		if (__builtin_add_overflow(sum, s.values[t], &sum))
+			wraps += s.values[t] > 0 ? 1 : -1;
+	}
+	*out = sum;
+	return wraps == 0;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	cli_args args;
@@ -127,15 +146,13 @@ static int cmd_info(int argc, char **argv)
 	printf("Sample types:\n");
 	size_t dflt = types ? default_type_index(p) : 0;
 	for (size_t t = 0; t < types; t++) {
-		int64_t total = 0;
-		for (size_t i = 0; i < samples; i++) {
-			pk_sample s;
-			pk_profile_sample(p, i, &s);
-			total += s.values[t];
-		}
+		int64_t total;
+		char text[32] = "overflows int64";
+		if (type_total(p, t, &total))
+			snprintf(text, sizeof text, "%" PRId64, total);
 		pk_value_type vt = pk_profile_sample_type(p, t);
-		printf("  %zu: %s/%s total %" PRId64 "%s\n", t, pk_profile_string(p, vt.type),
-		       pk_profile_string(p, vt.unit), total, t == dflt ? " (default)" : "");
+		printf("  %zu: %s/%s total %s%s\n", t, pk_profile_string(p, vt.type),
+		       pk_profile_string(p, vt.unit), text, t == dflt ? " (default)" : "");
 	}
 	printf("Samples: %zu\n", samples);
 	printf("Stacks: %zu distinct\n", pk_profile_stack_count(p));
@@ -143,9 +160,14 @@ static int cmd_info(int argc, char **argv)
 	printf("Functions: %zu\n", pk_profile_function_count(p));
 	printf("Mappings: %zu\n", pk_profile_mapping_count(p));
 	pk_value_type pt = pk_profile_period_type(p);
-	if (pt.type != 0 || pk_profile_period(p) != 0)
-		printf("Period: %" PRId64 " %s/%s\n", pk_profile_period(p),
-		       pk_profile_string(p, pt.type), pk_profile_string(p, pt.unit));
+	bool has_period_type = pt.type != 0 || pt.unit != 0;
+	if (has_period_type || pk_profile_period(p) != 0) {
+		printf("Period: %" PRId64, pk_profile_period(p));
+		if (has_period_type)
+			printf(" %s/%s", pk_profile_string(p, pt.type),
+			       pk_profile_string(p, pt.unit));
+		printf("\n");
+	}
 	if (pk_profile_time_nanos(p) != 0)
 		print_time(pk_profile_time_nanos(p));
 	if (pk_profile_duration_nanos(p) != 0)
@@ -153,7 +175,7 @@ static int cmd_info(int argc, char **argv)
 	for (size_t i = 0; i < pk_profile_comment_count(p); i++)
 		printf("Comment: %s\n", pk_profile_string(p, pk_profile_comment(p, i)));
 	pk_profile_free(p);
-	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+	return cli_flush_stdout(info_tool.name);
 }
 
 static void usage(FILE *fp)
@@ -180,16 +202,16 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
-		return EXIT_OK;
+		return cli_flush_stdout("profkit");
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-version") == 0) {
 		printf("profkit %s\n", pk_version());
-		return EXIT_OK;
+		return cli_flush_stdout("profkit");
 	}
 	if (strcmp(cmd, "convert") == 0)
 		return cmd_convert(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
-	fprintf(stderr, "profkit: unknown command '%s' (see 'profkit --help')\n", cmd);
+	cli_error("profkit", "unknown command '%s' (see 'profkit --help')", cmd);
 	return EXIT_USAGE;
 }

@@ -5,6 +5,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Error text is printed on terminals and in logs, one line per error, and
+ * what is interpolated into it (file names, JSON keys, protobuf strings)
+ * comes from outside: a newline would forge a second line and an ESC a
+ * terminal escape sequence. So every control byte becomes '?', visibly. */
+static void make_printable(char *s)
+{
+	for (unsigned char *c = (unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
 void pk_error_init(pk_error *err)
 {
 	if (err == NULL)
@@ -23,10 +34,7 @@ static int error_vset(pk_error *err, int code, long line, long column, long long
 	err->column = column;
 	err->offset = offset;
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
-	/* A message is one line, whatever was interpolated into it. */
-	for (char *c = err->message; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
+	make_printable(err->message);
 	return code;
 }
 
@@ -62,8 +70,10 @@ void pk__error_locate(pk_error *err, const char *source, const char *format)
 {
 	if (err == NULL)
 		return;
-	if (source != NULL && err->source[0] == '\0')
+	if (source != NULL && err->source[0] == '\0') {
 		snprintf(err->source, sizeof err->source, "%s", source);
+		make_printable(err->source);
+	}
 	if (format != NULL && err->format == NULL)
 		err->format = format;
 }

@@ -148,10 +148,19 @@ typedef struct pk__input {
 
 #define PK_DEFAULT_MAX_INPUT ((uint64_t)2 << 30)
 
-int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_error *err);
+/* A look at the first PK_INPUT_PROBE_SIZE bytes of a large input (after
+ * gunzip), so that one no format can read is refused before all of it,
+ * up to the size limit, is in memory. Returns 0 to go on. */
+typedef int (*pk__input_probe)(const unsigned char *data, size_t size, bool gunzipped,
+                               pk_error *err);
+#define PK_INPUT_PROBE_SIZE ((size_t)1 << 20)
+
+/* probe may be NULL. */
+int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe probe, pk__input *out,
+                        pk_error *err);
 /* Copies (or inflates) data into out. */
-int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input *out,
-                          pk_error *err);
+int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input_probe probe,
+                          pk__input *out, pk_error *err);
 void pk__input_release(pk__input *in);
 bool pk__is_gzip(const void *data, size_t size);
 
@@ -165,6 +174,9 @@ struct pk_format {
 	bool gzip_by_default;
 	/* 0 if the bytes look like this format, PK_ENOTMINE otherwise. */
 	int (*sniff)(const unsigned char *data, size_t size);
+	/* Optional, stricter: 0 if data, the first PK_INPUT_PROBE_SIZE bytes
+	 * of a large input, can begin this format. NULL: the sniffer. */
+	int (*probe)(const unsigned char *data, size_t size);
 	/* Build a profile from the bytes; errors carry offsets or lines. */
 	int (*import)(const unsigned char *data, size_t size, pk_profile **out, pk_error *err);
 	int (*export)(const pk_profile *p, pk__sink *sink, pk_error *err);

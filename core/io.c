@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -34,8 +35,8 @@ static void zfree(void *opaque, void *ptr)
 }
 
 /* Inflate one or more concatenated gzip members, as Go's reader does. */
-static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk__input *out,
-                  pk_error *err)
+static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk__input_probe probe,
+                  pk__input *out, pk_error *err)
 {
 	z_stream z = {0};
 	z.zalloc = zalloc;
@@ -87,6 +88,12 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 			    (unsigned long long)max_size);
 			break;
 		}
+		if (probe != NULL && len >= PK_INPUT_PROBE_SIZE) {
+			rc = probe(buf, len, true, err);
+			probe = NULL;
+			if (rc < 0)
+				break;
+		}
 		if (zr == Z_STREAM_END) {
 			if (pos == size)
 				break;
@@ -122,14 +129,14 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 	return 0;
 }
 
-int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input *out,
-                          pk_error *err)
+int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input_probe probe,
+                          pk__input *out, pk_error *err)
 {
 	if (max_size == 0)
 		max_size = PK_DEFAULT_MAX_INPUT;
 	*out = (pk__input){0};
 	if (pk__is_gzip(data, size))
-		return gunzip(data, size, max_size, out, err);
+		return gunzip(data, size, max_size, probe, out, err);
 	if (size > max_size)
 		return pk__error_at(err, PK_ENOMEM, 0,
 		                    "the input is larger than the limit of %llu bytes",
@@ -143,13 +150,19 @@ int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__
 }
 
 /* Read all of fd into memory. The raw size is bounded by max_size too: a
- * gzip stream never shrinks the data it holds by less than nothing. */
-static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_size, pk_error *err)
+ * gzip stream never shrinks the data it holds by less than nothing. Plain
+ * data from a pipe or device is probed as it comes, gzip after inflating. */
+static int read_all(int fd, uint64_t max_size, pk__input_probe probe, unsigned char **out,
+                    size_t *out_size, pk_error *err)
 {
 	size_t cap = IO_CHUNK, len = 0;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < max_size)
-		cap = (size_t)st.st_size + 1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* A regular file's size bounds the read already. */
+		probe = NULL;
+		if ((uint64_t)st.st_size < max_size)
+			cap = (size_t)st.st_size + 1;
+	}
 	/* The limit is only checked when the buffer fills, so it must not
 	 * start larger than the limit allows. */
 	if (cap > max_size)
@@ -165,13 +178,22 @@ static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_
 				    "the input is larger than the limit of %llu bytes",
 				    (unsigned long long)max_size);
 			}
-			unsigned char *nbuf = pk__realloc(buf, len, cap * 2);
+			size_t ncap = cap * 2 > max_size + 1 ? (size_t)max_size + 1 : cap * 2;
+			unsigned char *nbuf = pk__realloc(buf, len, ncap);
 			if (nbuf == NULL) {
 				pk__free(buf);
 				return pk__error_set(err, PK_ENOMEM, "out of memory");
 			}
 			buf = nbuf;
-			cap *= 2;
+			cap = ncap;
+		}
+		if (probe != NULL && len >= PK_INPUT_PROBE_SIZE) {
+			int rc = pk__is_gzip(buf, len) ? 0 : probe(buf, len, false, err);
+			probe = NULL;
+			if (rc < 0) {
+				pk__free(buf);
+				return rc;
+			}
 		}
 		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -191,7 +213,8 @@ static int read_all(int fd, uint64_t max_size, unsigned char **out, size_t *out_
 	return 0;
 }
 
-int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_error *err)
+int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe probe, pk__input *out,
+                        pk_error *err)
 {
 	if (max_size == 0)
 		max_size = PK_DEFAULT_MAX_INPUT;
@@ -208,7 +231,7 @@ int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_
 	}
 	unsigned char *raw = NULL;
 	size_t raw_size = 0;
-	int rc = read_all(fd, max_size, &raw, &raw_size, err);
+	int rc = read_all(fd, max_size, probe, &raw, &raw_size, err);
 	if (!is_stdin)
 		close(fd);
 	PK_FORWARD(rc);
@@ -217,7 +240,7 @@ int pk__input_read_path(const char *path, uint64_t max_size, pk__input *out, pk_
 		out->size = raw_size;
 		return 0;
 	}
-	rc = gunzip(raw, raw_size, max_size, out, err);
+	rc = gunzip(raw, raw_size, max_size, probe, out, err);
 	pk__free(raw);
 	return rc;
 }
@@ -365,24 +388,70 @@ void pk__gzip_sink_free(pk__gzip_sink *g)
 	pk__free(g);
 }
 
+/* Three ways to the output: stdout and files that are not regular (a
+ * device, a FIFO) get the whole output at commit, from memory, since they
+ * cannot be renamed over; regular files get a temporary file beside them
+ * that is renamed over them at commit. The temporary file is an unnamed
+ * O_TMPFILE where the file system allows, so a killed process leaves
+ * nothing behind; elsewhere a named one. */
 struct pk__file_sink {
 	pk__sink base;
-	FILE *fp;
-	char *path; /* NULL for stdout */
-	char *tmp_path;
-	/* stdout cannot be renamed into place, so its output waits here until
-	 * the export has succeeded. */
+	char *target;  /* the file written; NULL for stdout */
+	bool buffered; /* stdout or not a regular file: output waits in pending */
 	pk__buffer_sink pending;
+	FILE *fp;       /* the temporary file */
+	bool anonymous; /* fp is an O_TMPFILE, not yet linked */
+	char *tmp_path; /* its name, once it has one */
+	mode_t mode;    /* of the file it replaces, or 0 */
 };
 
 static int file_write(pk__sink *s, const void *data, size_t size)
 {
 	pk__file_sink *f = (pk__file_sink *)s;
-	if (f->path == NULL)
+	if (f->buffered)
 		return pk__sink_write(&f->pending.base, data, size);
 	if (fwrite(data, 1, size, f->fp) != size)
 		return pk__error_set(s->err, PK_EIO, "cannot write: %s", strerror(errno));
 	return 0;
+}
+
+/* A fresh name beside the target; O_EXCL with a new name each try, which
+ * unlike mkstemp keeps the umask's permissions. */
+static int open_named_temp(pk__file_sink *f)
+{
+	size_t n = strlen(f->target) + 64;
+	f->tmp_path = pk__malloc(n);
+	if (f->tmp_path == NULL)
+		return -1;
+	for (unsigned tries = 0; tries < 100; tries++) {
+		snprintf(f->tmp_path, n, "%s.tmp%ld.%lx.%u", f->target, (long)getpid(),
+		         (unsigned long)time(NULL), tries);
+		int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+static int open_temp(pk__file_sink *f)
+{
+#ifdef O_TMPFILE
+	char *slash = strrchr(f->target, '/');
+	const char *dir = ".";
+	if (slash == f->target)
+		dir = "/";
+	else if (slash != NULL)
+		*slash = '\0', dir = f->target;
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	if (slash != NULL)
+		*slash = '/';
+	if (fd >= 0) {
+		f->anonymous = true;
+		return fd;
+	}
+	/* Not every file system has O_TMPFILE; a missing folder fails below too. */
+#endif
+	return open_named_temp(f);
 }
 
 int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
@@ -390,38 +459,46 @@ int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 	pk__file_sink *f = pk__calloc(1, sizeof *f);
 	PK_CHECK_ALLOC(f, err);
 	f->base = (pk__sink){file_write, err};
+	pk__buffer_sink_init(&f->pending, err);
 	if (strcmp(path, "-") == 0) {
-		f->fp = stdout;
-		pk__buffer_sink_init(&f->pending, err);
+		f->buffered = true;
 		*out = f;
 		return 0;
 	}
-	struct stat st;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		pk__free(f);
-		return pk__error_set(err, PK_EIO, "cannot write: it is a directory");
-	}
-	size_t n = strlen(path) + 64;
-	f->path = pk__strdup(path);
-	f->tmp_path = pk__malloc(n);
-	if (f->path == NULL || f->tmp_path == NULL) {
+	/* Write through a symbolic link, not over it. */
+	char *resolved = realpath(path, NULL); /* malloc's, not ours */
+	f->target = resolved ? pk__strdup(resolved) : pk__strdup(path);
+	free(resolved);
+	if (f->target == NULL) {
 		pk__file_sink_abort(f);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
-	/* O_EXCL with a fresh name each try; unlike mkstemp this keeps the
-	 * umask's permissions for the final file. */
-	int fd = -1;
-	for (unsigned tries = 0; fd < 0 && tries < 100; tries++) {
-		snprintf(f->tmp_path, n, "%s.tmp%ld.%lx.%u", path, (long)getpid(),
-		         (unsigned long)time(NULL), tries);
-		fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
+	struct stat st;
+	if (stat(f->target, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			pk__file_sink_abort(f);
+			return pk__error_set(err, PK_EIO, "cannot write: it is a directory");
+		}
+		if (access(f->target, W_OK) != 0) {
+			int e = errno;
+			pk__file_sink_abort(f);
+			return pk__error_set(err, PK_EIO, "cannot write: %s", strerror(e));
+		}
+		if (!S_ISREG(st.st_mode)) {
+			f->buffered = true;
+			*out = f;
+			return 0;
+		}
+		f->mode = st.st_mode & 07777;
 	}
-	if (fd < 0 || (f->fp = fdopen(fd, "wb")) == NULL) {
+	int fd = open_temp(f);
+	if (fd < 0 || (f->mode != 0 && fchmod(fd, f->mode) != 0) ||
+	    (f->fp = fdopen(fd, "wb")) == NULL) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
+		if (!f->anonymous && f->tmp_path != NULL && fd >= 0)
+			unlink(f->tmp_path);
 		pk__free(f->tmp_path);
 		f->tmp_path = NULL;
 		pk__file_sink_abort(f);
@@ -436,44 +513,84 @@ pk__sink *pk__file_sink_base(pk__file_sink *f)
 	return &f->base;
 }
 
+/* Write the whole pending output to stdout or to the file as it is. */
+static int write_pending(pk__file_sink *f)
+{
+	FILE *fp = f->target ? fopen(f->target, "wb") : stdout;
+	if (fp == NULL)
+		return pk__error_set(f->base.err, PK_EIO, "cannot open: %s", strerror(errno));
+	bool ok = fwrite(f->pending.data, 1, f->pending.size, fp) == f->pending.size;
+	ok = (f->target ? fclose(fp) : fflush(fp)) == 0 && ok;
+	return ok ? 0 : pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
+}
+
+/* Give the anonymous temporary file a name beside the target, through
+ * /proc, which needs no privilege. */
+static int link_anonymous(pk__file_sink *f)
+{
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f->fp));
+	size_t n = strlen(f->target) + 64;
+	f->tmp_path = pk__malloc(n);
+	if (f->tmp_path == NULL)
+		return pk__error_set(f->base.err, PK_ENOMEM, "out of memory");
+	for (unsigned tries = 0; tries < 100; tries++) {
+		snprintf(f->tmp_path, n, "%s.tmp%ld.%lx.%u", f->target, (long)getpid(),
+		         (unsigned long)time(NULL), tries);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, f->tmp_path, AT_SYMLINK_FOLLOW) == 0) {
+			f->anonymous = false;
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	int e = errno;
+	pk__free(f->tmp_path);
+	f->tmp_path = NULL;
+	return pk__error_set(f->base.err, PK_EIO, "cannot name the output: %s", strerror(e));
+}
+
 int pk__file_sink_commit(pk__file_sink *f)
 {
 	int rc = 0;
-	if (f->path == NULL) {
-		if (fwrite(f->pending.data, 1, f->pending.size, f->fp) != f->pending.size ||
-		    fflush(f->fp) != 0)
+	if (f->buffered) {
+		rc = write_pending(f);
+	} else {
+		if (fflush(f->fp) != 0)
 			rc =
 			    pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
-		pk__buffer_sink_release(&f->pending);
-		pk__free(f);
+		if (rc == 0 && f->anonymous)
+			rc = link_anonymous(f);
+		if (fclose(f->fp) != 0 && rc == 0)
+			rc =
+			    pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
+		f->fp = NULL;
+		if (rc == 0 && rename(f->tmp_path, f->target) != 0)
+			rc = pk__error_set(f->base.err, PK_EIO,
+			                   "cannot rename the output into place: %s",
+			                   strerror(errno));
+	}
+	if (rc < 0) {
+		pk__file_sink_abort(f);
 		return rc;
 	}
-	if (fclose(f->fp) != 0)
-		rc = pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
-	f->fp = NULL;
-	if (rc == 0 && rename(f->tmp_path, f->path) != 0)
-		rc = pk__error_set(f->base.err, PK_EIO, "cannot rename the output into place: %s",
-		                   strerror(errno));
-	if (rc < 0)
-		unlink(f->tmp_path);
-	pk__free(f->path);
+	pk__buffer_sink_release(&f->pending);
+	pk__free(f->target);
 	pk__free(f->tmp_path);
 	pk__free(f);
-	return rc;
+	return 0;
 }
 
 void pk__file_sink_abort(pk__file_sink *f)
 {
 	if (f == NULL)
 		return;
+	if (f->fp != NULL)
+		fclose(f->fp);
+	if (f->tmp_path != NULL && !f->anonymous)
+		unlink(f->tmp_path);
 	pk__buffer_sink_release(&f->pending);
-	if (f->path != NULL) {
-		if (f->fp != NULL)
-			fclose(f->fp);
-		if (f->tmp_path != NULL)
-			unlink(f->tmp_path);
-	}
-	pk__free(f->path);
+	pk__free(f->target);
 	pk__free(f->tmp_path);
 	pk__free(f);
 }

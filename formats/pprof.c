@@ -153,11 +153,12 @@ typedef struct importer {
 /* Resolve a string index found at offset `at`. */
 static int get_string(importer *im, uint64_t index, size_t at, pk_str *out)
 {
+	/* The proto fields are int64, so a negative index shows as one. */
 	if (index >= im->string_count)
 		return pk__error_at(
 		    im->err, PK_EFORMAT, (long long)at,
-		    "string index %llu is out of range: the string table has %zu strings",
-		    (unsigned long long)index, im->string_count);
+		    "string index %lld is out of range: the string table has %zu strings",
+		    (long long)(int64_t)index, im->string_count);
 	*out = im->strings[index];
 	return 0;
 }
@@ -568,45 +569,86 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	return 0;
 }
 
-/* Whether a top-level field's wire type suits Profile's field of that number. */
+/* Whether a top-level field's wire type suits Profile's field of that
+ * number. Numbers above 15 are unknown fields, legal with any wire type
+ * next_field reads. */
 static bool profile_field_ok(const pb_field *f)
 {
 	if (f->number > 15)
-		return f->wire != 3 && f->wire != 4; /* unknown fields are legal */
+		return true;
 	bool is_len = f->number <= 6 || f->number == 11 || f->number == 13;
 	bool is_varint = f->number >= 7 && f->number != 11;
 	return (f->wire == WIRE_LEN && is_len) || (f->wire == WIRE_VARINT && is_varint);
 }
 
-/* A profile.proto is a run of well-formed top-level fields that suit
- * Profile. The first few are checked, so text that happens to begin with a
- * valid key is not taken for one; a field cut short after the first may be
- * a truncated profile, which the importer then reports precisely. */
+/* Sniffing must tell pprof from other inputs, but nothing more: once it
+ * says pprof, the importer reads every field and reports a bad one
+ * precisely ("byte 6: malformed protobuf: ..."), which beats "not a
+ * profile". So it checks only two things.
+ *
+ * Text is never pprof: a profile.proto starts with a key and then binary
+ * (a sample_type is 0a 04 08 ..), while legacy pprof text ("heap profile:
+ * ...") and folded stacks are printable ASCII whose first byte may still be
+ * a valid key ('H' is field 9, a varint).
+ *
+ * The first field must be well formed and suit Profile. It must also fit
+ * in the input: every writer we know starts with a sample_type of a few
+ * bytes (protobuf encoders write fields in number order), so a first field
+ * that runs past the end is far likelier to be some other binary than a
+ * profile cut within its first bytes, and "not a profile" tells that user
+ * the truth where "truncated protobuf" would mislead. A profile cut later
+ * passes and gets the precise truncation error from the importer. */
 static int pprof_sniff(const unsigned char *data, size_t size)
 {
+	size_t n = size < 64 ? size : 64, i = 0;
+	while (i < n && ((data[i] >= 0x20 && data[i] < 0x7f) || data[i] == '\t' ||
+	                 data[i] == '\n' || data[i] == '\r'))
+		i++;
+	if (i == n)
+		return PK_ENOTMINE;
 	pb_reader r = {data, 0, size, NULL};
-	for (int i = 0; i < 8 && r.pos < r.end; i++) {
-		pb_field f = {0};
-		uint64_t key, value;
-		if (read_varint(&r, &key) < 0)
-			return i > 0 ? 0 : PK_ENOTMINE;
-		f.number = (uint32_t)(key >> 3);
-		f.wire = (int)(key & 7);
-		if (f.number == 0 || !profile_field_ok(&f) || (i == 0 && f.number > 15))
-			return PK_ENOTMINE;
-		if (f.wire == WIRE_I64 || f.wire == WIRE_I32) {
-			r.pos += f.wire == WIRE_I64 ? 8 : 4;
-			continue;
-		}
-		if (read_varint(&r, &value) < 0)
-			return i > 0 ? 0 : PK_ENOTMINE;
-		if (f.wire == WIRE_LEN) {
-			if (value > r.end - r.pos)
-				return i > 0 ? 0 : PK_ENOTMINE;
-			r.pos += (size_t)value;
-		}
-	}
+	pb_field f;
+	if (next_field(&r, &f) <= 0 || !profile_field_ok(&f))
+		return PK_ENOTMINE;
 	return 0;
+}
+
+/* Whether the field at `at` fails only because the input ends inside it. */
+static bool field_cut_by_end(const unsigned char *data, size_t size, size_t at)
+{
+	pb_reader r = {data, at, size, NULL};
+	uint64_t key, len;
+	if (read_varint(&r, &key) < 0)
+		return r.pos >= size;
+	int wire = (int)(key & 7);
+	if (wire == WIRE_LEN)
+		return read_varint(&r, &len) < 0 ? r.pos >= size : len > size - r.pos;
+	if (wire == WIRE_I64 || wire == WIRE_I32)
+		return (size_t)(wire == WIRE_I64 ? 8 : 4) > size - r.pos;
+	return wire == WIRE_VARINT && read_varint(&r, &len) < 0 && r.pos >= size;
+}
+
+/* Whether data, the first megabyte of a large streamed input, can be the
+ * start of a profile: stricter than the sniffer, every top-level field in
+ * it must be well formed and suit Profile, but the last, which the cut may
+ * end. A real profile always passes; random bytes almost never do, so
+ * /dev/urandom is refused at once instead of read up to the size limit. */
+static int pprof_probe(const unsigned char *data, size_t size)
+{
+	if (pprof_sniff(data, size) != 0)
+		return PK_ENOTMINE;
+	pb_reader r = {data, 0, size, NULL};
+	pb_field f;
+	for (;;) {
+		size_t at = r.pos;
+		int rc = next_field(&r, &f);
+		if (rc == 0)
+			return 0;
+		if (rc < 0)
+			return field_cut_by_end(data, size, at) ? 0 : PK_ENOTMINE;
+		if (!profile_field_ok(&f))
+			return PK_ENOTMINE;
+	}
 }
 
 /* --------------------------------------------------------------- exporter */
@@ -887,6 +929,7 @@ const pk_format pk__format_pprof = {
     .extensions = pprof_extensions,
     .gzip_by_default = true,
     .sniff = pprof_sniff,
+    .probe = pprof_probe,
     .import = pprof_import,
     .export = pprof_export,
 };

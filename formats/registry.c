@@ -83,7 +83,7 @@ static const pk_format *detect(const unsigned char *data, size_t size)
 const pk_format *pk_format_detect(const void *data, size_t size)
 {
 	pk__input in;
-	if (pk__input_from_buffer(data, size, 0, &in, NULL) < 0)
+	if (pk__input_from_buffer(data, size, 0, NULL, &in, NULL) < 0)
 		return NULL;
 	const pk_format *f = detect(in.data, in.size);
 	pk__input_release(&in);
@@ -92,22 +92,42 @@ const pk_format *pk_format_detect(const void *data, size_t size)
 
 /* ---------------------------------------------------------------- reading */
 
+static int not_a_profile(bool gunzipped, pk_error *err)
+{
+	char names[128] = "";
+	for (size_t i = 0; formats[i] != NULL; i++)
+		if (formats[i]->import != NULL)
+			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+			         names[0] ? ", " : "", formats[i]->name);
+	return pk__error_at(err, PK_EFORMAT, 0, "not a profile in any format profkit reads (%s)%s",
+	                    names, gunzipped ? " after gunzip" : "");
+}
+
+/* Refuses a large input early when no format knows its beginning. */
+static int probe_formats(const unsigned char *data, size_t size, bool gunzipped, pk_error *err)
+{
+	for (size_t i = 0; formats[i] != NULL; i++) {
+		int (*probe)(const unsigned char *, size_t) =
+		    formats[i]->probe ? formats[i]->probe : formats[i]->sniff;
+		if (formats[i]->import != NULL && probe != NULL && probe(data, size) == 0)
+			return 0;
+	}
+	return not_a_profile(gunzipped, err);
+}
+
+static pk__input_probe probe_for(const pk_read_options *opts)
+{
+	return opts != NULL && opts->format != NULL ? NULL : probe_formats;
+}
+
 static int import_input(pk__input *in, const pk_read_options *opts, const char *source,
                         pk_profile **out, const pk_format **format_out, pk_error *err)
 {
 	const pk_format *f = opts ? opts->format : NULL;
 	if (in->size == 0)
 		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
-	if (f == NULL && (f = detect(in->data, in->size)) == NULL) {
-		char names[128] = "";
-		for (size_t i = 0; formats[i] != NULL; i++)
-			if (formats[i]->import != NULL)
-				snprintf(names + strlen(names), sizeof names - strlen(names),
-				         "%s%s", names[0] ? ", " : "", formats[i]->name);
-		return pk__error_at(err, PK_EFORMAT, 0,
-		                    "not a profile in any format profkit reads (%s)%s", names,
-		                    in->was_gzip ? " after gunzip" : "");
-	}
+	if (f == NULL && (f = detect(in->data, in->size)) == NULL)
+		return not_a_profile(in->was_gzip, err);
 	if (f->import == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
 		                     f->name);
@@ -136,7 +156,7 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
 {
 	const char *source = opts && opts->source_name ? opts->source_name : path;
 	pk__input in;
-	int rc = pk__input_read_path(path, opts ? opts->max_size : 0, &in, err);
+	int rc = pk__input_read_path(path, opts ? opts->max_size : 0, probe_for(opts), &in, err);
 	if (rc == 0)
 		rc = import_input(&in, opts, source, out, format_out, err);
 	pk__input_release(&in);
@@ -149,7 +169,8 @@ int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options 
 {
 	const char *source = opts && opts->source_name ? opts->source_name : "<buffer>";
 	pk__input in;
-	int rc = pk__input_from_buffer(data, size, opts ? opts->max_size : 0, &in, err);
+	int rc =
+	    pk__input_from_buffer(data, size, opts ? opts->max_size : 0, probe_for(opts), &in, err);
 	if (rc == 0)
 		rc = import_input(&in, opts, source, out, format_out, err);
 	pk__input_release(&in);

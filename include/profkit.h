@@ -55,7 +55,9 @@ enum {
 #define PK_ERROR_MESSAGE_MAX 512
 
 /** Where and why a call failed. Caller-owned; initialize with
- * pk_error_init() or PK_ERROR_INIT. */
+ * pk_error_init() or PK_ERROR_INIT. The library writes source and message
+ * with every control byte (below 0x20, and 0x7f: newlines, ESC) replaced
+ * by '?', so they print as one line that cannot drive a terminal. */
 typedef struct pk_error {
 	int code;                           /**< 0 or a PK_E* code */
 	const char *format;                 /**< format name (static), or NULL */

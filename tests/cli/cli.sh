@@ -11,6 +11,18 @@ for args in "" "convert" "info"; do
 		fail "'profkit $args --version'"
 done
 "$PROFKIT" convert --help | grep -q -- '--from FORMAT' && pass || fail "convert --help lists --from"
+# ... and fail when stdout cannot be written, rather than exit 0 with nothing.
+if [ -w /dev/full ]; then
+	for args in "" "convert" "info"; do
+		for opt in --help --version; do
+			"$PROFKIT" $args $opt >/dev/full 2>"$WORK/stderr"
+			rc=$?
+			[ $rc -eq 1 ] && [ "$(wc -l <"$WORK/stderr")" -eq 1 ] &&
+				grep -q "^profkit${args:+ $args}: cannot write to standard output: " "$WORK/stderr" &&
+				pass || fail "'profkit $args $opt >/dev/full': exit $rc, stderr: $(cat "$WORK/stderr")"
+		done
+	done
+fi
 
 # Usage errors exit 2 with one line.
 usage_error() { # DESCRIPTION ARGS...
@@ -32,6 +44,24 @@ usage_error "unknown --to" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x" --to nosu
 usage_error "unknown --from" info "$FIXTURES/heap.pb.gz" --from nosuch
 usage_error "--plain and --gzip" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x.pb" --plain --gzip
 [ ! -e "$WORK/x.unknown" ] && [ ! -e "$WORK/x" ] && pass || fail "a usage error wrote output"
+# argv quoted in an error is one line without control characters: '?' stands for them.
+no_controls() { ! LC_ALL=C grep -q '[[:cntrl:]]' "$WORK/stderr"; }
+usage_error "unknown option with a newline" convert --$'fro\nbnicate' "$FIXTURES/heap.pb.gz" -o "$WORK/x.pb.gz"
+no_controls && grep -q "unknown option '--fro?bnicate'" "$WORK/stderr" && pass ||
+	fail "newline in an option: $(cat "$WORK/stderr")"
+usage_error "unknown command with ESC" $'frob\e[2Jnicate'
+no_controls && grep -q "unknown command 'frob?\[2Jnicate'" "$WORK/stderr" && pass ||
+	fail "ESC in a command: $(cat "$WORK/stderr")"
+usage_error "unknown --to with ESC" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x" --to $'\e[31mred'
+no_controls && pass || fail "ESC in --to: $(cat "$WORK/stderr")"
+usage_error "unknown extension with a newline" convert "$FIXTURES/heap.pb.gz" -o "$WORK/x"$'\n.y'
+no_controls && pass || fail "newline in -o: $(cat "$WORK/stderr")"
+
+# A short option's value may be attached: -oOUT, as getopt reads it.
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o"$WORK/attached.json" && [ -s "$WORK/attached.json" ] &&
+	pass || fail "-oOUT"
+"$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o="$WORK/attached-eq.json" && [ -s "$WORK/attached-eq.json" ] &&
+	pass || fail "-o=OUT"
 
 # info: the totals of each sample type are the sums go tool pprof -raw shows.
 for f in "$FIXTURES"/*.pb.gz; do
@@ -55,6 +85,42 @@ done
 "$PROFKIT" info "$FIXTURES/allocs.pb.gz" | grep -q '^  1: alloc_space/bytes total [0-9]* (default)$' && pass ||
 	fail "info allocs: alloc_space is the default"
 "$PROFKIT" info "$FIXTURES/cpu.pb.gz" | grep -q '^Duration: [0-9.]*s$' && pass || fail "info cpu: duration"
+"$PROFKIT" info "$FIXTURES/cpu.pb.gz" | grep -q '^Period: [0-9]* cpu/nanoseconds$' && pass || fail "info cpu: period"
+
+# Totals are exact or say they do not fit int64 (no wrapped-around number),
+# even when a partial sum leaves int64 and comes back. A period without a
+# type prints no "type/unit".
+cat >"$WORK/big.json" <<'JSON'
+{"format": "profkit-profile", "version": 1, "period": 10,
+ "sample_types": [{"type": "a", "unit": "n"}, {"type": "b", "unit": "n"}, {"type": "c", "unit": "n"}],
+ "samples": [
+  {"locations": [], "values": [9223372036854775807, 9223372036854775807, -9223372036854775807]},
+  {"locations": [], "values": [9223372036854775807, 1, -9223372036854775807]},
+  {"locations": [], "values": [0, -2, 0]}]}
+JSON
+"$PROFKIT" info "$WORK/big.json" >"$WORK/info.txt" 2>"$WORK/stderr" && pass || fail "info big.json: $(cat "$WORK/stderr")"
+grep -qx '  0: a/n total overflows int64' "$WORK/info.txt" && pass ||
+	fail "info: a total above int64: $(cat "$WORK/info.txt")"
+grep -qx '  1: b/n total 9223372036854775806' "$WORK/info.txt" && pass ||
+	fail "info: a total back in int64: $(cat "$WORK/info.txt")"
+grep -qx '  2: c/n total overflows int64 (default)' "$WORK/info.txt" && pass ||
+	fail "info: a total below int64: $(cat "$WORK/info.txt")"
+grep -qx 'Period: 10' "$WORK/info.txt" && pass || fail "info: a period without a type: $(cat "$WORK/info.txt")"
+
+# A file name with a newline or ESC, and an ESC in the input, reach stderr
+# as '?': one line that cannot drive the terminal.
+evil="$WORK/evil"$'\n'"file"$'\e'"[2J.pb"
+printf 'not a profile' >"$evil"
+"$PROFKIT" info "$evil" >/dev/null 2>"$WORK/stderr"
+rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$WORK/stderr")" -eq 1 ] && no_controls &&
+	grep -q "^profkit info: $WORK/evil?file?\[2J.pb: byte 0: not a profile" "$WORK/stderr" &&
+	pass || fail "control characters in a file name: exit $rc, stderr: $(cat "$WORK/stderr")"
+printf '{"format": "profkit-profile", "version": 1, "\\u001b[2J\\nkey": 1}' >"$WORK/esc.json"
+"$PROFKIT" info "$WORK/esc.json" >/dev/null 2>"$WORK/stderr"
+rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$WORK/stderr")" -eq 1 ] && no_controls && grep -q '?\[2J?key' "$WORK/stderr" &&
+	pass || fail "ESC in a JSON key: exit $rc, stderr: $(cat "$WORK/stderr")"
 
 # stdin and stdout.
 "$PROFKIT" convert - -o - --to json <"$FIXTURES/heap.pb.gz" >"$WORK/stdio.json" && pass || fail "stdin to stdout"
@@ -79,8 +145,8 @@ cp "$WORK/file.json" "$WORK/looks-like.pb.gz"
 
 # Writing into a missing folder fails cleanly.
 "$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/no/such/dir/x.pb.gz" 2>"$WORK/stderr"
-[ $? -eq 1 ] && grep -q 'x.pb.gz: cannot create the output' "$WORK/stderr" && pass ||
-	fail "missing output folder: $(cat "$WORK/stderr")"
+[ $? -eq 1 ] && grep -qx "profkit convert: $WORK/no/such/dir/x.pb.gz: cannot create the output: .*" "$WORK/stderr" &&
+	pass || fail "missing output folder: $(cat "$WORK/stderr")"
 # Overwriting the input in place works: it is read whole first.
 cp "$FIXTURES/heap.pb.gz" "$WORK/inplace.pb.gz"
 "$PROFKIT" convert "$WORK/inplace.pb.gz" -o "$WORK/inplace.pb.gz" && "$PROFKIT" info "$WORK/inplace.pb.gz" >/dev/null &&

@@ -556,6 +556,9 @@ static const bad_case bad_cases[] = {
      "mappings[0].memory_start must be"},
     {HEAD TYPES ",\n\"mappings\": [{\"id\": \"18446744073709551616\"}]}", 3, 14,
      "mappings[0].id must be"},
+    /* jansson reads JSON integers into int64: ids from 2^63 on must be strings */
+    {HEAD TYPES ",\n\"mappings\": [{\"id\": 9223372036854775808}]}", 3, 0,
+     "invalid JSON: too big integer"},
     {HEAD TYPES ",\n\"mappings\": [{\"id\": 1, \"has_functions\": 1}]}", 3, 14,
      "mappings[0].has_functions must be true or false"},
     {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"start_line\": \"3\"}]}", 3, 15,

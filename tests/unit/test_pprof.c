@@ -780,12 +780,16 @@ static void test_error_string_index(void **state)
 	pb_strings(&b, small_strings, 6);
 	expect_error(&b, (long long)(at + inner), "string index 1000 is out of range");
 
-	/* a negative index is a huge one */
+	/* a negative index, shown as the int64 the field is */
 	pb_uint(&m, 1, 1);
 	inner = pb_int(&m, 5, -1);
 	at = pb_msg(&b, 3, &m);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)(at + inner), "string index 18446744073709551615 is out");
+	expect_error(&b, (long long)(at + inner),
+	             "string index -1 is out of range: the string table has 6 strings");
+	pb_strings(&b, small_strings, 6);
+	at = pb_int(&b, 7, INT64_MIN);
+	expect_error(&b, (long long)at, "string index -9223372036854775808 is out of range");
 
 	/* in a header field */
 	pb_strings(&b, small_strings, 6);
@@ -1195,6 +1199,155 @@ static void test_error_empty(void **state)
 	assert_null(p);
 }
 
+/* -------------------------------------------------------------- sniffing */
+
+static bool detected(const void *data, size_t size)
+{
+	return pk_format_detect(data, size) == pprof();
+}
+
+/* Read without the format given: *out gets the profile or NULL. */
+static int read_detected(const pb *b, pk_profile **out, pk_error *err)
+{
+	const pk_format *f = NULL;
+	*out = NULL;
+	int rc = pk_profile_read_buffer(b->d, b->n, NULL, out, &f, err);
+	if (rc == 0)
+		assert_ptr_equal(f, pprof());
+	return rc;
+}
+
+/* pprof is told from other input by its first field alone; the reader
+ * judges the rest and names the bad byte. */
+static void test_sniff(void **state)
+{
+	(void)state;
+	pb b = {0};
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+
+	/* a first field of an unknown number (> 15), of each wire type, is
+	 * pprof: pprof skips such fields, and so does the reader */
+	small_profile(&b);
+	pk_profile *want = import_ok(&b);
+	pb_free(&b);
+	for (int wire = 0; wire <= 5; wire++) {
+		switch (wire) {
+		case 0: pb_uint(&b, 16, 12345); break;
+		case 1:
+			pb_key(&b, 17, 1);
+			pb_raw(&b, "12345678", 8);
+			break;
+		case 2: pb_str(&b, 18, "skipped"); break;
+		case 5:
+			pb_key(&b, 19, 5);
+			pb_raw(&b, "1234", 4);
+			break;
+		default: pb_uint(&b, 0x1fffffff, 1); break; /* the largest number */
+		}
+		small_profile(&b);
+		assert_true(detected(b.d, b.n));
+		assert_int_equal(read_detected(&b, &p, &err), 0);
+		assert_profiles_equal(want, p);
+		pk_profile_free(p);
+		pb_free(&b);
+	}
+	pk_profile_free(want);
+	/* the fuzz seed that showed it */
+	const char *top = getenv("TOP_SRCDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_pprof/unknown-fields.pb",
+	         top ? top : ".");
+	const pk_format *f = NULL;
+	int rc = pk_profile_read_path(path, NULL, &p, &f, &err);
+	if (rc != 0)
+		fail_msg("%s: %s", path, err.message);
+	assert_ptr_equal(f, pprof());
+	pk_profile_free(p);
+
+	/* a good first field then a malformed one: the reader's own error,
+	 * not "not a profile" */
+	static const unsigned char group[] = {0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x1b, 0x08, 0x01};
+	pb_raw(&b, group, sizeof group);
+	assert_true(detected(b.d, b.n));
+	assert_int_equal(read_detected(&b, &p, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, 6);
+	assert_string_equal(err.message, "malformed protobuf: unsupported wire type 3 in field 3");
+	assert_string_equal(err.format, "pprof");
+	pb_free(&b);
+	/* ... or one that runs past the end: the precise truncation error */
+	small_sample_type(&b);
+	size_t at = pb_key(&b, 6, 2);
+	pb_varint(&b, 9);
+	pb_raw(&b, "abc", 3);
+	assert_true(detected(b.d, b.n));
+	pk_error_init(&err);
+	assert_int_equal(read_detected(&b, &p, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, (long long)at);
+	assert_string_equal(
+	    err.message, "truncated protobuf: field 6 claims 9 bytes but its message has 3 left");
+	pb_free(&b);
+
+	/* text is never pprof, though its first byte may be a good key ('H' is
+	 * field 9, a varint; '2' field 6, a LEN): legacy pprof text, folded
+	 * stacks. Only the first 64 bytes are looked at. */
+	static const char *const text[] = {
+	    "",
+	    "H12",
+	    "heap profile:    1:   262144 [     1:   262144] @ heap_v2/524288\n",
+	    "--- contention:\ncycles/second=3000000000\n",
+	    "2\n\t\r main;work;leaf 42\r\n",
+	    "H1234567890123456789012345678901234567890123456789012345678901234\x01\x02",
+	};
+	for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+		if (detected(text[i], strlen(text[i])))
+			fail_msg("text %zu taken for pprof: \"%s\"", i, text[i]);
+	/* one control byte in the first 64 makes it binary, and then a good
+	 * first field makes it pprof */
+	assert_true(detected("H1\x01", 3));
+
+	/* first fields that are no pprof */
+	static const struct {
+		const char *bytes;
+		size_t size;
+	} no[] = {
+	    {"\x00\x01", 2},                                          /* field number 0 */
+	    {"\x80\x80\x80\x80\x10\x00", 6},                          /* field number 2^29 */
+	    {"\x0b\x08\x01", 3},                                      /* group start, field 1 */
+	    {"\x0c\x08\x01", 3},                                      /* group end */
+	    {"\x86\x01\x08\x01", 4},                                  /* wire type 6, field 16 */
+	    {"\x87\x01\x08\x01", 4},                                  /* wire type 7 */
+	    {"\x08\x01", 2},                                          /* sample_type as a varint */
+	    {"\x4a\x00", 2},                                          /* time_nanos as a LEN */
+	    {"\x61\x01\x02\x03\x04\x05\x06\x07\x08", 9},              /* period as an I64 */
+	    {"\x6d\x01\x02\x03\x04", 5},                              /* comment as an I32 */
+	    {"\x0a\x05\x08\x01\x10\x02", 6},                          /* a LEN past the end */
+	    {"\x0a\xff\xff\xff\xff\x0f\x08", 7},                      /* a huge LEN */
+	    {"\x81\x01\x01\x02\x03", 5},                              /* an I64 past the end */
+	    {"\x85\x01\x01\x02\x03", 5},                              /* an I32 past the end */
+	    {"\x80", 1},                                              /* a key cut short */
+	    {"\x48\x80", 2},                                          /* a varint cut short */
+	    {"\x48\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 12}, /* 11 bytes */
+	    {"\x7f"
+	     "ELF\x02\x01\x01",
+	     7}, /* wire type 7 */
+	};
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		if (detected(no[i].bytes, no[i].size))
+			fail_msg("case %zu taken for pprof", i);
+	/* each of Profile's fields with its own wire type is pprof */
+	for (uint64_t field = 1; field <= 15; field++) {
+		if (field <= 6 || field == 11 || field == 13)
+			pb_str(&b, field, "");
+		else
+			pb_uint(&b, field, 1);
+		if (!detected(b.d, b.n))
+			fail_msg("a first field %u is not taken for pprof", (unsigned)field);
+		pb_free(&b);
+	}
+	assert_true(detected("\x68\x01", 2)); /* a comment, unpacked */
+}
+
 /* --------------------------------------------------------------- export */
 
 static void test_export_round_trip(void **state)
@@ -1498,6 +1651,7 @@ int main(void)
 	    cmocka_unit_test(test_error_values_and_types),
 	    cmocka_unit_test(test_error_concatenated),
 	    cmocka_unit_test(test_error_empty),
+	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
 	    cmocka_unit_test(test_export_corner_cases),
