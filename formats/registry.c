@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 extern const pk_format pk__format_pprof;
 extern const pk_format pk__format_json;
@@ -29,10 +30,11 @@ const pk_format *pk_format_by_name(const char *name)
 	return NULL;
 }
 
+/* Extensions match in any case: HEAP.PB.GZ is as much pprof as heap.pb.gz. */
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
 	size_t n = strlen(suffix);
-	return len >= n && strncmp(s + len - n, suffix, n) == 0;
+	return len >= n && strncasecmp(s + len - n, suffix, n) == 0;
 }
 
 const pk_format *pk_format_by_path(const char *path)

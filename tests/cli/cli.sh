@@ -143,6 +143,12 @@ cp "$WORK/file.json" "$WORK/looks-like.pb.gz"
 "$PROFKIT" info "$FIXTURES/heap.pb.gz" --from json >/dev/null 2>"$WORK/stderr"
 [ $? -eq 1 ] && grep -q 'heap.pb.gz:' "$WORK/stderr" && pass || fail "--from json on pprof input: $(cat "$WORK/stderr")"
 
+# Extensions match in any case.
+"$PROFKIT" convert "$FIXTURES/mutex.pb.gz" -o "$WORK/UPPER.JSON" && head -c 1 "$WORK/UPPER.JSON" | grep -q '{' &&
+	pass || fail "an upper-case .JSON"
+"$PROFKIT" convert "$WORK/UPPER.JSON" -o "$WORK/UPPER.PB.GZ" && head -c 2 "$WORK/UPPER.PB.GZ" | od -An -tx1 | grep -q '1f 8b' &&
+	pass || fail "an upper-case .PB.GZ"
+
 # Writing into a missing folder fails cleanly.
 "$PROFKIT" convert "$FIXTURES/heap.pb.gz" -o "$WORK/no/such/dir/x.pb.gz" 2>"$WORK/stderr"
 [ $? -eq 1 ] && grep -qx "profkit convert: $WORK/no/such/dir/x.pb.gz: cannot create the output: .*" "$WORK/stderr" &&
