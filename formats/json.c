@@ -178,10 +178,17 @@ typedef struct importer {
 
 /* The 1-based line and column of byte `at`; columns count characters, as
  * jansson's do. Only called for an error, so a scan from the start is fine. */
+/* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
+ * a reader to ignore it, and we do. Returns the bytes to skip. */
+static size_t bom_length(const unsigned char *d, size_t size)
+{
+	return size >= 3 && d[0] == 0xef && d[1] == 0xbb && d[2] == 0xbf ? 3 : 0;
+}
+
 static void locate(const importer *im, size_t at, long *line, long *column)
 {
 	long l = 1, c = 0;
-	for (size_t i = 0; i < at && i < im->size; i++) {
+	for (size_t i = bom_length(im->data, im->size); i < at && i < im->size; i++) {
 		if (im->data[i] == '\n') {
 			l++;
 			c = 0;
@@ -405,7 +412,7 @@ static int check_end(importer *im, size_t pos)
 static int scan_top(importer *im)
 {
 	const unsigned char *d = im->data;
-	size_t pos = skip_ws(d, im->size, 0);
+	size_t pos = skip_ws(d, im->size, bom_length(d, im->size));
 	if (pos >= im->size || d[pos] != '{')
 		return expected(im, pos, "'{' to start a profkit JSON profile");
 	im->top = pos;
@@ -946,7 +953,7 @@ static int json_sniff(const unsigned char *data, size_t size)
 	static const char key[] = "\"format\"", marker[] = "\"" JSON_MARKER "\"";
 	size_t key_len = sizeof key - 1, marker_len = sizeof marker - 1;
 	size_t n = size < 4096 ? size : 4096;
-	size_t pos = skip_ws(data, n, 0);
+	size_t pos = skip_ws(data, n, bom_length(data, n));
 	if (pos >= n || data[pos] != '{')
 		return PK_ENOTMINE;
 	for (; n - pos >= key_len; pos++) {

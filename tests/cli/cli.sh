@@ -143,6 +143,12 @@ cp "$WORK/file.json" "$WORK/looks-like.pb.gz"
 "$PROFKIT" info "$FIXTURES/heap.pb.gz" --from json >/dev/null 2>"$WORK/stderr"
 [ $? -eq 1 ] && grep -q 'heap.pb.gz:' "$WORK/stderr" && pass || fail "--from json on pprof input: $(cat "$WORK/stderr")"
 
+# JSON with a UTF-8 byte order mark reads, and columns do not count it.
+{ printf '\357\273\277' && cat "$WORK/file.json"; } >"$WORK/bom.json"
+"$PROFKIT" convert "$WORK/bom.json" -o "$WORK/bom.json.pb" && pass || fail "JSON with a BOM"
+printf '\357\273\277{"format": "profkit-profile", "version": 1, x}' >"$WORK/bom-bad.json"
+"$PROFKIT" info "$WORK/bom-bad.json" 2>&1 | grep -q "bom-bad.json:1:45: " && pass || fail "BOM column"
+
 # Extensions match in any case.
 "$PROFKIT" convert "$FIXTURES/mutex.pb.gz" -o "$WORK/UPPER.JSON" && head -c 1 "$WORK/UPPER.JSON" | grep -q '{' &&
 	pass || fail "an upper-case .JSON"
