@@ -176,14 +176,15 @@ typedef struct importer {
 	pk__vec bytes;  /* char: a decoded {"hex": ...} string */
 } importer;
 
-/* The 1-based line and column of byte `at`; columns count characters, as
- * jansson's do. Only called for an error, so a scan from the start is fine. */
 /* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
  * a reader to ignore it, and we do. Returns the bytes to skip. */
 static size_t bom_length(const unsigned char *d, size_t size)
 {
 	return size >= 3 && d[0] == 0xef && d[1] == 0xbb && d[2] == 0xbf ? 3 : 0;
 }
+
+/* The 1-based line and column of byte `at`; columns count characters, as
+ * jansson's do. Only called for an error, so a scan from the start is fine. */
 
 static void locate(const importer *im, size_t at, long *line, long *column)
 {

@@ -172,6 +172,13 @@ static inline void assert_profiles_equal(const pk_profile *a, const pk_profile *
 	}
 
 	assert_int_equal(pk_profile_stack_count(a), pk_profile_stack_count(b));
+	for (size_t i = 0; i < pk_profile_stack_count(a); i++) {
+		const uint32_t *sx, *sy;
+		size_t dx = pk_profile_stack(a, i, &sx);
+		assert_int_equal(dx, pk_profile_stack(b, i, &sy));
+		if (dx > 0)
+			assert_memory_equal(sx, sy, dx * sizeof *sx);
+	}
 	assert_int_equal(pk_profile_sample_count(a), pk_profile_sample_count(b));
 	for (size_t i = 0; i < pk_profile_sample_count(a); i++) {
 		pk_sample x, y;

@@ -81,118 +81,15 @@ static pk_profile *json_round_trip(const pk_profile *p)
 	return q;
 }
 
-static void assert_same_string(const pk_profile *a, pk_str sa, const pk_profile *b, pk_str sb)
-{
-	size_t la = pk_profile_string_length(a, sa), lb = pk_profile_string_length(b, sb);
-	assert_int_equal(la, lb);
-	assert_memory_equal(pk_profile_string(a, sa), pk_profile_string(b, sb), la + 1);
-}
-
-static void assert_same_value_type(const pk_profile *a, pk_value_type va, const pk_profile *b,
-                                   pk_value_type vb)
-{
-	assert_same_string(a, va.type, b, vb.type);
-	assert_same_string(a, va.unit, b, vb.unit);
-}
-
-/* Every field of the two models is the same. Stricter than helpers.h's
- * assert_profiles_equal: the string tables must match index by index too,
- * since the JSON keeps the table's order (it decides pprof's bytes). */
+/* Every field of the two models is the same, and so are the string tables,
+ * index by index: the JSON keeps the table's order, which decides pprof's
+ * bytes. */
 static void assert_profiles_identical(const pk_profile *a, const pk_profile *b)
 {
 	assert_int_equal(pk_profile_string_count(a), pk_profile_string_count(b));
 	for (size_t i = 0; i < pk_profile_string_count(a); i++)
-		assert_same_string(a, (pk_str)i, b, (pk_str)i);
-
-	assert_int_equal(pk_profile_sample_type_count(a), pk_profile_sample_type_count(b));
-	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++)
-		assert_same_value_type(a, pk_profile_sample_type(a, i), b,
-		                       pk_profile_sample_type(b, i));
-	assert_same_string(a, pk_profile_default_sample_type(a), b,
-	                   pk_profile_default_sample_type(b));
-	assert_same_value_type(a, pk_profile_period_type(a), b, pk_profile_period_type(b));
-	assert_int_equal(pk_profile_period(a), pk_profile_period(b));
-	assert_int_equal(pk_profile_time_nanos(a), pk_profile_time_nanos(b));
-	assert_int_equal(pk_profile_duration_nanos(a), pk_profile_duration_nanos(b));
-	assert_same_string(a, pk_profile_drop_frames(a), b, pk_profile_drop_frames(b));
-	assert_same_string(a, pk_profile_keep_frames(a), b, pk_profile_keep_frames(b));
-	assert_same_string(a, pk_profile_doc_url(a), b, pk_profile_doc_url(b));
-	assert_int_equal(pk_profile_comment_count(a), pk_profile_comment_count(b));
-	for (size_t i = 0; i < pk_profile_comment_count(a); i++)
-		assert_same_string(a, pk_profile_comment(a, i), b, pk_profile_comment(b, i));
-
-	assert_int_equal(pk_profile_mapping_count(a), pk_profile_mapping_count(b));
-	for (size_t i = 0; i < pk_profile_mapping_count(a); i++) {
-		const pk_mapping *ma = pk_profile_mapping(a, i), *mb = pk_profile_mapping(b, i);
-		assert_int_equal(ma->id, mb->id);
-		assert_int_equal(ma->memory_start, mb->memory_start);
-		assert_int_equal(ma->memory_limit, mb->memory_limit);
-		assert_int_equal(ma->file_offset, mb->file_offset);
-		assert_same_string(a, ma->filename, b, mb->filename);
-		assert_same_string(a, ma->build_id, b, mb->build_id);
-		assert_int_equal(ma->has_functions, mb->has_functions);
-		assert_int_equal(ma->has_filenames, mb->has_filenames);
-		assert_int_equal(ma->has_line_numbers, mb->has_line_numbers);
-		assert_int_equal(ma->has_inline_frames, mb->has_inline_frames);
-	}
-
-	assert_int_equal(pk_profile_function_count(a), pk_profile_function_count(b));
-	for (size_t i = 0; i < pk_profile_function_count(a); i++) {
-		const pk_function *fa = pk_profile_function(a, i), *fb = pk_profile_function(b, i);
-		assert_int_equal(fa->id, fb->id);
-		assert_same_string(a, fa->name, b, fb->name);
-		assert_same_string(a, fa->system_name, b, fb->system_name);
-		assert_same_string(a, fa->filename, b, fb->filename);
-		assert_int_equal(fa->start_line, fb->start_line);
-	}
-
-	assert_int_equal(pk_profile_location_count(a), pk_profile_location_count(b));
-	for (size_t i = 0; i < pk_profile_location_count(a); i++) {
-		const pk_location *la = pk_profile_location(a, i), *lb = pk_profile_location(b, i);
-		assert_int_equal(la->id, lb->id);
-		assert_int_equal(la->mapping, lb->mapping);
-		assert_int_equal(la->address, lb->address);
-		assert_int_equal(la->is_folded, lb->is_folded);
-		const pk_line *lines_a, *lines_b;
-		size_t na = pk_profile_location_lines(a, i, &lines_a);
-		size_t nb = pk_profile_location_lines(b, i, &lines_b);
-		assert_int_equal(na, nb);
-		for (size_t j = 0; j < na; j++) {
-			assert_int_equal(lines_a[j].function, lines_b[j].function);
-			assert_int_equal(lines_a[j].line, lines_b[j].line);
-			assert_int_equal(lines_a[j].column, lines_b[j].column);
-		}
-	}
-
-	assert_int_equal(pk_profile_stack_count(a), pk_profile_stack_count(b));
-	for (size_t s = 0; s < pk_profile_stack_count(a); s++) {
-		const uint32_t *sa, *sb;
-		size_t da = pk_profile_stack(a, s, &sa), db = pk_profile_stack(b, s, &sb);
-		assert_int_equal(da, db);
-		if (da > 0)
-			assert_memory_equal(sa, sb, da * sizeof *sa);
-	}
-
-	assert_int_equal(pk_profile_sample_count(a), pk_profile_sample_count(b));
-	for (size_t i = 0; i < pk_profile_sample_count(a); i++) {
-		pk_sample sa, sb;
-		assert_int_equal(pk_profile_sample(a, i, &sa), 0);
-		assert_int_equal(pk_profile_sample(b, i, &sb), 0);
-		assert_int_equal(sa.stack, sb.stack);
-		assert_int_equal(sa.depth, sb.depth);
-		for (size_t j = 0; j < sa.depth; j++)
-			assert_int_equal(sa.locations[j], sb.locations[j]);
-		assert_int_equal(sa.value_count, sb.value_count);
-		for (size_t j = 0; j < sa.value_count; j++)
-			assert_int_equal(sa.values[j], sb.values[j]);
-		assert_int_equal(sa.label_count, sb.label_count);
-		for (size_t j = 0; j < sa.label_count; j++) {
-			assert_same_string(a, sa.labels[j].key, b, sb.labels[j].key);
-			assert_same_string(a, sa.labels[j].str, b, sb.labels[j].str);
-			assert_int_equal(sa.labels[j].num, sb.labels[j].num);
-			assert_same_string(a, sa.labels[j].num_unit, b, sb.labels[j].num_unit);
-		}
-	}
+		pk_test_assert_str_equal(a, (pk_str)i, b, (pk_str)i, "string table entry");
+	assert_profiles_equal(a, b);
 }
 
 /* The bytes of a fixture (still gzipped), or NULL with the test skipped. */
