@@ -185,7 +185,6 @@ static size_t bom_length(const unsigned char *d, size_t size)
 
 /* The 1-based line and column of byte `at`; columns count characters, as
  * jansson's do. Only called for an error, so a scan from the start is fine. */
-
 static void locate(const importer *im, size_t at, long *line, long *column)
 {
 	long l = 1, c = 0;
