@@ -149,8 +149,8 @@ int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__
 	return 0;
 }
 
-/* Read all of fd into memory. The raw size is bounded by max_size too: a
- * gzip stream never shrinks the data it holds by less than nothing. Plain
+/* Read all of fd into memory, at most max_size bytes even when they are
+ * gzip (which is larger than its data only for data no profile is). Plain
  * data from a pipe or device is probed as it comes, gzip after inflating. */
 static int read_all(int fd, uint64_t max_size, pk__input_probe probe, unsigned char **out,
                     size_t *out_size, pk_error *err)
@@ -436,6 +436,10 @@ static int open_named_temp(pk__file_sink *f)
 static int open_temp(pk__file_sink *f)
 {
 #ifdef O_TMPFILE
+	/* The file is named at commit through /proc, which a chroot or a
+	 * minimal sandbox may lack. */
+	if (access("/proc/self/fd", X_OK) != 0)
+		return open_named_temp(f);
 	char *slash = strrchr(f->target, '/');
 	const char *dir = ".";
 	if (slash == f->target)
@@ -454,6 +458,34 @@ static int open_temp(pk__file_sink *f)
 	return open_named_temp(f);
 }
 
+/* Where writing to path should go (ours to free): a symbolic link is
+ * written through, not over, even when its target does not exist yet. */
+static char *link_target(const char *path)
+{
+	char *resolved = realpath(path, NULL); /* malloc's, not ours */
+	if (resolved != NULL) {
+		char *target = pk__strdup(resolved);
+		free(resolved);
+		return target;
+	}
+	char link[4096];
+	ssize_t n = readlink(path, link, sizeof link - 1);
+	if (n <= 0 || (size_t)n >= sizeof link - 1)
+		return pk__strdup(path);
+	link[n] = '\0';
+	const char *slash = strrchr(path, '/');
+	if (link[0] == '/' || slash == NULL)
+		return pk__strdup(link);
+	/* A relative link is relative to the folder that holds it. */
+	size_t dir = (size_t)(slash - path) + 1;
+	char *target = pk__malloc(dir + (size_t)n + 1);
+	if (target != NULL) {
+		memcpy(target, path, dir);
+		memcpy(target + dir, link, (size_t)n + 1);
+	}
+	return target;
+}
+
 int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 {
 	pk__file_sink *f = pk__calloc(1, sizeof *f);
@@ -465,10 +497,7 @@ int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 		*out = f;
 		return 0;
 	}
-	/* Write through a symbolic link, not over it. */
-	char *resolved = realpath(path, NULL); /* malloc's, not ours */
-	f->target = resolved ? pk__strdup(resolved) : pk__strdup(path);
-	free(resolved);
+	f->target = link_target(path);
 	if (f->target == NULL) {
 		pk__file_sink_abort(f);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");

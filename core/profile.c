@@ -348,9 +348,10 @@ int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth
                           const int64_t *values, size_t value_count, const pk_label *labels,
                           size_t label_count)
 {
-	if (value_count != p->sample_types.count || value_count == 0)
+	if (value_count != p->sample_types.count || value_count == 0 || values == NULL)
 		return PK_EINVAL;
-	if (depth > UINT32_MAX || label_count > UINT32_MAX)
+	if (depth > UINT32_MAX || label_count > UINT32_MAX || (depth > 0 && locations == NULL) ||
+	    (label_count > 0 && labels == NULL))
 		return PK_EINVAL;
 	for (size_t i = 0; i < depth; i++)
 		if (locations[i] >= p->locations.count)
@@ -359,11 +360,13 @@ int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth
 		if (!str_ok(p, labels[i].key) || !str_ok(p, labels[i].str) ||
 		    !str_ok(p, labels[i].num_unit))
 			return PK_EINVAL;
+	/* Reserve first, so that a failure leaves no stack without a sample. */
 	sample_rec rec = {0, (uint32_t)label_count, p->labels.count};
-	PK_FORWARD(intern_stack(p, locations, depth, &rec.stack));
 	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, value_count));
 	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, label_count));
-	PK_FORWARD(pk__vec_push(&p->samples, sizeof rec, &rec, 1, NULL));
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof rec, 1));
+	PK_FORWARD(intern_stack(p, locations, depth, &rec.stack));
+	pk__vec_push(&p->samples, sizeof rec, &rec, 1, NULL);
 	pk__vec_push(&p->values, sizeof *values, values, value_count, NULL);
 	pk__vec_push(&p->labels, sizeof *labels, labels, label_count, NULL);
 	return 0;

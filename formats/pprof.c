@@ -204,10 +204,16 @@ static int walk_strings(importer *im)
 	pb_field f;
 	int rc;
 	pk__vec spans = {0}; /* size_t pairs: start, len */
+	/* pprof takes a time_nanos after a nonzero one for a second profile;
+	 * one after a zero simply replaces it. */
+	bool have_time = false;
 	while ((rc = next_field(&r, &f)) > 0) {
 		if (f.number < 16)
 			im->counts[f.number]++;
-		if (f.number == 9 && im->counts[9] > 1)
+		bool second_time = f.number == 9 && have_time;
+		if (f.number == 9)
+			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
+		if (second_time)
 			rc = pk__error_at(
 			    im->err, PK_EFORMAT, (long long)f.at,
 			    "a second time_nanos field: two profiles were concatenated");

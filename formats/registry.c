@@ -122,6 +122,14 @@ static pk__input_probe probe_for(const pk_read_options *opts)
 	return opts != NULL && opts->format != NULL ? NULL : probe_formats;
 }
 
+static int check_read_options(const pk_read_options *opts, pk_error *err)
+{
+	if (opts != NULL && (opts->version == 0 || opts->version > PK_READ_OPTIONS_VERSION))
+		return pk__error_set(err, PK_EINVAL, "unknown pk_read_options version %u",
+		                     opts->version);
+	return 0;
+}
+
 static int import_input(pk__input *in, const pk_read_options *opts, const char *source,
                         pk_profile **out, const pk_format **format_out, pk_error *err)
 {
@@ -134,12 +142,14 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
 		                     f->name);
 	pk_profile *p = NULL;
+	bool had_error = err != NULL && err->code != 0; /* then the first error stays as it is */
 	int rc = f->import(in->data, in->size, &p, err);
 	if (rc == 0)
 		rc = pk_profile_validate(p, err);
 	if (rc < 0) {
 		pk_profile_free(p);
-		if (err != NULL && in->was_gzip && err->offset >= 0 && err->line == 0) {
+		if (err != NULL && !had_error && in->was_gzip && err->offset >= 0 &&
+		    err->line == 0) {
 			size_t n = strlen(err->message);
 			snprintf(err->message + n, sizeof err->message - n,
 			         " (offset after gunzip)");
@@ -157,6 +167,7 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
                          const pk_format **format_out, pk_error *err)
 {
 	const char *source = opts && opts->source_name ? opts->source_name : path;
+	PK_FORWARD(check_read_options(opts, err));
 	pk__input in;
 	int rc = pk__input_read_path(path, opts ? opts->max_size : 0, probe_for(opts), &in, err);
 	if (rc == 0)
@@ -170,6 +181,7 @@ int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options 
                            pk_profile **out, const pk_format **format_out, pk_error *err)
 {
 	const char *source = opts && opts->source_name ? opts->source_name : "<buffer>";
+	PK_FORWARD(check_read_options(opts, err));
 	pk__input in;
 	int rc =
 	    pk__input_from_buffer(data, size, opts ? opts->max_size : 0, probe_for(opts), &in, err);
@@ -182,12 +194,27 @@ int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options 
 
 /* ---------------------------------------------------------------- writing */
 
-static int export_to(const pk_profile *p, const pk_format *f, bool gzip, pk__sink *sink,
-                     pk_error *err)
+/* What every write checks before it opens anything: options it knows, a
+ * format that writes, and a model worth writing (an invalid one would give
+ * a file that neither profkit nor pprof reads back). */
+static int check_write(const pk_profile *p, const pk_format *f, const pk_write_options *opts,
+                       pk_error *err)
 {
+	if (opts != NULL && (opts->version == 0 || opts->version > PK_WRITE_OPTIONS_VERSION))
+		return pk__error_set(err, PK_EINVAL, "unknown pk_write_options version %u",
+		                     opts->version);
+	if (opts != NULL && opts->compress != PK_COMPRESS_AUTO &&
+	    opts->compress != PK_COMPRESS_NONE && opts->compress != PK_COMPRESS_GZIP)
+		return pk__error_set(err, PK_EINVAL, "unknown compression %d", opts->compress);
 	if (f->export == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot write the %s format",
 		                     f->name);
+	return pk_profile_validate(p, err);
+}
+
+static int export_to(const pk_profile *p, const pk_format *f, bool gzip, pk__sink *sink,
+                     pk_error *err)
+{
 	if (!gzip)
 		return f->export(p, sink, err);
 	pk__gzip_sink *g;
@@ -223,7 +250,9 @@ int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_
 		return PK_ENOTFOUND;
 	}
 	pk__file_sink *fs;
-	int rc = pk__file_sink_open(path, err, &fs);
+	int rc = check_write(p, f, opts, err);
+	if (rc == 0)
+		rc = pk__file_sink_open(path, err, &fs);
 	if (rc == 0) {
 		rc = export_to(p, f, want_gzip(f, opts, path), pk__file_sink_base(fs), err);
 		if (rc == 0)
@@ -241,6 +270,7 @@ int pk_profile_write_buffer(const pk_profile *p, const pk_write_options *opts, v
 	const pk_format *f = opts ? opts->format : NULL;
 	if (f == NULL)
 		return pk__error_set(err, PK_EINVAL, "no output format given");
+	PK_FORWARD(check_write(p, f, opts, err));
 	pk__buffer_sink b;
 	pk__buffer_sink_init(&b, err);
 	int rc = export_to(p, f, want_gzip(f, opts, NULL), &b.base, err);

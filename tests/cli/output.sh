@@ -11,6 +11,12 @@ check "convert through a symlink" "$PROFKIT" convert "$in" -o "$WORK/link.json"
 [ -L "$WORK/link.json" ] && pass || fail "the symlink was replaced"
 "$PROFKIT" info "$WORK/target.json" >/dev/null && pass || fail "the link's target did not get the profile"
 
+# So is a dangling one: the file it names is created.
+ln -s new-target.json "$WORK/dangling.json"
+check "convert through a dangling symlink" "$PROFKIT" convert "$in" -o "$WORK/dangling.json"
+[ -L "$WORK/dangling.json" ] && [ -f "$WORK/new-target.json" ] && pass ||
+	fail "the dangling symlink was replaced: $(ls -l "$WORK")"
+
 # A device is written to, not replaced by a regular file.
 check "convert to /dev/null" "$PROFKIT" convert "$in" -o /dev/null --to json
 [ -c /dev/null ] && pass || fail "/dev/null is no longer a device"

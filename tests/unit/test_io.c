@@ -661,10 +661,14 @@ static void test_file_sink_write_error_keeps_old_file(void **state)
 		rl.rlim_cur = 10000;
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 			_exit(3);
+		pk_profile *empty = NULL;
+		if (pk_profile_new(&empty) != 0)
+			_exit(5);
 		pk_write_options wo = PK_WRITE_OPTIONS_INIT;
 		wo.format = &failing_format; /* writes 400 KiB before it would fail */
 		pk_error err = PK_ERROR_INIT;
-		int rc = pk_profile_write_path(NULL, path, &wo, &err);
+		int rc = pk_profile_write_path(empty, path, &wo, &err);
+		pk_profile_free(empty);
 		/* the write error comes first and wins */
 		_exit(rc == PK_EIO && strstr(err.message, "cannot write") != NULL ? 0 : 4);
 	}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------- building, reading */
 
@@ -808,6 +809,75 @@ static void test_allocation_failures_sticky(void **state)
 	run_chaos(1);
 }
 
+/* Writing checks the model first: an invalid one would make a file that
+ * neither profkit nor pprof reads back. Nothing is written then. */
+static void test_write_refuses_invalid_model(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	/* an explicit id 11 is taken by main.work already... */
+	pk_function f = {0};
+	f.id = 11;
+	f.name = intern(p, "clash");
+	assert_int_equal(pk_profile_add_function(p, &f, NULL), 0);
+	char path[] = "/tmp/pk_test_model_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pk_format_by_name("pprof");
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_write_path(p, path, &wo, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "two functions have the id 11");
+	assert_int_equal(access(path, F_OK), -1);
+	void *buf = NULL;
+	size_t size = 0;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, &err), PK_EFORMAT);
+	assert_null(buf);
+	/* ...and a header string index out of range is refused too */
+	pk_profile_free(p);
+	p = make_rich_profile();
+	pk_profile_set_doc_url(p, 12345);
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, &err), PK_EFORMAT);
+	pk_profile_free(p);
+}
+
+/* Options structs carry a version; one from the future or left at zero is
+ * refused rather than half understood, and so is an unknown compression. */
+static void test_options_checked(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pk_format_by_name("json");
+	void *buf = NULL;
+	size_t size = 0;
+	pk_error err = PK_ERROR_INIT;
+	wo.version = 99;
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, &err), PK_EINVAL);
+	wo.version = PK_WRITE_OPTIONS_VERSION;
+	wo.compress = 7;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, &err), PK_EINVAL);
+	assert_string_equal(err.message, "unknown compression 7");
+	wo.compress = PK_COMPRESS_NONE;
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, &err), 0);
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.version = 0;
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_read_buffer(buf, size, &ro, &q, NULL, &err), PK_EINVAL);
+	assert_null(q);
+	ro.version = PK_READ_OPTIONS_VERSION;
+	assert_int_equal(pk_profile_read_buffer(buf, size, &ro, &q, NULL, NULL), 0);
+	pk_profile_free(q);
+	pk_free(buf);
+	pk_profile_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +898,8 @@ int main(void)
 	    cmocka_unit_test(test_try_rich_profile_matches),
 	    cmocka_unit_test(test_allocation_failures),
 	    cmocka_unit_test(test_allocation_failures_sticky),
+	    cmocka_unit_test(test_write_refuses_invalid_model),
+	    cmocka_unit_test(test_options_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1177,8 +1177,22 @@ static void test_error_concatenated(void **state)
 	snprintf(want, sizeof want, "<buffer>: byte %zu: %s", plain_size + plain_size - 3,
 	         err.message);
 	assert_string_equal(text, want);
+	/* a second failing read with the same record keeps the first error as
+	 * it was, suffix and all */
+	assert_int_equal(import_bytes(b.d, b.n, &p, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "a second time_nanos field: two profiles were "
+	                                 "concatenated (offset after gunzip)");
 	pk_free(plain);
 	pk_free(gz);
+	pb_free(&b);
+
+	/* as for pprof, a time_nanos after a zero one is no second profile */
+	small_profile(&b);
+	pb_int(&b, 9, 0);
+	pb_int(&b, 9, 1000);
+	p = import_ok(&b);
+	assert_int_equal(pk_profile_time_nanos(p), 1000);
+	pk_profile_free(p);
 	pb_free(&b);
 }
 
