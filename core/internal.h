@@ -161,6 +161,9 @@ int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe pro
 /* Copies (or inflates) data into out. */
 int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input_probe probe,
                           pk__input *out, pk_error *err);
+/* The first limit bytes of data (gunzipped if it is gzip), for a look at
+ * what it is; a gzip stream cut after them is fine. */
+int pk__input_head(const void *data, size_t size, size_t limit, pk__input *out);
 void pk__input_release(pk__input *in);
 bool pk__is_gzip(const void *data, size_t size);
 

@@ -35,8 +35,10 @@ static void zfree(void *opaque, void *ptr)
 }
 
 /* Inflate one or more concatenated gzip members, as Go's reader does. */
-static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk__input_probe probe,
-                  pk__input *out, pk_error *err)
+/* Inflate into out, at most max_size bytes: more is an error, or with
+ * head set the end of what is wanted. */
+static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, bool head,
+                  pk__input_probe probe, pk__input *out, pk_error *err)
 {
 	z_stream z = {0};
 	z.zalloc = zalloc;
@@ -81,6 +83,10 @@ static int gunzip(const unsigned char *data, size_t size, uint64_t max_size, pk_
 		len += out_before - z.avail_out;
 		/* The buffer holds one byte more than the limit, so a stream that
 		 * ends exactly as it fills is still too large. */
+		if (len > max_size && head) {
+			len = (size_t)max_size;
+			break;
+		}
 		if (len > max_size) {
 			rc = pk__error_at(
 			    err, PK_ENOMEM, (long long)pos,
@@ -136,7 +142,7 @@ int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__
 		max_size = PK_DEFAULT_MAX_INPUT;
 	*out = (pk__input){0};
 	if (pk__is_gzip(data, size))
-		return gunzip(data, size, max_size, probe, out, err);
+		return gunzip(data, size, max_size, false, probe, out, err);
 	if (size > max_size)
 		return pk__error_at(err, PK_ENOMEM, 0,
 		                    "the input is larger than the limit of %llu bytes",
@@ -146,6 +152,21 @@ int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__
 	if (size > 0)
 		memcpy(out->data, data, size);
 	out->size = size;
+	return 0;
+}
+
+int pk__input_head(const void *data, size_t size, size_t limit, pk__input *out)
+{
+	*out = (pk__input){0};
+	if (pk__is_gzip(data, size))
+		return gunzip(data, size, limit, true, NULL, out, NULL);
+	size_t n = size < limit ? size : limit;
+	out->data = pk__malloc(n);
+	if (out->data == NULL)
+		return PK_ENOMEM;
+	if (n > 0)
+		memcpy(out->data, data, n);
+	out->size = n;
 	return 0;
 }
 
@@ -240,7 +261,7 @@ int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe pro
 		out->size = raw_size;
 		return 0;
 	}
-	rc = gunzip(raw, raw_size, max_size, probe, out, err);
+	rc = gunzip(raw, raw_size, max_size, false, probe, out, err);
 	pk__free(raw);
 	return rc;
 }

@@ -84,8 +84,9 @@ static const pk_format *detect(const unsigned char *data, size_t size)
 
 const pk_format *pk_format_detect(const void *data, size_t size)
 {
+	/* Sniffers look at a few KiB: a bomb need not be inflated for them. */
 	pk__input in;
-	if (pk__input_from_buffer(data, size, 0, NULL, &in, NULL) < 0)
+	if (pk__input_head(data, size, PK_INPUT_PROBE_SIZE, &in) < 0)
 		return NULL;
 	const pk_format *f = detect(in.data, in.size);
 	pk__input_release(&in);

@@ -327,6 +327,12 @@ static void test_max_size(void **state)
 	pk_error_init(&err);
 	assert_int_equal(pk__input_from_buffer(gz, gz_size, 1 << 20, NULL, &in, &err), PK_ENOMEM);
 	assert_true(err.offset >= 0 && err.offset < (long long)gz_size);
+	/* a look at its head inflates only what is asked for */
+	assert_int_equal(pk__input_head(gz, gz_size, 4096, &in), 0);
+	assert_int_equal(in.size, 4096);
+	assert_true(in.was_gzip);
+	pk__input_release(&in);
+	assert_null(pk_format_detect(gz, gz_size));
 	free(gz);
 
 	/* files: the same limits through pk__input_read_path */
