@@ -170,6 +170,19 @@ int pk__input_head(const void *data, size_t size, size_t limit, pk__input *out)
 	return 0;
 }
 
+/* Probe what the first megabyte of a gzip stream inflates to. If it does
+ * not inflate, reading goes on: the whole stream's gunzip then says why. */
+static int probe_gzip_head(const unsigned char *data, size_t size, pk__input_probe probe,
+                           pk_error *err)
+{
+	pk__input head;
+	if (pk__input_head(data, size, PK_INPUT_PROBE_SIZE, &head) < 0)
+		return 0;
+	int rc = head.size > 0 ? probe(head.data, head.size, true, err) : 0;
+	pk__input_release(&head);
+	return rc;
+}
+
 /* Read all of fd into memory, at most max_size bytes even when they are
  * gzip (which is larger than its data only for data no profile is). Plain
  * data from a pipe or device is probed as it comes, gzip after inflating. */
@@ -209,7 +222,8 @@ static int read_all(int fd, uint64_t max_size, pk__input_probe probe, unsigned c
 			cap = ncap;
 		}
 		if (probe != NULL && len >= PK_INPUT_PROBE_SIZE) {
-			int rc = pk__is_gzip(buf, len) ? 0 : probe(buf, len, false, err);
+			int rc = pk__is_gzip(buf, len) ? probe_gzip_head(buf, len, probe, err)
+			                               : probe(buf, len, false, err);
 			probe = NULL;
 			if (rc < 0) {
 				pk__free(buf);

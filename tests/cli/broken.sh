@@ -68,6 +68,9 @@ streamed "a file of 2 MB whose second field is bad" \
 	"$PROFKIT" info "$WORK/bad-tail.pb"
 # A gzip bomb of zeros stops after its first gunzipped megabyte.
 head -c 200000000 /dev/zero | gzip -1 -c >"$WORK/bomb.gz"
+streamed "gzip bomb through a pipe" \
+	"profkit info: -: byte 0: not a profile in any format profkit reads (json, pprof) after gunzip" \
+	sh -c "cat '$WORK/bomb.gz' '$WORK/bomb.gz' '$WORK/bomb.gz' '$WORK/bomb.gz' | timeout 20 '$PROFKIT' info -"
 streamed "gzip bomb" \
 	"profkit info: $WORK/bomb.gz: byte 0: not a profile in any format profkit reads (json, pprof) after gunzip" \
 	timeout 20 "$PROFKIT" info "$WORK/bomb.gz"
