@@ -250,6 +250,23 @@ static int walk_strings(importer *im)
 	return rc < 0 ? rc : 0;
 }
 
+/* Record the id of the object just added as index; the message at the
+ * object's key says what is wrong with the id, as pprof's do. */
+static int register_id(importer *im, pk__idmap *ids, uint64_t id, uint32_t index, size_t at,
+                       const char *kind)
+{
+	int rc = pk__idmap_put(ids, id, index);
+	if (rc == PK_ENOMEM)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	if (rc < 0 && id == 0)
+		return pk__error_at(im->err, PK_EFORMAT, (long long)at,
+		                    "a %s has the id 0, which is reserved", kind);
+	if (rc < 0)
+		return pk__error_at(im->err, PK_EFORMAT, (long long)at, "two %ss have the id %llu",
+		                    kind, (unsigned long long)id);
+	return 0;
+}
+
 static int read_mapping(importer *im, const pb_field *f)
 {
 	pb_reader r = sub_reader(&im->top, f);
@@ -278,12 +295,7 @@ static int read_mapping(importer *im, const pb_field *f)
 	uint32_t index;
 	if (pk_profile_add_mapping(im->p, &m, &index) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return pk__idmap_put(&im->mapping_ids, m.id, index) == PK_ENOMEM
-	           ? pk__error_set(im->err, PK_ENOMEM, "out of memory")
-	       : pk__idmap_get(&im->mapping_ids, m.id) != index
-	           ? pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
-	                          "mapping id %llu is 0 or used twice", (unsigned long long)m.id)
-	           : 0;
+	return register_id(im, &im->mapping_ids, m.id, index, f->at, "mapping");
 }
 
 static int read_function(importer *im, const pb_field *f)
@@ -309,12 +321,7 @@ static int read_function(importer *im, const pb_field *f)
 	uint32_t index;
 	if (pk_profile_add_function(im->p, &fn, &index) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return pk__idmap_put(&im->function_ids, fn.id, index) == PK_ENOMEM
-	           ? pk__error_set(im->err, PK_ENOMEM, "out of memory")
-	       : pk__idmap_get(&im->function_ids, fn.id) != index
-	           ? pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
-	                          "function id %llu is 0 or used twice", (unsigned long long)fn.id)
-	           : 0;
+	return register_id(im, &im->function_ids, fn.id, index, f->at, "function");
 }
 
 static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
@@ -379,12 +386,7 @@ static int read_location(importer *im, const pb_field *f)
 	uint32_t index;
 	if (pk_profile_add_location(im->p, &loc, im->lines.items, im->lines.count, &index) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return pk__idmap_put(&im->location_ids, loc.id, index) == PK_ENOMEM
-	           ? pk__error_set(im->err, PK_ENOMEM, "out of memory")
-	       : pk__idmap_get(&im->location_ids, loc.id) != index
-	           ? pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
-	                          "location id %llu is 0 or used twice", (unsigned long long)loc.id)
-	           : 0;
+	return register_id(im, &im->location_ids, loc.id, index, f->at, "location");
 }
 
 static int add_location_id(void *ctx, uint64_t id, size_t at)

@@ -171,7 +171,7 @@ def main():
     m.add(location(1, 1), "bad")
     m.add(function(1, 3)).add(strings())
     write("duplicate-location-id", bytes(m.data),
-          "byte %d: location id 1 is 0 or used twice" % m.marks["bad"])
+          "byte %d: two locations have the id 1" % m.marks["bad"])
 
     # Two values for one sample type.
     m = Msg().add(SAMPLE_TYPE)

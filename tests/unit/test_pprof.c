@@ -897,7 +897,7 @@ static void test_error_bad_ids(void **state)
 	at = b.n;
 	small_location(&b, 1, 1, 9);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "location id 1 is 0 or used twice");
+	expect_error(&b, (long long)at, "two locations have the id 1");
 
 	/* location id 0 (absent) */
 	small_sample_type(&b);
@@ -905,25 +905,25 @@ static void test_error_bad_ids(void **state)
 	pb_uint(&m, 3, 0x1000);
 	pb_msg(&b, 4, &m);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "location id 0 is 0 or used twice");
+	expect_error(&b, (long long)at, "a location has the id 0, which is reserved");
 
 	/* location id 0 (explicit) */
 	at = b.n;
 	pb_uint(&m, 1, 0);
 	pb_msg(&b, 4, &m);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "location id 0 is 0 or used twice");
+	expect_error(&b, (long long)at, "a location has the id 0, which is reserved");
 
 	/* duplicate and zero function ids */
 	small_function(&b, 5, 3);
 	at = b.n;
 	small_function(&b, 5, 5);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "function id 5 is 0 or used twice");
+	expect_error(&b, (long long)at, "two functions have the id 5");
 	pb_strings(&b, small_strings, 6);
 	at = b.n;
 	small_function(&b, 0, 5);
-	expect_error(&b, (long long)at, "function id 0 is 0 or used twice");
+	expect_error(&b, (long long)at, "a function has the id 0, which is reserved");
 
 	/* duplicate and zero mapping ids, large ones too */
 	pb_uint(&m, 1, 1ULL << 60);
@@ -932,12 +932,12 @@ static void test_error_bad_ids(void **state)
 	pb_uint(&m, 1, 1ULL << 60);
 	pb_msg(&b, 3, &m);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "mapping id 1152921504606846976 is 0 or used twice");
+	expect_error(&b, (long long)at, "two mappings have the id 1152921504606846976");
 	at = b.n;
 	pb_uint(&m, 4, 1);
 	pb_msg(&b, 3, &m);
 	pb_strings(&b, small_strings, 6);
-	expect_error(&b, (long long)at, "mapping id 0 is 0 or used twice");
+	expect_error(&b, (long long)at, "a mapping has the id 0, which is reserved");
 }
 
 static void test_error_truncated(void **state)
