@@ -13,6 +13,12 @@
  *   by pk_str index; index 0 is always the empty string.
  * - Objects refer to each other by index (not by pprof id). Indices are
  *   dense, 0-based, in insertion order.
+ * - The plain records (pk_mapping, pk_function, pk_line, pk_location,
+ *   pk_label, pk_sample) are part of the ABI as they are: a new field
+ *   means a new major version. Option structs grow at their end instead,
+ *   guarded by their version field.
+ * - A profile may be read from several threads at once; changing it needs
+ *   the caller's lock. pk_set_allocator is the only global state.
  */
 #ifndef PROFKIT_H
 #define PROFKIT_H

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, then builds and runs
 # `make check` three ways (plain with -Werror, under ASan+UBSan, and with
-# the libFuzzer targets, which also run 200000 inputs each), and `make
+# the libFuzzer targets, which also run 1000000 inputs each), and `make
 # distcheck`. Ends with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -76,8 +76,8 @@ if [ -d build/fuzzing/tests/fuzz ]; then
 	for t in pprof json; do
 		bin="build/fuzzing/tests/fuzz/fuzz_$t"
 		# A fixed seed and run count, so the same code gives the same verdict.
-		step "fuzz_$t, 200000 runs" sh -c "mkdir -p build/fuzzing/corpus-$t &&
-			'$bin' -seed=1 -runs=200000 -timeout=10 -rss_limit_mb=4096 build/fuzzing/corpus-$t tests/fuzz/corpus/fuzz_$t >build/fuzzing/fuzz_$t.log 2>&1 || { tail -50 build/fuzzing/fuzz_$t.log; false; }"
+		step "fuzz_$t, 1000000 runs" sh -c "mkdir -p build/fuzzing/corpus-$t &&
+			'$bin' -seed=1 -runs=1000000 -timeout=10 -rss_limit_mb=4096 build/fuzzing/corpus-$t tests/fuzz/corpus/fuzz_$t >build/fuzzing/fuzz_$t.log 2>&1 || { tail -50 build/fuzzing/fuzz_$t.log; false; }"
 	done
 fi
 echo "== make distcheck"
