@@ -142,7 +142,8 @@ typedef struct importer {
 	pk_str *strings; /* pprof string index -> our interned string */
 	size_t string_count;
 	pk__idmap mapping_ids, function_ids, location_ids;
-	size_t counts[16]; /* top-level fields seen, by number */
+	size_t counts[16];      /* top-level fields seen, by number */
+	size_t first_sample_at; /* offset of the first sample's key */
 	/* scratch, reused from one message to the next */
 	pk__vec u32s;   /* uint32_t */
 	pk__vec values; /* int64_t */
@@ -210,6 +211,8 @@ static int walk_strings(importer *im)
 	while ((rc = next_field(&r, &f)) > 0) {
 		if (f.number < 16)
 			im->counts[f.number]++;
+		if (f.number == 2 && im->counts[2] == 1)
+			im->first_sample_at = f.at;
 		bool second_time = f.number == 9 && have_time;
 		if (f.number == 9)
 			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
@@ -555,8 +558,8 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0)
 		rc = walk_header(&im);
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
-		rc =
-		    pk__error_at(err, PK_EFORMAT, 0, "the profile has samples but no sample types");
+		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
+		                  "the profile has samples but no sample types");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location);
 	if (rc == 0)

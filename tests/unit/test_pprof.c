@@ -1129,11 +1129,13 @@ static void test_error_values_and_types(void **state)
 	pb_strings(&b, small_strings, 6);
 	expect_error(&b, (long long)at, "a sample has 0 values but the profile has 2 sample types");
 
-	/* samples but no sample types */
+	/* samples but no sample types: the first sample's key is named */
 	pb_strings(&b, small_strings, 6);
 	pb_int(&m, 2, 1);
+	at = pb_msg(&b, 2, &m) - 2;
+	pb_int(&m, 2, 1);
 	pb_msg(&b, 2, &m);
-	expect_error(&b, 0, "the profile has samples but no sample types");
+	expect_error(&b, (long long)at, "the profile has samples but no sample types");
 }
 
 static void test_error_concatenated(void **state)
