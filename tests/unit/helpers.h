@@ -6,11 +6,46 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "profkit.h"
+
+/* A failing allocator for pk_set_allocator: the fail_at-th allocation
+ * (1-based; 0 = none) fails, and with sticky every later one too. It counts
+ * live blocks, so a test sees what a failure leaked. */
+static struct {
+	long calls, fail_at, live;
+	int sticky;
+} chaos;
+
+static inline void chaos_reset(long fail_at, int sticky)
+{
+	chaos.calls = chaos.live = 0;
+	chaos.fail_at = fail_at;
+	chaos.sticky = sticky;
+}
+
+static inline void *chaos_malloc(size_t size)
+{
+	chaos.calls++;
+	if (chaos.fail_at > 0 &&
+	    (chaos.calls == chaos.fail_at || (chaos.sticky && chaos.calls > chaos.fail_at)))
+		return NULL;
+	void *ptr = malloc(size);
+	if (ptr != NULL)
+		chaos.live++;
+	return ptr;
+}
+
+static inline void chaos_free(void *ptr)
+{
+	if (ptr != NULL)
+		chaos.live--;
+	free(ptr);
+}
 
 static inline pk_str intern(pk_profile *p, const char *s)
 {

@@ -717,15 +717,6 @@ static void test_file_sink_write_error_keeps_old_file(void **state)
 
 /* With an allocation failing at each step in turn, writing a file either
  * fails and leaves the old file alone, or succeeds. */
-static long chaos_calls, chaos_fail_at;
-
-static void *chaos_malloc(size_t size)
-{
-	if (++chaos_calls == chaos_fail_at)
-		return NULL;
-	return malloc(size);
-}
-
 static void test_file_sink_allocation_failures(void **state)
 {
 	(void)state;
@@ -738,13 +729,12 @@ static void test_file_sink_allocation_failures(void **state)
 	for (n = 1;; n++) {
 		write_file(path, old, strlen(old));
 		pk_error err = PK_ERROR_INIT;
-		chaos_calls = 0;
-		chaos_fail_at = n;
-		pk_set_allocator(chaos_malloc, free);
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
 		int rc = pk_profile_write_path(p, path, NULL, &err);
 		pk_set_allocator(NULL, NULL);
 		if (rc == 0) {
-			assert_true(chaos_calls < n);
+			assert_true(chaos.calls < n);
 			break;
 		}
 		assert_int_equal(rc, PK_ENOMEM);

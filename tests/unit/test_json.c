@@ -569,17 +569,6 @@ static void test_error_position_in_big_document(void **state)
 
 /* ------------------------------------------------------ allocation failure */
 
-static long alloc_budget = -1; /* allocations left; -1 = unlimited */
-
-static void *failing_malloc(size_t size)
-{
-	if (alloc_budget == 0)
-		return NULL;
-	if (alloc_budget > 0)
-		alloc_budget--;
-	return malloc(size);
-}
-
 /* Failing each of our allocations in turn gives PK_ENOMEM and no leak
  * (run under valgrind or ASan to see the leaks). */
 static void test_allocation_failures(void **state)
@@ -589,13 +578,13 @@ static void test_allocation_failures(void **state)
 	size_t size;
 	char *json = to_json(p, &size);
 	bool read_ok = false, write_ok = false;
-	pk_set_allocator(failing_malloc, free);
+	pk_set_allocator(chaos_malloc, chaos_free);
 	for (long n = 0; n < 10000 && !(read_ok && write_ok); n++) {
 		pk_profile *q = NULL;
 		pk_error err = PK_ERROR_INIT;
-		alloc_budget = n;
+		chaos_reset(n + 1, 1); /* the first n succeed, then none */
 		int rc = pk_profile_read_buffer(json, size, NULL, &q, NULL, &err);
-		alloc_budget = -1;
+		chaos_reset(0, 0);
 		if (rc == 0)
 			read_ok = true;
 		else
@@ -607,9 +596,9 @@ static void test_allocation_failures(void **state)
 		void *out = NULL;
 		size_t out_size = 0;
 		pk_error_init(&err);
-		alloc_budget = n;
+		chaos_reset(n + 1, 1); /* the first n succeed, then none */
 		rc = pk_profile_write_buffer(p, &wo, &out, &out_size, &err);
-		alloc_budget = -1;
+		chaos_reset(0, 0);
 		if (rc == 0) {
 			write_ok = true;
 			assert_int_equal(out_size, size);

@@ -617,30 +617,6 @@ static void test_validate_first_error_wins(void **state)
 /* An allocator that fails the fail_at-th allocation (and, with sticky, every
  * later one) and counts the blocks still live, so a leak shows up without
  * valgrind. */
-static struct {
-	long calls, fail_at, live;
-	int sticky;
-} chaos;
-
-static void *chaos_malloc(size_t size)
-{
-	chaos.calls++;
-	if (chaos.fail_at > 0 &&
-	    (chaos.calls == chaos.fail_at || (chaos.sticky && chaos.calls > chaos.fail_at)))
-		return NULL;
-	void *ptr = malloc(size);
-	if (ptr != NULL)
-		chaos.live++;
-	return ptr;
-}
-
-static void chaos_free(void *ptr)
-{
-	if (ptr != NULL)
-		chaos.live--;
-	free(ptr);
-}
-
 #define TRY(expr)                                                                                  \
 	do {                                                                                       \
 		rc = (expr);                                                                       \
@@ -759,9 +735,7 @@ static void run_chaos(int sticky)
 	for (n = 1;; n++) {
 		pk_error err = PK_ERROR_INIT;
 		pk_profile *p = NULL, *q = NULL;
-		chaos.calls = chaos.live = 0;
-		chaos.fail_at = n;
-		chaos.sticky = sticky;
+		chaos_reset(n, sticky);
 		pk_set_allocator(chaos_malloc, chaos_free);
 		int rc = chaos_scenario(&err, &p, &q);
 		long calls = chaos.calls;

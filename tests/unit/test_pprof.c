@@ -1581,27 +1581,6 @@ static void test_fixtures(void **state)
 
 /* ---------------------------------------------------- allocation failure */
 
-static struct {
-	long calls, fail_at, live;
-} chaos;
-
-static void *chaos_malloc(size_t size)
-{
-	if (++chaos.calls == chaos.fail_at)
-		return NULL;
-	void *ptr = malloc(size);
-	if (ptr != NULL)
-		chaos.live++;
-	return ptr;
-}
-
-static void chaos_free(void *ptr)
-{
-	if (ptr != NULL)
-		chaos.live--;
-	free(ptr);
-}
-
 /* A real profile read and written with each allocation failing in turn:
  * every failure comes back as PK_ENOMEM with nothing leaked. */
 static void test_allocation_failures_fixture(void **state)
@@ -1624,8 +1603,7 @@ static void test_allocation_failures_fixture(void **state)
 		void *out = NULL;
 		size_t out_size = 0;
 		pk_error err = PK_ERROR_INIT;
-		chaos.calls = chaos.live = 0;
-		chaos.fail_at = n;
+		chaos_reset(n, 0);
 		pk_set_allocator(chaos_malloc, chaos_free);
 		int rc = import_bytes(data, size, &p, &err);
 		if (rc == 0) {
