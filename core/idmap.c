@@ -1,4 +1,5 @@
-/* idmap.c - id to index lookup for importers and validation. */
+/* idmap.c - id to index lookup for importers and validation, and the
+ * state importers of id-keyed formats share. */
 #include "internal.h"
 
 int pk__idmap_init(pk__idmap *m, size_t dense_hint)
@@ -91,4 +92,27 @@ uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id)
 		if (m->keys[at] == id)
 			return m->values[at];
 	return PK_NONE;
+}
+
+int pk__import_state_init(pk__import_state *st, size_t mappings, size_t functions, size_t locations)
+{
+	*st = (pk__import_state){0};
+	if (pk__idmap_init(&st->mapping_ids, mappings) < 0 ||
+	    pk__idmap_init(&st->function_ids, functions) < 0 ||
+	    pk__idmap_init(&st->location_ids, locations) < 0) {
+		pk__import_state_free(st);
+		return PK_ENOMEM;
+	}
+	return 0;
+}
+
+void pk__import_state_free(pk__import_state *st)
+{
+	pk__idmap_free(&st->mapping_ids);
+	pk__idmap_free(&st->function_ids);
+	pk__idmap_free(&st->location_ids);
+	pk__vec_free(&st->u32s);
+	pk__vec_free(&st->values);
+	pk__vec_free(&st->labels);
+	pk__vec_free(&st->lines);
 }

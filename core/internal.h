@@ -98,6 +98,22 @@ int pk__idmap_put(pk__idmap *m, uint64_t id, uint32_t index);
 /* Index of id, or PK_NONE. */
 uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id);
 
+/* What importers of id-keyed formats (pprof, our JSON) share: ids to
+ * indices for each kind of object, and scratch arrays reused from one
+ * element to the next, so that a sample costs no allocation. */
+typedef struct pk__import_state {
+	pk__idmap mapping_ids, function_ids, location_ids;
+	pk__vec u32s;   /* uint32_t */
+	pk__vec values; /* int64_t */
+	pk__vec labels; /* pk_label */
+	pk__vec lines;  /* pk_line */
+} pk__import_state;
+
+/* The counts size the id maps' fast paths. */
+int pk__import_state_init(pk__import_state *st, size_t mappings, size_t functions,
+                          size_t locations);
+void pk__import_state_free(pk__import_state *st);
+
 /* ------------------------------------------------------------ byte output */
 
 /* Where an exporter writes: a callback pair, so one exporter serves files,

@@ -167,13 +167,8 @@ typedef struct importer {
 	bool seen[K_COUNT];     /* top-level keys present */
 	size_t at[K_COUNT];     /* offset of each top-level value */
 	size_t counts[K_COUNT]; /* elements of the array values */
-	pk__idmap mapping_ids, function_ids, location_ids;
-	/* scratch, reused from one element to the next */
-	pk__vec u32s;   /* uint32_t */
-	pk__vec values; /* int64_t */
-	pk__vec labels; /* pk_label */
-	pk__vec lines;  /* pk_line */
-	pk__vec bytes;  /* char: a decoded {"hex": ...} string */
+	pk__import_state st;    /* id maps and scratch arrays */
+	pk__vec bytes;          /* char: a decoded {"hex": ...} string */
 } importer;
 
 /* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
@@ -698,10 +693,10 @@ static int read_mapping(importer *im, json_t *v, const where *w)
 {
 	pk_mapping m = {0};
 	PK_FORWARD(read_fields(im, w, v, mapping_fields, &m));
-	PK_FORWARD(check_new_id(im, w, &im->mapping_ids, m.id));
+	PK_FORWARD(check_new_id(im, w, &im->st.mapping_ids, m.id));
 	uint32_t index;
 	if (pk_profile_add_mapping(im->p, &m, &index) < 0 ||
-	    pk__idmap_put(&im->mapping_ids, m.id, index) < 0)
+	    pk__idmap_put(&im->st.mapping_ids, m.id, index) < 0)
 		return out_of_memory(im);
 	return 0;
 }
@@ -710,10 +705,10 @@ static int read_function(importer *im, json_t *v, const where *w)
 {
 	pk_function f = {0};
 	PK_FORWARD(read_fields(im, w, v, function_fields, &f));
-	PK_FORWARD(check_new_id(im, w, &im->function_ids, f.id));
+	PK_FORWARD(check_new_id(im, w, &im->st.function_ids, f.id));
 	uint32_t index;
 	if (pk_profile_add_function(im->p, &f, &index) < 0 ||
-	    pk__idmap_put(&im->function_ids, f.id, index) < 0)
+	    pk__idmap_put(&im->st.function_ids, f.id, index) < 0)
 		return out_of_memory(im);
 	return 0;
 }
@@ -722,10 +717,10 @@ static int read_location(importer *im, json_t *v, const where *w)
 {
 	location_rec rec = {0};
 	PK_FORWARD(read_fields(im, w, v, location_fields, &rec));
-	PK_FORWARD(check_new_id(im, w, &im->location_ids, rec.id));
+	PK_FORWARD(check_new_id(im, w, &im->st.location_ids, rec.id));
 	pk_location loc = {rec.id, PK_NONE, rec.address, rec.is_folded};
 	if (rec.mapping_id != 0) {
-		loc.mapping = pk__idmap_get(&im->mapping_ids, rec.mapping_id);
+		loc.mapping = pk__idmap_get(&im->st.mapping_ids, rec.mapping_id);
 		if (loc.mapping == PK_NONE)
 			return fail_in(im, w,
 			               " refers to mapping id %" PRIu64 ", which no mapping has",
@@ -733,25 +728,26 @@ static int read_location(importer *im, json_t *v, const where *w)
 	}
 	json_t *lines;
 	PK_FORWARD(get_array(im, w, v, "lines", &lines));
-	im->lines.count = 0;
+	im->st.lines.count = 0;
 	where lw = *w;
 	lw.sub = "lines";
 	for (lw.sub_index = 0; lw.sub_index < json_array_size(lines); lw.sub_index++) {
 		line_rec lr = {0};
 		json_t *lv = json_array_get(lines, lw.sub_index);
 		PK_FORWARD(read_fields(im, &lw, lv, line_fields, &lr));
-		uint32_t function = pk__idmap_get(&im->function_ids, lr.function_id);
+		uint32_t function = pk__idmap_get(&im->st.function_ids, lr.function_id);
 		if (function == PK_NONE)
 			return fail_in(im, &lw,
 			               " refers to function id %" PRIu64 ", which no function has",
 			               lr.function_id);
 		pk_line line = {function, lr.line, lr.column};
-		if (pk__vec_push(&im->lines, sizeof line, &line, 1, NULL) < 0)
+		if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
 			return out_of_memory(im);
 	}
 	uint32_t index;
-	if (pk_profile_add_location(im->p, &loc, im->lines.items, im->lines.count, &index) < 0 ||
-	    pk__idmap_put(&im->location_ids, loc.id, index) < 0)
+	if (pk_profile_add_location(im->p, &loc, im->st.lines.items, im->st.lines.count, &index) <
+	        0 ||
+	    pk__idmap_put(&im->st.location_ids, loc.id, index) < 0)
 		return out_of_memory(im);
 	return 0;
 }
@@ -763,7 +759,7 @@ static int read_sample(importer *im, json_t *v, const where *w)
 	PK_FORWARD(get_array(im, w, v, "locations", &locations));
 	PK_FORWARD(get_array(im, w, v, "values", &values));
 	PK_FORWARD(get_array(im, w, v, "labels", &labels));
-	im->u32s.count = im->values.count = im->labels.count = 0;
+	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
 
 	size_t types = pk_profile_sample_type_count(im->p);
 	if (types == 0)
@@ -771,27 +767,27 @@ static int read_sample(importer *im, json_t *v, const where *w)
 	if (json_array_size(values) != types)
 		return fail_in(im, w, " has %zu values but needs one per sample type (%zu)",
 		               json_array_size(values), types);
-	if (pk__vec_reserve(&im->values, sizeof(int64_t), types) < 0)
+	if (pk__vec_reserve(&im->st.values, sizeof(int64_t), types) < 0)
 		return out_of_memory(im);
 	for (size_t i = 0; i < types; i++) {
 		int64_t value;
 		PK_FORWARD(to_i64(im, w, "values", i, json_array_get(values, i), &value));
-		pk__vec_push(&im->values, sizeof value, &value, 1, NULL);
+		pk__vec_push(&im->st.values, sizeof value, &value, 1, NULL);
 	}
 
 	size_t depth = json_array_size(locations);
-	if (pk__vec_reserve(&im->u32s, sizeof(uint32_t), depth) < 0)
+	if (pk__vec_reserve(&im->st.u32s, sizeof(uint32_t), depth) < 0)
 		return out_of_memory(im);
 	for (size_t i = 0; i < depth; i++) {
 		uint64_t id;
 		PK_FORWARD(to_u64(im, w, "locations", i, json_array_get(locations, i), &id));
-		uint32_t index = pk__idmap_get(&im->location_ids, id);
+		uint32_t index = pk__idmap_get(&im->st.location_ids, id);
 		if (index == PK_NONE)
 			return fail_in(im, w,
 			               ".locations[%zu] refers to location id %" PRIu64
 			               ", which no location has",
 			               i, id);
-		pk__vec_push(&im->u32s, sizeof index, &index, 1, NULL);
+		pk__vec_push(&im->st.u32s, sizeof index, &index, 1, NULL);
 	}
 
 	where lw = *w;
@@ -800,11 +796,12 @@ static int read_sample(importer *im, json_t *v, const where *w)
 		pk_label label = {0, 0, 0, 0};
 		PK_FORWARD(read_fields(im, &lw, json_array_get(labels, lw.sub_index), label_fields,
 		                       &label));
-		if (pk__vec_push(&im->labels, sizeof label, &label, 1, NULL) < 0)
+		if (pk__vec_push(&im->st.labels, sizeof label, &label, 1, NULL) < 0)
 			return out_of_memory(im);
 	}
-	if (pk_profile_add_sample(im->p, im->u32s.items, im->u32s.count, im->values.items,
-	                          im->values.count, im->labels.items, im->labels.count) < 0)
+	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
+	                          im->st.values.count, im->st.labels.items,
+	                          im->st.labels.count) < 0)
 		return out_of_memory(im);
 	return 0;
 }
@@ -918,9 +915,8 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 		rc = check_marker(&im);
 	if (rc == 0)
 		rc = read_header(&im);
-	if (rc == 0 && (pk__idmap_init(&im.mapping_ids, im.counts[K_MAPPINGS]) < 0 ||
-	                pk__idmap_init(&im.function_ids, im.counts[K_FUNCTIONS]) < 0 ||
-	                pk__idmap_init(&im.location_ids, im.counts[K_LOCATIONS]) < 0))
+	if (rc == 0 && pk__import_state_init(&im.st, im.counts[K_MAPPINGS], im.counts[K_FUNCTIONS],
+	                                     im.counts[K_LOCATIONS]) < 0)
 		rc = out_of_memory(&im);
 	if (rc == 0)
 		rc = walk_array(&im, K_MAPPINGS, read_mapping);
@@ -930,13 +926,7 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 		rc = walk_array(&im, K_LOCATIONS, read_location);
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, read_sample);
-	pk__idmap_free(&im.mapping_ids);
-	pk__idmap_free(&im.function_ids);
-	pk__idmap_free(&im.location_ids);
-	pk__vec_free(&im.u32s);
-	pk__vec_free(&im.values);
-	pk__vec_free(&im.labels);
-	pk__vec_free(&im.lines);
+	pk__import_state_free(&im.st);
 	pk__vec_free(&im.bytes);
 	if (rc < 0) {
 		pk_profile_free(im.p);

@@ -141,14 +141,9 @@ typedef struct importer {
 	pk_error *err;
 	pk_str *strings; /* pprof string index -> our interned string */
 	size_t string_count;
-	pk__idmap mapping_ids, function_ids, location_ids;
+	pk__import_state st;    /* id maps and scratch arrays */
 	size_t counts[16];      /* top-level fields seen, by number */
 	size_t first_sample_at; /* offset of the first sample's key */
-	/* scratch, reused from one message to the next */
-	pk__vec u32s;   /* uint32_t */
-	pk__vec values; /* int64_t */
-	pk__vec labels; /* pk_label */
-	pk__vec lines;  /* pk_line */
 } importer;
 
 /* Resolve a string index found at offset `at`. */
@@ -298,7 +293,7 @@ static int read_mapping(importer *im, const pb_field *f)
 	uint32_t index;
 	if (pk_profile_add_mapping(im->p, &m, &index) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return register_id(im, &im->mapping_ids, m.id, index, f->at, "mapping");
+	return register_id(im, &im->st.mapping_ids, m.id, index, f->at, "mapping");
 }
 
 static int read_function(importer *im, const pb_field *f)
@@ -324,7 +319,7 @@ static int read_function(importer *im, const pb_field *f)
 	uint32_t index;
 	if (pk_profile_add_function(im->p, &fn, &index) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return register_id(im, &im->function_ids, fn.id, index, f->at, "function");
+	return register_id(im, &im->st.function_ids, fn.id, index, f->at, "function");
 }
 
 static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
@@ -350,12 +345,12 @@ static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
 		}
 	}
 	PK_FORWARD(rc);
-	line.function = pk__idmap_get(&im->function_ids, function_id);
+	line.function = pk__idmap_get(&im->st.function_ids, function_id);
 	if (line.function == PK_NONE)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)function_at,
 		                    "a line refers to function id %llu, which no function has",
 		                    (unsigned long long)function_id);
-	if (pk__vec_push(&im->lines, sizeof line, &line, 1, NULL) < 0)
+	if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -366,7 +361,7 @@ static int read_location(importer *im, const pb_field *f)
 	pb_field g;
 	pk_location loc = {0, PK_NONE, 0, 0};
 	int rc;
-	im->lines.count = 0;
+	im->st.lines.count = 0;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 4) {
 			PK_FORWARD(expect_wire(&r, &g, WIRE_LEN, "Location.line"));
@@ -380,27 +375,28 @@ static int read_location(importer *im, const pb_field *f)
 		switch (g.number) {
 		case 1: loc.id = v; break;
 		/* pprof treats an unknown mapping id as no mapping; so do we. */
-		case 2: loc.mapping = pk__idmap_get(&im->mapping_ids, v); break;
+		case 2: loc.mapping = pk__idmap_get(&im->st.mapping_ids, v); break;
 		case 3: loc.address = v; break;
 		case 5: loc.is_folded = v != 0; break;
 		}
 	}
 	PK_FORWARD(rc);
 	uint32_t index;
-	if (pk_profile_add_location(im->p, &loc, im->lines.items, im->lines.count, &index) < 0)
+	if (pk_profile_add_location(im->p, &loc, im->st.lines.items, im->st.lines.count, &index) <
+	    0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return register_id(im, &im->location_ids, loc.id, index, f->at, "location");
+	return register_id(im, &im->st.location_ids, loc.id, index, f->at, "location");
 }
 
 static int add_location_id(void *ctx, uint64_t id, size_t at)
 {
 	importer *im = ctx;
-	uint32_t index = pk__idmap_get(&im->location_ids, id);
+	uint32_t index = pk__idmap_get(&im->st.location_ids, id);
 	if (index == PK_NONE)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)at,
 		                    "a sample refers to location id %llu, which no location has",
 		                    (unsigned long long)id);
-	if (pk__vec_push(&im->u32s, sizeof index, &index, 1, NULL) < 0)
+	if (pk__vec_push(&im->st.u32s, sizeof index, &index, 1, NULL) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -409,7 +405,7 @@ static int add_value(void *ctx, uint64_t v, size_t at)
 {
 	importer *im = ctx;
 	int64_t value = (int64_t)v;
-	if (pk__vec_push(&im->values, sizeof value, &value, 1, NULL) < 0)
+	if (pk__vec_push(&im->st.values, sizeof value, &value, 1, NULL) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -433,7 +429,7 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 		}
 	}
 	PK_FORWARD(rc);
-	if (pk__vec_push(&im->labels, sizeof label, &label, 1, NULL) < 0)
+	if (pk__vec_push(&im->st.labels, sizeof label, &label, 1, NULL) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -443,7 +439,7 @@ static int read_sample(importer *im, const pb_field *f)
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	im->u32s.count = im->values.count = im->labels.count = 0;
+	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
 			PK_FORWARD(
@@ -456,12 +452,13 @@ static int read_sample(importer *im, const pb_field *f)
 	}
 	PK_FORWARD(rc);
 	size_t types = pk_profile_sample_type_count(im->p);
-	if (im->values.count != types)
+	if (im->st.values.count != types)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
-		                    im->values.count, types);
-	if (pk_profile_add_sample(im->p, im->u32s.items, im->u32s.count, im->values.items,
-	                          im->values.count, im->labels.items, im->labels.count) < 0)
+		                    im->st.values.count, types);
+	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
+	                          im->st.values.count, im->st.labels.items,
+	                          im->st.labels.count) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -551,9 +548,7 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	rc = walk_strings(&im);
-	if (rc == 0 && (pk__idmap_init(&im.mapping_ids, im.counts[3]) < 0 ||
-	                pk__idmap_init(&im.function_ids, im.counts[5]) < 0 ||
-	                pk__idmap_init(&im.location_ids, im.counts[4]) < 0))
+	if (rc == 0 && pk__import_state_init(&im.st, im.counts[3], im.counts[5], im.counts[4]) < 0)
 		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_header(&im);
@@ -565,13 +560,7 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0)
 		rc = walk_messages(&im, 2, "Profile.sample", read_sample);
 	pk__free(im.strings);
-	pk__idmap_free(&im.mapping_ids);
-	pk__idmap_free(&im.function_ids);
-	pk__idmap_free(&im.location_ids);
-	pk__vec_free(&im.u32s);
-	pk__vec_free(&im.values);
-	pk__vec_free(&im.labels);
-	pk__vec_free(&im.lines);
+	pk__import_state_free(&im.st);
 	if (rc < 0) {
 		pk_profile_free(im.p);
 		return rc;
