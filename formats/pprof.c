@@ -215,24 +215,20 @@ static int walk_strings(importer *im)
 			rc = pk__error_at(
 			    im->err, PK_EFORMAT, (long long)f.at,
 			    "a second time_nanos field: two profiles were concatenated");
-		else if (f.number == 6 && (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0)
-			rc = pk__vec_push(&spans, 2 * sizeof(size_t), (size_t[]){f.start, f.len}, 1,
-			                  NULL) < 0
-			         ? pk__error_set(im->err, PK_ENOMEM, "out of memory")
-			         : 0;
+		else if (f.number == 6 &&
+		         (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0) {
+			if (spans.count == 0 && f.len != 0)
+				rc = pk__error_at(im->err, PK_EFORMAT, (long long)f.at,
+				                  "string_table[0] must be the empty string");
+			else if (pk__vec_push(&spans, 2 * sizeof(size_t),
+			                      (size_t[]){f.start, f.len}, 1, NULL) < 0)
+				rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		}
 		if (rc < 0)
 			break;
 	}
 	if (rc == 0 && spans.count == 0 && r.end > 0)
 		rc = pk__error_at(im->err, PK_EFORMAT, 0, "the profile has no string table");
-	if (rc == 0) {
-		const size_t *span = spans.items;
-		if (spans.count > 0 && span[1] != 0)
-			rc = pk__error_at(im->err, PK_EFORMAT, (long long)span[0],
-			                  "string_table[0] must be the empty string");
-	}
-	/* Only after a good string_table[0]: the returned code must stay the
-	 * one in the error record. */
 	if (rc == 0) {
 		const size_t *span = spans.items;
 		im->strings = pk__calloc(spans.count ? spans.count : 1, sizeof *im->strings);

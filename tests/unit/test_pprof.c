@@ -1100,7 +1100,7 @@ static void test_error_string_table(void **state)
 	pb b = {0};
 	/* string_table[0] not empty: the offset of the string */
 	small_sample_type(&b);
-	size_t at = pb_str(&b, 6, "x");
+	size_t at = pb_str(&b, 6, "x") - 2; /* the entry's key */
 	pb_strings(&b, small_strings + 1, 5);
 	expect_error(&b, (long long)at, "string_table[0] must be the empty string");
 
