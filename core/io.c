@@ -450,22 +450,37 @@ static int file_write(pk__sink *s, const void *data, size_t size)
 	return 0;
 }
 
-/* A fresh name beside the target; O_EXCL with a new name each try, which
- * unlike mkstemp keeps the umask's permissions. */
-static int open_named_temp(pk__file_sink *f)
+/* Fresh names beside the target, one per try, until create takes one that
+ * is not taken yet; f->tmp_path keeps the last name (NULL if out of
+ * memory). Returns create's result: -1 with errno when all failed. */
+static int take_temp_name(pk__file_sink *f, int (*create)(const char *path, void *ctx), void *ctx)
 {
 	size_t n = strlen(f->target) + 64;
 	f->tmp_path = pk__malloc(n);
 	if (f->tmp_path == NULL)
 		return -1;
+	int rc = -1;
 	for (unsigned tries = 0; tries < 100; tries++) {
 		snprintf(f->tmp_path, n, "%s.tmp%ld.%lx.%u", f->target, (long)getpid(),
 		         (unsigned long)time(NULL), tries);
-		int fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
+		rc = create(f->tmp_path, ctx);
+		if (rc >= 0 || errno != EEXIST)
+			break;
 	}
-	return -1;
+	return rc;
+}
+
+/* O_EXCL with a new name each try, which unlike mkstemp keeps the umask's
+ * permissions. */
+static int create_exclusive(const char *path, void *ctx)
+{
+	(void)ctx;
+	return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+}
+
+static int open_named_temp(pk__file_sink *f)
+{
+	return take_temp_name(f, create_exclusive, NULL);
 }
 
 static int open_temp(pk__file_sink *f)
@@ -588,26 +603,23 @@ static int write_pending(pk__file_sink *f)
 	return ok ? 0 : pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
 }
 
+static int create_link(const char *path, void *proc_path)
+{
+	return linkat(AT_FDCWD, proc_path, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
 /* Give the anonymous temporary file a name beside the target, through
  * /proc, which needs no privilege. */
 static int link_anonymous(pk__file_sink *f)
 {
 	char proc[64];
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f->fp));
-	size_t n = strlen(f->target) + 64;
-	f->tmp_path = pk__malloc(n);
+	if (take_temp_name(f, create_link, proc) == 0) {
+		f->anonymous = false;
+		return 0;
+	}
 	if (f->tmp_path == NULL)
 		return pk__error_set(f->base.err, PK_ENOMEM, "out of memory");
-	for (unsigned tries = 0; tries < 100; tries++) {
-		snprintf(f->tmp_path, n, "%s.tmp%ld.%lx.%u", f->target, (long)getpid(),
-		         (unsigned long)time(NULL), tries);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, f->tmp_path, AT_SYMLINK_FOLLOW) == 0) {
-			f->anonymous = false;
-			return 0;
-		}
-		if (errno != EEXIST)
-			break;
-	}
 	int e = errno;
 	pk__free(f->tmp_path);
 	f->tmp_path = NULL;
