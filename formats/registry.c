@@ -73,12 +73,16 @@ int pk_format_can_export(const pk_format *f)
 	return f->export != NULL;
 }
 
-static const pk_format *detect(const unsigned char *data, size_t size)
+/* The first format that knows the bytes. With strict, a format's probe
+ * (for the head of a large input) stands in for its sniffer. */
+static const pk_format *detect(const unsigned char *data, size_t size, bool strict)
 {
-	for (size_t i = 0; formats[i] != NULL; i++)
-		if (formats[i]->import != NULL && formats[i]->sniff != NULL &&
-		    formats[i]->sniff(data, size) == 0)
+	for (size_t i = 0; formats[i] != NULL; i++) {
+		int (*sniff)(const unsigned char *, size_t) =
+		    strict && formats[i]->probe ? formats[i]->probe : formats[i]->sniff;
+		if (formats[i]->import != NULL && sniff != NULL && sniff(data, size) == 0)
 			return formats[i];
+	}
 	return NULL;
 }
 
@@ -88,7 +92,7 @@ const pk_format *pk_format_detect(const void *data, size_t size)
 	pk__input in;
 	if (pk__input_head(data, size, PK_INPUT_PROBE_SIZE, &in) < 0)
 		return NULL;
-	const pk_format *f = detect(in.data, in.size);
+	const pk_format *f = detect(in.data, in.size, false);
 	pk__input_release(&in);
 	return f;
 }
@@ -109,13 +113,7 @@ static int not_a_profile(bool gunzipped, pk_error *err)
 /* Refuses a large input early when no format knows its beginning. */
 static int probe_formats(const unsigned char *data, size_t size, bool gunzipped, pk_error *err)
 {
-	for (size_t i = 0; formats[i] != NULL; i++) {
-		int (*probe)(const unsigned char *, size_t) =
-		    formats[i]->probe ? formats[i]->probe : formats[i]->sniff;
-		if (formats[i]->import != NULL && probe != NULL && probe(data, size) == 0)
-			return 0;
-	}
-	return not_a_profile(gunzipped, err);
+	return detect(data, size, true) != NULL ? 0 : not_a_profile(gunzipped, err);
 }
 
 static pk__input_probe probe_for(const pk_read_options *opts)
@@ -137,7 +135,7 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 	const pk_format *f = opts ? opts->format : NULL;
 	if (in->size == 0)
 		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
-	if (f == NULL && (f = detect(in->data, in->size)) == NULL)
+	if (f == NULL && (f = detect(in->data, in->size, false)) == NULL)
 		return not_a_profile(in->was_gzip, err);
 	if (f->import == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
