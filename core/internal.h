@@ -114,6 +114,61 @@ int pk__import_state_init(pk__import_state *st, size_t mappings, size_t function
                           size_t locations);
 void pk__import_state_free(pk__import_state *st);
 
+/* ------------------------------------------------------------- call tree */
+
+/* The prefix tree of a profile's stacks for one sample type, root first,
+ * with inlined frames expanded as frames of their own (a location's last
+ * line is the caller). Folded stacks, flame graphs, callgrind and speedscope
+ * all read it. With a base profile every node also carries the base's
+ * values, so a diff keeps both sides. */
+typedef struct pk__tree_frame {
+	const char *name; /* what the frame shows at the tree's granularity */
+	size_t name_len;
+	const char *function; /* "" when the location has no lines */
+	const char *file;     /* "" when unknown or not wanted */
+	int64_t line;         /* 0 when unknown or not wanted */
+	uint64_t address;     /* 0 unless granularity is addresses */
+} pk__tree_frame;
+
+typedef struct pk__tree_node {
+	uint32_t parent;                    /* PK_NONE for the root, node 0 */
+	uint32_t frame;                     /* PK_NONE for the root */
+	uint32_t first_child, next_sibling; /* PK_NONE ends; siblings by name */
+	uint32_t depth;                     /* 0 for the root */
+	bool inlined;                       /* reached at least once as an inlined call */
+	int64_t self, total;                /* the profile's value; total includes children */
+	int64_t base_self, base_total;
+} pk__tree_node;
+
+typedef struct pk__tree {
+	pk__tree_frame *frames;
+	size_t frame_count;
+	pk__tree_node *nodes; /* parents come before their children */
+	size_t node_count;
+	bool has_base;
+	size_t sample_type;         /* the index in the profile */
+	const char *type, *unit;    /* borrowed from the profile */
+	struct pk__tree_data *data; /* storage behind the arrays */
+} pk__tree;
+
+typedef struct pk__tree_options {
+	const char *sample_type; /* as pk_profile_find_sample_type reads it */
+	const pk_profile *base;  /* NULL: none; it needs the same type and unit */
+	int granularity;         /* PK_GRANULARITY_* */
+	bool reverse;            /* stacks leaf first */
+} pk__tree_options;
+
+/* Samples of value 0 add nothing, so nodes whose totals are 0 on both sides
+ * exist only where positive and negative values cancel. */
+int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err);
+void pk__tree_free(pk__tree *t);
+
+/* Overflow wraps, as in pprof (Go's int64), instead of being undefined. */
+static inline int64_t pk__add(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 /* ------------------------------------------------------------ byte output */
 
 /* Where an exporter writes: a callback pair, so one exporter serves files,
@@ -191,6 +246,9 @@ struct pk_format {
 	const char *description;
 	const char *const *extensions; /* NULL-terminated, longest first */
 	bool gzip_by_default;
+	/* The exporter writes one value per stack, so it honors the write
+	 * options sample_type, base and granularity; others refuse them. */
+	bool one_value;
 	/* 0 if the bytes look like this format, PK_ENOTMINE otherwise. */
 	int (*sniff)(const unsigned char *data, size_t size);
 	/* Optional, stricter: 0 if data, the first PK_INPUT_PROBE_SIZE bytes
@@ -198,7 +256,9 @@ struct pk_format {
 	int (*probe)(const unsigned char *data, size_t size);
 	/* Build a profile from the bytes; errors carry offsets or lines. */
 	int (*import)(const unsigned char *data, size_t size, pk_profile **out, pk_error *err);
-	int (*export)(const pk_profile *p, pk__sink *sink, pk_error *err);
+	/* Write p; opts is complete (the current version, defaults filled in). */
+	int (*export)(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
+	              pk_error *err);
 };
 
 /* ------------------------------------------------------------- the model */

@@ -1207,8 +1207,10 @@ static int emit_integer(writer *w, int k, int64_t v)
 	return emit(w, json_integer(v));
 }
 
-static int json_export(const pk_profile *p, pk__sink *sink, pk_error *err)
+static int json_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
+                       pk_error *err)
 {
+	(void)opts; /* nothing in them applies to this format */
 	writer w = {p, sink, err, 0};
 	pk_value_type pt = pk_profile_period_type(p);
 	PK_FORWARD(emit_key(&w, K_FORMAT));

@@ -878,8 +878,10 @@ static int write_string(pk__sink *sink, const char *s, size_t len)
 	return pk__sink_write(sink, s, len);
 }
 
-static int pprof_export(const pk_profile *p, pk__sink *sink, pk_error *err)
+static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
+                        pk_error *err)
 {
+	(void)opts; /* nothing in them applies to this format */
 	Perftools__Profiles__Profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
 	export_arrays a = {0};
 	int rc = fill_header(p, &a, &m);

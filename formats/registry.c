@@ -8,13 +8,13 @@
 
 extern const pk_format pk__format_pprof;
 extern const pk_format pk__format_json;
+extern const pk_format pk__format_collapsed;
+extern const pk_format pk__format_flamegraph;
 
 /* Sniffers run in this order: the strict text formats first, pprof's
  * binary sniffer (which accepts much) last. */
 static const pk_format *const formats[] = {
-    &pk__format_json,
-    &pk__format_pprof,
-    NULL,
+    &pk__format_json, &pk__format_collapsed, &pk__format_pprof, &pk__format_flamegraph, NULL,
 };
 
 const pk_format *pk_format_at(size_t i)
@@ -195,30 +195,56 @@ int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options 
 
 /* What every write checks before it opens anything: options it knows, a
  * format that writes, and a model worth writing (an invalid one would give
- * a file that neither profkit nor pprof reads back). */
+ * a file that neither profkit nor pprof reads back). *out gets the options
+ * in the current version, with those a caller of an older one lacks at
+ * their defaults, so exporters read every field. */
 static int check_write(const pk_profile *p, const pk_format *f, const pk_write_options *opts,
-                       pk_error *err)
+                       pk_write_options *out, pk_error *err)
 {
+	static const pk_write_options defaults = PK_WRITE_OPTIONS_INIT;
+	*out = defaults;
 	if (opts != NULL && (opts->version == 0 || opts->version > PK_WRITE_OPTIONS_VERSION))
 		return pk__error_set(err, PK_EINVAL, "unknown pk_write_options version %u",
 		                     opts->version);
-	if (opts != NULL && opts->compress != PK_COMPRESS_AUTO &&
-	    opts->compress != PK_COMPRESS_NONE && opts->compress != PK_COMPRESS_GZIP)
-		return pk__error_set(err, PK_EINVAL, "unknown compression %d", opts->compress);
+	if (opts != NULL && opts->version == 1)
+		memcpy(out, opts, offsetof(pk_write_options, sample_type));
+	else if (opts != NULL)
+		*out = *opts;
+	out->version = PK_WRITE_OPTIONS_VERSION;
+	if (out->compress != PK_COMPRESS_AUTO && out->compress != PK_COMPRESS_NONE &&
+	    out->compress != PK_COMPRESS_GZIP)
+		return pk__error_set(err, PK_EINVAL, "unknown compression %d", out->compress);
+	if (out->granularity < PK_GRANULARITY_FUNCTIONS ||
+	    out->granularity > PK_GRANULARITY_ADDRESSES)
+		return pk__error_set(err, PK_EINVAL, "unknown granularity %d", out->granularity);
+	const pk_flamegraph_options *fg = out->flamegraph;
+	if (fg != NULL && (fg->version == 0 || fg->version > PK_FLAMEGRAPH_OPTIONS_VERSION))
+		return pk__error_set(err, PK_EINVAL, "unknown pk_flamegraph_options version %u",
+		                     fg->version);
 	if (f->export == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot write the %s format",
 		                     f->name);
-	return pk_profile_validate(p, err);
+	if (!f->one_value && (out->sample_type != NULL || out->base != NULL ||
+	                      out->granularity != PK_GRANULARITY_FUNCTIONS))
+		return pk__error_set(err, PK_EUNSUPPORTED,
+		                     "the %s format keeps every sample type and frame as they "
+		                     "are; a sample type, base or granularity applies to folded "
+		                     "and SVG output",
+		                     f->name);
+	PK_FORWARD(pk_profile_validate(p, err));
+	if (out->base != NULL)
+		PK_FORWARD(pk_profile_validate(out->base, err));
+	return 0;
 }
 
-static int export_to(const pk_profile *p, const pk_format *f, bool gzip, pk__sink *sink,
-                     pk_error *err)
+static int export_to(const pk_profile *p, const pk_format *f, const pk_write_options *opts,
+                     bool gzip, pk__sink *sink, pk_error *err)
 {
 	if (!gzip)
-		return f->export(p, sink, err);
+		return f->export(p, opts, sink, err);
 	pk__gzip_sink *g;
 	PK_FORWARD(pk__gzip_sink_new(sink, err, &g));
-	int rc = f->export(p, pk__gzip_sink_base(g), err);
+	int rc = f->export(p, opts, pk__gzip_sink_base(g), err);
 	if (rc == 0)
 		rc = pk__gzip_sink_finish(g);
 	pk__gzip_sink_free(g);
@@ -227,9 +253,8 @@ static int export_to(const pk_profile *p, const pk_format *f, bool gzip, pk__sin
 
 static bool want_gzip(const pk_format *f, const pk_write_options *opts, const char *path)
 {
-	int c = opts ? opts->compress : PK_COMPRESS_AUTO;
-	if (c != PK_COMPRESS_AUTO)
-		return c == PK_COMPRESS_GZIP;
+	if (opts->compress != PK_COMPRESS_AUTO)
+		return opts->compress == PK_COMPRESS_GZIP;
 	if (path != NULL && ends_with(path, strlen(path), ".gz"))
 		return true;
 	/* ".pb" names the plain protobuf; other pprof names get gzip. */
@@ -249,11 +274,12 @@ int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_
 		return PK_ENOTFOUND;
 	}
 	pk__file_sink *fs;
-	int rc = check_write(p, f, opts, err);
+	pk_write_options o;
+	int rc = check_write(p, f, opts, &o, err);
 	if (rc == 0)
 		rc = pk__file_sink_open(path, err, &fs);
 	if (rc == 0) {
-		rc = export_to(p, f, want_gzip(f, opts, path), pk__file_sink_base(fs), err);
+		rc = export_to(p, f, &o, want_gzip(f, &o, path), pk__file_sink_base(fs), err);
 		if (rc == 0)
 			rc = pk__file_sink_commit(fs);
 		else
@@ -269,10 +295,11 @@ int pk_profile_write_buffer(const pk_profile *p, const pk_write_options *opts, v
 	const pk_format *f = opts ? opts->format : NULL;
 	if (f == NULL)
 		return pk__error_set(err, PK_EINVAL, "no output format given");
-	PK_FORWARD(check_write(p, f, opts, err));
+	pk_write_options o;
+	PK_FORWARD(check_write(p, f, opts, &o, err));
 	pk__buffer_sink b;
 	pk__buffer_sink_init(&b, err);
-	int rc = export_to(p, f, want_gzip(f, opts, NULL), &b.base, err);
+	int rc = export_to(p, f, &o, want_gzip(f, &o, NULL), &b.base, err);
 	if (rc < 0) {
 		pk__buffer_sink_release(&b);
 		return rc;

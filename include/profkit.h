@@ -273,6 +273,26 @@ PK_EXTERN size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t 
  * nonzero and unique, every reference in range. */
 PK_EXTERN int pk_profile_validate(const pk_profile *p, pk_error *err);
 
+/* ------------------------------------------------------------- operations */
+
+/** Find the sample type that spec names, as `go tool pprof -sample_index`
+ * does: NULL or "" is the default sample type, or else the last one; a
+ * number is an index; otherwise the first type named spec, or spec without
+ * a leading "inuse_" (so "inuse_space" finds a legacy "space"). *out gets
+ * the index; PK_ENOTFOUND when nothing matches. */
+PK_EXTERN int pk_profile_find_sample_type(const pk_profile *p, const char *spec, size_t *out,
+                                          pk_error *err);
+
+/** What a frame of a report or a flame graph stands for, as pprof's
+ * -functions, -filefunctions, -files, -lines and -addresses. */
+enum {
+	PK_GRANULARITY_FUNCTIONS = 0, /**< the function name (the default) */
+	PK_GRANULARITY_FILEFUNCTIONS, /**< name and source file */
+	PK_GRANULARITY_FILES,         /**< the source file only */
+	PK_GRANULARITY_LINES,         /**< name, file and line */
+	PK_GRANULARITY_ADDRESSES,     /**< address, name, file and line */
+};
+
 /* ---------------------------------------------------------------- formats */
 
 /** A file format (static, borrowed). */
@@ -324,17 +344,59 @@ enum {
 	PK_COMPRESS_GZIP = 2,
 };
 
-#define PK_WRITE_OPTIONS_VERSION 1
+#define PK_FLAMEGRAPH_OPTIONS_VERSION 1
 
-/** How to write. Initialize with PK_WRITE_OPTIONS_INIT. */
+/** How an SVG flame graph looks; the fields follow flamegraph.pl's
+ * options. Initialize with PK_FLAMEGRAPH_OPTIONS_INIT: zero and NULL mean
+ * the default. */
+typedef struct pk_flamegraph_options {
+	unsigned int version;
+	const char *title;      /**< NULL: "Flame Graph", or "Icicle Graph" */
+	const char *subtitle;   /**< NULL: none */
+	unsigned int width;     /**< image width in pixels; 0: 1200 */
+	unsigned int height;    /**< frame height in pixels; 0: 16 */
+	double min_width;       /**< frames narrower are left out; 0: 0.1 */
+	int min_width_percent;  /**< min_width is a percentage of the total */
+	const char *font_type;  /**< NULL: "Verdana" */
+	double font_size;       /**< 0: 12 */
+	const char *count_name; /**< what a count is called; NULL: from the unit */
+	const char *colors;     /**< palette: hot (NULL), mem, io, red, green,
+	                             blue, yellow, purple, aqua, orange, java, js,
+	                             perl, wakeup, chain */
+	int hash;               /**< color by a hash of the name, not its sum */
+	int reverse;            /**< stacks leaf first, merged from the leaves */
+	int inverted;           /**< an icicle graph: the root at the top */
+	int negate;             /**< swap the colors of growth and shrinking */
+} pk_flamegraph_options;
+
+/* clang-format off */
+#define PK_FLAMEGRAPH_OPTIONS_INIT {PK_FLAMEGRAPH_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, NULL, 0, \
+	NULL, NULL, 0, 0, 0, 0}
+/* clang-format on */
+
+#define PK_WRITE_OPTIONS_VERSION 2
+
+/** How to write. Initialize with PK_WRITE_OPTIONS_INIT; fields are only
+ * ever appended (version 2 added those after compress). */
 typedef struct pk_write_options {
 	unsigned int version;
 	const pk_format *format; /**< NULL: from the path's extension */
 	int compress;            /**< PK_COMPRESS_* */
+	/** For formats of one value per stack (folded, SVG): the sample type,
+	 * as pk_profile_find_sample_type reads it. NULL: the default. */
+	const char *sample_type;
+	/** Borrowed; not NULL: show the change from this profile to the one
+	 * written (folded: "stack base new" lines; SVG: a differential flame
+	 * graph). It needs the same sample type. */
+	const pk_profile *base;
+	int granularity; /**< PK_GRANULARITY_*, for frames of folded and SVG */
+	/** Borrowed; NULL: defaults. */
+	const pk_flamegraph_options *flamegraph;
 } pk_write_options;
 
 /* clang-format off */
-#define PK_WRITE_OPTIONS_INIT {PK_WRITE_OPTIONS_VERSION, NULL, PK_COMPRESS_AUTO}
+#define PK_WRITE_OPTIONS_INIT {PK_WRITE_OPTIONS_VERSION, NULL, PK_COMPRESS_AUTO, NULL, NULL, \
+	PK_GRANULARITY_FUNCTIONS, NULL}
 /* clang-format on */
 
 /** Write a profile to a file, atomically: the data goes to a temporary file

@@ -36,4 +36,5 @@ replay() {
 
 replay pprof yes
 replay json no
+replay collapsed no
 exit $status

@@ -565,9 +565,11 @@ static void test_buffer_and_gzip_sinks(void **state)
 
 /* A format whose exporter writes some bytes and then fails, to see what
  * the file sink leaves behind. */
-static int failing_export(const pk_profile *p, pk__sink *sink, pk_error *err)
+static int failing_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
+                          pk_error *err)
 {
 	(void)p;
+	(void)opts;
 	char chunk[4096];
 	memset(chunk, 'z', sizeof chunk);
 	for (int i = 0; i < 100; i++)
