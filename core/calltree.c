@@ -399,10 +399,39 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 	                     unit);
 }
 
+/* A profile whose two sample types are "base" and "new" of one unit, as
+ * two-count folded lines give, is a diff by itself: *base_out gets the
+ * index of "base" and *type_out that of "new". */
+static bool is_self_diff(const pk_profile *p, size_t *type_out, size_t *base_out)
+{
+	if (pk_profile_sample_type_count(p) != 2)
+		return false;
+	pk_value_type a = pk_profile_sample_type(p, 0), b = pk_profile_sample_type(p, 1);
+	if (a.unit != b.unit)
+		return false;
+	const char *na = str_of(p, a.type), *nb = str_of(p, b.type);
+	if (strcmp(na, "base") == 0 && strcmp(nb, "new") == 0) {
+		*base_out = 0;
+		*type_out = 1;
+		return true;
+	}
+	if (strcmp(na, "new") == 0 && strcmp(nb, "base") == 0) {
+		*base_out = 1;
+		*type_out = 0;
+		return true;
+	}
+	return false;
+}
+
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err)
 {
 	size_t type, btype = 0;
-	PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &type, err));
+	const pk_profile *base = o->base;
+	bool no_type = o->sample_type == NULL || *o->sample_type == '\0';
+	if (base == NULL && no_type && is_self_diff(p, &type, &btype))
+		base = p;
+	else
+		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &type, err));
 	if (o->base)
 		PK_FORWARD(base_type(p, type, o->base, &btype, err));
 	pk__tree *t = pk__calloc(1, sizeof *t);
@@ -413,7 +442,7 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
 	t->data = d;
-	t->has_base = o->base != NULL;
+	t->has_base = base != NULL;
 	t->sample_type = type;
 	t->type = str_of(p, pk_profile_sample_type(p, type).type);
 	t->unit = str_of(p, pk_profile_sample_type(p, type).unit);
@@ -425,8 +454,8 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 		rc = pk__vec_push(&d->nodes, sizeof root, &root, 1, NULL);
 	if (rc == 0)
 		rc = add_profile(t, p, type, false, o);
-	if (rc == 0 && o->base)
-		rc = add_profile(t, o->base, btype, true, o);
+	if (rc == 0 && base)
+		rc = add_profile(t, base, btype, true, o);
 	if (rc == 0)
 		rc = finish(t);
 	if (rc < 0) {

@@ -158,7 +158,9 @@ typedef struct pk__tree_options {
 	bool reverse;            /* stacks leaf first */
 } pk__tree_options;
 
-/* Samples of value 0 add nothing, so nodes whose totals are 0 on both sides
+/* A profile whose sample types are exactly "base" and "new" (two-count
+ * folded input) is built as new against base when no sample type or base
+ * is asked for. Samples of value 0 add nothing, so nodes whose totals are 0 on both sides
  * exist only where positive and negative values cancel. */
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err);
 void pk__tree_free(pk__tree *t);
