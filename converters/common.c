@@ -2,7 +2,9 @@
 #include "common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int find_option(const cli_tool *tool, const char *name, size_t len)
@@ -190,4 +192,119 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 	if (pk_profile_read_path(path, &opts, out, NULL, &err) < 0)
 		return cli_fail(tool->name, &err);
 	return -1;
+}
+
+/* A positive number, no larger than max; *percent (if given) is set when it
+ * ends in '%'. */
+static int parse_number(const cli_tool *tool, const char *name, const char *text, double max,
+                        double *out, bool *percent)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	bool pct = percent != NULL && *end == '%';
+	if (pct)
+		end++;
+	if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || v <= 0 || v > max)
+		return cli_usage_error(tool, "--%s needs a positive number up to %g, not '%s'",
+		                       name, max, text);
+	*out = v;
+	if (percent)
+		*percent = pct;
+	return -1;
+}
+
+int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v)
+{
+	static const pk_write_options write_init = PK_WRITE_OPTIONS_INIT;
+	static const pk_flamegraph_options flame_init = PK_FLAMEGRAPH_OPTIONS_INIT;
+	v->write = write_init;
+	v->flame = flame_init;
+	v->base = NULL;
+
+	static const char *const shortcuts[] = {"inuse_space", "inuse_objects", "alloc_space",
+	                                        "alloc_objects"};
+	const char *chosen = NULL, *chosen_by = NULL;
+	for (size_t i = 0; i < sizeof shortcuts / sizeof shortcuts[0]; i++) {
+		if (cli_get(tool, args, shortcuts[i]) == NULL)
+			continue;
+		if (chosen)
+			return cli_usage_error(tool, "-%s and -%s cannot both be given", chosen_by,
+			                       shortcuts[i]);
+		chosen = chosen_by = shortcuts[i];
+	}
+	const char *index = cli_get(tool, args, "sample_index");
+	if (index && chosen)
+		return cli_usage_error(tool, "-sample_index and -%s cannot both be given",
+		                       chosen_by);
+	v->write.sample_type = index ? index : chosen;
+
+	static const struct {
+		const char *name;
+		int granularity;
+	} granularities[] = {
+	    {"functions", PK_GRANULARITY_FUNCTIONS},
+	    {"filefunctions", PK_GRANULARITY_FILEFUNCTIONS},
+	    {"files", PK_GRANULARITY_FILES},
+	    {"lines", PK_GRANULARITY_LINES},
+	    {"addresses", PK_GRANULARITY_ADDRESSES},
+	};
+	const char *granularity_by = NULL;
+	for (size_t i = 0; i < sizeof granularities / sizeof granularities[0]; i++) {
+		if (cli_get(tool, args, granularities[i].name) == NULL)
+			continue;
+		if (granularity_by)
+			return cli_usage_error(tool, "-%s and -%s cannot both be given",
+			                       granularity_by, granularities[i].name);
+		granularity_by = granularities[i].name;
+		v->write.granularity = granularities[i].granularity;
+	}
+
+	pk_flamegraph_options *f = &v->flame;
+	f->title = cli_get(tool, args, "title");
+	f->subtitle = cli_get(tool, args, "subtitle");
+	f->font_type = cli_get(tool, args, "fonttype");
+	f->count_name = cli_get(tool, args, "countname");
+	f->colors = cli_get(tool, args, "colors");
+	f->hash = cli_get(tool, args, "hash") != NULL;
+	f->reverse = cli_get(tool, args, "reverse") != NULL;
+	f->inverted = cli_get(tool, args, "inverted") != NULL;
+	f->negate = cli_get(tool, args, "negate") != NULL;
+	const char *text;
+	double number;
+	int rc;
+	if ((text = cli_get(tool, args, "width")) != NULL) {
+		if ((rc = parse_number(tool, "width", text, 1e6, &number, NULL)) >= 0)
+			return rc;
+		f->width = (unsigned int)number;
+	}
+	if ((text = cli_get(tool, args, "height")) != NULL) {
+		if ((rc = parse_number(tool, "height", text, 1e4, &number, NULL)) >= 0)
+			return rc;
+		f->height = (unsigned int)number;
+	}
+	if ((text = cli_get(tool, args, "fontsize")) != NULL &&
+	    (rc = parse_number(tool, "fontsize", text, 1e4, &f->font_size, NULL)) >= 0)
+		return rc;
+	if ((text = cli_get(tool, args, "minwidth")) != NULL) {
+		bool percent;
+		if ((rc = parse_number(tool, "minwidth", text, 1e6, &f->min_width, &percent)) >= 0)
+			return rc;
+		f->min_width_percent = percent;
+	}
+	v->write.flamegraph = f;
+
+	const char *base = cli_get(tool, args, "base");
+	if (base != NULL) {
+		if ((rc = cli_read_profile(tool, base, NULL, &v->base)) >= 0)
+			return rc;
+		v->write.base = v->base;
+	}
+	return -1;
+}
+
+void cli_view_free(cli_view *v)
+{
+	pk_profile_free(v->base);
+	v->base = NULL;
 }

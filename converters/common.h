@@ -73,4 +73,58 @@ int cli_format(const cli_tool *tool, const char *name, bool for_output, const pk
 int cli_read_profile(const cli_tool *tool, const char *path, const char *format_name,
                      pk_profile **out);
 
+/* The options of every tool that writes one value per stack (folded, SVG):
+ * which sample type, a base to subtract, and what a frame stands for.
+ * Spelled as go tool pprof spells them. */
+#define CLI_VIEW_OPTIONS                                                                           \
+	{"sample_index", 0, "N|NAME",                                                              \
+	 "the sample type shown, by index or name (default: the profile's default, else the "      \
+	 "last)"},                                                                                 \
+	    {"inuse_space", 0, NULL, "same as -sample_index=inuse_space"},                         \
+	    {"inuse_objects", 0, NULL, "same as -sample_index=inuse_objects"},                     \
+	    {"alloc_space", 0, NULL, "same as -sample_index=alloc_space"},                         \
+	    {"alloc_objects", 0, NULL, "same as -sample_index=alloc_objects"},                     \
+	    {"base", 0, "FILE", "show the change from the profile FILE (values subtracted)"},      \
+	    {"functions", 0, NULL, "a frame per function (the default)"},                          \
+	    {"filefunctions", 0, NULL, "a frame per function and source file"},                    \
+	    {"files", 0, NULL, "a frame per source file"},                                         \
+	    {"lines", 0, NULL, "a frame per source line"},                                         \
+	{                                                                                          \
+		"addresses", 0, NULL, "a frame per instruction address"                            \
+	}
+
+/* The options of SVG flame graphs, spelled as flamegraph.pl spells them. */
+#define CLI_FLAME_OPTIONS                                                                          \
+	{"title", 0, "TEXT", "the title (default: Flame Graph, or Icicle Graph)"},                 \
+	    {"subtitle", 0, "TEXT", "a second line under the title"},                              \
+	    {"width", 0, "PIXELS", "the image width (default 1200)"},                              \
+	    {"height", 0, "PIXELS", "the height of a frame (default 16)"},                         \
+	    {"minwidth", 0, "PIXELS|N%", "leave out frames narrower than this (default 0.1)"},     \
+	    {"fonttype", 0, "FONT", "the font (default Verdana)"},                                 \
+	    {"fontsize", 0, "SIZE", "the font size (default 12)"},                                 \
+	    {"countname", 0, "NAME", "what a count is called (default samples)"},                  \
+	    {"colors", 0, "PALETTE",                                                               \
+	     "hot (default), mem, io, red, green, blue, yellow, purple, aqua, orange, java, js, "  \
+	     "perl, wakeup or chain"},                                                             \
+	    {"hash", 0, NULL, "color by a hash of the name, so a name keeps its color"},           \
+	    {"reverse", 0, NULL, "stacks leaf first, merged from the leaves up"},                  \
+	    {"inverted", 0, NULL, "an icicle graph: the root at the top"},                         \
+	{                                                                                          \
+		"negate", 0, NULL,                                                                 \
+		    "swap the colors of growth and shrinking in a differential graph"              \
+	}
+
+/* What those options say, ready for pk_profile_write_path. */
+typedef struct cli_view {
+	pk_write_options write;
+	pk_flamegraph_options flame;
+	pk_profile *base; /* owned; write.base points at it */
+} cli_view;
+
+/* Fill v from the options given (an option missing from the tool's table
+ * counts as not given); reads the base profile. Returns -1 to go on, or an
+ * exit code. Free with cli_view_free. */
+int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v);
+void cli_view_free(cli_view *v);
+
 #endif

@@ -13,6 +13,8 @@ static const cli_option convert_options[] = {
     {"to", 0, "FORMAT", "write FORMAT instead of the one OUT's extension implies"},
     {"plain", 0, NULL, "do not gzip the output (pprof is gzipped unless OUT ends in .pb)"},
     {"gzip", 0, NULL, "gzip the output"},
+    CLI_VIEW_OPTIONS,
+    CLI_FLAME_OPTIONS,
 };
 
 static const cli_tool convert_tool = {
@@ -21,7 +23,10 @@ static const cli_tool convert_tool = {
     "Convert the profile IN ('-' for stdin) into OUT. IN's format is detected from its bytes\n"
     "after any gzip is undone. OUT is written to a temporary file and renamed into place, so\n"
     "a failed conversion leaves no output and an existing OUT untouched.\n"
-    "Formats: pprof (.pb.gz, .pprof, .prof; .pb is written plain) and json (.json).",
+    "Formats: pprof (.pb.gz, .pprof, .prof; .pb is written plain), json (.json), folded\n"
+    "(.folded, .collapsed) and svg (.svg, write only). Folded and SVG output show one sample\n"
+    "type, chosen, subtracted and grouped by the options below; the SVG options are\n"
+    "flamegraph.pl's.",
     convert_options,
     sizeof convert_options / sizeof convert_options[0],
 };
@@ -54,16 +59,23 @@ static int cmd_convert(int argc, char **argv)
 		return cli_format(&convert_tool, pk_format_name(wopts.format), true, &wopts.format);
 	wopts.compress = plain ? PK_COMPRESS_NONE : gzip ? PK_COMPRESS_GZIP : PK_COMPRESS_AUTO;
 
+	cli_view view;
+	if ((rc = cli_view_parse(&convert_tool, &args, &view)) >= 0)
+		return rc;
+	view.write.format = wopts.format;
+	view.write.compress = wopts.compress;
+
 	pk_profile *p;
 	rc = cli_read_profile(&convert_tool, args.positional[0],
 	                      cli_get(&convert_tool, &args, "from"), &p);
-	if (rc >= 0)
-		return rc;
-	pk_error err = PK_ERROR_INIT;
-	rc = pk_profile_write_path(p, out_path, &wopts, &err) < 0
-	         ? cli_fail(convert_tool.name, &err)
-	         : EXIT_OK;
-	pk_profile_free(p);
+	if (rc < 0) {
+		pk_error err = PK_ERROR_INIT;
+		rc = pk_profile_write_path(p, out_path, &view.write, &err) < 0
+		         ? cli_fail(convert_tool.name, &err)
+		         : EXIT_OK;
+		pk_profile_free(p);
+	}
+	cli_view_free(&view);
 	return rc;
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct pk__tree_data {
-	pk__strtab *names;   /* frame names: a name's id is its frame's index */
+	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* functions and files of frames */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec nodes;       /* pk__tree_node */
@@ -140,15 +140,17 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 		}
 	}
 
+	/* Names are never empty, and the table's string 0 is "": frame i is
+	 * name i + 1. */
 	struct pk__tree_data *d = w->t->data;
 	uint32_t id;
 	PK_FORWARD(pk__strtab_intern(d->names, w->text.items, w->text.count, &id));
-	if (id < d->frames.count) {
-		*out = id;
+	if (id - 1 < d->frames.count) {
+		*out = id - 1;
 		return 0;
 	}
 	if (id >= INLINED_BIT - 1)
-		return pk__error_set(NULL, PK_EFORMAT, "too many distinct frames");
+		return PK_EFORMAT;
 	pk__tree_frame f = {0};
 	f.name = pk__strtab_get(d->names, id, &f.name_len);
 	uint32_t s;
@@ -161,7 +163,7 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	f.line = lineno;
 	f.address = address;
 	PK_FORWARD(pk__vec_push(&d->frames, sizeof f, &f, 1, NULL));
-	*out = id;
+	*out = id - 1;
 	return 0;
 }
 

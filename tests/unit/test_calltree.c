@@ -1,11 +1,388 @@
-/* placeholder, being written */
+/* test_calltree.c - sample type selection as -sample_index reads it, and
+ * the call tree: frame names at each granularity as pprof names nodes,
+ * inlined frames, order, reversal, bases, allocation failures. */
 #include "helpers.h"
-static void test_nothing(void **state)
+#include "internal.h"
+
+#include <stdio.h>
+
+/* ----------------------------------------------------- sample selection */
+
+static pk_profile *heap_types(bool with_default)
+{
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	const char *types[] = {"alloc_objects", "alloc_space", "inuse_objects", "space"};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pk_profile_add_sample_type(
+		                     p, (pk_value_type){intern(p, types[i]), intern(p, "count")}),
+		                 0);
+	if (with_default)
+		pk_profile_set_default_sample_type(p, intern(p, "alloc_space"));
+	return p;
+}
+
+static void expect_type(const pk_profile *p, const char *spec, size_t want)
+{
+	size_t got = 99;
+	assert_int_equal(pk_profile_find_sample_type(p, spec, &got, NULL), 0);
+	assert_int_equal(got, want);
+}
+
+static void expect_no_type(const pk_profile *p, const char *spec, const char *message)
+{
+	size_t got = 99;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_find_sample_type(p, spec, &got, &err), PK_ENOTFOUND);
+	assert_string_equal(err.message, message);
+	assert_int_equal(got, 99);
+}
+
+static void test_find_sample_type(void **state)
 {
 	(void)state;
+	pk_profile *p = heap_types(true);
+	expect_type(p, NULL, 1); /* the default type */
+	expect_type(p, "", 1);
+	expect_type(p, "0", 0);
+	expect_type(p, "3", 3);
+	expect_type(p, "alloc_objects", 0);
+	expect_type(p, "inuse_objects", 2);
+	expect_type(p, "inuse_space", 3); /* "space", as legacy heap profiles name it */
+	expect_no_type(p, "4", "sample_index 4 is outside the range [0..3]");
+	expect_no_type(p, "cpu",
+	               "sample_index \"cpu\" must be one of: [alloc_objects alloc_space "
+	               "inuse_objects space]");
+	expect_no_type(p, "-1",
+	               "sample_index \"-1\" must be one of: [alloc_objects alloc_space "
+	               "inuse_objects space]");
+	pk_profile_free(p);
+
+	p = heap_types(false);
+	expect_type(p, NULL, 3); /* no default: the last */
+	pk_profile_free(p);
+
+	assert_int_equal(pk_profile_new(&p), 0);
+	expect_no_type(p, NULL, "the profile has no sample types");
+	pk_profile_free(p);
 }
+
+/* ------------------------------------------------------------ the tree */
+
+static const pk__tree_node *child_named(const pk__tree *t, uint32_t parent, const char *name)
+{
+	for (uint32_t c = t->nodes[parent].first_child; c != PK_NONE; c = t->nodes[c].next_sibling)
+		if (strcmp(t->frames[t->nodes[c].frame].name, name) == 0)
+			return &t->nodes[c];
+	fail_msg("no child \"%s\"", name);
+	return NULL;
+}
+
+static uint32_t index_of(const pk__tree *t, const pk__tree_node *n)
+{
+	return (uint32_t)(n - t->nodes);
+}
+
+static pk__tree *build(const pk_profile *p, const char *type, const pk_profile *base,
+                       int granularity, bool reverse)
+{
+	pk__tree_options o = {type, base, granularity, reverse};
+	pk__tree *t = NULL;
+	pk_error err = PK_ERROR_INIT;
+	if (pk__tree_build(p, &o, &t, &err) != 0)
+		fail_msg("pk__tree_build: %s", err.message);
+	return t;
+}
+
+static void test_tree_inlined_frames(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	/* Stacks: leaf(inlined into work) <- main: 3072 - 1024; main: 3072. */
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	assert_string_equal(t->type, "alloc_space");
+	assert_string_equal(t->unit, "bytes");
+	assert_false(t->has_base);
+	assert_int_equal(t->node_count, 4);
+	assert_int_equal(t->nodes[0].total, 5120);
+	const pk__tree_node *main_ = child_named(t, 0, "main.main");
+	assert_int_equal(main_->self, 3072);
+	assert_int_equal(main_->total, 5120);
+	assert_int_equal(main_->depth, 1);
+	const pk__tree_node *work = child_named(t, index_of(t, main_), "main.work");
+	assert_int_equal(work->self, 0);
+	assert_int_equal(work->total, 2048);
+	assert_false(work->inlined);
+	const pk__tree_node *leaf = child_named(t, index_of(t, work), "main.leaf");
+	assert_int_equal(leaf->self, 2048);
+	assert_true(leaf->inlined);
+	assert_int_equal(leaf->depth, 3);
+	assert_int_equal(leaf->first_child, PK_NONE);
+	const pk__tree_frame *f = &t->frames[leaf->frame];
+	assert_string_equal(f->function, "main.leaf");
+	assert_string_equal(f->file, "");
+	assert_int_equal(f->line, 0);
+	pk__tree_free(t);
+
+	/* The other type, by index, and leaf first. */
+	t = build(p, "0", NULL, PK_GRANULARITY_FUNCTIONS, true);
+	assert_int_equal(t->nodes[0].total, 5);
+	const pk__tree_node *top = child_named(t, 0, "main.leaf");
+	assert_int_equal(top->total, 2);
+	work = child_named(t, index_of(t, top), "main.work");
+	main_ = child_named(t, index_of(t, work), "main.main");
+	assert_int_equal(main_->self, 2);
+	assert_int_equal(child_named(t, 0, "main.main")->self, 3);
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
+static void expect_root_child(const pk_profile *p, int granularity, const char *name,
+                              const char *file, int64_t line)
+{
+	pk__tree *t = build(p, NULL, NULL, granularity, false);
+	uint32_t c = t->nodes[0].first_child;
+	assert_int_not_equal(c, PK_NONE);
+	const pk__tree_frame *f = &t->frames[t->nodes[c].frame];
+	assert_string_equal(f->name, name);
+	assert_int_equal(f->name_len, strlen(name));
+	assert_string_equal(f->file, file);
+	assert_int_equal(f->line, line);
+	pk__tree_free(t);
+}
+
+/* One sample at one location of the given lines (0 or 1 line). */
+static pk_profile *one_frame(const char *function, const char *file, const char *mapping)
+{
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "cpu"), intern(p, "ns")}), 0);
+	uint32_t mi = PK_NONE, fi, li;
+	if (mapping) {
+		pk_mapping m = {0};
+		m.memory_limit = 0x1000;
+		m.filename = intern(p, mapping);
+		assert_int_equal(pk_profile_add_mapping(p, &m, &mi), 0);
+	}
+	pk_location loc = {0, mi, 0xabc, 0};
+	pk_line line = {0, 42, 0};
+	if (function) {
+		pk_function f = {0, intern(p, function), 0, intern(p, file), 0};
+		assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+		line.function = fi;
+	}
+	assert_int_equal(pk_profile_add_location(p, &loc, &line, function ? 1 : 0, &li), 0);
+	int64_t v = 7;
+	assert_int_equal(pk_profile_add_sample(p, &li, 1, &v, 1, NULL, 0), 0);
+	return p;
+}
+
+static void test_tree_granularity_names(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	expect_root_child(p, PK_GRANULARITY_FUNCTIONS, "main.main", "", 0);
+	expect_root_child(p, PK_GRANULARITY_FILEFUNCTIONS, "main.main app/main.go", "app/main.go",
+	                  0);
+	expect_root_child(p, PK_GRANULARITY_FILES, "app/main.go", "app/main.go", 0);
+	expect_root_child(p, PK_GRANULARITY_LINES, "main.main app/main.go:12", "app/main.go", 12);
+	expect_root_child(p, PK_GRANULARITY_ADDRESSES, "0000000000401000 main.main app/main.go:12",
+	                  "app/main.go", 12);
+	pk_profile_free(p);
+
+	/* Without lines: the mapped file's base name, or <unknown>. */
+	p = one_frame(NULL, NULL, "/usr/lib/libc.so.6");
+	expect_root_child(p, PK_GRANULARITY_FUNCTIONS, "[libc.so.6]", "", 0);
+	expect_root_child(p, PK_GRANULARITY_ADDRESSES, "0000000000000abc [libc.so.6]", "", 0);
+	pk_profile_free(p);
+	p = one_frame(NULL, NULL, NULL);
+	expect_root_child(p, PK_GRANULARITY_FUNCTIONS, "<unknown>", "", 0);
+	pk_profile_free(p);
+	/* A function with no file at line granularity: ":line", as pprof. */
+	p = one_frame("f", "", NULL);
+	expect_root_child(p, PK_GRANULARITY_LINES, "f :42", "", 42);
+	expect_root_child(p, PK_GRANULARITY_FILES, "<unknown>", "", 0);
+	pk_profile_free(p);
+}
+
+static void test_tree_clean_paths(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+	    {"/a//b/./c/../d.go", "/a/b/d.go"},
+	    {"../x/../../y.go", "../../y.go"},
+	    {"a/..", "."},
+	    {"/../a.go", "/a.go"},
+	    {"./a/b/", "a/b"},
+	    {"//", "/"},
+	    {"a/../../b", "../b"},
+	    {"x/y/../../..", ".."},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		pk_profile *p = one_frame("f", cases[i][0], NULL);
+		char want[64];
+		snprintf(want, sizeof want, "f %s", cases[i][1]);
+		expect_root_child(p, PK_GRANULARITY_FILEFUNCTIONS, want, cases[i][1], 0);
+		pk_profile_free(p);
+	}
+}
+
+/* Samples: (stack of function names, root first, ';'-separated; value). */
+static pk_profile *stacks_profile(const char *const *stacks, const int64_t *values, size_t n,
+                                  const char *type0, const char *type1)
+{
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, type0), intern(p, "count")}),
+	    0);
+	if (type1)
+		assert_int_equal(pk_profile_add_sample_type(
+		                     p, (pk_value_type){intern(p, type1), intern(p, "count")}),
+		                 0);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t locs[16];
+		size_t depth = 0;
+		char buf[128];
+		snprintf(buf, sizeof buf, "%s", stacks[i]);
+		for (char *name = strtok(buf, ";"); name; name = strtok(NULL, ";")) {
+			pk_function f = {0, intern(p, name), 0, 0, 0};
+			uint32_t fi, li;
+			assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+			pk_line line = {fi, 0, 0};
+			pk_location loc = {0, PK_NONE, 0, 0};
+			assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li), 0);
+			locs[depth++] = li;
+		}
+		for (size_t k = 0; k < depth / 2; k++) { /* leaf first */
+			uint32_t x = locs[k];
+			locs[k] = locs[depth - 1 - k];
+			locs[depth - 1 - k] = x;
+		}
+		int64_t v[2] = {values[2 * i], values[2 * i + 1]};
+		assert_int_equal(pk_profile_add_sample(p, locs, depth, v, type1 ? 2 : 1, NULL, 0),
+		                 0);
+	}
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+static void test_tree_order_and_cancelling(void **state)
+{
+	(void)state;
+	const char *const stacks[] = {"m;zeta",  "m;alpha", "m;beta;x", "m;beta",
+	                              "m;alpha", "m;gone",  "m;gone",   "m;zero"};
+	const int64_t values[] = {1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, -6, 0, 0, 0};
+	pk_profile *p = stacks_profile(stacks, values, 8, "samples", NULL);
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	const pk__tree_node *m = child_named(t, 0, "m");
+	const char *order[] = {"alpha", "beta", "gone", "zeta"}; /* "zero" added nothing */
+	uint32_t c = m->first_child;
+	for (int i = 0; i < 4; i++, c = t->nodes[c].next_sibling)
+		assert_string_equal(t->frames[t->nodes[c].frame].name, order[i]);
+	assert_int_equal(c, PK_NONE);
+	assert_int_equal(child_named(t, index_of(t, m), "alpha")->self, 7);
+	assert_int_equal(child_named(t, index_of(t, m), "beta")->total, 7);
+	assert_int_equal(child_named(t, index_of(t, m), "gone")->total, 0);
+	assert_int_equal(m->total, 15);
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
+static void test_tree_base(void **state)
+{
+	(void)state;
+	const char *const now[] = {"m;a", "m;b"}, *const then[] = {"m;a", "m;c"};
+	const int64_t now_v[] = {10, 0, 5, 0}, then_v[] = {4, 0, 9, 0};
+	pk_profile *p = stacks_profile(now, now_v, 2, "samples", NULL);
+	pk_profile *base = stacks_profile(then, then_v, 2, "samples", NULL);
+	pk__tree *t = build(p, NULL, base, PK_GRANULARITY_FUNCTIONS, false);
+	assert_true(t->has_base);
+	const pk__tree_node *m = child_named(t, 0, "m");
+	assert_int_equal(m->total, 15);
+	assert_int_equal(m->base_total, 13);
+	const pk__tree_node *a = child_named(t, index_of(t, m), "a");
+	assert_int_equal(a->self, 10);
+	assert_int_equal(a->base_self, 4);
+	const pk__tree_node *c = child_named(t, index_of(t, m), "c");
+	assert_int_equal(c->self, 0);
+	assert_int_equal(c->base_self, 9);
+	pk__tree_free(t);
+
+	/* A base without the type is refused. */
+	pk_profile *other = stacks_profile(then, then_v, 2, "cpu", NULL);
+	pk__tree_options o = {NULL, other, PK_GRANULARITY_FUNCTIONS, false};
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__tree_build(p, &o, &t, &err), PK_ENOTFOUND);
+	assert_string_equal(err.message, "the base profile has no sample type samples/count");
+	pk_profile_free(other);
+	pk_profile_free(base);
+	pk_profile_free(p);
+}
+
+static void test_tree_self_diff(void **state)
+{
+	(void)state;
+	const char *const stacks[] = {"m;a", "m;b"};
+	const int64_t values[] = {3, 8, 6, 1}; /* (base, new) pairs */
+	pk_profile *p = stacks_profile(stacks, values, 2, "base", "new");
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	assert_true(t->has_base);
+	assert_string_equal(t->type, "new");
+	const pk__tree_node *m = child_named(t, 0, "m");
+	assert_int_equal(m->total, 9);
+	assert_int_equal(m->base_total, 9);
+	assert_int_equal(child_named(t, index_of(t, m), "a")->self, 8);
+	assert_int_equal(child_named(t, index_of(t, m), "a")->base_self, 3);
+	pk__tree_free(t);
+	/* Asking for a type turns that off. */
+	t = build(p, "base", NULL, PK_GRANULARITY_FUNCTIONS, false);
+	assert_false(t->has_base);
+	assert_int_equal(t->nodes[0].total, 9);
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
+static void test_tree_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	pk_set_allocator(chaos_malloc, chaos_free);
+	for (long n = 0;; n++) {
+		chaos_reset(n + 1, 1);
+		pk__tree_options o = {NULL, p, PK_GRANULARITY_LINES, false};
+		pk__tree *t = NULL;
+		pk_error err = PK_ERROR_INIT;
+		int rc = pk__tree_build(p, &o, &t, &err);
+		long calls = chaos.calls;
+		pk__tree_free(t);
+		if (rc == 0) {
+			assert_int_equal(chaos.live, 0);
+			assert_true(calls <= n);
+			break;
+		}
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_string_equal(err.message, "out of memory");
+		assert_null(t);
+		assert_int_equal(chaos.live, 0);
+	}
+	chaos_reset(0, 0);
+	pk_set_allocator(NULL, NULL);
+	pk_profile_free(p);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_nothing)};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_find_sample_type),
+	    cmocka_unit_test(test_tree_inlined_frames),
+	    cmocka_unit_test(test_tree_granularity_names),
+	    cmocka_unit_test(test_tree_clean_paths),
+	    cmocka_unit_test(test_tree_order_and_cancelling),
+	    cmocka_unit_test(test_tree_base),
+	    cmocka_unit_test(test_tree_self_diff),
+	    cmocka_unit_test(test_tree_allocation_failures),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
