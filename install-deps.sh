@@ -1,18 +1,25 @@
 #!/bin/sh
 # Install the Debian packages profkit needs that are missing: those to
 # build it, and with --test also those its test suite runs (cmocka, Go for
-# go tool pprof, clang for the fuzz targets). Needs root when something is
-# missing; does nothing when all is there.
+# go tool pprof, clang for the fuzz targets, xmllint for SVG, Chromium and
+# Node.js for the browser tests). Needs root when something is missing;
+# does nothing when all is there.
 set -eu
 packages="build-essential autoconf automake libtool pkg-config zlib1g-dev libprotobuf-c-dev
 protobuf-c-compiler libjansson-dev libxml2-dev"
 if [ "${1:-}" = "--test" ]; then
-	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev clang-format"
+	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev clang-format python3
+libxml2-utils chromium"
 fi
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Node.js may come from elsewhere than Debian (with its own npm, which
+# Debian's npm package would conflict with): ask for the commands.
+if [ "${1:-}" = "--test" ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 echo "install-deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
