@@ -89,7 +89,7 @@ check "-lines keeps the total" test "$(sum_column "$WORK/lines.folded" 1)" = "$(
 "$PPROF2FLAME" --title "Heap growth" --width 800 --inverted --colors mem "$T2" -o "$WORK/opts.svg"
 check "--title" grep -q '>Heap growth<' "$WORK/opts.svg"
 check "--width" grep -q 'width="800"' "$WORK/opts.svg"
-check "the same input gives the same bytes" sh -c "'$PPROF2FLAME' '$T2' | cmp -s - <('$PPROF2FLAME' '$T2')"
+check "the same input gives the same bytes" bash -c "'$PPROF2FLAME' '$T2' | cmp -s - <('$PPROF2FLAME' '$T2')"
 
 # --- errors: one line, the right exit code, no output file.
 expect_exit 2 "cannot both be given" "two sample shortcuts" "$PPROF2FLAME" -inuse_space -alloc_space "$T2" -o "$WORK/out.svg"
