@@ -68,13 +68,13 @@ every_type "$FIXTURES/pipeline_heap.pb.gz" --filefunctions
 
 corpus="$TOP_SRCDIR/../shared/corpus"
 if [ -d "$corpus" ]; then
-	# Every profile there that has pprof's outputs beside it.
-	while read -r expected; do
-		f=${expected%.expected}
+	# Every profile there that pprof's -traces was run on.
+	while read -r traces; do
+		f=${traces%.expected/traces.txt}
 		for candidate in "$f.pb.gz" "$f"; do
 			[ -f "$candidate" ] && { every_type "$candidate"; break; }
 		done
-	done < <(find "$corpus" -type d -name '*.expected' | LC_ALL=C sort)
+	done < <(find "$corpus" -path '*.expected/traces.txt' | LC_ALL=C sort)
 else
 	echo "note: $corpus is not there; only the fixtures were compared"
 fi
