@@ -91,7 +91,7 @@ def main():
 
     garbage = bytes((i * 37 + 11) % 251 for i in range(400))
     write("gzip-of-garbage", gzip.compress(garbage, mtime=0),
-          "byte 0: not a profile in any format profkit reads (json, pprof) after gunzip")
+          "byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof) after gunzip")
 
     # A valid gzip header followed by a deflate block of the reserved type 3.
     bad_deflate = gzip.compress(b"x", mtime=0)[:10] + b"\x07\x00\x00\x00"
@@ -187,6 +187,102 @@ def main():
     m.add(SAMPLE_TYPE + strings())
     write("concatenated-profiles", bytes(m.data),
           "byte %d: a second time_nanos field: two profiles were concatenated" % m.marks["bad"])
+
+    folded_cases()
+    callgrind_cases()
+
+
+def folded(case, data, bad, message):
+    """A folded input whose error is at byte `bad`: the line and column
+    (characters, not bytes) are counted here from the bytes."""
+    line = data[:bad].count(b"\n") + 1
+    start = data.rfind(b"\n", 0, bad) + 1
+    column = len(data[start:bad].decode("utf-8")) + 1
+    write(case, data, "%d:%d: %s" % (line, column, message))
+
+
+def folded_cases():
+    # Every input starts with well-formed lines (the sniffer looks at two),
+    # so that it is detected as folded stacks; the error comes after.
+    good = b"main;work 3\nmain;idle 2\n"
+    data = good + b"main;sleep\n"
+    folded("folded-no-count", data, len(data) - 1,
+           "expected a count (digits after a space or tab) at the end of the line")
+    data = good + b"main;work 1e3\n"
+    folded("folded-bad-count", data, data.index(b"1e3"),
+           "expected a count (digits after a space or tab) at the end of the line")
+    data = good + b"main;work 3 \n"
+    folded("folded-space-after-count", data, len(data) - 2,
+           "the line ends in whitespace instead of a count")
+    data = b"main;;work 3\n"
+    folded("folded-empty-frame", data, 5, "two ';' in a row make an empty frame name")
+    data = b";main;work 3\n"
+    folded("folded-leading-semicolon", data, 0,
+           "the stack starts with ';', an empty frame name")
+    data = good + b"\r\n 7\r\n"
+    folded("folded-count-without-stack", data, len(good) + 2,
+           "a count without a stack")
+    data = "caf\u00e9;cr\u00e8me 1\nna\u00efve;\u00fcber 99999999999999999999\n".encode()
+    folded("folded-count-too-large", data, data.index(b"9999"),
+           "the count 99999999999999999999 does not fit in 64 bits")
+    data = b"main;a 0.5\nmain;b 9223372036854775807\n"
+    folded("folded-scaled-count-too-large", data, data.index(b"9223"),
+           "the count 9223372036854775807, multiplied by 10, does not fit in 64 bits")
+    data = b"main;a 9223372036854775807\nmain;b 1\nmain;a 1\n"
+    folded("folded-sum-too-large", data, len(data) - 2,
+           "the counts of this stack add up to more than 64 bits hold")
+    data = b"main;a 1 2\nmain;b 3\n"
+    folded("folded-mixed-counts", data, len(data) - 2,
+           "one count, but line 1 has two; every line needs the same number of counts")
+    # Past the first 4096 bytes, where the sniffer looks for NUL bytes.
+    data = good * 400 + b"main;b\x00d 2\n"
+    folded("folded-nul-byte", data, data.index(b"\x00"), "a NUL byte; folded stacks are text")
+    data = good + b"main;old\rmac 2\n"
+    folded("folded-lone-carriage-return", data, data.index(b"\r"),
+           "a carriage return inside a line; lines end in \\n or \\r\\n")
+
+
+def callgrind_cases():
+    # Each input starts as valgrind's files do, so that it is detected as
+    # callgrind; folded() counts the line and column of the error.
+    head = (b"# callgrind format\nversion: 1\ncreator: callgrind-3.19.0\n"
+            b"positions: line\nevents: Ir\n\n")
+    data = b"# callgrind format\nversion: 1\nfn=main\n1 5\nevents: Ir\n"
+    folded("callgrind-cost-before-events", data, data.index(b"1 5"),
+           "a cost line before the events: line")
+    data = head + b"fl=(1) main.c\nfn=(2)\n"
+    folded("callgrind-undefined-id", data, data.index(b"(2)"),
+           "the compressed function id (2) is used before it is defined")
+    data = head + b"fn=main\n1 5 6\n"
+    folded("callgrind-too-many-costs", data, data.index(b"6\n"),
+           "more costs than the 1 event of the events: line")
+    data = head + b"fn=main\n1 5k\n"
+    folded("callgrind-bad-cost", data, data.index(b"5k"),
+           "expected a cost (a decimal or 0x hex number), found '5k'")
+    data = head + b"fn=main\n1 9223372036854775808\n"
+    folded("callgrind-cost-too-large", data, data.index(b"9223"),
+           "the cost 9223372036854775808 is larger than 9223372036854775807, "
+           "the largest profkit holds")
+    data = head + b"fn=main\ncfn=work\ncalls=1 10\nfn=work\n10 5\n"
+    folded("callgrind-calls-without-cost", data, data.index(b"\nfn=work") + 1,
+           "expected the cost line of the calls= on line 9")
+    data = head + b"fn=main\n12 1\n+ 2\n"
+    folded("callgrind-bad-subposition", data, data.index(b"+ 2"),
+           "expected a line number (a number, +N, -N or *), found '+'")
+    data = head + b"fn=main\n3 1\n-5 1\n"
+    folded("callgrind-negative-line", data, data.index(b"-5"),
+           "the relative line number -5 goes below 0 from 3")
+    data = b"# callgrind format\npositions: instr lines\nevents: Ir\n"
+    folded("callgrind-unknown-position", data, data.index(b"lines"),
+           "unknown position 'lines' (positions: names instr, bb and line)")
+    data = b"# callgrind format\nversion: 2\n"
+    folded("callgrind-version-2", data, data.index(b"2\n"),
+           "version 2 of the callgrind format is not supported (profkit reads version 1)")
+    data = b"# callgrind format\nversion: 1\nfn=main\n"
+    folded("callgrind-no-events", data, len(data), "no events: line; a callgrind file needs one")
+    data = head + b"fn=main\n1 5\nfn=ma\x00in\n"
+    folded("callgrind-nul-byte", data, data.index(b"\x00"),
+           "a NUL byte; callgrind files are text")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-/* fuzz_folded.c - libFuzzer target for the folded importer (round_trip.h says
+/* fuzz_collapsed.c - libFuzzer target for the folded importer (round_trip.h says
  * what it checks). */
 #include "round_trip.h"
 
