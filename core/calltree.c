@@ -34,21 +34,21 @@ typedef struct walk {
 
 /* ----------------------------------------------------------------- names */
 
-static int text_add(walk *w, const char *s, size_t len)
+static int vec_add(pk__vec *text, const char *s, size_t len)
 {
-	return pk__vec_push(&w->text, 1, s, len, NULL);
+	return pk__vec_push(text, 1, s, len, NULL);
 }
 
 /* Go's filepath.Clean, which pprof applies to file names: single slashes,
  * no "." elements, and ".." taking away the element before it. */
-static int text_add_clean_path(walk *w, const char *path)
+int pk__clean_path(pk__vec *text, const char *path)
 {
-	size_t base = w->text.count;
+	size_t base = text->count;
 	bool rooted = path[0] == '/';
 	if (rooted)
-		PK_FORWARD(text_add(w, "/", 1));
-	size_t floor = w->text.count; /* where the elements start */
-	size_t dotdot = floor;        /* the end of leading ".."s, which stay */
+		PK_FORWARD(vec_add(text, "/", 1));
+	size_t floor = text->count; /* where the elements start */
+	size_t dotdot = floor;      /* the end of leading ".."s, which stay */
 	for (const char *s = path; *s;) {
 		while (*s == '/')
 			s++;
@@ -58,25 +58,25 @@ static int text_add_clean_path(walk *w, const char *path)
 		if (n == 0 || (n == 1 && e[0] == '.'))
 			continue;
 		if (n == 2 && e[0] == '.' && e[1] == '.') {
-			const char *text = w->text.items;
-			size_t at = w->text.count;
+			const char *chars = text->items;
+			size_t at = text->count;
 			if (at > dotdot) {
-				while (at > dotdot && text[at - 1] != '/')
+				while (at > dotdot && chars[at - 1] != '/')
 					at--;
-				w->text.count = at > dotdot ? at - 1 : dotdot;
+				text->count = at > dotdot ? at - 1 : dotdot;
 				continue;
 			}
 			if (rooted)
 				continue;
 		}
-		if (w->text.count > floor)
-			PK_FORWARD(text_add(w, "/", 1));
-		PK_FORWARD(text_add(w, e, n));
+		if (text->count > floor)
+			PK_FORWARD(vec_add(text, "/", 1));
+		PK_FORWARD(vec_add(text, e, n));
 		if (n == 2 && e[0] == '.' && e[1] == '.')
-			dotdot = w->text.count;
+			dotdot = text->count;
 	}
-	if (w->text.count == base)
-		PK_FORWARD(text_add(w, ".", 1));
+	if (text->count == base)
+		PK_FORWARD(vec_add(text, ".", 1));
 	return 0;
 }
 
@@ -85,60 +85,80 @@ static const char *str_of(const pk_profile *p, pk_str s)
 	return pk_profile_string(p, s);
 }
 
+int pk__frame_name(const pk_profile *p, const pk_location *loc, const pk_line *line,
+                   int granularity, pk__vec *text, size_t *file_start, size_t *file_end)
+{
+	int g = granularity;
+	bool want_name = g != PK_GRANULARITY_FILES;
+	bool want_file = g != PK_GRANULARITY_FUNCTIONS;
+	bool want_line = g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES;
+	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
+	const char *name = fn && want_name ? str_of(p, fn->name) : "";
+	/* Names may hold NUL bytes (pprof's strings can): take their length. */
+	size_t name_len = fn && want_name ? pk_profile_string_length(p, fn->name) : 0;
+	const char *file = fn && want_file ? str_of(p, fn->filename) : "";
+	int64_t lineno = line && want_line ? line->line : 0;
+	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
+
+	size_t start = text->count;
+	char num[32];
+	if (address != 0) {
+		snprintf(num, sizeof num, "%016llx", (unsigned long long)address);
+		PK_FORWARD(vec_add(text, num, strlen(num)));
+	}
+	if (name_len) {
+		if (text->count > start)
+			PK_FORWARD(vec_add(text, " ", 1));
+		PK_FORWARD(vec_add(text, name, name_len));
+	}
+	size_t fs = text->count, fe = text->count; /* the cleaned file within text */
+	if (lineno != 0 || *file) {
+		if (text->count > start)
+			PK_FORWARD(vec_add(text, " ", 1));
+		fs = text->count;
+		if (*file)
+			PK_FORWARD(pk__clean_path(text, file));
+		fe = text->count;
+		if (lineno != 0) {
+			snprintf(num, sizeof num, ":%lld", (long long)lineno);
+			PK_FORWARD(vec_add(text, num, strlen(num)));
+		}
+	} else if (name_len == 0) {
+		const pk_mapping *m =
+		    loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
+		const char *obj = m ? str_of(p, m->filename) : "";
+		if (text->count > start)
+			PK_FORWARD(vec_add(text, " ", 1));
+		if (*obj) {
+			const char *slash = strrchr(obj, '/');
+			const char *base = slash && slash[1] ? slash + 1 : obj;
+			PK_FORWARD(vec_add(text, "[", 1));
+			PK_FORWARD(vec_add(text, base, strlen(base)));
+			PK_FORWARD(vec_add(text, "]", 1));
+		} else {
+			PK_FORWARD(vec_add(text, "<unknown>", 9));
+		}
+	}
+	if (file_start)
+		*file_start = fs;
+	if (file_end)
+		*file_end = fe;
+	return 0;
+}
+
 /* The frame of one line of a location (line NULL: a location without
  * lines), named as pprof's NodeInfo.PrintableName at the granularity. */
 static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32_t *out)
 {
 	const pk_profile *p = w->p;
 	int g = w->o->granularity;
-	bool want_name = g != PK_GRANULARITY_FILES;
-	bool want_file = g != PK_GRANULARITY_FUNCTIONS;
-	bool want_line = g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES;
 	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
-	const char *name = fn && want_name ? str_of(p, fn->name) : "";
-	const char *file = fn && want_file ? str_of(p, fn->filename) : "";
-	int64_t lineno = line && want_line ? line->line : 0;
+	int64_t lineno =
+	    line && (g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES) ? line->line : 0;
 	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
-
 	w->text.count = 0;
-	char num[32];
-	if (address != 0) {
-		snprintf(num, sizeof num, "%016llx", (unsigned long long)address);
-		PK_FORWARD(text_add(w, num, strlen(num)));
-	}
-	if (*name) {
-		if (w->text.count)
-			PK_FORWARD(text_add(w, " ", 1));
-		PK_FORWARD(text_add(w, name, strlen(name)));
-	}
-	size_t file_start = 0, file_end = 0; /* the cleaned file within text */
-	if (lineno != 0 || *file) {
-		if (w->text.count)
-			PK_FORWARD(text_add(w, " ", 1));
-		file_start = w->text.count;
-		if (*file)
-			PK_FORWARD(text_add_clean_path(w, file));
-		file_end = w->text.count;
-		if (lineno != 0) {
-			snprintf(num, sizeof num, ":%lld", (long long)lineno);
-			PK_FORWARD(text_add(w, num, strlen(num)));
-		}
-	} else if (*name == '\0') {
-		const pk_mapping *m =
-		    loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
-		const char *obj = m ? str_of(p, m->filename) : "";
-		if (w->text.count)
-			PK_FORWARD(text_add(w, " ", 1));
-		if (*obj) {
-			const char *slash = strrchr(obj, '/');
-			const char *base = slash && slash[1] ? slash + 1 : obj;
-			PK_FORWARD(text_add(w, "[", 1));
-			PK_FORWARD(text_add(w, base, strlen(base)));
-			PK_FORWARD(text_add(w, "]", 1));
-		} else {
-			PK_FORWARD(text_add(w, "<unknown>", 9));
-		}
-	}
+	size_t file_start, file_end;
+	PK_FORWARD(pk__frame_name(p, loc, line, g, &w->text, &file_start, &file_end));
 
 	/* Names are never empty, and the table's string 0 is "": frame i is
 	 * name i + 1. */

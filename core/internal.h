@@ -165,6 +165,87 @@ typedef struct pk__tree_options {
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err);
 void pk__tree_free(pk__tree *t);
 
+/* Append to text the name pprof gives one line of a location (line NULL:
+ * a location without lines) at a granularity (NodeInfo.PrintableName), as
+ * call tree frames and call graph functions are named. *file_start and
+ * *file_end (optional) get where the cleaned file name lies in text. */
+int pk__frame_name(const pk_profile *p, const pk_location *loc, const pk_line *line,
+                   int granularity, pk__vec *text, size_t *file_start, size_t *file_end);
+/* Append path to text as Go's filepath.Clean writes it, as pprof shows files. */
+int pk__clean_path(pk__vec *text, const char *path);
+
+/* ------------------------------------------------------------ call graph */
+
+/* The call graph of a profile, as callgrind holds it: functions, each
+ * with its positions (a source line, and an address at address
+ * granularity), and calls from a position to a function. Every value is a
+ * vector, one entry per chosen sample type ("event"). Inlined frames are
+ * functions of their own, called from the position they were inlined at,
+ * as pprof makes them nodes. A sample adds its values once to the
+ * cumulative value of each distinct position and function of its stack
+ * and to the weight of each distinct call in it, so recursion does not
+ * count twice; its leaf position and function get them as flat values.
+ * Samples whose chosen values are all 0 add nothing. */
+typedef struct pk__graph_function {
+	const char *name;   /* pprof's name at function granularity; never "" */
+	const char *file;   /* cleaned as pprof shows it; "" when unknown */
+	const char *object; /* the mapping's file; "" when unknown */
+	int64_t start_line; /* the smallest nonzero start line given, or 0 */
+	/* its positions: nodes [first_node, first_node + node_count), by
+	 * line then address */
+	uint32_t first_node, node_count;
+} pk__graph_function;
+
+typedef struct pk__graph_node {
+	uint32_t function;
+	int64_t line;     /* 0 when unknown or below line granularity */
+	uint64_t address; /* 0 unless the granularity is addresses */
+	/* the calls made here: edges [first_edge, ...), by callee */
+	uint32_t first_edge, edge_count;
+} pk__graph_node;
+
+typedef struct pk__graph_edge {
+	uint32_t caller;  /* a node: the position the call is made from */
+	uint32_t callee;  /* a function */
+	bool inlined;     /* at least once an inlined call */
+	uint64_t samples; /* samples of the profile (not the base) that cross it */
+} pk__graph_edge;
+
+typedef struct pk__graph {
+	size_t value_count; /* values per vector */
+	size_t *types;      /* the sample type of each value */
+	/* by name, file, then object */
+	pk__graph_function *functions;
+	size_t function_count;
+	pk__graph_node *nodes; /* grouped by function, in function order */
+	size_t node_count;
+	pk__graph_edge *edges; /* grouped by caller, in node order */
+	size_t edge_count;
+	/* value_count entries per item: item i's are [i * value_count, ...) */
+	int64_t *node_flat, *node_cum;
+	int64_t *function_flat, *function_cum;
+	int64_t *edge_weight;
+	int64_t *total; /* value_count: every sample's values, summed */
+	bool has_base;  /* the base's values are in, negated */
+	/* storage behind the strings */
+	struct pk__graph_data *data;
+} pk__graph;
+
+typedef struct pk__graph_options {
+	/* as pk_profile_find_sample_type reads it; with all_types, NULL or
+	 * "" means every sample type */
+	const char *sample_type;
+	bool all_types;
+	const pk_profile *base; /* NULL: none; it needs each type by name and unit */
+	/* PK_GRANULARITY_LINES: positions are lines; _ADDRESSES: addresses
+	 * and lines; coarser ones: one position (line 0) per function */
+	int granularity;
+} pk__graph_options;
+
+int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out,
+                    pk_error *err);
+void pk__graph_free(pk__graph *g);
+
 /* Overflow wraps, as in pprof (Go's int64), instead of being undefined. */
 static inline int64_t pk__add(int64_t a, int64_t b)
 {
