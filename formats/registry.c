@@ -10,11 +10,24 @@ extern const pk_format pk__format_pprof;
 extern const pk_format pk__format_json;
 extern const pk_format pk__format_collapsed;
 extern const pk_format pk__format_flamegraph;
+extern const pk_format pk__format_callgrind;
 
 /* Sniffers run in this order: the strict text formats first, pprof's
- * binary sniffer (which accepts much) last. */
+ * binary sniffer (which accepts much) last. Callgrind's goes before the
+ * folded one, which would take an old callgrind file's first line,
+ * "version: 1", for a stack and its count. */
 static const pk_format *const formats[] = {
-    &pk__format_json, &pk__format_collapsed, &pk__format_pprof, &pk__format_flamegraph, NULL,
+    &pk__format_json,  &pk__format_callgrind,  &pk__format_collapsed,
+    &pk__format_pprof, &pk__format_flamegraph, NULL,
+};
+
+/* Formats known by how a file's name starts rather than ends: valgrind
+ * names its files callgrind.out.<pid>. */
+static const struct {
+	const char *prefix;
+	const pk_format *format;
+} name_prefixes[] = {
+    {"callgrind.out", &pk__format_callgrind},
 };
 
 const pk_format *pk_format_at(size_t i)
@@ -50,6 +63,11 @@ const pk_format *pk_format_by_path(const char *path)
 			break;
 		len -= 3;
 	}
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	for (size_t i = 0; i < sizeof name_prefixes / sizeof name_prefixes[0]; i++)
+		if (strncmp(base, name_prefixes[i].prefix, strlen(name_prefixes[i].prefix)) == 0)
+			return name_prefixes[i].format;
 	return NULL;
 }
 

@@ -301,7 +301,8 @@ typedef struct pk_format pk_format;
 /** Look a format up by name ("pprof", "json", ...). NULL if unknown. */
 PK_EXTERN const pk_format *pk_format_by_name(const char *name);
 /** The format a file name's extension implies (".pb.gz", ".json", ...),
- * after any trailing ".gz". NULL if none. */
+ * after any trailing ".gz", or else how its base name starts (valgrind's
+ * "callgrind.out.<pid>"). NULL if none. */
 PK_EXTERN const pk_format *pk_format_by_path(const char *path);
 /** Format i of the registry, NULL past the end: for listing them. */
 PK_EXTERN const pk_format *pk_format_at(size_t i);

@@ -37,4 +37,5 @@ replay() {
 replay pprof yes
 replay json no
 replay collapsed no
+replay callgrind no
 exit $status

@@ -1,0 +1,620 @@
+/* callgraph.c - the call graph that callgrind (and any report of flat and
+ * cumulative values) reads: functions, their positions, and calls from a
+ * position to a function, with a vector of values each.
+ *
+ * Frames are expanded and named as the call tree does (core/calltree.c):
+ * each line of a location is a frame, its last line the caller, and a
+ * function is named as pprof names it at function granularity. Work is
+ * done once per distinct stack: samples first add their values to their
+ * stack's, then each stack is walked once. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A frame's node with this bit set was reached as an inlined call. */
+#define INLINED_BIT 0x80000000u
+#define MAX_ITEMS (INLINED_BIT - 2)
+
+struct pk__graph_data {
+	pk__strtab *strings;
+};
+
+typedef struct gfunc {
+	uint32_t name, file, object; /* in strings */
+	int64_t start_line;
+} gfunc;
+
+typedef struct gnode {
+	uint32_t func;
+	int64_t line;
+	uint64_t address;
+} gnode;
+
+typedef struct gedge {
+	uint32_t caller, callee;
+	bool inlined;
+	uint64_t samples;
+} gedge;
+
+/* Open addressing over item indices; each slot keeps its key's hash so
+ * that growing does not need the keys. */
+typedef struct slot {
+	uint32_t hash;
+	uint32_t item; /* index + 1; 0 = empty */
+} slot;
+
+typedef struct table {
+	slot *slots;
+	size_t count; /* a power of two, or 0 */
+	size_t used;
+} table;
+
+typedef struct builder {
+	const pk__graph_options *o;
+	size_t nv;
+	pk__strtab *strings;
+	pk__vec funcs, nodes, edges;                      /* gfunc, gnode, gedge */
+	table func_tab, node_tab, edge_tab;               /* find them by key */
+	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
+	pk__vec edge_weight;
+	pk__vec func_seen, node_seen, edge_seen; /* uint32_t: the last visit counted */
+	uint32_t visit;
+	pk__vec text; /* char: a name being put together */
+	int64_t *total;
+} builder;
+
+/* ------------------------------------------------------------ hashing */
+
+static uint32_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t h = (a ^ 0x9e3779b97f4a7c15u) * 0xff51afd7ed558ccdu;
+	h = (h ^ (h >> 32) ^ b) * 0xc4ceb9fe1a85ec53u;
+	return (uint32_t)(h ^ (h >> 29) ^ (h >> 47));
+}
+
+static int table_grow(table *t)
+{
+	size_t count = t->count ? t->count * 2 : 256;
+	slot *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->slots[i].item == 0)
+			continue;
+		size_t at = t->slots[i].hash & (count - 1);
+		while (slots[at].item != 0)
+			at = (at + 1) & (count - 1);
+		slots[at] = t->slots[i];
+	}
+	pk__free(t->slots);
+	t->slots = slots;
+	t->count = count;
+	return 0;
+}
+
+/* The first slot of hash h's probe sequence; room is made first. */
+static int table_probe(table *t, uint32_t h, size_t *at)
+{
+	if ((t->used + 1) * 2 > t->count)
+		PK_FORWARD(table_grow(t));
+	*at = h & (t->count - 1);
+	return 0;
+}
+
+static void table_put(table *t, size_t at, uint32_t h, size_t item)
+{
+	t->slots[at].hash = h;
+	t->slots[at].item = (uint32_t)item + 1;
+	t->used++;
+}
+
+/* nv zeroed values for a new item in each of the given vectors. */
+static int add_values(builder *b, pk__vec *a, pk__vec *c)
+{
+	PK_FORWARD(pk__vec_push(a, sizeof(int64_t), NULL, b->nv, NULL));
+	return c ? pk__vec_push(c, sizeof(int64_t), NULL, b->nv, NULL) : 0;
+}
+
+static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t *out)
+{
+	uint32_t h = mix((uint64_t)name << 32 | file, object);
+	size_t at;
+	PK_FORWARD(table_probe(&b->func_tab, h, &at));
+	const gfunc *funcs = b->funcs.items;
+	for (table *t = &b->func_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const gfunc *f = &funcs[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && f->name == name && f->file == file &&
+		    f->object == object) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->funcs.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gfunc f = {name, file, object, 0};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->funcs, sizeof f, &f, 1, &index));
+	PK_FORWARD(add_values(b, &b->func_flat, &b->func_cum));
+	PK_FORWARD(pk__vec_push(&b->func_seen, sizeof(uint32_t), NULL, 1, NULL));
+	table_put(&b->func_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, uint32_t *out)
+{
+	uint32_t h = mix((uint64_t)func << 32 ^ (uint64_t)line, address);
+	size_t at;
+	PK_FORWARD(table_probe(&b->node_tab, h, &at));
+	const gnode *nodes = b->nodes.items;
+	for (table *t = &b->node_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const gnode *n = &nodes[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && n->func == func && n->line == line &&
+		    n->address == address) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->nodes.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gnode n = {func, line, address};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
+	PK_FORWARD(add_values(b, &b->node_flat, &b->node_cum));
+	PK_FORWARD(pk__vec_push(&b->node_seen, sizeof(uint32_t), NULL, 1, NULL));
+	table_put(&b->node_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
+{
+	uint32_t h = mix(caller, callee);
+	size_t at;
+	PK_FORWARD(table_probe(&b->edge_tab, h, &at));
+	const gedge *edges = b->edges.items;
+	for (table *t = &b->edge_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const gedge *e = &edges[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && e->caller == caller && e->callee == callee) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->edges.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gedge e = {caller, callee, false, 0};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->edges, sizeof e, &e, 1, &index));
+	PK_FORWARD(add_values(b, &b->edge_weight, NULL));
+	PK_FORWARD(pk__vec_push(&b->edge_seen, sizeof(uint32_t), NULL, 1, NULL));
+	table_put(&b->edge_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+/* ------------------------------------------------------------- frames */
+
+static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
+{
+	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
+}
+
+/* The node of one line of a location (line NULL: one without lines). */
+static int frame_node(builder *b, const pk_profile *p, const pk_location *loc, const pk_line *line,
+                      uint32_t *out)
+{
+	b->text.count = 0;
+	PK_FORWARD(pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
+	size_t name_end = b->text.count;
+	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
+	const char *file = fn ? pk_profile_string(p, fn->filename) : "";
+	if (*file)
+		PK_FORWARD(pk__clean_path(&b->text, file));
+	const pk_mapping *m = loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
+	const char *object = m ? pk_profile_string(p, m->filename) : "";
+	uint32_t name, file_id, object_id, func;
+	PK_FORWARD(intern_text(b, 0, name_end, &name));
+	PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
+	PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
+	PK_FORWARD(func_of(b, name, file_id, object_id, &func));
+	gfunc *f = &PK_VEC_AT(b->funcs, gfunc, func);
+	if (fn && fn->start_line > 0 && (f->start_line == 0 || fn->start_line < f->start_line))
+		f->start_line = fn->start_line;
+	int g = b->o->granularity;
+	bool lines = g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES;
+	int64_t lineno = line && lines ? line->line : 0;
+	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
+	return node_of(b, func, lineno, address, out);
+}
+
+/* What one profile's walk keeps: each location's nodes, root first (high
+ * bit: inlined), found on first use. */
+typedef struct walk {
+	const pk_profile *p;
+	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
+	uint32_t *loc_count;
+	pk__vec loc_nodes; /* uint32_t */
+	pk__vec path;      /* uint32_t: the nodes of the stack being walked */
+} walk;
+
+static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes, uint32_t *count)
+{
+	if (w->loc_start[i] == 0) {
+		const pk_location *loc = pk_profile_location(w->p, i);
+		const pk_line *lines;
+		size_t n = pk_profile_location_lines(w->p, i, &lines);
+		size_t start = w->loc_nodes.count;
+		if (start >= UINT32_MAX - 1)
+			return PK_ENOMEM;
+		uint32_t node;
+		if (n == 0) {
+			PK_FORWARD(frame_node(b, w->p, loc, NULL, &node));
+			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
+		}
+		for (size_t k = n; k-- > 0;) {
+			PK_FORWARD(frame_node(b, w->p, loc, &lines[k], &node));
+			if (k != n - 1)
+				node |= INLINED_BIT;
+			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
+		}
+		w->loc_start[i] = (uint32_t)start + 1;
+		w->loc_count[i] = (uint32_t)(w->loc_nodes.count - start);
+	}
+	*nodes = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
+	*count = w->loc_count[i];
+	return 0;
+}
+
+/* ------------------------------------------------------------ the walk */
+
+static void add_vector(int64_t *to, const int64_t *v, size_t nv)
+{
+	for (size_t k = 0; k < nv; k++)
+		to[k] = pk__add(to[k], v[k]);
+}
+
+/* Count once: whether item i was not yet seen in this visit. */
+static bool first_visit(pk__vec *seen, uint32_t i, uint32_t visit)
+{
+	uint32_t *s = &PK_VEC_AT(*seen, uint32_t, i);
+	if (*s == visit)
+		return false;
+	*s = visit;
+	return true;
+}
+
+/* One distinct stack, with the values and sample count of its samples. */
+static int add_stack(builder *b, walk *w, size_t s, const int64_t *v, uint64_t samples)
+{
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(w->p, s, &locs);
+	w->path.count = 0;
+	for (size_t k = depth; k-- > 0;) {
+		const uint32_t *nodes;
+		uint32_t count;
+		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
+		PK_FORWARD(pk__vec_push(&w->path, sizeof *nodes, nodes, count, NULL));
+	}
+	if (w->path.count == 0)
+		return 0;
+	size_t nv = b->nv;
+	uint32_t visit = ++b->visit;
+	const uint32_t *path = w->path.items;
+	uint32_t leaf = path[w->path.count - 1] & ~INLINED_BIT;
+	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
+	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
+	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
+	for (size_t k = 0; k < w->path.count; k++) {
+		uint32_t node = path[k] & ~INLINED_BIT;
+		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
+		if (first_visit(&b->node_seen, node, visit))
+			add_vector(&PK_VEC_AT(b->node_cum, int64_t, node * nv), v, nv);
+		if (first_visit(&b->func_seen, func, visit))
+			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
+		if (k == 0)
+			continue;
+		uint32_t e;
+		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
+		gedge *edge = &PK_VEC_AT(b->edges, gedge, e);
+		edge->inlined |= (path[k] & INLINED_BIT) != 0;
+		if (first_visit(&b->edge_seen, e, visit)) {
+			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv), v, nv);
+			edge->samples += samples;
+		}
+	}
+	return 0;
+}
+
+/* Add profile p, whose sample type types[k] is value k, negated for a base:
+ * first each stack's sum, then each stack once. */
+static int add_profile(builder *b, const pk_profile *p, const size_t *types, bool base)
+{
+	size_t nv = b->nv;
+	size_t stacks = pk_profile_stack_count(p), locations = pk_profile_location_count(p);
+	if (stacks >= UINT32_MAX - b->visit)
+		return PK_ENOMEM;
+	walk w = {p, NULL, NULL, {0}, {0}};
+	int64_t *sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *sums);
+	uint64_t *counts = pk__calloc(stacks + 1, sizeof *counts);
+	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
+	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
+	int rc = sums && counts && w.loc_start && w.loc_count ? 0 : PK_ENOMEM;
+	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	for (size_t i = 0; i < samples; i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		bool any = false;
+		for (size_t k = 0; k < nv; k++) {
+			int64_t v = s.values[types[k]];
+			v = base ? (int64_t)(0 - (uint64_t)v) : v;
+			any |= v != 0;
+			b->total[k] = pk__add(b->total[k], v);
+			sums[(size_t)s.stack * nv + k] = pk__add(sums[(size_t)s.stack * nv + k], v);
+		}
+		counts[s.stack] += any;
+	}
+	for (size_t s = 0; rc == 0 && s < stacks; s++)
+		if (counts[s] != 0)
+			rc = add_stack(b, &w, s, &sums[s * nv], base ? 0 : counts[s]);
+	pk__free(sums);
+	pk__free(counts);
+	pk__free(w.loc_start);
+	pk__free(w.loc_count);
+	pk__vec_free(&w.loc_nodes);
+	pk__vec_free(&w.path);
+	return rc;
+}
+
+/* ----------------------------------------------------------- finishing */
+
+typedef struct sort_item {
+	uint64_t key;
+	uint32_t item;
+} sort_item;
+
+static int by_key(const void *a, const void *b)
+{
+	uint64_t x = ((const sort_item *)a)->key, y = ((const sort_item *)b)->key;
+	return (x > y) - (x < y);
+}
+
+typedef struct sort_node {
+	uint32_t func;
+	int64_t line;
+	uint64_t address;
+	uint32_t item;
+} sort_node;
+
+static int by_position(const void *a, const void *b)
+{
+	const sort_node *x = a, *y = b;
+	if (x->func != y->func)
+		return x->func < y->func ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->address > y->address) - (x->address < y->address);
+}
+
+typedef struct sort_func {
+	const char *name, *file, *object;
+	uint32_t item;
+} sort_func;
+
+static int by_names(const void *a, const void *b)
+{
+	const sort_func *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c == 0)
+		c = strcmp(x->file, y->file);
+	return c ? c : strcmp(x->object, y->object);
+}
+
+/* Copy nv values of each item, in the order given, into a new array. */
+static int64_t *permute_values(const pk__vec *from, const uint32_t *order, size_t n, size_t nv)
+{
+	int64_t *to = pk__malloc(pk__mul(n ? n : 1, pk__mul(nv ? nv : 1, sizeof *to)));
+	if (to == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		memcpy(&to[i * nv], &PK_VEC_AT(*from, int64_t, (size_t)order[i] * nv),
+		       nv * sizeof *to);
+	return to;
+}
+
+/* The builder's items, sorted: functions by name, file and object; each
+ * function's nodes by line and address; each node's edges by callee. */
+static int finish(builder *b, pk__graph *g)
+{
+	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->edges.count, nv = b->nv;
+	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
+	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
+	sort_item *items = pk__calloc(ne + 1, sizeof *items);
+	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
+	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
+	uint32_t *func_order = pk__calloc(nf + 1, sizeof *func_order);
+	uint32_t *node_order = pk__calloc(nn + 1, sizeof *node_order);
+	uint32_t *edge_order = pk__calloc(ne + 1, sizeof *edge_order);
+	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
+	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
+	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
+	int rc = fs && ns && items && func_rank && node_rank && func_order && node_order &&
+	                 edge_order && g->functions && g->nodes && g->edges
+	             ? 0
+	             : PK_ENOMEM;
+	if (rc < 0)
+		goto done;
+
+	const gfunc *funcs = b->funcs.items;
+	for (size_t i = 0; i < nf; i++)
+		fs[i] = (sort_func){pk__strtab_get(b->strings, funcs[i].name, NULL),
+		                    pk__strtab_get(b->strings, funcs[i].file, NULL),
+		                    pk__strtab_get(b->strings, funcs[i].object, NULL), (uint32_t)i};
+	qsort(fs, nf, sizeof *fs, by_names);
+	for (size_t r = 0; r < nf; r++) {
+		func_order[r] = fs[r].item;
+		func_rank[fs[r].item] = (uint32_t)r;
+		const gfunc *f = &funcs[fs[r].item];
+		g->functions[r] =
+		    (pk__graph_function){fs[r].name, fs[r].file, fs[r].object, f->start_line, 0, 0};
+	}
+
+	const gnode *nodes = b->nodes.items;
+	for (size_t i = 0; i < nn; i++)
+		ns[i] = (sort_node){func_rank[nodes[i].func], nodes[i].line, nodes[i].address,
+		                    (uint32_t)i};
+	qsort(ns, nn, sizeof *ns, by_position);
+	for (size_t r = 0; r < nn; r++) {
+		uint32_t i = ns[r].item;
+		node_order[r] = i;
+		node_rank[i] = (uint32_t)r;
+		uint32_t f = func_rank[nodes[i].func];
+		g->nodes[r] = (pk__graph_node){f, nodes[i].line, nodes[i].address, 0, 0};
+		if (g->functions[f].node_count++ == 0)
+			g->functions[f].first_node = (uint32_t)r;
+	}
+
+	const gedge *edges = b->edges.items;
+	for (size_t i = 0; i < ne; i++)
+		items[i] = (sort_item){(uint64_t)node_rank[edges[i].caller] << 32 |
+		                           func_rank[edges[i].callee],
+		                       (uint32_t)i};
+	qsort(items, ne, sizeof *items, by_key);
+	for (size_t r = 0; r < ne; r++) {
+		uint32_t i = items[r].item;
+		edge_order[r] = i;
+		uint32_t caller = node_rank[edges[i].caller];
+		g->edges[r] = (pk__graph_edge){caller, func_rank[edges[i].callee], edges[i].inlined,
+		                               edges[i].samples};
+		if (g->nodes[caller].edge_count++ == 0)
+			g->nodes[caller].first_edge = (uint32_t)r;
+	}
+
+	g->function_count = nf;
+	g->node_count = nn;
+	g->edge_count = ne;
+	g->function_flat = permute_values(&b->func_flat, func_order, nf, nv);
+	g->function_cum = permute_values(&b->func_cum, func_order, nf, nv);
+	g->node_flat = permute_values(&b->node_flat, node_order, nn, nv);
+	g->node_cum = permute_values(&b->node_cum, node_order, nn, nv);
+	g->edge_weight = permute_values(&b->edge_weight, edge_order, ne, nv);
+	if (!g->function_flat || !g->function_cum || !g->node_flat || !g->node_cum ||
+	    !g->edge_weight)
+		rc = PK_ENOMEM;
+done:
+	pk__free(fs);
+	pk__free(ns);
+	pk__free(items);
+	pk__free(func_rank);
+	pk__free(node_rank);
+	pk__free(func_order);
+	pk__free(node_order);
+	pk__free(edge_order);
+	return rc;
+}
+
+/* ------------------------------------------------------------ building */
+
+/* The type in base that matches p's type `type` by name and unit. */
+static int base_type(const pk_profile *p, size_t type, const pk_profile *base, size_t *out,
+                     pk_error *err)
+{
+	pk_value_type vt = pk_profile_sample_type(p, type);
+	const char *name = pk_profile_string(p, vt.type), *unit = pk_profile_string(p, vt.unit);
+	for (size_t i = 0; i < pk_profile_sample_type_count(base); i++) {
+		pk_value_type t = pk_profile_sample_type(base, i);
+		if (strcmp(pk_profile_string(base, t.type), name) == 0 &&
+		    strcmp(pk_profile_string(base, t.unit), unit) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return pk__error_set(err, PK_ENOTFOUND, "the base profile has no sample type %s/%s", name,
+	                     unit);
+}
+
+static void builder_free(builder *b)
+{
+	pk__vec *vecs[] = {&b->funcs,     &b->nodes,     &b->edges,     &b->func_flat,
+	                   &b->func_cum,  &b->node_flat, &b->node_cum,  &b->edge_weight,
+	                   &b->func_seen, &b->node_seen, &b->edge_seen, &b->text};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
+	pk__free(b->func_tab.slots);
+	pk__free(b->node_tab.slots);
+	pk__free(b->edge_tab.slots);
+}
+
+int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out, pk_error *err)
+{
+	*out = NULL;
+	size_t count = pk_profile_sample_type_count(p);
+	bool every = o->all_types && (o->sample_type == NULL || *o->sample_type == '\0');
+	size_t one;
+	if (!every || count == 0)
+		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &one, err));
+	size_t nv = every ? count : 1;
+	pk__graph *g = pk__calloc(1, sizeof *g);
+	struct pk__graph_data *d = pk__calloc(1, sizeof *d);
+	size_t *types = pk__calloc(nv, sizeof *types);
+	size_t *base_types = pk__calloc(nv, sizeof *base_types);
+	int64_t *total = pk__calloc(nv, sizeof *total);
+	if (!g || !d || !types || !base_types || !total) {
+		pk__free(g);
+		pk__free(d);
+		pk__free(types);
+		pk__free(base_types);
+		pk__free(total);
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	}
+	g->data = d;
+	g->types = types;
+	g->total = total;
+	g->value_count = nv;
+	g->has_base = o->base != NULL;
+	for (size_t k = 0; k < nv; k++)
+		types[k] = every ? k : one;
+	int rc = 0;
+	for (size_t k = 0; o->base && rc == 0 && k < nv; k++)
+		rc = base_type(p, types[k], o->base, &base_types[k], err);
+	builder b = {0};
+	b.o = o;
+	b.nv = nv;
+	b.total = total;
+	if (rc == 0)
+		rc = pk__strtab_new(&d->strings);
+	b.strings = d->strings;
+	if (rc == 0)
+		rc = add_profile(&b, p, types, false);
+	if (rc == 0 && o->base)
+		rc = add_profile(&b, o->base, base_types, true);
+	if (rc == 0)
+		rc = finish(&b, g);
+	builder_free(&b);
+	pk__free(base_types);
+	if (rc < 0) {
+		pk__graph_free(g);
+		return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
+	}
+	*out = g;
+	return 0;
+}
+
+void pk__graph_free(pk__graph *g)
+{
+	if (g == NULL)
+		return;
+	pk__strtab_free(g->data->strings);
+	pk__free(g->data);
+	pk__free(g->types);
+	pk__free(g->functions);
+	pk__free(g->nodes);
+	pk__free(g->edges);
+	pk__free(g->node_flat);
+	pk__free(g->node_cum);
+	pk__free(g->function_flat);
+	pk__free(g->function_cum);
+	pk__free(g->edge_weight);
+	pk__free(g->total);
+	pk__free(g);
+}

@@ -1,0 +1,675 @@
+/* test_callgraph.c - the call graph (flat and cumulative values of
+ * functions and positions, calls with their weights and sample counts,
+ * recursion counted once per sample, inlined frames, bases, sample types,
+ * granularity, names) and the callgrind text written from it, to the
+ * byte; allocation failures in both. */
+#include "helpers.h"
+#include "internal.h"
+
+#include <stdio.h>
+
+/* ------------------------------------------------------ building profiles */
+
+static pk_profile *new_profile(const char *type0, const char *type1)
+{
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, type0), intern(p, "count")}),
+	    0);
+	if (type1)
+		assert_int_equal(pk_profile_add_sample_type(
+		                     p, (pk_value_type){intern(p, type1), intern(p, "bytes")}),
+		                 0);
+	return p;
+}
+
+/* The function called name (added on first use) in file. */
+static uint32_t fn(pk_profile *p, const char *name, const char *file, int64_t start)
+{
+	pk_str n = intern(p, name), f = intern(p, file);
+	for (size_t i = 0; i < pk_profile_function_count(p); i++) {
+		const pk_function *x = pk_profile_function(p, i);
+		if (x->name == n && x->filename == f)
+			return (uint32_t)i;
+	}
+	pk_function x = {0, n, n, f, start};
+	uint32_t out;
+	assert_int_equal(pk_profile_add_function(p, &x, &out), 0);
+	return out;
+}
+
+/* A location of one line, or of two: inner inlined into outer. */
+static uint32_t loc(pk_profile *p, uint32_t mapping, uint64_t address, uint32_t outer,
+                    int64_t outer_line, uint32_t inner, int64_t inner_line)
+{
+	pk_location l = {0, mapping, address, 0};
+	pk_line lines[2] = {{inner, inner_line, 0}, {outer, outer_line, 0}};
+	uint32_t out;
+	bool inlined = inner != PK_NONE;
+	assert_int_equal(
+	    pk_profile_add_location(p, &l, inlined ? lines : lines + 1, inlined ? 2 : 1, &out), 0);
+	return out;
+}
+
+static uint32_t loc1(pk_profile *p, uint32_t f, int64_t line)
+{
+	return loc(p, PK_NONE, 0, f, line, PK_NONE, 0);
+}
+
+/* A sample of stack (leaf first, n locations) and values v0 (and v1). */
+static void sample(pk_profile *p, const uint32_t *stack, size_t n, int64_t v0, int64_t v1)
+{
+	int64_t v[2] = {v0, v1};
+	assert_int_equal(
+	    pk_profile_add_sample(p, stack, n, v, pk_profile_sample_type_count(p), NULL, 0), 0);
+}
+
+static pk__graph *build(const pk_profile *p, const char *type, bool all, const pk_profile *base,
+                        int granularity)
+{
+	pk__graph_options o = {type, all, base, granularity};
+	pk__graph *g = NULL;
+	pk_error err = PK_ERROR_INIT;
+	if (pk__graph_build(p, &o, &g, &err) != 0)
+		fail_msg("pk__graph_build: %s", err.message);
+	return g;
+}
+
+/* ------------------------------------------------------- reading graphs */
+
+static uint32_t function_named(const pk__graph *g, const char *name)
+{
+	for (uint32_t f = 0; f < g->function_count; f++)
+		if (strcmp(g->functions[f].name, name) == 0)
+			return f;
+	fail_msg("no function \"%s\"", name);
+	return PK_NONE;
+}
+
+static uint32_t node_at(const pk__graph *g, const char *name, int64_t line)
+{
+	const pk__graph_function *f = &g->functions[function_named(g, name)];
+	for (uint32_t n = f->first_node; n < f->first_node + f->node_count; n++)
+		if (g->nodes[n].line == line)
+			return n;
+	fail_msg("no node %s:%lld", name, (long long)line);
+	return PK_NONE;
+}
+
+static const pk__graph_edge *edge(const pk__graph *g, const char *caller, int64_t line,
+                                  const char *callee, size_t *index)
+{
+	const pk__graph_node *n = &g->nodes[node_at(g, caller, line)];
+	uint32_t to = function_named(g, callee);
+	for (uint32_t e = n->first_edge; e < n->first_edge + n->edge_count; e++) {
+		if (g->edges[e].callee == to) {
+			if (index)
+				*index = e;
+			return &g->edges[e];
+		}
+	}
+	fail_msg("no call %s:%lld -> %s", caller, (long long)line, callee);
+	return NULL;
+}
+
+static int64_t fflat(const pk__graph *g, const char *name, size_t k)
+{
+	return g->function_flat[function_named(g, name) * g->value_count + k];
+}
+
+static int64_t fcum(const pk__graph *g, const char *name, size_t k)
+{
+	return g->function_cum[function_named(g, name) * g->value_count + k];
+}
+
+static int64_t nflat(const pk__graph *g, const char *name, int64_t line, size_t k)
+{
+	return g->node_flat[node_at(g, name, line) * g->value_count + k];
+}
+
+static int64_t ncum(const pk__graph *g, const char *name, int64_t line, size_t k)
+{
+	return g->node_cum[node_at(g, name, line) * g->value_count + k];
+}
+
+static int64_t weight(const pk__graph *g, const char *caller, int64_t line, const char *callee,
+                      size_t k)
+{
+	size_t e;
+	edge(g, caller, line, callee, &e);
+	return g->edge_weight[e * g->value_count + k];
+}
+
+/* ------------------------------------------------------------ the graph */
+
+static void test_graph_flat_cum_edges(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", "space");
+	uint32_t m = fn(p, "main", "m.c", 1), w = fn(p, "work", "w.c", 0),
+	         l = fn(p, "leaf", "w.c", 30);
+	uint32_t m10 = loc1(p, m, 10), m11 = loc1(p, m, 11), w20 = loc1(p, w, 20),
+	         l30 = loc1(p, l, 30), l31 = loc1(p, l, 31);
+	sample(p, (uint32_t[]){l30, w20, m10}, 3, 5, 500);
+	sample(p, (uint32_t[]){l31, w20, m10}, 3, 2, 200);
+	sample(p, (uint32_t[]){l30, m11}, 2, 1, 100);
+	sample(p, (uint32_t[]){w20, m10}, 2, 3, 300);
+	sample(p, (uint32_t[]){w20, m10}, 2, 0, 0); /* adds nothing */
+	sample(p, (uint32_t[]){m10}, 1, 4, 0);
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->value_count, 2);
+	assert_int_equal(g->types[0], 0);
+	assert_int_equal(g->types[1], 1);
+	assert_false(g->has_base);
+	assert_int_equal(g->total[0], 15);
+	assert_int_equal(g->total[1], 1100);
+	/* Functions by name; each function's positions by line. */
+	assert_int_equal(g->function_count, 3);
+	assert_string_equal(g->functions[0].name, "leaf");
+	assert_string_equal(g->functions[1].name, "main");
+	assert_string_equal(g->functions[2].name, "work");
+	assert_string_equal(g->functions[0].file, "w.c");
+	assert_string_equal(g->functions[0].object, "");
+	assert_int_equal(g->functions[0].start_line, 30);
+	assert_int_equal(g->functions[2].start_line, 0);
+	assert_int_equal(g->functions[0].node_count, 2);
+	assert_int_equal(g->nodes[g->functions[0].first_node].line, 30);
+	assert_int_equal(g->node_count, 5);
+
+	assert_int_equal(fflat(g, "leaf", 0), 8);
+	assert_int_equal(fcum(g, "leaf", 0), 8);
+	assert_int_equal(fflat(g, "work", 0), 3);
+	assert_int_equal(fcum(g, "work", 0), 10);
+	assert_int_equal(fflat(g, "main", 0), 4);
+	assert_int_equal(fcum(g, "main", 0), 15);
+	assert_int_equal(fcum(g, "main", 1), 1100);
+	assert_int_equal(nflat(g, "leaf", 30, 0), 6);
+	assert_int_equal(nflat(g, "leaf", 31, 1), 200);
+	assert_int_equal(nflat(g, "main", 10, 0), 4);
+	assert_int_equal(ncum(g, "main", 10, 0), 14);
+	assert_int_equal(ncum(g, "main", 11, 0), 1);
+
+	assert_int_equal(g->edge_count, 3);
+	assert_int_equal(weight(g, "main", 10, "work", 0), 10);
+	assert_int_equal(weight(g, "main", 10, "work", 1), 1000);
+	assert_int_equal(edge(g, "main", 10, "work", NULL)->samples, 3);
+	assert_int_equal(weight(g, "main", 11, "leaf", 0), 1);
+	assert_int_equal(weight(g, "work", 20, "leaf", 0), 7);
+	assert_int_equal(edge(g, "work", 20, "leaf", NULL)->samples, 2);
+	assert_false(edge(g, "work", 20, "leaf", NULL)->inlined);
+	pk__graph_free(g);
+
+	/* One type, by name or index. */
+	g = build(p, "space", true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->value_count, 1);
+	assert_int_equal(g->types[0], 1);
+	assert_int_equal(fcum(g, "work", 0), 1000);
+	pk__graph_free(g);
+	g = build(p, "0", false, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->value_count, 1);
+	assert_int_equal(g->types[0], 0);
+	pk__graph_free(g);
+	/* Not all types, and none asked for: the default (the last). */
+	g = build(p, NULL, false, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->types[0], 1);
+	assert_int_equal(fflat(g, "main", 0), 0);
+	pk__graph_free(g);
+
+	/* Below lines, one position per function. */
+	g = build(p, NULL, true, NULL, PK_GRANULARITY_FUNCTIONS);
+	assert_int_equal(g->node_count, 3);
+	assert_int_equal(nflat(g, "leaf", 0, 0), 8);
+	assert_int_equal(weight(g, "main", 0, "leaf", 0), 1);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
+/* a -> b -> a -> b: each function, position and call counts once. */
+static void test_graph_recursion(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t a = fn(p, "a", "r.c", 0), b = fn(p, "b", "r.c", 0);
+	uint32_t a1 = loc1(p, a, 1), b2 = loc1(p, b, 2), b3 = loc1(p, b, 3);
+	sample(p, (uint32_t[]){b3, a1, b2, a1}, 4, 7, 0);
+	sample(p, (uint32_t[]){b2, a1}, 2, 1, 0);
+	sample(p, (uint32_t[]){a1, a1, a1}, 3, 2, 0); /* a calls itself */
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(fcum(g, "a", 0), 10);
+	assert_int_equal(fcum(g, "b", 0), 8);
+	assert_int_equal(fflat(g, "b", 0), 8);
+	assert_int_equal(fflat(g, "a", 0), 2);
+	assert_int_equal(ncum(g, "a", 1, 0), 10);
+	assert_int_equal(ncum(g, "b", 2, 0), 8);
+	assert_int_equal(ncum(g, "b", 3, 0), 7);
+	assert_int_equal(weight(g, "a", 1, "b", 0), 8);
+	assert_int_equal(edge(g, "a", 1, "b", NULL)->samples, 2);
+	assert_int_equal(weight(g, "b", 2, "a", 0), 7);
+	assert_int_equal(weight(g, "a", 1, "a", 0), 2);
+	assert_int_equal(edge(g, "a", 1, "a", NULL)->samples, 1);
+	assert_int_equal(g->edge_count, 3);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
+/* A location whose code was inlined: its last line calls the others. */
+static void test_graph_inlined(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t m = fn(p, "main", "m.c", 0), w = fn(p, "work", "w.c", 18),
+	         l = fn(p, "leaf", "l.h", 3);
+	uint32_t map;
+	pk_mapping mp = {0};
+	mp.memory_limit = 0x10000;
+	mp.filename = intern(p, "/bin/app");
+	assert_int_equal(pk_profile_add_mapping(p, &mp, &map), 0);
+	uint32_t m12 = loc(p, map, 0x100, m, 12, PK_NONE, 0);
+	uint32_t wl = loc(p, map, 0x200, w, 20, l, 4);
+	uint32_t w21 = loc(p, map, 0x210, w, 21, PK_NONE, 0);
+	sample(p, (uint32_t[]){wl, m12}, 2, 6, 0);
+	sample(p, (uint32_t[]){w21, m12}, 2, 1, 0);
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(fflat(g, "leaf", 0), 6);
+	assert_int_equal(fflat(g, "work", 0), 1);
+	assert_int_equal(fcum(g, "work", 0), 7);
+	assert_int_equal(nflat(g, "leaf", 4, 0), 6);
+	assert_int_equal(weight(g, "work", 20, "leaf", 0), 6);
+	assert_true(edge(g, "work", 20, "leaf", NULL)->inlined);
+	assert_false(edge(g, "main", 12, "work", NULL)->inlined);
+	assert_int_equal(weight(g, "main", 12, "work", 0), 7);
+	assert_string_equal(g->functions[function_named(g, "leaf")].file, "l.h");
+	assert_string_equal(g->functions[function_named(g, "leaf")].object, "/bin/app");
+	pk__graph_free(g);
+
+	/* Addresses: the inlined frame shares its location's address. */
+	g = build(p, NULL, true, NULL, PK_GRANULARITY_ADDRESSES);
+	assert_int_equal(g->nodes[node_at(g, "leaf", 4)].address, 0x200);
+	assert_int_equal(g->nodes[node_at(g, "work", 20)].address, 0x200);
+	assert_int_equal(g->nodes[node_at(g, "work", 21)].address, 0x210);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
+static void test_graph_names(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t libc, f = fn(p, "f", "./src/../src//f.c", 0);
+	pk_mapping mp = {0};
+	mp.memory_limit = 0x10000;
+	mp.filename = intern(p, "/lib/libc.so.6");
+	assert_int_equal(pk_profile_add_mapping(p, &mp, &libc), 0);
+	pk_location bare = {0, libc, 0x42, 0}, unknown = {0, PK_NONE, 0x43, 0};
+	uint32_t l_bare, l_unknown;
+	assert_int_equal(pk_profile_add_location(p, &bare, NULL, 0, &l_bare), 0);
+	assert_int_equal(pk_profile_add_location(p, &unknown, NULL, 0, &l_unknown), 0);
+	uint32_t lf = loc1(p, f, 9);
+	sample(p, (uint32_t[]){l_bare, lf}, 2, 1, 0);
+	sample(p, (uint32_t[]){l_unknown, lf}, 2, 2, 0);
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->function_count, 3);
+	assert_string_equal(g->functions[0].name, "<unknown>");
+	assert_string_equal(g->functions[1].name, "[libc.so.6]");
+	assert_string_equal(g->functions[1].object, "/lib/libc.so.6");
+	assert_string_equal(g->functions[1].file, "");
+	assert_string_equal(g->functions[2].name, "f");
+	assert_string_equal(g->functions[2].file, "src/f.c");
+	assert_int_equal(nflat(g, "[libc.so.6]", 0, 0), 1);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
+static void test_graph_base(void **state)
+{
+	(void)state;
+	pk_profile *now = new_profile("samples", "space");
+	pk_profile *then = new_profile("samples", "space");
+	pk_profile *ps[2] = {now, then};
+	uint32_t ma[2], mb[2];
+	for (int i = 0; i < 2; i++) {
+		uint32_t m = fn(ps[i], "main", "m.c", 0), a = fn(ps[i], "a", "m.c", 0);
+		ma[i] = loc1(ps[i], a, 5);
+		mb[i] = loc1(ps[i], m, 1);
+	}
+	sample(now, (uint32_t[]){ma[0], mb[0]}, 2, 10, 1000);
+	sample(then, (uint32_t[]){ma[1], mb[1]}, 2, 4, 1500);
+	sample(then, (uint32_t[]){mb[1]}, 1, 3, 0);
+	pk__graph *g = build(now, NULL, true, then, PK_GRANULARITY_LINES);
+	assert_true(g->has_base);
+	assert_int_equal(fflat(g, "a", 0), 6);
+	assert_int_equal(fflat(g, "a", 1), -500);
+	assert_int_equal(fflat(g, "main", 0), -3);
+	assert_int_equal(fcum(g, "main", 0), 3);
+	assert_int_equal(weight(g, "main", 1, "a", 1), -500);
+	/* Samples count the profile's only. */
+	assert_int_equal(edge(g, "main", 1, "a", NULL)->samples, 1);
+	assert_int_equal(g->total[0], 3);
+	pk__graph_free(g);
+
+	/* The base needs every type written, by name and unit. */
+	pk_profile *other = new_profile("samples", NULL);
+	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES};
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__graph_build(now, &o, &g, &err), PK_ENOTFOUND);
+	assert_null(g);
+	assert_string_equal(err.message, "the base profile has no sample type space/bytes");
+	o.sample_type = "samples";
+	g = build(now, "samples", true, other, PK_GRANULARITY_LINES);
+	assert_int_equal(fflat(g, "a", 0), 10);
+	pk__graph_free(g);
+	pk_profile_free(other);
+	pk_profile_free(then);
+	pk_profile_free(now);
+
+	/* No sample types at all. */
+	pk_profile *empty;
+	assert_int_equal(pk_profile_new(&empty), 0);
+	pk_error err2 = PK_ERROR_INIT;
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES};
+	assert_int_equal(pk__graph_build(empty, &o, &g, &err2), PK_ENOTFOUND);
+	assert_string_equal(err2.message, "the profile has no sample types");
+	pk_profile_free(empty);
+}
+
+/* -------------------------------------------------------- callgrind text */
+
+/* The profile of the exact-text tests: two types, two files, a mapping,
+ * an inlined frame, a recursive call and a function in another object. */
+static pk_profile *tiny_profile(void)
+{
+	pk_profile *p = new_profile("samples", "alloc space");
+	uint32_t app, lib;
+	pk_mapping mp = {0};
+	mp.memory_limit = 0x10000;
+	mp.filename = intern(p, "/srv/app");
+	assert_int_equal(pk_profile_add_mapping(p, &mp, &app), 0);
+	mp.memory_start = 0x7f0000;
+	mp.memory_limit = 0x800000;
+	mp.filename = intern(p, "/lib/libc.so.6");
+	assert_int_equal(pk_profile_add_mapping(p, &mp, &lib), 0);
+	uint32_t m = fn(p, "main", "/src/main.c", 3), w = fn(p, "work", "/src/main.c", 10),
+	         l = fn(p, "leaf", "/src/leaf.h", 0), c = fn(p, "memcpy", "", 0);
+	uint32_t m5 = loc(p, app, 0x1005, m, 5, PK_NONE, 0);
+	uint32_t w12 = loc(p, app, 0x1105, w, 12, l, 2);
+	uint32_t w14 = loc(p, app, 0x1120, w, 14, PK_NONE, 0);
+	uint32_t w11 = loc(p, app, 0x1100, w, 11, PK_NONE, 0);
+	uint32_t cp = loc(p, lib, 0x7f1000, c, 0, PK_NONE, 0);
+	sample(p, (uint32_t[]){w12, m5}, 2, 3, 300);
+	sample(p, (uint32_t[]){w14, w11, m5}, 3, 1, 0);
+	sample(p, (uint32_t[]){cp, w14, m5}, 3, 2, 64);
+	sample(p, (uint32_t[]){m5}, 1, 1, 0);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+static char *export_text(const pk_profile *p, const char *type, int granularity,
+                         const pk_profile *base, int *rc, pk_error *err)
+{
+	pk_write_options o = PK_WRITE_OPTIONS_INIT;
+	o.sample_type = type;
+	o.granularity = granularity;
+	o.base = base;
+	o.format = pk_format_by_name("callgrind");
+	o.compress = PK_COMPRESS_NONE;
+	void *data = NULL;
+	size_t size = 0;
+	*rc = pk_profile_write_buffer(p, &o, &data, &size, err);
+	char *text = NULL;
+	if (*rc == 0) {
+		text = malloc(size + 1);
+		memcpy(text, data, size);
+		text[size] = '\0';
+	}
+	pk_free(data);
+	return text;
+}
+
+static void expect_export(const pk_profile *p, const char *type, int granularity, const char *want)
+{
+	pk_error err = PK_ERROR_INIT;
+	int rc;
+	char *text = export_text(p, type, granularity, NULL, &rc, &err);
+	if (rc != 0)
+		fail_msg("callgrind export: %s", err.message);
+	/* want with @VERSION@ replaced by the library's version */
+	char full[4096];
+	const char *at = strstr(want, "@VERSION@");
+	assert_non_null(at);
+	snprintf(full, sizeof full, "%.*s%s%s", (int)(at - want), want, pk_version(), at + 9);
+	want = full;
+	if (strcmp(text, want) != 0) {
+		printf("-- got:\n%s-- want:\n%s", text, want);
+		fail_msg("the callgrind text differs");
+	}
+	free(text);
+}
+
+static void test_callgrind_text(void **state)
+{
+	(void)state;
+	pk_profile *p = tiny_profile();
+	expect_export(p, NULL, PK_GRANULARITY_FUNCTIONS,
+	              "# callgrind format\n"
+	              "version: 1\n"
+	              "creator: profkit @VERSION@\n"
+	              "cmd: /srv/app\n"
+	              "positions: line\n"
+	              "event: samples : samples (count)\n"
+	              "event: alloc_space : alloc space (bytes)\n"
+	              "events: samples alloc_space\n"
+	              "\n"
+	              "ob=(1) /srv/app\n"
+	              "fl=(1) /src/leaf.h\n"
+	              "fn=(1) leaf\n"
+	              "2 3 300\n"
+	              "\n"
+	              "fl=(2) /src/main.c\n"
+	              "fn=(2) main\n"
+	              "5 1 0\n"
+	              "cfn=(3) work\n"
+	              "calls=3 10\n"
+	              "* 6 364\n"
+	              "\n"
+	              "ob=(2) /lib/libc.so.6\n"
+	              "fl=(3) ???\n"
+	              "fn=(4) memcpy\n"
+	              "0 2 64\n"
+	              "\n"
+	              "ob=(1)\n"
+	              "fl=(2)\n"
+	              "fn=(3)\n"
+	              "cfn=(3)\n"
+	              "calls=1 10\n"
+	              "11 1 0\n"
+	              "cfl=(1)\n"
+	              "cfn=(1)\n"
+	              "calls=1 2\n"
+	              "12 3 300\n"
+	              "14 1 0\n"
+	              "cob=(2)\n"
+	              "cfl=(3)\n"
+	              "cfn=(4)\n"
+	              "calls=1 0\n"
+	              "* 2 64\n"
+	              "\n"
+	              "totals: 7 364\n");
+	/* One type, at addresses: relative subpositions where shorter. */
+	expect_export(p, "samples", PK_GRANULARITY_ADDRESSES,
+	              "# callgrind format\n"
+	              "version: 1\n"
+	              "creator: profkit @VERSION@\n"
+	              "cmd: /srv/app\n"
+	              "positions: instr line\n"
+	              "event: samples : samples (count)\n"
+	              "events: samples\n"
+	              "\n"
+	              "ob=(1) /srv/app\n"
+	              "fl=(1) /src/leaf.h\n"
+	              "fn=(1) leaf\n"
+	              "0x1105 2 3\n"
+	              "\n"
+	              "fl=(2) /src/main.c\n"
+	              "fn=(2) main\n"
+	              "0x1005 5 1\n"
+	              "cfn=(3) work\n"
+	              "calls=3 +251 10\n"
+	              "* * 6\n"
+	              "\n"
+	              "ob=(2) /lib/libc.so.6\n"
+	              "fl=(3) ???\n"
+	              "fn=(4) memcpy\n"
+	              "0x7f1000 0 2\n"
+	              "\n"
+	              "ob=(1)\n"
+	              "fl=(2)\n"
+	              "fn=(3)\n"
+	              "cfn=(3)\n"
+	              "calls=1 0x1100 10\n"
+	              "0x1100 11 1\n"
+	              "cfl=(1)\n"
+	              "cfn=(1)\n"
+	              "calls=1 +5 2\n"
+	              "+5 12 3\n"
+	              "+27 14 1\n"
+	              "cob=(2)\n"
+	              "cfl=(3)\n"
+	              "cfn=(4)\n"
+	              "calls=1 0x7f1000 0\n"
+	              "* * 2\n"
+	              "\n"
+	              "totals: 7\n");
+	pk_profile_free(p);
+}
+
+static void test_callgrind_names(void **state)
+{
+	(void)state;
+	/* Event names made of letters, digits and '_', and kept apart; a
+	 * name's line breaks become spaces; no mapping, no cmd: line. */
+	pk_profile *p = new_profile("cpu-time", "cpu time");
+	uint32_t f = fn(p, "two\nlines", "a.c", 0);
+	sample(p, (uint32_t[]){loc1(p, f, 1)}, 1, 1, 2);
+	expect_export(p, NULL, PK_GRANULARITY_LINES,
+	              "# callgrind format\n"
+	              "version: 1\n"
+	              "creator: profkit @VERSION@\n"
+	              "positions: line\n"
+	              "event: cpu_time : cpu-time (count)\n"
+	              "event: cpu_time_2 : cpu time (bytes)\n"
+	              "events: cpu_time cpu_time_2\n"
+	              "\n"
+	              "ob=(1) ???\n"
+	              "fl=(1) a.c\n"
+	              "fn=(1) two lines\n"
+	              "1 1 2\n"
+	              "\n"
+	              "totals: 1 2\n");
+	pk_profile_free(p);
+
+	p = new_profile("9lives", "");
+	f = fn(p, "f", "a.c", 0);
+	sample(p, (uint32_t[]){loc1(p, f, 1)}, 1, 1, 0);
+	pk_error err = PK_ERROR_INIT;
+	int rc;
+	char *text = export_text(p, NULL, PK_GRANULARITY_LINES, NULL, &rc, &err);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(text, "\nevents: e9lives e1\n"));
+	free(text);
+	pk_profile_free(p);
+}
+
+static void test_callgrind_negative(void **state)
+{
+	(void)state;
+	pk_profile *p = tiny_profile();
+	pk_profile *base = tiny_profile();
+	sample(base, (uint32_t[]){0}, 1, 1, 0); /* main gets one more */
+	pk_error err = PK_ERROR_INIT;
+	int rc;
+	/* Against itself: all 0, which is fine. */
+	char *text = export_text(p, NULL, PK_GRANULARITY_LINES, p, &rc, &err);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(text, "\ntotals: 0 0\n"));
+	free(text);
+	text = export_text(p, NULL, PK_GRANULARITY_LINES, base, &rc, &err);
+	assert_null(text);
+	assert_int_equal(rc, PK_EUNSUPPORTED);
+	assert_string_equal(err.message, "callgrind cannot hold negative costs, and main has "
+	                                 "samples -1 at line 5; choose a sample type without them");
+	pk_profile_free(base);
+
+	/* A negative sample under a call. */
+	pk_profile *q = tiny_profile();
+	sample(q, (uint32_t[]){1, 0}, 2, 0, -1000);
+	pk_error err2 = PK_ERROR_INIT;
+	text = export_text(q, "alloc space", PK_GRANULARITY_LINES, NULL, &rc, &err2);
+	assert_int_equal(rc, PK_EUNSUPPORTED);
+	assert_string_equal(err2.message,
+	                    "callgrind cannot hold negative costs, and leaf has alloc space -700 "
+	                    "at line 2; choose a sample type without them");
+	text = export_text(q, "samples", PK_GRANULARITY_LINES, NULL, &rc, &err2);
+	assert_int_equal(rc, 0);
+	free(text);
+	pk_profile_free(q);
+	pk_profile_free(p);
+}
+
+/* ---------------------------------------------------- allocation failures */
+
+static void test_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = tiny_profile();
+	pk_set_allocator(chaos_malloc, chaos_free);
+	for (int what = 0; what < 2; what++) {
+		for (long n = 0;; n++) {
+			chaos_reset(n + 1, 1);
+			pk_error err = PK_ERROR_INIT;
+			int rc;
+			long calls;
+			if (what == 0) {
+				pk__graph_options o = {NULL, true, p, PK_GRANULARITY_ADDRESSES};
+				pk__graph *g = NULL;
+				rc = pk__graph_build(p, &o, &g, &err);
+				calls = chaos.calls;
+				if (rc != 0)
+					assert_null(g);
+				pk__graph_free(g);
+			} else {
+				pk_write_options o = PK_WRITE_OPTIONS_INIT;
+				o.format = pk_format_by_name("callgrind");
+				o.compress = PK_COMPRESS_NONE;
+				void *data = NULL;
+				size_t size;
+				rc = pk_profile_write_buffer(p, &o, &data, &size, &err);
+				calls = chaos.calls;
+				pk_free(data);
+			}
+			if (rc == 0) {
+				assert_int_equal(chaos.live, 0);
+				assert_true(calls <= n);
+				break;
+			}
+			assert_int_equal(rc, PK_ENOMEM);
+			assert_string_equal(err.message, "out of memory");
+			assert_int_equal(chaos.live, 0);
+		}
+	}
+	chaos_reset(0, 0);
+	pk_set_allocator(NULL, NULL);
+	pk_profile_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_graph_flat_cum_edges), cmocka_unit_test(test_graph_recursion),
+	    cmocka_unit_test(test_graph_inlined),        cmocka_unit_test(test_graph_names),
+	    cmocka_unit_test(test_graph_base),           cmocka_unit_test(test_callgrind_text),
+	    cmocka_unit_test(test_callgrind_names),      cmocka_unit_test(test_callgrind_negative),
+	    cmocka_unit_test(test_allocation_failures),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
