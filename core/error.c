@@ -66,6 +66,16 @@ int pk__error_at_line(pk_error *err, int code, long line, long column, long long
 	return code;
 }
 
+int pk__error_at_text(pk_error *err, const unsigned char *text, size_t line_start, long line,
+                      size_t at, const char *fmt, va_list ap)
+{
+	long column = 1;
+	for (size_t i = line_start; i < at; i++)
+		column += (text[i] & 0xc0) != 0x80;
+	error_vset(err, PK_EFORMAT, line, column, (long long)at, fmt, ap);
+	return PK_EFORMAT;
+}
+
 void pk__error_locate(pk_error *err, const char *source, const char *format)
 {
 	if (err == NULL)

@@ -27,8 +27,9 @@ struct pk__strtab {
 	arena_chunk *chunks;
 };
 
-static uint64_t hash_bytes(const char *s, size_t len)
+uint64_t pk__hash_bytes(const void *data, size_t len)
 {
+	const unsigned char *s = data;
 	uint64_t h = 0x9e3779b97f4a7c15u ^ len;
 	size_t i = 0;
 	for (; i + 8 <= len; i += 8) {
@@ -38,7 +39,7 @@ static uint64_t hash_bytes(const char *s, size_t len)
 		h ^= h >> 32;
 	}
 	for (; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+		h = (h ^ s[i]) * 0x100000001b3u;
 	h ^= h >> 29;
 	h *= 0xc4ceb9fe1a85ec53u;
 	return h ^ (h >> 32);
@@ -67,21 +68,24 @@ static char *arena_copy(pk__strtab *t, const char *s, size_t len)
 	return dst;
 }
 
-static int grow_slots(pk__strtab *t)
+int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, size_t count,
+                   size_t stride, size_t hash_offset)
 {
-	size_t count = t->slot_count ? t->slot_count * 2 : 1024;
-	uint32_t *slots = pk__calloc(count, sizeof *slots);
-	if (slots == NULL)
+	size_t n = *slot_count ? *slot_count * 2 : 1024;
+	uint32_t *grown = pk__calloc(n, sizeof *grown);
+	if (grown == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < t->entries.count; i++) {
-		size_t at = PK_VEC_AT(t->entries, strtab_entry, i).hash & (count - 1);
-		while (slots[at] != 0)
-			at = (at + 1) & (count - 1);
-		slots[at] = (uint32_t)(i + 1);
+	for (size_t i = 0; i < count; i++) {
+		uint64_t h;
+		memcpy(&h, (const char *)records + i * stride + hash_offset, sizeof h);
+		size_t at = h & (n - 1);
+		while (grown[at] != 0)
+			at = (at + 1) & (n - 1);
+		grown[at] = (uint32_t)(i + 1);
 	}
-	pk__free(t->slots);
-	t->slots = slots;
-	t->slot_count = count;
+	pk__free(*slots);
+	*slots = grown;
+	*slot_count = n;
 	return 0;
 }
 
@@ -116,8 +120,10 @@ int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 {
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if ((t->entries.count + 1) * 2 > t->slot_count)
-		PK_FORWARD(grow_slots(t));
-	uint64_t h = hash_bytes(s, len);
+		PK_FORWARD(pk__slots_grow(&t->slots, &t->slot_count, t->entries.items,
+		                          t->entries.count, sizeof(strtab_entry),
+		                          offsetof(strtab_entry, hash)));
+	uint64_t h = pk__hash_bytes(s, len);
 	size_t mask = t->slot_count - 1;
 	size_t at = h & mask;
 	for (; t->slots[at] != 0; at = (at + 1) & mask) {

@@ -51,6 +51,11 @@ int pk__error_at(pk_error *err, int code, long long offset, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 int pk__error_at_line(pk_error *err, int code, long line, long column, long long offset,
                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* A PK_EFORMAT error at byte `at` of a text whose line number `line`
+ * starts at byte line_start; the column counts characters (UTF-8
+ * sequences), as every text reader reports them. */
+int pk__error_at_text(pk_error *err, const unsigned char *text, size_t line_start, long line,
+                      size_t at, const char *fmt, va_list ap);
 /* Name the source and format of an error that is already set. */
 void pk__error_locate(pk_error *err, const char *source, const char *format);
 
@@ -77,6 +82,18 @@ void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
+
+/* ----------------------------------------------------------- hash tables */
+
+/* A 64-bit hash of bytes, for the tables of strings and stacks. */
+uint64_t pk__hash_bytes(const void *data, size_t len);
+
+/* The open-addressing tables here hold record index + 1 in their slots
+ * (0 = empty; slot_count a power of two), each record keeping its hash as
+ * a uint64_t at hash_offset. Doubles *slots and puts the first count
+ * records back in. */
+int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, size_t count,
+                   size_t stride, size_t hash_offset);
 
 /* ------------------------------------------------------------ id lookup */
 

@@ -279,29 +279,13 @@ static uint64_t hash_stack(const uint32_t *locs, size_t depth)
 	return h;
 }
 
-static int grow_stack_slots(pk_profile *p)
-{
-	size_t count = p->stack_slot_count ? p->stack_slot_count * 2 : 1024;
-	uint32_t *slots = pk__calloc(count, sizeof *slots);
-	if (slots == NULL)
-		return PK_ENOMEM;
-	for (size_t i = 0; i < p->stacks.count; i++) {
-		size_t at = PK_VEC_AT(p->stacks, stack_rec, i).hash & (count - 1);
-		while (slots[at] != 0)
-			at = (at + 1) & (count - 1);
-		slots[at] = (uint32_t)(i + 1);
-	}
-	pk__free(p->stack_slots);
-	p->stack_slots = slots;
-	p->stack_slot_count = count;
-	return 0;
-}
-
 /* The index of the stack locs[0..depth), added if new. */
 static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t *out)
 {
 	if ((p->stacks.count + 1) * 2 > p->stack_slot_count)
-		PK_FORWARD(grow_stack_slots(p));
+		PK_FORWARD(pk__slots_grow(&p->stack_slots, &p->stack_slot_count, p->stacks.items,
+		                          p->stacks.count, sizeof(stack_rec),
+		                          offsetof(stack_rec, hash)));
 	uint64_t h = hash_stack(locs, depth);
 	size_t mask = p->stack_slot_count - 1;
 	size_t at = h & mask;

@@ -206,17 +206,11 @@ static int fail_at(importer *im, size_t at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(importer *im, size_t at, const char *fmt, ...)
 {
-	if (im->err == NULL || im->err->code != 0)
-		return PK_EFORMAT;
-	long column = 1;
-	for (size_t i = im->line_start; i < at && i < im->size; i++)
-		column += (im->d[i] & 0xc0) != 0x80;
-	char msg[PK_ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = pk__error_at_text(im->err, im->d, im->line_start, im->line, at, fmt, ap);
 	va_end(ap);
-	return pk__error_at_line(im->err, PK_EFORMAT, im->line, column, (long long)at, "%s", msg);
+	return rc;
 }
 
 static int out_of_memory(importer *im)
@@ -315,48 +309,15 @@ static int count_digits(const unsigned char *d, size_t size, size_t from)
 	return digits;
 }
 
-static uint64_t hash_text(const unsigned char *s, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15u ^ len;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdu;
-		h ^= h >> 32;
-	}
-	for (; i < len; i++)
-		h = (h ^ s[i]) * 0x100000001b3u;
-	h ^= h >> 29;
-	h *= 0xc4ceb9fe1a85ec53u;
-	return h ^ (h >> 32);
-}
-
-static int grow_slots(importer *im)
-{
-	size_t count = im->slot_count ? im->slot_count * 2 : 1024;
-	uint32_t *slots = pk__calloc(count, sizeof *slots);
-	if (slots == NULL)
-		return PK_ENOMEM;
-	for (size_t i = 0; i < im->stacks.count; i++) {
-		size_t at = PK_VEC_AT(im->stacks, stack_rec, i).hash & (count - 1);
-		while (slots[at] != 0)
-			at = (at + 1) & (count - 1);
-		slots[at] = (uint32_t)i + 1;
-	}
-	pk__free(im->slots);
-	im->slots = slots;
-	im->slot_count = count;
-	return 0;
-}
-
 /* The record of stack [start, start + len), added if it is new. */
 static int find_stack(importer *im, size_t start, size_t len, stack_rec **out)
 {
 	if ((im->stacks.count + 1) * 2 > im->slot_count)
-		PK_FORWARD(grow_slots(im));
+		PK_FORWARD(pk__slots_grow(&im->slots, &im->slot_count, im->stacks.items,
+		                          im->stacks.count, sizeof(stack_rec),
+		                          offsetof(stack_rec, hash)));
 	const unsigned char *text = im->d + start;
-	uint64_t h = hash_text(text, len);
+	uint64_t h = pk__hash_bytes(text, len);
 	size_t mask = im->slot_count - 1, at = h & mask;
 	for (; im->slots[at] != 0; at = (at + 1) & mask) {
 		stack_rec *r = &PK_VEC_AT(im->stacks, stack_rec, im->slots[at] - 1);
