@@ -5,8 +5,11 @@
  * Frames are expanded and named as the call tree does (core/calltree.c):
  * each line of a location is a frame, its last line the caller, and a
  * function is named as pprof names it at function granularity. Work is
- * done once per distinct stack: samples first add their values to their
- * stack's, then each stack is walked once. */
+ * done once per distinct stack of positions: samples (of the profile and
+ * of the base) first add their values to their stack's, kept in a prefix
+ * tree, then each stack is walked once. A stack is a path of positions,
+ * so stacks that differ only below the granularity are one, and a base's
+ * stack meets the profile's by its positions. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -22,6 +25,7 @@ struct pk__graph_data {
 
 typedef struct gfunc {
 	uint32_t name, file, object; /* in strings */
+	uint32_t host;               /* the file of the code it was inlined into */
 	int64_t start_line;
 } gfunc;
 
@@ -36,6 +40,13 @@ typedef struct gedge {
 	bool inlined;
 	uint64_t samples;
 } gedge;
+
+/* A stack in the prefix tree of stacks: its leaf node (INLINED_BIT: at
+ * least once reached as an inlined call) and the stack of its caller. */
+typedef struct gstack {
+	uint32_t parent; /* PK_NONE: the leaf is a root */
+	uint32_t node;
+} gstack;
 
 /* Open addressing over item indices; each slot keeps its key's hash so
  * that growing does not need the keys. */
@@ -54,14 +65,16 @@ typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	pk__vec funcs, nodes, edges;                      /* gfunc, gnode, gedge */
-	table func_tab, node_tab, edge_tab;               /* find them by key */
+	pk__vec funcs, nodes, edges, stacks;              /* gfunc, gnode, gedge, gstack */
+	table func_tab, node_tab, edge_tab, stack_tab;    /* find them by key */
 	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
-	pk__vec edge_weight;
-	pk__vec func_seen, node_seen, edge_seen; /* uint32_t: the last visit counted */
+	pk__vec edge_weight, stack_values;                /* int64_t, nv per item */
+	pk__vec stack_samples;                            /* uint64_t per stack */
+	pk__vec func_seen, node_seen, edge_seen;          /* uint32_t: the last visit counted */
 	uint32_t visit;
 	pk__vec text; /* char: a name being put together */
-	int64_t *total;
+	pk__vec path; /* uint32_t: the nodes of the stack being walked */
+	int64_t *total, *left_out;
 } builder;
 
 /* ------------------------------------------------------------ hashing */
@@ -116,23 +129,24 @@ static int add_values(builder *b, pk__vec *a, pk__vec *c)
 	return c ? pk__vec_push(c, sizeof(int64_t), NULL, b->nv, NULL) : 0;
 }
 
-static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t *out)
+static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t host,
+                   uint32_t *out)
 {
-	uint32_t h = mix((uint64_t)name << 32 | file, object);
+	uint32_t h = mix((uint64_t)name << 32 | file, (uint64_t)object << 32 | host);
 	size_t at;
 	PK_FORWARD(table_probe(&b->func_tab, h, &at));
 	const gfunc *funcs = b->funcs.items;
 	for (table *t = &b->func_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
 		const gfunc *f = &funcs[t->slots[at].item - 1];
 		if (t->slots[at].hash == h && f->name == name && f->file == file &&
-		    f->object == object) {
+		    f->object == object && f->host == host) {
 			*out = t->slots[at].item - 1;
 			return 0;
 		}
 	}
 	if (b->funcs.count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gfunc f = {name, file, object, 0};
+	gfunc f = {name, file, object, host, 0};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->funcs, sizeof f, &f, 1, &index));
 	PK_FORWARD(add_values(b, &b->func_flat, &b->func_cum));
@@ -193,6 +207,35 @@ static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
 	return 0;
 }
 
+/* The stack of node (with its INLINED_BIT) called from stack parent. */
+static int stack_of(builder *b, uint32_t parent, uint32_t node, uint32_t *out)
+{
+	uint32_t bare = node & ~INLINED_BIT;
+	uint32_t h = mix(parent, bare);
+	size_t at;
+	PK_FORWARD(table_probe(&b->stack_tab, h, &at));
+	gstack *stacks = b->stacks.items;
+	for (table *t = &b->stack_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		gstack *s = &stacks[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && s->parent == parent &&
+		    (s->node & ~INLINED_BIT) == bare) {
+			s->node |= node & INLINED_BIT;
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->stacks.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gstack s = {parent, node};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->stacks, sizeof s, &s, 1, &index));
+	PK_FORWARD(add_values(b, &b->stack_values, NULL));
+	PK_FORWARD(pk__vec_push(&b->stack_samples, sizeof(uint64_t), NULL, 1, NULL));
+	table_put(&b->stack_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
 /* ------------------------------------------------------------- frames */
 
 static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
@@ -200,9 +243,11 @@ static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
 	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
 }
 
-/* The node of one line of a location (line NULL: one without lines). */
+/* The node of one line of a location (line NULL: one without lines).
+ * *host is the file of the location's last line, the code the others were
+ * inlined into: PK_NONE for that line itself, which sets it. */
 static int frame_node(builder *b, const pk_profile *p, const pk_location *loc, const pk_line *line,
-                      uint32_t *out)
+                      uint32_t *host, uint32_t *out)
 {
 	b->text.count = 0;
 	PK_FORWARD(pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
@@ -217,7 +262,9 @@ static int frame_node(builder *b, const pk_profile *p, const pk_location *loc, c
 	PK_FORWARD(intern_text(b, 0, name_end, &name));
 	PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
 	PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
-	PK_FORWARD(func_of(b, name, file_id, object_id, &func));
+	if (*host == PK_NONE)
+		*host = file_id;
+	PK_FORWARD(func_of(b, name, file_id, object_id, *host, &func));
 	gfunc *f = &PK_VEC_AT(b->funcs, gfunc, func);
 	if (fn && fn->start_line > 0 && (f->start_line == 0 || fn->start_line < f->start_line))
 		f->start_line = fn->start_line;
@@ -235,7 +282,6 @@ typedef struct walk {
 	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
 	uint32_t *loc_count;
 	pk__vec loc_nodes; /* uint32_t */
-	pk__vec path;      /* uint32_t: the nodes of the stack being walked */
 } walk;
 
 static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes, uint32_t *count)
@@ -247,13 +293,13 @@ static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **node
 		size_t start = w->loc_nodes.count;
 		if (start >= UINT32_MAX - 1)
 			return PK_ENOMEM;
-		uint32_t node;
+		uint32_t node, host = PK_NONE;
 		if (n == 0) {
-			PK_FORWARD(frame_node(b, w->p, loc, NULL, &node));
+			PK_FORWARD(frame_node(b, w->p, loc, NULL, &host, &node));
 			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
 		}
 		for (size_t k = n; k-- > 0;) {
-			PK_FORWARD(frame_node(b, w->p, loc, &lines[k], &node));
+			PK_FORWARD(frame_node(b, w->p, loc, &lines[k], &host, &node));
 			if (k != n - 1)
 				node |= INLINED_BIT;
 			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
@@ -284,45 +330,24 @@ static bool first_visit(pk__vec *seen, uint32_t i, uint32_t visit)
 	return true;
 }
 
-/* One distinct stack, with the values and sample count of its samples. */
+/* Add one distinct stack of the profile to the prefix tree, with the
+ * values and sample count of its samples. */
 static int add_stack(builder *b, walk *w, size_t s, const int64_t *v, uint64_t samples)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	w->path.count = 0;
+	uint32_t stack = PK_NONE;
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_push(&w->path, sizeof *nodes, nodes, count, NULL));
+		for (uint32_t i = 0; i < count; i++)
+			PK_FORWARD(stack_of(b, stack, nodes[i], &stack));
 	}
-	if (w->path.count == 0)
+	if (stack == PK_NONE)
 		return 0;
-	size_t nv = b->nv;
-	uint32_t visit = ++b->visit;
-	const uint32_t *path = w->path.items;
-	uint32_t leaf = path[w->path.count - 1] & ~INLINED_BIT;
-	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
-	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
-	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
-	for (size_t k = 0; k < w->path.count; k++) {
-		uint32_t node = path[k] & ~INLINED_BIT;
-		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
-		if (first_visit(&b->node_seen, node, visit))
-			add_vector(&PK_VEC_AT(b->node_cum, int64_t, node * nv), v, nv);
-		if (first_visit(&b->func_seen, func, visit))
-			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
-		if (k == 0)
-			continue;
-		uint32_t e;
-		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
-		gedge *edge = &PK_VEC_AT(b->edges, gedge, e);
-		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(&b->edge_seen, e, visit)) {
-			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv), v, nv);
-			edge->samples += samples;
-		}
-	}
+	add_vector(&PK_VEC_AT(b->stack_values, int64_t, (size_t)stack * b->nv), v, b->nv);
+	PK_VEC_AT(b->stack_samples, uint64_t, stack) += samples;
 	return 0;
 }
 
@@ -332,9 +357,7 @@ static int add_profile(builder *b, const pk_profile *p, const size_t *types, boo
 {
 	size_t nv = b->nv;
 	size_t stacks = pk_profile_stack_count(p), locations = pk_profile_location_count(p);
-	if (stacks >= UINT32_MAX - b->visit)
-		return PK_ENOMEM;
-	walk w = {p, NULL, NULL, {0}, {0}};
+	walk w = {p, NULL, NULL, {0}};
 	int64_t *sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *sums);
 	uint64_t *counts = pk__calloc(stacks + 1, sizeof *counts);
 	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
@@ -362,7 +385,77 @@ static int add_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	pk__free(w.loc_start);
 	pk__free(w.loc_count);
 	pk__vec_free(&w.loc_nodes);
-	pk__vec_free(&w.path);
+	return rc;
+}
+
+/* Walk stack s, whose values are v: v to its leaf's flat values, and once
+ * to the cumulative values of each distinct position and function in it
+ * and the weight of each distinct call. */
+static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples)
+{
+	size_t nv = b->nv;
+	const gstack *stacks = b->stacks.items;
+	size_t depth = 0;
+	for (uint32_t at = s; at != PK_NONE; at = stacks[at].parent)
+		depth++;
+	b->path.count = 0;
+	PK_FORWARD(pk__vec_push(&b->path, sizeof(uint32_t), NULL, depth, NULL));
+	uint32_t *path = b->path.items;
+	for (uint32_t at = s; at != PK_NONE; at = stacks[at].parent)
+		path[--depth] = stacks[at].node;
+	uint32_t visit = ++b->visit;
+	uint32_t leaf = path[b->path.count - 1] & ~INLINED_BIT;
+	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
+	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
+	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
+	for (size_t k = 0; k < b->path.count; k++) {
+		uint32_t node = path[k] & ~INLINED_BIT;
+		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
+		if (first_visit(&b->node_seen, node, visit))
+			add_vector(&PK_VEC_AT(b->node_cum, int64_t, node * nv), v, nv);
+		if (first_visit(&b->func_seen, func, visit))
+			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
+		if (k == 0)
+			continue;
+		uint32_t e;
+		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
+		gedge *edge = &PK_VEC_AT(b->edges, gedge, e);
+		edge->inlined |= (path[k] & INLINED_BIT) != 0;
+		if (first_visit(&b->edge_seen, e, visit)) {
+			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv), v, nv);
+			edge->samples += samples;
+		}
+	}
+	return 0;
+}
+
+/* Walk every stack once; with drop_negative, a stack's negative value
+ * counts 0 and goes to left_out instead. Stacks of no value add nothing. */
+static int walk_stacks(builder *b, bool drop_negative)
+{
+	size_t nv = b->nv, count = b->stacks.count;
+	if (count >= UINT32_MAX - b->visit)
+		return PK_ENOMEM;
+	int64_t *v = pk__calloc(nv + 1, sizeof *v);
+	if (v == NULL)
+		return PK_ENOMEM;
+	int rc = 0;
+	for (size_t s = 0; rc == 0 && s < count; s++) {
+		const int64_t *sum = &PK_VEC_AT(b->stack_values, int64_t, s * nv);
+		bool any = false;
+		for (size_t k = 0; k < nv; k++) {
+			v[k] = sum[k];
+			if (drop_negative && v[k] < 0) {
+				b->left_out[k] = pk__add(b->left_out[k], v[k]);
+				v[k] = 0;
+			}
+			any |= v[k] != 0;
+		}
+		if (any)
+			rc =
+			    walk_stack(b, (uint32_t)s, v, PK_VEC_AT(b->stack_samples, uint64_t, s));
+	}
+	pk__free(v);
 	return rc;
 }
 
@@ -397,7 +490,7 @@ static int by_position(const void *a, const void *b)
 }
 
 typedef struct sort_func {
-	const char *name, *file, *object;
+	const char *name, *file, *object, *host;
 	uint32_t item;
 } sort_func;
 
@@ -407,7 +500,9 @@ static int by_names(const void *a, const void *b)
 	int c = strcmp(x->name, y->name);
 	if (c == 0)
 		c = strcmp(x->file, y->file);
-	return c ? c : strcmp(x->object, y->object);
+	if (c == 0)
+		c = strcmp(x->object, y->object);
+	return c ? c : strcmp(x->host, y->host);
 }
 
 /* Copy nv values of each item, in the order given, into a new array. */
@@ -449,14 +544,15 @@ static int finish(builder *b, pk__graph *g)
 	for (size_t i = 0; i < nf; i++)
 		fs[i] = (sort_func){pk__strtab_get(b->strings, funcs[i].name, NULL),
 		                    pk__strtab_get(b->strings, funcs[i].file, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].object, NULL), (uint32_t)i};
+		                    pk__strtab_get(b->strings, funcs[i].object, NULL),
+		                    pk__strtab_get(b->strings, funcs[i].host, NULL), (uint32_t)i};
 	qsort(fs, nf, sizeof *fs, by_names);
 	for (size_t r = 0; r < nf; r++) {
 		func_order[r] = fs[r].item;
 		func_rank[fs[r].item] = (uint32_t)r;
 		const gfunc *f = &funcs[fs[r].item];
-		g->functions[r] =
-		    (pk__graph_function){fs[r].name, fs[r].file, fs[r].object, f->start_line, 0, 0};
+		g->functions[r] = (pk__graph_function){
+		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, f->start_line, 0, 0};
 	}
 
 	const gnode *nodes = b->nodes.items;
@@ -535,14 +631,16 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 
 static void builder_free(builder *b)
 {
-	pk__vec *vecs[] = {&b->funcs,     &b->nodes,     &b->edges,     &b->func_flat,
-	                   &b->func_cum,  &b->node_flat, &b->node_cum,  &b->edge_weight,
-	                   &b->func_seen, &b->node_seen, &b->edge_seen, &b->text};
+	pk__vec *vecs[] = {&b->funcs,       &b->nodes,        &b->edges,         &b->stacks,
+	                   &b->func_flat,   &b->func_cum,     &b->node_flat,     &b->node_cum,
+	                   &b->edge_weight, &b->stack_values, &b->stack_samples, &b->func_seen,
+	                   &b->node_seen,   &b->edge_seen,    &b->text,          &b->path};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	pk__free(b->edge_tab.slots);
+	pk__free(b->stack_tab.slots);
 }
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out, pk_error *err)
@@ -559,17 +657,20 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	size_t *types = pk__calloc(nv, sizeof *types);
 	size_t *base_types = pk__calloc(nv, sizeof *base_types);
 	int64_t *total = pk__calloc(nv, sizeof *total);
-	if (!g || !d || !types || !base_types || !total) {
+	int64_t *left_out = pk__calloc(nv, sizeof *left_out);
+	if (!g || !d || !types || !base_types || !total || !left_out) {
 		pk__free(g);
 		pk__free(d);
 		pk__free(types);
 		pk__free(base_types);
 		pk__free(total);
+		pk__free(left_out);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
 	g->data = d;
 	g->types = types;
 	g->total = total;
+	g->left_out = left_out;
 	g->value_count = nv;
 	g->has_base = o->base != NULL;
 	for (size_t k = 0; k < nv; k++)
@@ -581,6 +682,7 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	b.o = o;
 	b.nv = nv;
 	b.total = total;
+	b.left_out = left_out;
 	if (rc == 0)
 		rc = pk__strtab_new(&d->strings);
 	b.strings = d->strings;
@@ -588,6 +690,8 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = add_profile(&b, p, types, false);
 	if (rc == 0 && o->base)
 		rc = add_profile(&b, o->base, base_types, true);
+	if (rc == 0)
+		rc = walk_stacks(&b, o->drop_negative);
 	if (rc == 0)
 		rc = finish(&b, g);
 	builder_free(&b);
@@ -616,5 +720,6 @@ void pk__graph_free(pk__graph *g)
 	pk__free(g->function_cum);
 	pk__free(g->edge_weight);
 	pk__free(g->total);
+	pk__free(g->left_out);
 	pk__free(g);
 }

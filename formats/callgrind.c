@@ -354,17 +354,11 @@ static int fail_at(importer *im, size_t at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(importer *im, size_t at, const char *fmt, ...)
 {
-	if (im->err == NULL || im->err->code != 0)
-		return PK_EFORMAT;
-	long column = 1;
-	for (size_t i = im->line_start; i < at && i < im->size; i++)
-		column += (im->d[i] & 0xc0) != 0x80;
-	char msg[PK_ERROR_MESSAGE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int rc = pk__error_at_text(im->err, im->d, im->line_start, im->line, at, fmt, ap);
 	va_end(ap);
-	return pk__error_at_line(im->err, PK_EFORMAT, im->line, column, (long long)at, "%s", msg);
+	return rc;
 }
 
 static int shown(size_t s, size_t e)
@@ -1408,6 +1402,100 @@ static void end_part(importer *im, bool has_number, int64_t number, int64_t *fir
 		im->label_parts = true;
 }
 
+/* Whether x, the name part of a long event name "x (unit)", is the event
+ * `name` as profkit's writer makes event names: each byte but letters,
+ * digits and '_' made '_', maybe an 'e' in front, maybe "_N" after. */
+static bool long_name_matches(const unsigned char *name, size_t nlen, const unsigned char *x,
+                              size_t xlen)
+{
+	for (size_t skip = 0; skip < 2; skip++) {
+		if (skip == 1 && (nlen == 0 || name[0] != 'e'))
+			break;
+		if (nlen < skip + xlen)
+			continue;
+		bool same = true;
+		for (size_t i = 0; same && i < xlen; i++) {
+			unsigned char c = x[i];
+			bool ok = is_alpha(c) || is_digit(c) || c == '_';
+			same = name[skip + i] == (ok ? c : '_');
+		}
+		size_t at = skip + xlen;
+		if (!same)
+			continue;
+		if (at == nlen)
+			return true;
+		/* "_N" after a name made equal to another; "eN" for an empty one */
+		size_t digits = at + (xlen > 0 && name[at] == '_');
+		if (digits == at && xlen > 0)
+			continue;
+		size_t k = digits;
+		while (k < nlen && is_digit(name[k]))
+			k++;
+		if (k == nlen && k > digits)
+			return true;
+	}
+	return false;
+}
+
+/* The unit an "event: NAME : LONG" line [vs, ce) gives when LONG is "x
+ * (unit)" with x the event's name as profkit writes them: unit_of[NAME]
+ * becomes the unit's name + 1 (the first line for a name wins). Other
+ * event: lines (valgrind's "Ir : Instruction Fetches", derived events)
+ * give none. */
+static int event_unit(importer *im, size_t vs, size_t ce, pk__vec *unit_of)
+{
+	const unsigned char *d = im->d;
+	size_t ne = vs;
+	while (ne < ce && !is_space(d[ne]) && d[ne] != '=' && d[ne] != ':')
+		ne++;
+	size_t ls = skip_spaces(d, ne, ce);
+	if (ne == vs || ls >= ce || d[ls] != ':')
+		return 0;
+	ls = skip_spaces(d, ls + 1, ce);
+	if (ce - ls < 3 || d[ce - 1] != ')')
+		return 0;
+	size_t open = ce - 1;
+	while (open > ls && d[open - 1] != '(' && d[open - 1] != ')')
+		open--;
+	/* "x (unit)", or "(unit)" for an event of no name */
+	if (open == ls || d[open - 1] != '(' || (open - 1 > ls && !is_space(d[open - 2])))
+		return 0;
+	size_t xe = open - 1;
+	while (xe > ls && is_space(d[xe - 1]))
+		xe--;
+	if (!long_name_matches(d + vs, ne - vs, d + ls, xe - ls))
+		return 0;
+	uint32_t name, unit;
+	PK_FORWARD(intern_name(im, d + vs, ne - vs, &name));
+	PK_FORWARD(intern_name(im, d + open, ce - 1 - open, &unit));
+	if (name >= unit_of->count)
+		PK_FORWARD(
+		    pk__vec_push(unit_of, sizeof(uint32_t), NULL, name + 1 - unit_of->count, NULL));
+	uint32_t *u = &PK_VEC_AT(*unit_of, uint32_t, name);
+	if (*u == 0)
+		*u = unit + 1;
+	return 0;
+}
+
+/* The sample types: one per event, named as it, with the unit its event:
+ * line gives ("alloc_space : alloc_space (bytes)", as profkit writes
+ * them), else "count". */
+static int add_sample_types(importer *im, const uint32_t *names, const pk__vec *unit_of)
+{
+	for (size_t i = 0; i < im->event_count; i++) {
+		size_t len, ulen = 5;
+		const char *name = pk__strtab_get(im->names, names[i], &len), *unit = "count";
+		if (names[i] < unit_of->count && PK_VEC_AT(*unit_of, uint32_t, names[i]) != 0)
+			unit = pk__strtab_get(im->names,
+			                      PK_VEC_AT(*unit_of, uint32_t, names[i]) - 1, &ulen);
+		pk_str type_id, unit_id;
+		PK_FORWARD(pk_profile_intern(im->p, name, len, &type_id));
+		PK_FORWARD(pk_profile_intern(im->p, unit, ulen, &unit_id));
+		PK_FORWARD(pk_profile_add_sample_type(im->p, (pk_value_type){type_id, unit_id}));
+	}
+	return 0;
+}
+
 /* The first pass: the events of all parts, which become the sample types
  * (they must all be there before the first sample), and whether there are
  * parts with different numbers (valgrind numbers the dumps of a run, but
@@ -1419,8 +1507,11 @@ static int first_pass(importer *im)
 	size_t pos = bom_length(d, im->size), s, e;
 	bool body = false, has_number = false;
 	int64_t number = 0, first = 0;
+	uint32_t names[MAX_EVENTS]; /* of each event */
+	pk__vec unit_of = {0};      /* uint32_t by name: its unit's name + 1, or 0 */
+	int rc = 0;
 	im->part_count = 1;
-	while (next_line(d, im->size, &pos, &s, &e)) {
+	while (rc == 0 && next_line(d, im->size, &pos, &s, &e)) {
 		size_t cs, ce, ks = 0, ke = 0, vs = 0;
 		line_kind kind = classify(d, s, e, &cs, &ce, &ks, &ke, &vs);
 		if (kind == LINE_COST || kind == LINE_SPEC) {
@@ -1436,28 +1527,31 @@ static int first_pass(importer *im)
 		}
 		if (word_is(d, ks, ke, "part"))
 			has_number = header_number(d, vs, ce, &number);
+		if (word_is(d, ks, ke, "event"))
+			rc = event_unit(im, vs, ce, &unit_of);
 		if (!word_is(d, ks, ke, "events"))
 			continue;
-		for (size_t t = vs; t < ce; t = skip_spaces(d, t, ce)) {
+		for (size_t t = vs; rc == 0 && t < ce; t = skip_spaces(d, t, ce)) {
 			size_t te = token_end(d, t, ce);
 			uint32_t name;
-			PK_FORWARD(intern_name(im, d + t, te - t, &name));
-			if (name >= im->event_of.count)
-				PK_FORWARD(pk__vec_push(&im->event_of, sizeof(uint32_t), NULL,
-				                        name + 1 - im->event_of.count, NULL));
+			rc = intern_name(im, d + t, te - t, &name);
+			if (rc == 0 && name >= im->event_of.count)
+				rc = pk__vec_push(&im->event_of, sizeof(uint32_t), NULL,
+				                  name + 1 - im->event_of.count, NULL);
+			if (rc < 0)
+				break;
 			uint32_t *ev = &PK_VEC_AT(im->event_of, uint32_t, name);
 			if (*ev == 0 && im->event_count < MAX_EVENTS) {
-				pk_str type, unit;
-				PK_FORWARD(
-				    pk_profile_intern(im->p, (const char *)d + t, te - t, &type));
-				PK_FORWARD(pk_profile_intern(im->p, "count", 5, &unit));
-				PK_FORWARD(
-				    pk_profile_add_sample_type(im->p, (pk_value_type){type, unit}));
+				names[im->event_count] = name;
 				*ev = (uint32_t)++im->event_count;
 			}
 			t = te;
 		}
 	}
+	if (rc == 0)
+		rc = add_sample_types(im, names, &unit_of);
+	pk__vec_free(&unit_of);
+	PK_FORWARD(rc);
 	end_part(im, has_number, number, &first);
 	/* The first event is the one callgrind_annotate and KCachegrind sort
 	 * by, and the one valgrind always has (Ir). */
@@ -1613,9 +1707,11 @@ static int callgrind_sniff(const unsigned char *data, size_t size)
  * calls made from it, with their inclusive cost. Every sample type is an
  * event unless one is chosen. Inlined functions get blocks of their own,
  * called from where they were inlined, as pprof makes them nodes of their
- * own: so callgrind_annotate's self cost per function is pprof's flat.
- * Callgrind costs are unsigned, so a negative cost (a base that was larger)
- * is refused rather than written wrong. */
+ * own: so callgrind_annotate's self cost per function is pprof's flat. The
+ * block sits in the file of the code it was inlined into (fl=), and its
+ * lines in the function's own file (fi=), as valgrind marks inlined code.
+ * Callgrind costs are unsigned: a stack whose value is negative (a base
+ * that was larger) counts 0, and the header says how much was left out. */
 
 /* Output is handed to the sink in pieces of about this size. */
 #define CGW_CHUNK (64 * 1024)
@@ -1831,6 +1927,35 @@ static int cgw_event_name(const char *type, size_t k, pk__strtab *taken, pk__vec
 	return pk__vec_push(name, 1, "", 1, NULL);
 }
 
+/* A comment line on what event `event` lost to stacks of negative value,
+ * appended to notes: "# profkit: stacks whose inuse_space fell are left
+ * out (-4096 bytes in all)". Comments may go anywhere; these go before
+ * events:, where whoever reads the header sees them. */
+static int cgw_note(const cgw_writer *w, pk__vec *notes, const char *event, const char *unit,
+                    int64_t left_out)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%lld", (long long)left_out);
+	bool base = w->g->has_base;
+	const char *parts[] = {"# profkit: stacks ",
+	                       base ? "whose " : "of negative ",
+	                       event,
+	                       base ? " fell" : "",
+	                       " are left out (",
+	                       num,
+	                       *unit ? " " : "",
+	                       unit,
+	                       " in all)"};
+	size_t start = notes->count;
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		PK_FORWARD(pk__vec_push(notes, 1, parts[i], strlen(parts[i]), NULL));
+	/* The unit on one line, as names are written. */
+	for (char *c = (char *)notes->items + start; c < (char *)notes->items + notes->count; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	return pk__vec_push(notes, 1, "\n", 1, NULL);
+}
+
 static int cgw_header(cgw_writer *w)
 {
 	const pk_profile *p = w->p;
@@ -1849,11 +1974,15 @@ static int cgw_header(cgw_writer *w)
 
 	pk__strtab *taken = NULL;
 	pk__vec name = {0}, names = {0}; /* names: the events: line */
+	pk__vec notes = {0};             /* the comments on stacks left out */
 	int rc = pk__strtab_new(&taken);
 	for (size_t k = 0; rc == 0 && k < g->value_count; k++) {
 		pk_value_type vt = pk_profile_sample_type(p, g->types[k]);
 		const char *type = pk_profile_string(p, vt.type);
 		rc = cgw_event_name(type, k, taken, &name);
+		if (rc == 0 && g->left_out[k] < 0)
+			rc = cgw_note(w, &notes, name.items, pk_profile_string(p, vt.unit),
+			              g->left_out[k]);
 		if (rc == 0)
 			rc = cgw_puts(w, "event: ");
 		if (rc == 0)
@@ -1873,6 +2002,8 @@ static int cgw_header(cgw_writer *w)
 		if (rc == 0)
 			rc = pk__vec_push(&names, 1, name.items, name.count - 1, NULL);
 	}
+	if (rc == 0)
+		rc = cgw_put(w, notes.items, notes.count);
 	/* callgrind_annotate reads the header up to events:, so it is last. */
 	if (rc == 0)
 		rc = cgw_puts(w, "events:");
@@ -1883,6 +2014,7 @@ static int cgw_header(cgw_writer *w)
 	pk__strtab_free(taken);
 	pk__vec_free(&name);
 	pk__vec_free(&names);
+	pk__vec_free(&notes);
 	return rc;
 }
 
@@ -1950,11 +2082,22 @@ static int cgw_body(cgw_writer *w)
 		PK_FORWARD(cgw_puts(w, "\n"));
 		if (fn->object != object)
 			PK_FORWARD(cgw_put_compressed(w, "ob", w->objects, fn->object));
-		if (fn->file != file)
-			PK_FORWARD(cgw_put_compressed(w, "fl", w->files, fn->file));
+		if (fn->host != file)
+			PK_FORWARD(cgw_put_compressed(w, "fl", w->files, fn->host));
 		object = fn->object;
-		file = fn->file;
+		file = fn->host;
 		PK_FORWARD(cgw_put_function(w, "fn", f));
+		/* Inlined code from another file: its lines are in its own
+		 * file, so that callgrind_annotate keys them "file:function",
+		 * as the function's own block. The block has no line of the
+		 * host's file (every line of a function is in its file), so no
+		 * fe= follows. callgrind_annotate keeps the fi= file for the
+		 * next fn=, KCachegrind goes back to the fl= file: the next
+		 * block says fl= again. */
+		if (fn->file != fn->host) {
+			PK_FORWARD(cgw_put_compressed(w, "fi", w->files, fn->file));
+			file = NULL;
+		}
 		/* Each block starts from absolute positions, for readers that
 		 * would not carry the last one over. */
 		w->have_last = false;
@@ -2001,46 +2144,18 @@ static const char *cgw_type(const cgw_writer *w, size_t k)
 	return pk_profile_string(w->p, pk_profile_sample_type(w->p, w->g->types[k]).type);
 }
 
-/* Callgrind costs are unsigned: a negative one, as a diff against a base
- * gives where something shrank, is refused instead of clamped, which
- * would write totals that add up to nothing real. So is a sum of self
- * costs past INT64_MAX, which readers would not read back. */
-static int cgw_check_signs(const cgw_writer *w, pk_error *err)
+/* Every cost is a sum of values >= 0 (the graph drops negative stacks);
+ * a total past INT64_MAX would not read back, so it is refused. */
+static int cgw_check_totals(const cgw_writer *w, pk_error *err)
 {
 	const pk__graph *g = w->g;
 	size_t nv = g->value_count;
-	for (size_t n = 0; n < g->node_count; n++) {
-		for (size_t k = 0; k < nv; k++) {
-			int64_t v = g->node_flat[n * nv + k];
-			if (v >= 0)
-				continue;
-			const pk__graph_node *node = &g->nodes[n];
-			return pk__error_set(err, PK_EUNSUPPORTED,
-			                     "callgrind cannot hold negative costs, and %s has %s "
-			                     "%lld at line %lld; choose a sample type without them",
-			                     g->functions[node->function].name, cgw_type(w, k),
-			                     (long long)v, (long long)node->line);
-		}
-	}
-	for (size_t e = 0; e < g->edge_count; e++) {
-		for (size_t k = 0; k < nv; k++) {
-			int64_t v = g->edge_weight[e * nv + k];
-			if (v >= 0)
-				continue;
-			const pk__graph_edge *edge = &g->edges[e];
-			return pk__error_set(
-			    err, PK_EUNSUPPORTED,
-			    "callgrind cannot hold negative costs, and the calls from %s to %s "
-			    "have %s %lld; choose a sample type without them",
-			    g->functions[g->nodes[edge->caller].function].name,
-			    g->functions[edge->callee].name, cgw_type(w, k), (long long)v);
-		}
-	}
 	for (size_t k = 0; k < nv; k++) {
 		uint64_t sum = 0;
 		for (size_t n = 0; n < g->node_count; n++) {
-			sum += (uint64_t)g->node_flat[n * nv + k];
-			if (sum > (uint64_t)INT64_MAX)
+			int64_t v = g->node_flat[n * nv + k];
+			sum += (uint64_t)v;
+			if (v < 0 || sum > (uint64_t)INT64_MAX)
 				return pk__error_set(err, PK_EUNSUPPORTED,
 				                     "the total %s is too large for callgrind",
 				                     cgw_type(w, k));
@@ -2079,7 +2194,7 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
 {
 	bool addresses = opts->granularity == PK_GRANULARITY_ADDRESSES;
 	pk__graph_options go = {opts->sample_type, true, opts->base,
-	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES};
+	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES, true};
 	pk__graph *g = NULL;
 	PK_FORWARD(pk__graph_build(p, &go, &g, err));
 	cgw_writer w = {0};
@@ -2087,7 +2202,7 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
 	w.g = g;
 	w.sink = sink;
 	w.addresses = addresses;
-	int rc = cgw_check_signs(&w, err);
+	int rc = cgw_check_totals(&w, err);
 	if (rc == 0)
 		rc = cgw_write(&w);
 	pk__vec_free(&w.out);

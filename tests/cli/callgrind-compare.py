@@ -3,6 +3,7 @@
 export with what `go tool pprof -text` shows for that sample type.
 
 usage: callgrind-compare.py EXPORT SELF INCLUSIVE PPROF_TEXT FOLDED
+       callgrind-compare.py --dropped EVENT COUNTS EXPORT SELF FOLDED
 
 EXPORT is the callgrind file; SELF and INCLUSIVE are the outputs of
 `callgrind_annotate --auto=no --threshold=100 --show=E --sort=E` without
@@ -16,6 +17,16 @@ stack. Checks, by function name:
     once in each stack and is never both a stack's root and a callee (as a
     root it has no call into it, so callgrind_annotate shows self plus the
     calls it makes; as a callee, the calls into it only).
+
+With --dropped, for an event some of whose stacks are negative (a base
+that was larger, or a profile that holds negative values): FOLDED is our
+folded output for it at --lines (the export's stacks are paths of source
+lines), with COUNTS (1 or 2) counts a line, the value of a stack being
+its count or, with two, new minus base. Checks that PROGRAM TOTALS is the
+sum of the positive values, and that the export's "# profkit: stacks ...
+are left out (N ...)" comment for EVENT gives the sum of the negative ones
+(and is missing when there are none).
+
 Prints one line of counts; problems go to stderr; exits 1 if any."""
 import re
 import sys
@@ -121,7 +132,50 @@ def stack_shapes(path):
     return recursive, roots & callees
 
 
+LEFT_OUT = re.compile(r"^# profkit: stacks (?:whose (\S+) fell|of negative (\S+)) are left "
+                      r"out \((-[0-9]+)(?: .*)? in all\)$")
+
+
+def stack_values(path, counts):
+    """The value of each line of a folded file of one or two counts."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.rstrip("\n").rsplit(" ", counts)
+            if len(fields) != counts + 1:
+                raise SystemExit("%s: cannot read %r" % (path, line))
+            values = [int(v) for v in fields[1:]]
+            yield values[-1] - values[0] if counts == 2 else values[0]
+
+
+def dropped(argv):
+    event, counts, export, self_out, folded = argv
+    objects, files = known_names(export)
+    total, _ = annotate(self_out, objects, files)
+    values = list(stack_values(folded, int(counts)))
+    growth = sum(v for v in values if v > 0)
+    shrink = sum(v for v in values if v < 0)
+    left_out, problems = 0, []
+    with open(export, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = LEFT_OUT.match(line.rstrip("\n"))
+            if m and event in (m.group(1), m.group(2)):
+                left_out += int(m.group(3))
+            elif line.startswith("events:"):
+                break
+    if total != growth:
+        problems.append("PROGRAM TOTALS %d, the positive stacks add up to %d" % (total, growth))
+    if left_out != shrink:
+        problems.append("the comment leaves out %d, the negative stacks add up to %d"
+                        % (left_out, shrink))
+    for p in problems:
+        print("  " + p, file=sys.stderr)
+    print("%d stacks, total %d, %d left out" % (len(values), total, shrink))
+    return 1 if problems else 0
+
+
 def main():
+    if sys.argv[1] == "--dropped":
+        return dropped(sys.argv[2:7])
     export, self_out, incl_out, text, folded = sys.argv[1:6]
     objects, files = known_names(export)
     total, self_costs = annotate(self_out, objects, files)
