@@ -1,12 +1,12 @@
 #!/bin/sh
 # Install the Debian packages profkit needs that are missing: those to
-# build it, and with --test also those its test suite runs (cmocka, Go for
+# build it (python3-dev for the Python bindings, built by default), and with --test also those its test suite runs (cmocka, Go for
 # go tool pprof, clang for the fuzz targets, xmllint for SVG, Chromium and
 # Node.js for the browser tests). Needs root when something is missing;
 # does nothing when all is there.
 set -eu
 packages="build-essential autoconf automake libtool pkg-config zlib1g-dev libprotobuf-c-dev
-protobuf-c-compiler libjansson-dev libxml2-dev"
+protobuf-c-compiler libjansson-dev libxml2-dev libpcre2-dev python3 python3-dev"
 if [ "${1:-}" = "--test" ]; then
 	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev clang-format python3
 libxml2-utils chromium"

@@ -218,9 +218,19 @@ int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v)
 {
 	static const pk_write_options write_init = PK_WRITE_OPTIONS_INIT;
 	static const pk_flamegraph_options flame_init = PK_FLAMEGRAPH_OPTIONS_INIT;
+	static const pk_filter_options filter_init = PK_FILTER_OPTIONS_INIT;
 	v->write = write_init;
 	v->flame = flame_init;
 	v->base = NULL;
+	v->filter = filter_init;
+	v->filter.focus = cli_get(tool, args, "focus");
+	v->filter.ignore = cli_get(tool, args, "ignore");
+	v->filter.hide = cli_get(tool, args, "hide");
+	v->filter.show = cli_get(tool, args, "show");
+	v->filter.tag_focus = cli_get(tool, args, "tagfocus");
+	v->filter.tag_ignore = cli_get(tool, args, "tagignore");
+	v->filtering = v->filter.focus || v->filter.ignore || v->filter.hide || v->filter.show ||
+	               v->filter.tag_focus || v->filter.tag_ignore;
 
 	static const char *const shortcuts[] = {"inuse_space", "inuse_objects", "alloc_space",
 	                                        "alloc_objects"};
@@ -259,6 +269,7 @@ int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v)
 		granularity_by = granularities[i].name;
 		v->write.granularity = granularities[i].granularity;
 	}
+	v->functions = granularity_by && v->write.granularity == PK_GRANULARITY_FUNCTIONS;
 
 	pk_flamegraph_options *f = &v->flame;
 	f->title = cli_get(tool, args, "title");
@@ -301,6 +312,43 @@ int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v)
 		v->write.base = v->base;
 	}
 	return -1;
+}
+
+/* The library groups pprof and JSON output at the granularity of the write
+ * options, except functions, the default, which leaves the profile as it
+ * is; an explicit -functions groups it too. */
+static int aggregate_functions(const cli_tool *tool, cli_view *v, pk_profile **p)
+{
+	const char *name = v->write.format ? pk_format_name(v->write.format) : "";
+	if (!v->functions || (strcmp(name, "pprof") != 0 && strcmp(name, "json") != 0))
+		return -1;
+	pk_error err = PK_ERROR_INIT;
+	pk_profile *agg;
+	if (pk_profile_aggregate(*p, PK_GRANULARITY_FUNCTIONS, 1, &agg, &err) < 0)
+		return cli_fail(tool->name, &err);
+	pk_profile_free(*p);
+	*p = agg;
+	return -1;
+}
+
+int cli_view_filter(const cli_tool *tool, cli_view *v, pk_profile **p)
+{
+	if (!v->filtering)
+		return aggregate_functions(tool, v, p);
+	pk_error err = PK_ERROR_INIT;
+	pk_profile *filtered;
+	if (pk_profile_filter(*p, &v->filter, &filtered, &err) < 0)
+		return cli_fail(tool->name, &err);
+	pk_profile_free(*p);
+	*p = filtered;
+	if (v->base != NULL) {
+		if (pk_profile_filter(v->base, &v->filter, &filtered, &err) < 0)
+			return cli_fail(tool->name, &err);
+		pk_profile_free(v->base);
+		v->base = filtered;
+		v->write.base = filtered;
+	}
+	return aggregate_functions(tool, v, p);
 }
 
 void cli_view_free(cli_view *v)

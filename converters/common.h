@@ -89,8 +89,15 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 	    {"filefunctions", 0, NULL, "a frame per function and source file"},                    \
 	    {"files", 0, NULL, "a frame per source file"},                                         \
 	    {"lines", 0, NULL, "a frame per source line"},                                         \
+	    {"addresses", 0, NULL, "a frame per instruction address"},                             \
+	    {"focus", 0, "REGEXP", "keep only samples with a frame matching REGEXP"},              \
+	    {"ignore", 0, "REGEXP", "drop samples with a frame matching REGEXP"},                  \
+	    {"hide", 0, "REGEXP", "remove frames matching REGEXP from stacks"},                    \
+	    {"show", 0, "REGEXP", "keep only frames matching REGEXP in stacks"},                   \
+	    {"tagfocus", 0, "[KEY=]REGEXP|RANGE",                                                  \
+	     "keep only samples with a matching label (RANGE: 1kB:, :64, 2:4)"},                   \
 	{                                                                                          \
-		"addresses", 0, NULL, "a frame per instruction address"                            \
+		"tagignore", 0, "[KEY=]REGEXP|RANGE", "drop samples with a matching label"         \
 	}
 
 /* The options of SVG flame graphs, spelled as flamegraph.pl spells them. */
@@ -119,6 +126,10 @@ typedef struct cli_view {
 	pk_write_options write;
 	pk_flamegraph_options flame;
 	pk_profile *base; /* owned; write.base points at it */
+	/* -focus, -ignore, -hide, -show, -tagfocus, -tagignore (PCRE2) */
+	pk_filter_options filter;
+	bool filtering; /* any of them given */
+	bool functions; /* -functions given */
 } cli_view;
 
 /* Fill v from the options given (an option missing from the tool's table
@@ -126,5 +137,11 @@ typedef struct cli_view {
  * exit code. Free with cli_view_free. */
 int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v);
 void cli_view_free(cli_view *v);
+
+/* Apply the view's filters to *p (replacing it) and to its base: the model
+ * operation every tool runs before it writes; and an explicit -functions
+ * to pprof or JSON output, which the library leaves as it is otherwise.
+ * Returns -1 to go on, or an exit code after printing the error. */
+int cli_view_filter(const cli_tool *tool, cli_view *v, pk_profile **p);
 
 #endif

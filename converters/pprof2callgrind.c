@@ -69,6 +69,8 @@ int main(int argc, char **argv)
 
 	pk_profile *p;
 	rc = cli_read_profile(&tool, in, cli_get(&tool, &args, "from"), &p);
+	if (rc < 0 && (rc = cli_view_filter(&tool, &view, &p)) >= 0)
+		pk_profile_free(p);
 	if (rc < 0) {
 		pk_error err = PK_ERROR_INIT;
 		rc = pk_profile_write_path(p, out_path, &view.write, &err) < 0

@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -69,6 +70,8 @@ static int cmd_convert(int argc, char **argv)
 	pk_profile *p;
 	rc = cli_read_profile(&convert_tool, args.positional[0],
 	                      cli_get(&convert_tool, &args, "from"), &p);
+	if (rc < 0 && (rc = cli_view_filter(&convert_tool, &view, &p)) >= 0)
+		pk_profile_free(p);
 	if (rc < 0) {
 		pk_error err = PK_ERROR_INIT;
 		rc = pk_profile_write_path(p, out_path, &view.write, &err) < 0
@@ -191,13 +194,284 @@ static int cmd_info(int argc, char **argv)
 	return cli_flush_stdout(info_tool.name);
 }
 
+/* ---------------------------------------------------------------- reports */
+
+#define REPORT_OPTIONS                                                                             \
+	CLI_VIEW_OPTIONS,                                                                          \
+	    {"diff_base", 0, "FILE", "show the change from FILE, percentages of FILE's total"},    \
+	    {"mean", 0, NULL, "values divided by the first sample type (e.g. mean delay)"},        \
+	    {"noinlines", 0, NULL, "charge inlined functions to the function they are in"},        \
+	    {"cum", 0, NULL, "sort by cumulative value"},                                          \
+	    {"flat", 0, NULL, "sort by flat value (the default)"},                                 \
+	    {"nodecount", 0, "N", "show at most N nodes (default: all for top, 80 for tree)"},     \
+	    {"nodefraction", 0, "F", "drop nodes below F of the total (default 0.005)"},           \
+	    {"edgefraction", 0, "F", "drop edges below F of the total (default 0.001)"},           \
+	    {"unit", 0, "UNIT", "show values in UNIT (default: one chosen for the report)"},       \
+	    {"relative_percentages", 0, NULL, "percentages of what the filters keep"},             \
+	{                                                                                          \
+		"output", 'o', "OUT", "write to OUT instead of stdout"                             \
+	}
+
+static const cli_option report_options[] = {REPORT_OPTIONS};
+
+static const cli_tool top_tool = {
+    "profkit top",
+    "IN... [options]",
+    "Print the functions of IN that cost most, as 'go tool pprof -text' prints them, byte\n"
+    "for byte. Several inputs are merged. The options are go tool pprof's.",
+    report_options,
+    sizeof report_options / sizeof report_options[0],
+};
+static const cli_tool traces_tool = {
+    "profkit traces",
+    "IN... [options]",
+    "Print every sample of IN with its stack, as 'go tool pprof -traces' prints them.",
+    report_options,
+    sizeof report_options / sizeof report_options[0],
+};
+static const cli_tool tree_tool = {
+    "profkit tree",
+    "IN... [options]",
+    "Print each function of IN with its callers and callees, as 'go tool pprof -tree'.",
+    report_options,
+    sizeof report_options / sizeof report_options[0],
+};
+
+/* Read and merge the profiles named in paths. */
+static int read_merged(const cli_tool *tool, const char *const *paths, size_t n, pk_profile **out)
+{
+	pk_profile *list[CLI_MAX_POSITIONAL];
+	size_t count = 0;
+	int rc = -1;
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		if (count == CLI_MAX_POSITIONAL) {
+			rc = cli_usage_error(tool, "too many profiles");
+			break;
+		}
+		rc = cli_read_profile(tool, paths[i], NULL, &list[count]);
+		if (rc < 0)
+			count++;
+	}
+	/* Even one profile is merged, as go tool pprof loads it: equal
+	 * samples add up, samples of only zeros go. */
+	if (rc < 0) {
+		pk_error err = PK_ERROR_INIT;
+		if (pk_profile_merge((const pk_profile *const *)list, count, out, &err) < 0)
+			rc = cli_fail(tool->name, &err);
+	}
+	for (size_t i = 0; i < count; i++)
+		pk_profile_free(list[i]);
+	return rc;
+}
+
+static int parse_fraction(const cli_tool *tool, const char *name, const char *text, double *out)
+{
+	char *end;
+	double v = strtod(text, &end);
+	if (end == text || *end != '\0' || !(v >= 0 && v <= 1))
+		return cli_usage_error(tool, "-%s needs a number from 0 to 1, not '%s'", name,
+		                       text);
+	*out = v;
+	return -1;
+}
+
+static int cmd_report(const cli_tool *tool, int kind, int argc, char **argv)
+{
+	cli_args args;
+	int rc = cli_parse(tool, argc, argv, &args);
+	if (rc >= 0)
+		return rc;
+	if (args.positional_count < 1)
+		return cli_usage_error(tool, "give an input profile");
+	const char *base = cli_get(tool, &args, "base");
+	const char *diff_base = cli_get(tool, &args, "diff_base");
+	if (base && diff_base)
+		return cli_usage_error(tool, "-base and -diff_base flags cannot both be specified");
+	pk_report_options o = PK_REPORT_OPTIONS_INIT;
+	o.kind = kind;
+	o.mean = cli_get(tool, &args, "mean") != NULL;
+	o.no_inlines = cli_get(tool, &args, "noinlines") != NULL;
+	o.sort_cum = cli_get(tool, &args, "cum") != NULL;
+	o.unit = cli_get(tool, &args, "unit");
+	o.relative_percentages = cli_get(tool, &args, "relative_percentages") != NULL;
+	const char *text;
+	if ((text = cli_get(tool, &args, "nodecount")) != NULL) {
+		char *end;
+		long v = strtol(text, &end, 10);
+		if (end == text || *end != '\0')
+			return cli_usage_error(tool, "-nodecount needs a whole number, not '%s'",
+			                       text);
+		o.node_count = v;
+	}
+	if ((text = cli_get(tool, &args, "nodefraction")) != NULL &&
+	    (rc = parse_fraction(tool, "nodefraction", text, &o.node_fraction)) >= 0)
+		return rc;
+	if ((text = cli_get(tool, &args, "edgefraction")) != NULL &&
+	    (rc = parse_fraction(tool, "edgefraction", text, &o.edge_fraction)) >= 0)
+		return rc;
+
+	/* cli_view_parse reads -base itself; read it here, as a list */
+	cli_args view_args = args;
+	for (size_t i = 0; i < tool->option_count; i++)
+		if (strcmp(tool->options[i].name, "base") == 0)
+			view_args.value[i] = NULL;
+	cli_view view;
+	if ((rc = cli_view_parse(tool, &view_args, &view)) >= 0)
+		return rc;
+	o.sample_type = view.write.sample_type;
+	o.granularity = view.write.granularity;
+	o.filter = view.filtering ? &view.filter : NULL;
+
+	pk_profile *p = NULL, *b = NULL;
+	rc = read_merged(tool, (const char *const *)args.positional, args.positional_count, &p);
+	const char *base_path = base ? base : diff_base;
+	if (rc < 0 && base_path)
+		rc = read_merged(tool, &base_path, 1, &b);
+	pk_error err = PK_ERROR_INIT;
+	if (rc < 0 && b) {
+		pk_profile *d;
+		if (pk_profile_diff(b, p, diff_base ? PK_DIFF_DIFF_BASE : PK_DIFF_BASE, &d, &err) <
+		    0) {
+			rc = cli_fail(tool->name, &err);
+		} else {
+			pk_profile_free(p);
+			p = d;
+		}
+	}
+	if (rc < 0) {
+		const char *out = cli_get(tool, &args, "output");
+		rc = pk_report_write_path(p, out ? out : "-", &o, &err) < 0
+		         ? cli_fail(tool->name, &err)
+		         : EXIT_OK;
+		if (rc == EXIT_OK && out == NULL)
+			rc = cli_flush_stdout(tool->name);
+	}
+	pk_profile_free(p);
+	pk_profile_free(b);
+	cli_view_free(&view);
+	return rc;
+}
+
+/* ------------------------------------------------------------ merge, diff */
+
+static const cli_option merge_options[] = {
+    {"output", 'o', "OUT", "write the merged profile to OUT (pprof unless its extension says)"},
+};
+
+static const cli_tool merge_tool = {
+    "profkit merge",
+    "A B... -o OUT",
+    "Merge profiles of the same sample types into one, as 'go tool pprof -proto A B...':\n"
+    "samples with the same stack and labels add up, samples that sum to 0 are dropped.",
+    merge_options,
+    sizeof merge_options / sizeof merge_options[0],
+};
+
+static int write_profile(const cli_tool *tool, const pk_profile *p, const char *path)
+{
+	pk_write_options w = PK_WRITE_OPTIONS_INIT;
+	if ((w.format = pk_format_by_path(path)) == NULL)
+		w.format = pk_format_by_name("pprof");
+	pk_error err = PK_ERROR_INIT;
+	if (pk_profile_write_path(p, path, &w, &err) < 0)
+		return cli_fail(tool->name, &err);
+	return EXIT_OK;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+	cli_args args;
+	int rc = cli_parse(&merge_tool, argc, argv, &args);
+	if (rc >= 0)
+		return rc;
+	const char *out = cli_get(&merge_tool, &args, "output");
+	if (args.positional_count < 1)
+		return cli_usage_error(&merge_tool, "give the profiles to merge");
+	if (out == NULL)
+		return cli_usage_error(&merge_tool, "give the output with -o OUT");
+	pk_profile *list[CLI_MAX_POSITIONAL];
+	size_t count = 0;
+	rc = -1;
+	for (size_t i = 0; i < args.positional_count && rc < 0; i++)
+		if ((rc = cli_read_profile(&merge_tool, args.positional[i], NULL, &list[count])) <
+		    0)
+			count++;
+	pk_profile *m = NULL;
+	pk_error err = PK_ERROR_INIT;
+	if (rc < 0 && pk_profile_merge((const pk_profile *const *)list, count, &m, &err) < 0)
+		rc = cli_fail(merge_tool.name, &err);
+	if (rc < 0)
+		rc = write_profile(&merge_tool, m, out);
+	pk_profile_free(m);
+	for (size_t i = 0; i < count; i++)
+		pk_profile_free(list[i]);
+	return rc;
+}
+
+static const cli_option diff_options[] = {
+    {"output", 'o', "OUT", "write the difference as a profile to OUT"},
+    CLI_VIEW_OPTIONS,
+};
+
+static const cli_tool diff_tool = {
+    "profkit diff",
+    "BASE NEW [-o OUT]",
+    "The change from BASE to NEW: BASE's values subtracted from NEW's, as 'go tool pprof\n"
+    "-base BASE NEW'. With -o OUT it writes that profile; without, it prints the growth as\n"
+    "'go tool pprof -text -base BASE NEW' shows it (a leak report).",
+    diff_options,
+    sizeof diff_options / sizeof diff_options[0],
+};
+
+static int cmd_diff(int argc, char **argv)
+{
+	cli_args args;
+	int rc = cli_parse(&diff_tool, argc, argv, &args);
+	if (rc >= 0)
+		return rc;
+	if (args.positional_count != 2)
+		return cli_usage_error(&diff_tool, "give BASE and NEW");
+	const char *out = cli_get(&diff_tool, &args, "output");
+	cli_view view;
+	if ((rc = cli_view_parse(&diff_tool, &args, &view)) >= 0)
+		return rc;
+	pk_profile *b = NULL, *p = NULL, *d = NULL;
+	rc = cli_read_profile(&diff_tool, args.positional[0], NULL, &b);
+	if (rc < 0)
+		rc = cli_read_profile(&diff_tool, args.positional[1], NULL, &p);
+	pk_error err = PK_ERROR_INIT;
+	if (rc < 0 && pk_profile_diff(b, p, PK_DIFF_BASE, &d, &err) < 0)
+		rc = cli_fail(diff_tool.name, &err);
+	if (rc < 0 && out) {
+		if ((rc = cli_view_filter(&diff_tool, &view, &d)) < 0)
+			rc = write_profile(&diff_tool, d, out);
+	} else if (rc < 0) {
+		pk_report_options o = PK_REPORT_OPTIONS_INIT;
+		o.sample_type = view.write.sample_type;
+		o.granularity = view.write.granularity;
+		o.filter = view.filtering ? &view.filter : NULL;
+		rc = pk_report_write_path(d, "-", &o, &err) < 0 ? cli_fail(diff_tool.name, &err)
+		                                                : cli_flush_stdout(diff_tool.name);
+	}
+	pk_profile_free(b);
+	pk_profile_free(p);
+	pk_profile_free(d);
+	cli_view_free(&view);
+	return rc;
+}
+
 static void usage(FILE *fp)
 {
 	fprintf(fp, "Usage: profkit COMMAND [options]\n\n"
 	            "Read, convert and describe performance profiles.\n\n"
 	            "Commands:\n"
 	            "  convert IN -o OUT   convert a profile between formats\n"
-	            "  info IN             describe a profile\n\n"
+	            "  info IN             describe a profile\n"
+	            "  top IN...           the costliest functions (go tool pprof -text)\n"
+	            "  traces IN...        every sample with its stack (-traces)\n"
+	            "  tree IN...          callers and callees of each function (-tree)\n"
+	            "  merge A B... -o OUT merge profiles (go tool pprof -proto A B)\n"
+	            "  diff BASE NEW       the change from BASE to NEW (-base)\n\n"
 	            "Formats:\n");
 	const pk_format *f;
 	for (size_t i = 0; (f = pk_format_at(i)) != NULL; i++)
@@ -225,6 +499,16 @@ int main(int argc, char **argv)
 		return cmd_convert(argc - 1, argv + 1);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_report(&top_tool, PK_REPORT_TOP, argc - 1, argv + 1);
+	if (strcmp(cmd, "traces") == 0)
+		return cmd_report(&traces_tool, PK_REPORT_TRACES, argc - 1, argv + 1);
+	if (strcmp(cmd, "tree") == 0)
+		return cmd_report(&tree_tool, PK_REPORT_TREE, argc - 1, argv + 1);
+	if (strcmp(cmd, "merge") == 0)
+		return cmd_merge(argc - 1, argv + 1);
+	if (strcmp(cmd, "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
 	cli_error("profkit", "unknown command '%s' (see 'profkit --help')", cmd);
 	return EXIT_USAGE;
 }

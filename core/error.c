@@ -98,6 +98,9 @@ int pk_error_describe(const pk_error *err, char *buf, size_t size)
 		return snprintf(buf, size, "%s:%ld: %s", src, err->line, err->message);
 	if (err->offset >= 0)
 		return snprintf(buf, size, "%s: byte %lld: %s", src, err->offset, err->message);
+	/* An error of no input (a bad option, say) names none. */
+	if (err->source[0] == '\0')
+		return snprintf(buf, size, "%s", err->message);
 	return snprintf(buf, size, "%s: %s", src, err->message);
 }
 

@@ -198,15 +198,20 @@ int pk__clean_path(pk__vec *text, const char *path);
  * granularity), and calls from a position to a function. Every value is a
  * vector, one entry per chosen sample type ("event"). Inlined frames are
  * functions of their own, called from the position they were inlined at,
- * as pprof makes them nodes. A sample adds its values once to the
- * cumulative value of each distinct position and function of its stack
- * and to the weight of each distinct call in it, so recursion does not
- * count twice; its leaf position and function get them as flat values.
- * Samples whose chosen values are all 0 add nothing. */
+ * as pprof makes them nodes; one per file they were inlined into (host).
+ * A stack is a path of positions: samples (of the profile, and negated of
+ * the base) whose stacks are the same path add up. Each stack adds its
+ * values once to the cumulative value of each distinct position and
+ * function in it and to the weight of each distinct call in it, so
+ * recursion does not count twice; its leaf position and function get them
+ * as flat values. Samples whose chosen values are all 0 add nothing. */
 typedef struct pk__graph_function {
 	const char *name;   /* pprof's name at function granularity; never "" */
 	const char *file;   /* cleaned as pprof shows it; "" when unknown */
 	const char *object; /* the mapping's file; "" when unknown */
+	/* the file of the location's last line, the function the code was
+	 * inlined into; file itself when not inlined */
+	const char *host;
 	int64_t start_line; /* the smallest nonzero start line given, or 0 */
 	/* its positions: nodes [first_node, first_node + node_count), by
 	 * line then address */
@@ -243,7 +248,10 @@ typedef struct pk__graph {
 	int64_t *function_flat, *function_cum;
 	int64_t *edge_weight;
 	int64_t *total; /* value_count: every sample's values, summed */
-	bool has_base;  /* the base's values are in, negated */
+	/* value_count: with drop_negative, the sum of the stacks left out
+	 * (<= 0); else 0 */
+	int64_t *left_out;
+	bool has_base; /* the base's values are in, negated */
 	/* storage behind the strings */
 	struct pk__graph_data *data;
 } pk__graph;
@@ -257,6 +265,9 @@ typedef struct pk__graph_options {
 	/* PK_GRANULARITY_LINES: positions are lines; _ADDRESSES: addresses
 	 * and lines; coarser ones: one position (line 0) per function */
 	int granularity;
+	/* a stack whose value (after the base) is negative adds 0 to that
+	 * value instead, so every value in the graph is >= 0 */
+	bool drop_negative;
 } pk__graph_options;
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out,
@@ -268,6 +279,103 @@ static inline int64_t pk__add(int64_t a, int64_t b)
 {
 	return (int64_t)((uint64_t)a + (uint64_t)b);
 }
+
+/* ---------------------------------------------------------------- reports */
+
+/* pprof's measurement package: Scale converts value from unit `from` to
+ * `to` ("minimum"/"auto": the best unit of the family) and sets *unit_out
+ * (static) to the unit shown; ScaledLabel and Percentage format as pprof. */
+double pk__scale(int64_t value, const char *from, const char *to, const char **unit_out);
+void pk__scaled_label(char *buf, size_t size, int64_t value, const char *from, const char *to);
+void pk__percentage(char *buf, size_t size, int64_t value, int64_t total);
+/* Profile.NumLabelUnits: the unit of each numeric label key (its first
+ * nonempty unit; else "bytes" for "alignment" and "request", else the key
+ * itself), pushed to units as pk__num_unit; strings are p's. */
+typedef struct pk__num_unit {
+	pk_str key;
+	const char *unit;
+} pk__num_unit;
+int pk__num_label_units(const pk_profile *p, pk__vec *units);
+/* the unit of key in units; "" if it is not there */
+const char *pk__num_label_unit(const pk__vec *units, pk_str key);
+/* qsort with a context for cmp (the library has no global state) */
+void pk__sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
+              void *ctx);
+
+/* A node of pprof's report graph: a NodeInfo at the report's granularity. */
+typedef struct pk__report_info {
+	const char *name, *file, *objfile; /* file cleaned; objfile only if unnamed */
+	uint64_t address;
+	int64_t lineno, start_line;
+	const char *printable; /* NodeInfo.PrintableName */
+	size_t printable_len;
+	const char *sprint; /* fmt.Sprint(NodeInfo), the last tie-break */
+	size_t sprint_len;
+} pk__report_info;
+
+typedef struct pk__report_edge {
+	uint32_t src, dst; /* infos */
+	int64_t weight, weight_div;
+	bool residual, inline_call, removed;
+	uint32_t stamp;
+} pk__report_edge;
+
+typedef struct pk__report_options {
+	size_t sample_type;
+	bool mean; /* divide by value 0, as pprof's -mean */
+	int granularity;
+	bool no_inlines;
+	bool cum_sort;
+	bool trim; /* apply node_count, node_fraction, edge_fraction */
+	int node_count;
+	double node_fraction, edge_fraction;
+} pk__report_options;
+
+/* The trimmed, sorted graph of report.newTrimmedGraph. Values are per
+ * info; nodes lists the infos in the graph, sorted. */
+typedef struct pk__report {
+	const pk__report_info *infos;
+	size_t info_count;
+	int64_t *flat, *cum, *flat_div, *cum_div;
+	uint32_t *nodes;
+	size_t node_count;
+	pk__report_edge *edges; /* removed ones are to be skipped */
+	size_t edge_count;
+	size_t orig_count, dropped_nodes;
+	int dropped_edges;
+	size_t sample_type;
+	bool mean, cum_sort;
+	struct pk__report_data *data;
+} pk__report;
+
+int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report **out,
+                   pk_error *err);
+void pk__report_free(pk__report *r);
+/* FlatValue and CumValue: divided by the mean divisor if any. */
+int64_t pk__report_flat(const pk__report *r, uint32_t node);
+int64_t pk__report_cum(const pk__report *r, uint32_t node);
+/* The infos of location i's lines (all lines, inlined ones first, or the
+ * last alone with no_inlines; one for a location without lines). */
+size_t pk__report_location_infos(const pk__report *r, uint32_t location, const uint32_t **infos);
+/* report.computeTotal: sum of |value| (of pprof::base samples if any). */
+int64_t pk__report_total(const pk_profile *p, size_t type, bool mean);
+
+/* How pk__profile_copy changes what it copies; NULL hooks copy as is. */
+typedef struct pk__copy_hooks {
+	/* change a function record (strings are the source's) */
+	void (*function)(void *ctx, pk_function *f);
+	/* change a location and its lines in place; *count may shrink */
+	void (*location)(void *ctx, pk_location *loc, pk_line *lines, size_t *count);
+	/* change a sample's values (a copy); return false to leave it out */
+	bool (*sample)(void *ctx, int64_t *values, size_t count);
+	void *ctx;
+} pk__copy_hooks;
+
+/* A copy of p with the same strings, objects and indices, through hooks
+ * (NULL: an exact copy). */
+int pk__profile_copy(const pk_profile *p, const pk__copy_hooks *h, pk_profile **out);
+/* A sample hook that leaves every sample out (to add them by hand). */
+bool pk__no_samples(void *ctx, int64_t *values, size_t count);
 
 /* ------------------------------------------------------------ byte output */
 

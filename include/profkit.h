@@ -82,7 +82,8 @@ typedef struct pk_error {
 PK_EXTERN void pk_error_init(pk_error *err);
 
 /** Render the record as one line: "source:line:column: message",
- * "source: byte N: message" or "source: message". Returns the length that
+ * "source: byte N: message", "source: message", or the message alone when
+ * no input is involved (source empty, no position). Returns the length that
  * the full text needs, like snprintf. */
 PK_EXTERN int pk_error_describe(const pk_error *err, char *buf, size_t size);
 
@@ -292,6 +293,117 @@ enum {
 	PK_GRANULARITY_LINES,         /**< name, file and line */
 	PK_GRANULARITY_ADDRESSES,     /**< address, name, file and line */
 };
+
+/** Merge profiles as `go tool pprof A B ...` does (pprof's profile.Merge):
+ * all must have the same sample types (type and unit, in order) and period
+ * type. Samples with the same stack and labels add up; samples whose values
+ * are all 0 are dropped; locations, functions and mappings that are the
+ * same are kept once, in order of first use. Time is the earliest, duration
+ * the sum, period the largest; comments are the union. Merging is
+ * associative. *out is owned; in and its profiles are borrowed. */
+PK_EXTERN int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out,
+                               pk_error *err);
+
+/** A copy of p (owned, in *out) with every value multiplied by ratio and
+ * rounded as pprof's Profile.Scale does (-1 negates exactly). */
+PK_EXTERN int pk_profile_scale(const pk_profile *p, double ratio, pk_profile **out, pk_error *err);
+
+/** How pk_profile_diff treats the base. */
+enum {
+	PK_DIFF_BASE = 0, /**< `-base`: the base is subtracted, equal stacks cancel */
+	/** `-diff_base`: the base's samples get the label pprof::base=true, so
+	 * they stay apart, and reports take their total from the base alone */
+	PK_DIFF_DIFF_BASE = 1,
+};
+
+/** The change from base to p (*out, owned): base scaled by -1 and merged
+ * with p, as `go tool pprof -base BASE P` (or -diff_base with
+ * PK_DIFF_DIFF_BASE). Stacks that cancel are removed; the rest may be
+ * negative. */
+PK_EXTERN int pk_profile_diff(const pk_profile *base, const pk_profile *p, int mode,
+                              pk_profile **out, pk_error *err);
+
+/** A copy of p (*out, owned) grouped at a granularity as pprof's
+ * Profile.Aggregate: what the granularity leaves out (names, files, lines,
+ * addresses) is cleared; without inlines a location keeps only its last
+ * line (the function the others were inlined into). */
+PK_EXTERN int pk_profile_aggregate(const pk_profile *p, int granularity, int inlines,
+                                   pk_profile **out, pk_error *err);
+
+#define PK_FILTER_OPTIONS_VERSION 1
+
+/** Which samples and frames to keep, as go tool pprof's -focus, -ignore,
+ * -hide, -show, -tagfocus and -tagignore. NULL or "" means no filter.
+ * Expressions are PCRE2 (close to pprof's RE2 syntax) and match anywhere
+ * in a function name, a source file name or a mapping's file, as pprof's.
+ * Initialize with PK_FILTER_OPTIONS_INIT. */
+typedef struct pk_filter_options {
+	unsigned int version;
+	const char *focus;  /**< keep samples with a matching frame */
+	const char *ignore; /**< drop samples with a matching frame */
+	const char *hide;   /**< remove matching frames from stacks */
+	const char *show;   /**< keep only matching frames in stacks */
+	/** keep samples with a matching label: "regexp[,regexp]" matched
+	 * against "key:value", or "key=regexp"; for numeric labels a range
+	 * "N", "N:M", "N:", ":M" with an optional unit ("1kB:", "key=2:4") */
+	const char *tag_focus;
+	const char *tag_ignore; /**< drop samples with a matching label, same syntax */
+} pk_filter_options;
+
+/* clang-format off */
+#define PK_FILTER_OPTIONS_INIT {PK_FILTER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL}
+/* clang-format on */
+
+/** Apply the filters of o to a copy of p (*out, owned), in pprof's order:
+ * focus, ignore, hide and show, then the tag filters. An invalid regular
+ * expression is PK_EINVAL with a message naming the option. */
+PK_EXTERN int pk_profile_filter(const pk_profile *p, const pk_filter_options *o, pk_profile **out,
+                                pk_error *err);
+
+/** Text reports, as `go tool pprof -text` (or -top), -traces and -tree. */
+enum {
+	PK_REPORT_TOP = 0, /**< one line per node: flat, flat%, sum%, cum, cum% */
+	PK_REPORT_TRACES,  /**< every sample with its stack */
+	PK_REPORT_TREE,    /**< each node with its callers and callees */
+};
+
+#define PK_REPORT_OPTIONS_VERSION 1
+
+/** What a text report shows; the fields follow go tool pprof's options.
+ * Initialize with PK_REPORT_OPTIONS_INIT (pprof's defaults). */
+typedef struct pk_report_options {
+	unsigned int version;
+	int kind;                /**< PK_REPORT_* */
+	const char *sample_type; /**< -sample_index, as pk_profile_find_sample_type reads it */
+	int mean;                /**< -mean: values divided by sample type 0 (e.g. mean delay) */
+	int granularity;         /**< PK_GRANULARITY_* */
+	int no_inlines;          /**< -noinlines: inlined frames go to their caller */
+	int sort_cum;            /**< -cum: sort by cumulative value, not flat */
+	long node_count;         /**< -nodecount; -1: none for top, 80 for tree */
+	double node_fraction;    /**< -nodefraction (default 0.005) */
+	double edge_fraction;    /**< -edgefraction (default 0.001) */
+	const char *unit;        /**< -unit; NULL: "minimum", one unit for the report */
+	/** Borrowed; NULL: none. Applied before the report, and listed in
+	 * its header as "Active filters:". */
+	const pk_filter_options *filter;
+	/** -relative_percentages: percentages of what the filters keep, not
+	 * of the whole profile */
+	int relative_percentages;
+} pk_report_options;
+
+/* clang-format off */
+#define PK_REPORT_OPTIONS_INIT {PK_REPORT_OPTIONS_VERSION, PK_REPORT_TOP, NULL, 0, \
+	PK_GRANULARITY_FUNCTIONS, 0, 0, -1, 0.005, 0.001, NULL, NULL, 0}
+/* clang-format on */
+
+/** Write a text report of p to path ("-" is stdout), byte for byte as
+ * Go 1.19's `go tool pprof` prints it. The Time: line is in the local
+ * time zone (TZ). */
+PK_EXTERN int pk_report_write_path(const pk_profile *p, const char *path,
+                                   const pk_report_options *opts, pk_error *err);
+/** Write a text report to memory: *out (owned, free with pk_free), *size. */
+PK_EXTERN int pk_report_write_buffer(const pk_profile *p, const pk_report_options *opts, void **out,
+                                     size_t *size, pk_error *err);
 
 /* ---------------------------------------------------------------- formats */
 

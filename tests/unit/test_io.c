@@ -828,7 +828,7 @@ static void test_error_describe(void **state)
 	pk_error_init(&err);
 	pk__error_set(&err, PK_ENOMEM, "out of memory");
 	pk_error_describe(&err, buf, sizeof buf);
-	assert_string_equal(buf, "<input>: out of memory");
+	assert_string_equal(buf, "out of memory");
 	pk__error_locate(&err, "x", NULL);
 	pk_error_describe(&err, buf, sizeof buf);
 	assert_string_equal(buf, "x: out of memory");

@@ -1,0 +1,657 @@
+/* merge.c - operations that make a new profile from others: merge (pprof's
+ * profile.Merge), scale, diff (-base, -diff_base) and aggregate
+ * (Profile.Aggregate). Results are new profiles; inputs are not changed. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ copy */
+
+/* A copy of p with the same strings, objects and indices, through hooks. */
+int pk__profile_copy(const pk_profile *p, const pk__copy_hooks *h, pk_profile **out)
+{
+	pk_profile *q;
+	PK_FORWARD(pk_profile_new(&q));
+	int rc = 0;
+	/* Strings first, in order: the table has no duplicates, so every
+	 * string keeps its index. */
+	for (size_t i = 1; rc == 0 && i < pk_profile_string_count(p); i++) {
+		pk_str s;
+		rc = pk_profile_intern(q, pk_profile_string(p, (pk_str)i),
+		                       pk_profile_string_length(p, (pk_str)i), &s);
+	}
+	for (size_t i = 0; rc == 0 && i < pk_profile_sample_type_count(p); i++)
+		rc = pk_profile_add_sample_type(q, pk_profile_sample_type(p, i));
+	if (rc == 0) {
+		pk_profile_set_default_sample_type(q, pk_profile_default_sample_type(p));
+		pk_profile_set_period_type(q, pk_profile_period_type(p));
+		pk_profile_set_period(q, pk_profile_period(p));
+		pk_profile_set_time_nanos(q, pk_profile_time_nanos(p));
+		pk_profile_set_duration_nanos(q, pk_profile_duration_nanos(p));
+		pk_profile_set_drop_frames(q, pk_profile_drop_frames(p));
+		pk_profile_set_keep_frames(q, pk_profile_keep_frames(p));
+		pk_profile_set_doc_url(q, pk_profile_doc_url(p));
+	}
+	for (size_t i = 0; rc == 0 && i < pk_profile_comment_count(p); i++)
+		rc = pk_profile_add_comment(q, pk_profile_comment(p, i));
+	for (size_t i = 0; rc == 0 && i < pk_profile_mapping_count(p); i++)
+		rc = pk_profile_add_mapping(q, pk_profile_mapping(p, i), NULL);
+	for (size_t i = 0; rc == 0 && i < pk_profile_function_count(p); i++) {
+		pk_function f = *pk_profile_function(p, i);
+		if (h && h->function)
+			h->function(h->ctx, &f);
+		rc = pk_profile_add_function(q, &f, NULL);
+	}
+	pk__vec lines = {0}, values = {0};
+	for (size_t i = 0; rc == 0 && i < pk_profile_location_count(p); i++) {
+		pk_location loc = *pk_profile_location(p, i);
+		const pk_line *src;
+		size_t n = pk_profile_location_lines(p, i, &src);
+		lines.count = 0;
+		rc = pk__vec_push(&lines, sizeof(pk_line), src, n, NULL);
+		if (rc == 0 && h && h->location)
+			h->location(h->ctx, &loc, lines.items, &n);
+		if (rc == 0)
+			rc = pk_profile_add_location(q, &loc, lines.items, n, NULL);
+	}
+	size_t types = pk_profile_sample_type_count(p);
+	if (rc == 0)
+		rc = pk__vec_reserve(&values, sizeof(int64_t), types + 1);
+	for (size_t i = 0; rc == 0 && i < pk_profile_sample_count(p); i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		int64_t *v = values.items;
+		memcpy(v, s.values, types * sizeof *v);
+		if (h && h->sample && !h->sample(h->ctx, v, types))
+			continue;
+		rc = pk_profile_add_sample(q, s.locations, s.depth, v, types, s.labels,
+		                           s.label_count);
+	}
+	pk__vec_free(&lines);
+	pk__vec_free(&values);
+	if (rc < 0) {
+		pk_profile_free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+bool pk__no_samples(void *ctx, int64_t *values, size_t count)
+{
+	(void)ctx;
+	(void)values;
+	(void)count;
+	return false;
+}
+
+/* ----------------------------------------------------------------- scale */
+
+static bool scale_sample(void *ctx, int64_t *values, size_t count)
+{
+	double r = *(const double *)ctx;
+	for (size_t i = 0; i < count; i++) {
+		if (r == -1)
+			values[i] = (int64_t)(0 - (uint64_t)values[i]);
+		else if (r != 1)
+			values[i] = (int64_t)round((double)values[i] * r);
+	}
+	return true;
+}
+
+int pk_profile_scale(const pk_profile *p, double ratio, pk_profile **out, pk_error *err)
+{
+	if (!isfinite(ratio))
+		return pk__error_set(err, PK_EINVAL, "the scale ratio must be a finite number");
+	pk__copy_hooks h = {NULL, NULL, scale_sample, &ratio};
+	int rc = pk__profile_copy(p, &h, out);
+	return rc < 0 ? pk__error_set(err, rc, "out of memory") : 0;
+}
+
+/* ------------------------------------------------------------- aggregate */
+
+typedef struct aggregate_ctx {
+	bool inlines, function, filename, linenumber, address;
+} aggregate_ctx;
+
+static void aggregate_function(void *ctx, pk_function *f)
+{
+	const aggregate_ctx *a = ctx;
+	if (!a->function) {
+		f->name = 0;
+		f->system_name = 0;
+	}
+	if (!a->filename)
+		f->filename = 0;
+}
+
+static void aggregate_location(void *ctx, pk_location *loc, pk_line *lines, size_t *count)
+{
+	const aggregate_ctx *a = ctx;
+	if (!a->inlines && *count > 1) {
+		lines[0] = lines[*count - 1];
+		*count = 1;
+	}
+	if (!a->linenumber)
+		for (size_t i = 0; i < *count; i++)
+			lines[i].line = 0;
+	if (!a->address)
+		loc->address = 0;
+}
+
+int pk_profile_aggregate(const pk_profile *p, int granularity, int inlines, pk_profile **out,
+                         pk_error *err)
+{
+	aggregate_ctx a = {inlines != 0, false, false, false, false};
+	switch (granularity) {
+	case PK_GRANULARITY_ADDRESSES:
+		a.function = a.filename = a.linenumber = a.address = true;
+		break;
+	case PK_GRANULARITY_LINES: a.function = a.filename = a.linenumber = true; break;
+	case PK_GRANULARITY_FILES: a.filename = true; break;
+	case PK_GRANULARITY_FUNCTIONS: a.function = true; break;
+	case PK_GRANULARITY_FILEFUNCTIONS: a.function = a.filename = true; break;
+	default: return pk__error_set(err, PK_EINVAL, "unknown granularity %d", granularity);
+	}
+	pk__copy_hooks h = {aggregate_function, aggregate_location, NULL, &a};
+	int rc = pk__profile_copy(p, &h, out);
+	return rc < 0 ? pk__error_set(err, rc, "out of memory") : 0;
+}
+
+/* ----------------------------------------------------------------- merge */
+
+/* A table from byte keys to indices: interned keys are dense ids. */
+typedef struct keymap {
+	pk__strtab *keys;
+	pk__vec index; /* uint32_t per key id */
+} keymap;
+
+static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
+{
+	uint32_t id;
+	PK_FORWARD(pk__strtab_intern(m->keys, key, len, &id));
+	while (m->index.count <= id) {
+		uint32_t none = PK_NONE;
+		PK_FORWARD(pk__vec_push(&m->index, sizeof none, &none, 1, NULL));
+	}
+	*slot = &PK_VEC_AT(m->index, uint32_t, id);
+	return 0;
+}
+
+typedef struct merged_sample {
+	size_t stack_start; /* into merger.stacks */
+	size_t depth;
+	size_t label_start, label_count; /* into merger.labels */
+} merged_sample;
+
+typedef struct merger {
+	pk_profile *q;
+	keymap samples, locations, functions, mappings;
+	/* per source: its index -> ours (PK_NONE: not yet) */
+	uint32_t *loc_of, *fn_of, *map_of;
+	int64_t *map_offset;
+	pk__vec out_samples; /* merged_sample */
+	pk__vec values;      /* int64_t, types per sample */
+	pk__vec stacks;      /* uint32_t */
+	pk__vec labels;      /* pk_label, our strings */
+	pk__vec key;         /* char */
+	pk__vec scratch;     /* uint32_t / pk_line */
+	size_t types;
+} merger;
+
+static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
+{
+	if (s == 0) {
+		*out = 0;
+		return 0;
+	}
+	return pk_profile_intern(m->q, pk_profile_string(p, s), pk_profile_string_length(p, s),
+	                         out);
+}
+
+static int key_add(pk__vec *k, const void *data, size_t len)
+{
+	return pk__vec_push(k, 1, data, len, NULL);
+}
+
+static int key_str(pk__vec *k, const pk_profile *p, pk_str s)
+{
+	uint64_t len = pk_profile_string_length(p, s);
+	PK_FORWARD(key_add(k, &len, sizeof len));
+	return key_add(k, pk_profile_string(p, s), len);
+}
+
+static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+{
+	if (m->map_of[i] != PK_NONE) {
+		*out = m->map_of[i];
+		return 0;
+	}
+	const pk_mapping *src = pk_profile_mapping(p, i);
+	pk__vec *k = &m->key;
+	k->count = 0;
+	uint64_t size = src->memory_limit - src->memory_start;
+	size = size + 0xfff;
+	size -= size % 0x1000;
+	PK_FORWARD(key_add(k, &size, sizeof size));
+	PK_FORWARD(key_add(k, &src->file_offset, sizeof src->file_offset));
+	pk_str id = src->build_id ? src->build_id : src->filename;
+	PK_FORWARD(key_str(k, p, id));
+	uint32_t *slot;
+	PK_FORWARD(keymap_find(&m->mappings, k->items, k->count, &slot));
+	if (*slot != PK_NONE) {
+		const pk_mapping *ours = pk_profile_mapping(m->q, *slot);
+		m->map_of[i] = *slot;
+		m->map_offset[i] = (int64_t)(ours->memory_start - src->memory_start);
+		*out = *slot;
+		return 0;
+	}
+	pk_mapping c = *src;
+	c.id = pk_profile_mapping_count(m->q) + 1;
+	PK_FORWARD(str_of(m, p, src->filename, &c.filename));
+	PK_FORWARD(str_of(m, p, src->build_id, &c.build_id));
+	uint32_t at;
+	PK_FORWARD(pk_profile_add_mapping(m->q, &c, &at));
+	*slot = at;
+	m->map_of[i] = at;
+	m->map_offset[i] = 0;
+	*out = at;
+	return 0;
+}
+
+static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+{
+	if (m->fn_of[i] != PK_NONE) {
+		*out = m->fn_of[i];
+		return 0;
+	}
+	const pk_function *src = pk_profile_function(p, i);
+	pk__vec *k = &m->key;
+	k->count = 0;
+	PK_FORWARD(key_add(k, &src->start_line, sizeof src->start_line));
+	PK_FORWARD(key_str(k, p, src->name));
+	PK_FORWARD(key_str(k, p, src->system_name));
+	PK_FORWARD(key_str(k, p, src->filename));
+	uint32_t *slot;
+	PK_FORWARD(keymap_find(&m->functions, k->items, k->count, &slot));
+	if (*slot == PK_NONE) {
+		pk_function c = *src;
+		c.id = pk_profile_function_count(m->q) + 1;
+		PK_FORWARD(str_of(m, p, src->name, &c.name));
+		PK_FORWARD(str_of(m, p, src->system_name, &c.system_name));
+		PK_FORWARD(str_of(m, p, src->filename, &c.filename));
+		uint32_t at;
+		PK_FORWARD(pk_profile_add_function(m->q, &c, &at));
+		/* the slot may have moved while the table grew: look again */
+		PK_FORWARD(keymap_find(&m->functions, k->items, k->count, &slot));
+		*slot = at;
+	}
+	m->fn_of[i] = *slot;
+	*out = *slot;
+	return 0;
+}
+
+static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+{
+	if (m->loc_of[i] != PK_NONE) {
+		*out = m->loc_of[i];
+		return 0;
+	}
+	const pk_location *src = pk_profile_location(p, i);
+	pk_location c = *src;
+	c.mapping = PK_NONE;
+	if (src->mapping != PK_NONE) {
+		PK_FORWARD(map_mapping(m, p, src->mapping, &c.mapping));
+		c.address = (uint64_t)((int64_t)src->address + m->map_offset[src->mapping]);
+	}
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(p, i, &lines);
+	m->scratch.count = 0;
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), n));
+	pk_line *ours = m->scratch.items;
+	for (size_t l = 0; l < n; l++) {
+		ours[l] = lines[l];
+		PK_FORWARD(map_function(m, p, lines[l].function, &ours[l].function));
+	}
+	pk__vec *k = &m->key;
+	k->count = 0;
+	uint64_t addr = c.address;
+	uint64_t mapping_id = 0;
+	if (c.mapping != PK_NONE) {
+		const pk_mapping *mp = pk_profile_mapping(m->q, c.mapping);
+		addr -= mp->memory_start;
+		mapping_id = mp->id;
+	}
+	PK_FORWARD(key_add(k, &addr, sizeof addr));
+	PK_FORWARD(key_add(k, &mapping_id, sizeof mapping_id));
+	PK_FORWARD(key_add(k, &c.is_folded, 1));
+	for (size_t l = 0; l < n; l++) {
+		PK_FORWARD(key_add(k, &ours[l].function, sizeof ours[l].function));
+		PK_FORWARD(key_add(k, &ours[l].line, sizeof ours[l].line));
+	}
+	uint32_t *slot;
+	PK_FORWARD(keymap_find(&m->locations, k->items, k->count, &slot));
+	if (*slot == PK_NONE) {
+		c.id = pk_profile_location_count(m->q) + 1;
+		uint32_t at;
+		PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &at));
+		*slot = at;
+	}
+	m->loc_of[i] = *slot;
+	*out = *slot;
+	return 0;
+}
+
+/* Labels sorted by (kind, key), values in their order: the sample key's
+ * canonical form. */
+static int cmp_label_keys(const pk_profile *q, const pk_label *a, const pk_label *b)
+{
+	bool an = a->str == 0, bn = b->str == 0;
+	if (an != bn)
+		return an ? 1 : -1;
+	if (a->key == b->key)
+		return 0;
+	const char *x = pk_profile_string(q, a->key), *y = pk_profile_string(q, b->key);
+	size_t xl = pk_profile_string_length(q, a->key), yl = pk_profile_string_length(q, b->key);
+	int c = memcmp(x, y, xl < yl ? xl : yl);
+	return c ? c : (xl > yl) - (xl < yl);
+}
+
+static int map_sample(merger *m, const pk_profile *p, const pk_sample *s)
+{
+	size_t stack_start = m->stacks.count;
+	for (size_t d = 0; d < s->depth; d++) {
+		uint32_t loc;
+		PK_FORWARD(map_location(m, p, s->locations[d], &loc));
+		PK_FORWARD(pk__vec_push(&m->stacks, sizeof loc, &loc, 1, NULL));
+	}
+	size_t label_start = m->labels.count;
+	for (size_t l = 0; l < s->label_count; l++) {
+		pk_label c = s->labels[l];
+		PK_FORWARD(str_of(m, p, c.key, &c.key));
+		PK_FORWARD(str_of(m, p, c.str, &c.str));
+		PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
+		PK_FORWARD(pk__vec_push(&m->labels, sizeof c, &c, 1, NULL));
+	}
+	/* the key: stack, then labels in a stable sort by key */
+	pk_label *labels = &PK_VEC_AT(m->labels, pk_label, label_start);
+	size_t nl = s->label_count;
+	for (size_t i = 1; i < nl; i++) {
+		pk_label x = labels[i];
+		size_t j = i;
+		while (j > 0 && cmp_label_keys(m->q, &labels[j - 1], &x) > 0) {
+			labels[j] = labels[j - 1];
+			j--;
+		}
+		labels[j] = x;
+	}
+	pk__vec *k = &m->key;
+	k->count = 0;
+	uint64_t depth = s->depth;
+	PK_FORWARD(key_add(k, &depth, sizeof depth));
+	PK_FORWARD(
+	    key_add(k, &PK_VEC_AT(m->stacks, uint32_t, stack_start), s->depth * sizeof(uint32_t)));
+	/* field by field: a pk_label has padding, which copies leave undefined */
+	for (size_t i = 0; i < nl; i++) {
+		PK_FORWARD(key_add(k, &labels[i].key, sizeof labels[i].key));
+		PK_FORWARD(key_add(k, &labels[i].str, sizeof labels[i].str));
+		PK_FORWARD(key_add(k, &labels[i].num, sizeof labels[i].num));
+		PK_FORWARD(key_add(k, &labels[i].num_unit, sizeof labels[i].num_unit));
+	}
+	uint32_t *slot;
+	PK_FORWARD(keymap_find(&m->samples, k->items, k->count, &slot));
+	if (*slot != PK_NONE) {
+		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
+		for (size_t t = 0; t < m->types; t++)
+			v[t] = pk__add(v[t], s->values[t]);
+		m->stacks.count = stack_start;
+		m->labels.count = label_start;
+		return 0;
+	}
+	merged_sample ms = {stack_start, s->depth, label_start, nl};
+	*slot = (uint32_t)m->out_samples.count;
+	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
+	return pk__vec_push(&m->values, sizeof(int64_t), s->values, m->types, NULL);
+}
+
+static bool all_zero(const int64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != 0)
+			return false;
+	return true;
+}
+
+static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *err)
+{
+	const pk_profile *a = in[0];
+	pk_profile *q = m->q;
+	for (size_t i = 1; i < n; i++) {
+		const pk_profile *b = in[i];
+		pk_value_type x = pk_profile_period_type(a), y = pk_profile_period_type(b);
+		if (strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ||
+		    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)))
+			return pk__error_set(
+			    err, PK_EINVAL,
+			    "incompatible period types: profile %zu has %s/%s, "
+			    "profile 1 %s/%s",
+			    i + 1, pk_profile_string(b, y.type), pk_profile_string(b, y.unit),
+			    pk_profile_string(a, x.type), pk_profile_string(a, x.unit));
+		bool same = pk_profile_sample_type_count(a) == pk_profile_sample_type_count(b);
+		for (size_t t = 0; same && t < pk_profile_sample_type_count(a); t++) {
+			x = pk_profile_sample_type(a, t);
+			y = pk_profile_sample_type(b, t);
+			same =
+			    strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ==
+			        0 &&
+			    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)) == 0;
+		}
+		if (!same)
+			return pk__error_set(err, PK_EINVAL,
+			                     "incompatible sample types: profile %zu differs from "
+			                     "profile 1",
+			                     i + 1);
+	}
+	int64_t t = 0, d = 0, period = 0;
+	pk_str dflt = 0, doc = 0;
+	for (size_t i = 0; i < n; i++) {
+		const pk_profile *s = in[i];
+		if (t == 0 || pk_profile_time_nanos(s) < t)
+			t = pk_profile_time_nanos(s);
+		d = pk__add(d, pk_profile_duration_nanos(s));
+		if (period == 0 || period < pk_profile_period(s))
+			period = pk_profile_period(s);
+		for (size_t c = 0; c < pk_profile_comment_count(s); c++) {
+			pk_str cs;
+			PK_FORWARD(str_of(m, s, pk_profile_comment(s, c), &cs));
+			bool seen = false;
+			for (size_t j = 0; j < pk_profile_comment_count(q); j++)
+				seen |= pk_profile_comment(q, j) == cs;
+			if (!seen)
+				PK_FORWARD(pk_profile_add_comment(q, cs));
+		}
+		if (dflt == 0)
+			PK_FORWARD(str_of(m, s, pk_profile_default_sample_type(s), &dflt));
+		if (doc == 0)
+			PK_FORWARD(str_of(m, s, pk_profile_doc_url(s), &doc));
+	}
+	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++) {
+		pk_value_type vt = pk_profile_sample_type(a, i);
+		PK_FORWARD(str_of(m, a, vt.type, &vt.type));
+		PK_FORWARD(str_of(m, a, vt.unit, &vt.unit));
+		PK_FORWARD(pk_profile_add_sample_type(q, vt));
+	}
+	pk_value_type pt = pk_profile_period_type(a);
+	PK_FORWARD(str_of(m, a, pt.type, &pt.type));
+	PK_FORWARD(str_of(m, a, pt.unit, &pt.unit));
+	pk_profile_set_period_type(q, pt);
+	pk_str drop, keep;
+	PK_FORWARD(str_of(m, a, pk_profile_drop_frames(a), &drop));
+	PK_FORWARD(str_of(m, a, pk_profile_keep_frames(a), &keep));
+	pk_profile_set_drop_frames(q, drop);
+	pk_profile_set_keep_frames(q, keep);
+	pk_profile_set_time_nanos(q, t);
+	pk_profile_set_duration_nanos(q, d);
+	pk_profile_set_period(q, period);
+	pk_profile_set_default_sample_type(q, dflt);
+	pk_profile_set_doc_url(q, doc);
+	return 0;
+}
+
+static void merger_free(merger *m)
+{
+	keymap *maps[] = {&m->samples, &m->locations, &m->functions, &m->mappings};
+	for (size_t i = 0; i < 4; i++) {
+		pk__strtab_free(maps[i]->keys);
+		pk__vec_free(&maps[i]->index);
+	}
+	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stacks,
+	                   &m->labels,      &m->key,    &m->scratch};
+	for (size_t i = 0; i < 6; i++)
+		pk__vec_free(vecs[i]);
+	pk__free(m->loc_of);
+	pk__free(m->fn_of);
+	pk__free(m->map_of);
+	pk__free(m->map_offset);
+}
+
+static int merge_sources(merger *m, const pk_profile *const *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const pk_profile *p = in[i];
+		size_t nl = pk_profile_location_count(p), nf = pk_profile_function_count(p);
+		size_t nm = pk_profile_mapping_count(p);
+		pk__free(m->loc_of);
+		pk__free(m->fn_of);
+		pk__free(m->map_of);
+		pk__free(m->map_offset);
+		m->loc_of = pk__malloc((nl + 1) * sizeof *m->loc_of);
+		m->fn_of = pk__malloc((nf + 1) * sizeof *m->fn_of);
+		m->map_of = pk__malloc((nm + 1) * sizeof *m->map_of);
+		m->map_offset = pk__calloc(nm + 1, sizeof *m->map_offset);
+		if (!m->loc_of || !m->fn_of || !m->map_of || !m->map_offset)
+			return PK_ENOMEM;
+		memset(m->loc_of, 0xff, (nl + 1) * sizeof *m->loc_of);
+		memset(m->fn_of, 0xff, (nf + 1) * sizeof *m->fn_of);
+		memset(m->map_of, 0xff, (nm + 1) * sizeof *m->map_of);
+		if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
+			uint32_t ignored;
+			PK_FORWARD(map_mapping(m, p, 0, &ignored));
+		}
+		for (size_t si = 0; si < pk_profile_sample_count(p); si++) {
+			pk_sample s;
+			pk_profile_sample(p, si, &s);
+			if (!all_zero(s.values, s.value_count))
+				PK_FORWARD(map_sample(m, p, &s));
+		}
+	}
+	return 0;
+}
+
+int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)
+{
+	if (n == 0)
+		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
+	merger m = {0};
+	m.types = pk_profile_sample_type_count(in[0]);
+	int rc = pk_profile_new(&m.q);
+	if (rc == 0)
+		rc = pk__strtab_new(&m.samples.keys);
+	if (rc == 0)
+		rc = pk__strtab_new(&m.locations.keys);
+	if (rc == 0)
+		rc = pk__strtab_new(&m.functions.keys);
+	if (rc == 0)
+		rc = pk__strtab_new(&m.mappings.keys);
+	if (rc == 0) {
+		rc = header(&m, in, n, err);
+		if (rc < 0) {
+			merger_free(&m);
+			pk_profile_free(m.q);
+			/* incompatible profiles have their message already */
+			return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
+		}
+	}
+	if (rc == 0)
+		rc = merge_sources(&m, in, n);
+	bool zero = false;
+	for (size_t i = 0; rc == 0 && i < m.out_samples.count; i++) {
+		const merged_sample *ms = &PK_VEC_AT(m.out_samples, merged_sample, i);
+		const int64_t *v = &PK_VEC_AT(m.values, int64_t, i * m.types);
+		zero |= all_zero(v, m.types);
+		rc = pk_profile_add_sample(
+		    m.q, &PK_VEC_AT(m.stacks, uint32_t, ms->stack_start), ms->depth, v, m.types,
+		    &PK_VEC_AT(m.labels, pk_label, ms->label_start), ms->label_count);
+	}
+	merger_free(&m);
+	if (rc < 0) {
+		pk_profile_free(m.q);
+		return pk__error_set(err, rc, "out of memory");
+	}
+	if (zero) {
+		/* As pprof: merge the result again, which drops what cancelled
+		 * and the objects only it used. */
+		const pk_profile *one = m.q;
+		rc = pk_profile_merge(&one, 1, out, err);
+		pk_profile_free(m.q);
+		return rc;
+	}
+	*out = m.q;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ diff */
+
+static int with_base_label(const pk_profile *p, pk_profile **out)
+{
+	pk_profile *q;
+	pk__copy_hooks h = {NULL, NULL, pk__no_samples, NULL};
+	PK_FORWARD(pk__profile_copy(p, &h, &q));
+	pk_str key, val;
+	int rc = pk_profile_intern(q, "pprof::base", 11, &key);
+	if (rc == 0)
+		rc = pk_profile_intern(q, "true", 4, &val);
+	pk__vec labels = {0};
+	for (size_t i = 0; rc == 0 && i < pk_profile_sample_count(p); i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		labels.count = 0;
+		for (size_t l = 0; rc == 0 && l < s.label_count; l++)
+			if (s.labels[l].key != key)
+				rc = pk__vec_push(&labels, sizeof(pk_label), &s.labels[l], 1, NULL);
+		pk_label base = {key, val, 0, 0};
+		if (rc == 0)
+			rc = pk__vec_push(&labels, sizeof base, &base, 1, NULL);
+		if (rc == 0)
+			rc = pk_profile_add_sample(q, s.locations, s.depth, s.values, s.value_count,
+			                           labels.items, labels.count);
+	}
+	pk__vec_free(&labels);
+	if (rc < 0) {
+		pk_profile_free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+int pk_profile_diff(const pk_profile *base, const pk_profile *p, int mode, pk_profile **out,
+                    pk_error *err)
+{
+	if (mode != PK_DIFF_BASE && mode != PK_DIFF_DIFF_BASE)
+		return pk__error_set(err, PK_EINVAL, "unknown diff mode %d", mode);
+	pk_profile *labelled = NULL, *negated = NULL;
+	int rc = 0;
+	if (mode == PK_DIFF_DIFF_BASE && (rc = with_base_label(base, &labelled)) < 0)
+		return pk__error_set(err, rc, "out of memory");
+	rc = pk_profile_scale(labelled ? labelled : base, -1, &negated, err);
+	pk_profile_free(labelled);
+	if (rc < 0)
+		return rc;
+	const pk_profile *both[2] = {p, negated};
+	rc = pk_profile_merge(both, 2, out, err);
+	pk_profile_free(negated);
+	return rc;
+}

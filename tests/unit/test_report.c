@@ -1,0 +1,648 @@
+/* test_report.c - pprof's number formats, the model operations behind the
+ * text reports (merge, diff, aggregate, filter) and the reports
+ * themselves, with an allocation failure at every step. */
+#include "helpers.h"
+#include "internal.h"
+
+#include <stdio.h>
+
+static void check_pct(int64_t value, int64_t total, const char *want)
+{
+	char buf[32];
+	pk__percentage(buf, sizeof buf, value, total);
+	assert_string_equal(buf, want);
+}
+
+static void test_percentage(void **state)
+{
+	(void)state;
+	check_pct(890, 890, "  100%");
+	check_pct(-890, 890, "  100%"); /* always the absolute value */
+	check_pct(19995, 20000, "  100%");
+	check_pct(4147, 21712430, "0.019%");
+	check_pct(0, 890, "    0%");
+	check_pct(5, 10000000, "5e-05%");
+	check_pct(300, 890, "33.71%");
+	check_pct(10, 890, " 1.12%");
+	check_pct(1, 120, " 0.83%");
+	check_pct(-1, 100, " 1.00%");
+	check_pct(7, 0, "    0%"); /* a total of 0 gives 0, not a division */
+}
+
+static void check_label(int64_t value, const char *from, const char *to, const char *want)
+{
+	char buf[64];
+	pk__scaled_label(buf, sizeof buf, value, from, to);
+	assert_string_equal(buf, want);
+}
+
+static void test_scaled_label(void **state)
+{
+	(void)state;
+	check_label(20971520, "bytes", "kB", "20480kB");
+	check_label(21712430, "bytes", "minimum", "20.71MB");
+	check_label(4147, "bytes", "kB", "4.05kB");
+	check_label(0, "bytes", "auto", "0");
+	check_label(0, "nanoseconds", "ms", "0"); /* never "0ms" */
+	check_label(890000000, "nanoseconds", "ms", "890ms");
+	check_label(430000000, "nanoseconds", "s", "0.43s");
+	check_label(1000000000, "nanoseconds", "auto", "1s");
+	check_label(2010000000, "nanoseconds", "auto", "2.01s");
+	check_label(999, "bytes", "auto", "999B");
+	check_label(-1024, "bytes", "auto", "-1kB");
+	check_label(305, "count", "minimum", "305");
+	check_label(12, "widgets", "widgets", "12widgets");
+	check_label(1500, "us", "ms", "1.50ms");
+	check_label(1, "nanoseconds", "minimum", "1ns");
+	check_label(3, "bytes", "kB", "0");
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* A profile with one sample type "samples/count", functions a, b, c and a
+ * location per function; samples are added by the tests. */
+typedef struct small {
+	pk_profile *p;
+	uint32_t loc[4];
+} small;
+
+static small make_small(const char *type)
+{
+	small s;
+	assert_int_equal(pk_profile_new(&s.p), 0);
+	pk_profile *p = s.p;
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, type), intern(p, "count")}), 0);
+	pk_profile_set_period_type(p, (pk_value_type){intern(p, "cpu"), intern(p, "nanoseconds")});
+	const char *names[] = {"a", "b", "c", "d"};
+	for (int i = 0; i < 4; i++) {
+		pk_function f = {0};
+		f.id = (uint64_t)i + 1;
+		f.name = intern(p, names[i]);
+		f.system_name = f.name;
+		f.filename = intern(p, i < 2 ? "x.go" : "y.go");
+		uint32_t fi;
+		assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+		pk_location loc = {(uint64_t)i + 1, PK_NONE, 0x1000 + (uint64_t)i, 0};
+		pk_line line = {fi, 10 + i, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &s.loc[i]), 0);
+	}
+	return s;
+}
+
+static void add(small *s, const uint32_t *stack, size_t depth, int64_t v, const pk_label *labels,
+                size_t nl)
+{
+	assert_int_equal(pk_profile_add_sample(s->p, stack, depth, &v, 1, labels, nl), 0);
+}
+
+static int64_t total(const pk_profile *p, size_t type)
+{
+	int64_t t = 0;
+	for (size_t i = 0; i < pk_profile_sample_count(p); i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		t += s.values[type];
+	}
+	return t;
+}
+
+static char *report(const pk_profile *p, const pk_report_options *o)
+{
+	void *out = NULL;
+	size_t size = 0;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_report_write_buffer(p, o, &out, &size, &err), 0);
+	char *s = malloc(size + 1);
+	assert_non_null(s);
+	memcpy(s, out, size);
+	s[size] = '\0';
+	pk_free(out);
+	return s;
+}
+
+/* ---------------------------------------------------------------- merge */
+
+static void test_merge(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	const pk_profile *in[] = {p, p};
+	pk_profile *m = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_merge(in, 2, &m, &err), 0);
+	assert_int_equal(pk_profile_validate(m, NULL), 0);
+	/* equal stacks with equal labels add up; the labels stay apart */
+	assert_int_equal(pk_profile_sample_count(m), 3);
+	assert_int_equal(total(m, 1), 2 * total(p, 1));
+	assert_int_equal(pk_profile_duration_nanos(m), 2 * pk_profile_duration_nanos(p));
+	assert_int_equal(pk_profile_location_count(m), pk_profile_location_count(p));
+	assert_int_equal(pk_profile_function_count(m), pk_profile_function_count(p));
+	pk_sample s;
+	pk_profile_sample(m, 0, &s);
+	assert_int_equal(s.values[0], 6);
+	assert_int_equal(s.label_count, 2);
+	pk_profile_free(m);
+
+	assert_int_equal(pk_profile_merge(in, 0, &m, &err), PK_EINVAL);
+	pk_profile_free(p);
+}
+
+static void test_merge_incompatible(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("objects");
+	const pk_profile *in[] = {a.p, b.p};
+	pk_profile *m = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_merge(in, 2, &m, &err), PK_EINVAL);
+	assert_null(m);
+	assert_string_equal(err.message,
+	                    "incompatible sample types: profile 2 differs from profile 1");
+
+	small c = make_small("samples");
+	pk_profile_set_period_type(c.p,
+	                           (pk_value_type){intern(c.p, "space"), intern(c.p, "bytes")});
+	const pk_profile *in2[] = {a.p, c.p};
+	pk_error err2 = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_merge(in2, 2, &m, &err2), PK_EINVAL);
+	assert_non_null(strstr(err2.message, "incompatible period types"));
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+	pk_profile_free(c.p);
+}
+
+static void test_merge_zero_and_labels(void **state)
+{
+	(void)state;
+	small a = make_small("samples");
+	pk_profile *p = a.p;
+	uint32_t st[2] = {a.loc[0], a.loc[1]};
+	pk_label k1 = {intern(p, "k"), intern(p, "1"), 0, 0};
+	pk_label k2 = {intern(p, "k"), intern(p, "2"), 0, 0};
+	add(&a, st, 2, 5, &k1, 1);
+	add(&a, st, 2, 7, &k2, 1);  /* other label value: stays apart */
+	add(&a, st, 2, 0, NULL, 0); /* all zero: dropped */
+	add(&a, st, 2, 1, &k1, 1);  /* same as the first: adds up */
+	const pk_profile *in[] = {p};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 1, &m, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(m), 2);
+	pk_sample s;
+	pk_profile_sample(m, 0, &s);
+	assert_int_equal(s.values[0], 6);
+	pk_profile_sample(m, 1, &s);
+	assert_int_equal(s.values[0], 7);
+	assert_string_equal(pk_profile_string(m, s.labels[0].str), "2");
+	pk_profile_free(m);
+	pk_profile_free(p);
+}
+
+static char *report_all(const pk_profile *p)
+{
+	pk_report_options o = PK_REPORT_OPTIONS_INIT;
+	o.kind = PK_REPORT_TRACES;
+	return report(p, &o);
+}
+
+static void test_merge_associative(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples"), c = make_small("samples");
+	uint32_t s1[2] = {a.loc[0], a.loc[1]}, s2[2] = {a.loc[2], a.loc[3]};
+	add(&a, s1, 2, 1, NULL, 0);
+	add(&b, s2, 2, 2, NULL, 0);
+	add(&b, s1, 1, 3, NULL, 0);
+	add(&c, s1, 2, 4, NULL, 0);
+	add(&c, s2 + 1, 1, 5, NULL, 0);
+	pk_profile *ab, *ab_c, *bc, *a_bc;
+	const pk_profile *x[] = {a.p, b.p};
+	assert_int_equal(pk_profile_merge(x, 2, &ab, NULL), 0);
+	const pk_profile *y[] = {ab, c.p};
+	assert_int_equal(pk_profile_merge(y, 2, &ab_c, NULL), 0);
+	const pk_profile *z[] = {b.p, c.p};
+	assert_int_equal(pk_profile_merge(z, 2, &bc, NULL), 0);
+	const pk_profile *w[] = {a.p, bc};
+	assert_int_equal(pk_profile_merge(w, 2, &a_bc, NULL), 0);
+	char *r1 = report_all(ab_c), *r2 = report_all(a_bc);
+	assert_string_equal(r1, r2);
+	assert_int_equal(total(ab_c, 0), 15);
+	free(r1);
+	free(r2);
+	pk_profile *objs[] = {a.p, b.p, c.p, ab, ab_c, bc, a_bc};
+	for (size_t i = 0; i < 7; i++)
+		pk_profile_free(objs[i]);
+}
+
+/* ----------------------------------------------------------------- diff */
+
+static void test_diff(void **state)
+{
+	(void)state;
+	small base = make_small("samples"), cur = make_small("samples");
+	uint32_t s1[2] = {base.loc[0], base.loc[1]}, s2[1] = {base.loc[2]};
+	add(&base, s1, 2, 10, NULL, 0);
+	add(&base, s2, 1, 4, NULL, 0);
+	add(&cur, s1, 2, 10, NULL, 0); /* cancels */
+	add(&cur, s2, 1, 1, NULL, 0);  /* -3 */
+	add(&cur, s1, 1, 2, NULL, 0);  /* new */
+
+	pk_profile *d = NULL;
+	assert_int_equal(pk_profile_diff(base.p, cur.p, PK_DIFF_BASE, &d, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(d), 2);
+	assert_int_equal(total(d, 0), -1);
+	bool negative = false;
+	for (size_t i = 0; i < pk_profile_sample_count(d); i++) {
+		pk_sample s;
+		pk_profile_sample(d, i, &s);
+		negative |= s.values[0] == -3;
+		assert_int_equal(s.label_count, 0);
+	}
+	assert_true(negative);
+	pk_profile_free(d);
+
+	/* -diff_base: the base's samples stay apart, labelled pprof::base */
+	assert_int_equal(pk_profile_diff(base.p, cur.p, PK_DIFF_DIFF_BASE, &d, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(d), 5);
+	size_t based = 0;
+	for (size_t i = 0; i < pk_profile_sample_count(d); i++) {
+		pk_sample s;
+		pk_profile_sample(d, i, &s);
+		if (s.label_count == 1) {
+			assert_string_equal(pk_profile_string(d, s.labels[0].key), "pprof::base");
+			assert_string_equal(pk_profile_string(d, s.labels[0].str), "true");
+			assert_true(s.values[0] < 0);
+			based++;
+		}
+	}
+	assert_int_equal(based, 2);
+	/* the report's total is the base's */
+	pk_report_options o = PK_REPORT_OPTIONS_INIT;
+	char *r = report(d, &o);
+	assert_non_null(strstr(r, "of 14 total"));
+	free(r);
+	pk_profile_free(d);
+
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_diff(base.p, cur.p, 7, &d, &err), PK_EINVAL);
+	pk_profile_free(base.p);
+	pk_profile_free(cur.p);
+}
+
+/* ------------------------------------------------------------ aggregate */
+
+static const char *line_name(const pk_profile *p, size_t loc, size_t i, const char **file,
+                             int64_t *line)
+{
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(p, loc, &lines);
+	assert_true(i < n);
+	const pk_function *f = pk_profile_function(p, lines[i].function);
+	*file = pk_profile_string(p, f->filename);
+	*line = lines[i].line;
+	return pk_profile_string(p, f->name);
+}
+
+static void test_aggregate(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	struct {
+		int g;
+		const char *name, *file;
+		int64_t line;
+		bool address;
+	} want[] = {
+	    {PK_GRANULARITY_FUNCTIONS, "main.leaf", "", 0, false},
+	    {PK_GRANULARITY_FILEFUNCTIONS, "main.leaf", "app/main.go", 0, false},
+	    {PK_GRANULARITY_FILES, "", "app/main.go", 0, false},
+	    {PK_GRANULARITY_LINES, "main.leaf", "app/main.go", 30, false},
+	    {PK_GRANULARITY_ADDRESSES, "main.leaf", "app/main.go", 30, true},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		pk_profile *q = NULL;
+		assert_int_equal(pk_profile_aggregate(p, want[i].g, 1, &q, NULL), 0);
+		assert_int_equal(pk_profile_validate(q, NULL), 0);
+		const char *file;
+		int64_t line;
+		assert_string_equal(line_name(q, 1, 0, &file, &line), want[i].name);
+		assert_string_equal(file, want[i].file);
+		assert_int_equal(line, want[i].line);
+		assert_int_equal(pk_profile_location(q, 1)->address != 0, want[i].address);
+		assert_int_equal(pk_profile_sample_count(q), pk_profile_sample_count(p));
+		assert_int_equal(total(q, 1), total(p, 1));
+		pk_profile_free(q);
+	}
+	/* without inlines a location keeps its last line, the caller */
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_aggregate(p, PK_GRANULARITY_LINES, 0, &q, NULL), 0);
+	const pk_line *lines;
+	assert_int_equal(pk_profile_location_lines(q, 1, &lines), 1);
+	const char *file;
+	int64_t line;
+	assert_string_equal(line_name(q, 1, 0, &file, &line), "main.work");
+	assert_int_equal(line, 20);
+	pk_profile_free(q);
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_aggregate(p, 99, 1, &q, &err), PK_EINVAL);
+	pk_profile_free(p);
+}
+
+/* --------------------------------------------------------------- filter */
+
+static size_t filtered_count(const pk_profile *p, const pk_filter_options *o)
+{
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk_profile_filter(p, o, &q, &err), 0);
+	assert_int_equal(pk_profile_validate(q, NULL), 0);
+	size_t n = pk_profile_sample_count(q);
+	pk_profile_free(q);
+	return n;
+}
+
+static void test_filter(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile(); /* 3 samples; leaf in 2 */
+	pk_filter_options o = PK_FILTER_OPTIONS_INIT;
+	assert_int_equal(filtered_count(p, &o), 3);
+	o.focus = "main\\.leaf";
+	assert_int_equal(filtered_count(p, &o), 2);
+	o.focus = "app/main\\.go"; /* file names match too */
+	assert_int_equal(filtered_count(p, &o), 3);
+	o.focus = "/srv/app/app"; /* and the mapping's file */
+	assert_int_equal(filtered_count(p, &o), 3);
+	o.focus = NULL;
+	o.ignore = "leaf";
+	assert_int_equal(filtered_count(p, &o), 1);
+	o.ignore = NULL;
+
+	/* hide removes frames; show keeps only matching ones */
+	pk_profile *q = NULL;
+	o.hide = "main\\.leaf";
+	assert_int_equal(pk_profile_filter(p, &o, &q, NULL), 0);
+	const pk_line *lines;
+	assert_int_equal(pk_profile_location_lines(q, 1, &lines), 1);
+	assert_string_equal(pk_profile_string(q, pk_profile_function(q, lines[0].function)->name),
+	                    "main.work");
+	pk_profile_free(q);
+	o.hide = NULL;
+	o.show = "^main\\.main$";
+	assert_int_equal(pk_profile_filter(p, &o, &q, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(q), 3);
+	for (size_t i = 0; i < 3; i++) {
+		pk_sample s;
+		pk_profile_sample(q, i, &s);
+		assert_int_equal(s.depth, 1);
+	}
+	pk_profile_free(q);
+	o.show = NULL;
+
+	/* tags: "key:value" regexps, key=regexp, numeric ranges with units */
+	o.tag_focus = "role:prod";
+	assert_int_equal(filtered_count(p, &o), 1);
+	o.tag_focus = "role=^producer$";
+	assert_int_equal(filtered_count(p, &o), 1);
+	o.tag_focus = "bytes=1kB";
+	assert_int_equal(filtered_count(p, &o), 2);
+	o.tag_focus = "1024B:2kB";
+	assert_int_equal(filtered_count(p, &o), 2);
+	o.tag_focus = "2kB:";
+	assert_int_equal(filtered_count(p, &o), 0);
+	o.tag_focus = ":1023B";
+	assert_int_equal(filtered_count(p, &o), 0);
+	o.tag_focus = "1024"; /* no unit: the label's is bytes, so no match */
+	assert_int_equal(filtered_count(p, &o), 0);
+	o.tag_focus = NULL;
+	o.tag_ignore = "1kB:";
+	assert_int_equal(filtered_count(p, &o), 1);
+	o.tag_ignore = "role=producer,consumer";
+	assert_int_equal(filtered_count(p, &o), 2);
+	pk_profile_free(p);
+}
+
+static void test_filter_invalid(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	const char *names[] = {"focus", "ignore", "hide", "show", "tagfocus", "tagignore"};
+	for (size_t i = 0; i < 6; i++) {
+		pk_filter_options o = PK_FILTER_OPTIONS_INIT;
+		const char **field[] = {&o.focus, &o.ignore,    &o.hide,
+		                        &o.show,  &o.tag_focus, &o.tag_ignore};
+		*field[i] = "a(b";
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk_profile_filter(p, &o, &q, &err), PK_EINVAL);
+		assert_null(q);
+		char want[80];
+		snprintf(want, sizeof want,
+		         "invalid regular expression for %s at offset 3: ", names[i]);
+		assert_memory_equal(err.message, want, strlen(want));
+		assert_non_null(strstr(err.message, "a(b"));
+	}
+	pk_filter_options o = {0};
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_filter(p, &o, &q, NULL), PK_EINVAL);
+	pk_profile_free(p);
+}
+
+/* --------------------------------------------------------------- report */
+
+static void test_report_buffer(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	pk_report_options o = PK_REPORT_OPTIONS_INIT;
+	o.sample_type = "alloc_space";
+	o.node_fraction = 0;
+	char *r = report(p, &o);
+	const char *want_head = "Type: alloc_space\n";
+	assert_non_null(strstr(r, want_head));
+	assert_non_null(strstr(r, "      flat  flat%   sum%        cum   cum%\n"));
+	assert_non_null(strstr(r, "  main.leaf (inline)\n"));
+	assert_non_null(strstr(r, "  main.main\n"));
+	free(r);
+
+	o.kind = PK_REPORT_TREE;
+	r = report(p, &o);
+	assert_non_null(strstr(
+	    r, "----------------------------------------------------------+-------------\n"));
+	free(r);
+	o.kind = PK_REPORT_TRACES;
+	r = report(p, &o);
+	assert_non_null(strstr(r, "      role:  producer\n"));
+	assert_non_null(strstr(r, "     bytes:  1kB\n"));
+	free(r);
+
+	pk_filter_options f = PK_FILTER_OPTIONS_INIT;
+	f.focus = "main\\.leaf";
+	o.kind = PK_REPORT_TOP;
+	o.filter = &f;
+	r = report(p, &o);
+	assert_non_null(strstr(r, "Active filters:\n   focus=main\\.leaf\n"));
+	free(r);
+
+	void *out;
+	size_t size;
+	pk_error err = PK_ERROR_INIT;
+	o.filter = NULL;
+	o.sample_type = "nonesuch";
+	assert_true(pk_report_write_buffer(p, &o, &out, &size, &err) < 0);
+	o.sample_type = NULL;
+	o.kind = 42;
+	assert_int_equal(pk_report_write_buffer(p, &o, &out, &size, &err), PK_EINVAL);
+	pk_profile_free(p);
+}
+
+/* ---------------------------------------------------- allocation failure */
+
+typedef int (*operation)(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                         pk_error *err);
+
+static int op_merge(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	const pk_profile *in[] = {p, p, p};
+	return pk_profile_merge(in, 3, out, err);
+}
+
+static int op_diff(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	return pk_profile_diff(p, p, PK_DIFF_DIFF_BASE, out, err);
+}
+
+static int op_filter(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	pk_filter_options o = PK_FILTER_OPTIONS_INIT;
+	o.focus = "main";
+	o.hide = "leaf";
+	o.tag_focus = "bytes=1kB:";
+	o.tag_ignore = "role:consumer";
+	return pk_profile_filter(p, &o, out, err);
+}
+
+static int op_aggregate(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                        pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	return pk_profile_aggregate(p, PK_GRANULARITY_FILES, 0, out, err);
+}
+
+static int report_kind(const pk_profile *p, int kind, void **buf, size_t *size, pk_error *err)
+{
+	pk_filter_options f = PK_FILTER_OPTIONS_INIT;
+	f.show = "main";
+	pk_report_options o = PK_REPORT_OPTIONS_INIT;
+	o.kind = kind;
+	o.filter = &f;
+	o.node_fraction = 0;
+	return pk_report_write_buffer(p, &o, buf, size, err);
+}
+
+static int op_top(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)out;
+	return report_kind(p, PK_REPORT_TOP, buf, size, err);
+}
+
+static int op_tree(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)out;
+	return report_kind(p, PK_REPORT_TREE, buf, size, err);
+}
+
+static int op_traces(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
+{
+	(void)out;
+	return report_kind(p, PK_REPORT_TRACES, buf, size, err);
+}
+
+static void fail_every_allocation(operation op)
+{
+	pk_profile *p = make_rich_profile();
+	pk_set_allocator(chaos_malloc, chaos_free);
+	for (long n = 0;; n++) {
+		chaos_reset(n + 1, 1);
+		pk_profile *out = NULL;
+		void *buf = NULL;
+		size_t size = 0;
+		pk_error err = PK_ERROR_INIT;
+		int rc = op(p, &out, &buf, &size, &err);
+		long calls = chaos.calls;
+		pk_profile_free(out);
+		pk_free(buf);
+		assert_int_equal(chaos.live, 0);
+		if (rc == 0) {
+			assert_true(calls <= n);
+			break;
+		}
+		if (rc != PK_ENOMEM || strcmp(err.message, "out of memory") != 0)
+			fail_msg("allocation %ld: %d \"%s\"", n + 1, rc, err.message);
+		assert_null(out);
+		assert_true(n < 100000);
+	}
+	chaos_reset(0, 0);
+	pk_set_allocator(NULL, NULL);
+	pk_profile_free(p);
+}
+
+static void test_allocation_failures(void **state)
+{
+	(void)state;
+	operation ops[] = {op_merge, op_diff, op_filter, op_aggregate, op_top, op_tree, op_traces};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		print_message("operation %zu\n", i);
+		fail_every_allocation(ops[i]);
+	}
+}
+
+/* ----------------------------------------------------------------- sort */
+
+static int cmp_int(const void *a, const void *b, void *ctx)
+{
+	int sign = *(const int *)ctx;
+	int x = *(const int *)a, y = *(const int *)b;
+	return sign * ((x > y) - (x < y));
+}
+
+static void test_sort(void **state)
+{
+	(void)state;
+	int v[257];
+	for (int n = 0; n <= 257; n += 1 + n / 3) {
+		for (int i = 0; i < n; i++)
+			v[i] = (i * 7919) % 101 - 50;
+		int sign = n % 2 ? 1 : -1;
+		pk__sort(v, (size_t)n, sizeof *v, cmp_int, &sign);
+		for (int i = 1; i < n; i++)
+			assert_true(sign * v[i - 1] <= sign * v[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_percentage),
+	    cmocka_unit_test(test_scaled_label),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_merge_incompatible),
+	    cmocka_unit_test(test_merge_zero_and_labels),
+	    cmocka_unit_test(test_merge_associative),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_aggregate),
+	    cmocka_unit_test(test_filter),
+	    cmocka_unit_test(test_filter_invalid),
+	    cmocka_unit_test(test_report_buffer),
+	    cmocka_unit_test(test_allocation_failures),
+	    cmocka_unit_test(test_sort),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
