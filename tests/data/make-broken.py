@@ -91,7 +91,7 @@ def main():
 
     garbage = bytes((i * 37 + 11) % 251 for i in range(400))
     write("gzip-of-garbage", gzip.compress(garbage, mtime=0),
-          "byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof) after gunzip")
+          "byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof) after gunzip")
 
     # A valid gzip header followed by a deflate block of the reserved type 3.
     bad_deflate = gzip.compress(b"x", mtime=0)[:10] + b"\x07\x00\x00\x00"
@@ -190,6 +190,7 @@ def main():
 
     folded_cases()
     callgrind_cases()
+    speedscope_cases()
 
 
 def folded(case, data, bad, message):
@@ -283,6 +284,64 @@ def callgrind_cases():
     data = head + b"fn=main\n1 5\nfn=ma\x00in\n"
     folded("callgrind-nul-byte", data, data.index(b"\x00"),
            "a NUL byte; callgrind files are text")
+
+
+def speedscope_cases():
+    # Each input has speedscope's "$schema", so that it is detected as a
+    # speedscope file; folded() counts the line and column of the error.
+    def doc(frames, profiles, extra=b""):
+        return (b'{"$schema": "https://www.speedscope.app/file-format-schema.json",\n'
+                b' "shared": {"frames": [' + frames + b']},\n'
+                b' "profiles": [\n  ' + profiles + b'\n ]' + extra + b'}\n')
+    ab = b'{"name": "A"}, {"name": "B"}'
+
+    def sampled(samples, weights):
+        return (b'{"type": "sampled", "name": "p", "unit": "none", "startValue": 0, '
+                b'"endValue": 3,\n   "samples": ' + samples + b',\n   "weights": ' + weights + b'}')
+
+    def evented(events):
+        return (b'{"type": "evented", "name": "p", "unit": "none", "startValue": 0, '
+                b'"endValue": 9,\n   "events": [\n    ' + b',\n    '.join(events) + b']}')
+
+    data = doc(ab, sampled(b"[[0, 1], [0, 2]]", b"[1, 2]"))
+    folded("speedscope-bad-frame-index", data, data.index(b"2]]"),
+           'frame index 2 is not one of the 2 frames of "shared"')
+    data = doc(ab, sampled(b"[[0, 1], [0]]", b"[1]"))
+    folded("speedscope-weights-mismatch", data, data.index(b"[1]"),
+           '"weights" has 1 numbers, but "samples" has 2 stacks')
+    data = doc(ab, sampled(b"[[0, 1]]", b"[1e]"))
+    folded("speedscope-bad-number", data, data.index(b"1e]"), "1e is not a JSON number")
+    data = doc(ab, sampled(b"[[0, 1]]", b"[1e30]"))
+    folded("speedscope-weight-too-large", data, data.index(b"1e30"),
+           "the number 1e30 does not fit in 64 bits")
+    data = doc(ab, sampled(b"[[0, 1]]", b"[1]").replace(b'"sampled"', b'"timed"'))
+    folded("speedscope-bad-type", data, data.index(b'"timed"'),
+           'a profile\'s "type" must be "sampled" or "evented"')
+    data = doc(b'{"name": "A",}', sampled(b"[[0]]", b"[1]"))
+    folded("speedscope-trailing-comma", data, data.index(b",}") + 1,
+           "expected a key string, found '}'")
+    data = doc(ab, sampled(b"[[0, 1]]", b"[1]"), b',\n "activeProfileIndex": 1')
+    folded("speedscope-bad-active-profile", data, data.index(b"1}"),
+           '"activeProfileIndex" is 1, but the file has 1 profiles')
+    # speedscope's own sample/profiles/speedscope/invalid/ cases (MIT):
+    # frames closed out of order, a frame never closed, time going back.
+    events = [b'{"type": "O", "frame": 0, "at": 0}', b'{"type": "C", "frame": 0, "at": 1}',
+              b'{"type": "O", "frame": 1, "at": 2}', b'{"type": "O", "frame": 0, "at": 2}',
+              b'{"type": "O", "frame": 0, "at": 3}', b'{"type": "C", "frame": 0, "at": 4}',
+              b'{"type": "C", "frame": 1, "at": 4}', b'{"type": "C", "frame": 0, "at": 5}']
+    data = doc(ab, evented(events))
+    folded("speedscope-out-of-order-events", data, data.index(events[6]),
+           'event 6 closes frame 1 ("B"), but the frame open on top is 0 ("A")')
+    data = doc(b'{"name": "A"}', evented([b'{"type": "O", "frame": 0, "at": 0}']))
+    folded("speedscope-incomplete-trace", data, data.index(b"[\n    {"),
+           'frame 0 ("A") is still open after the last event; every opened frame must be closed')
+    events = [b'{"type": "O", "frame": 0, "at": 5}', b'{"type": "C", "frame": 0, "at": 4.5}']
+    data = doc(ab, evented(events))
+    folded("speedscope-time-goes-back", data, data.index(b"4.5"),
+           "event 1 is at an earlier value than the event before it; events must be in order")
+    data = doc(ab, evented([b'{"type": "C", "frame": 1, "at": 0}']))
+    folded("speedscope-close-without-open", data, data.index(b'{"type": "C"'),
+           'event 0 closes frame 1 ("B"), but no frame is open')
 
 
 if __name__ == "__main__":

@@ -38,4 +38,5 @@ replay pprof yes
 replay json no
 replay collapsed no
 replay callgrind no
+replay speedscope no
 exit $status
