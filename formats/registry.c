@@ -8,6 +8,7 @@
 
 extern const pk_format pk__format_pprof;
 extern const pk_format pk__format_json;
+extern const pk_format pk__format_speedscope;
 extern const pk_format pk__format_collapsed;
 extern const pk_format pk__format_flamegraph;
 extern const pk_format pk__format_callgrind;
@@ -15,10 +16,17 @@ extern const pk_format pk__format_callgrind;
 /* Sniffers run in this order: the strict text formats first, pprof's
  * binary sniffer (which accepts much) last. Callgrind's goes before the
  * folded one, which would take an old callgrind file's first line,
- * "version: 1", for a stack and its count. */
+ * "version: 1", for a stack and its count. speedscope's goes before JSON's
+ * (neither claims the other's files: each looks for its own key), as its
+ * extension ".speedscope.json" must win over ".json". */
 static const pk_format *const formats[] = {
-    &pk__format_json,  &pk__format_callgrind,  &pk__format_collapsed,
-    &pk__format_pprof, &pk__format_flamegraph, NULL,
+    &pk__format_speedscope,
+    &pk__format_json,
+    &pk__format_callgrind,
+    &pk__format_collapsed,
+    &pk__format_pprof,
+    &pk__format_flamegraph,
+    NULL,
 };
 
 /* Formats known by how a file's name starts rather than ends: valgrind
@@ -242,12 +250,11 @@ static int check_write(const pk_profile *p, const pk_format *f, const pk_write_o
 	if (f->export == NULL)
 		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot write the %s format",
 		                     f->name);
-	if (!f->one_value && (out->sample_type != NULL || out->base != NULL ||
-	                      out->granularity != PK_GRANULARITY_FUNCTIONS))
+	if (!f->one_value && (out->sample_type != NULL || out->base != NULL))
 		return pk__error_set(err, PK_EUNSUPPORTED,
-		                     "the %s format keeps every sample type and frame as they "
-		                     "are; a sample type, base or granularity applies to folded "
-		                     "and SVG output",
+		                     "the %s format keeps every sample type; a sample type or "
+		                     "base applies to one-value formats such as folded, callgrind "
+		                     "and SVG",
 		                     f->name);
 	PK_FORWARD(pk_profile_validate(p, err));
 	if (out->base != NULL)
@@ -267,6 +274,21 @@ static int export_to(const pk_profile *p, const pk_format *f, const pk_write_opt
 		rc = pk__gzip_sink_finish(g);
 	pk__gzip_sink_free(g);
 	return rc;
+}
+
+/* Formats that keep the whole profile (pprof, JSON) group it at a
+ * granularity other than functions themselves: the profile written is
+ * pk_profile_aggregate's (inlined frames kept), and *o's granularity goes
+ * back to functions. *agg (owned) is NULL when p is written as is. */
+static int aggregate_for(const pk_profile *p, const pk_format *f, pk_write_options *o,
+                         pk_profile **agg, pk_error *err)
+{
+	*agg = NULL;
+	if (f->one_value || o->granularity == PK_GRANULARITY_FUNCTIONS)
+		return 0;
+	PK_FORWARD(pk_profile_aggregate(p, o->granularity, 1, agg, err));
+	o->granularity = PK_GRANULARITY_FUNCTIONS;
+	return 0;
 }
 
 static bool want_gzip(const pk_format *f, const pk_write_options *opts, const char *path)
@@ -293,16 +315,21 @@ int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_
 	}
 	pk__file_sink *fs;
 	pk_write_options o;
+	pk_profile *agg = NULL;
 	int rc = check_write(p, f, opts, &o, err);
+	if (rc == 0)
+		rc = aggregate_for(p, f, &o, &agg, err);
 	if (rc == 0)
 		rc = pk__file_sink_open(path, err, &fs);
 	if (rc == 0) {
-		rc = export_to(p, f, &o, want_gzip(f, &o, path), pk__file_sink_base(fs), err);
+		rc = export_to(agg ? agg : p, f, &o, want_gzip(f, &o, path), pk__file_sink_base(fs),
+		               err);
 		if (rc == 0)
 			rc = pk__file_sink_commit(fs);
 		else
 			pk__file_sink_abort(fs);
 	}
+	pk_profile_free(agg);
 	pk__error_locate(err, path, f->name);
 	return rc;
 }
@@ -315,9 +342,12 @@ int pk_profile_write_buffer(const pk_profile *p, const pk_write_options *opts, v
 		return pk__error_set(err, PK_EINVAL, "no output format given");
 	pk_write_options o;
 	PK_FORWARD(check_write(p, f, opts, &o, err));
+	pk_profile *agg;
+	PK_FORWARD(aggregate_for(p, f, &o, &agg, err));
 	pk__buffer_sink b;
 	pk__buffer_sink_init(&b, err);
-	int rc = export_to(p, f, &o, want_gzip(f, &o, NULL), &b.base, err);
+	int rc = export_to(agg ? agg : p, f, &o, want_gzip(f, &o, NULL), &b.base, err);
+	pk_profile_free(agg);
 	if (rc < 0) {
 		pk__buffer_sink_release(&b);
 		return rc;

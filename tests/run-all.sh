@@ -73,7 +73,7 @@ check_build plain --enable-werror
 check_build sanitizers --enable-werror --enable-sanitizers
 check_build fuzzing --enable-fuzzing CC=clang
 if [ -d build/fuzzing/tests/fuzz ]; then
-	for t in pprof json collapsed callgrind; do
+	for t in pprof json collapsed callgrind speedscope; do
 		bin="build/fuzzing/tests/fuzz/fuzz_$t"
 		# A fixed seed and run count, so the same code gives the same verdict.
 		step "fuzz_$t, 1000000 runs" sh -c "mkdir -p build/fuzzing/corpus-$t &&

@@ -48,7 +48,7 @@ expect_error missing "$WORK/no-such.pb.gz" \
 # A megabyte of gzipped zeros is no profile, and says so at once.
 head -c 1000000 /dev/zero | gzip -c >"$WORK/zeros.gz"
 expect_error zeros "$WORK/zeros.gz" \
-	"profkit convert: $WORK/zeros.gz: byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof) after gunzip"
+	"profkit convert: $WORK/zeros.gz: byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof) after gunzip"
 
 # Endless or huge streams that no format can read are refused after their
 # first megabyte, not read up to the 2 GiB limit.
@@ -61,12 +61,12 @@ streamed() { # NAME EXPECTED-MESSAGE COMMAND...
 		fail "$name: exit $rc, $(cat "$WORK/stderr")"
 }
 streamed "/dev/zero on stdin" \
-	"profkit info: -: byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof)" \
+	"profkit info: -: byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof)" \
 	timeout 20 "$PROFKIT" info - </dev/zero
 # A valid first field, then bytes no profile has (wire type 3).
 (printf '\012\004\010\001\020\002' && head -c 2000000 /dev/zero | tr '\0' '\033') >"$WORK/bad-tail.pb"
 streamed "a pipe of 2 MB whose second field is bad" \
-	"profkit info: -: byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof)" \
+	"profkit info: -: byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof)" \
 	sh -c "cat '$WORK/bad-tail.pb' | timeout 20 '$PROFKIT' info -"
 # The same bytes from a file are read whole, and the error is precise.
 streamed "a file of 2 MB whose second field is bad" \
@@ -75,10 +75,10 @@ streamed "a file of 2 MB whose second field is bad" \
 # A gzip bomb of zeros stops after its first gunzipped megabyte.
 head -c 200000000 /dev/zero | gzip -1 -c >"$WORK/bomb.gz"
 streamed "gzip bomb through a pipe" \
-	"profkit info: -: byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof) after gunzip" \
+	"profkit info: -: byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof) after gunzip" \
 	sh -c "cat '$WORK/bomb.gz' '$WORK/bomb.gz' '$WORK/bomb.gz' '$WORK/bomb.gz' | timeout 20 '$PROFKIT' info -"
 streamed "gzip bomb" \
-	"profkit info: $WORK/bomb.gz: byte 0: not a profile in any format profkit reads (json, callgrind, folded, pprof) after gunzip" \
+	"profkit info: $WORK/bomb.gz: byte 0: not a profile in any format profkit reads (speedscope, json, callgrind, folded, pprof) after gunzip" \
 	timeout 20 "$PROFKIT" info "$WORK/bomb.gz"
 
 finish
