@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int find_option(const cli_tool *tool, const char *name, size_t len)
 {
@@ -24,12 +26,70 @@ static int find_short(const cli_tool *tool, char c)
 	return -1;
 }
 
+/* The progress bar: drawn on stderr when it is a terminal, once the run
+ * has taken a second, at most 10 times a second; --quiet turns it off. */
+static struct {
+	bool quiet;
+	int tty; /* -1: not asked yet */
+	double start, last;
+	const char *phase; /* the last drawn; the library's are static */
+	bool shown;
+} progress = {false, -1, 0, 0, NULL, false};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	(void)ctx;
+	if (progress.quiet)
+		return;
+	if (progress.tty < 0)
+		progress.tty = isatty(STDERR_FILENO);
+	double t = now();
+	bool new_phase = phase != progress.phase;
+	if (!progress.tty || t - progress.start < 1.0 ||
+	    (progress.shown && !new_phase && t - progress.last < 0.1))
+		return;
+	progress.last = t;
+	progress.phase = phase;
+	progress.shown = true;
+	double mb = (double)done / 1e6;
+	if (done == 0 && total > 0) {
+		fprintf(stderr, "\r%-14s %.1f MB\033[K", phase, (double)total / 1e6);
+	} else if (total == 0) {
+		fprintf(stderr, "\r%-14s %9.1f MB\033[K", phase, mb);
+	} else {
+		int width = 30, filled = (int)((double)width * (double)done / (double)total);
+		if (filled > width)
+			filled = width;
+		fprintf(stderr, "\r%-14s [%.*s%*s] %3d%% %.1f/%.1f MB\033[K", phase, filled,
+		        "##############################", width - filled, "",
+		        (int)(100.0 * (double)done / (double)total), mb, (double)total / 1e6);
+	}
+	fflush(stderr);
+}
+
+void cli_progress_end(void)
+{
+	if (progress.shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		progress.shown = false;
+	}
+}
+
 /* Print "tool: message" as one line. The message quotes argv, and a
  * newline or an ESC there would forge a second line or drive the terminal,
  * so every control byte becomes '?', as the library does in its errors. */
 static void report(const char *tool, bool see_help, const char *fmt, va_list ap)
 {
 	char text[4096];
+	cli_progress_end();
 	vsnprintf(text, sizeof text, fmt, ap);
 	for (unsigned char *c = (unsigned char *)text; *c; c++)
 		if (*c < 0x20 || *c == 0x7f)
@@ -81,13 +141,18 @@ void cli_usage(const cli_tool *tool, FILE *fp)
 			         o->arg ? o->arg : "");
 		fprintf(fp, "  %-28s %s\n", left, o->help);
 	}
-	fprintf(fp, "  %-28s %s\n  %-28s %s\n", "-h, --help", "show this help and exit",
-	        "    --version", "show the version and exit");
+	fprintf(fp, "  %-28s %s\n  %-28s %s\n  %-28s %s\n", "-q, --quiet",
+	        "no progress bar (shown on a terminal for runs over a second)", "-h, --help",
+	        "show this help and exit", "    --version", "show the version and exit");
 }
 
 int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out)
 {
 	memset(out, 0, sizeof *out);
+	if (progress.start == 0) {
+		progress.start = now();
+		atexit(cli_progress_end);
+	}
 	bool options_done = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -104,6 +169,10 @@ int cli_parse(const cli_tool *tool, int argc, char **argv, cli_args *out)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-help") == 0) {
 			cli_usage(tool, stdout);
 			return cli_flush_stdout(tool->name);
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "-quiet") == 0) {
+			progress.quiet = true;
+			continue;
 		}
 		if (strcmp(a, "--version") == 0 || strcmp(a, "-version") == 0) {
 			printf("%s (profkit) %s\n", tool->name, pk_version());
@@ -156,6 +225,7 @@ const char *cli_get(const cli_tool *tool, const cli_args *args, const char *name
 int cli_fail(const char *tool, const pk_error *err)
 {
 	char line[PK_ERROR_SOURCE_MAX + PK_ERROR_MESSAGE_MAX + 64];
+	cli_progress_end();
 	pk_error_describe(err, line, sizeof line);
 	fprintf(stderr, "%s: %s\n", tool, line);
 	return EXIT_ERROR;
@@ -188,9 +258,11 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 		if (rc >= 0)
 			return rc;
 	}
+	opts.progress = cli_progress;
 	pk_error err = PK_ERROR_INIT;
 	if (pk_profile_read_path(path, &opts, out, NULL, &err) < 0)
 		return cli_fail(tool->name, &err);
+	cli_progress_end();
 	return -1;
 }
 
@@ -220,8 +292,16 @@ int cli_view_parse(const cli_tool *tool, const cli_args *args, cli_view *v)
 	static const pk_flamegraph_options flame_init = PK_FLAMEGRAPH_OPTIONS_INIT;
 	static const pk_filter_options filter_init = PK_FILTER_OPTIONS_INIT;
 	v->write = write_init;
+	v->write.progress = cli_progress;
 	v->flame = flame_init;
 	v->base = NULL;
+	/* The input's file name names the output where a format has a name. */
+	const char *in =
+	    args->positional_count ? args->positional[args->positional_count - 1] : "-";
+	if (strcmp(in, "-") != 0) {
+		const char *slash = strrchr(in, '/');
+		v->write.name = slash && slash[1] ? slash + 1 : in;
+	}
 	v->filter = filter_init;
 	v->filter.focus = cli_get(tool, args, "focus");
 	v->filter.ignore = cli_get(tool, args, "ignore");

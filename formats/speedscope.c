@@ -1652,11 +1652,12 @@ static int write_file(writer *w, pk_error *err)
 
 	PK_FORWARD(puts_(w, "{\"$schema\": \"" SCHEMA_URL "\",\n \"exporter\": "));
 	char exporter[64];
-	snprintf(exporter, sizeof exporter, "profkit@%s", pk_version());
+	snprintf(exporter, sizeof exporter, "profkit %s", pk_version());
 	PK_FORWARD(put_string(w, exporter, strlen(exporter)));
-	const char *name;
-	size_t name_len;
-	group_name(p, &name, &name_len);
+	const char *name = w->o->name;
+	size_t name_len = name ? strlen(name) : 0;
+	if (name_len == 0)
+		group_name(p, &name, &name_len);
 	PK_FORWARD(puts_(w, ",\n \"name\": "));
 	PK_FORWARD(put_string(w, name, name_len));
 	char buf[64];

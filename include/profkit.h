@@ -427,19 +427,29 @@ PK_EXTERN int pk_format_can_export(const pk_format *f);
  * matches. */
 PK_EXTERN const pk_format *pk_format_detect(const void *data, size_t size);
 
-#define PK_READ_OPTIONS_VERSION 1
+/** Told how far a read or a write is, a few times a second at most for a
+ * big profile (every 256 KiB read or inflated, every MiB written), never
+ * per sample: phase is "reading", "decompressing", "decoding" or
+ * "writing" (static); done of total bytes, total 0 when it is not known
+ * (writing). ctx is the options' progress_ctx. It must not call back into
+ * the library with the same objects. */
+typedef void (*pk_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+
+#define PK_READ_OPTIONS_VERSION 2
 
 /** How to read. Initialize with PK_READ_OPTIONS_INIT; fields are only ever
- * appended. */
+ * appended (version 2 added progress and progress_ctx). */
 typedef struct pk_read_options {
 	unsigned int version;
 	const pk_format *format; /**< NULL: detect from the bytes */
 	const char *source_name; /**< name used in errors; NULL: the path */
 	uint64_t max_size;       /**< largest input after gunzip; 0: 2 GiB */
+	pk_progress_fn progress; /**< NULL: none */
+	void *progress_ctx;      /**< passed to progress */
 } pk_read_options;
 
 /* clang-format off */
-#define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0}
+#define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL}
 /* clang-format on */
 
 /** Read a profile from a file ("-" is stdin), gzipped or not. On success
@@ -487,10 +497,11 @@ typedef struct pk_flamegraph_options {
 	NULL, NULL, 0, 0, 0, 0}
 /* clang-format on */
 
-#define PK_WRITE_OPTIONS_VERSION 2
+#define PK_WRITE_OPTIONS_VERSION 3
 
 /** How to write. Initialize with PK_WRITE_OPTIONS_INIT; fields are only
- * ever appended (version 2 added those after compress). */
+ * ever appended (version 2 added those after compress, version 3 those
+ * from name on). */
 typedef struct pk_write_options {
 	unsigned int version;
 	const pk_format *format; /**< NULL: from the path's extension */
@@ -505,11 +516,17 @@ typedef struct pk_write_options {
 	int granularity; /**< PK_GRANULARITY_*, for frames of folded and SVG */
 	/** Borrowed; NULL: defaults. */
 	const pk_flamegraph_options *flamegraph;
+	/** What the profile is called, such as its input file's name, for
+	 * formats that carry a name (speedscope). NULL: from the profile
+	 * (its main binary's name). */
+	const char *name;
+	pk_progress_fn progress; /**< NULL: none; told the bytes written so far */
+	void *progress_ctx;      /**< passed to progress */
 } pk_write_options;
 
 /* clang-format off */
 #define PK_WRITE_OPTIONS_INIT {PK_WRITE_OPTIONS_VERSION, NULL, PK_COMPRESS_AUTO, NULL, NULL, \
-	PK_GRANULARITY_FUNCTIONS, NULL}
+	PK_GRANULARITY_FUNCTIONS, NULL, NULL, NULL, NULL}
 /* clang-format on */
 
 /** Write a profile to a file, atomically: the data goes to a temporary file

@@ -65,18 +65,14 @@ grep -v '^ok: ' "$WORK/validate.log" | sed 's/^/  schema: /'
 
 [ -x "$CHROMIUM" ] || { echo "no Chromium at $CHROMIUM (Debian chromium): the web app is not tried"; finish; }
 
-# FILE:NAME:FRAMES for the viewer: the name speedscope's title shows (the
-# binary's; empty: the file's), and frames its sandwich view must find (the
-# script adds the three of the largest self weight).
+# FILE:NAME:FRAMES for the viewer: the name speedscope's title shows
+# (empty: the file's "name", the input's file name here), and frames its
+# sandwich view must find (the script adds the three of the largest self
+# weight).
 specs=()
 for f in "$WORK"/out/*.json; do
 	b=$(basename "$f" .speedscope.json)
 	name=
-	case $b in
-	pipeline_*) name=pipeline ;;
-	cg-* | again-*) ;;
-	*) name=loadgen ;;
-	esac
 	frames=
 	case $b in
 	cpu) frames=main.fib,main.hashBlock,main.mix ;;

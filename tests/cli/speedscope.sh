@@ -47,19 +47,22 @@ for f in "$FIXTURES"/*.pb.gz "$CALLGRIND"/*.callgrind; do
 	"$PROFKIT" convert "$f" -o "$out" || { fail "$b: cannot export"; continue; }
 	same_stacks "$b" "$f" "$out"
 	# Written again from what it reads, and again, the same bytes: a fixed
-	# point after one round (the first loses the mappings, and so the name).
-	"$PROFKIT" convert "$out" -o "$WORK/again.speedscope.json" &&
-		"$PROFKIT" convert "$WORK/again.speedscope.json" -o "$WORK/again2.speedscope.json" &&
+	# point after one round. Through stdin, so that no file name names them
+	# (the first round loses the mappings, and so the binary's name).
+	"$PROFKIT" convert - --to speedscope -o "$WORK/again.speedscope.json" <"$out" &&
+		"$PROFKIT" convert - --to speedscope -o "$WORK/again2.speedscope.json" <"$WORK/again.speedscope.json" &&
 		cmp -s "$WORK/again.speedscope.json" "$WORK/again2.speedscope.json" && pass || fail "$b: not a fixed point"
 done
 
 # The default sample type is the profile shown first; the file's name is
-# the binary's; the exporter is profkit.
+# the input's, or the binary's from stdin; the exporter is profkit.
 out="$WORK/heap.speedscope.json"
 grep -q '^ "activeProfileIndex": 3,$' "$out" && pass || fail "heap: activeProfileIndex is not 3 (inuse_space)"
-grep -q '^ "name": "loadgen",$' "$out" && pass || fail "heap: the name is not loadgen"
-grep -q "^ \"exporter\": \"profkit@$("$PROFKIT" --version | awk '{print $NF}')\",$" "$out" && pass ||
-	fail "heap: the exporter is not profkit@VERSION"
+grep -q '^ "name": "heap.pb.gz",$' "$out" && pass || fail "heap: the name is not heap.pb.gz"
+"$PROFKIT" convert - --to speedscope -o - <"$FIXTURES/heap.pb.gz" | grep -q '^ "name": "loadgen",$' && pass ||
+	fail "heap from stdin: the name is not loadgen"
+grep -q "^ \"exporter\": \"profkit $("$PROFKIT" --version | awk '{print $NF}')\",$" "$out" && pass ||
+	fail "heap: the exporter is not profkit VERSION"
 grep -q '"name": "inuse_space", "unit": "bytes"' "$out" && pass || fail "heap: inuse_space is not in bytes"
 grep -q '"name": "inuse_objects", "unit": "none"' "$out" && pass || fail "heap: counts are not unit none"
 grep -q '"name": "cpu", "unit": "nanoseconds"' "$WORK/cpu.speedscope.json" && pass || fail "cpu: not nanoseconds"

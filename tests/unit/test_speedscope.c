@@ -350,7 +350,7 @@ static void test_export_rich(void **state)
 	char want[4096];
 	snprintf(want, sizeof want,
 	         "{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-	         " \"exporter\": \"profkit@%s\",\n"
+	         " \"exporter\": \"profkit %s\",\n"
 	         " \"name\": \"app\",\n"
 	         " \"activeProfileIndex\": 1,\n"
 	         " \"profiles\": [\n"
