@@ -9,4 +9,13 @@ PYTHONPATH="$TOP_BUILDDIR/bindings/python${PYTHONPATH:+:$PYTHONPATH}"
 # The build tree must not collect __pycache__ files in the source tree.
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH PYTHONDONTWRITEBYTECODE
+# Under --enable-sanitizers the extension needs the ASan runtime loaded
+# before the interpreter starts; Python's own allocations are not ours to
+# check for leaks.
+asan=$(ldd "$TOP_BUILDDIR"/bindings/python/profkit/_profkit*.so 2>/dev/null | awk '/libasan/ { print $3 }')
+if [ -n "$asan" ]; then
+	LD_PRELOAD="$asan${LD_PRELOAD:+ $LD_PRELOAD}"
+	ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	export LD_PRELOAD ASAN_OPTIONS
+fi
 exec "$PYTHON" "$TOP_SRCDIR/tests/python/test_profkit.py" -v 2>&1
