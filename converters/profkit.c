@@ -25,10 +25,11 @@ static const cli_tool convert_tool = {
     "after any gzip is undone. OUT is written to a temporary file and renamed into place, so\n"
     "a failed conversion leaves no output and an existing OUT untouched.\n"
     "Formats: pprof (.pb.gz, .pprof, .prof; .pb is written plain), json (.json), folded\n"
-    "(.folded, .collapsed), callgrind (.callgrind, callgrind.out.*) and svg (.svg, write\n"
-    "only). Folded, callgrind and SVG output are chosen, subtracted and grouped by the\n"
-    "options below (callgrind writes every sample type unless one is chosen); the SVG\n"
-    "options are flamegraph.pl's.",
+    "(.folded, .collapsed), callgrind (.callgrind, callgrind.out.*), speedscope\n"
+    "(.speedscope.json) and svg (.svg, write only). Folded, callgrind, speedscope and SVG\n"
+    "output are chosen, subtracted and grouped by the options below (callgrind and\n"
+    "speedscope write every sample type unless one is chosen); the SVG options are\n"
+    "flamegraph.pl's.",
     convert_options,
     sizeof convert_options / sizeof convert_options[0],
 };
