@@ -1568,16 +1568,18 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	for (uint32_t i = t->node_count > 1 ? next_node(t, 0) : PK_NONE; i != PK_NONE;
 	     i = next_node(t, i)) {
 		const pk__tree_node *node = &t->nodes[i];
-		uint32_t f;
-		PK_FORWARD(shared_frame(w, t, node->frame, &f));
+		/* The path holds tree frames; shared frames are numbered only as
+		 * written stacks use them, so that a stack left out leaves no gap
+		 * and reading the file back numbers them the same. */
 		w->path.count = node->depth - 1;
-		PK_FORWARD(pk__vec_push(&w->path, sizeof f, &f, 1, NULL));
+		PK_FORWARD(pk__vec_push(&w->path, sizeof node->frame, &node->frame, 1, NULL));
 		if (node_value(t, node) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
 		for (size_t j = 0; j < w->path.count; j++) {
-			n = snprintf(buf, sizeof buf, j ? ",%" PRIu32 : "%" PRIu32,
-			             PK_VEC_AT(w->path, uint32_t, j));
+			uint32_t f;
+			PK_FORWARD(shared_frame(w, t, PK_VEC_AT(w->path, uint32_t, j), &f));
+			n = snprintf(buf, sizeof buf, j ? ",%" PRIu32 : "%" PRIu32, f);
 			PK_FORWARD(put(w, buf, (size_t)n));
 		}
 		PK_FORWARD(put(w, "]", 1));
