@@ -63,6 +63,12 @@ int cli_usage_error(const cli_tool *tool, const char *fmt, ...)
  * failed. Every command that prints to stdout ends with it. */
 int cli_flush_stdout(const char *tool);
 
+/* A pk_progress_fn that draws a progress bar on stderr when it is a
+ * terminal, the run has taken a second and --quiet was not given; and
+ * what clears it (before anything else is printed, and at exit). */
+void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total);
+void cli_progress_end(void);
+
 /* Print the error record as one line; returns EXIT_ERROR. */
 int cli_fail(const char *tool, const pk_error *err);
 

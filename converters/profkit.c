@@ -371,6 +371,7 @@ static const cli_tool merge_tool = {
 static int write_profile(const cli_tool *tool, const pk_profile *p, const char *path)
 {
 	pk_write_options w = PK_WRITE_OPTIONS_INIT;
+	w.progress = cli_progress;
 	if ((w.format = pk_format_by_path(path)) == NULL)
 		w.format = pk_format_by_name("pprof");
 	pk_error err = PK_ERROR_INIT;

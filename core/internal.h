@@ -412,6 +412,13 @@ void pk__gzip_sink_free(pk__gzip_sink *g);
  * by commit; abort (or free without commit) removes it. "-" is stdout. */
 typedef struct pk__file_sink pk__file_sink;
 int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out);
+/* A caller's progress callback (fn NULL: none) and its context. */
+typedef struct pk__progress {
+	pk_progress_fn fn;
+	void *ctx;
+} pk__progress;
+/* Tell progress the bytes written, every MiB. */
+void pk__file_sink_set_progress(pk__file_sink *f, pk__progress progress);
 pk__sink *pk__file_sink_base(pk__file_sink *f);
 int pk__file_sink_commit(pk__file_sink *f);
 void pk__file_sink_abort(pk__file_sink *f);
@@ -437,6 +444,9 @@ typedef int (*pk__input_probe)(const unsigned char *data, size_t size, bool gunz
 /* probe may be NULL. */
 int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe probe, pk__input *out,
                         pk_error *err);
+/* The same, telling progress (may be NULL) of "reading" and "decompressing". */
+int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_probe probe,
+                                 const pk__progress *progress, pk__input *out, pk_error *err);
 /* Copies (or inflates) data into out. */
 int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input_probe probe,
                           pk__input *out, pk_error *err);

@@ -269,14 +269,11 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 /* ---------------------------------------------------------------- stacks */
 
+/* Two locations per multiply, where one each made a long chain of
+ * dependent multiplies per sample. */
 static uint64_t hash_stack(const uint32_t *locs, size_t depth)
 {
-	uint64_t h = 0x84222325cbf29ce4u ^ depth;
-	for (size_t i = 0; i < depth; i++) {
-		h = (h ^ locs[i]) * 0x100000001b3u;
-		h ^= h >> 29;
-	}
-	return h;
+	return pk__hash_bytes(locs, depth * sizeof *locs);
 }
 
 /* The index of the stack locs[0..depth), added if new. */

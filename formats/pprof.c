@@ -35,10 +35,17 @@ typedef struct pb_field {
 	size_t start, len; /* WIRE_LEN payload */
 } pb_field;
 
-static int read_varint(pb_reader *r, uint64_t *out)
+static inline int read_varint(pb_reader *r, uint64_t *out)
 {
+	/* Most varints of a profile (keys, indices, small values) are one
+	 * byte: those skip the loop. */
+	if (r->pos < r->end && r->data[r->pos] < 0x80) {
+		*out = r->data[r->pos++];
+		return 0;
+	}
 	uint64_t v = 0;
 	size_t start = r->pos;
+	*out = 0;
 	for (unsigned shift = 0; shift < 70; shift += 7) {
 		if (r->pos >= r->end)
 			return pk__error_at(

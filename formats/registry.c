@@ -147,11 +147,20 @@ static pk__input_probe probe_for(const pk_read_options *opts)
 	return opts != NULL && opts->format != NULL ? NULL : probe_formats;
 }
 
-static int check_read_options(const pk_read_options *opts, pk_error *err)
+/* *out gets the options in the current version, with those a caller of an
+ * older one lacks at their defaults. */
+static int check_read_options(const pk_read_options *opts, pk_read_options *out, pk_error *err)
 {
+	static const pk_read_options defaults = PK_READ_OPTIONS_INIT;
+	*out = defaults;
 	if (opts != NULL && (opts->version == 0 || opts->version > PK_READ_OPTIONS_VERSION))
 		return pk__error_set(err, PK_EINVAL, "unknown pk_read_options version %u",
 		                     opts->version);
+	if (opts != NULL && opts->version == 1)
+		memcpy(out, opts, offsetof(pk_read_options, progress));
+	else if (opts != NULL)
+		*out = *opts;
+	out->version = PK_READ_OPTIONS_VERSION;
 	return 0;
 }
 
@@ -192,11 +201,16 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
                          const pk_format **format_out, pk_error *err)
 {
 	const char *source = opts && opts->source_name ? opts->source_name : path;
-	PK_FORWARD(check_read_options(opts, err));
+	pk_read_options o;
+	PK_FORWARD(check_read_options(opts, &o, err));
 	pk__input in;
-	int rc = pk__input_read_path(path, opts ? opts->max_size : 0, probe_for(opts), &in, err);
-	if (rc == 0)
-		rc = import_input(&in, opts, source, out, format_out, err);
+	pk__progress progress = {o.progress, o.progress_ctx};
+	int rc = pk__input_read_path_progress(path, o.max_size, probe_for(&o), &progress, &in, err);
+	if (rc == 0) {
+		if (progress.fn)
+			progress.fn(progress.ctx, "decoding", 0, in.size);
+		rc = import_input(&in, &o, source, out, format_out, err);
+	}
 	pk__input_release(&in);
 	pk__error_locate(err, source, NULL);
 	return rc;
@@ -206,12 +220,12 @@ int pk_profile_read_buffer(const void *data, size_t size, const pk_read_options 
                            pk_profile **out, const pk_format **format_out, pk_error *err)
 {
 	const char *source = opts && opts->source_name ? opts->source_name : "<buffer>";
-	PK_FORWARD(check_read_options(opts, err));
+	pk_read_options o;
+	PK_FORWARD(check_read_options(opts, &o, err));
 	pk__input in;
-	int rc =
-	    pk__input_from_buffer(data, size, opts ? opts->max_size : 0, probe_for(opts), &in, err);
+	int rc = pk__input_from_buffer(data, size, o.max_size, probe_for(&o), &in, err);
 	if (rc == 0)
-		rc = import_input(&in, opts, source, out, format_out, err);
+		rc = import_input(&in, &o, source, out, format_out, err);
 	pk__input_release(&in);
 	pk__error_locate(err, source, NULL);
 	return rc;
@@ -234,6 +248,8 @@ static int check_write(const pk_profile *p, const pk_format *f, const pk_write_o
 		                     opts->version);
 	if (opts != NULL && opts->version == 1)
 		memcpy(out, opts, offsetof(pk_write_options, sample_type));
+	else if (opts != NULL && opts->version == 2)
+		memcpy(out, opts, offsetof(pk_write_options, name));
 	else if (opts != NULL)
 		*out = *opts;
 	out->version = PK_WRITE_OPTIONS_VERSION;
@@ -322,6 +338,7 @@ int pk_profile_write_path(const pk_profile *p, const char *path, const pk_write_
 	if (rc == 0)
 		rc = pk__file_sink_open(path, err, &fs);
 	if (rc == 0) {
+		pk__file_sink_set_progress(fs, (pk__progress){o.progress, o.progress_ctx});
 		rc = export_to(agg ? agg : p, f, &o, want_gzip(f, &o, path), pk__file_sink_base(fs),
 		               err);
 		if (rc == 0)
