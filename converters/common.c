@@ -436,3 +436,35 @@ void cli_view_free(cli_view *v)
 	pk_profile_free(v->base);
 	v->base = NULL;
 }
+
+int cli_convert_run(const cli_tool *tool, const cli_args *args, const char *format,
+                    const char *out_path)
+{
+	cli_view view;
+	int rc = cli_view_parse(tool, args, &view);
+	if (rc >= 0)
+		return rc;
+	view.write.format = pk_format_by_name(format);
+	view.write.compress = PK_COMPRESS_NONE;
+	if (view.write.format == NULL || !pk_format_can_export(view.write.format)) {
+		cli_view_free(&view);
+		cli_error(tool->name, "this build of profkit cannot write %s", format);
+		return EXIT_ERROR;
+	}
+	if (strcmp(format, "svg") != 0)
+		view.write.flamegraph = NULL;
+
+	pk_profile *p;
+	rc = cli_read_profile(tool, args->positional[0], cli_get(tool, args, "from"), &p);
+	if (rc < 0 && (rc = cli_view_filter(tool, &view, &p)) >= 0)
+		pk_profile_free(p);
+	if (rc < 0) {
+		pk_error err = PK_ERROR_INIT;
+		rc = pk_profile_write_path(p, out_path ? out_path : "-", &view.write, &err) < 0
+		         ? cli_fail(tool->name, &err)
+		         : EXIT_OK;
+		pk_profile_free(p);
+	}
+	cli_view_free(&view);
+	return rc;
+}

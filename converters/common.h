@@ -150,4 +150,10 @@ void cli_view_free(cli_view *v);
  * Returns -1 to go on, or an exit code after printing the error. */
 int cli_view_filter(const cli_tool *tool, cli_view *v, pk_profile **p);
 
+/* The work of a one-format front end after cli_parse: read the one input
+ * (--from), apply the view options, write it as format to out_path (NULL:
+ * standard output), uncompressed. Returns the exit code. */
+int cli_convert_run(const cli_tool *tool, const cli_args *args, const char *format,
+                    const char *out_path);
+
 #endif

@@ -32,25 +32,6 @@ int main(int argc, char **argv)
 		return rc;
 	if (args.positional_count != 1)
 		return cli_usage_error(&tool, "give exactly one input profile");
-	const char *out_path = cli_get(&tool, &args, "output");
-	cli_view view;
-	if ((rc = cli_view_parse(&tool, &args, &view)) >= 0)
-		return rc;
-	view.write.format =
-	    pk_format_by_name(cli_get(&tool, &args, "folded") != NULL ? "folded" : "svg");
-	view.write.compress = PK_COMPRESS_NONE;
-
-	pk_profile *p;
-	rc = cli_read_profile(&tool, args.positional[0], cli_get(&tool, &args, "from"), &p);
-	if (rc < 0 && (rc = cli_view_filter(&tool, &view, &p)) >= 0)
-		pk_profile_free(p);
-	if (rc < 0) {
-		pk_error err = PK_ERROR_INIT;
-		rc = pk_profile_write_path(p, out_path ? out_path : "-", &view.write, &err) < 0
-		         ? cli_fail(tool.name, &err)
-		         : EXIT_OK;
-		pk_profile_free(p);
-	}
-	cli_view_free(&view);
-	return rc;
+	const char *format = cli_get(&tool, &args, "folded") != NULL ? "folded" : "svg";
+	return cli_convert_run(&tool, &args, format, cli_get(&tool, &args, "output"));
 }

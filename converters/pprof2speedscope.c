@@ -31,30 +31,5 @@ int main(int argc, char **argv)
 		return rc;
 	if (args.positional_count != 1)
 		return cli_usage_error(&tool, "give exactly one input profile");
-	const char *out_path = cli_get(&tool, &args, "output");
-	cli_view view;
-	if ((rc = cli_view_parse(&tool, &args, &view)) >= 0)
-		return rc;
-	view.write.format = pk_format_by_name("speedscope");
-	view.write.compress = PK_COMPRESS_NONE;
-	view.write.flamegraph = NULL;
-	if (view.write.format == NULL || !pk_format_can_export(view.write.format)) {
-		cli_view_free(&view);
-		cli_error(tool.name, "this build of profkit cannot write speedscope files");
-		return EXIT_ERROR;
-	}
-
-	pk_profile *p;
-	rc = cli_read_profile(&tool, args.positional[0], cli_get(&tool, &args, "from"), &p);
-	if (rc < 0 && (rc = cli_view_filter(&tool, &view, &p)) >= 0)
-		pk_profile_free(p);
-	if (rc < 0) {
-		pk_error err = PK_ERROR_INIT;
-		rc = pk_profile_write_path(p, out_path ? out_path : "-", &view.write, &err) < 0
-		         ? cli_fail(tool.name, &err)
-		         : EXIT_OK;
-		pk_profile_free(p);
-	}
-	cli_view_free(&view);
-	return rc;
+	return cli_convert_run(&tool, &args, "speedscope", cli_get(&tool, &args, "output"));
 }
