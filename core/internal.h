@@ -379,14 +379,31 @@ bool pk__no_samples(void *ctx, int64_t *values, size_t count);
 
 /* ------------------------------------------------------------ byte output */
 
-/* Where an exporter writes: a callback pair, so one exporter serves files,
- * memory and gzip alike. */
+/* Where an exporter writes: a callback, so one exporter serves files,
+ * memory and gzip alike. Exporters write many small pieces: a sink with a
+ * buffer (cap > 0) gathers them there and calls write with blocks of up to
+ * cap bytes; pk__sink_flush passes on the rest, which the sinks below do
+ * before they finish or commit. */
 typedef struct pk__sink {
 	int (*write)(struct pk__sink *s, const void *data, size_t size);
 	pk_error *err;
+	unsigned char *buf; /* cap bytes, len of them used; NULL if cap is 0 */
+	size_t len, cap;
 } pk__sink;
 
-int pk__sink_write(pk__sink *s, const void *data, size_t size);
+int pk__sink_write_slow(pk__sink *s, const void *data, size_t size);
+/* Inline: most writes are a few bytes that only need a copy. */
+static inline int pk__sink_write(pk__sink *s, const void *data, size_t size)
+{
+	if (size <= s->cap - s->len) {
+		if (size > 0)
+			__builtin_memcpy(s->buf + s->len, data, size);
+		s->len += size;
+		return 0;
+	}
+	return pk__sink_write_slow(s, data, size);
+}
+int pk__sink_flush(pk__sink *s);
 int pk__sink_puts(pk__sink *s, const char *str);
 int pk__sink_printf(pk__sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

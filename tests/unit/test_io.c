@@ -12,27 +12,35 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <isa-l/igzip_lib.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* ----------------------------------------------------------------- helpers */
 
-/* gzip data with zlib itself, independently of our sinks. */
+/* gzip data with ISA-L itself, independently of our sinks, at its
+ * strongest level (ours writes level 1). */
 static unsigned char *gzip_bytes(const void *data, size_t size, size_t *out_size)
 {
-	z_stream z = {0};
-	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-	                 Z_OK);
-	size_t cap = deflateBound(&z, (uLong)size) + 64;
+	struct isal_zstream z;
+	isal_deflate_init(&z);
+	unsigned char *level_buf = malloc(ISAL_DEF_LVL3_DEFAULT);
+	assert_non_null(level_buf);
+	z.level = 3;
+	z.level_buf = level_buf;
+	z.level_buf_size = ISAL_DEF_LVL3_DEFAULT;
+	z.gzip_flag = IGZIP_GZIP;
+	z.end_of_stream = 1;
+	size_t cap = size + size / 8 + 1024;
 	unsigned char *out = malloc(cap);
 	assert_non_null(out);
-	z.next_in = (unsigned char *)data;
-	z.avail_in = (uInt)size;
+	z.next_in = (uint8_t *)data;
+	z.avail_in = (uint32_t)size;
 	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	z.avail_out = (uint32_t)cap;
+	assert_int_equal(isal_deflate(&z), COMP_OK);
+	assert_int_equal(z.internal_state.state, ZSTATE_END);
 	*out_size = cap - z.avail_out;
-	deflateEnd(&z);
+	free(level_buf);
 	return out;
 }
 
@@ -283,6 +291,14 @@ static void test_gunzip_garbage(void **state)
 	assert_string_equal(err.message, "corrupt gzip data: incorrect data check");
 	free(gz);
 
+	/* a bad size in the trailer */
+	gz = gzip_bytes("checksum me", 11, &gz_size);
+	gz[gz_size - 4] ^= 1;
+	pk_error_init(&err);
+	assert_int_equal(pk__input_from_buffer(gz, gz_size, 0, NULL, &in, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "corrupt gzip data: incorrect length check");
+	free(gz);
+
 	/* the magic alone */
 	pk_error_init(&err);
 	assert_int_equal(pk__input_from_buffer("\x1f\x8b", 2, 0, NULL, &in, &err), PK_EFORMAT);
@@ -323,7 +339,7 @@ static void test_max_size(void **state)
 	unsigned char *zeros = calloc(1, bomb_size);
 	gz = gzip_bytes(zeros, bomb_size, &gz_size);
 	free(zeros);
-	assert_true(gz_size < 100000);
+	assert_true(gz_size < bomb_size / 256);
 	pk_error_init(&err);
 	assert_int_equal(pk__input_from_buffer(gz, gz_size, 1 << 20, NULL, &in, &err), PK_ENOMEM);
 	assert_true(err.offset >= 0 && err.offset < (long long)gz_size);
@@ -368,6 +384,143 @@ static void test_max_size(void **state)
 	assert_null(p);
 	assert_string_equal(err.source, path);
 	remove_dir(dir);
+	free(data);
+}
+
+/* A gzip member of data whose header carries a file name of name_len
+ * bytes: a way to give a member any size. */
+static unsigned char *gzip_named(const void *data, size_t size, size_t name_len, size_t *out_size)
+{
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	unsigned char *named = malloc(gz_size + name_len + 1);
+	assert_non_null(named);
+	memcpy(named, gz, 10);
+	named[3] |= 0x08; /* FNAME */
+	memset(named + 10, 'n', name_len);
+	named[10 + name_len] = '\0';
+	memcpy(named + 11 + name_len, gz + 10, gz_size - 10);
+	free(gz);
+	*out_size = gz_size + name_len + 1;
+	return named;
+}
+
+/* The reader's chunk in core/io.c: members that end around it. */
+#define READ_CHUNK (256 * 1024)
+
+static void test_gunzip_members_across_reads(void **state)
+{
+	(void)state;
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/two.gz", dir);
+	size_t size = 100000;
+	unsigned char *data = pattern(size, 6);
+	size_t gz_size;
+	unsigned char *plain_gz = gzip_bytes(data, size, &gz_size);
+	/* The second member's magic, and then a single stray byte, fall on
+	 * either side of a read's end. */
+	for (long shift = -2; shift <= 1; shift++) {
+		size_t name_len = READ_CHUNK + (size_t)shift - gz_size - 1;
+		size_t first_size;
+		unsigned char *first = gzip_named(data, size, name_len, &first_size);
+		assert_int_equal(first_size, READ_CHUNK + shift);
+		unsigned char *two = malloc(first_size + gz_size + 1);
+		memcpy(two, first, first_size);
+		memcpy(two + first_size, plain_gz, gz_size);
+		write_file(path, two, first_size + gz_size);
+		pk__input in;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+		assert_int_equal(in.size, 2 * size);
+		assert_memory_equal(in.data, data, size);
+		assert_memory_equal(in.data + size, data, size);
+		pk__input_release(&in);
+		assert_int_equal(
+		    pk__input_from_buffer(two, first_size + gz_size, 0, NULL, &in, &err), 0);
+		assert_int_equal(in.size, 2 * size);
+		pk__input_release(&in);
+
+		/* one byte after the first member: not a second one */
+		two[first_size] = 'J';
+		write_file(path, two, first_size + 1);
+		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), PK_EFORMAT);
+		assert_int_equal(err.offset, first_size);
+		assert_string_equal(err.message,
+		                    "unexpected bytes after the end of the gzip stream");
+		pk_error_init(&err);
+		two[first_size] = 0x1f;
+		two[first_size + 1] = 'J';
+		write_file(path, two, first_size + 2);
+		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), PK_EFORMAT);
+		assert_int_equal(err.offset, first_size);
+		assert_string_equal(err.message,
+		                    "unexpected bytes after the end of the gzip stream");
+		free(two);
+		free(first);
+	}
+	free(plain_gz);
+	free(data);
+	remove_dir(dir);
+}
+
+/* Output larger than the last member's size says (several members), and
+ * output of unknown size (a pipe): the buffer grows. */
+static void test_gunzip_grows(void **state)
+{
+	(void)state;
+	size_t size = 3 * 1024 * 1024 + 5;
+	unsigned char *data = pattern(size, 7);
+	size_t a_size, b_size;
+	unsigned char *a = gzip_bytes(data, size - 1000, &a_size);
+	unsigned char *b = gzip_bytes(data + size - 1000, 1000, &b_size);
+	unsigned char *ab = malloc(a_size + b_size);
+	memcpy(ab, a, a_size);
+	memcpy(ab + a_size, b, b_size);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_from_buffer(ab, a_size + b_size, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/ab.gz", dir);
+	write_file(path, ab, a_size + b_size);
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	/* and the limit holds while it grows */
+	assert_int_equal(pk__input_read_path(path, size - 1, NULL, &in, &err), PK_ENOMEM);
+	assert_string_equal(err.message,
+	                    "the gunzipped input is larger than the limit of 3145732 bytes");
+
+	/* through a FIFO, whose size nothing tells */
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *f = fopen(path, "wb");
+		size_t n = f ? fwrite(ab, 1, a_size + b_size, f) : 0;
+		_exit(f != NULL && n == a_size + b_size && fclose(f) == 0 ? 0 : 1);
+	}
+	pk_error_init(&err);
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(in.was_gzip);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	remove_dir(dir);
+	free(ab);
+	free(a);
+	free(b);
 	free(data);
 }
 
@@ -561,6 +714,60 @@ static void test_buffer_and_gzip_sinks(void **state)
 	pk__buffer_sink_release(&b);
 	free(data);
 	assert_int_equal(err.code, 0);
+}
+
+/* The same pieces, small and large, into a sink. */
+static void write_pieces(pk__sink *s, const unsigned char *big, size_t big_size)
+{
+	for (int i = 0; i < 100000; i++) {
+		assert_int_equal(pk__sink_printf(s, "%d;", i), 0);
+		assert_int_equal(pk__sink_write(s, "x", i % 3), 0);
+		if (i % 10000 == 0)
+			assert_int_equal(pk__sink_write(s, big, big_size), 0);
+		if (i % 777 == 0)
+			assert_int_equal(
+			    pk__sink_printf(s, "%.*s", (int)(i % 3000), (const char *)big), 0);
+		assert_int_equal(pk__sink_puts(s, "\n"), 0);
+	}
+}
+
+/* Small writes gather in the sinks' buffers: what comes out of a file
+ * sink, plain or through gzip, is what a memory sink collects. */
+static void test_sinks_gather_small_writes(void **state)
+{
+	(void)state;
+	size_t big_size = 200000;
+	unsigned char *big = pattern(big_size, 8);
+	pk_error err = PK_ERROR_INIT;
+	pk__buffer_sink want;
+	pk__buffer_sink_init(&want, &err);
+	write_pieces(&want.base, big, big_size);
+
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.txt", dir);
+	for (int gzip = 0; gzip < 2; gzip++) {
+		pk__file_sink *f = NULL;
+		assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+		pk__gzip_sink *g = NULL;
+		if (gzip)
+			assert_int_equal(pk__gzip_sink_new(pk__file_sink_base(f), &err, &g), 0);
+		write_pieces(gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f), big, big_size);
+		if (gzip)
+			assert_int_equal(pk__gzip_sink_finish(g), 0);
+		pk__gzip_sink_free(g);
+		assert_int_equal(pk__file_sink_commit(f), 0);
+		pk__input in;
+		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+		assert_int_equal(in.was_gzip, gzip);
+		assert_int_equal(in.size, want.size);
+		assert_memory_equal(in.data, want.data, want.size);
+		pk__input_release(&in);
+	}
+	assert_int_equal(err.code, 0);
+	pk__buffer_sink_release(&want);
+	remove_dir(dir);
+	free(big);
 }
 
 /* A format whose exporter writes some bytes and then fails, to see what
@@ -935,11 +1142,14 @@ int main(void)
 	    cmocka_unit_test(test_gunzip_truncated),
 	    cmocka_unit_test(test_gunzip_garbage),
 	    cmocka_unit_test(test_max_size),
+	    cmocka_unit_test(test_gunzip_members_across_reads),
+	    cmocka_unit_test(test_gunzip_grows),
 	    cmocka_unit_test(test_empty_file),
 	    cmocka_unit_test(test_directory),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_read_gzip_file),
 	    cmocka_unit_test(test_buffer_and_gzip_sinks),
+	    cmocka_unit_test(test_sinks_gather_small_writes),
 	    cmocka_unit_test(test_file_sink_failed_export_keeps_old_file),
 	    cmocka_unit_test(test_file_sink_write_error_keeps_old_file),
 	    cmocka_unit_test(test_file_sink_allocation_failures),
