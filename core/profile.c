@@ -1,8 +1,8 @@
 /* profile.c - the profile model: building, reading back, validating.
  *
  * Everything lives in a few growable arrays owned by the profile. A sample
- * costs one small record plus its values; its stack is interned, so samples
- * that share a stack share its storage. */
+ * costs 8 bytes plus its values; its stack is interned, so samples that
+ * share a stack share its storage. */
 #include "internal.h"
 
 #include <string.h>
@@ -19,10 +19,11 @@ typedef struct stack_rec {
 	uint64_t hash;
 } stack_rec;
 
+/* A sample's labels are labels[previous sample's label_end, label_end):
+ * samples add their labels in order, so one index per sample suffices. */
 typedef struct sample_rec {
 	uint32_t stack;
-	uint32_t label_count;
-	size_t label_start; /* into labels */
+	uint32_t label_end;
 } sample_rec;
 
 struct pk_profile {
@@ -269,41 +270,60 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 /* ---------------------------------------------------------------- stacks */
 
-/* Two locations per multiply, where one each made a long chain of
- * dependent multiplies per sample. */
-static uint64_t hash_stack(const uint32_t *locs, size_t depth)
+/* The index of the stack whose depth locations lie in the pool's free
+ * tail (stack_locations.items + count, reserved by the caller), added if
+ * new: then the tail becomes its storage, else it is left as scratch.
+ * Importers decode stacks straight into the tail, so a sample whose stack
+ * was seen before costs no copy. */
+static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 {
-	return pk__hash_bytes(locs, depth * sizeof *locs);
-}
-
-/* The index of the stack locs[0..depth), added if new. */
-static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t *out)
-{
+	if (p->stacks.count >= PK_NONE - 1)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->stacks, sizeof(stack_rec), 1));
 	if ((p->stacks.count + 1) * 2 > p->stack_slot_count)
 		PK_FORWARD(pk__slots_grow(&p->stack_slots, &p->stack_slot_count, p->stacks.items,
 		                          p->stacks.count, sizeof(stack_rec),
 		                          offsetof(stack_rec, hash)));
-	uint64_t h = hash_stack(locs, depth);
+	const uint32_t *pool = p->stack_locations.items;
+	const uint32_t *locs = depth ? pool + p->stack_locations.count : NULL;
+	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
 	size_t mask = p->stack_slot_count - 1;
 	size_t at = h & mask;
-	for (; p->stack_slots[at] != 0; at = (at + 1) & mask) {
-		const stack_rec *s = &PK_VEC_AT(p->stacks, stack_rec, p->stack_slots[at] - 1);
+	const stack_rec *stacks = p->stacks.items;
+	for (uint32_t slot; (slot = p->stack_slots[at]) != 0; at = (at + 1) & mask) {
+		const stack_rec *s = &stacks[slot - 1];
 		if (s->hash == h && s->depth == depth &&
-		    (depth == 0 || memcmp(&PK_VEC_AT(p->stack_locations, uint32_t, s->start), locs,
-		                          depth * sizeof *locs) == 0)) {
-			*out = p->stack_slots[at] - 1;
+		    (depth == 0 || memcmp(pool + s->start, locs, depth * sizeof *locs) == 0)) {
+			*out = slot - 1;
 			return 0;
 		}
 	}
-	if (p->stacks.count >= PK_NONE - 1)
-		return PK_ENOMEM;
-	stack_rec rec = {p->stack_locations.count, (uint32_t)depth, h};
-	PK_FORWARD(pk__vec_push(&p->stack_locations, sizeof *locs, locs, depth, NULL));
-	size_t index;
-	PK_FORWARD(pk__vec_push(&p->stacks, sizeof rec, &rec, 1, &index));
+	size_t index = p->stacks.count++;
+	PK_VEC_AT(p->stacks, stack_rec, index) =
+	    (stack_rec){p->stack_locations.count, (uint32_t)depth, h};
+	p->stack_locations.count += depth;
 	p->stack_slots[at] = (uint32_t)(index + 1);
 	*out = (uint32_t)index;
 	return 0;
+}
+
+int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out)
+{
+	if (more > SIZE_MAX - depth)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->stack_locations, sizeof(uint32_t), depth + more));
+	uint32_t *pool = p->stack_locations.items;
+	*out = pool ? pool + p->stack_locations.count : NULL;
+	return 0;
+}
+
+int pk__profile_reserve_samples(pk_profile *p, size_t samples)
+{
+	if (samples > PK_NONE)
+		return 0; /* a hint only; adding them will say what is wrong */
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), samples));
+	return pk__vec_reserve(&p->values, sizeof(int64_t),
+	                       pk__mul(samples, p->sample_types.count));
 }
 
 size_t pk_profile_stack_count(const pk_profile *p)
@@ -325,6 +345,28 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 
 /* --------------------------------------------------------------- samples */
 
+int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
+                                const pk_label *labels, size_t label_count)
+{
+	if (depth > UINT32_MAX || label_count > UINT32_MAX - p->labels.count)
+		return PK_ENOMEM;
+	size_t stride = p->sample_types.count;
+	/* Reserve first, so that a failure leaves no stack without a sample. */
+	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, stride));
+	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, label_count));
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), 1));
+	sample_rec rec = {0, (uint32_t)(p->labels.count + label_count)};
+	PK_FORWARD(intern_tail_stack(p, depth, &rec.stack));
+	PK_VEC_AT(p->samples, sample_rec, p->samples.count++) = rec;
+	int64_t *dst = (int64_t *)p->values.items + p->values.count;
+	for (size_t i = 0; i < stride; i++)
+		dst[i] = values[i];
+	p->values.count += stride;
+	if (label_count > 0)
+		pk__vec_push(&p->labels, sizeof *labels, labels, label_count, NULL);
+	return 0;
+}
+
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
                           const int64_t *values, size_t value_count, const pk_label *labels,
                           size_t label_count)
@@ -341,16 +383,11 @@ int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth
 		if (!str_ok(p, labels[i].key) || !str_ok(p, labels[i].str) ||
 		    !str_ok(p, labels[i].num_unit))
 			return PK_EINVAL;
-	/* Reserve first, so that a failure leaves no stack without a sample. */
-	sample_rec rec = {0, (uint32_t)label_count, p->labels.count};
-	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, value_count));
-	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, label_count));
-	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof rec, 1));
-	PK_FORWARD(intern_stack(p, locations, depth, &rec.stack));
-	pk__vec_push(&p->samples, sizeof rec, &rec, 1, NULL);
-	pk__vec_push(&p->values, sizeof *values, values, value_count, NULL);
-	pk__vec_push(&p->labels, sizeof *labels, labels, label_count, NULL);
-	return 0;
+	uint32_t *room;
+	PK_FORWARD(pk__profile_stack_room(p, 0, depth, &room));
+	if (depth > 0)
+		memcpy(room, locations, depth * sizeof *locations);
+	return pk__profile_add_tail_sample(p, depth, values, labels, label_count);
 }
 
 size_t pk_profile_sample_count(const pk_profile *p)
@@ -368,8 +405,9 @@ int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
 	out->depth = pk_profile_stack(p, rec->stack, &out->locations);
 	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
 	out->value_count = stride;
-	out->labels = rec->label_count ? &PK_VEC_AT(p->labels, pk_label, rec->label_start) : NULL;
-	out->label_count = rec->label_count;
+	uint32_t label_start = i > 0 ? PK_VEC_AT(p->samples, sample_rec, i - 1).label_end : 0;
+	out->label_count = rec->label_end - label_start;
+	out->labels = out->label_count ? &PK_VEC_AT(p->labels, pk_label, label_start) : NULL;
 	return 0;
 }
 

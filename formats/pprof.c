@@ -35,14 +35,9 @@ typedef struct pb_field {
 	size_t start, len; /* WIRE_LEN payload */
 } pb_field;
 
-static inline int read_varint(pb_reader *r, uint64_t *out)
+/* Every varint but a one-byte one. */
+static int read_varint_long(pb_reader *r, uint64_t *out)
 {
-	/* Most varints of a profile (keys, indices, small values) are one
-	 * byte: those skip the loop. */
-	if (r->pos < r->end && r->data[r->pos] < 0x80) {
-		*out = r->data[r->pos++];
-		return 0;
-	}
 	uint64_t v = 0;
 	size_t start = r->pos;
 	*out = 0;
@@ -60,6 +55,39 @@ static inline int read_varint(pb_reader *r, uint64_t *out)
 	}
 	return pk__error_at(r->err, PK_EFORMAT, (long long)start,
 	                    "malformed protobuf: a varint is longer than 10 bytes");
+}
+
+static inline int read_varint(pb_reader *r, uint64_t *out)
+{
+	/* Most varints of a profile (keys, indices, small values) are one
+	 * byte: those skip the loop. */
+	if (r->pos < r->end && r->data[r->pos] < 0x80) {
+		*out = r->data[r->pos++];
+		return 0;
+	}
+	return read_varint_long(r, out);
+}
+
+/* The varint at data[*pos], within end: the loop of packed fields, where
+ * ids and values take one to three bytes. */
+static inline int read_packed_varint(const unsigned char *data, size_t *pos, size_t end,
+                                     pk_error *err, uint64_t *out)
+{
+	size_t i = *pos;
+	if (data[i] < 0x80) {
+		*out = data[i];
+		*pos = i + 1;
+		return 0;
+	}
+	if (end - i >= 2 && data[i + 1] < 0x80) {
+		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)data[i + 1] << 7;
+		*pos = i + 2;
+		return 0;
+	}
+	pb_reader r = {data, i, end, err};
+	PK_FORWARD(read_varint_long(&r, out));
+	*pos = r.pos;
+	return 0;
 }
 
 /* Read the next field. Returns 1 for a field, 0 at the end, or an error. */
@@ -391,25 +419,59 @@ static int read_location(importer *im, const pb_field *f)
 	return register_id(im, &im->st.location_ids, loc.id, index, f->at, "location");
 }
 
-static int add_location_id(void *ctx, uint64_t id, size_t at)
+/* Sample.location_id, packed or not, decoded straight into the tail of
+ * the profile's stack pool after the depth ids already there. */
+static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g, size_t *depth)
 {
-	importer *im = ctx;
-	uint32_t index = pk__idmap_get(&im->st.location_ids, id);
-	if (index == PK_NONE)
-		return pk__error_at(im->err, PK_EFORMAT, (long long)at,
-		                    "a sample refers to location id %llu, which no location has",
-		                    (unsigned long long)id);
-	if (pk__vec_push(&im->st.u32s, sizeof index, &index, 1, NULL) < 0)
+	const pk__idmap *ids = &im->st.location_ids;
+	uint32_t *room;
+	size_t pos = g->at, end = 0, more = 1;
+	if (g->wire != WIRE_VARINT) {
+		PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.location_id"));
+		pos = g->start;
+		end = g->start + g->len;
+		more = g->len; /* each id takes a byte at least */
+		if (more == 0)
+			return 0;
+	}
+	if (pk__profile_stack_room(im->p, *depth, more, &room) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	uint32_t *out = room + *depth;
+	do {
+		size_t at = pos;
+		uint64_t id = g->varint;
+		if (g->wire != WIRE_VARINT)
+			PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &id));
+		uint32_t index = pk__idmap_get(ids, id);
+		if (index == PK_NONE)
+			return pk__error_at(
+			    im->err, PK_EFORMAT, (long long)at,
+			    "a sample refers to location id %llu, which no location has",
+			    (unsigned long long)id);
+		*out++ = index;
+	} while (pos < end);
+	*depth = (size_t)(out - room);
 	return 0;
 }
 
-static int add_value(void *ctx, uint64_t v, size_t at)
+/* Sample.value, packed or not, appended to the scratch values. */
+static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 {
-	importer *im = ctx;
-	int64_t value = (int64_t)v;
-	if (pk__vec_push(&im->st.values, sizeof value, &value, 1, NULL) < 0)
+	pk__vec *values = &im->st.values;
+	if (g->wire == WIRE_VARINT) {
+		int64_t v = (int64_t)g->varint;
+		if (pk__vec_push(values, sizeof v, &v, 1, NULL) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		return 0;
+	}
+	PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.value"));
+	if (pk__vec_reserve(values, sizeof(int64_t), g->len) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	for (size_t pos = g->start, end = g->start + g->len; pos < end;) {
+		uint64_t v;
+		PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &v));
+		PK_VEC_AT(*values, int64_t, values->count++) = (int64_t)v;
+	}
 	return 0;
 }
 
@@ -442,13 +504,13 @@ static int read_sample(importer *im, const pb_field *f)
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	size_t depth = 0;
+	im->st.values.count = im->st.labels.count = 0;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
-			PK_FORWARD(
-			    read_repeated(&r, &g, "Sample.location_id", add_location_id, im));
+			PK_FORWARD(read_location_ids(im, &r, &g, &depth));
 		else if (g.number == 2)
-			PK_FORWARD(read_repeated(&r, &g, "Sample.value", add_value, im));
+			PK_FORWARD(read_values(im, &r, &g));
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
 			PK_FORWARD(read_label(im, &r, &g));
 		PK_FORWARD(rc);
@@ -459,9 +521,8 @@ static int read_sample(importer *im, const pb_field *f)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
 		                    im->st.values.count, types);
-	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
-	                          im->st.values.count, im->st.labels.items,
-	                          im->st.labels.count) < 0)
+	if (pk__profile_add_tail_sample(im->p, depth, im->st.values.items, im->st.labels.items,
+	                                im->st.labels.count) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -558,6 +619,8 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
 		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
 		                  "the profile has samples but no sample types");
+	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[2]) < 0)
+		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location);
 	if (rc == 0)
