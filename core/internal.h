@@ -495,9 +495,8 @@ size_t pk__profile_value_stride(const pk_profile *p);
 int pk__profile_reserve_samples(pk_profile *p, size_t samples);
 /* A sample's stack is decoded straight into the free tail of the stack
  * pool: *out gets room for depth + more locations there, the first depth
- * of them already written (*out moves when the pool grows; NULL while it
- * is empty). Then pk__profile_add_tail_sample adds the sample whose stack
- * is the depth locations there, each a valid location index, with
+ * of them already written (*out moves when the pool grows). Then pk__profile_add_tail_sample adds
+ * the sample whose stack is the depth locations there, each a valid location index, with
  * sample-type-count values and labels of valid strings; the tail is kept
  * only if the stack is new. Both return 0 or PK_ENOMEM. */
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);

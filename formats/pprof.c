@@ -67,7 +67,7 @@ static inline int read_varint(pb_reader *r, uint64_t *out)
 }
 
 /* The varint at data[*pos], within end: the loop of packed fields, where
- * ids and values take one to three bytes. */
+ * ids and values mostly take one to three bytes. */
 static inline int read_packed_varint(const unsigned char *data, size_t *pos, size_t end,
                                      pk_error *err, uint64_t *out)
 {
@@ -80,6 +80,12 @@ static inline int read_packed_varint(const unsigned char *data, size_t *pos, siz
 	if (end - i >= 2 && data[i + 1] < 0x80) {
 		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)data[i + 1] << 7;
 		*pos = i + 2;
+		return 0;
+	}
+	if (end - i >= 3 && data[i + 1] >= 0x80 && data[i + 2] < 0x80) {
+		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)(data[i + 1] & 0x7f) << 7 |
+		       (uint64_t)data[i + 2] << 14;
+		*pos = i + 3;
 		return 0;
 	}
 	pb_reader r = {data, i, end, err};
