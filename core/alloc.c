@@ -39,6 +39,14 @@ void *pk__calloc(size_t count, size_t size)
 
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size)
 {
+	/* The C library's realloc grows big blocks in place or by remapping
+	 * pages, where a copy would briefly hold both (the peak memory of
+	 * every large import); a user's allocator has no realloc to call. */
+	if (pk_malloc_fn == malloc && pk_free_fn == free) {
+		if (new_size == 0)
+			new_size = 1;
+		return new_size == SIZE_MAX ? NULL : realloc(ptr, new_size);
+	}
 	void *p = pk__malloc(new_size);
 	if (p == NULL)
 		return NULL;

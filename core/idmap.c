@@ -79,12 +79,10 @@ int pk__idmap_put(pk__idmap *m, uint64_t id, uint32_t index)
 	return 0;
 }
 
-uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id)
+uint32_t pk__idmap_get_hashed(const pk__idmap *m, uint64_t id)
 {
-	if (id == 0)
+	if (id == 0 || id <= m->dense_count)
 		return PK_NONE;
-	if (id <= m->dense_count)
-		return m->dense[id - 1] ? m->dense[id - 1] - 1 : PK_NONE;
 	if (m->slot_count == 0)
 		return PK_NONE;
 	for (size_t at = slot_of(id, m->slot_count); m->keys[at] != 0;

@@ -112,8 +112,15 @@ int pk__idmap_init(pk__idmap *m, size_t dense_hint);
 void pk__idmap_free(pk__idmap *m);
 /* Returns 0, PK_ENOMEM, or PK_EFORMAT if id is 0 or already present. */
 int pk__idmap_put(pk__idmap *m, uint64_t id, uint32_t index);
-/* Index of id, or PK_NONE. */
-uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id);
+/* The hash-table half of pk__idmap_get. */
+uint32_t pk__idmap_get_hashed(const pk__idmap *m, uint64_t id);
+/* Index of id, or PK_NONE. Inline: importers look up every stack frame. */
+static inline uint32_t pk__idmap_get(const pk__idmap *m, uint64_t id)
+{
+	if (id - 1 < m->dense_count)                      /* id 0 wraps around and fails this */
+		return (uint32_t)(m->dense[id - 1] - 1u); /* an empty slot (0) gives PK_NONE */
+	return pk__idmap_get_hashed(m, id);
+}
 
 /* What importers of id-keyed formats (pprof, our JSON) share: ids to
  * indices for each kind of object, and scratch arrays reused from one
@@ -500,5 +507,17 @@ struct pk_format {
 
 /* Internal fast paths for importers. */
 size_t pk__profile_value_stride(const pk_profile *p);
+/* Presize the sample arrays for a count known up front (a hint: 0 or
+ * PK_ENOMEM). Call after the sample types are added. */
+int pk__profile_reserve_samples(pk_profile *p, size_t samples);
+/* A sample's stack is decoded straight into the free tail of the stack
+ * pool: *out gets room for depth + more locations there, the first depth
+ * of them already written (*out moves when the pool grows). Then pk__profile_add_tail_sample adds
+ * the sample whose stack is the depth locations there, each a valid location index, with
+ * sample-type-count values and labels of valid strings; the tail is kept
+ * only if the stack is new. Both return 0 or PK_ENOMEM. */
+int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);
+int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
+                                const pk_label *labels, size_t label_count);
 
 #endif /* PK_INTERNAL_H */

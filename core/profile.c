@@ -1,8 +1,8 @@
 /* profile.c - the profile model: building, reading back, validating.
  *
  * Everything lives in a few growable arrays owned by the profile. A sample
- * costs one small record plus its values; its stack is interned, so samples
- * that share a stack share its storage. */
+ * costs 8 bytes plus its values; its stack and its labels are interned,
+ * so samples that share them share their storage. */
 #include "internal.h"
 
 #include <string.h>
@@ -13,17 +13,27 @@ typedef struct location_rec {
 	uint32_t line_count;
 } location_rec;
 
-typedef struct stack_rec {
-	size_t start; /* into stack_locations */
-	uint32_t depth;
-	uint64_t hash;
-} stack_rec;
+/* A slot of the stack hash table. It holds what a lookup compares, so
+ * finding a stack touches the slot and the stack's locations only: with
+ * hundreds of thousands of stacks each touch is a cache miss. */
+typedef struct stack_slot {
+	uint64_t start; /* of the stack's locations in the pool */
+	uint32_t index; /* stack index + 1; 0 = empty */
+	uint32_t hash;
+} stack_slot;
 
 typedef struct sample_rec {
 	uint32_t stack;
-	uint32_t label_count;
-	size_t label_start; /* into labels */
+	uint32_t label_set; /* 0: no labels */
 } sample_rec;
+
+/* Samples share label sets as they share stacks: a profile has a few
+ * distinct sets of labels (a handler, a thread) over millions of samples. */
+typedef struct label_set {
+	uint32_t start; /* into labels */
+	uint32_t count;
+	uint64_t hash;
+} label_set;
 
 struct pk_profile {
 	pk__strtab *strings;
@@ -32,18 +42,22 @@ struct pk_profile {
 	pk_value_type period_type;
 	int64_t period, time_nanos, duration_nanos;
 	pk_str drop_frames, keep_frames, doc_url;
-	pk__vec comments;        /* pk_str */
-	pk__vec mappings;        /* pk_mapping */
-	pk__vec functions;       /* pk_function */
-	pk__vec locations;       /* location_rec */
-	pk__vec lines;           /* pk_line */
-	pk__vec stacks;          /* stack_rec */
-	pk__vec stack_locations; /* uint32_t */
-	uint32_t *stack_slots;   /* hash table of stack index + 1 */
+	pk__vec comments;  /* pk_str */
+	pk__vec mappings;  /* pk_mapping */
+	pk__vec functions; /* pk_function */
+	pk__vec locations; /* location_rec */
+	pk__vec lines;     /* pk_line */
+	pk__vec stacks;    /* uint64_t: where each stack's locations start in the pool */
+	/* uint32_t, the pool: each stack is its depth then its locations */
+	pk__vec stack_locations;
+	stack_slot *stack_slots; /* open addressing, a power of two of them */
 	size_t stack_slot_count;
-	pk__vec samples; /* sample_rec */
-	pk__vec values;  /* int64_t, sample_types.count per sample */
-	pk__vec labels;  /* pk_label */
+	pk__vec samples;       /* sample_rec */
+	pk__vec values;        /* int64_t, sample_types.count per sample */
+	pk__vec labels;        /* pk_label, label sets one after the other */
+	pk__vec label_sets;    /* label_set; set 0 is the empty one, once there are sets */
+	uint32_t *label_slots; /* hash table of label set index + 1 */
+	size_t label_slot_count;
 };
 
 int pk_profile_new(pk_profile **out)
@@ -66,10 +80,11 @@ void pk_profile_free(pk_profile *p)
 	pk__strtab_free(p->strings);
 	pk__vec *vecs[] = {&p->sample_types, &p->comments, &p->mappings, &p->functions,
 	                   &p->locations,    &p->lines,    &p->stacks,   &p->stack_locations,
-	                   &p->samples,      &p->values,   &p->labels};
+	                   &p->samples,      &p->values,   &p->labels,   &p->label_sets};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
+	pk__free(p->label_slots);
 	pk__free(p);
 }
 
@@ -251,10 +266,9 @@ const pk_location *pk_profile_location(const pk_profile *p, size_t i)
 	return i < p->locations.count ? &PK_VEC_AT(p->locations, location_rec, i).pub : NULL;
 }
 
-/* What an empty list points at: the arrays may not exist yet, and even an
- * empty offset from NULL is undefined. */
+/* What an empty list of lines points at: the array may not exist yet, and
+ * even an empty offset from NULL is undefined. */
 static const pk_line no_lines[1];
-static const uint32_t no_locations[1];
 
 size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **lines)
 {
@@ -269,41 +283,89 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 /* ---------------------------------------------------------------- stacks */
 
-/* Two locations per multiply, where one each made a long chain of
- * dependent multiplies per sample. */
-static uint64_t hash_stack(const uint32_t *locs, size_t depth)
+static int grow_stack_slots(pk_profile *p)
 {
-	return pk__hash_bytes(locs, depth * sizeof *locs);
+	size_t n = p->stack_slot_count ? p->stack_slot_count * 2 : 1024;
+	stack_slot *grown = pk__calloc(n, sizeof *grown);
+	if (grown == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < p->stack_slot_count; i++) {
+		const stack_slot *old = &p->stack_slots[i];
+		if (old->index == 0)
+			continue;
+		size_t at = old->hash & (n - 1);
+		while (grown[at].index != 0)
+			at = (at + 1) & (n - 1);
+		grown[at] = *old;
+	}
+	pk__free(p->stack_slots);
+	p->stack_slots = grown;
+	p->stack_slot_count = n;
+	return 0;
 }
 
-/* The index of the stack locs[0..depth), added if new. */
-static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t *out)
+/* The index of the stack whose depth locations lie in the pool's free
+ * tail, after the word kept for its depth (reserved by the caller), added
+ * if new: then the tail becomes its storage, else it is left as scratch.
+ * Importers decode stacks straight into the tail, so a sample whose stack
+ * was seen before costs no copy. */
+static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 {
+	if (p->stacks.count >= PK_NONE - 1 || p->stack_slot_count > UINT32_MAX)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->stacks, sizeof(uint64_t), 1));
+	/* Room for the depth word of a stack of no locations; a deeper one
+	 * has it from pk__profile_stack_room. */
+	PK_FORWARD(pk__vec_reserve(&p->stack_locations, sizeof(uint32_t), 1 + depth));
 	if ((p->stacks.count + 1) * 2 > p->stack_slot_count)
-		PK_FORWARD(pk__slots_grow(&p->stack_slots, &p->stack_slot_count, p->stacks.items,
-		                          p->stacks.count, sizeof(stack_rec),
-		                          offsetof(stack_rec, hash)));
-	uint64_t h = hash_stack(locs, depth);
+		PK_FORWARD(grow_stack_slots(p));
+	uint32_t *pool = p->stack_locations.items;
+	size_t start = p->stack_locations.count + 1;
+	const uint32_t *locs = pool + start;
+	uint64_t h64 = pk__hash_bytes(locs, depth * sizeof *locs);
+	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
 	size_t mask = p->stack_slot_count - 1;
 	size_t at = h & mask;
-	for (; p->stack_slots[at] != 0; at = (at + 1) & mask) {
-		const stack_rec *s = &PK_VEC_AT(p->stacks, stack_rec, p->stack_slots[at] - 1);
-		if (s->hash == h && s->depth == depth &&
-		    (depth == 0 || memcmp(&PK_VEC_AT(p->stack_locations, uint32_t, s->start), locs,
-		                          depth * sizeof *locs) == 0)) {
-			*out = p->stack_slots[at] - 1;
+	for (const stack_slot *s; (s = &p->stack_slots[at])->index != 0; at = (at + 1) & mask) {
+		if (s->hash == h && pool[s->start - 1] == depth &&
+		    memcmp(pool + s->start, locs, depth * sizeof *locs) == 0) {
+			*out = s->index - 1;
 			return 0;
 		}
 	}
-	if (p->stacks.count >= PK_NONE - 1)
-		return PK_ENOMEM;
-	stack_rec rec = {p->stack_locations.count, (uint32_t)depth, h};
-	PK_FORWARD(pk__vec_push(&p->stack_locations, sizeof *locs, locs, depth, NULL));
-	size_t index;
-	PK_FORWARD(pk__vec_push(&p->stacks, sizeof rec, &rec, 1, &index));
-	p->stack_slots[at] = (uint32_t)(index + 1);
+	size_t index = p->stacks.count++;
+	PK_VEC_AT(p->stacks, uint64_t, index) = start;
+	pool[start - 1] = (uint32_t)depth;
+	p->stack_locations.count = start + depth;
+	p->stack_slots[at] = (stack_slot){start, (uint32_t)(index + 1), h};
 	*out = (uint32_t)index;
 	return 0;
+}
+
+int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out)
+{
+	pk__vec *pool = &p->stack_locations;
+	if (depth > SIZE_MAX - 1 - pool->count)
+		return PK_ENOMEM;
+	/* With locations in the tail, the room for them and the depth word
+	 * is there: this reserves nothing then. */
+	PK_FORWARD(pk__vec_reserve(pool, sizeof(uint32_t), 1 + depth));
+	/* Counted while the pool grows, the tail's words are kept. */
+	pool->count += 1 + depth;
+	int rc = pk__vec_reserve(pool, sizeof(uint32_t), more);
+	pool->count -= 1 + depth;
+	PK_FORWARD(rc);
+	*out = (uint32_t *)pool->items + pool->count + 1;
+	return 0;
+}
+
+int pk__profile_reserve_samples(pk_profile *p, size_t samples)
+{
+	if (samples > PK_NONE)
+		return 0; /* a hint only; adding them will say what is wrong */
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), samples));
+	return pk__vec_reserve(&p->values, sizeof(int64_t),
+	                       pk__mul(samples, p->sample_types.count));
 }
 
 size_t pk_profile_stack_count(const pk_profile *p)
@@ -317,13 +379,91 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 		*locations = NULL;
 		return 0;
 	}
-	const stack_rec *rec = &PK_VEC_AT(p->stacks, stack_rec, s);
-	*locations =
-	    rec->depth ? &PK_VEC_AT(p->stack_locations, uint32_t, rec->start) : no_locations;
-	return rec->depth;
+	const uint32_t *at =
+	    (const uint32_t *)p->stack_locations.items + PK_VEC_AT(p->stacks, uint64_t, s);
+	*locations = at;
+	return at[-1];
 }
 
 /* --------------------------------------------------------------- samples */
+
+static uint64_t hash_labels(const pk_label *labels, size_t count)
+{
+	/* Field by field: the struct's padding is not the caller's data. */
+	uint64_t h = 0x243f6a8885a308d3u ^ count;
+	for (size_t i = 0; i < count; i++) {
+		h = (h ^ labels[i].key ^ (uint64_t)labels[i].str << 32) * 0xff51afd7ed558ccdu;
+		h = (h ^ (uint64_t)labels[i].num) * 0xc4ceb9fe1a85ec53u;
+		h = (h ^ labels[i].num_unit) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
+static bool same_labels(const pk_label *a, const pk_label *b, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+		    a[i].num_unit != b[i].num_unit)
+			return false;
+	return true;
+}
+
+/* The index of the label set labels[0..count), added if new (count > 0). */
+static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
+{
+	if (p->label_sets.count == 0)
+		PK_FORWARD(pk__vec_push(&p->label_sets, sizeof(label_set), NULL, 1, NULL));
+	if (p->label_sets.count >= PK_NONE - 1 || count > UINT32_MAX - p->labels.count)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->label_sets, sizeof(label_set), 1));
+	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, count));
+	if ((p->label_sets.count + 1) * 2 > p->label_slot_count)
+		PK_FORWARD(pk__slots_grow(&p->label_slots, &p->label_slot_count,
+		                          p->label_sets.items, p->label_sets.count,
+		                          sizeof(label_set), offsetof(label_set, hash)));
+	uint64_t h = hash_labels(labels, count);
+	size_t mask = p->label_slot_count - 1;
+	size_t at = h & mask;
+	const pk_label *pool = p->labels.items;
+	for (uint32_t slot; (slot = p->label_slots[at]) != 0; at = (at + 1) & mask) {
+		const label_set *set = &PK_VEC_AT(p->label_sets, label_set, slot - 1);
+		if (set->hash == h && set->count == count &&
+		    same_labels(pool + set->start, labels, count)) {
+			*out = slot - 1;
+			return 0;
+		}
+	}
+	size_t index = p->label_sets.count++;
+	PK_VEC_AT(p->label_sets, label_set, index) =
+	    (label_set){(uint32_t)p->labels.count, (uint32_t)count, h};
+	pk__vec_push(&p->labels, sizeof *labels, labels, count, NULL);
+	p->label_slots[at] = (uint32_t)(index + 1);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
+                                const pk_label *labels, size_t label_count)
+{
+	if (depth > UINT32_MAX)
+		return PK_ENOMEM;
+	size_t stride = p->sample_types.count;
+	/* Reserve first, so that a failure leaves no stack without a sample
+	 * (a label set without one is harmless). */
+	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, stride));
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), 1));
+	sample_rec rec = {0, 0};
+	if (label_count > 0)
+		PK_FORWARD(intern_labels(p, labels, label_count, &rec.label_set));
+	PK_FORWARD(intern_tail_stack(p, depth, &rec.stack));
+	PK_VEC_AT(p->samples, sample_rec, p->samples.count++) = rec;
+	int64_t *dst = (int64_t *)p->values.items + p->values.count;
+	for (size_t i = 0; i < stride; i++)
+		dst[i] = values[i];
+	p->values.count += stride;
+	return 0;
+}
 
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
                           const int64_t *values, size_t value_count, const pk_label *labels,
@@ -341,16 +481,11 @@ int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth
 		if (!str_ok(p, labels[i].key) || !str_ok(p, labels[i].str) ||
 		    !str_ok(p, labels[i].num_unit))
 			return PK_EINVAL;
-	/* Reserve first, so that a failure leaves no stack without a sample. */
-	sample_rec rec = {0, (uint32_t)label_count, p->labels.count};
-	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, value_count));
-	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, label_count));
-	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof rec, 1));
-	PK_FORWARD(intern_stack(p, locations, depth, &rec.stack));
-	pk__vec_push(&p->samples, sizeof rec, &rec, 1, NULL);
-	pk__vec_push(&p->values, sizeof *values, values, value_count, NULL);
-	pk__vec_push(&p->labels, sizeof *labels, labels, label_count, NULL);
-	return 0;
+	uint32_t *room;
+	PK_FORWARD(pk__profile_stack_room(p, 0, depth, &room));
+	if (depth > 0)
+		memcpy(room, locations, depth * sizeof *locations);
+	return pk__profile_add_tail_sample(p, depth, values, labels, label_count);
 }
 
 size_t pk_profile_sample_count(const pk_profile *p)
@@ -368,8 +503,10 @@ int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
 	out->depth = pk_profile_stack(p, rec->stack, &out->locations);
 	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
 	out->value_count = stride;
-	out->labels = rec->label_count ? &PK_VEC_AT(p->labels, pk_label, rec->label_start) : NULL;
-	out->label_count = rec->label_count;
+	const label_set *set =
+	    rec->label_set ? &PK_VEC_AT(p->label_sets, label_set, rec->label_set) : NULL;
+	out->label_count = set ? set->count : 0;
+	out->labels = set ? &PK_VEC_AT(p->labels, pk_label, set->start) : NULL;
 	return 0;
 }
 

@@ -8,11 +8,9 @@
  * then samples), because writers put messages in any order: the Go runtime
  * writes the string table last.
  *
- * Writing fills the messages generated from profile.proto by protoc-c and
- * lets protobuf-c encode them straight into the output sink; only the
- * string table is encoded by hand, as its strings may hold NUL bytes. */
+ * Writing encodes the wire format directly too (profile.proto stays the
+ * reference for the fields): see the exporter below. */
 #include "internal.h"
-#include "profile.pb-c.h"
 
 #include <string.h>
 
@@ -35,14 +33,9 @@ typedef struct pb_field {
 	size_t start, len; /* WIRE_LEN payload */
 } pb_field;
 
-static inline int read_varint(pb_reader *r, uint64_t *out)
+/* Every varint but a one-byte one. */
+static int read_varint_long(pb_reader *r, uint64_t *out)
 {
-	/* Most varints of a profile (keys, indices, small values) are one
-	 * byte: those skip the loop. */
-	if (r->pos < r->end && r->data[r->pos] < 0x80) {
-		*out = r->data[r->pos++];
-		return 0;
-	}
 	uint64_t v = 0;
 	size_t start = r->pos;
 	*out = 0;
@@ -60,6 +53,45 @@ static inline int read_varint(pb_reader *r, uint64_t *out)
 	}
 	return pk__error_at(r->err, PK_EFORMAT, (long long)start,
 	                    "malformed protobuf: a varint is longer than 10 bytes");
+}
+
+static inline int read_varint(pb_reader *r, uint64_t *out)
+{
+	/* Most varints of a profile (keys, indices, small values) are one
+	 * byte: those skip the loop. */
+	if (r->pos < r->end && r->data[r->pos] < 0x80) {
+		*out = r->data[r->pos++];
+		return 0;
+	}
+	return read_varint_long(r, out);
+}
+
+/* The varint at data[*pos], within end: the loop of packed fields, where
+ * ids and values mostly take one to three bytes. */
+static inline int read_packed_varint(const unsigned char *data, size_t *pos, size_t end,
+                                     pk_error *err, uint64_t *out)
+{
+	size_t i = *pos;
+	if (data[i] < 0x80) {
+		*out = data[i];
+		*pos = i + 1;
+		return 0;
+	}
+	if (end - i >= 2 && data[i + 1] < 0x80) {
+		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)data[i + 1] << 7;
+		*pos = i + 2;
+		return 0;
+	}
+	if (end - i >= 3 && data[i + 1] >= 0x80 && data[i + 2] < 0x80) {
+		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)(data[i + 1] & 0x7f) << 7 |
+		       (uint64_t)data[i + 2] << 14;
+		*pos = i + 3;
+		return 0;
+	}
+	pb_reader r = {data, i, end, err};
+	PK_FORWARD(read_varint_long(&r, out));
+	*pos = r.pos;
+	return 0;
 }
 
 /* Read the next field. Returns 1 for a field, 0 at the end, or an error. */
@@ -391,25 +423,59 @@ static int read_location(importer *im, const pb_field *f)
 	return register_id(im, &im->st.location_ids, loc.id, index, f->at, "location");
 }
 
-static int add_location_id(void *ctx, uint64_t id, size_t at)
+/* Sample.location_id, packed or not, decoded straight into the tail of
+ * the profile's stack pool after the depth ids already there. */
+static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g, size_t *depth)
 {
-	importer *im = ctx;
-	uint32_t index = pk__idmap_get(&im->st.location_ids, id);
-	if (index == PK_NONE)
-		return pk__error_at(im->err, PK_EFORMAT, (long long)at,
-		                    "a sample refers to location id %llu, which no location has",
-		                    (unsigned long long)id);
-	if (pk__vec_push(&im->st.u32s, sizeof index, &index, 1, NULL) < 0)
+	const pk__idmap *ids = &im->st.location_ids;
+	uint32_t *room;
+	size_t pos = g->at, end = 0, more = 1;
+	if (g->wire != WIRE_VARINT) {
+		PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.location_id"));
+		pos = g->start;
+		end = g->start + g->len;
+		more = g->len; /* each id takes a byte at least */
+		if (more == 0)
+			return 0;
+	}
+	if (pk__profile_stack_room(im->p, *depth, more, &room) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	uint32_t *out = room + *depth;
+	do {
+		size_t at = pos;
+		uint64_t id = g->varint;
+		if (g->wire != WIRE_VARINT)
+			PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &id));
+		uint32_t index = pk__idmap_get(ids, id);
+		if (index == PK_NONE)
+			return pk__error_at(
+			    im->err, PK_EFORMAT, (long long)at,
+			    "a sample refers to location id %llu, which no location has",
+			    (unsigned long long)id);
+		*out++ = index;
+	} while (pos < end);
+	*depth = (size_t)(out - room);
 	return 0;
 }
 
-static int add_value(void *ctx, uint64_t v, size_t at)
+/* Sample.value, packed or not, appended to the scratch values. */
+static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 {
-	importer *im = ctx;
-	int64_t value = (int64_t)v;
-	if (pk__vec_push(&im->st.values, sizeof value, &value, 1, NULL) < 0)
+	pk__vec *values = &im->st.values;
+	if (g->wire == WIRE_VARINT) {
+		int64_t v = (int64_t)g->varint;
+		if (pk__vec_push(values, sizeof v, &v, 1, NULL) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		return 0;
+	}
+	PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.value"));
+	if (pk__vec_reserve(values, sizeof(int64_t), g->len) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	for (size_t pos = g->start, end = g->start + g->len; pos < end;) {
+		uint64_t v;
+		PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &v));
+		PK_VEC_AT(*values, int64_t, values->count++) = (int64_t)v;
+	}
 	return 0;
 }
 
@@ -442,13 +508,13 @@ static int read_sample(importer *im, const pb_field *f)
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	size_t depth = 0;
+	im->st.values.count = im->st.labels.count = 0;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
-			PK_FORWARD(
-			    read_repeated(&r, &g, "Sample.location_id", add_location_id, im));
+			PK_FORWARD(read_location_ids(im, &r, &g, &depth));
 		else if (g.number == 2)
-			PK_FORWARD(read_repeated(&r, &g, "Sample.value", add_value, im));
+			PK_FORWARD(read_values(im, &r, &g));
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
 			PK_FORWARD(read_label(im, &r, &g));
 		PK_FORWARD(rc);
@@ -459,9 +525,8 @@ static int read_sample(importer *im, const pb_field *f)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
 		                    im->st.values.count, types);
-	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
-	                          im->st.values.count, im->st.labels.items,
-	                          im->st.labels.count) < 0)
+	if (pk__profile_add_tail_sample(im->p, depth, im->st.values.items, im->st.labels.items,
+	                                im->st.labels.count) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	return 0;
 }
@@ -558,6 +623,8 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
 		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
 		                  "the profile has samples but no sample types");
+	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[2]) < 0)
+		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location);
 	if (rc == 0)
@@ -656,274 +723,315 @@ static int pprof_probe(const unsigned char *data, size_t size)
 
 /* --------------------------------------------------------------- exporter */
 
-typedef struct sink_buffer {
-	ProtobufCBuffer base;
+/* The encoder writes the wire format itself, as protobuf-c's pack would
+ * (proto3: scalars equal to 0 and empty repeated fields left out, repeated
+ * integers packed, fields in number order, period_type whenever set): each
+ * message's size is computed just before its bytes go into a buffer that
+ * is handed to the sink in large pieces. Building protobuf-c's messages
+ * for every sample, sizing and packing them cost more than the rest of a
+ * conversion, and held a second copy of the profile. */
+
+#define PB_BUFFER_SIZE ((size_t)64 * 1024)
+
+typedef struct pb_writer {
 	pk__sink *sink;
-	int rc;
-} sink_buffer;
+	unsigned char *buf;
+	size_t used;
+	int rc; /* the first error; later writes do nothing */
+} pb_writer;
 
-static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
+static inline size_t varint_size(uint64_t v)
 {
-	sink_buffer *sb = (sink_buffer *)b;
-	if (sb->rc == 0)
-		sb->rc = pk__sink_write(sb->sink, data, len);
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
 }
 
-typedef Perftools__Profiles__ValueType PbValueType;
-typedef Perftools__Profiles__Sample PbSample;
-typedef Perftools__Profiles__Label PbLabel;
-typedef Perftools__Profiles__Mapping PbMapping;
-typedef Perftools__Profiles__Location PbLocation;
-typedef Perftools__Profiles__Line PbLine;
-typedef Perftools__Profiles__Function PbFunction;
-
-/* Everything the message tree points at, in a few big arrays. */
-typedef struct export_arrays {
-	PbValueType *types, **type_ptrs, period_type;
-	PbMapping *mappings, **mapping_ptrs;
-	PbFunction *functions, **function_ptrs;
-	PbLocation *locations, **location_ptrs;
-	PbLine *lines, **line_ptrs;
-	PbSample *samples, **sample_ptrs;
-	PbLabel *labels, **label_ptrs;
-	uint64_t *stack_ids; /* each distinct stack's location ids, once */
-	size_t *stack_starts;
-	int64_t *comments;
-} export_arrays;
-
-static void free_arrays(export_arrays *a)
+static void pb_flush(pb_writer *w)
 {
-	void *all[] = {a->types,     a->type_ptrs,     a->mappings,  a->mapping_ptrs,
-	               a->functions, a->function_ptrs, a->locations, a->location_ptrs,
-	               a->lines,     a->line_ptrs,     a->samples,   a->sample_ptrs,
-	               a->labels,    a->label_ptrs,    a->stack_ids, a->stack_starts,
-	               a->comments};
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		pk__free(all[i]);
+	if (w->rc == 0 && w->used > 0)
+		w->rc = pk__sink_write(w->sink, w->buf, w->used);
+	w->used = 0;
 }
 
-/* Allocate n records and n pointers to them. */
-#define ALLOC_MESSAGES(arr, ptrs, n, init)                                                         \
-	do {                                                                                       \
-		(arr) = pk__calloc((n), sizeof *(arr));                                            \
-		(ptrs) = pk__calloc((n), sizeof *(ptrs));                                          \
-		if ((arr) == NULL || (ptrs) == NULL)                                               \
-			return PK_ENOMEM;                                                          \
-		for (size_t k = 0; k < (n); k++) {                                                 \
-			(arr)[k] = (__typeof__((arr)[k]))init;                                     \
-			(ptrs)[k] = &(arr)[k];                                                     \
-		}                                                                                  \
-	} while (0)
-
-static int fill_objects(const pk_profile *p, export_arrays *a, Perftools__Profiles__Profile *m)
+/* Room for n (at most 64) more bytes in the buffer. */
+static inline unsigned char *pb_room(pb_writer *w, size_t n)
 {
-	size_t n = pk_profile_sample_type_count(p);
-	ALLOC_MESSAGES(a->types, a->type_ptrs, n, PERFTOOLS__PROFILES__VALUE_TYPE__INIT);
-	for (size_t i = 0; i < n; i++) {
-		pk_value_type vt = pk_profile_sample_type(p, i);
-		a->types[i].type = vt.type;
-		a->types[i].unit = vt.unit;
-	}
-	m->n_sample_type = n;
-	m->sample_type = a->type_ptrs;
-
-	n = pk_profile_mapping_count(p);
-	ALLOC_MESSAGES(a->mappings, a->mapping_ptrs, n, PERFTOOLS__PROFILES__MAPPING__INIT);
-	for (size_t i = 0; i < n; i++) {
-		const pk_mapping *src = pk_profile_mapping(p, i);
-		PbMapping *d = &a->mappings[i];
-		d->id = src->id;
-		d->memory_start = src->memory_start;
-		d->memory_limit = src->memory_limit;
-		d->file_offset = src->file_offset;
-		d->filename = src->filename;
-		d->build_id = src->build_id;
-		d->has_functions = src->has_functions;
-		d->has_filenames = src->has_filenames;
-		d->has_line_numbers = src->has_line_numbers;
-		d->has_inline_frames = src->has_inline_frames;
-	}
-	m->n_mapping = n;
-	m->mapping = a->mapping_ptrs;
-
-	n = pk_profile_function_count(p);
-	ALLOC_MESSAGES(a->functions, a->function_ptrs, n, PERFTOOLS__PROFILES__FUNCTION__INIT);
-	for (size_t i = 0; i < n; i++) {
-		const pk_function *src = pk_profile_function(p, i);
-		PbFunction *d = &a->functions[i];
-		d->id = src->id;
-		d->name = src->name;
-		d->system_name = src->system_name;
-		d->filename = src->filename;
-		d->start_line = src->start_line;
-	}
-	m->n_function = n;
-	m->function = a->function_ptrs;
-
-	n = pk_profile_location_count(p);
-	size_t total_lines = 0;
-	for (size_t i = 0; i < n; i++) {
-		const pk_line *lines;
-		total_lines += pk_profile_location_lines(p, i, &lines);
-	}
-	ALLOC_MESSAGES(a->locations, a->location_ptrs, n, PERFTOOLS__PROFILES__LOCATION__INIT);
-	ALLOC_MESSAGES(a->lines, a->line_ptrs, total_lines, PERFTOOLS__PROFILES__LINE__INIT);
-	for (size_t i = 0, next_line = 0; i < n; i++) {
-		const pk_location *src = pk_profile_location(p, i);
-		PbLocation *d = &a->locations[i];
-		d->id = src->id;
-		d->mapping_id =
-		    src->mapping == PK_NONE ? 0 : pk_profile_mapping(p, src->mapping)->id;
-		d->address = src->address;
-		d->is_folded = src->is_folded;
-		const pk_line *lines;
-		size_t count = pk_profile_location_lines(p, i, &lines);
-		d->n_line = count;
-		d->line = a->line_ptrs + next_line;
-		for (size_t j = 0; j < count; j++, next_line++) {
-			a->lines[next_line].function_id =
-			    pk_profile_function(p, lines[j].function)->id;
-			a->lines[next_line].line = lines[j].line;
-			a->lines[next_line].column = lines[j].column;
-		}
-	}
-	m->n_location = n;
-	m->location = a->location_ptrs;
-	return 0;
+	if (PB_BUFFER_SIZE - w->used < n)
+		pb_flush(w);
+	return w->buf + w->used;
 }
 
-static int fill_samples(const pk_profile *p, export_arrays *a, Perftools__Profiles__Profile *m)
+static inline void put_varint(pb_writer *w, uint64_t v)
 {
-	/* Each distinct stack's ids are computed once and shared. */
-	size_t stacks = pk_profile_stack_count(p), total_depth = 0;
-	a->stack_starts = pk__calloc(stacks + 1, sizeof *a->stack_starts);
-	if (a->stack_starts == NULL)
-		return PK_ENOMEM;
-	for (size_t s = 0; s < stacks; s++) {
-		const uint32_t *locs;
-		a->stack_starts[s] = total_depth;
-		total_depth += pk_profile_stack(p, s, &locs);
+	unsigned char *d = pb_room(w, 10), *start = d;
+	for (; v >= 0x80; v >>= 7)
+		*d++ = (unsigned char)(v | 0x80);
+	*d++ = (unsigned char)v;
+	w->used += (size_t)(d - start);
+}
+
+static void put_bytes(pb_writer *w, const void *data, size_t len)
+{
+	if (PB_BUFFER_SIZE - w->used < len || len > PB_BUFFER_SIZE / 2)
+		pb_flush(w);
+	if (len > PB_BUFFER_SIZE / 2) {
+		if (w->rc == 0)
+			w->rc = pk__sink_write(w->sink, data, len);
+		return;
 	}
-	a->stack_ids = pk__calloc(total_depth, sizeof *a->stack_ids);
-	if (a->stack_ids == NULL)
-		return PK_ENOMEM;
-	for (size_t s = 0; s < stacks; s++) {
+	if (len > 0)
+		memcpy(w->buf + w->used, data, len);
+	w->used += len;
+}
+
+/* Field numbers here are below 16, so every key is one byte. */
+static inline void put_key(pb_writer *w, unsigned field, int wire)
+{
+	*pb_room(w, 1) = (unsigned char)(field << 3 | (unsigned)wire);
+	w->used++;
+}
+
+/* A varint field, left out when 0 (int64 values go as their two's
+ * complement, ten bytes when negative). */
+static inline size_t uint_size(uint64_t v)
+{
+	return v ? 1 + varint_size(v) : 0;
+}
+
+static inline void put_uint(pb_writer *w, unsigned field, uint64_t v)
+{
+	if (v == 0)
+		return;
+	put_key(w, field, WIRE_VARINT);
+	put_varint(w, v);
+}
+
+static inline void put_len(pb_writer *w, unsigned field, size_t len)
+{
+	put_key(w, field, WIRE_LEN);
+	put_varint(w, len);
+}
+
+/* The size of a length-delimited field holding len bytes. */
+static inline size_t len_field_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+static size_t value_type_size(pk_value_type vt)
+{
+	return uint_size(vt.type) + uint_size(vt.unit);
+}
+
+static void put_value_type(pb_writer *w, unsigned field, pk_value_type vt)
+{
+	put_len(w, field, value_type_size(vt));
+	put_uint(w, 1, vt.type);
+	put_uint(w, 2, vt.unit);
+}
+
+static void put_mapping(pb_writer *w, const pk_mapping *m)
+{
+	size_t size = uint_size(m->id) + uint_size(m->memory_start) + uint_size(m->memory_limit) +
+	              uint_size(m->file_offset) + uint_size(m->filename) + uint_size(m->build_id) +
+	              2 * (size_t)((m->has_functions != 0) + (m->has_filenames != 0) +
+	                           (m->has_line_numbers != 0) + (m->has_inline_frames != 0));
+	put_len(w, 3, size);
+	put_uint(w, 1, m->id);
+	put_uint(w, 2, m->memory_start);
+	put_uint(w, 3, m->memory_limit);
+	put_uint(w, 4, m->file_offset);
+	put_uint(w, 5, m->filename);
+	put_uint(w, 6, m->build_id);
+	put_uint(w, 7, m->has_functions != 0);
+	put_uint(w, 8, m->has_filenames != 0);
+	put_uint(w, 9, m->has_line_numbers != 0);
+	put_uint(w, 10, m->has_inline_frames != 0);
+}
+
+static void put_function(pb_writer *w, const pk_function *f)
+{
+	size_t size = uint_size(f->id) + uint_size(f->name) + uint_size(f->system_name) +
+	              uint_size(f->filename) + uint_size((uint64_t)f->start_line);
+	put_len(w, 5, size);
+	put_uint(w, 1, f->id);
+	put_uint(w, 2, f->name);
+	put_uint(w, 3, f->system_name);
+	put_uint(w, 4, f->filename);
+	put_uint(w, 5, (uint64_t)f->start_line);
+}
+
+static size_t line_size(const pk_profile *p, const pk_line *l)
+{
+	return uint_size(pk_profile_function(p, l->function)->id) + uint_size((uint64_t)l->line) +
+	       uint_size((uint64_t)l->column);
+}
+
+static void put_location(pb_writer *w, const pk_profile *p, size_t i)
+{
+	const pk_location *loc = pk_profile_location(p, i);
+	uint64_t mapping_id = loc->mapping == PK_NONE ? 0 : pk_profile_mapping(p, loc->mapping)->id;
+	const pk_line *lines;
+	size_t count = pk_profile_location_lines(p, i, &lines);
+	size_t size = uint_size(loc->id) + uint_size(mapping_id) + uint_size(loc->address) +
+	              2 * (size_t)(loc->is_folded != 0);
+	for (size_t j = 0; j < count; j++)
+		size += len_field_size(line_size(p, &lines[j]));
+	put_len(w, 4, size);
+	put_uint(w, 1, loc->id);
+	put_uint(w, 2, mapping_id);
+	put_uint(w, 3, loc->address);
+	for (size_t j = 0; j < count; j++) {
+		put_len(w, 4, line_size(p, &lines[j]));
+		put_uint(w, 1, pk_profile_function(p, lines[j].function)->id);
+		put_uint(w, 2, (uint64_t)lines[j].line);
+		put_uint(w, 3, (uint64_t)lines[j].column);
+	}
+	put_uint(w, 5, loc->is_folded != 0);
+}
+
+static size_t label_size(const pk_label *l)
+{
+	return uint_size(l->key) + uint_size(l->str) + uint_size((uint64_t)l->num) +
+	       uint_size(l->num_unit);
+}
+
+/* Each distinct stack's packed location ids, encoded once: samples share
+ * stacks, so a sample's ids are one copy. */
+typedef struct packed_stacks {
+	unsigned char *bytes;
+	size_t *starts; /* stack s is bytes [starts[s], starts[s + 1]) */
+} packed_stacks;
+
+static int pack_stacks(const pk_profile *p, packed_stacks *out)
+{
+	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
+	unsigned char *id_sizes = pk__malloc(locations);
+	out->starts = pk__calloc(stacks + 1, sizeof *out->starts);
+	out->bytes = NULL;
+	int rc = id_sizes && out->starts ? 0 : PK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < locations; i++)
+		id_sizes[i] = (unsigned char)varint_size(pk_profile_location(p, i)->id);
+	size_t total = 0;
+	for (size_t s = 0; rc == 0 && s < stacks; s++) {
 		const uint32_t *locs;
 		size_t depth = pk_profile_stack(p, s, &locs);
+		out->starts[s] = total;
 		for (size_t j = 0; j < depth; j++)
-			a->stack_ids[a->stack_starts[s] + j] = pk_profile_location(p, locs[j])->id;
+			total += id_sizes[locs[j]];
 	}
-
-	size_t n = pk_profile_sample_count(p), total_labels = 0;
-	pk_sample s;
-	for (size_t i = 0; i < n; i++) {
-		pk_profile_sample(p, i, &s);
-		total_labels += s.label_count;
+	if (rc == 0) {
+		out->starts[stacks] = total;
+		out->bytes = pk__malloc(total);
+		if (out->bytes == NULL)
+			rc = PK_ENOMEM;
 	}
-	ALLOC_MESSAGES(a->samples, a->sample_ptrs, n, PERFTOOLS__PROFILES__SAMPLE__INIT);
-	ALLOC_MESSAGES(a->labels, a->label_ptrs, total_labels, PERFTOOLS__PROFILES__LABEL__INIT);
-	for (size_t i = 0, next_label = 0; i < n; i++) {
-		pk_profile_sample(p, i, &s);
-		PbSample *d = &a->samples[i];
-		d->n_location_id = s.depth;
-		d->location_id = a->stack_ids + a->stack_starts[s.stack];
-		d->n_value = s.value_count;
-		d->value = (int64_t *)s.values; /* only read while packing */
-		d->n_label = s.label_count;
-		d->label = a->label_ptrs + next_label;
-		for (size_t j = 0; j < s.label_count; j++, next_label++) {
-			PbLabel *l = &a->labels[next_label];
-			l->key = s.labels[j].key;
-			l->str = s.labels[j].str;
-			l->num = s.labels[j].num;
-			l->num_unit = s.labels[j].num_unit;
+	unsigned char *d = out->bytes;
+	for (size_t s = 0; rc == 0 && s < stacks; s++) {
+		const uint32_t *locs;
+		size_t depth = pk_profile_stack(p, s, &locs);
+		for (size_t j = 0; j < depth; j++) {
+			uint64_t v = pk_profile_location(p, locs[j])->id;
+			for (; v >= 0x80; v >>= 7)
+				*d++ = (unsigned char)(v | 0x80);
+			*d++ = (unsigned char)v;
 		}
 	}
-	m->n_sample = n;
-	m->sample = a->sample_ptrs;
-	return 0;
+	pk__free(id_sizes);
+	return rc;
 }
 
-static int fill_header(const pk_profile *p, export_arrays *a, Perftools__Profiles__Profile *m)
+static void put_sample(pb_writer *w, const pk_sample *s, const packed_stacks *ps)
 {
-	size_t n = pk_profile_comment_count(p);
-	a->comments = pk__calloc(n, sizeof *a->comments);
-	if (a->comments == NULL)
-		return PK_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		a->comments[i] = pk_profile_comment(p, i);
-	m->n_comment = n;
-	m->comment = a->comments;
-
-	pk_value_type pt = pk_profile_period_type(p);
-	if (pt.type != 0 || pt.unit != 0) {
-		a->period_type = (PbValueType)PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
-		a->period_type.type = pt.type;
-		a->period_type.unit = pt.unit;
-		m->period_type = &a->period_type;
+	size_t ids = ps->starts[s->stack + 1] - ps->starts[s->stack], values = 0, size = 0;
+	for (size_t j = 0; j < s->value_count; j++)
+		values += varint_size((uint64_t)s->values[j]);
+	if (ids > 0)
+		size += len_field_size(ids);
+	if (values > 0)
+		size += len_field_size(values);
+	for (size_t j = 0; j < s->label_count; j++)
+		size += len_field_size(label_size(&s->labels[j]));
+	put_len(w, 2, size);
+	if (ids > 0) {
+		put_len(w, 1, ids);
+		put_bytes(w, ps->bytes + ps->starts[s->stack], ids);
 	}
-	m->period = pk_profile_period(p);
-	m->time_nanos = pk_profile_time_nanos(p);
-	m->duration_nanos = pk_profile_duration_nanos(p);
-	m->drop_frames = pk_profile_drop_frames(p);
-	m->keep_frames = pk_profile_keep_frames(p);
-	m->default_sample_type = pk_profile_default_sample_type(p);
-	m->doc_url = pk_profile_doc_url(p);
-	return 0;
+	if (values > 0) {
+		put_len(w, 2, values);
+		for (size_t j = 0; j < s->value_count; j++)
+			put_varint(w, (uint64_t)s->values[j]);
+	}
+	for (size_t j = 0; j < s->label_count; j++) {
+		const pk_label *l = &s->labels[j];
+		put_len(w, 3, label_size(l));
+		put_uint(w, 1, l->key);
+		put_uint(w, 2, l->str);
+		put_uint(w, 3, (uint64_t)l->num);
+		put_uint(w, 4, l->num_unit);
+	}
 }
 
-/* One string_table entry: key, length, bytes. */
-static int write_string(pk__sink *sink, const char *s, size_t len)
+static void put_header(pb_writer *w, const pk_profile *p)
 {
-	unsigned char head[11] = {6 << 3 | WIRE_LEN};
-	size_t n = 1;
-	uint64_t v = len;
-	for (; v >= 0x80; v >>= 7)
-		head[n++] = (unsigned char)(v | 0x80);
-	head[n++] = (unsigned char)v;
-	PK_FORWARD(pk__sink_write(sink, head, n));
-	return pk__sink_write(sink, s, len);
+	put_uint(w, 7, pk_profile_drop_frames(p));
+	put_uint(w, 8, pk_profile_keep_frames(p));
+	put_uint(w, 9, (uint64_t)pk_profile_time_nanos(p));
+	put_uint(w, 10, (uint64_t)pk_profile_duration_nanos(p));
+	pk_value_type pt = pk_profile_period_type(p);
+	if (pt.type != 0 || pt.unit != 0)
+		put_value_type(w, 11, pt);
+	put_uint(w, 12, (uint64_t)pk_profile_period(p));
+	size_t n = pk_profile_comment_count(p), size = 0;
+	for (size_t i = 0; i < n; i++)
+		size += varint_size(pk_profile_comment(p, i));
+	if (n > 0) {
+		put_len(w, 13, size);
+		for (size_t i = 0; i < n; i++)
+			put_varint(w, pk_profile_comment(p, i));
+	}
+	put_uint(w, 14, pk_profile_default_sample_type(p));
+	put_uint(w, 15, pk_profile_doc_url(p));
 }
 
 static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
                         pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	Perftools__Profiles__Profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
-	export_arrays a = {0};
-	int rc = fill_header(p, &a, &m);
-	if (rc == 0)
-		rc = fill_objects(p, &a, &m);
-	if (rc == 0)
-		rc = fill_samples(p, &a, &m);
-	if (rc < 0) {
-		free_arrays(&a);
+	pb_writer w = {sink, pk__malloc(PB_BUFFER_SIZE), 0, 0};
+	packed_stacks ps = {0};
+	if (w.buf == NULL || pack_stacks(p, &ps) < 0) {
+		pk__free(w.buf);
+		pk__free(ps.bytes);
+		pk__free(ps.starts);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
-	/* protobuf-c's strings end at their first NUL byte and pprof's may
-	 * hold some, so the string table (field 6) is written by hand between
-	 * fields 1-5 and 7-15: the bytes are those one pack would give. */
-	Perftools__Profiles__Profile objects = PERFTOOLS__PROFILES__PROFILE__INIT;
-	objects.n_sample_type = m.n_sample_type;
-	objects.sample_type = m.sample_type;
-	objects.n_sample = m.n_sample;
-	objects.sample = m.sample;
-	objects.n_mapping = m.n_mapping;
-	objects.mapping = m.mapping;
-	objects.n_location = m.n_location;
-	objects.location = m.location;
-	objects.n_function = m.n_function;
-	objects.function = m.function;
-	m.n_sample_type = m.n_sample = m.n_mapping = m.n_location = m.n_function = 0;
-	sink_buffer sb = {{sink_append}, sink, 0};
-	protobuf_c_message_pack_to_buffer(&objects.base, &sb.base);
-	for (size_t i = 0; sb.rc == 0 && i < pk_profile_string_count(p); i++)
-		sb.rc = write_string(sink, pk_profile_string(p, (pk_str)i),
-		                     pk_profile_string_length(p, (pk_str)i));
-	if (sb.rc == 0)
-		protobuf_c_message_pack_to_buffer(&m.base, &sb.base);
-	free_arrays(&a);
-	return sb.rc;
+	for (size_t i = 0, n = pk_profile_sample_type_count(p); i < n; i++)
+		put_value_type(&w, 1, pk_profile_sample_type(p, i));
+	pk_sample s;
+	for (size_t i = 0, n = pk_profile_sample_count(p); w.rc == 0 && i < n; i++) {
+		pk_profile_sample(p, i, &s);
+		put_sample(&w, &s, &ps);
+	}
+	for (size_t i = 0, n = pk_profile_mapping_count(p); i < n; i++)
+		put_mapping(&w, pk_profile_mapping(p, i));
+	for (size_t i = 0, n = pk_profile_location_count(p); w.rc == 0 && i < n; i++)
+		put_location(&w, p, i);
+	for (size_t i = 0, n = pk_profile_function_count(p); w.rc == 0 && i < n; i++)
+		put_function(&w, pk_profile_function(p, i));
+	for (size_t i = 0, n = pk_profile_string_count(p); w.rc == 0 && i < n; i++) {
+		size_t len = pk_profile_string_length(p, (pk_str)i);
+		put_len(&w, 6, len);
+		put_bytes(&w, pk_profile_string(p, (pk_str)i), len);
+	}
+	put_header(&w, p);
+	pb_flush(&w);
+	pk__free(w.buf);
+	pk__free(ps.bytes);
+	pk__free(ps.starts);
+	return w.rc;
 }
 
 static const char *const pprof_extensions[] = {".pb.gz", ".pprof", ".prof", ".pb", NULL};
