@@ -8,26 +8,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A stack a profile uses: its frames (seq), root first (leaf first when
+ * reversed), in the data's seqs; stack has SOURCE_BASE set for the base's. */
+typedef struct rec {
+	size_t at; /* where seq starts in seqs */
+	const uint32_t *seq;
+	uint32_t len, stack;
+} rec;
+
+#define SOURCE_BASE 0x80000000u
+
+/* What one profile adds: each stack's deepest node, kept so that the
+ * values of another sample type can be put on the same nodes. */
+typedef struct source {
+	const pk_profile *p;
+	uint32_t *stack_node; /* node + 1; 0 = no node (no value) */
+} source;
+
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* functions and files of frames */
 	pk__vec frames;      /* pk__tree_frame */
-	pk__vec nodes;       /* pk__tree_node */
-	uint32_t *slots;     /* (parent, frame) -> node + 1; 0 = empty */
-	size_t slot_count;
+	pk__vec seqs;        /* uint32_t: frames (high bit: inlined), while building */
+	pk__vec recs;        /* rec, while building */
+	source main, base;
+	pk__tree_options o;
+	bool self_diff; /* the base is p itself (two-count folded) */
 };
 
-/* What one profile's walk keeps: each location's frames, root first, and
- * each stack's deepest node, both found on first use. */
+/* What one profile's walk keeps: each location's frames, root first. */
 typedef struct walk {
 	pk__tree *t;
 	const pk_profile *p;
 	const pk__tree_options *o;
 	uint32_t *loc_start; /* index into loc_frames + 1; 0 = not yet */
 	uint32_t *loc_count;
-	pk__vec loc_frames;   /* uint32_t: frame, high bit = inlined */
-	uint32_t *stack_node; /* node + 1; 0 = not yet */
-	pk__vec text;         /* char: a frame name being put together */
+	pk__vec loc_frames; /* uint32_t: frame, high bit = inlined */
+	pk__vec text;       /* char: a frame name being put together */
 } walk;
 
 #define INLINED_BIT 0x80000000u
@@ -219,127 +236,68 @@ static int location_frames(walk *w, uint32_t i, const uint32_t **frames, uint32_
 
 /* ----------------------------------------------------------------- nodes */
 
-static size_t slot_of(uint32_t parent, uint32_t frame, size_t mask)
+/* Whether sample s has a value in some sample type. */
+static bool any_value(const pk_profile *p, const pk_sample *s)
 {
-	uint64_t h = ((uint64_t)parent << 32 | frame) * 0x9e3779b97f4a7c15u;
-	return (size_t)(h >> 29) & mask;
+	for (size_t k = 0; k < pk_profile_sample_type_count(p); k++)
+		if (s->values[k] != 0)
+			return true;
+	return false;
 }
 
-static int grow_slots(struct pk__tree_data *d)
+/* The frames of each stack of p that has a value (in sample type `type`,
+ * or with all_types in any), to seqs and recs. */
+static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
+                   const pk__tree_options *o)
 {
-	size_t count = d->slot_count ? d->slot_count * 2 : 1024;
-	uint32_t *slots = pk__calloc(count, sizeof *slots);
-	if (slots == NULL)
-		return PK_ENOMEM;
-	const pk__tree_node *nodes = d->nodes.items;
-	for (size_t n = 1; n < d->nodes.count; n++) {
-		size_t at = slot_of(nodes[n].parent, nodes[n].frame, count - 1);
-		while (slots[at] != 0)
-			at = (at + 1) & (count - 1);
-		slots[at] = (uint32_t)n + 1;
-	}
-	pk__free(d->slots);
-	d->slots = slots;
-	d->slot_count = count;
-	return 0;
-}
-
-static int child_of(walk *w, uint32_t parent, uint32_t frame, uint32_t *out)
-{
-	struct pk__tree_data *d = w->t->data;
-	bool inlined = frame & INLINED_BIT;
-	frame &= ~INLINED_BIT;
-	if ((d->nodes.count + 1) * 2 > d->slot_count)
-		PK_FORWARD(grow_slots(d));
-	size_t mask = d->slot_count - 1;
-	size_t at = slot_of(parent, frame, mask);
-	pk__tree_node *nodes = d->nodes.items;
-	for (; d->slots[at] != 0; at = (at + 1) & mask) {
-		pk__tree_node *n = &nodes[d->slots[at] - 1];
-		if (n->parent == parent && n->frame == frame) {
-			n->inlined |= inlined;
-			*out = d->slots[at] - 1;
-			return 0;
-		}
-	}
-	if (d->nodes.count >= PK_NONE - 1)
-		return PK_ENOMEM;
-	pk__tree_node n = {parent,  frame, PK_NONE, PK_NONE, nodes[parent].depth + 1,
-	                   inlined, 0,     0,       0,       0};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&d->nodes, sizeof n, &n, 1, &index));
-	d->slots[at] = (uint32_t)index + 1;
-	*out = (uint32_t)index;
-	return 0;
-}
-
-/* The node a stack ends at, root first (or leaf first when reversed). */
-static int stack_node(walk *w, uint32_t s, uint32_t *out)
-{
-	if (w->stack_node[s] != 0) {
-		*out = w->stack_node[s] - 1;
-		return 0;
-	}
-	const uint32_t *locs;
-	size_t depth = pk_profile_stack(w->p, s, &locs);
-	uint32_t node = 0;
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t loc = w->o->reverse ? locs[k] : locs[depth - 1 - k];
-		const uint32_t *frames;
-		uint32_t count;
-		PK_FORWARD(location_frames(w, loc, &frames, &count));
-		for (uint32_t j = 0; j < count; j++) {
-			uint32_t f = w->o->reverse ? frames[count - 1 - j] : frames[j];
-			PK_FORWARD(child_of(w, node, f, &node));
-		}
-	}
-	w->stack_node[s] = node + 1;
-	*out = node;
-	return 0;
-}
-
-static int add_profile(pk__tree *t, const pk_profile *p, size_t type, bool base,
-                       const pk__tree_options *o)
-{
-	walk w = {t, p, o, NULL, NULL, {0}, NULL, {0}};
+	struct pk__tree_data *d = t->data;
+	source *src = base ? &d->base : &d->main;
+	walk w = {t, p, o, NULL, NULL, {0}, {0}};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
+	src->p = p;
+	src->stack_node = pk__calloc(stacks + 1, sizeof *src->stack_node);
 	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
 	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
-	w.stack_node = pk__calloc(stacks + 1, sizeof *w.stack_node);
-	int rc = w.loc_start && w.loc_count && w.stack_node ? 0 : PK_ENOMEM;
-	size_t samples = pk_profile_sample_count(p);
-	for (size_t i = 0; rc == 0 && i < samples; i++) {
+	int rc = src->stack_node && w.loc_start && w.loc_count ? 0 : PK_ENOMEM;
+	if (rc == 0 && stacks >= SOURCE_BASE)
+		rc = PK_EFORMAT;
+	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
-		int64_t v = s.values[type];
-		uint32_t node;
-		if (v == 0 || (rc = stack_node(&w, s.stack, &node)) < 0)
+		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
+			src->stack_node[s.stack] = 1;
+	}
+	for (size_t s = 0; rc == 0 && s < stacks; s++) {
+		if (src->stack_node[s] == 0)
 			continue;
-		pk__tree_node *n = &((pk__tree_node *)t->data->nodes.items)[node];
-		if (base)
-			n->base_self = pk__add(n->base_self, v);
-		else
-			n->self = pk__add(n->self, v);
+		const uint32_t *locs;
+		size_t depth = pk_profile_stack(p, s, &locs);
+		rec r = {d->seqs.count, NULL, 0, (uint32_t)s | (base ? SOURCE_BASE : 0)};
+		for (size_t k = 0; rc == 0 && k < depth; k++) {
+			uint32_t loc = o->reverse ? locs[k] : locs[depth - 1 - k];
+			const uint32_t *frames;
+			uint32_t count;
+			rc = location_frames(&w, loc, &frames, &count);
+			if (rc == 0)
+				rc = pk__vec_reserve(&d->seqs, sizeof(uint32_t), count);
+			uint32_t *to = (uint32_t *)d->seqs.items + d->seqs.count;
+			for (uint32_t j = 0; rc == 0 && j < count; j++)
+				to[j] = o->reverse ? frames[count - 1 - j] : frames[j];
+			if (rc == 0)
+				d->seqs.count += count;
+		}
+		if (rc == 0 && d->seqs.count - r.at >= UINT32_MAX)
+			rc = PK_EFORMAT;
+		r.len = (uint32_t)(d->seqs.count - r.at);
+		if (rc == 0)
+			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
 	pk__free(w.loc_start);
 	pk__free(w.loc_count);
-	pk__free(w.stack_node);
 	pk__vec_free(&w.loc_frames);
 	pk__vec_free(&w.text);
 	return rc;
-}
-
-/* ------------------------------------------------------------ finishing */
-
-typedef struct sort_key {
-	uint64_t key;
-	uint32_t item;
-} sort_key;
-
-static int by_key(const void *a, const void *b)
-{
-	uint64_t x = ((const sort_key *)a)->key, y = ((const sort_key *)b)->key;
-	return x < y ? -1 : x > y;
 }
 
 typedef struct named {
@@ -355,52 +313,152 @@ static int by_name(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Totals from the leaves up, and each node's children linked in name order,
- * so that every walk of the tree is the same for the same profile. */
-static int finish(pk__tree *t)
+/* The frames in name order: each stack's frames become their ranks
+ * (shifted left, the low bit telling an inlined call). */
+static int sort_frames(struct pk__tree_data *d)
 {
-	struct pk__tree_data *d = t->data;
-	pk__tree_node *nodes = d->nodes.items;
-	size_t nn = d->nodes.count, nf = d->frames.count;
-	for (size_t i = 0; i < nn; i++) {
-		nodes[i].total = nodes[i].self;
-		nodes[i].base_total = nodes[i].base_self;
-	}
-	for (size_t i = nn; i-- > 1;) {
-		pk__tree_node *parent = &nodes[nodes[i].parent];
-		parent->total = pk__add(parent->total, nodes[i].total);
-		parent->base_total = pk__add(parent->base_total, nodes[i].base_total);
-	}
-
+	size_t nf = d->frames.count;
 	named *names = pk__calloc(nf + 1, sizeof *names);
 	uint32_t *rank = pk__calloc(nf + 1, sizeof *rank);
-	sort_key *keys = pk__calloc(nn, sizeof *keys);
-	if (names == NULL || rank == NULL || keys == NULL) {
+	pk__tree_frame *sorted = pk__calloc(nf + 1, sizeof *sorted);
+	if (names == NULL || rank == NULL || sorted == NULL) {
 		pk__free(names);
 		pk__free(rank);
-		pk__free(keys);
+		pk__free(sorted);
 		return PK_ENOMEM;
 	}
-	const pk__tree_frame *frames = d->frames.items;
+	pk__tree_frame *frames = d->frames.items;
 	for (size_t f = 0; f < nf; f++)
 		names[f] = (named){frames[f].name, frames[f].name_len, (uint32_t)f};
 	qsort(names, nf, sizeof *names, by_name);
-	for (size_t r = 0; r < nf; r++)
+	for (size_t r = 0; r < nf; r++) {
 		rank[names[r].item] = (uint32_t)r;
-	for (size_t i = 1; i < nn; i++)
-		keys[i - 1] =
-		    (sort_key){(uint64_t)nodes[i].parent << 32 | rank[nodes[i].frame], (uint32_t)i};
-	qsort(keys, nn ? nn - 1 : 0, sizeof *keys, by_key);
-	/* Linked back to front, so each list ends up in sorted order. */
-	for (size_t k = nn ? nn - 1 : 0; k-- > 0;) {
-		pk__tree_node *n = &nodes[keys[k].item];
-		n->next_sibling = nodes[n->parent].first_child;
-		nodes[n->parent].first_child = keys[k].item;
+		sorted[r] = frames[names[r].item];
 	}
+	if (nf)
+		memcpy(frames, sorted, nf * sizeof *frames);
+	uint32_t *seqs = d->seqs.items;
+	for (size_t i = 0; i < d->seqs.count; i++)
+		seqs[i] = rank[seqs[i] & ~INLINED_BIT] << 1 | seqs[i] >> 31;
 	pk__free(names);
 	pk__free(rank);
-	pk__free(keys);
+	pk__free(sorted);
 	return 0;
+}
+
+/* Stacks in the order of their frames' names, a prefix first. */
+static int by_frames(const void *a, const void *b)
+{
+	const rec *x = a, *y = b;
+	uint32_t n = x->len < y->len ? x->len : y->len;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t u = x->seq[i] >> 1, v = y->seq[i] >> 1;
+		if (u != v)
+			return u < v ? -1 : 1;
+	}
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/* The tree: with the stacks sorted by their frames' names, each stack
+ * adds the nodes past what it shares with the one before, and the nodes
+ * come out depth first with children in name order, as every walk of the
+ * tree wants them. No node is looked up: a stack's shared part is the path
+ * of the last one. */
+static int make_nodes(pk__tree *t)
+{
+	struct pk__tree_data *d = t->data;
+	PK_FORWARD(sort_frames(d));
+	rec *recs = d->recs.items;
+	size_t nr = d->recs.count, most = d->seqs.count + 1;
+	for (size_t i = 0; i < nr; i++)
+		recs[i].seq = (const uint32_t *)d->seqs.items + recs[i].at;
+	qsort(recs, nr, sizeof *recs, by_frames);
+
+	uint32_t max_depth = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (recs[i].len > max_depth)
+			max_depth = recs[i].len;
+	if (most >= PK_NONE)
+		most = PK_NONE - 1; /* more nodes than that fail below */
+	/* Room for every frame of every stack: what no shared prefix uses is
+	 * never touched, and given back at the end. */
+	pk__tree_node *nodes = pk__malloc(most * sizeof *nodes);
+	uint32_t *path = pk__malloc(((size_t)max_depth + 1) * sizeof *path);
+	if (nodes == NULL || path == NULL) {
+		pk__free(nodes);
+		pk__free(path);
+		return PK_ENOMEM;
+	}
+	t->nodes = nodes;
+	nodes[0] = (pk__tree_node){PK_NONE, PK_NONE, PK_NONE, PK_NONE, 0, false, 0};
+	size_t count = 1;
+	const rec *last = NULL;
+	for (size_t i = 0; i < nr; i++) {
+		const rec *r = &recs[i];
+		uint32_t shared = 0, last_len = last ? last->len : 0;
+		while (shared < r->len && shared < last_len &&
+		       (r->seq[shared] >> 1) == (last->seq[shared] >> 1)) {
+			nodes[path[shared]].inlined |= r->seq[shared] & 1;
+			shared++;
+		}
+		for (uint32_t j = shared; j < r->len; j++) {
+			if (count >= most) {
+				pk__free(path);
+				return PK_EFORMAT;
+			}
+			uint32_t k = (uint32_t)count++, parent = j ? path[j - 1] : 0;
+			nodes[k] = (pk__tree_node){parent, r->seq[j] >> 1, PK_NONE, PK_NONE,
+			                           j + 1,  r->seq[j] & 1,  0};
+			if (j == shared && j < last_len)
+				nodes[path[j]].next_sibling = k;
+			else
+				nodes[parent].first_child = k;
+			path[j] = k;
+		}
+		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
+		src->stack_node[r->stack & ~SOURCE_BASE] = (r->len ? path[r->len - 1] : 0) + 1;
+		last = r;
+	}
+	pk__free(path);
+	pk__vec_free(&d->seqs);
+	pk__vec_free(&d->recs);
+	pk__tree_node *fit = pk__realloc(nodes, most * sizeof *nodes, count * sizeof *nodes);
+	if (fit != NULL)
+		t->nodes = fit;
+	t->node_count = count;
+	if (t->has_base) {
+		t->base_self = pk__calloc(count, sizeof *t->base_self);
+		if (t->base_self == NULL)
+			return PK_ENOMEM;
+	}
+	return 0;
+}
+
+/* Add p's values of sample type `type` to the nodes its stacks end at. */
+static void add_values(pk__tree *t, const source *src, size_t type, bool base)
+{
+	size_t samples = pk_profile_sample_count(src->p);
+	for (size_t i = 0; i < samples; i++) {
+		pk_sample s;
+		pk_profile_sample(src->p, i, &s);
+		int64_t v = s.values[type];
+		uint32_t node = src->stack_node[s.stack];
+		if (v == 0 || node == 0)
+			continue;
+		int64_t *at = base ? &t->base_self[node - 1] : &t->nodes[node - 1].self;
+		*at = pk__add(*at, v);
+	}
+}
+
+int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base)
+{
+	const int64_t *b = t->base_self;
+	if (base && b == NULL)
+		return 0;
+	int64_t sum = base ? b[i] : t->nodes[i].self;
+	for (size_t k = i + 1; k < t->node_count && t->nodes[k].depth > t->nodes[i].depth; k++)
+		sum = pk__add(sum, base ? b[k] : t->nodes[k].self);
+	return sum;
 }
 
 /* The type in base that matches p's type `type` by name and unit. */
@@ -445,17 +503,28 @@ static bool is_self_diff(const pk_profile *p, size_t *type_out, size_t *base_out
 	return false;
 }
 
+/* The sample types the tree shows: *type of p and, with a base (*base
+ * set, maybe to p itself), *btype of it. */
+static int resolve_types(const pk_profile *p, const pk__tree_options *o, const char *sample_type,
+                         size_t *type, const pk_profile **base, size_t *btype, pk_error *err)
+{
+	*base = o->base;
+	*btype = 0;
+	bool no_type = sample_type == NULL || *sample_type == '\0';
+	if (o->base == NULL && no_type && is_self_diff(p, type, btype))
+		*base = p;
+	else
+		PK_FORWARD(pk_profile_find_sample_type(p, sample_type, type, err));
+	if (o->base)
+		PK_FORWARD(base_type(p, *type, o->base, btype, err));
+	return 0;
+}
+
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err)
 {
-	size_t type, btype = 0;
-	const pk_profile *base = o->base;
-	bool no_type = o->sample_type == NULL || *o->sample_type == '\0';
-	if (base == NULL && no_type && is_self_diff(p, &type, &btype))
-		base = p;
-	else
-		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &type, err));
-	if (o->base)
-		PK_FORWARD(base_type(p, type, o->base, &btype, err));
+	size_t type, btype;
+	const pk_profile *base;
+	PK_FORWARD(resolve_types(p, o, o->sample_type, &type, &base, &btype, err));
 	pk__tree *t = pk__calloc(1, sizeof *t);
 	struct pk__tree_data *d = pk__calloc(1, sizeof *d);
 	if (t == NULL || d == NULL) {
@@ -464,22 +533,31 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
 	t->data = d;
+	d->o = *o;
+	d->self_diff = base == p;
 	t->has_base = base != NULL;
 	t->sample_type = type;
 	t->type = str_of(p, pk_profile_sample_type(p, type).type);
 	t->unit = str_of(p, pk_profile_sample_type(p, type).unit);
-	pk__tree_node root = {PK_NONE, PK_NONE, PK_NONE, PK_NONE, 0, false, 0, 0, 0, 0};
 	int rc = pk__strtab_new(&d->names);
 	if (rc == 0)
 		rc = pk__strtab_new(&d->strings);
 	if (rc == 0)
-		rc = pk__vec_push(&d->nodes, sizeof root, &root, 1, NULL);
-	if (rc == 0)
-		rc = add_profile(t, p, type, false, o);
+		rc = collect(t, p, type, false, o);
 	if (rc == 0 && base)
-		rc = add_profile(t, base, btype, true, o);
+		rc = collect(t, base, btype, true, o);
 	if (rc == 0)
-		rc = finish(t);
+		rc = make_nodes(t);
+	if (rc == 0) {
+		add_values(t, &d->main, type, false);
+		if (base)
+			add_values(t, &d->base, btype, true);
+	}
+	if (!o->all_types) {
+		pk__free(d->main.stack_node);
+		pk__free(d->base.stack_node);
+		d->main.stack_node = d->base.stack_node = NULL;
+	}
 	if (rc < 0) {
 		pk__tree_free(t);
 		return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory")
@@ -487,9 +565,32 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 	}
 	t->frames = d->frames.items;
 	t->frame_count = d->frames.count;
-	t->nodes = d->nodes.items;
-	t->node_count = d->nodes.count;
 	*out = t;
+	return 0;
+}
+
+int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err)
+{
+	struct pk__tree_data *d = t->data;
+	if (!d->o.all_types)
+		return pk__error_set(err, PK_EUNSUPPORTED,
+		                     "the call tree has only one sample type");
+	const pk_profile *p = d->main.p, *base;
+	size_t type, btype;
+	PK_FORWARD(resolve_types(p, &d->o, sample_type, &type, &base, &btype, err));
+	if ((base != NULL) != t->has_base || (base != NULL && base == p) != d->self_diff)
+		return pk__error_set(err, PK_EUNSUPPORTED, "the call tree has no such sample type");
+	for (size_t k = 0; k < t->node_count; k++)
+		t->nodes[k].self = 0;
+	add_values(t, &d->main, type, false);
+	if (base) {
+		for (size_t k = 0; k < t->node_count; k++)
+			t->base_self[k] = 0;
+		add_values(t, &d->base, btype, true);
+	}
+	t->sample_type = type;
+	t->type = str_of(p, pk_profile_sample_type(p, type).type);
+	t->unit = str_of(p, pk_profile_sample_type(p, type).unit);
 	return 0;
 }
 
@@ -500,8 +601,12 @@ void pk__tree_free(pk__tree *t)
 	pk__strtab_free(t->data->names);
 	pk__strtab_free(t->data->strings);
 	pk__vec_free(&t->data->frames);
-	pk__vec_free(&t->data->nodes);
-	pk__free(t->data->slots);
+	pk__vec_free(&t->data->seqs);
+	pk__vec_free(&t->data->recs);
+	pk__free(t->data->main.stack_node);
+	pk__free(t->data->base.stack_node);
 	pk__free(t->data);
+	pk__free(t->nodes);
+	pk__free(t->base_self);
 	pk__free(t);
 }

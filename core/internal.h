@@ -154,14 +154,17 @@ typedef struct pk__tree_frame {
 	uint64_t address;     /* 0 unless granularity is addresses */
 } pk__tree_frame;
 
+/* Nodes are numbered depth first, children in name order, so that every
+ * walk of the tree reads the node array front to back: a node's first
+ * child (if any) is the next node, and its subtree ends where its next
+ * sibling (or the next node of no greater depth) starts. */
 typedef struct pk__tree_node {
 	uint32_t parent;                    /* PK_NONE for the root, node 0 */
 	uint32_t frame;                     /* PK_NONE for the root */
 	uint32_t first_child, next_sibling; /* PK_NONE ends; siblings by name */
 	uint32_t depth;                     /* 0 for the root */
 	bool inlined;                       /* reached at least once as an inlined call */
-	int64_t self, total;                /* the profile's value; total includes children */
-	int64_t base_self, base_total;
+	int64_t self;                       /* the profile's value at this node */
 } pk__tree_node;
 
 typedef struct pk__tree {
@@ -170,6 +173,7 @@ typedef struct pk__tree {
 	pk__tree_node *nodes; /* parents come before their children */
 	size_t node_count;
 	bool has_base;
+	int64_t *base_self;         /* with a base: the base's value of each node; else NULL */
 	size_t sample_type;         /* the index in the profile */
 	const char *type, *unit;    /* borrowed from the profile */
 	struct pk__tree_data *data; /* storage behind the arrays */
@@ -180,14 +184,24 @@ typedef struct pk__tree_options {
 	const pk_profile *base;  /* NULL: none; it needs the same type and unit */
 	int granularity;         /* PK_GRANULARITY_* */
 	bool reverse;            /* stacks leaf first */
+	/* nodes for the samples of every sample type, so that
+	 * pk__tree_select_type can show another type on the same nodes */
+	bool all_types;
 } pk__tree_options;
 
 /* A profile whose sample types are exactly "base" and "new" (two-count
  * folded input) is built as new against base when no sample type or base
  * is asked for. Samples of value 0 add nothing, so nodes whose totals are 0 on both sides
- * exist only where positive and negative values cancel. */
+ * exist only where positive and negative values cancel (or, with all_types,
+ * where other sample types have values). */
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err);
+/* The values of another sample type (and its base's) on a tree built with
+ * all_types, as pk__tree_build would give them; t->sample_type, type and
+ * unit follow. */
+int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err);
 void pk__tree_free(pk__tree *t);
+/* The value of node i and everything below it (base: the base's). */
+int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base);
 
 /* Append to text the name pprof gives one line of a location (line NULL:
  * a location without lines) at a granularity (NodeInfo.PrintableName), as

@@ -591,7 +591,7 @@ static char *format_int(int64_t v, char *end)
  * they drop a trailing ';', as Perl's split drops the empty field after
  * it, and so read the name whole. Two-count lines need none: readers take
  * two counts at most. */
-static int write_line(writer *w, const pk__tree_node *n)
+static int write_line(writer *w, uint32_t i)
 {
 	/* Readers skip a byte order mark at the start: a first name that
 	 * begins with one keeps it behind one more. One that begins as gzip
@@ -602,6 +602,7 @@ static int write_line(writer *w, const pk__tree_node *n)
 		PK_FORWARD(pk__vec_push(&w->out, 1, "\n", 1, NULL));
 	w->started = true;
 	PK_FORWARD(pk__vec_push(&w->out, 1, w->path.items, w->path.count, NULL));
+	const pk__tree_node *n = &w->t->nodes[i];
 	if (w->ends_in_number[n->frame] && !w->t->has_base)
 		PK_FORWARD(pk__vec_push(&w->out, 1, ";", 1, NULL));
 	char buf[48], *end = buf + sizeof buf, *s = end;
@@ -609,7 +610,7 @@ static int write_line(writer *w, const pk__tree_node *n)
 	s = format_int(n->self, s);
 	*--s = ' ';
 	if (w->t->has_base) {
-		s = format_int(n->base_self, s);
+		s = format_int(w->t->base_self[i], s);
 		*--s = ' ';
 	}
 	PK_FORWARD(pk__vec_push(&w->out, 1, s, (size_t)(end - s), NULL));
@@ -636,8 +637,8 @@ static int write_tree(writer *w)
 		PK_FORWARD(
 		    pk__vec_push(&w->path, 1, (char *)w->names.items + from, to - from, NULL));
 		PK_VEC_AT(w->ends, size_t, depth) = w->path.count;
-		if (n->self != 0 || (t->has_base && n->base_self != 0))
-			PK_FORWARD(write_line(w, n));
+		if (n->self != 0 || (t->has_base && t->base_self[i] != 0))
+			PK_FORWARD(write_line(w, i));
 		if (n->first_child != PK_NONE) {
 			i = n->first_child;
 			continue;
@@ -672,7 +673,7 @@ static int collapsed_export(const pk_profile *p, const pk_write_options *opts, p
 	bool any_type = opts->sample_type != NULL && opts->sample_type[0] != '\0';
 	if (pk_profile_sample_type_count(p) == 0 && !any_type && opts->base == NULL)
 		return 0;
-	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, false};
+	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, false, false};
 	pk__tree *t = NULL;
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
 	writer w = {.t = t, .sink = sink};

@@ -411,9 +411,9 @@ static int64_t add_saturated(int64_t a, int64_t b)
 }
 
 /* The change of a node's own value from the base to the new profile. */
-static int64_t self_delta(const pk__tree_node *n)
+static int64_t self_delta(const pk__tree *t, uint32_t i)
 {
-	return (int64_t)((uint64_t)n->self - (uint64_t)n->base_self);
+	return (int64_t)((uint64_t)t->nodes[i].self - (uint64_t)t->base_self[i]);
 }
 
 /* A frame is as wide as the positive values of the stacks through it, so
@@ -454,7 +454,7 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 		if (node->depth > l->max_depth)
 			l->max_depth = node->depth;
 		if (t->has_base) {
-			int64_t d = self_delta(node);
+			int64_t d = self_delta(t, (uint32_t)i);
 			double mag = d < 0 ? -(double)d : (double)d;
 			if (mag > l->max_delta)
 				l->max_delta = mag;
@@ -697,7 +697,7 @@ static int write_frame(svg *s, uint32_t i)
 	    add_str(&s->text, ", ") < 0 || add_str(&s->text, pct) < 0 || add_str(&s->text, "%") < 0)
 		return scratch_failed(s);
 	if (t->has_base) {
-		double d = 100.0 * (double)self_delta(node) / (double)l->total;
+		double d = 100.0 * (double)self_delta(t, i) / (double)l->total;
 		fmt_num(pct, sizeof pct, d, 2, false);
 		if (add_str(&s->text, d > 0 ? "; +" : "; ") < 0 || add_str(&s->text, pct) < 0 ||
 		    add_str(&s->text, "%") < 0)
@@ -719,7 +719,7 @@ static int write_frame(svg *s, uint32_t i)
 
 	rgb color;
 	if (t->has_base) {
-		double d = (double)self_delta(node);
+		double d = (double)self_delta(t, i);
 		color = delta_color(c->negate ? -d : d, l->max_delta);
 	} else {
 		color = node->frame == PK_NONE ? name_color(c, "", 0) : name_color(c, name, len);
@@ -1211,7 +1211,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 {
 	config c;
 	PK_FORWARD(read_options(opts->flamegraph, &c, err));
-	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, c.reverse};
+	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, c.reverse, false};
 	pk__tree *t = NULL;
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
 	layout l = {0};

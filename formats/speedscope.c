@@ -1496,9 +1496,10 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 }
 
 /* A node's value: its own, less the base's when there is one. */
-static int64_t node_value(const pk__tree *t, const pk__tree_node *n)
+static int64_t node_value(const pk__tree *t, uint32_t i)
 {
-	return t->has_base ? (int64_t)((uint64_t)n->self - (uint64_t)n->base_self) : n->self;
+	int64_t self = t->nodes[i].self;
+	return t->has_base ? (int64_t)((uint64_t)self - (uint64_t)t->base_self[i]) : self;
 }
 
 /* The next node of a depth-first walk in the tree's order, PK_NONE at the end. */
@@ -1518,14 +1519,14 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	uint64_t total = 0, left_out = 0;
 	size_t written = 0;
 	for (uint32_t i = 1; i < t->node_count; i++) {
-		int64_t v = node_value(t, &t->nodes[i]);
+		int64_t v = node_value(t, i);
 		if (v > 0)
 			total += (uint64_t)v, written++;
 		else if (v < 0)
 			left_out += (uint64_t)v;
 	}
 	/* the root's own value: samples without locations */
-	int64_t root = t->node_count ? node_value(t, &t->nodes[0]) : 0;
+	int64_t root = t->node_count ? node_value(t, 0) : 0;
 	if (root > 0)
 		total += (uint64_t)root, written++;
 	else if (root < 0)
@@ -1573,7 +1574,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		 * and reading the file back numbers them the same. */
 		w->path.count = node->depth - 1;
 		PK_FORWARD(pk__vec_push(&w->path, sizeof node->frame, &node->frame, 1, NULL));
-		if (node_value(t, node) <= 0)
+		if (node_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
 		for (size_t j = 0; j < w->path.count; j++) {
@@ -1593,7 +1594,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	}
 	for (uint32_t i = t->node_count > 1 ? next_node(t, 0) : PK_NONE; i != PK_NONE;
 	     i = next_node(t, i)) {
-		int64_t v = node_value(t, &t->nodes[i]);
+		int64_t v = node_value(t, i);
 		if (v <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    " : "\n    "));
@@ -1672,18 +1673,21 @@ static int write_file(writer *w, pk_error *err)
 		                 "\"none\", \"startValue\": 0, \"endValue\": 0,\n   \"samples\": "
 		                 "[],\n   \"weights\": []}"));
 	}
-	for (size_t i = first; i < first + count; i++) {
+	/* One tree for every sample type: the stacks are walked once. */
+	pk__tree *t = NULL;
+	int rc = 0;
+	for (size_t i = first; rc == 0 && i < first + count; i++) {
 		char index[24];
 		snprintf(index, sizeof index, "%zu", i);
 		int g = w->o->granularity == PK_GRANULARITY_FUNCTIONS ? PK_GRANULARITY_FILEFUNCTIONS
 		                                                      : w->o->granularity;
-		pk__tree_options to = {index, w->o->base, g, false};
-		pk__tree *t = NULL;
-		PK_FORWARD(pk__tree_build(p, &to, &t, err));
-		int rc = write_profile(w, t, i == first);
-		pk__tree_free(t);
-		PK_FORWARD(rc);
+		pk__tree_options to = {index, w->o->base, g, false, count > 1};
+		rc = t ? pk__tree_select_type(t, index, err) : pk__tree_build(p, &to, &t, err);
+		if (rc == 0)
+			rc = write_profile(w, t, i == first);
 	}
+	pk__tree_free(t);
+	PK_FORWARD(rc);
 	return write_frames(w);
 }
 

@@ -86,7 +86,7 @@ static uint32_t index_of(const pk__tree *t, const pk__tree_node *n)
 static pk__tree *build(const pk_profile *p, const char *type, const pk_profile *base,
                        int granularity, bool reverse)
 {
-	pk__tree_options o = {type, base, granularity, reverse};
+	pk__tree_options o = {type, base, granularity, reverse, false};
 	pk__tree *t = NULL;
 	pk_error err = PK_ERROR_INIT;
 	if (pk__tree_build(p, &o, &t, &err) != 0)
@@ -104,14 +104,14 @@ static void test_tree_inlined_frames(void **state)
 	assert_string_equal(t->unit, "bytes");
 	assert_false(t->has_base);
 	assert_int_equal(t->node_count, 4);
-	assert_int_equal(t->nodes[0].total, 5120);
+	assert_int_equal(pk__tree_total(t, 0, false), 5120);
 	const pk__tree_node *main_ = child_named(t, 0, "main.main");
 	assert_int_equal(main_->self, 3072);
-	assert_int_equal(main_->total, 5120);
+	assert_int_equal(pk__tree_total(t, index_of(t, main_), false), 5120);
 	assert_int_equal(main_->depth, 1);
 	const pk__tree_node *work = child_named(t, index_of(t, main_), "main.work");
 	assert_int_equal(work->self, 0);
-	assert_int_equal(work->total, 2048);
+	assert_int_equal(pk__tree_total(t, index_of(t, work), false), 2048);
 	assert_false(work->inlined);
 	const pk__tree_node *leaf = child_named(t, index_of(t, work), "main.leaf");
 	assert_int_equal(leaf->self, 2048);
@@ -126,9 +126,9 @@ static void test_tree_inlined_frames(void **state)
 
 	/* The other type, by index, and leaf first. */
 	t = build(p, "0", NULL, PK_GRANULARITY_FUNCTIONS, true);
-	assert_int_equal(t->nodes[0].total, 5);
+	assert_int_equal(pk__tree_total(t, 0, false), 5);
 	const pk__tree_node *top = child_named(t, 0, "main.leaf");
-	assert_int_equal(top->total, 2);
+	assert_int_equal(pk__tree_total(t, index_of(t, top), false), 2);
 	work = child_named(t, index_of(t, top), "main.work");
 	main_ = child_named(t, index_of(t, work), "main.main");
 	assert_int_equal(main_->self, 2);
@@ -283,9 +283,11 @@ static void test_tree_order_and_cancelling(void **state)
 		assert_string_equal(t->frames[t->nodes[c].frame].name, order[i]);
 	assert_int_equal(c, PK_NONE);
 	assert_int_equal(child_named(t, index_of(t, m), "alpha")->self, 7);
-	assert_int_equal(child_named(t, index_of(t, m), "beta")->total, 7);
-	assert_int_equal(child_named(t, index_of(t, m), "gone")->total, 0);
-	assert_int_equal(m->total, 15);
+	assert_int_equal(
+	    pk__tree_total(t, index_of(t, child_named(t, index_of(t, m), "beta")), false), 7);
+	assert_int_equal(
+	    pk__tree_total(t, index_of(t, child_named(t, index_of(t, m), "gone")), false), 0);
+	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 15);
 	pk__tree_free(t);
 	pk_profile_free(p);
 }
@@ -300,19 +302,19 @@ static void test_tree_base(void **state)
 	pk__tree *t = build(p, NULL, base, PK_GRANULARITY_FUNCTIONS, false);
 	assert_true(t->has_base);
 	const pk__tree_node *m = child_named(t, 0, "m");
-	assert_int_equal(m->total, 15);
-	assert_int_equal(m->base_total, 13);
+	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 15);
+	assert_int_equal(pk__tree_total(t, index_of(t, m), true), 13);
 	const pk__tree_node *a = child_named(t, index_of(t, m), "a");
 	assert_int_equal(a->self, 10);
-	assert_int_equal(a->base_self, 4);
+	assert_int_equal(t->base_self[index_of(t, a)], 4);
 	const pk__tree_node *c = child_named(t, index_of(t, m), "c");
 	assert_int_equal(c->self, 0);
-	assert_int_equal(c->base_self, 9);
+	assert_int_equal(t->base_self[index_of(t, c)], 9);
 	pk__tree_free(t);
 
 	/* A base without the type is refused. */
 	pk_profile *other = stacks_profile(then, then_v, 2, "cpu", NULL);
-	pk__tree_options o = {NULL, other, PK_GRANULARITY_FUNCTIONS, false};
+	pk__tree_options o = {NULL, other, PK_GRANULARITY_FUNCTIONS, false, false};
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__tree_build(p, &o, &t, &err), PK_ENOTFOUND);
 	assert_string_equal(err.message, "the base profile has no sample type samples/count");
@@ -331,15 +333,15 @@ static void test_tree_self_diff(void **state)
 	assert_true(t->has_base);
 	assert_string_equal(t->type, "new");
 	const pk__tree_node *m = child_named(t, 0, "m");
-	assert_int_equal(m->total, 9);
-	assert_int_equal(m->base_total, 9);
+	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 9);
+	assert_int_equal(pk__tree_total(t, index_of(t, m), true), 9);
 	assert_int_equal(child_named(t, index_of(t, m), "a")->self, 8);
-	assert_int_equal(child_named(t, index_of(t, m), "a")->base_self, 3);
+	assert_int_equal(t->base_self[index_of(t, child_named(t, index_of(t, m), "a"))], 3);
 	pk__tree_free(t);
 	/* Asking for a type turns that off. */
 	t = build(p, "base", NULL, PK_GRANULARITY_FUNCTIONS, false);
 	assert_false(t->has_base);
-	assert_int_equal(t->nodes[0].total, 9);
+	assert_int_equal(pk__tree_total(t, 0, false), 9);
 	pk__tree_free(t);
 	pk_profile_free(p);
 }
@@ -351,7 +353,7 @@ static void test_tree_allocation_failures(void **state)
 	pk_set_allocator(chaos_malloc, chaos_free);
 	for (long n = 0;; n++) {
 		chaos_reset(n + 1, 1);
-		pk__tree_options o = {NULL, p, PK_GRANULARITY_LINES, false};
+		pk__tree_options o = {NULL, p, PK_GRANULARITY_LINES, false, false};
 		pk__tree *t = NULL;
 		pk_error err = PK_ERROR_INIT;
 		int rc = pk__tree_build(p, &o, &t, &err);
