@@ -181,24 +181,50 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 }
 
 typedef struct merged_sample {
-	size_t stack_start; /* into merger.stacks */
-	size_t depth;
-	size_t label_start, label_count; /* into merger.labels */
+	uint32_t stack;  /* into merger.stack_recs */
+	uint32_t labels; /* into merger.label_sets; PK_NONE: no labels */
+	uint64_t hash;   /* of (stack, labels), for merger.sample_slots */
 } merged_sample;
+
+/* A distinct set of labels of ours, sorted: merger.labels[start, +count). */
+typedef struct label_set {
+	size_t start, count;
+} label_set;
+
+/* A distinct stack of ours: its locations in merger.stack_locs. */
+typedef struct merged_stack {
+	size_t start;
+	uint32_t depth;
+	uint32_t sample; /* the sample of this stack without labels, or PK_NONE */
+	uint64_t hash;
+} merged_stack;
 
 typedef struct merger {
 	pk_profile *q;
-	keymap samples, locations, functions, mappings;
-	/* per source: its index -> ours (PK_NONE: not yet) */
-	uint32_t *loc_of, *fn_of, *map_of;
+	keymap locations, functions, mappings;
+	/* per source: its index -> ours (PK_NONE: not yet), so that each
+	 * record is looked up once, not once per sample that uses it */
+	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
 	int64_t *map_offset;
-	pk__vec out_samples; /* merged_sample */
-	pk__vec values;      /* int64_t, types per sample */
-	pk__vec stacks;      /* uint32_t */
-	pk__vec labels;      /* pk_label, our strings */
-	pk__vec key;         /* char */
-	pk__vec scratch;     /* uint32_t / pk_line */
+	pk__vec stack_recs;    /* merged_stack */
+	pk__vec stack_locs;    /* uint32_t */
+	uint32_t *stack_slots; /* hash table of stack_recs index + 1 */
+	size_t stack_slot_count;
+	pk__vec out_samples;    /* merged_sample */
+	uint32_t *sample_slots; /* hash table of labelled out_samples index + 1 */
+	size_t sample_slot_count, labelled;
+	/* label sets: a source's (as it has them) -> ours (sorted) */
+	pk__strtab *source_sets; /* keys: a source's labels, field by field */
+	pk__vec set_of;          /* uint32_t per source_sets id: ours */
+	keymap sets;             /* keys: our sorted labels, field by field */
+	pk__vec label_sets;      /* label_set */
+	pk__vec values;          /* int64_t, types per sample */
+	pk__vec labels;          /* pk_label, our strings */
+	pk__vec key;             /* char */
+	pk__vec scratch;         /* uint32_t / pk_line */
+	pk__vec negated;         /* int64_t, types */
 	size_t types;
+	size_t source_strings; /* the size of str_of */
 } merger;
 
 static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
@@ -207,8 +233,16 @@ static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
 		*out = 0;
 		return 0;
 	}
-	return pk_profile_intern(m->q, pk_profile_string(p, s), pk_profile_string_length(p, s),
-	                         out);
+	bool cached = m->str_of && s < m->source_strings;
+	if (cached && m->str_of[s] != PK_NONE) {
+		*out = m->str_of[s];
+		return 0;
+	}
+	PK_FORWARD(
+	    pk_profile_intern(m->q, pk_profile_string(p, s), pk_profile_string_length(p, s), out));
+	if (cached)
+		m->str_of[s] = *out;
+	return 0;
 }
 
 static int key_add(pk__vec *k, const void *data, size_t len)
@@ -359,13 +393,106 @@ static int cmp_label_keys(const pk_profile *q, const pk_label *a, const pk_label
 	return c ? c : (xl > yl) - (xl < yl);
 }
 
-static int map_sample(merger *m, const pk_profile *p, const pk_sample *s)
+static bool all_zero(const int64_t *v, size_t n)
 {
-	size_t stack_start = m->stacks.count;
-	for (size_t d = 0; d < s->depth; d++) {
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != 0)
+			return false;
+	return true;
+}
+
+/* Our stack for source stack st (a list of source locations), interned
+ * among ours: once per distinct source stack, not per sample. */
+static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
+{
+	if (m->stack_of[st] != PK_NONE) {
+		*out = m->stack_of[st];
+		return 0;
+	}
+	const uint32_t *src;
+	size_t depth = pk_profile_stack(p, st, &src);
+	size_t start = m->stack_locs.count;
+	PK_FORWARD(pk__vec_reserve(&m->stack_locs, sizeof(uint32_t), depth));
+	for (size_t d = 0; d < depth; d++) {
 		uint32_t loc;
-		PK_FORWARD(map_location(m, p, s->locations[d], &loc));
-		PK_FORWARD(pk__vec_push(&m->stacks, sizeof loc, &loc, 1, NULL));
+		PK_FORWARD(map_location(m, p, src[d], &loc));
+		PK_VEC_AT(m->stack_locs, uint32_t, start + d) = loc;
+	}
+	const uint32_t *locs = &PK_VEC_AT(m->stack_locs, uint32_t, start);
+	if ((m->stack_recs.count + 1) * 2 > m->stack_slot_count)
+		PK_FORWARD(pk__slots_grow(&m->stack_slots, &m->stack_slot_count,
+		                          m->stack_recs.items, m->stack_recs.count,
+		                          sizeof(merged_stack), offsetof(merged_stack, hash)));
+	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
+	size_t mask = m->stack_slot_count - 1;
+	size_t at = h & mask;
+	for (; m->stack_slots[at] != 0; at = (at + 1) & mask) {
+		uint32_t i = m->stack_slots[at] - 1;
+		const merged_stack *s = &PK_VEC_AT(m->stack_recs, merged_stack, i);
+		if (s->hash == h && s->depth == depth &&
+		    (depth == 0 || memcmp(&PK_VEC_AT(m->stack_locs, uint32_t, s->start), locs,
+		                          depth * sizeof *locs) == 0)) {
+			/* known already: forget the copy */
+			*out = m->stack_of[st] = i;
+			return 0;
+		}
+	}
+	if (m->stack_recs.count >= PK_NONE - 1)
+		return PK_ENOMEM;
+	merged_stack rec = {start, (uint32_t)depth, PK_NONE, h};
+	m->stack_locs.count = start + depth;
+	size_t index;
+	PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, &index));
+	m->stack_slots[at] = (uint32_t)index + 1;
+	*out = m->stack_of[st] = (uint32_t)index;
+	return 0;
+}
+
+static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t stack,
+                      uint32_t labels, uint64_t hash)
+{
+	if (*slot != PK_NONE) {
+		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
+		for (size_t t = 0; t < m->types; t++)
+			v[t] = pk__add(v[t], values[t]);
+		return 0;
+	}
+	if (m->out_samples.count >= PK_NONE - 1)
+		return PK_ENOMEM;
+	merged_sample ms = {stack, labels, hash};
+	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
+	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
+	*slot = (uint32_t)(m->out_samples.count - 1);
+	return pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
+}
+
+/* Append a label's fields to a key: a pk_label has padding, which copies
+ * leave undefined. */
+static int key_label(pk__vec *k, const pk_label *l)
+{
+	PK_FORWARD(key_add(k, &l->key, sizeof l->key));
+	PK_FORWARD(key_add(k, &l->str, sizeof l->str));
+	PK_FORWARD(key_add(k, &l->num, sizeof l->num));
+	return key_add(k, &l->num_unit, sizeof l->num_unit);
+}
+
+/* Our label set for a sample's labels: mapped and sorted once per distinct
+ * set in a source, not once per sample. */
+static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t *out)
+{
+	pk__vec *k = &m->key;
+	k->count = 0;
+	for (size_t l = 0; l < s->label_count; l++)
+		PK_FORWARD(key_label(k, &s->labels[l]));
+	uint32_t id;
+	PK_FORWARD(pk__strtab_intern(m->source_sets, k->items, k->count, &id));
+	if (id < m->set_of.count && PK_VEC_AT(m->set_of, uint32_t, id) != PK_NONE) {
+		*out = PK_VEC_AT(m->set_of, uint32_t, id);
+		return 0;
+	}
+	while (m->set_of.count <= id) {
+		uint32_t none = PK_NONE;
+		PK_FORWARD(pk__vec_push(&m->set_of, sizeof none, &none, 1, NULL));
 	}
 	size_t label_start = m->labels.count;
 	for (size_t l = 0; l < s->label_count; l++) {
@@ -375,7 +502,7 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s)
 		PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
 		PK_FORWARD(pk__vec_push(&m->labels, sizeof c, &c, 1, NULL));
 	}
-	/* the key: stack, then labels in a stable sort by key */
+	/* a stable sort by key */
 	pk_label *labels = &PK_VEC_AT(m->labels, pk_label, label_start);
 	size_t nl = s->label_count;
 	for (size_t i = 1; i < nl; i++) {
@@ -387,41 +514,71 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s)
 		}
 		labels[j] = x;
 	}
-	pk__vec *k = &m->key;
 	k->count = 0;
-	uint64_t depth = s->depth;
-	PK_FORWARD(key_add(k, &depth, sizeof depth));
-	PK_FORWARD(
-	    key_add(k, &PK_VEC_AT(m->stacks, uint32_t, stack_start), s->depth * sizeof(uint32_t)));
-	/* field by field: a pk_label has padding, which copies leave undefined */
-	for (size_t i = 0; i < nl; i++) {
-		PK_FORWARD(key_add(k, &labels[i].key, sizeof labels[i].key));
-		PK_FORWARD(key_add(k, &labels[i].str, sizeof labels[i].str));
-		PK_FORWARD(key_add(k, &labels[i].num, sizeof labels[i].num));
-		PK_FORWARD(key_add(k, &labels[i].num_unit, sizeof labels[i].num_unit));
-	}
+	for (size_t i = 0; i < nl; i++)
+		PK_FORWARD(key_label(k, &labels[i]));
 	uint32_t *slot;
-	PK_FORWARD(keymap_find(&m->samples, k->items, k->count, &slot));
-	if (*slot != PK_NONE) {
-		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
-		for (size_t t = 0; t < m->types; t++)
-			v[t] = pk__add(v[t], s->values[t]);
-		m->stacks.count = stack_start;
+	PK_FORWARD(keymap_find(&m->sets, k->items, k->count, &slot));
+	if (*slot == PK_NONE) {
+		label_set ls = {label_start, nl};
+		size_t at;
+		PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &at));
+		*slot = (uint32_t)at;
+	} else {
 		m->labels.count = label_start;
-		return 0;
 	}
-	merged_sample ms = {stack_start, s->depth, label_start, nl};
-	*slot = (uint32_t)m->out_samples.count;
-	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
-	return pk__vec_push(&m->values, sizeof(int64_t), s->values, m->types, NULL);
+	PK_VEC_AT(m->set_of, uint32_t, id) = *slot;
+	*out = *slot;
+	return 0;
 }
 
-static bool all_zero(const int64_t *v, size_t n)
+static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != 0)
-			return false;
-	return true;
+	uint32_t stack;
+	PK_FORWARD(map_stack(m, p, s->stack, &stack));
+	if (s->label_count == 0) {
+		uint32_t slot = PK_VEC_AT(m->stack_recs, merged_stack, stack).sample;
+		PK_FORWARD(add_values(m, &slot, values, stack, PK_NONE, 0));
+		PK_VEC_AT(m->stack_recs, merged_stack, stack).sample = slot;
+		return 0;
+	}
+	uint32_t labels;
+	PK_FORWARD(map_labels(m, p, s, &labels));
+	/* the sample of (stack, labels) */
+	if ((m->labelled + 1) * 2 > m->sample_slot_count) {
+		/* rehash the labelled samples only */
+		size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
+		uint32_t *slots = pk__calloc(count, sizeof *slots);
+		if (slots == NULL)
+			return PK_ENOMEM;
+		for (size_t i = 0; i < m->out_samples.count; i++) {
+			const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
+			if (ms->labels == PK_NONE)
+				continue;
+			size_t at = ms->hash & (count - 1);
+			while (slots[at])
+				at = (at + 1) & (count - 1);
+			slots[at] = (uint32_t)i + 1;
+		}
+		pk__free(m->sample_slots);
+		m->sample_slots = slots;
+		m->sample_slot_count = count;
+	}
+	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 31;
+	size_t mask = m->sample_slot_count - 1;
+	size_t at = h & mask;
+	for (; m->sample_slots[at]; at = (at + 1) & mask) {
+		uint32_t i = m->sample_slots[at] - 1;
+		const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
+		if (ms->stack == stack && ms->labels == labels)
+			return add_values(m, &i, values, stack, labels, h);
+	}
+	uint32_t slot = PK_NONE;
+	PK_FORWARD(add_values(m, &slot, values, stack, labels, h));
+	m->sample_slots[at] = slot + 1;
+	m->labelled++;
+	return 0;
 }
 
 static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *err)
@@ -502,55 +659,98 @@ static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *er
 
 static void merger_free(merger *m)
 {
-	keymap *maps[] = {&m->samples, &m->locations, &m->functions, &m->mappings};
-	for (size_t i = 0; i < 4; i++) {
+	keymap *maps[] = {&m->locations, &m->functions, &m->mappings};
+	for (size_t i = 0; i < 3; i++) {
 		pk__strtab_free(maps[i]->keys);
+		maps[i]->keys = NULL;
 		pk__vec_free(&maps[i]->index);
 	}
-	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stacks,
-	                   &m->labels,      &m->key,    &m->scratch};
-	for (size_t i = 0; i < 6; i++)
+	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
+	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
+	pk__free(m->stack_slots);
+	m->stack_slots = NULL;
+	pk__free(m->sample_slots);
+	m->sample_slots = NULL;
+	pk__strtab_free(m->source_sets);
+	m->source_sets = NULL;
+	pk__strtab_free(m->sets.keys);
+	m->sets.keys = NULL;
+	pk__vec_free(&m->sets.index);
+	pk__vec_free(&m->set_of);
+	pk__vec_free(&m->label_sets);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
 	pk__free(m->map_of);
+	pk__free(m->str_of);
+	pk__free(m->stack_of);
 	pk__free(m->map_offset);
+	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = NULL;
+	m->map_offset = NULL;
 }
 
-static int merge_sources(merger *m, const pk_profile *const *in, size_t n)
+/* A table of count entries of PK_NONE (or zeros), replacing *t. */
+static int fresh_table(void **t, size_t count, size_t elem, int fill)
+{
+	pk__free(*t);
+	*t = pk__malloc(pk__mul(count + 1, elem));
+	if (*t == NULL)
+		return PK_ENOMEM;
+	memset(*t, fill, (count + 1) * elem);
+	return 0;
+}
+
+/* negate (NULL: none) says which sources count negated, as pprof's -base
+ * scales the base by -1 before merging. */
+static int merge_sources(merger *m, const pk_profile *const *in, const bool *negate, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const pk_profile *p = in[i];
-		size_t nl = pk_profile_location_count(p), nf = pk_profile_function_count(p);
 		size_t nm = pk_profile_mapping_count(p);
-		pk__free(m->loc_of);
-		pk__free(m->fn_of);
-		pk__free(m->map_of);
-		pk__free(m->map_offset);
-		m->loc_of = pk__malloc((nl + 1) * sizeof *m->loc_of);
-		m->fn_of = pk__malloc((nf + 1) * sizeof *m->fn_of);
-		m->map_of = pk__malloc((nm + 1) * sizeof *m->map_of);
-		m->map_offset = pk__calloc(nm + 1, sizeof *m->map_offset);
-		if (!m->loc_of || !m->fn_of || !m->map_of || !m->map_offset)
-			return PK_ENOMEM;
-		memset(m->loc_of, 0xff, (nl + 1) * sizeof *m->loc_of);
-		memset(m->fn_of, 0xff, (nf + 1) * sizeof *m->fn_of);
-		memset(m->map_of, 0xff, (nm + 1) * sizeof *m->map_of);
+		m->source_strings = pk_profile_string_count(p);
+		PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p),
+		                       sizeof *m->loc_of, 0xff));
+		PK_FORWARD(fresh_table((void **)&m->fn_of, pk_profile_function_count(p),
+		                       sizeof *m->fn_of, 0xff));
+		PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
+		PK_FORWARD(
+		    fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff));
+		PK_FORWARD(fresh_table((void **)&m->stack_of, pk_profile_stack_count(p),
+		                       sizeof *m->stack_of, 0xff));
+		PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
 		if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
 			uint32_t ignored;
 			PK_FORWARD(map_mapping(m, p, 0, &ignored));
 		}
-		for (size_t si = 0; si < pk_profile_sample_count(p); si++) {
+		pk__strtab_free(m->source_sets);
+		m->source_sets = NULL;
+		PK_FORWARD(pk__strtab_new(&m->source_sets));
+		m->set_of.count = 0;
+		bool neg = negate && negate[i];
+		m->negated.count = 0;
+		PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
+		int64_t *negated = m->negated.items;
+		size_t samples = pk_profile_sample_count(p);
+		for (size_t si = 0; si < samples; si++) {
 			pk_sample s;
 			pk_profile_sample(p, si, &s);
-			if (!all_zero(s.values, s.value_count))
-				PK_FORWARD(map_sample(m, p, &s));
+			if (all_zero(s.values, s.value_count))
+				continue;
+			const int64_t *v = s.values;
+			if (neg) {
+				for (size_t t = 0; t < m->types; t++)
+					negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
+				v = negated;
+			}
+			PK_FORWARD(map_sample(m, p, &s, v));
 		}
 	}
 	return 0;
 }
 
-int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)
+static int merge(const pk_profile *const *in, const bool *negate, size_t n, pk_profile **out,
+                 pk_error *err)
 {
 	if (n == 0)
 		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
@@ -558,13 +758,13 @@ int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk
 	m.types = pk_profile_sample_type_count(in[0]);
 	int rc = pk_profile_new(&m.q);
 	if (rc == 0)
-		rc = pk__strtab_new(&m.samples.keys);
-	if (rc == 0)
 		rc = pk__strtab_new(&m.locations.keys);
 	if (rc == 0)
 		rc = pk__strtab_new(&m.functions.keys);
 	if (rc == 0)
 		rc = pk__strtab_new(&m.mappings.keys);
+	if (rc == 0)
+		rc = pk__strtab_new(&m.sets.keys);
 	if (rc == 0) {
 		rc = header(&m, in, n, err);
 		if (rc < 0) {
@@ -575,15 +775,37 @@ int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk
 		}
 	}
 	if (rc == 0)
-		rc = merge_sources(&m, in, n);
+		rc = merge_sources(&m, in, negate, n);
+	/* what only the merging needed goes before the samples are added */
+	keymap *maps[] = {&m.locations, &m.functions, &m.mappings};
+	for (size_t i = 0; i < 3; i++) {
+		pk__strtab_free(maps[i]->keys);
+		maps[i]->keys = NULL;
+		pk__vec_free(&maps[i]->index);
+	}
+	pk__free(m.stack_slots);
+	m.stack_slots = NULL;
+	pk__free(m.sample_slots);
+	m.sample_slots = NULL;
+	pk__strtab_free(m.source_sets);
+	m.source_sets = NULL;
+	pk__strtab_free(m.sets.keys);
+	m.sets.keys = NULL;
 	bool zero = false;
 	for (size_t i = 0; rc == 0 && i < m.out_samples.count; i++) {
 		const merged_sample *ms = &PK_VEC_AT(m.out_samples, merged_sample, i);
+		const merged_stack *st = &PK_VEC_AT(m.stack_recs, merged_stack, ms->stack);
 		const int64_t *v = &PK_VEC_AT(m.values, int64_t, i * m.types);
 		zero |= all_zero(v, m.types);
-		rc = pk_profile_add_sample(
-		    m.q, &PK_VEC_AT(m.stacks, uint32_t, ms->stack_start), ms->depth, v, m.types,
-		    &PK_VEC_AT(m.labels, pk_label, ms->label_start), ms->label_count);
+		const pk_label *labels = NULL;
+		size_t label_count = 0;
+		if (ms->labels != PK_NONE) {
+			const label_set *ls = &PK_VEC_AT(m.label_sets, label_set, ms->labels);
+			labels = &PK_VEC_AT(m.labels, pk_label, ls->start);
+			label_count = ls->count;
+		}
+		rc = pk_profile_add_sample(m.q, &PK_VEC_AT(m.stack_locs, uint32_t, st->start),
+		                           st->depth, v, m.types, labels, label_count);
 	}
 	merger_free(&m);
 	if (rc < 0) {
@@ -594,12 +816,17 @@ int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk
 		/* As pprof: merge the result again, which drops what cancelled
 		 * and the objects only it used. */
 		const pk_profile *one = m.q;
-		rc = pk_profile_merge(&one, 1, out, err);
+		rc = merge(&one, NULL, 1, out, err);
 		pk_profile_free(m.q);
 		return rc;
 	}
 	*out = m.q;
 	return 0;
+}
+
+int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)
+{
+	return merge(in, NULL, n, out, err);
 }
 
 /* ------------------------------------------------------------------ diff */
@@ -642,16 +869,14 @@ int pk_profile_diff(const pk_profile *base, const pk_profile *p, int mode, pk_pr
 {
 	if (mode != PK_DIFF_BASE && mode != PK_DIFF_DIFF_BASE)
 		return pk__error_set(err, PK_EINVAL, "unknown diff mode %d", mode);
-	pk_profile *labelled = NULL, *negated = NULL;
+	pk_profile *labelled = NULL;
 	int rc = 0;
 	if (mode == PK_DIFF_DIFF_BASE && (rc = with_base_label(base, &labelled)) < 0)
 		return pk__error_set(err, rc, "out of memory");
-	rc = pk_profile_scale(labelled ? labelled : base, -1, &negated, err);
+	/* the base is negated as it is merged, not copied negated first */
+	const pk_profile *both[2] = {p, labelled ? labelled : base};
+	static const bool negate[2] = {false, true};
+	rc = merge(both, negate, 2, out, err);
 	pk_profile_free(labelled);
-	if (rc < 0)
-		return rc;
-	const pk_profile *both[2] = {p, negated};
-	rc = pk_profile_merge(both, 2, out, err);
-	pk_profile_free(negated);
 	return rc;
 }
