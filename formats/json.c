@@ -169,6 +169,8 @@ typedef struct importer {
 	size_t counts[K_COUNT]; /* elements of the array values */
 	pk__import_state st;    /* id maps and scratch arrays */
 	pk__vec bytes;          /* char: a decoded {"hex": ...} string */
+	pk__vec scratch;        /* char: the fast path's unescaped strings */
+	pk__vec label_recs;     /* label_rec: the fast path's labels */
 } importer;
 
 /* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
@@ -275,10 +277,18 @@ static size_t skip_ws(const unsigned char *d, size_t size, size_t pos)
 	return pos;
 }
 
-/* Find where the JSON value at pos ends, without parsing it (jansson does
- * that later): strings and brackets nested to any depth are matched, a bare
- * scalar runs to the next delimiter. *count (optional) gets the number of
- * elements of an array. Returns SIZE_MAX if the input ends first. */
+/* The bytes skip_value must look at: the rest (digits, letters, white
+ * space, ':') cannot change the nesting. */
+static const unsigned char skip_special[256] = {
+    ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, [','] = 1,
+};
+
+/* Find where the JSON value at pos ends, without parsing it (the element
+ * readers do that later): strings and brackets nested to any depth are
+ * matched, a bare scalar runs to the next delimiter. *count (optional) gets
+ * the number of elements of an array. Returns SIZE_MAX if the input ends
+ * first. This runs over the whole input once, so it only stops at the
+ * bytes that matter. */
 static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t *count)
 {
 	if (pos >= size)
@@ -289,31 +299,38 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 		return pos;
 	}
 	size_t depth = 0, commas = 0;
-	bool content = false;
+	/* An array has elements unless only white space is inside it. */
+	size_t first = skip_ws(d, size, pos + 1);
+	bool content = d[pos] != '"' && first < size && d[first] != ']' && d[first] != '}';
 	for (size_t i = pos; i < size; i++) {
-		unsigned char c = d[i];
-		if (c == '"') {
-			for (i++; i < size && d[i] != '"'; i++)
-				if (d[i] == '\\')
+		while (i < size && !skip_special[d[i]])
+			i++;
+		if (i >= size)
+			break;
+		switch (d[i]) {
+		case '"':
+			for (i++;; i += 2) {
+				while (i < size && d[i] != '"' && d[i] != '\\')
 					i++;
-			if (i >= size)
-				return SIZE_MAX;
+				if (i >= size)
+					return SIZE_MAX;
+				if (d[i] == '"')
+					break;
+			}
 			if (depth == 0)
 				return i + 1;
-			content |= depth == 1;
-		} else if (c == '[' || c == '{') {
-			content |= depth == 1;
-			depth++;
-		} else if (c == ']' || c == '}') {
+			break;
+		case '[':
+		case '{': depth++; break;
+		case ']':
+		case '}':
 			if (--depth == 0) {
 				if (count)
 					*count = content ? commas + 1 : 0;
 				return i + 1;
 			}
-		} else if (depth == 1 && c == ',') {
-			commas++;
-		} else if (depth == 1 && !is_ws(c)) {
-			content = true;
+			break;
+		default: /* ',' */ commas += depth == 1; break;
 		}
 	}
 	return SIZE_MAX;
@@ -445,8 +462,20 @@ static int parse_top(importer *im, int k, json_t **out)
 	return parse_span(im, im->at[k], end, out);
 }
 
-/* Call `read` on each element of the top-level array k, parsed alone. */
-static int walk_array(importer *im, int k, int (*read)(importer *im, json_t *v, const where *w))
+/* The fast path's answer for an element it leaves to jansson: anything
+ * unusual (an escape in a key, a real number, a duplicate key, a dangling
+ * id, bad syntax...). The element is then parsed again by jansson and read
+ * by the code below, which accepts what it should and reports any error
+ * with the message and place it always had. */
+#define MISS 1
+
+typedef int (*fast_reader)(importer *im, size_t *pos);
+typedef int (*json_reader)(importer *im, json_t *v, const where *w);
+
+/* Call a reader on each element of the top-level array k: `fast` reads
+ * the element's bytes and returns 0, a negative error or MISS (it may be
+ * NULL: always MISS); `slow` gets the element parsed by jansson. */
+static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 {
 	if (!im->seen[k])
 		return 0;
@@ -458,14 +487,18 @@ static int walk_array(importer *im, int k, int (*read)(importer *im, json_t *v, 
 	if (pos < im->size && im->data[pos] == ']')
 		return 0;
 	for (w.index = 0;; w.index++) {
-		size_t end;
-		json_t *v = NULL;
+		size_t end = pos;
 		w.at = pos;
-		PK_FORWARD(value_end(im, pos, NULL, &end));
-		PK_FORWARD(parse_span(im, pos, end, &v));
-		int rc = read(im, v, &w);
-		json_decref(v);
+		int rc = fast != NULL ? fast(im, &end) : MISS;
 		PK_FORWARD(rc);
+		if (rc == MISS) {
+			json_t *v = NULL;
+			PK_FORWARD(value_end(im, pos, NULL, &end));
+			PK_FORWARD(parse_span(im, pos, end, &v));
+			rc = slow(im, v, &w);
+			json_decref(v);
+			PK_FORWARD(rc);
+		}
 		pos = skip_ws(im->data, im->size, end);
 		if (pos < im->size && im->data[pos] == ']')
 			return 0;
@@ -806,6 +839,611 @@ static int read_sample(importer *im, json_t *v, const where *w)
 	return 0;
 }
 
+/* -------------------------------------------------------- the fast path */
+
+/* The elements are read straight from the input bytes: the schema is
+ * fixed, so a small hand-written reader of it does the work that jansson
+ * did through a tree of allocated values. It only reads what it is sure
+ * of and leaves the rest to the jansson path (MISS), and it changes
+ * nothing (no string interned, no object added) before it has read and
+ * checked the whole element, so that the jansson path can start afresh. */
+
+/* A string read by the fast path: its bytes in the input, or (once
+ * unescaped) in im->scratch. */
+typedef struct span {
+	size_t at, len;
+	bool scratch;
+} span;
+
+/* A label as read, its strings not yet interned. */
+typedef struct label_rec {
+	pk_label label;
+	span strs[4]; /* by label_fields index */
+	unsigned seen;
+} label_rec;
+
+static const unsigned char *span_bytes(const importer *im, span s)
+{
+	return s.scratch ? (const unsigned char *)im->scratch.items + s.at : im->data + s.at;
+}
+
+/* Bytes that stand for themselves inside a string: printable ASCII but
+ * the quote and the backslash. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* The length of the UTF-8 sequence at s, or 0 if it is not one that
+ * jansson accepts (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). */
+static size_t utf8_length(const unsigned char *s, size_t avail)
+{
+	unsigned c = s[0];
+	size_t n;
+	uint32_t v;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (n == 3 && v < 0x800) ||
+	    (n == 4 && v < 0x10000))
+		return 0;
+	return n;
+}
+
+static int scratch_put(importer *im, const void *bytes, size_t n)
+{
+	if (pk__vec_push(&im->scratch, 1, bytes, n, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+/* Four hex digits at d[i..i+4), or -1. */
+static long hex4(const unsigned char *d, size_t size, size_t i)
+{
+	if (size < 4 || i > size - 4)
+		return -1;
+	long v = 0;
+	for (size_t j = i; j < i + 4; j++) {
+		int x = hex_digit((char)d[j]);
+		if (x < 0)
+			return -1;
+		v = v << 4 | x;
+	}
+	return v;
+}
+
+/* The rest of a string with escapes, from the backslash at i; the bytes
+ * before it, from start, are plain. The result goes to im->scratch. */
+static int fast_escaped_string(importer *im, size_t start, size_t i, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, at = im->scratch.count;
+	PK_FORWARD(scratch_put(im, d + start, i - start));
+	for (;;) {
+		size_t run = i;
+		while (i < size && plain[d[i]])
+			i++;
+		PK_FORWARD(scratch_put(im, d + run, i - run));
+		if (i >= size)
+			return MISS;
+		unsigned char c = d[i];
+		if (c == '"')
+			break;
+		if (c >= 0x80) {
+			size_t n = utf8_length(d + i, size - i);
+			if (n == 0)
+				return MISS;
+			PK_FORWARD(scratch_put(im, d + i, n));
+			i += n;
+			continue;
+		}
+		if (c != '\\' || i + 1 >= size)
+			return MISS; /* a control character, or the end */
+		char e = (char)d[i + 1], b;
+		switch (e) {
+		case '"':
+		case '\\':
+		case '/': b = e; break;
+		case 'b': b = '\b'; break;
+		case 'f': b = '\f'; break;
+		case 'n': b = '\n'; break;
+		case 'r': b = '\r'; break;
+		case 't': b = '\t'; break;
+		case 'u': {
+			long cp = hex4(d, size, i + 2);
+			if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+				return MISS;
+			i += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				long lo = i + 1 < size && d[i] == '\\' && d[i + 1] == 'u'
+				              ? hex4(d, size, i + 2)
+				              : -1;
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return MISS;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				i += 6;
+			}
+			unsigned char u[4];
+			size_t n;
+			if (cp < 0x80) {
+				u[0] = (unsigned char)cp;
+				n = 1;
+			} else if (cp < 0x800) {
+				u[0] = (unsigned char)(0xc0 | cp >> 6);
+				u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 2;
+			} else if (cp < 0x10000) {
+				u[0] = (unsigned char)(0xe0 | cp >> 12);
+				u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+				u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 3;
+			} else {
+				u[0] = (unsigned char)(0xf0 | cp >> 18);
+				u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+				u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+				u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 4;
+			}
+			PK_FORWARD(scratch_put(im, u, n));
+			continue;
+		}
+		default: return MISS;
+		}
+		PK_FORWARD(scratch_put(im, &b, 1));
+		i += 2;
+	}
+	*out = (span){at, im->scratch.count - at, true};
+	*pos = i + 1;
+	return 0;
+}
+
+/* The string at *pos. Without escapes it stays where it is in the input. */
+static int fast_string(importer *im, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, start = *pos + 1, i = start;
+	if (*pos >= size || d[*pos] != '"')
+		return MISS;
+	for (;;) {
+		while (i < size && plain[d[i]])
+			i++;
+		if (i >= size)
+			return MISS;
+		if (d[i] == '"')
+			break;
+		if (d[i] == '\\')
+			return fast_escaped_string(im, start, i, pos, out);
+		size_t n = d[i] >= 0x80 ? utf8_length(d + i, size - i) : 0;
+		if (n == 0)
+			return MISS;
+		i += n;
+	}
+	*out = (span){start, i - start, false};
+	*pos = i + 1;
+	return 0;
+}
+
+/* A string field: a string, or {"hex": "..."} (its digits without
+ * escapes) decoded into im->scratch. */
+static int fast_str(importer *im, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i < size && d[i] == '"')
+		return fast_string(im, pos, out);
+	if (i >= size || d[i] != '{')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	if (size - i < 5 || memcmp(d + i, "\"hex\"", 5) != 0)
+		return MISS;
+	i = skip_ws(d, size, i + 5);
+	if (i >= size || d[i] != ':')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	span hex;
+	int rc = fast_string(im, &i, &hex);
+	if (rc != 0)
+		return rc;
+	i = skip_ws(d, size, i);
+	if (i >= size || d[i] != '}' || hex.scratch || hex.len % 2 != 0)
+		return MISS;
+	size_t at = im->scratch.count;
+	if (pk__vec_reserve(&im->scratch, 1, hex.len / 2) < 0)
+		return out_of_memory(im);
+	unsigned char *to = (unsigned char *)im->scratch.items + at;
+	for (size_t j = 0; j < hex.len; j += 2) {
+		int hi = hex_digit((char)d[hex.at + j]), lo = hex_digit((char)d[hex.at + j + 1]);
+		if (hi < 0 || lo < 0)
+			return MISS;
+		*to++ = (unsigned char)(hi << 4 | lo);
+	}
+	im->scratch.count += hex.len / 2;
+	*out = (span){at, hex.len / 2, true};
+	*pos = i + 1;
+	return 0;
+}
+
+/* An integer as jansson reads one: no fraction, no exponent, no leading
+ * zero, within int64. */
+static int fast_i64(importer *im, size_t *pos, int64_t *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	bool negative = i < size && d[i] == '-';
+	i += negative;
+	if (i >= size || d[i] < '0' || d[i] > '9')
+		return MISS;
+	size_t start = i;
+	uint64_t u = 0;
+	while (i < size && d[i] >= '0' && d[i] <= '9')
+		u = u * 10 + (uint64_t)(d[i++] - '0');
+	if (i - start > 19 || (d[start] == '0' && i - start > 1))
+		return MISS;
+	if (i < size && (d[i] == '.' || d[i] == 'e' || d[i] == 'E'))
+		return MISS;
+	if (u > (uint64_t)INT64_MAX + negative)
+		return MISS;
+	*out = !negative ? (int64_t)u : u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+	*pos = i;
+	return 0;
+}
+
+/* A uint64: a non-negative integer, or a "0x..." or decimal string. */
+static int fast_u64(importer *im, size_t *pos, uint64_t *out)
+{
+	if (*pos < im->size && im->data[*pos] == '"') {
+		span s;
+		int rc = fast_string(im, pos, &s);
+		if (rc != 0)
+			return rc;
+		return parse_u64_text((const char *)span_bytes(im, s), s.len, out) ? 0 : MISS;
+	}
+	int64_t v;
+	int rc = fast_i64(im, pos, &v);
+	if (rc != 0 || v < 0)
+		return rc != 0 ? rc : MISS;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* Reads an F_ANY member, the field fields[index], at *pos. */
+typedef int (*fast_member)(importer *im, size_t *pos, size_t index, void *ctx);
+
+/* The object at *pos with the given fields into rec (strings into strs, by
+ * field index, to be interned later; *seen gets a bit per field found). */
+static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec, span *strs,
+                       unsigned *seen, fast_member member, void *ctx)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i >= size || d[i] != '{')
+		return MISS;
+	*seen = 0;
+	i = skip_ws(d, size, i + 1);
+	if (i < size && d[i] == '}')
+		i++;
+	else
+		for (;;) {
+			if (i >= size || d[i] != '"')
+				return MISS;
+			const char *key = (const char *)d + i + 1;
+			size_t key_len = 0;
+			while (i + 1 + key_len < size &&
+			       (plain[d[i + 1 + key_len]] & (d[i + 1 + key_len] != '"')))
+				key_len++;
+			i += 1 + key_len;
+			if (i >= size || d[i] != '"')
+				return MISS;
+			size_t index = 0;
+			while (fields[index].key != NULL &&
+			       !(strncmp(fields[index].key, key, key_len) == 0 &&
+			         fields[index].key[key_len] == '\0'))
+				index++;
+			const field *f = &fields[index];
+			if (f->key == NULL || (*seen & 1u << index))
+				return MISS; /* unknown or twice */
+			*seen |= 1u << index;
+			i = skip_ws(d, size, i + 1);
+			if (i >= size || d[i] != ':')
+				return MISS;
+			i = skip_ws(d, size, i + 1);
+			unsigned char *at = (unsigned char *)rec + f->offset;
+			uint64_t u;
+			int64_t v;
+			int rc = 0;
+			switch (f->kind) {
+			case F_ID:
+			case F_ADDR:
+				rc = fast_u64(im, &i, &u);
+				if (rc == 0)
+					memcpy(at, &u, sizeof u);
+				break;
+			case F_I64:
+				rc = fast_i64(im, &i, &v);
+				if (rc == 0)
+					memcpy(at, &v, sizeof v);
+				break;
+			case F_STR: rc = fast_str(im, &i, &strs[index]); break;
+			case F_BOOL:
+				if (size - i >= 4 && memcmp(d + i, "true", 4) == 0) {
+					*at = 1;
+					i += 4;
+				} else if (size - i >= 5 && memcmp(d + i, "false", 5) == 0) {
+					*at = 0;
+					i += 5;
+				} else {
+					rc = MISS;
+				}
+				break;
+			case F_ANY: rc = member ? member(im, &i, index, ctx) : MISS; break;
+			}
+			if (rc != 0)
+				return rc;
+			i = skip_ws(d, size, i);
+			if (i < size && d[i] == ',') {
+				i = skip_ws(d, size, i + 1);
+				continue;
+			}
+			if (i >= size || d[i] != '}')
+				return MISS;
+			i++;
+			break;
+		}
+	for (size_t index = 0; fields[index].key != NULL; index++)
+		if (fields[index].required && !(*seen & 1u << index))
+			return MISS;
+	*pos = i;
+	return 0;
+}
+
+/* Intern the strings fast_fields found, in the order of the fields as the
+ * jansson path does, since that order becomes the string table's. */
+static int intern_fields(importer *im, const field *fields, void *rec, const span *strs,
+                         unsigned seen)
+{
+	for (size_t index = 0; fields[index].key != NULL; index++) {
+		if (fields[index].kind != F_STR || !(seen & 1u << index))
+			continue;
+		pk_str s;
+		if (pk_profile_intern(im->p, (const char *)span_bytes(im, strs[index]),
+		                      strs[index].len, &s) < 0)
+			return out_of_memory(im);
+		memcpy((unsigned char *)rec + fields[index].offset, &s, sizeof s);
+	}
+	return 0;
+}
+
+/* Calls element() at each element of the array at *pos. */
+static int fast_array(importer *im, size_t *pos,
+                      int (*element)(importer *im, size_t *pos, void *ctx), void *ctx)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i >= size || d[i] != '[')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	if (i < size && d[i] == ']') {
+		*pos = i + 1;
+		return 0;
+	}
+	for (;;) {
+		int rc = element(im, &i, ctx);
+		if (rc != 0)
+			return rc;
+		i = skip_ws(d, size, i);
+		if (i < size && d[i] == ',') {
+			i = skip_ws(d, size, i + 1);
+			continue;
+		}
+		if (i >= size || d[i] != ']')
+			return MISS;
+		*pos = i + 1;
+		return 0;
+	}
+}
+
+static bool fresh_id(const pk__idmap *ids, uint64_t id)
+{
+	return id != 0 && pk__idmap_get(ids, id) == PK_NONE;
+}
+
+static int fast_table_string(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	span s;
+	int rc = fast_str(im, pos, &s);
+	if (rc != 0)
+		return rc;
+	pk_str out;
+	if (pk_profile_intern(im->p, (const char *)span_bytes(im, s), s.len, &out) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_mapping(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	pk_mapping m = {0};
+	span strs[16];
+	unsigned seen;
+	uint32_t index;
+	int rc = fast_fields(im, pos, mapping_fields, &m, strs, &seen, NULL, NULL);
+	if (rc != 0 || !fresh_id(&im->st.mapping_ids, m.id))
+		return rc != 0 ? rc : MISS;
+	PK_FORWARD(intern_fields(im, mapping_fields, &m, strs, seen));
+	if (pk_profile_add_mapping(im->p, &m, &index) < 0 ||
+	    pk__idmap_put(&im->st.mapping_ids, m.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_function(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	pk_function f = {0};
+	span strs[16];
+	unsigned seen;
+	uint32_t index;
+	int rc = fast_fields(im, pos, function_fields, &f, strs, &seen, NULL, NULL);
+	if (rc != 0 || !fresh_id(&im->st.function_ids, f.id))
+		return rc != 0 ? rc : MISS;
+	PK_FORWARD(intern_fields(im, function_fields, &f, strs, seen));
+	if (pk_profile_add_function(im->p, &f, &index) < 0 ||
+	    pk__idmap_put(&im->st.function_ids, f.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_line(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	line_rec lr = {0};
+	unsigned seen;
+	int rc = fast_fields(im, pos, line_fields, &lr, NULL, &seen, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	pk_line line = {pk__idmap_get(&im->st.function_ids, lr.function_id), lr.line, lr.column};
+	if (line.function == PK_NONE)
+		return MISS;
+	if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_location_member(importer *im, size_t *pos, size_t index, void *ctx)
+{
+	(void)index; /* "lines" is the only F_ANY field */
+	return fast_array(im, pos, fast_line, ctx);
+}
+
+static int fast_location(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	im->st.lines.count = 0;
+	location_rec rec = {0};
+	unsigned seen;
+	int rc =
+	    fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member, NULL);
+	if (rc != 0 || !fresh_id(&im->st.location_ids, rec.id))
+		return rc != 0 ? rc : MISS;
+	pk_location loc = {rec.id, PK_NONE, rec.address, rec.is_folded};
+	if (rec.mapping_id != 0) {
+		loc.mapping = pk__idmap_get(&im->st.mapping_ids, rec.mapping_id);
+		if (loc.mapping == PK_NONE)
+			return MISS;
+	}
+	uint32_t index;
+	if (pk_profile_add_location(im->p, &loc, im->st.lines.items, im->st.lines.count, &index) <
+	        0 ||
+	    pk__idmap_put(&im->st.location_ids, loc.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_sample_location(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	uint64_t id;
+	int rc = fast_u64(im, pos, &id);
+	if (rc != 0)
+		return rc;
+	uint32_t index = pk__idmap_get(&im->st.location_ids, id);
+	if (index == PK_NONE)
+		return MISS;
+	pk__vec *v = &im->st.u32s;
+	if (v->count == v->capacity && pk__vec_reserve(v, sizeof index, 1) < 0)
+		return out_of_memory(im);
+	((uint32_t *)v->items)[v->count++] = index;
+	return 0;
+}
+
+static int fast_sample_value(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	int64_t value;
+	int rc = fast_i64(im, pos, &value);
+	if (rc != 0)
+		return rc;
+	pk__vec *v = &im->st.values;
+	if (v->count == v->capacity && pk__vec_reserve(v, sizeof value, 1) < 0)
+		return out_of_memory(im);
+	((int64_t *)v->items)[v->count++] = value;
+	return 0;
+}
+
+static int fast_label(importer *im, size_t *pos, void *ctx)
+{
+	pk__vec *labels = ctx;
+	label_rec rec = {{0, 0, 0, 0}, {{0, 0, false}}, 0};
+	int rc = fast_fields(im, pos, label_fields, &rec.label, rec.strs, &rec.seen, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	if (pk__vec_push(labels, sizeof rec, &rec, 1, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx)
+{
+	switch (index) {
+	case 0: return fast_array(im, pos, fast_sample_location, NULL);
+	case 1: return fast_array(im, pos, fast_sample_value, NULL);
+	default: return fast_array(im, pos, fast_label, ctx);
+	}
+}
+
+static int fast_sample(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	im->label_recs.count = 0;
+	unsigned seen;
+	int rc = fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member,
+	                     &im->label_recs);
+	if (rc != 0)
+		return rc;
+	size_t types = pk_profile_sample_type_count(im->p);
+	if (types == 0 || im->st.values.count != types)
+		return MISS;
+	if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), im->label_recs.count) < 0)
+		return out_of_memory(im);
+	for (size_t i = 0; i < im->label_recs.count; i++) {
+		label_rec *rec = &PK_VEC_AT(im->label_recs, label_rec, i);
+		PK_FORWARD(intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen));
+		PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = rec->label;
+	}
+	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
+	                          im->st.values.count, im->st.labels.items,
+	                          im->st.labels.count) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
 /* The marker and the version, checked before anything else. */
 static int check_marker(importer *im)
 {
@@ -853,7 +1491,7 @@ static int read_header(importer *im)
 {
 	/* The string table before any other string is interned, so that its
 	 * order is kept. */
-	PK_FORWARD(walk_array(im, K_STRING_TABLE, read_table_string));
+	PK_FORWARD(walk_array(im, K_STRING_TABLE, fast_table_string, read_table_string));
 	static const int scalars[] = {K_DEFAULT_SAMPLE_TYPE, K_PERIOD_TYPE,    K_PERIOD,
 	                              K_TIME_NANOS,          K_DURATION_NANOS, K_DROP_FRAMES,
 	                              K_KEEP_FRAMES,         K_DOC_URL};
@@ -901,8 +1539,8 @@ static int read_header(importer *im)
 		json_decref(v);
 		PK_FORWARD(rc);
 	}
-	PK_FORWARD(walk_array(im, K_SAMPLE_TYPES, read_sample_type));
-	return walk_array(im, K_COMMENTS, read_comment);
+	PK_FORWARD(walk_array(im, K_SAMPLE_TYPES, NULL, read_sample_type));
+	return walk_array(im, K_COMMENTS, NULL, read_comment);
 }
 
 static int json_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
@@ -919,15 +1557,17 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 	                                     im.counts[K_LOCATIONS]) < 0)
 		rc = out_of_memory(&im);
 	if (rc == 0)
-		rc = walk_array(&im, K_MAPPINGS, read_mapping);
+		rc = walk_array(&im, K_MAPPINGS, fast_mapping, read_mapping);
 	if (rc == 0)
-		rc = walk_array(&im, K_FUNCTIONS, read_function);
+		rc = walk_array(&im, K_FUNCTIONS, fast_function, read_function);
 	if (rc == 0)
-		rc = walk_array(&im, K_LOCATIONS, read_location);
+		rc = walk_array(&im, K_LOCATIONS, fast_location, read_location);
 	if (rc == 0)
-		rc = walk_array(&im, K_SAMPLES, read_sample);
+		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
 	pk__import_state_free(&im.st);
 	pk__vec_free(&im.bytes);
+	pk__vec_free(&im.scratch);
+	pk__vec_free(&im.label_recs);
 	if (rc < 0) {
 		pk_profile_free(im.p);
 		return rc;
