@@ -1601,72 +1601,202 @@ static int json_sniff(const unsigned char *data, size_t size)
 
 /* --------------------------------------------------------------- exporter */
 
+/* The exporter formats into one block of memory and hands the sink whole
+ * blocks: a call per value (jansson's dump callback, fprintf) cost more
+ * than the formatting itself. The bytes are exactly jansson's compact
+ * form, which the files written so far have. */
+#define OUT_BLOCK ((size_t)1 << 18)
+#define OUT_SLACK 64 /* room always left for one number or a short token */
+
 typedef struct writer {
 	const pk_profile *p;
 	pk__sink *sink;
 	pk_error *err;
 	int rc; /* the sink's first failure */
+	unsigned char *buf;
+	size_t len; /* below OUT_BLOCK after every put */
 } writer;
 
-/* A string: a JSON string if it is UTF-8 (jansson checks), else its bytes
- * as {"hex": "..."}. NULL if out of memory. */
-static json_t *string_json(const pk_profile *p, pk_str s)
+static void flush(writer *w)
 {
-	const char *str = pk_profile_string(p, s);
-	size_t len = pk_profile_string_length(p, s);
-	json_t *v = json_stringn(str ? str : "", len);
-	if (v != NULL)
-		return v;
-	static const char digits[] = "0123456789abcdef";
-	char *hex = pk__malloc(pk__mul(len, 2));
-	if (hex == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		hex[2 * i] = digits[(unsigned char)str[i] >> 4];
-		hex[2 * i + 1] = digits[(unsigned char)str[i] & 15];
+	if (w->rc == 0 && w->len > 0)
+		w->rc = pk__sink_write(w->sink, w->buf, w->len);
+	w->len = 0;
+}
+
+/* After writing up to OUT_SLACK bytes at w->buf + w->len. */
+static void advance(writer *w, size_t n)
+{
+	w->len += n;
+	if (w->len >= OUT_BLOCK)
+		flush(w);
+}
+
+static void put_bytes(writer *w, const void *data, size_t n)
+{
+	if (n < OUT_BLOCK - w->len) {
+		memcpy(w->buf + w->len, data, n);
+		w->len += n;
+		return;
 	}
-	v = json_object();
-	if (v != NULL && json_object_set_new(v, "hex", json_stringn(hex, 2 * len)) < 0) {
-		json_decref(v);
-		v = NULL;
+	flush(w);
+	if (n >= OUT_BLOCK / 2) {
+		if (w->rc == 0)
+			w->rc = pk__sink_write(w->sink, data, n);
+	} else {
+		memcpy(w->buf, data, n);
+		w->len = n;
 	}
-	pk__free(hex);
-	return v;
 }
 
-/* Ids are numbers while int64 can hold them, decimal strings beyond. */
-static json_t *id_json(uint64_t id)
+static void put_text(writer *w, const char *s)
 {
-	if (id <= INT64_MAX)
-		return json_integer((json_int_t)id);
-	char buf[24];
-	snprintf(buf, sizeof buf, "%" PRIu64, id);
-	return json_string(buf);
+	put_bytes(w, s, strlen(s));
 }
 
-static json_t *addr_json(uint64_t v)
+static void put_char(writer *w, char c)
 {
-	char buf[24];
-	snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-	return json_string(buf);
+	w->buf[w->len] = (unsigned char)c;
+	advance(w, 1);
 }
 
-/* Add key: value to obj, taking value; false (and obj dropped) on failure. */
-static bool put(json_t **obj, const char *key, json_t *value)
+static size_t format_u64(unsigned char *to, uint64_t v)
 {
-	if (*obj != NULL && value != NULL && json_object_set_new(*obj, key, value) == 0)
-		return true;
-	json_decref(value);
-	json_decref(*obj);
-	*obj = NULL;
-	return false;
+	unsigned char digits[20];
+	size_t n = 0;
+	do {
+		digits[n++] = (unsigned char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		to[i] = digits[n - 1 - i];
+	return n;
 }
 
-/* The object for rec's fields, F_ANY ones left out. NULL if out of memory. */
-static json_t *fields_json(const pk_profile *p, const field *fields, const void *rec)
+static void put_u64(writer *w, uint64_t v)
 {
-	json_t *obj = json_object();
-	for (const field *f = fields; obj != NULL && f->key != NULL; f++) {
+	advance(w, format_u64(w->buf + w->len, v));
+}
+
+static void put_i64(writer *w, int64_t v)
+{
+	unsigned char *to = w->buf + w->len;
+	if (v >= 0) {
+		advance(w, format_u64(to, (uint64_t)v));
+		return;
+	}
+	to[0] = '-';
+	advance(w, 1 + format_u64(to + 1, 0 - (uint64_t)v));
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Ids are numbers while int64 can hold them (jansson's integers), decimal
+ * strings beyond. */
+static void put_id(writer *w, uint64_t id)
+{
+	if (id <= INT64_MAX) {
+		put_u64(w, id);
+		return;
+	}
+	unsigned char *to = w->buf + w->len;
+	to[0] = '"';
+	size_t n = 1 + format_u64(to + 1, id);
+	to[n] = '"';
+	advance(w, n + 1);
+}
+
+static void put_addr(writer *w, uint64_t v)
+{
+	unsigned char *to = w->buf + w->len;
+	size_t n = 3, digits = 1;
+	while (digits < 16 && v >> 4 * digits != 0)
+		digits++;
+	memcpy(to, "\"0x", 3);
+	for (size_t i = digits; i-- > 0;)
+		to[n++] = (unsigned char)hex_digits[v >> 4 * i & 15];
+	to[n++] = '"';
+	advance(w, n);
+}
+
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_length(s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A string: a JSON string if it is UTF-8 as jansson checks it, escaped as
+ * jansson does, else its bytes as {"hex": "..."}. */
+static void put_string(writer *w, pk_str str)
+{
+	const unsigned char *s = (const unsigned char *)pk_profile_string(w->p, str);
+	size_t len = pk_profile_string_length(w->p, str), i = 0;
+	if (s == NULL)
+		s = (const unsigned char *)"", len = 0;
+	while (i < len && plain[s[i]])
+		i++;
+	if (i < len && !utf8_valid(s + i, len - i)) {
+		put_text(w, "{\"hex\":\"");
+		for (i = 0; i < len; i++) {
+			w->buf[w->len] = (unsigned char)hex_digits[s[i] >> 4];
+			w->buf[w->len + 1] = (unsigned char)hex_digits[s[i] & 15];
+			advance(w, 2);
+		}
+		put_text(w, "\"}");
+		return;
+	}
+	put_char(w, '"');
+	size_t run = 0;
+	for (;;) {
+		while (i < len && (plain[s[i]] || s[i] >= 0x80))
+			i++;
+		put_bytes(w, s + run, i - run);
+		if (i >= len)
+			break;
+		static const char short_escapes[32] = {
+		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+		};
+		unsigned char c = s[i], *to = w->buf + w->len;
+		to[0] = '\\';
+		if (c == '"' || c == '\\') {
+			to[1] = c;
+			advance(w, 2);
+		} else if (short_escapes[c] != 0) {
+			to[1] = (unsigned char)short_escapes[c];
+			advance(w, 2);
+		} else {
+			memcpy(to + 1, "u00", 3);
+			to[4] = (unsigned char)"0123456789ABCDEF"[c >> 4];
+			to[5] = (unsigned char)"0123456789ABCDEF"[c & 15];
+			advance(w, 6);
+		}
+		run = ++i;
+	}
+	put_char(w, '"');
+}
+
+/* "key": as jansson writes it compactly, after a comma unless first. */
+static void put_key(writer *w, const char *key, bool *first)
+{
+	if (!*first)
+		put_char(w, ',');
+	*first = false;
+	put_char(w, '"');
+	put_text(w, key);
+	put_bytes(w, "\":", 2);
+}
+
+/* rec's fields, F_ANY ones left out, without the closing brace. */
+static void put_fields(writer *w, const field *fields, const void *rec, bool *first)
+{
+	put_char(w, '{');
+	*first = true;
+	for (const field *f = fields; f->key != NULL; f++) {
 		const unsigned char *at = (const unsigned char *)rec + f->offset;
 		uint64_t u = 0;
 		int64_t i = 0;
@@ -1675,205 +1805,217 @@ static json_t *fields_json(const pk_profile *p, const field *fields, const void 
 		case F_ID:
 		case F_ADDR:
 			memcpy(&u, at, sizeof u);
-			if (u != 0 || f->always)
-				put(&obj, f->key, f->kind == F_ID ? id_json(u) : addr_json(u));
+			if (u == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			if (f->kind == F_ID)
+				put_id(w, u);
+			else
+				put_addr(w, u);
 			break;
 		case F_I64:
 			memcpy(&i, at, sizeof i);
-			if (i != 0 || f->always)
-				put(&obj, f->key, json_integer(i));
+			if (i == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_i64(w, i);
 			break;
 		case F_STR:
 			memcpy(&s, at, sizeof s);
-			if (s != 0 || f->always)
-				put(&obj, f->key, string_json(p, s));
+			if (s == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_string(w, s);
 			break;
 		case F_BOOL:
-			if (*at != 0 || f->always)
-				put(&obj, f->key, json_boolean(*at != 0));
+			if (*at == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_text(w, *at != 0 ? "true" : "false");
 			break;
 		case F_ANY: break;
 		}
 	}
-	return obj;
 }
 
-static json_t *sample_type_json(const pk_profile *p, size_t i)
+static void put_object(writer *w, const field *fields, const void *rec)
 {
-	pk_value_type vt = pk_profile_sample_type(p, i);
-	return fields_json(p, value_type_fields, &vt);
+	bool first;
+	put_fields(w, fields, rec, &first);
+	put_char(w, '}');
 }
 
-static json_t *comment_json(const pk_profile *p, size_t i)
+static void sample_type_json(writer *w, size_t i)
 {
-	return string_json(p, pk_profile_comment(p, i));
+	pk_value_type vt = pk_profile_sample_type(w->p, i);
+	put_object(w, value_type_fields, &vt);
 }
 
-static json_t *table_string_json(const pk_profile *p, size_t i)
+static void comment_json(writer *w, size_t i)
 {
-	return string_json(p, (pk_str)i);
+	put_string(w, pk_profile_comment(w->p, i));
 }
 
-static json_t *mapping_json(const pk_profile *p, size_t i)
+static void table_string_json(writer *w, size_t i)
 {
-	return fields_json(p, mapping_fields, pk_profile_mapping(p, i));
+	put_string(w, (pk_str)i);
 }
 
-static json_t *function_json(const pk_profile *p, size_t i)
+static void mapping_json(writer *w, size_t i)
 {
-	return fields_json(p, function_fields, pk_profile_function(p, i));
+	put_object(w, mapping_fields, pk_profile_mapping(w->p, i));
 }
 
-static json_t *location_json(const pk_profile *p, size_t i)
+static void function_json(writer *w, size_t i)
 {
+	put_object(w, function_fields, pk_profile_function(w->p, i));
+}
+
+static void location_json(writer *w, size_t i)
+{
+	const pk_profile *p = w->p;
 	const pk_location *loc = pk_profile_location(p, i);
 	const pk_mapping *m = loc->mapping == PK_NONE ? NULL : pk_profile_mapping(p, loc->mapping);
 	location_rec rec = {loc->id, m ? m->id : 0, loc->address, loc->is_folded};
-	json_t *obj = fields_json(p, location_fields, &rec);
+	bool first;
+	put_fields(w, location_fields, &rec, &first);
 	const pk_line *lines;
 	size_t count = pk_profile_location_lines(p, i, &lines);
-	if (obj == NULL || count == 0)
-		return obj;
-	json_t *arr = json_array();
-	for (size_t j = 0; arr != NULL && j < count; j++) {
-		const pk_function *f = pk_profile_function(p, lines[j].function);
-		line_rec lr = {f ? f->id : 0, lines[j].line, lines[j].column};
-		if (json_array_append_new(arr, fields_json(p, line_fields, &lr)) < 0) {
-			json_decref(arr);
-			arr = NULL;
+	if (count > 0) {
+		put_key(w, "lines", &first);
+		for (size_t j = 0; j < count; j++) {
+			const pk_function *f = pk_profile_function(p, lines[j].function);
+			line_rec lr = {f ? f->id : 0, lines[j].line, lines[j].column};
+			put_char(w, j == 0 ? '[' : ',');
+			put_object(w, line_fields, &lr);
 		}
+		put_char(w, ']');
 	}
-	put(&obj, "lines", arr);
-	return obj;
+	put_char(w, '}');
 }
 
-static json_t *label_json(const pk_profile *p, const pk_label *l)
+/* Written by hand: "num" stays even when 0 in a numeric label, so that the
+ * label reads as one. */
+static void label_json(writer *w, const pk_label *l)
 {
-	json_t *obj = json_object();
-	put(&obj, "key", string_json(p, l->key));
-	if (l->str != 0)
-		put(&obj, "str", string_json(p, l->str));
-	if (l->num != 0 || l->str == 0)
-		put(&obj, "num", json_integer(l->num));
-	if (l->num_unit != 0)
-		put(&obj, "num_unit", string_json(p, l->num_unit));
-	return obj;
+	bool first = true;
+	put_char(w, '{');
+	put_key(w, "key", &first);
+	put_string(w, l->key);
+	if (l->str != 0) {
+		put_key(w, "str", &first);
+		put_string(w, l->str);
+	}
+	if (l->num != 0 || l->str == 0) {
+		put_key(w, "num", &first);
+		put_i64(w, l->num);
+	}
+	if (l->num_unit != 0) {
+		put_key(w, "num_unit", &first);
+		put_string(w, l->num_unit);
+	}
+	put_char(w, '}');
 }
 
-static json_t *sample_json(const pk_profile *p, size_t i)
+static void sample_json(writer *w, size_t i)
 {
 	pk_sample s;
-	if (pk_profile_sample(p, i, &s) < 0)
-		return NULL;
-	json_t *obj = json_object(), *locations = json_array(), *values = json_array();
-	for (size_t j = 0; locations != NULL && j < s.depth; j++) {
-		const pk_location *loc = pk_profile_location(p, s.locations[j]);
-		if (json_array_append_new(locations, id_json(loc ? loc->id : 0)) < 0) {
-			json_decref(locations);
-			locations = NULL;
+	if (pk_profile_sample(w->p, i, &s) < 0) {
+		/* The jansson exporter failed the same way on a bad index. */
+		if (w->rc == 0)
+			w->rc = pk__error_set(w->err, PK_ENOMEM, "out of memory");
+		return;
+	}
+	put_bytes(w, "{\"locations\":[", 14);
+	for (size_t j = 0; j < s.depth; j++) {
+		const pk_location *loc = pk_profile_location(w->p, s.locations[j]);
+		if (j > 0)
+			put_char(w, ',');
+		put_id(w, loc ? loc->id : 0);
+	}
+	put_bytes(w, "],\"values\":[", 12);
+	for (size_t j = 0; j < s.value_count; j++) {
+		if (j > 0)
+			put_char(w, ',');
+		put_i64(w, s.values[j]);
+	}
+	put_char(w, ']');
+	if (s.label_count > 0) {
+		put_bytes(w, ",\"labels\":", 10);
+		for (size_t j = 0; j < s.label_count; j++) {
+			put_char(w, j == 0 ? '[' : ',');
+			label_json(w, &s.labels[j]);
 		}
+		put_char(w, ']');
 	}
-	for (size_t j = 0; values != NULL && j < s.value_count; j++) {
-		if (json_array_append_new(values, json_integer(s.values[j])) < 0) {
-			json_decref(values);
-			values = NULL;
-		}
-	}
-	if (!put(&obj, "locations", locations)) {
-		json_decref(values);
-		return NULL;
-	}
-	if (!put(&obj, "values", values) || s.label_count == 0)
-		return obj;
-	json_t *labels = json_array();
-	for (size_t j = 0; labels != NULL && j < s.label_count; j++) {
-		if (json_array_append_new(labels, label_json(p, &s.labels[j])) < 0) {
-			json_decref(labels);
-			labels = NULL;
-		}
-	}
-	put(&obj, "labels", labels);
-	return obj;
+	put_char(w, '}');
 }
 
-static int dump_to_sink(const char *buffer, size_t size, void *data)
+static void put_top_key(writer *w, int k)
 {
-	writer *w = data;
-	if (w->rc == 0)
-		w->rc = pk__sink_write(w->sink, buffer, size);
-	return w->rc < 0 ? -1 : 0;
-}
-
-/* Write v compactly and drop it; NULL means building it ran out of memory. */
-static int emit(writer *w, json_t *v)
-{
-	if (v == NULL)
-		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
-	int r = json_dump_callback(v, dump_to_sink, w, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(v);
-	if (w->rc < 0)
-		return w->rc;
-	return r < 0 ? pk__error_set(w->err, PK_ENOMEM, "out of memory") : 0;
-}
-
-static int emit_key(writer *w, int k)
-{
-	return pk__sink_printf(w->sink, "%s  \"%s\": ", k == K_FORMAT ? "{\n" : ",\n", top_keys[k]);
+	put_text(w, k == K_FORMAT ? "{\n  \"" : ",\n  \"");
+	put_text(w, top_keys[k]);
+	put_bytes(w, "\": ", 3);
 }
 
 /* A top-level array, one element a line. */
-static int emit_array(writer *w, int k, size_t count,
-                      json_t *(*element)(const pk_profile *p, size_t i))
+static void put_array(writer *w, int k, size_t count, void (*element)(writer *w, size_t i))
 {
-	PK_FORWARD(emit_key(w, k));
-	if (count == 0)
-		return pk__sink_puts(w->sink, "[]");
-	for (size_t i = 0; i < count; i++) {
-		PK_FORWARD(pk__sink_puts(w->sink, i == 0 ? "[\n    " : ",\n    "));
-		PK_FORWARD(emit(w, element(w->p, i)));
+	put_top_key(w, k);
+	if (count == 0) {
+		put_bytes(w, "[]", 2);
+		return;
 	}
-	return pk__sink_puts(w->sink, "\n  ]");
+	for (size_t i = 0; i < count && w->rc == 0; i++) {
+		put_bytes(w, i == 0 ? "[\n    " : ",\n    ", 6);
+		element(w, i);
+	}
+	put_bytes(w, "\n  ]", 4);
 }
 
-static int emit_string(writer *w, int k, pk_str s)
+static void put_top_string(writer *w, int k, pk_str s)
 {
-	PK_FORWARD(emit_key(w, k));
-	return emit(w, string_json(w->p, s));
+	put_top_key(w, k);
+	put_string(w, s);
 }
 
-static int emit_integer(writer *w, int k, int64_t v)
+static void put_top_integer(writer *w, int k, int64_t v)
 {
-	PK_FORWARD(emit_key(w, k));
-	return emit(w, json_integer(v));
+	put_top_key(w, k);
+	put_i64(w, v);
 }
 
 static int json_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
                        pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	writer w = {p, sink, err, 0};
+	writer w = {p, sink, err, 0, pk__malloc(OUT_BLOCK + OUT_SLACK), 0};
+	if (w.buf == NULL)
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	pk_value_type pt = pk_profile_period_type(p);
-	PK_FORWARD(emit_key(&w, K_FORMAT));
-	PK_FORWARD(emit(&w, json_string(JSON_MARKER)));
-	PK_FORWARD(emit_integer(&w, K_VERSION, JSON_VERSION));
-	PK_FORWARD(
-	    emit_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p), sample_type_json));
-	PK_FORWARD(emit_string(&w, K_DEFAULT_SAMPLE_TYPE, pk_profile_default_sample_type(p)));
-	PK_FORWARD(emit_key(&w, K_PERIOD_TYPE));
-	PK_FORWARD(emit(&w, fields_json(p, value_type_fields, &pt)));
-	PK_FORWARD(emit_integer(&w, K_PERIOD, pk_profile_period(p)));
-	PK_FORWARD(emit_integer(&w, K_TIME_NANOS, pk_profile_time_nanos(p)));
-	PK_FORWARD(emit_integer(&w, K_DURATION_NANOS, pk_profile_duration_nanos(p)));
-	PK_FORWARD(emit_array(&w, K_COMMENTS, pk_profile_comment_count(p), comment_json));
-	PK_FORWARD(emit_string(&w, K_DROP_FRAMES, pk_profile_drop_frames(p)));
-	PK_FORWARD(emit_string(&w, K_KEEP_FRAMES, pk_profile_keep_frames(p)));
-	PK_FORWARD(emit_string(&w, K_DOC_URL, pk_profile_doc_url(p)));
-	PK_FORWARD(emit_array(&w, K_MAPPINGS, pk_profile_mapping_count(p), mapping_json));
-	PK_FORWARD(emit_array(&w, K_FUNCTIONS, pk_profile_function_count(p), function_json));
-	PK_FORWARD(emit_array(&w, K_LOCATIONS, pk_profile_location_count(p), location_json));
-	PK_FORWARD(emit_array(&w, K_SAMPLES, pk_profile_sample_count(p), sample_json));
-	PK_FORWARD(emit_array(&w, K_STRING_TABLE, pk_profile_string_count(p), table_string_json));
-	return pk__sink_puts(sink, "\n}\n");
+	put_top_key(&w, K_FORMAT);
+	put_text(&w, "\"" JSON_MARKER "\"");
+	put_top_integer(&w, K_VERSION, JSON_VERSION);
+	put_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p), sample_type_json);
+	put_top_string(&w, K_DEFAULT_SAMPLE_TYPE, pk_profile_default_sample_type(p));
+	put_top_key(&w, K_PERIOD_TYPE);
+	put_object(&w, value_type_fields, &pt);
+	put_top_integer(&w, K_PERIOD, pk_profile_period(p));
+	put_top_integer(&w, K_TIME_NANOS, pk_profile_time_nanos(p));
+	put_top_integer(&w, K_DURATION_NANOS, pk_profile_duration_nanos(p));
+	put_array(&w, K_COMMENTS, pk_profile_comment_count(p), comment_json);
+	put_top_string(&w, K_DROP_FRAMES, pk_profile_drop_frames(p));
+	put_top_string(&w, K_KEEP_FRAMES, pk_profile_keep_frames(p));
+	put_top_string(&w, K_DOC_URL, pk_profile_doc_url(p));
+	put_array(&w, K_MAPPINGS, pk_profile_mapping_count(p), mapping_json);
+	put_array(&w, K_FUNCTIONS, pk_profile_function_count(p), function_json);
+	put_array(&w, K_LOCATIONS, pk_profile_location_count(p), location_json);
+	put_array(&w, K_SAMPLES, pk_profile_sample_count(p), sample_json);
+	put_array(&w, K_STRING_TABLE, pk_profile_string_count(p), table_string_json);
+	put_bytes(&w, "\n}\n", 3);
+	flush(&w);
+	pk__free(w.buf);
+	return w.rc;
 }
 
 static const char *const json_extensions[] = {".json", NULL};
