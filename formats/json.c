@@ -278,9 +278,11 @@ static size_t skip_ws(const unsigned char *d, size_t size, size_t pos)
 }
 
 /* The bytes skip_value must look at: the rest (digits, letters, white
- * space, ':') cannot change the nesting. */
-static const unsigned char skip_special[256] = {
-    ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, [','] = 1,
+ * space, ':') cannot change the nesting. Commas only count in the value's
+ * own array, so inner ones are skipped with the rest. */
+static const unsigned char skip_special[2][256] = {
+    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1},
+    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, [','] = 1},
 };
 
 /* Find where the JSON value at pos ends, without parsing it (the element
@@ -303,7 +305,11 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 	size_t first = skip_ws(d, size, pos + 1);
 	bool content = d[pos] != '"' && first < size && d[first] != ']' && d[first] != '}';
 	for (size_t i = pos; i < size; i++) {
-		while (i < size && !skip_special[d[i]])
+		const unsigned char *special = skip_special[depth == 1];
+		while (size - i >= 4 &&
+		       !(special[d[i]] | special[d[i + 1]] | special[d[i + 2]] | special[d[i + 3]]))
+			i += 4;
+		while (i < size && !special[d[i]])
 			i++;
 		if (i >= size)
 			break;
@@ -1161,7 +1167,8 @@ static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec
 				return MISS;
 			size_t index = 0;
 			while (fields[index].key != NULL &&
-			       !(strncmp(fields[index].key, key, key_len) == 0 &&
+			       !(fields[index].key[0] == key[0] &&
+			         strncmp(fields[index].key, key, key_len) == 0 &&
 			         fields[index].key[key_len] == '\0'))
 				index++;
 			const field *f = &fields[index];
@@ -1615,6 +1622,11 @@ typedef struct writer {
 	int rc; /* the sink's first failure */
 	unsigned char *buf;
 	size_t len; /* below OUT_BLOCK after every put */
+	/* Location ids by index for the samples' stacks, or NULL when every id
+	 * is its index + 1 (as pprof writers number them): reading them from
+	 * the locations themselves missed the cache at every frame. */
+	uint64_t *location_ids;
+	size_t location_count;
 } writer;
 
 static void flush(writer *w)
@@ -1660,16 +1672,31 @@ static void put_char(writer *w, char c)
 	advance(w, 1);
 }
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* v in decimal at to; returns the length. Two digits a step, from the
+ * end. */
 static size_t format_u64(unsigned char *to, uint64_t v)
 {
-	unsigned char digits[20];
-	size_t n = 0;
-	do {
-		digits[n++] = (unsigned char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		to[i] = digits[n - 1 - i];
+	size_t n = 1;
+	for (uint64_t rest = v; rest >= 10; rest /= 10)
+		n++;
+	unsigned char *at = to + n;
+	while (v >= 100) {
+		const char *pair = digit_pairs + 2 * (v % 100);
+		v /= 100;
+		*--at = (unsigned char)pair[1];
+		*--at = (unsigned char)pair[0];
+	}
+	if (v >= 10) {
+		*--at = (unsigned char)digit_pairs[2 * v + 1];
+		*--at = (unsigned char)digit_pairs[2 * v];
+	} else {
+		*--at = (unsigned char)('0' + v);
+	}
 	return n;
 }
 
@@ -1917,6 +1944,30 @@ static void label_json(writer *w, const pk_label *l)
 	put_char(w, '}');
 }
 
+static uint64_t location_id(const writer *w, uint32_t index)
+{
+	if (index >= w->location_count)
+		return 0;
+	return w->location_ids != NULL ? w->location_ids[index] : (uint64_t)index + 1;
+}
+
+/* Fill w->location_ids unless the ids are 1, 2, 3... */
+static int index_location_ids(writer *w)
+{
+	size_t count = pk_profile_location_count(w->p), i = 0;
+	w->location_count = count;
+	while (i < count && pk_profile_location(w->p, i)->id == i + 1)
+		i++;
+	if (i == count)
+		return 0;
+	w->location_ids = pk__malloc(pk__mul(count, sizeof *w->location_ids));
+	if (w->location_ids == NULL)
+		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
+	for (i = 0; i < count; i++)
+		w->location_ids[i] = pk_profile_location(w->p, i)->id;
+	return 0;
+}
+
 static void sample_json(writer *w, size_t i)
 {
 	pk_sample s;
@@ -1928,10 +1979,9 @@ static void sample_json(writer *w, size_t i)
 	}
 	put_bytes(w, "{\"locations\":[", 14);
 	for (size_t j = 0; j < s.depth; j++) {
-		const pk_location *loc = pk_profile_location(w->p, s.locations[j]);
 		if (j > 0)
 			put_char(w, ',');
-		put_id(w, loc ? loc->id : 0);
+		put_id(w, location_id(w, s.locations[j]));
 	}
 	put_bytes(w, "],\"values\":[", 12);
 	for (size_t j = 0; j < s.value_count; j++) {
@@ -1989,9 +2039,13 @@ static int json_export(const pk_profile *p, const pk_write_options *opts, pk__si
                        pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	writer w = {p, sink, err, 0, pk__malloc(OUT_BLOCK + OUT_SLACK), 0};
+	writer w = {p, sink, err, 0, pk__malloc(OUT_BLOCK + OUT_SLACK), 0, NULL, 0};
 	if (w.buf == NULL)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	if (index_location_ids(&w) < 0) {
+		pk__free(w.buf);
+		return PK_ENOMEM;
+	}
 	pk_value_type pt = pk_profile_period_type(p);
 	put_top_key(&w, K_FORMAT);
 	put_text(&w, "\"" JSON_MARKER "\"");
@@ -2015,6 +2069,7 @@ static int json_export(const pk_profile *p, const pk_write_options *opts, pk__si
 	put_bytes(&w, "\n}\n", 3);
 	flush(&w);
 	pk__free(w.buf);
+	pk__free(w.location_ids);
 	return w.rc;
 }
 
