@@ -169,6 +169,8 @@ typedef struct importer {
 	size_t counts[K_COUNT]; /* elements of the array values */
 	pk__import_state st;    /* id maps and scratch arrays */
 	pk__vec bytes;          /* char: a decoded {"hex": ...} string */
+	pk__vec scratch;        /* char: the fast path's unescaped strings */
+	pk__vec label_recs;     /* label_rec: the fast path's labels */
 } importer;
 
 /* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
@@ -275,10 +277,20 @@ static size_t skip_ws(const unsigned char *d, size_t size, size_t pos)
 	return pos;
 }
 
-/* Find where the JSON value at pos ends, without parsing it (jansson does
- * that later): strings and brackets nested to any depth are matched, a bare
- * scalar runs to the next delimiter. *count (optional) gets the number of
- * elements of an array. Returns SIZE_MAX if the input ends first. */
+/* The bytes skip_value must look at: the rest (digits, letters, white
+ * space, ':') cannot change the nesting. Commas only count in the value's
+ * own array, so inner ones are skipped with the rest. */
+static const unsigned char skip_special[2][256] = {
+    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1},
+    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, [','] = 1},
+};
+
+/* Find where the JSON value at pos ends, without parsing it (the element
+ * readers do that later): strings and brackets nested to any depth are
+ * matched, a bare scalar runs to the next delimiter. *count (optional) gets
+ * the number of elements of an array. Returns SIZE_MAX if the input ends
+ * first. This runs over the whole input once, so it only stops at the
+ * bytes that matter. */
 static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t *count)
 {
 	if (pos >= size)
@@ -289,31 +301,42 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 		return pos;
 	}
 	size_t depth = 0, commas = 0;
-	bool content = false;
+	/* An array has elements unless only white space is inside it. */
+	size_t first = skip_ws(d, size, pos + 1);
+	bool content = d[pos] != '"' && first < size && d[first] != ']' && d[first] != '}';
 	for (size_t i = pos; i < size; i++) {
-		unsigned char c = d[i];
-		if (c == '"') {
-			for (i++; i < size && d[i] != '"'; i++)
-				if (d[i] == '\\')
+		const unsigned char *special = skip_special[depth == 1];
+		while (size - i >= 4 &&
+		       !(special[d[i]] | special[d[i + 1]] | special[d[i + 2]] | special[d[i + 3]]))
+			i += 4;
+		while (i < size && !special[d[i]])
+			i++;
+		if (i >= size)
+			break;
+		switch (d[i]) {
+		case '"':
+			for (i++;; i += 2) {
+				while (i < size && d[i] != '"' && d[i] != '\\')
 					i++;
-			if (i >= size)
-				return SIZE_MAX;
+				if (i >= size)
+					return SIZE_MAX;
+				if (d[i] == '"')
+					break;
+			}
 			if (depth == 0)
 				return i + 1;
-			content |= depth == 1;
-		} else if (c == '[' || c == '{') {
-			content |= depth == 1;
-			depth++;
-		} else if (c == ']' || c == '}') {
+			break;
+		case '[':
+		case '{': depth++; break;
+		case ']':
+		case '}':
 			if (--depth == 0) {
 				if (count)
 					*count = content ? commas + 1 : 0;
 				return i + 1;
 			}
-		} else if (depth == 1 && c == ',') {
-			commas++;
-		} else if (depth == 1 && !is_ws(c)) {
-			content = true;
+			break;
+		default: /* ',' */ commas += depth == 1; break;
 		}
 	}
 	return SIZE_MAX;
@@ -445,8 +468,20 @@ static int parse_top(importer *im, int k, json_t **out)
 	return parse_span(im, im->at[k], end, out);
 }
 
-/* Call `read` on each element of the top-level array k, parsed alone. */
-static int walk_array(importer *im, int k, int (*read)(importer *im, json_t *v, const where *w))
+/* The fast path's answer for an element it leaves to jansson: anything
+ * unusual (an escape in a key, a real number, a duplicate key, a dangling
+ * id, bad syntax...). The element is then parsed again by jansson and read
+ * by the code below, which accepts what it should and reports any error
+ * with the message and place it always had. */
+#define MISS 1
+
+typedef int (*fast_reader)(importer *im, size_t *pos);
+typedef int (*json_reader)(importer *im, json_t *v, const where *w);
+
+/* Call a reader on each element of the top-level array k: `fast` reads
+ * the element's bytes and returns 0, a negative error or MISS (it may be
+ * NULL: always MISS); `slow` gets the element parsed by jansson. */
+static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 {
 	if (!im->seen[k])
 		return 0;
@@ -458,14 +493,18 @@ static int walk_array(importer *im, int k, int (*read)(importer *im, json_t *v, 
 	if (pos < im->size && im->data[pos] == ']')
 		return 0;
 	for (w.index = 0;; w.index++) {
-		size_t end;
-		json_t *v = NULL;
+		size_t end = pos;
 		w.at = pos;
-		PK_FORWARD(value_end(im, pos, NULL, &end));
-		PK_FORWARD(parse_span(im, pos, end, &v));
-		int rc = read(im, v, &w);
-		json_decref(v);
+		int rc = fast != NULL ? fast(im, &end) : MISS;
 		PK_FORWARD(rc);
+		if (rc == MISS) {
+			json_t *v = NULL;
+			PK_FORWARD(value_end(im, pos, NULL, &end));
+			PK_FORWARD(parse_span(im, pos, end, &v));
+			rc = slow(im, v, &w);
+			json_decref(v);
+			PK_FORWARD(rc);
+		}
 		pos = skip_ws(im->data, im->size, end);
 		if (pos < im->size && im->data[pos] == ']')
 			return 0;
@@ -806,6 +845,612 @@ static int read_sample(importer *im, json_t *v, const where *w)
 	return 0;
 }
 
+/* -------------------------------------------------------- the fast path */
+
+/* The elements are read straight from the input bytes: the schema is
+ * fixed, so a small hand-written reader of it does the work that jansson
+ * did through a tree of allocated values. It only reads what it is sure
+ * of and leaves the rest to the jansson path (MISS), and it changes
+ * nothing (no string interned, no object added) before it has read and
+ * checked the whole element, so that the jansson path can start afresh. */
+
+/* A string read by the fast path: its bytes in the input, or (once
+ * unescaped) in im->scratch. */
+typedef struct span {
+	size_t at, len;
+	bool scratch;
+} span;
+
+/* A label as read, its strings not yet interned. */
+typedef struct label_rec {
+	pk_label label;
+	span strs[4]; /* by label_fields index */
+	unsigned seen;
+} label_rec;
+
+static const unsigned char *span_bytes(const importer *im, span s)
+{
+	return s.scratch ? (const unsigned char *)im->scratch.items + s.at : im->data + s.at;
+}
+
+/* Bytes that stand for themselves inside a string: printable ASCII but
+ * the quote and the backslash. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* The length of the UTF-8 sequence at s, or 0 if it is not one that
+ * jansson accepts (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). */
+static size_t utf8_length(const unsigned char *s, size_t avail)
+{
+	unsigned c = s[0];
+	size_t n;
+	uint32_t v;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3f);
+	}
+	if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) || (n == 3 && v < 0x800) ||
+	    (n == 4 && v < 0x10000))
+		return 0;
+	return n;
+}
+
+static int scratch_put(importer *im, const void *bytes, size_t n)
+{
+	if (pk__vec_push(&im->scratch, 1, bytes, n, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+/* Four hex digits at d[i..i+4), or -1. */
+static long hex4(const unsigned char *d, size_t size, size_t i)
+{
+	if (size < 4 || i > size - 4)
+		return -1;
+	long v = 0;
+	for (size_t j = i; j < i + 4; j++) {
+		int x = hex_digit((char)d[j]);
+		if (x < 0)
+			return -1;
+		v = v << 4 | x;
+	}
+	return v;
+}
+
+/* The rest of a string with escapes, from the backslash at i; the bytes
+ * before it, from start, are plain. The result goes to im->scratch. */
+static int fast_escaped_string(importer *im, size_t start, size_t i, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, at = im->scratch.count;
+	PK_FORWARD(scratch_put(im, d + start, i - start));
+	for (;;) {
+		size_t run = i;
+		while (i < size && plain[d[i]])
+			i++;
+		PK_FORWARD(scratch_put(im, d + run, i - run));
+		if (i >= size)
+			return MISS;
+		unsigned char c = d[i];
+		if (c == '"')
+			break;
+		if (c >= 0x80) {
+			size_t n = utf8_length(d + i, size - i);
+			if (n == 0)
+				return MISS;
+			PK_FORWARD(scratch_put(im, d + i, n));
+			i += n;
+			continue;
+		}
+		if (c != '\\' || i + 1 >= size)
+			return MISS; /* a control character, or the end */
+		char e = (char)d[i + 1], b;
+		switch (e) {
+		case '"':
+		case '\\':
+		case '/': b = e; break;
+		case 'b': b = '\b'; break;
+		case 'f': b = '\f'; break;
+		case 'n': b = '\n'; break;
+		case 'r': b = '\r'; break;
+		case 't': b = '\t'; break;
+		case 'u': {
+			long cp = hex4(d, size, i + 2);
+			if (cp < 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+				return MISS;
+			i += 6;
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				long lo = i + 1 < size && d[i] == '\\' && d[i + 1] == 'u'
+				              ? hex4(d, size, i + 2)
+				              : -1;
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return MISS;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				i += 6;
+			}
+			unsigned char u[4];
+			size_t n;
+			if (cp < 0x80) {
+				u[0] = (unsigned char)cp;
+				n = 1;
+			} else if (cp < 0x800) {
+				u[0] = (unsigned char)(0xc0 | cp >> 6);
+				u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 2;
+			} else if (cp < 0x10000) {
+				u[0] = (unsigned char)(0xe0 | cp >> 12);
+				u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+				u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 3;
+			} else {
+				u[0] = (unsigned char)(0xf0 | cp >> 18);
+				u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+				u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+				u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+				n = 4;
+			}
+			PK_FORWARD(scratch_put(im, u, n));
+			continue;
+		}
+		default: return MISS;
+		}
+		PK_FORWARD(scratch_put(im, &b, 1));
+		i += 2;
+	}
+	*out = (span){at, im->scratch.count - at, true};
+	*pos = i + 1;
+	return 0;
+}
+
+/* The string at *pos. Without escapes it stays where it is in the input. */
+static int fast_string(importer *im, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, start = *pos + 1, i = start;
+	if (*pos >= size || d[*pos] != '"')
+		return MISS;
+	for (;;) {
+		while (i < size && plain[d[i]])
+			i++;
+		if (i >= size)
+			return MISS;
+		if (d[i] == '"')
+			break;
+		if (d[i] == '\\')
+			return fast_escaped_string(im, start, i, pos, out);
+		size_t n = d[i] >= 0x80 ? utf8_length(d + i, size - i) : 0;
+		if (n == 0)
+			return MISS;
+		i += n;
+	}
+	*out = (span){start, i - start, false};
+	*pos = i + 1;
+	return 0;
+}
+
+/* A string field: a string, or {"hex": "..."} (its digits without
+ * escapes) decoded into im->scratch. */
+static int fast_str(importer *im, size_t *pos, span *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i < size && d[i] == '"')
+		return fast_string(im, pos, out);
+	if (i >= size || d[i] != '{')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	if (size - i < 5 || memcmp(d + i, "\"hex\"", 5) != 0)
+		return MISS;
+	i = skip_ws(d, size, i + 5);
+	if (i >= size || d[i] != ':')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	span hex;
+	int rc = fast_string(im, &i, &hex);
+	if (rc != 0)
+		return rc;
+	i = skip_ws(d, size, i);
+	if (i >= size || d[i] != '}' || hex.scratch || hex.len % 2 != 0)
+		return MISS;
+	size_t at = im->scratch.count;
+	if (pk__vec_reserve(&im->scratch, 1, hex.len / 2) < 0)
+		return out_of_memory(im);
+	unsigned char *to = (unsigned char *)im->scratch.items + at;
+	for (size_t j = 0; j < hex.len; j += 2) {
+		int hi = hex_digit((char)d[hex.at + j]), lo = hex_digit((char)d[hex.at + j + 1]);
+		if (hi < 0 || lo < 0)
+			return MISS;
+		*to++ = (unsigned char)(hi << 4 | lo);
+	}
+	im->scratch.count += hex.len / 2;
+	*out = (span){at, hex.len / 2, true};
+	*pos = i + 1;
+	return 0;
+}
+
+/* An integer as jansson reads one: no fraction, no exponent, no leading
+ * zero, within int64. */
+static int fast_i64(importer *im, size_t *pos, int64_t *out)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	bool negative = i < size && d[i] == '-';
+	i += negative;
+	if (i >= size || d[i] < '0' || d[i] > '9')
+		return MISS;
+	size_t start = i;
+	uint64_t u = 0;
+	while (i < size && d[i] >= '0' && d[i] <= '9')
+		u = u * 10 + (uint64_t)(d[i++] - '0');
+	if (i - start > 19 || (d[start] == '0' && i - start > 1))
+		return MISS;
+	if (i < size && (d[i] == '.' || d[i] == 'e' || d[i] == 'E'))
+		return MISS;
+	if (u > (uint64_t)INT64_MAX + negative)
+		return MISS;
+	*out = !negative ? (int64_t)u : u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+	*pos = i;
+	return 0;
+}
+
+/* A uint64: a non-negative integer, or a "0x..." or decimal string. */
+static int fast_u64(importer *im, size_t *pos, uint64_t *out)
+{
+	if (*pos < im->size && im->data[*pos] == '"') {
+		span s;
+		int rc = fast_string(im, pos, &s);
+		if (rc != 0)
+			return rc;
+		return parse_u64_text((const char *)span_bytes(im, s), s.len, out) ? 0 : MISS;
+	}
+	int64_t v;
+	int rc = fast_i64(im, pos, &v);
+	if (rc != 0 || v < 0)
+		return rc != 0 ? rc : MISS;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* Reads an F_ANY member, the field fields[index], at *pos. */
+typedef int (*fast_member)(importer *im, size_t *pos, size_t index, void *ctx);
+
+/* The object at *pos with the given fields into rec (strings into strs, by
+ * field index, to be interned later; *seen gets a bit per field found). */
+static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec, span *strs,
+                       unsigned *seen, fast_member member, void *ctx)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i >= size || d[i] != '{')
+		return MISS;
+	*seen = 0;
+	i = skip_ws(d, size, i + 1);
+	if (i < size && d[i] == '}')
+		i++;
+	else
+		for (;;) {
+			if (i >= size || d[i] != '"')
+				return MISS;
+			const char *key = (const char *)d + i + 1;
+			size_t key_len = 0;
+			while (i + 1 + key_len < size &&
+			       (plain[d[i + 1 + key_len]] & (d[i + 1 + key_len] != '"')))
+				key_len++;
+			i += 1 + key_len;
+			if (i >= size || d[i] != '"')
+				return MISS;
+			size_t index = 0;
+			while (fields[index].key != NULL &&
+			       !(fields[index].key[0] == key[0] &&
+			         strncmp(fields[index].key, key, key_len) == 0 &&
+			         fields[index].key[key_len] == '\0'))
+				index++;
+			const field *f = &fields[index];
+			if (f->key == NULL || (*seen & 1u << index))
+				return MISS; /* unknown or twice */
+			*seen |= 1u << index;
+			i = skip_ws(d, size, i + 1);
+			if (i >= size || d[i] != ':')
+				return MISS;
+			i = skip_ws(d, size, i + 1);
+			unsigned char *at = (unsigned char *)rec + f->offset;
+			uint64_t u;
+			int64_t v;
+			int rc = 0;
+			switch (f->kind) {
+			case F_ID:
+			case F_ADDR:
+				rc = fast_u64(im, &i, &u);
+				if (rc == 0)
+					memcpy(at, &u, sizeof u);
+				break;
+			case F_I64:
+				rc = fast_i64(im, &i, &v);
+				if (rc == 0)
+					memcpy(at, &v, sizeof v);
+				break;
+			case F_STR: rc = fast_str(im, &i, &strs[index]); break;
+			case F_BOOL:
+				if (size - i >= 4 && memcmp(d + i, "true", 4) == 0) {
+					*at = 1;
+					i += 4;
+				} else if (size - i >= 5 && memcmp(d + i, "false", 5) == 0) {
+					*at = 0;
+					i += 5;
+				} else {
+					rc = MISS;
+				}
+				break;
+			case F_ANY: rc = member ? member(im, &i, index, ctx) : MISS; break;
+			}
+			if (rc != 0)
+				return rc;
+			i = skip_ws(d, size, i);
+			if (i < size && d[i] == ',') {
+				i = skip_ws(d, size, i + 1);
+				continue;
+			}
+			if (i >= size || d[i] != '}')
+				return MISS;
+			i++;
+			break;
+		}
+	for (size_t index = 0; fields[index].key != NULL; index++)
+		if (fields[index].required && !(*seen & 1u << index))
+			return MISS;
+	*pos = i;
+	return 0;
+}
+
+/* Intern the strings fast_fields found, in the order of the fields as the
+ * jansson path does, since that order becomes the string table's. */
+static int intern_fields(importer *im, const field *fields, void *rec, const span *strs,
+                         unsigned seen)
+{
+	for (size_t index = 0; fields[index].key != NULL; index++) {
+		if (fields[index].kind != F_STR || !(seen & 1u << index))
+			continue;
+		pk_str s;
+		if (pk_profile_intern(im->p, (const char *)span_bytes(im, strs[index]),
+		                      strs[index].len, &s) < 0)
+			return out_of_memory(im);
+		memcpy((unsigned char *)rec + fields[index].offset, &s, sizeof s);
+	}
+	return 0;
+}
+
+/* Calls element() at each element of the array at *pos. */
+static int fast_array(importer *im, size_t *pos,
+                      int (*element)(importer *im, size_t *pos, void *ctx), void *ctx)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (i >= size || d[i] != '[')
+		return MISS;
+	i = skip_ws(d, size, i + 1);
+	if (i < size && d[i] == ']') {
+		*pos = i + 1;
+		return 0;
+	}
+	for (;;) {
+		int rc = element(im, &i, ctx);
+		if (rc != 0)
+			return rc;
+		i = skip_ws(d, size, i);
+		if (i < size && d[i] == ',') {
+			i = skip_ws(d, size, i + 1);
+			continue;
+		}
+		if (i >= size || d[i] != ']')
+			return MISS;
+		*pos = i + 1;
+		return 0;
+	}
+}
+
+static bool fresh_id(const pk__idmap *ids, uint64_t id)
+{
+	return id != 0 && pk__idmap_get(ids, id) == PK_NONE;
+}
+
+static int fast_table_string(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	span s;
+	int rc = fast_str(im, pos, &s);
+	if (rc != 0)
+		return rc;
+	pk_str out;
+	if (pk_profile_intern(im->p, (const char *)span_bytes(im, s), s.len, &out) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_mapping(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	pk_mapping m = {0};
+	span strs[16];
+	unsigned seen;
+	uint32_t index;
+	int rc = fast_fields(im, pos, mapping_fields, &m, strs, &seen, NULL, NULL);
+	if (rc != 0 || !fresh_id(&im->st.mapping_ids, m.id))
+		return rc != 0 ? rc : MISS;
+	PK_FORWARD(intern_fields(im, mapping_fields, &m, strs, seen));
+	if (pk_profile_add_mapping(im->p, &m, &index) < 0 ||
+	    pk__idmap_put(&im->st.mapping_ids, m.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_function(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	pk_function f = {0};
+	span strs[16];
+	unsigned seen;
+	uint32_t index;
+	int rc = fast_fields(im, pos, function_fields, &f, strs, &seen, NULL, NULL);
+	if (rc != 0 || !fresh_id(&im->st.function_ids, f.id))
+		return rc != 0 ? rc : MISS;
+	PK_FORWARD(intern_fields(im, function_fields, &f, strs, seen));
+	if (pk_profile_add_function(im->p, &f, &index) < 0 ||
+	    pk__idmap_put(&im->st.function_ids, f.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_line(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	line_rec lr = {0};
+	unsigned seen;
+	int rc = fast_fields(im, pos, line_fields, &lr, NULL, &seen, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	pk_line line = {pk__idmap_get(&im->st.function_ids, lr.function_id), lr.line, lr.column};
+	if (line.function == PK_NONE)
+		return MISS;
+	if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_location_member(importer *im, size_t *pos, size_t index, void *ctx)
+{
+	(void)index; /* "lines" is the only F_ANY field */
+	return fast_array(im, pos, fast_line, ctx);
+}
+
+static int fast_location(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	im->st.lines.count = 0;
+	location_rec rec = {0};
+	unsigned seen;
+	int rc =
+	    fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member, NULL);
+	if (rc != 0 || !fresh_id(&im->st.location_ids, rec.id))
+		return rc != 0 ? rc : MISS;
+	pk_location loc = {rec.id, PK_NONE, rec.address, rec.is_folded};
+	if (rec.mapping_id != 0) {
+		loc.mapping = pk__idmap_get(&im->st.mapping_ids, rec.mapping_id);
+		if (loc.mapping == PK_NONE)
+			return MISS;
+	}
+	uint32_t index;
+	if (pk_profile_add_location(im->p, &loc, im->st.lines.items, im->st.lines.count, &index) <
+	        0 ||
+	    pk__idmap_put(&im->st.location_ids, loc.id, index) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_sample_location(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	uint64_t id;
+	int rc = fast_u64(im, pos, &id);
+	if (rc != 0)
+		return rc;
+	uint32_t index = pk__idmap_get(&im->st.location_ids, id);
+	if (index == PK_NONE)
+		return MISS;
+	pk__vec *v = &im->st.u32s;
+	if (v->count == v->capacity && pk__vec_reserve(v, sizeof index, 1) < 0)
+		return out_of_memory(im);
+	((uint32_t *)v->items)[v->count++] = index;
+	return 0;
+}
+
+static int fast_sample_value(importer *im, size_t *pos, void *ctx)
+{
+	(void)ctx;
+	int64_t value;
+	int rc = fast_i64(im, pos, &value);
+	if (rc != 0)
+		return rc;
+	pk__vec *v = &im->st.values;
+	if (v->count == v->capacity && pk__vec_reserve(v, sizeof value, 1) < 0)
+		return out_of_memory(im);
+	((int64_t *)v->items)[v->count++] = value;
+	return 0;
+}
+
+static int fast_label(importer *im, size_t *pos, void *ctx)
+{
+	pk__vec *labels = ctx;
+	label_rec rec = {{0, 0, 0, 0}, {{0, 0, false}}, 0};
+	int rc = fast_fields(im, pos, label_fields, &rec.label, rec.strs, &rec.seen, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	if (pk__vec_push(labels, sizeof rec, &rec, 1, NULL) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
+static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx)
+{
+	switch (index) {
+	case 0: return fast_array(im, pos, fast_sample_location, NULL);
+	case 1: return fast_array(im, pos, fast_sample_value, NULL);
+	default: return fast_array(im, pos, fast_label, ctx);
+	}
+}
+
+static int fast_sample(importer *im, size_t *pos)
+{
+	im->scratch.count = 0;
+	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	im->label_recs.count = 0;
+	unsigned seen;
+	int rc = fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member,
+	                     &im->label_recs);
+	if (rc != 0)
+		return rc;
+	size_t types = pk_profile_sample_type_count(im->p);
+	if (types == 0 || im->st.values.count != types)
+		return MISS;
+	if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), im->label_recs.count) < 0)
+		return out_of_memory(im);
+	for (size_t i = 0; i < im->label_recs.count; i++) {
+		label_rec *rec = &PK_VEC_AT(im->label_recs, label_rec, i);
+		PK_FORWARD(intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen));
+		PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = rec->label;
+	}
+	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
+	                          im->st.values.count, im->st.labels.items,
+	                          im->st.labels.count) < 0)
+		return out_of_memory(im);
+	return 0;
+}
+
 /* The marker and the version, checked before anything else. */
 static int check_marker(importer *im)
 {
@@ -853,7 +1498,7 @@ static int read_header(importer *im)
 {
 	/* The string table before any other string is interned, so that its
 	 * order is kept. */
-	PK_FORWARD(walk_array(im, K_STRING_TABLE, read_table_string));
+	PK_FORWARD(walk_array(im, K_STRING_TABLE, fast_table_string, read_table_string));
 	static const int scalars[] = {K_DEFAULT_SAMPLE_TYPE, K_PERIOD_TYPE,    K_PERIOD,
 	                              K_TIME_NANOS,          K_DURATION_NANOS, K_DROP_FRAMES,
 	                              K_KEEP_FRAMES,         K_DOC_URL};
@@ -901,8 +1546,8 @@ static int read_header(importer *im)
 		json_decref(v);
 		PK_FORWARD(rc);
 	}
-	PK_FORWARD(walk_array(im, K_SAMPLE_TYPES, read_sample_type));
-	return walk_array(im, K_COMMENTS, read_comment);
+	PK_FORWARD(walk_array(im, K_SAMPLE_TYPES, NULL, read_sample_type));
+	return walk_array(im, K_COMMENTS, NULL, read_comment);
 }
 
 static int json_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
@@ -919,15 +1564,17 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 	                                     im.counts[K_LOCATIONS]) < 0)
 		rc = out_of_memory(&im);
 	if (rc == 0)
-		rc = walk_array(&im, K_MAPPINGS, read_mapping);
+		rc = walk_array(&im, K_MAPPINGS, fast_mapping, read_mapping);
 	if (rc == 0)
-		rc = walk_array(&im, K_FUNCTIONS, read_function);
+		rc = walk_array(&im, K_FUNCTIONS, fast_function, read_function);
 	if (rc == 0)
-		rc = walk_array(&im, K_LOCATIONS, read_location);
+		rc = walk_array(&im, K_LOCATIONS, fast_location, read_location);
 	if (rc == 0)
-		rc = walk_array(&im, K_SAMPLES, read_sample);
+		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
 	pk__import_state_free(&im.st);
 	pk__vec_free(&im.bytes);
+	pk__vec_free(&im.scratch);
+	pk__vec_free(&im.label_recs);
 	if (rc < 0) {
 		pk_profile_free(im.p);
 		return rc;
@@ -961,72 +1608,222 @@ static int json_sniff(const unsigned char *data, size_t size)
 
 /* --------------------------------------------------------------- exporter */
 
+/* The exporter formats into one block of memory and hands the sink whole
+ * blocks: a call per value (jansson's dump callback, fprintf) cost more
+ * than the formatting itself. The bytes are exactly jansson's compact
+ * form, which the files written so far have. */
+#define OUT_BLOCK ((size_t)1 << 18)
+#define OUT_SLACK 64 /* room always left for one number or a short token */
+
 typedef struct writer {
 	const pk_profile *p;
 	pk__sink *sink;
 	pk_error *err;
 	int rc; /* the sink's first failure */
+	unsigned char *buf;
+	size_t len; /* below OUT_BLOCK after every put */
+	/* Location ids by index for the samples' stacks, or NULL when every id
+	 * is its index + 1 (as pprof writers number them): reading them from
+	 * the locations themselves missed the cache at every frame. */
+	uint64_t *location_ids;
+	size_t location_count;
 } writer;
 
-/* A string: a JSON string if it is UTF-8 (jansson checks), else its bytes
- * as {"hex": "..."}. NULL if out of memory. */
-static json_t *string_json(const pk_profile *p, pk_str s)
+static void flush(writer *w)
 {
-	const char *str = pk_profile_string(p, s);
-	size_t len = pk_profile_string_length(p, s);
-	json_t *v = json_stringn(str ? str : "", len);
-	if (v != NULL)
-		return v;
-	static const char digits[] = "0123456789abcdef";
-	char *hex = pk__malloc(pk__mul(len, 2));
-	if (hex == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		hex[2 * i] = digits[(unsigned char)str[i] >> 4];
-		hex[2 * i + 1] = digits[(unsigned char)str[i] & 15];
+	if (w->rc == 0 && w->len > 0)
+		w->rc = pk__sink_write(w->sink, w->buf, w->len);
+	w->len = 0;
+}
+
+/* After writing up to OUT_SLACK bytes at w->buf + w->len. */
+static void advance(writer *w, size_t n)
+{
+	w->len += n;
+	if (w->len >= OUT_BLOCK)
+		flush(w);
+}
+
+static void put_bytes(writer *w, const void *data, size_t n)
+{
+	if (n < OUT_BLOCK - w->len) {
+		memcpy(w->buf + w->len, data, n);
+		w->len += n;
+		return;
 	}
-	v = json_object();
-	if (v != NULL && json_object_set_new(v, "hex", json_stringn(hex, 2 * len)) < 0) {
-		json_decref(v);
-		v = NULL;
+	flush(w);
+	if (n >= OUT_BLOCK / 2) {
+		if (w->rc == 0)
+			w->rc = pk__sink_write(w->sink, data, n);
+	} else {
+		memcpy(w->buf, data, n);
+		w->len = n;
 	}
-	pk__free(hex);
-	return v;
 }
 
-/* Ids are numbers while int64 can hold them, decimal strings beyond. */
-static json_t *id_json(uint64_t id)
+static void put_text(writer *w, const char *s)
 {
-	if (id <= INT64_MAX)
-		return json_integer((json_int_t)id);
-	char buf[24];
-	snprintf(buf, sizeof buf, "%" PRIu64, id);
-	return json_string(buf);
+	put_bytes(w, s, strlen(s));
 }
 
-static json_t *addr_json(uint64_t v)
+static void put_char(writer *w, char c)
 {
-	char buf[24];
-	snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-	return json_string(buf);
+	w->buf[w->len] = (unsigned char)c;
+	advance(w, 1);
 }
 
-/* Add key: value to obj, taking value; false (and obj dropped) on failure. */
-static bool put(json_t **obj, const char *key, json_t *value)
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* v in decimal at to; returns the length. Two digits a step, from the
+ * end. */
+static size_t format_u64(unsigned char *to, uint64_t v)
 {
-	if (*obj != NULL && value != NULL && json_object_set_new(*obj, key, value) == 0)
-		return true;
-	json_decref(value);
-	json_decref(*obj);
-	*obj = NULL;
-	return false;
+	size_t n = 1;
+	for (uint64_t rest = v; rest >= 10; rest /= 10)
+		n++;
+	unsigned char *at = to + n;
+	while (v >= 100) {
+		const char *pair = digit_pairs + 2 * (v % 100);
+		v /= 100;
+		*--at = (unsigned char)pair[1];
+		*--at = (unsigned char)pair[0];
+	}
+	if (v >= 10) {
+		*--at = (unsigned char)digit_pairs[2 * v + 1];
+		*--at = (unsigned char)digit_pairs[2 * v];
+	} else {
+		*--at = (unsigned char)('0' + v);
+	}
+	return n;
 }
 
-/* The object for rec's fields, F_ANY ones left out. NULL if out of memory. */
-static json_t *fields_json(const pk_profile *p, const field *fields, const void *rec)
+static void put_u64(writer *w, uint64_t v)
 {
-	json_t *obj = json_object();
-	for (const field *f = fields; obj != NULL && f->key != NULL; f++) {
+	advance(w, format_u64(w->buf + w->len, v));
+}
+
+static void put_i64(writer *w, int64_t v)
+{
+	unsigned char *to = w->buf + w->len;
+	if (v >= 0) {
+		advance(w, format_u64(to, (uint64_t)v));
+		return;
+	}
+	to[0] = '-';
+	advance(w, 1 + format_u64(to + 1, 0 - (uint64_t)v));
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Ids are numbers while int64 can hold them (jansson's integers), decimal
+ * strings beyond. */
+static void put_id(writer *w, uint64_t id)
+{
+	if (id <= INT64_MAX) {
+		put_u64(w, id);
+		return;
+	}
+	unsigned char *to = w->buf + w->len;
+	to[0] = '"';
+	size_t n = 1 + format_u64(to + 1, id);
+	to[n] = '"';
+	advance(w, n + 1);
+}
+
+static void put_addr(writer *w, uint64_t v)
+{
+	unsigned char *to = w->buf + w->len;
+	size_t n = 3, digits = 1;
+	while (digits < 16 && v >> 4 * digits != 0)
+		digits++;
+	memcpy(to, "\"0x", 3);
+	for (size_t i = digits; i-- > 0;)
+		to[n++] = (unsigned char)hex_digits[v >> 4 * i & 15];
+	to[n++] = '"';
+	advance(w, n);
+}
+
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_length(s + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A string: a JSON string if it is UTF-8 as jansson checks it, escaped as
+ * jansson does, else its bytes as {"hex": "..."}. */
+static void put_string(writer *w, pk_str str)
+{
+	const unsigned char *s = (const unsigned char *)pk_profile_string(w->p, str);
+	size_t len = pk_profile_string_length(w->p, str), i = 0;
+	if (s == NULL)
+		s = (const unsigned char *)"", len = 0;
+	while (i < len && plain[s[i]])
+		i++;
+	if (i < len && !utf8_valid(s + i, len - i)) {
+		put_text(w, "{\"hex\":\"");
+		for (i = 0; i < len; i++) {
+			w->buf[w->len] = (unsigned char)hex_digits[s[i] >> 4];
+			w->buf[w->len + 1] = (unsigned char)hex_digits[s[i] & 15];
+			advance(w, 2);
+		}
+		put_text(w, "\"}");
+		return;
+	}
+	put_char(w, '"');
+	size_t run = 0;
+	for (;;) {
+		while (i < len && (plain[s[i]] || s[i] >= 0x80))
+			i++;
+		put_bytes(w, s + run, i - run);
+		if (i >= len)
+			break;
+		static const char short_escapes[32] = {
+		    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+		};
+		unsigned char c = s[i], *to = w->buf + w->len;
+		to[0] = '\\';
+		if (c == '"' || c == '\\') {
+			to[1] = c;
+			advance(w, 2);
+		} else if (short_escapes[c] != 0) {
+			to[1] = (unsigned char)short_escapes[c];
+			advance(w, 2);
+		} else {
+			memcpy(to + 1, "u00", 3);
+			to[4] = (unsigned char)"0123456789ABCDEF"[c >> 4];
+			to[5] = (unsigned char)"0123456789ABCDEF"[c & 15];
+			advance(w, 6);
+		}
+		run = ++i;
+	}
+	put_char(w, '"');
+}
+
+/* "key": as jansson writes it compactly, after a comma unless first. */
+static void put_key(writer *w, const char *key, bool *first)
+{
+	if (!*first)
+		put_char(w, ',');
+	*first = false;
+	put_char(w, '"');
+	put_text(w, key);
+	put_bytes(w, "\":", 2);
+}
+
+/* rec's fields, F_ANY ones left out, without the closing brace. */
+static void put_fields(writer *w, const field *fields, const void *rec, bool *first)
+{
+	put_char(w, '{');
+	*first = true;
+	for (const field *f = fields; f->key != NULL; f++) {
 		const unsigned char *at = (const unsigned char *)rec + f->offset;
 		uint64_t u = 0;
 		int64_t i = 0;
@@ -1035,205 +1832,245 @@ static json_t *fields_json(const pk_profile *p, const field *fields, const void 
 		case F_ID:
 		case F_ADDR:
 			memcpy(&u, at, sizeof u);
-			if (u != 0 || f->always)
-				put(&obj, f->key, f->kind == F_ID ? id_json(u) : addr_json(u));
+			if (u == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			if (f->kind == F_ID)
+				put_id(w, u);
+			else
+				put_addr(w, u);
 			break;
 		case F_I64:
 			memcpy(&i, at, sizeof i);
-			if (i != 0 || f->always)
-				put(&obj, f->key, json_integer(i));
+			if (i == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_i64(w, i);
 			break;
 		case F_STR:
 			memcpy(&s, at, sizeof s);
-			if (s != 0 || f->always)
-				put(&obj, f->key, string_json(p, s));
+			if (s == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_string(w, s);
 			break;
 		case F_BOOL:
-			if (*at != 0 || f->always)
-				put(&obj, f->key, json_boolean(*at != 0));
+			if (*at == 0 && !f->always)
+				break;
+			put_key(w, f->key, first);
+			put_text(w, *at != 0 ? "true" : "false");
 			break;
 		case F_ANY: break;
 		}
 	}
-	return obj;
 }
 
-static json_t *sample_type_json(const pk_profile *p, size_t i)
+static void put_object(writer *w, const field *fields, const void *rec)
 {
-	pk_value_type vt = pk_profile_sample_type(p, i);
-	return fields_json(p, value_type_fields, &vt);
+	bool first;
+	put_fields(w, fields, rec, &first);
+	put_char(w, '}');
 }
 
-static json_t *comment_json(const pk_profile *p, size_t i)
+static void sample_type_json(writer *w, size_t i)
 {
-	return string_json(p, pk_profile_comment(p, i));
+	pk_value_type vt = pk_profile_sample_type(w->p, i);
+	put_object(w, value_type_fields, &vt);
 }
 
-static json_t *table_string_json(const pk_profile *p, size_t i)
+static void comment_json(writer *w, size_t i)
 {
-	return string_json(p, (pk_str)i);
+	put_string(w, pk_profile_comment(w->p, i));
 }
 
-static json_t *mapping_json(const pk_profile *p, size_t i)
+static void table_string_json(writer *w, size_t i)
 {
-	return fields_json(p, mapping_fields, pk_profile_mapping(p, i));
+	put_string(w, (pk_str)i);
 }
 
-static json_t *function_json(const pk_profile *p, size_t i)
+static void mapping_json(writer *w, size_t i)
 {
-	return fields_json(p, function_fields, pk_profile_function(p, i));
+	put_object(w, mapping_fields, pk_profile_mapping(w->p, i));
 }
 
-static json_t *location_json(const pk_profile *p, size_t i)
+static void function_json(writer *w, size_t i)
 {
+	put_object(w, function_fields, pk_profile_function(w->p, i));
+}
+
+static void location_json(writer *w, size_t i)
+{
+	const pk_profile *p = w->p;
 	const pk_location *loc = pk_profile_location(p, i);
 	const pk_mapping *m = loc->mapping == PK_NONE ? NULL : pk_profile_mapping(p, loc->mapping);
 	location_rec rec = {loc->id, m ? m->id : 0, loc->address, loc->is_folded};
-	json_t *obj = fields_json(p, location_fields, &rec);
+	bool first;
+	put_fields(w, location_fields, &rec, &first);
 	const pk_line *lines;
 	size_t count = pk_profile_location_lines(p, i, &lines);
-	if (obj == NULL || count == 0)
-		return obj;
-	json_t *arr = json_array();
-	for (size_t j = 0; arr != NULL && j < count; j++) {
-		const pk_function *f = pk_profile_function(p, lines[j].function);
-		line_rec lr = {f ? f->id : 0, lines[j].line, lines[j].column};
-		if (json_array_append_new(arr, fields_json(p, line_fields, &lr)) < 0) {
-			json_decref(arr);
-			arr = NULL;
+	if (count > 0) {
+		put_key(w, "lines", &first);
+		for (size_t j = 0; j < count; j++) {
+			const pk_function *f = pk_profile_function(p, lines[j].function);
+			line_rec lr = {f ? f->id : 0, lines[j].line, lines[j].column};
+			put_char(w, j == 0 ? '[' : ',');
+			put_object(w, line_fields, &lr);
 		}
+		put_char(w, ']');
 	}
-	put(&obj, "lines", arr);
-	return obj;
+	put_char(w, '}');
 }
 
-static json_t *label_json(const pk_profile *p, const pk_label *l)
+/* Written by hand: "num" stays even when 0 in a numeric label, so that the
+ * label reads as one. */
+static void label_json(writer *w, const pk_label *l)
 {
-	json_t *obj = json_object();
-	put(&obj, "key", string_json(p, l->key));
-	if (l->str != 0)
-		put(&obj, "str", string_json(p, l->str));
-	if (l->num != 0 || l->str == 0)
-		put(&obj, "num", json_integer(l->num));
-	if (l->num_unit != 0)
-		put(&obj, "num_unit", string_json(p, l->num_unit));
-	return obj;
+	bool first = true;
+	put_char(w, '{');
+	put_key(w, "key", &first);
+	put_string(w, l->key);
+	if (l->str != 0) {
+		put_key(w, "str", &first);
+		put_string(w, l->str);
+	}
+	if (l->num != 0 || l->str == 0) {
+		put_key(w, "num", &first);
+		put_i64(w, l->num);
+	}
+	if (l->num_unit != 0) {
+		put_key(w, "num_unit", &first);
+		put_string(w, l->num_unit);
+	}
+	put_char(w, '}');
 }
 
-static json_t *sample_json(const pk_profile *p, size_t i)
+static uint64_t location_id(const writer *w, uint32_t index)
+{
+	if (index >= w->location_count)
+		return 0;
+	return w->location_ids != NULL ? w->location_ids[index] : (uint64_t)index + 1;
+}
+
+/* Fill w->location_ids unless the ids are 1, 2, 3... */
+static int index_location_ids(writer *w)
+{
+	size_t count = pk_profile_location_count(w->p), i = 0;
+	w->location_count = count;
+	while (i < count && pk_profile_location(w->p, i)->id == i + 1)
+		i++;
+	if (i == count)
+		return 0;
+	w->location_ids = pk__malloc(pk__mul(count, sizeof *w->location_ids));
+	if (w->location_ids == NULL)
+		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
+	for (i = 0; i < count; i++)
+		w->location_ids[i] = pk_profile_location(w->p, i)->id;
+	return 0;
+}
+
+static void sample_json(writer *w, size_t i)
 {
 	pk_sample s;
-	if (pk_profile_sample(p, i, &s) < 0)
-		return NULL;
-	json_t *obj = json_object(), *locations = json_array(), *values = json_array();
-	for (size_t j = 0; locations != NULL && j < s.depth; j++) {
-		const pk_location *loc = pk_profile_location(p, s.locations[j]);
-		if (json_array_append_new(locations, id_json(loc ? loc->id : 0)) < 0) {
-			json_decref(locations);
-			locations = NULL;
+	if (pk_profile_sample(w->p, i, &s) < 0) {
+		/* The jansson exporter failed the same way on a bad index. */
+		if (w->rc == 0)
+			w->rc = pk__error_set(w->err, PK_ENOMEM, "out of memory");
+		return;
+	}
+	put_bytes(w, "{\"locations\":[", 14);
+	for (size_t j = 0; j < s.depth; j++) {
+		if (j > 0)
+			put_char(w, ',');
+		put_id(w, location_id(w, s.locations[j]));
+	}
+	put_bytes(w, "],\"values\":[", 12);
+	for (size_t j = 0; j < s.value_count; j++) {
+		if (j > 0)
+			put_char(w, ',');
+		put_i64(w, s.values[j]);
+	}
+	put_char(w, ']');
+	if (s.label_count > 0) {
+		put_bytes(w, ",\"labels\":", 10);
+		for (size_t j = 0; j < s.label_count; j++) {
+			put_char(w, j == 0 ? '[' : ',');
+			label_json(w, &s.labels[j]);
 		}
+		put_char(w, ']');
 	}
-	for (size_t j = 0; values != NULL && j < s.value_count; j++) {
-		if (json_array_append_new(values, json_integer(s.values[j])) < 0) {
-			json_decref(values);
-			values = NULL;
-		}
-	}
-	if (!put(&obj, "locations", locations)) {
-		json_decref(values);
-		return NULL;
-	}
-	if (!put(&obj, "values", values) || s.label_count == 0)
-		return obj;
-	json_t *labels = json_array();
-	for (size_t j = 0; labels != NULL && j < s.label_count; j++) {
-		if (json_array_append_new(labels, label_json(p, &s.labels[j])) < 0) {
-			json_decref(labels);
-			labels = NULL;
-		}
-	}
-	put(&obj, "labels", labels);
-	return obj;
+	put_char(w, '}');
 }
 
-static int dump_to_sink(const char *buffer, size_t size, void *data)
+static void put_top_key(writer *w, int k)
 {
-	writer *w = data;
-	if (w->rc == 0)
-		w->rc = pk__sink_write(w->sink, buffer, size);
-	return w->rc < 0 ? -1 : 0;
-}
-
-/* Write v compactly and drop it; NULL means building it ran out of memory. */
-static int emit(writer *w, json_t *v)
-{
-	if (v == NULL)
-		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
-	int r = json_dump_callback(v, dump_to_sink, w, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(v);
-	if (w->rc < 0)
-		return w->rc;
-	return r < 0 ? pk__error_set(w->err, PK_ENOMEM, "out of memory") : 0;
-}
-
-static int emit_key(writer *w, int k)
-{
-	return pk__sink_printf(w->sink, "%s  \"%s\": ", k == K_FORMAT ? "{\n" : ",\n", top_keys[k]);
+	put_text(w, k == K_FORMAT ? "{\n  \"" : ",\n  \"");
+	put_text(w, top_keys[k]);
+	put_bytes(w, "\": ", 3);
 }
 
 /* A top-level array, one element a line. */
-static int emit_array(writer *w, int k, size_t count,
-                      json_t *(*element)(const pk_profile *p, size_t i))
+static void put_array(writer *w, int k, size_t count, void (*element)(writer *w, size_t i))
 {
-	PK_FORWARD(emit_key(w, k));
-	if (count == 0)
-		return pk__sink_puts(w->sink, "[]");
-	for (size_t i = 0; i < count; i++) {
-		PK_FORWARD(pk__sink_puts(w->sink, i == 0 ? "[\n    " : ",\n    "));
-		PK_FORWARD(emit(w, element(w->p, i)));
+	put_top_key(w, k);
+	if (count == 0) {
+		put_bytes(w, "[]", 2);
+		return;
 	}
-	return pk__sink_puts(w->sink, "\n  ]");
+	for (size_t i = 0; i < count && w->rc == 0; i++) {
+		put_bytes(w, i == 0 ? "[\n    " : ",\n    ", 6);
+		element(w, i);
+	}
+	put_bytes(w, "\n  ]", 4);
 }
 
-static int emit_string(writer *w, int k, pk_str s)
+static void put_top_string(writer *w, int k, pk_str s)
 {
-	PK_FORWARD(emit_key(w, k));
-	return emit(w, string_json(w->p, s));
+	put_top_key(w, k);
+	put_string(w, s);
 }
 
-static int emit_integer(writer *w, int k, int64_t v)
+static void put_top_integer(writer *w, int k, int64_t v)
 {
-	PK_FORWARD(emit_key(w, k));
-	return emit(w, json_integer(v));
+	put_top_key(w, k);
+	put_i64(w, v);
 }
 
 static int json_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
                        pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	writer w = {p, sink, err, 0};
+	writer w = {p, sink, err, 0, pk__malloc(OUT_BLOCK + OUT_SLACK), 0, NULL, 0};
+	if (w.buf == NULL)
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	if (index_location_ids(&w) < 0) {
+		pk__free(w.buf);
+		return PK_ENOMEM;
+	}
 	pk_value_type pt = pk_profile_period_type(p);
-	PK_FORWARD(emit_key(&w, K_FORMAT));
-	PK_FORWARD(emit(&w, json_string(JSON_MARKER)));
-	PK_FORWARD(emit_integer(&w, K_VERSION, JSON_VERSION));
-	PK_FORWARD(
-	    emit_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p), sample_type_json));
-	PK_FORWARD(emit_string(&w, K_DEFAULT_SAMPLE_TYPE, pk_profile_default_sample_type(p)));
-	PK_FORWARD(emit_key(&w, K_PERIOD_TYPE));
-	PK_FORWARD(emit(&w, fields_json(p, value_type_fields, &pt)));
-	PK_FORWARD(emit_integer(&w, K_PERIOD, pk_profile_period(p)));
-	PK_FORWARD(emit_integer(&w, K_TIME_NANOS, pk_profile_time_nanos(p)));
-	PK_FORWARD(emit_integer(&w, K_DURATION_NANOS, pk_profile_duration_nanos(p)));
-	PK_FORWARD(emit_array(&w, K_COMMENTS, pk_profile_comment_count(p), comment_json));
-	PK_FORWARD(emit_string(&w, K_DROP_FRAMES, pk_profile_drop_frames(p)));
-	PK_FORWARD(emit_string(&w, K_KEEP_FRAMES, pk_profile_keep_frames(p)));
-	PK_FORWARD(emit_string(&w, K_DOC_URL, pk_profile_doc_url(p)));
-	PK_FORWARD(emit_array(&w, K_MAPPINGS, pk_profile_mapping_count(p), mapping_json));
-	PK_FORWARD(emit_array(&w, K_FUNCTIONS, pk_profile_function_count(p), function_json));
-	PK_FORWARD(emit_array(&w, K_LOCATIONS, pk_profile_location_count(p), location_json));
-	PK_FORWARD(emit_array(&w, K_SAMPLES, pk_profile_sample_count(p), sample_json));
-	PK_FORWARD(emit_array(&w, K_STRING_TABLE, pk_profile_string_count(p), table_string_json));
-	return pk__sink_puts(sink, "\n}\n");
+	put_top_key(&w, K_FORMAT);
+	put_text(&w, "\"" JSON_MARKER "\"");
+	put_top_integer(&w, K_VERSION, JSON_VERSION);
+	put_array(&w, K_SAMPLE_TYPES, pk_profile_sample_type_count(p), sample_type_json);
+	put_top_string(&w, K_DEFAULT_SAMPLE_TYPE, pk_profile_default_sample_type(p));
+	put_top_key(&w, K_PERIOD_TYPE);
+	put_object(&w, value_type_fields, &pt);
+	put_top_integer(&w, K_PERIOD, pk_profile_period(p));
+	put_top_integer(&w, K_TIME_NANOS, pk_profile_time_nanos(p));
+	put_top_integer(&w, K_DURATION_NANOS, pk_profile_duration_nanos(p));
+	put_array(&w, K_COMMENTS, pk_profile_comment_count(p), comment_json);
+	put_top_string(&w, K_DROP_FRAMES, pk_profile_drop_frames(p));
+	put_top_string(&w, K_KEEP_FRAMES, pk_profile_keep_frames(p));
+	put_top_string(&w, K_DOC_URL, pk_profile_doc_url(p));
+	put_array(&w, K_MAPPINGS, pk_profile_mapping_count(p), mapping_json);
+	put_array(&w, K_FUNCTIONS, pk_profile_function_count(p), function_json);
+	put_array(&w, K_LOCATIONS, pk_profile_location_count(p), location_json);
+	put_array(&w, K_SAMPLES, pk_profile_sample_count(p), sample_json);
+	put_array(&w, K_STRING_TABLE, pk_profile_string_count(p), table_string_json);
+	put_bytes(&w, "\n}\n", 3);
+	flush(&w);
+	pk__free(w.buf);
+	pk__free(w.location_ids);
+	return w.rc;
 }
 
 static const char *const json_extensions[] = {".json", NULL};

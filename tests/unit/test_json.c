@@ -325,6 +325,93 @@ static void test_hand_written(void **state)
 	pk_profile_free(p);
 }
 
+/* Strings with every escape, read by the fast element reader; keys in any
+ * order, white space anywhere; an element it leaves to jansson (a key with
+ * an escape) still reads. */
+static void test_fast_reader(void **state)
+{
+	(void)state;
+	const char *text =
+	    "{\"format\": \"profkit-profile\", \"version\": 1, \"sample_types\": [{\"type\": "
+	    "\"cpu\"}],\n"
+	    " \"functions\": [ { \"name\" "
+	    ":\"a\\u00e9\\ud83d\\ude00\\u0000\\/\\b\\f\\n\\r\\t\\\"\\\\\xc3\xa9\" ,\n"
+	    "   \"id\":1 , \"start_line\" : -9223372036854775808 } ,\n"
+	    "   {\"n\\u0061me\": \"escaped key\", \"id\": \"0x2\"},\n"
+	    "   {\"id\": 3, \"filename\": {\"hex\": \"FF00\"}, \"system_name\": \"\"}],\n"
+	    " \"samples\": [{\"values\": [ 9223372036854775807 ], \"labels\": [{\"num\": 0,\n"
+	    "   \"num_unit\": \"u\", \"key\": \"k\"}], \"locations\": []}]}";
+	pk_profile *p = NULL;
+	pk_error err;
+	if (read_json_text(text, &p, &err) != 0)
+		fail_msg("%s at %ld:%ld", err.message, err.line, err.column);
+	const pk_function *f = pk_profile_function(p, 0);
+	const char want[] = "a\xc3\xa9\xf0\x9f\x98\x80\0/\b\f\n\r\t\"\\\xc3\xa9";
+	assert_int_equal(pk_profile_string_length(p, f->name), sizeof want - 1);
+	assert_memory_equal(pk_profile_string(p, f->name), want, sizeof want - 1);
+	assert_int_equal(f->start_line, INT64_MIN);
+	assert_string_equal(pk_profile_string(p, pk_profile_function(p, 1)->name), "escaped key");
+	assert_int_equal(pk_profile_function(p, 1)->id, 2);
+	assert_int_equal(pk_profile_string_length(p, pk_profile_function(p, 2)->filename), 2);
+	assert_memory_equal(pk_profile_string(p, pk_profile_function(p, 2)->filename), "\xff\0", 2);
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+	assert_int_equal(s.values[0], INT64_MAX);
+	assert_int_equal(s.label_count, 1);
+	assert_string_equal(pk_profile_string(p, s.labels[0].key), "k");
+	assert_string_equal(pk_profile_string(p, s.labels[0].num_unit), "u");
+	/* strings are interned in the order of the fields, whatever the order
+	 * of the keys, as the jansson reader did: it decides pprof's bytes */
+	pk_str k, u;
+	assert_int_equal(pk_profile_intern(p, "k", 1, &k), 0);
+	assert_int_equal(pk_profile_intern(p, "u", 1, &u), 0);
+	assert_true(k < u);
+	pk_profile_free(p);
+}
+
+/* The writer escapes exactly as jansson's JSON_COMPACT did, and writes
+ * what jansson would refuse as UTF-8 in hex. */
+static void test_writer_escapes(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	char all[127];
+	for (int i = 0; i < 127; i++)
+		all[i] = (char)(i + 1);
+	const char *bad[] = {"\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xe2\x82"};
+	pk_str s;
+	assert_int_equal(pk_profile_intern(p, all, sizeof all, &s), 0);
+	assert_int_equal(pk_profile_add_comment(p, s), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(pk_profile_intern(p, bad[i], strlen(bad[i]), &s), 0);
+		assert_int_equal(pk_profile_add_comment(p, s), 0);
+	}
+	assert_int_equal(pk_profile_intern(p, "\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", 8, &s), 0);
+	assert_int_equal(pk_profile_add_comment(p, s), 0);
+	size_t size;
+	char *json = to_json(p, &size);
+	const char *want =
+	    "\n  \"comments\": [\n"
+	    "    \"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000B\\f\\r\\u000E"
+	    "\\u000F\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001A"
+	    "\\u001B\\u001C\\u001D\\u001E\\u001F !\\\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNO"
+	    "PQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\x7f\",\n"
+	    "    {\"hex\":\"c080\"},\n"
+	    "    {\"hex\":\"eda080\"},\n"
+	    "    {\"hex\":\"f4908080\"},\n"
+	    "    {\"hex\":\"6f6be282\"},\n"
+	    "    \"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"\n"
+	    "  ],";
+	if (strstr(json, want) == NULL)
+		fail_msg("unexpected output:\n%s", json);
+	pk_profile *q = json_round_trip(p);
+	assert_profiles_identical(p, q);
+	free(json);
+	pk_profile_free(p);
+	pk_profile_free(q);
+}
+
 /* --------------------------------------------------------------- sniffing */
 
 static void test_sniff(void **state)
@@ -487,6 +574,25 @@ static const bad_case bad_cases[] = {
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [[1]]}", 6, 13, "samples[0] must be an object"},
     {HEAD "\"sample_types\": [],\n\"samples\": [{\"values\": []}]}", 3, 13,
      "samples[0] is a sample, but the profile has no sample types"},
+    /* what the fast element reader leaves to jansson keeps jansson's words */
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\": \"\\ud800\"}]}", 3, 40,
+     "invalid JSON: invalid Unicode '\\uD800' near '\"\\ud800\"'"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\": \"\\udc00x\"}]}", 3, 41,
+     "invalid Unicode '\\uDC00'"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\": \"a\xc0\x80\"}]}", 3, 34,
+     "invalid JSON: unable to decode byte 0xc0 near '\"a'"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\": \"a\tb\"}]}", 3, 34,
+     "invalid JSON: control character 0x9 near '\"a'"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"name\": \"\\x\"}]}", 3, 35,
+     "invalid JSON: invalid escape near '\"\\x'"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"id\": 2}]}", 3, 28,
+     "invalid JSON: duplicate object key near '\"id\"'"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [01]}]}", 3, 25,
+     "invalid JSON: invalid token near '0'"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [-9223372036854775809]}]}", 3, 44,
+     "invalid JSON: too big negative integer"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"locations\": [\"0x0\"]}]}", 3, 13,
+     "samples[0].locations[0] refers to location id 0, which no location has"},
 };
 
 static void test_errors(void **state)
@@ -625,6 +731,8 @@ int main(void)
 	    cmocka_unit_test(test_pprof_json_pprof),
 	    cmocka_unit_test(test_fixtures_round_trip),
 	    cmocka_unit_test(test_hand_written),
+	    cmocka_unit_test(test_fast_reader),
+	    cmocka_unit_test(test_writer_escapes),
 	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_deep_nesting),
