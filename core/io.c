@@ -84,6 +84,10 @@ static int gunzip_start(inflater *g, size_t cap, uint64_t max_size, bool head, u
 	isal_inflate_init(g->state);
 	g->state->crc_flag = ISAL_GZIP;
 	g->buf = pk__malloc(cap);
+	/* A size claimed by the trailer may be more than memory allows (a
+	 * hostile one, or a tight ulimit): then it grows as it goes. */
+	if (g->buf == NULL && cap > IO_CHUNK)
+		g->buf = pk__malloc(cap = IO_CHUNK);
 	if (g->buf == NULL) {
 		pk__free(g->state);
 		g->state = NULL;

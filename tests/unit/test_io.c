@@ -166,7 +166,7 @@ static void test_plain_buffer_is_copied(void **state)
 static void test_gunzip_single_member(void **state)
 {
 	(void)state;
-	/* bigger than the first output buffer guess, so it must grow */
+	/* the output buffer is sized once, from the gzip trailer */
 	size_t size = 3 * 1024 * 1024 + 17;
 	unsigned char *data = pattern(size, 1);
 	size_t gz_size;
@@ -521,6 +521,34 @@ static void test_gunzip_grows(void **state)
 	free(ab);
 	free(a);
 	free(b);
+	free(data);
+}
+
+/* An allocator with little memory: nothing over 8 MiB. */
+static void *small_malloc(size_t size)
+{
+	return size > (8u << 20) ? NULL : malloc(size);
+}
+
+/* A trailer that claims more than memory allows is not trusted to the
+ * point of failing: the buffer starts small and grows, and the stream's
+ * real size then contradicts the trailer. */
+static void test_gunzip_trailer_lies(void **state)
+{
+	(void)state;
+	size_t size = 3 * 1024 * 1024;
+	unsigned char *data = pattern(size, 9);
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	gz[gz_size - 1] = 0x04; /* 64 MiB more */
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	pk_set_allocator(small_malloc, free);
+	int rc = pk__input_from_buffer(gz, gz_size, 0, NULL, &in, &err);
+	pk_set_allocator(NULL, NULL);
+	assert_int_equal(rc, PK_EFORMAT);
+	assert_string_equal(err.message, "corrupt gzip data: incorrect length check");
+	free(gz);
 	free(data);
 }
 
@@ -1144,6 +1172,7 @@ int main(void)
 	    cmocka_unit_test(test_max_size),
 	    cmocka_unit_test(test_gunzip_members_across_reads),
 	    cmocka_unit_test(test_gunzip_grows),
+	    cmocka_unit_test(test_gunzip_trailer_lies),
 	    cmocka_unit_test(test_empty_file),
 	    cmocka_unit_test(test_directory),
 	    cmocka_unit_test(test_missing_file),
