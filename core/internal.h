@@ -531,6 +531,9 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples);
  * sample-type-count values and labels of valid strings; the tail is kept
  * only if the stack is new. Both return 0 or PK_ENOMEM. */
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);
+/* Sample i (< the sample count) without its stack's locations, which
+ * cost a cache miss per sample to look at: locations NULL, depth 0. */
+void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
 

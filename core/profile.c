@@ -493,20 +493,27 @@ size_t pk_profile_sample_count(const pk_profile *p)
 	return p->samples.count;
 }
 
-int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
+void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 {
-	if (i >= p->samples.count)
-		return PK_ENOTFOUND;
 	const sample_rec *rec = &PK_VEC_AT(p->samples, sample_rec, i);
 	size_t stride = p->sample_types.count;
 	out->stack = rec->stack;
-	out->depth = pk_profile_stack(p, rec->stack, &out->locations);
+	out->locations = NULL;
+	out->depth = 0;
 	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
 	out->value_count = stride;
 	const label_set *set =
 	    rec->label_set ? &PK_VEC_AT(p->label_sets, label_set, rec->label_set) : NULL;
 	out->label_count = set ? set->count : 0;
 	out->labels = set ? &PK_VEC_AT(p->labels, pk_label, set->start) : NULL;
+}
+
+int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
+{
+	if (i >= p->samples.count)
+		return PK_ENOTFOUND;
+	pk__profile_sample_shallow(p, i, out);
+	out->depth = pk_profile_stack(p, out->stack, &out->locations);
 	return 0;
 }
 

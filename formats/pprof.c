@@ -1012,7 +1012,7 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 		put_value_type(&w, 1, pk_profile_sample_type(p, i));
 	pk_sample s;
 	for (size_t i = 0, n = pk_profile_sample_count(p); w.rc == 0 && i < n; i++) {
-		pk_profile_sample(p, i, &s);
+		pk__profile_sample_shallow(p, i, &s);
 		put_sample(&w, &s, &ps);
 	}
 	for (size_t i = 0, n = pk_profile_mapping_count(p); i < n; i++)

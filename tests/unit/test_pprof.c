@@ -527,6 +527,59 @@ static void test_packed_and_unpacked(void **state)
 	pb_free(&b);
 }
 
+/* A stack decoded into the pool's tail survives the pool growing in the
+ * middle of it, with the C library's realloc and with a user's allocator
+ * (which has none, so the library copies): 40 unpacked ids, then a packed
+ * run, make the pool grow several times within one sample. */
+static void *plain_malloc(size_t size)
+{
+	return malloc(size);
+}
+
+static void plain_free(void *ptr)
+{
+	free(ptr);
+}
+
+static void test_stack_grows_mid_sample(void **state)
+{
+	(void)state;
+	for (int user_allocator = 0; user_allocator < 2; user_allocator++) {
+		pb b = {0}, m = {0};
+		small_sample_type(&b);
+		for (uint64_t id = 1; id <= 100; id++)
+			small_location(&b, id, 1, (int64_t)id);
+		small_function(&b, 1, 3);
+		uint64_t ids[100];
+		for (uint64_t i = 0; i < 40; i++)
+			pb_uint(&m, 1, ids[i] = 1 + (i * 7) % 100);
+		for (uint64_t i = 40; i < 100; i++)
+			ids[i] = 100 - i + 40;
+		pb_packed(&m, 1, ids + 40, 60);
+		pb_int(&m, 2, 1);
+		pb_msg(&b, 2, &m);
+		/* the same stack again, all packed: it must be found */
+		pb_packed(&m, 1, ids, 100);
+		pb_int(&m, 2, 2);
+		pb_msg(&b, 2, &m);
+		pb_strings(&b, small_strings, 6);
+		if (user_allocator)
+			pk_set_allocator(plain_malloc, plain_free);
+		pk_profile *p = import_ok(&b);
+		pk_set_allocator(NULL, NULL);
+		assert_int_equal(pk_profile_stack_count(p), 1);
+		pk_sample s;
+		for (size_t k = 0; k < 2; k++) {
+			assert_int_equal(pk_profile_sample(p, k, &s), 0);
+			assert_int_equal(s.depth, 100);
+			for (size_t i = 0; i < 100; i++)
+				assert_true(pk_profile_location(p, s.locations[i])->id == ids[i]);
+		}
+		pk_profile_free(p);
+		pb_free(&b);
+	}
+}
+
 /* ------------------------------------------------------- unknown fields */
 
 /* Unknown fields of every legal wire type, in a message. */
@@ -1634,6 +1687,7 @@ int main(void)
 	    cmocka_unit_test(test_small_profile),
 	    cmocka_unit_test(test_any_order),
 	    cmocka_unit_test(test_packed_and_unpacked),
+	    cmocka_unit_test(test_stack_grows_mid_sample),
 	    cmocka_unit_test(test_unknown_fields_skipped),
 	    cmocka_unit_test(test_all_fields),
 	    cmocka_unit_test(test_error_string_index),
