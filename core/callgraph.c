@@ -6,8 +6,8 @@
  * each line of a location is a frame, its last line the caller, and a
  * function is named as pprof names it at function granularity. Work is
  * done once per distinct stack of positions: samples (of the profile and
- * of the base) first add their values to their stack's, kept in a prefix
- * tree, then each stack is walked once. A stack is a path of positions,
+ * of the base) first add their values to their stack's, found by a hash
+ * of its positions, then each stack is walked once. A stack is a path of positions,
  * so stacks that differ only below the granularity are one, and a base's
  * stack meets the profile's by its positions. */
 #include "internal.h"
@@ -41,12 +41,21 @@ typedef struct gedge {
 	uint64_t samples;
 } gedge;
 
-/* A stack in the prefix tree of stacks: its leaf node (INLINED_BIT: at
- * least once reached as an inlined call) and the stack of its caller. */
+/* A distinct stack: a path of nodes, root first, at seqs[at, at + len)
+ * (INLINED_BIT: at least once reached as an inlined call). */
 typedef struct gstack {
-	uint32_t parent; /* PK_NONE: the leaf is a root */
-	uint32_t node;
+	size_t at;
+	uint32_t len;
 } gstack;
+
+/* The edge table holds the edges while stacks are walked, so that a
+ * call costs one slot read: gedge items are written from it at the end. */
+typedef struct edge_slot {
+	uint32_t caller, callee;
+	uint32_t item; /* index + 1, INLINED_BIT: an inlined call; 0 = empty */
+	uint32_t seen; /* the last visit counted */
+	uint64_t samples;
+} edge_slot;
 
 /* Open addressing over item indices; each slot keeps its key's hash so
  * that growing does not need the keys. */
@@ -65,15 +74,17 @@ typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	pk__vec funcs, nodes, edges, stacks;              /* gfunc, gnode, gedge, gstack */
-	table func_tab, node_tab, edge_tab, stack_tab;    /* find them by key */
+	pk__vec funcs, nodes, edges, stacks; /* gfunc, gnode, gedge, gstack */
+	pk__vec seqs;                        /* uint32_t: the nodes of stacks */
+	table func_tab, node_tab, stack_tab; /* find them by key */
+	edge_slot *edge_slots;               /* edges by (caller, callee) */
+	size_t edge_slot_count;
 	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
 	pk__vec edge_weight, stack_values;                /* int64_t, nv per item */
 	pk__vec stack_samples;                            /* uint64_t per stack */
-	pk__vec func_seen, node_seen, edge_seen;          /* uint32_t: the last visit counted */
+	pk__vec func_seen, node_seen;                     /* uint32_t: the last visit counted */
 	uint32_t visit;
 	pk__vec text; /* char: a name being put together */
-	pk__vec path; /* uint32_t: the nodes of the stack being walked */
 	int64_t *total, *left_out;
 } builder;
 
@@ -182,16 +193,37 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	return 0;
 }
 
-static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
+static int grow_edge_slots(builder *b)
 {
-	uint32_t h = mix(caller, callee);
-	size_t at;
-	PK_FORWARD(table_probe(&b->edge_tab, h, &at));
-	const gedge *edges = b->edges.items;
-	for (table *t = &b->edge_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
-		const gedge *e = &edges[t->slots[at].item - 1];
-		if (t->slots[at].hash == h && e->caller == caller && e->callee == callee) {
-			*out = t->slots[at].item - 1;
+	size_t count = b->edge_slot_count ? b->edge_slot_count * 2 : 256;
+	edge_slot *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < b->edge_slot_count; i++) {
+		const edge_slot *e = &b->edge_slots[i];
+		if (e->item == 0)
+			continue;
+		size_t at = mix(e->caller, e->callee) & (count - 1);
+		while (slots[at].item != 0)
+			at = (at + 1) & (count - 1);
+		slots[at] = *e;
+	}
+	pk__free(b->edge_slots);
+	b->edge_slots = slots;
+	b->edge_slot_count = count;
+	return 0;
+}
+
+static int edge_of(builder *b, uint32_t caller, uint32_t callee, edge_slot **out)
+{
+	if ((b->edges.count + 1) * 2 > b->edge_slot_count)
+		PK_FORWARD(grow_edge_slots(b));
+	size_t mask = b->edge_slot_count - 1;
+	size_t at = mix(caller, callee) & mask;
+	for (; b->edge_slots[at].item != 0; at = (at + 1) & mask) {
+		edge_slot *e = &b->edge_slots[at];
+		if (e->caller == caller && e->callee == callee) {
+			*out = e;
 			return 0;
 		}
 	}
@@ -201,37 +233,51 @@ static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->edges, sizeof e, &e, 1, &index));
 	PK_FORWARD(add_values(b, &b->edge_weight, NULL));
-	PK_FORWARD(pk__vec_push(&b->edge_seen, sizeof(uint32_t), NULL, 1, NULL));
-	table_put(&b->edge_tab, at, h, index);
-	*out = (uint32_t)index;
+	b->edge_slots[at] = (edge_slot){caller, callee, (uint32_t)index + 1, 0, 0};
+	*out = &b->edge_slots[at];
 	return 0;
 }
 
-/* The stack of node (with its INLINED_BIT) called from stack parent. */
-static int stack_of(builder *b, uint32_t parent, uint32_t node, uint32_t *out)
+/* The stack whose nodes were just put at seqs[at, ...): one found before
+ * with the same nodes (which takes its INLINED_BITs, and the new copy is
+ * dropped), or a new one. */
+static int stack_of(builder *b, size_t at, uint32_t *out)
 {
-	uint32_t bare = node & ~INLINED_BIT;
-	uint32_t h = mix(parent, bare);
-	size_t at;
-	PK_FORWARD(table_probe(&b->stack_tab, h, &at));
+	uint32_t *seqs = b->seqs.items, *seq = seqs + at;
+	size_t len = b->seqs.count - at;
+	uint64_t x = len;
+	for (size_t i = 0; i < len; i++)
+		x = (x ^ (seq[i] & ~INLINED_BIT)) * 0x100000001b3u;
+	uint32_t h = mix(x, len);
+	size_t slot_at;
+	PK_FORWARD(table_probe(&b->stack_tab, h, &slot_at));
 	gstack *stacks = b->stacks.items;
-	for (table *t = &b->stack_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
-		gstack *s = &stacks[t->slots[at].item - 1];
-		if (t->slots[at].hash == h && s->parent == parent &&
-		    (s->node & ~INLINED_BIT) == bare) {
-			s->node |= node & INLINED_BIT;
-			*out = t->slots[at].item - 1;
-			return 0;
-		}
+	for (table *t = &b->stack_tab; t->slots[slot_at].item != 0;
+	     slot_at = (slot_at + 1) & (t->count - 1)) {
+		if (t->slots[slot_at].hash != h)
+			continue;
+		gstack *s = &stacks[t->slots[slot_at].item - 1];
+		uint32_t *old = seqs + s->at;
+		size_t i = 0;
+		if (s->len == len)
+			while (i < len && ((old[i] ^ seq[i]) & ~INLINED_BIT) == 0)
+				i++;
+		if (s->len != len || i != len)
+			continue;
+		for (i = 0; i < len; i++)
+			old[i] |= seq[i] & INLINED_BIT;
+		b->seqs.count = at;
+		*out = t->slots[slot_at].item - 1;
+		return 0;
 	}
 	if (b->stacks.count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gstack s = {parent, node};
+	gstack s = {at, (uint32_t)len};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->stacks, sizeof s, &s, 1, &index));
 	PK_FORWARD(add_values(b, &b->stack_values, NULL));
 	PK_FORWARD(pk__vec_push(&b->stack_samples, sizeof(uint64_t), NULL, 1, NULL));
-	table_put(&b->stack_tab, at, h, index);
+	table_put(&b->stack_tab, slot_at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -336,16 +382,19 @@ static int add_stack(builder *b, walk *w, size_t s, const int64_t *v, uint64_t s
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	uint32_t stack = PK_NONE;
+	size_t at = b->seqs.count;
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		for (uint32_t i = 0; i < count; i++)
-			PK_FORWARD(stack_of(b, stack, nodes[i], &stack));
+		PK_FORWARD(pk__vec_push(&b->seqs, sizeof(uint32_t), nodes, count, NULL));
 	}
-	if (stack == PK_NONE)
+	if (b->seqs.count == at)
 		return 0;
+	if (b->seqs.count - at >= UINT32_MAX)
+		return PK_ENOMEM;
+	uint32_t stack;
+	PK_FORWARD(stack_of(b, at, &stack));
 	add_vector(&PK_VEC_AT(b->stack_values, int64_t, (size_t)stack * b->nv), v, b->nv);
 	PK_VEC_AT(b->stack_samples, uint64_t, stack) += samples;
 	return 0;
@@ -394,21 +443,15 @@ static int add_profile(builder *b, const pk_profile *p, const size_t *types, boo
 static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples)
 {
 	size_t nv = b->nv;
-	const gstack *stacks = b->stacks.items;
-	size_t depth = 0;
-	for (uint32_t at = s; at != PK_NONE; at = stacks[at].parent)
-		depth++;
-	b->path.count = 0;
-	PK_FORWARD(pk__vec_push(&b->path, sizeof(uint32_t), NULL, depth, NULL));
-	uint32_t *path = b->path.items;
-	for (uint32_t at = s; at != PK_NONE; at = stacks[at].parent)
-		path[--depth] = stacks[at].node;
+	const gstack *stack = &PK_VEC_AT(b->stacks, gstack, s);
+	const uint32_t *path = (const uint32_t *)b->seqs.items + stack->at;
+	size_t depth = stack->len;
 	uint32_t visit = ++b->visit;
-	uint32_t leaf = path[b->path.count - 1] & ~INLINED_BIT;
+	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
 	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
 	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
-	for (size_t k = 0; k < b->path.count; k++) {
+	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
 		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
 		if (first_visit(&b->node_seen, node, visit))
@@ -417,12 +460,13 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
 		if (k == 0)
 			continue;
-		uint32_t e;
-		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
-		gedge *edge = &PK_VEC_AT(b->edges, gedge, e);
-		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(&b->edge_seen, e, visit)) {
-			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv), v, nv);
+		edge_slot *edge;
+		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &edge));
+		edge->item |= path[k] & INLINED_BIT;
+		if (edge->seen != visit) {
+			size_t e = (edge->item & ~INLINED_BIT) - 1;
+			edge->seen = visit;
+			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, e * nv), v, nv);
 			edge->samples += samples;
 		}
 	}
@@ -460,17 +504,6 @@ static int walk_stacks(builder *b, bool drop_negative)
 }
 
 /* ----------------------------------------------------------- finishing */
-
-typedef struct sort_item {
-	uint64_t key;
-	uint32_t item;
-} sort_item;
-
-static int by_key(const void *a, const void *b)
-{
-	uint64_t x = ((const sort_item *)a)->key, y = ((const sort_item *)b)->key;
-	return (x > y) - (x < y);
-}
 
 typedef struct sort_node {
 	uint32_t func;
@@ -524,7 +557,9 @@ static int finish(builder *b, pk__graph *g)
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->edges.count, nv = b->nv;
 	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
 	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
-	sort_item *items = pk__calloc(ne + 1, sizeof *items);
+	/* edges are ordered by two counting sorts, callee then caller */
+	uint32_t *by_callee = pk__calloc(ne + 1, sizeof *by_callee);
+	uint32_t *counts = pk__calloc((nf > nn ? nf : nn) + 2, sizeof *counts);
 	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
 	uint32_t *func_order = pk__calloc(nf + 1, sizeof *func_order);
@@ -533,8 +568,8 @@ static int finish(builder *b, pk__graph *g)
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
 	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
-	int rc = fs && ns && items && func_rank && node_rank && func_order && node_order &&
-	                 edge_order && g->functions && g->nodes && g->edges
+	int rc = fs && ns && by_callee && counts && func_rank && node_rank && func_order &&
+	                 node_order && edge_order && g->functions && g->nodes && g->edges
 	             ? 0
 	             : PK_ENOMEM;
 	if (rc < 0)
@@ -572,13 +607,22 @@ static int finish(builder *b, pk__graph *g)
 
 	const gedge *edges = b->edges.items;
 	for (size_t i = 0; i < ne; i++)
-		items[i] = (sort_item){(uint64_t)node_rank[edges[i].caller] << 32 |
-		                           func_rank[edges[i].callee],
-		                       (uint32_t)i};
-	qsort(items, ne, sizeof *items, by_key);
+		counts[func_rank[edges[i].callee] + 1]++;
+	for (size_t r = 0; r < nf; r++)
+		counts[r + 1] += counts[r];
+	for (size_t i = 0; i < ne; i++)
+		by_callee[counts[func_rank[edges[i].callee]]++] = (uint32_t)i;
+	memset(counts, 0, ((nf > nn ? nf : nn) + 2) * sizeof *counts);
+	for (size_t i = 0; i < ne; i++)
+		counts[node_rank[edges[i].caller] + 1]++;
+	for (size_t r = 0; r < nn; r++)
+		counts[r + 1] += counts[r];
+	for (size_t k = 0; k < ne; k++) {
+		uint32_t i = by_callee[k];
+		edge_order[counts[node_rank[edges[i].caller]]++] = i;
+	}
 	for (size_t r = 0; r < ne; r++) {
-		uint32_t i = items[r].item;
-		edge_order[r] = i;
+		uint32_t i = edge_order[r];
 		uint32_t caller = node_rank[edges[i].caller];
 		g->edges[r] = (pk__graph_edge){caller, func_rank[edges[i].callee], edges[i].inlined,
 		                               edges[i].samples};
@@ -600,7 +644,8 @@ static int finish(builder *b, pk__graph *g)
 done:
 	pk__free(fs);
 	pk__free(ns);
-	pk__free(items);
+	pk__free(by_callee);
+	pk__free(counts);
 	pk__free(func_rank);
 	pk__free(node_rank);
 	pk__free(func_order);
@@ -634,12 +679,12 @@ static void builder_free(builder *b)
 	pk__vec *vecs[] = {&b->funcs,       &b->nodes,        &b->edges,         &b->stacks,
 	                   &b->func_flat,   &b->func_cum,     &b->node_flat,     &b->node_cum,
 	                   &b->edge_weight, &b->stack_values, &b->stack_samples, &b->func_seen,
-	                   &b->node_seen,   &b->edge_seen,    &b->text,          &b->path};
+	                   &b->node_seen,   &b->seqs,         &b->text};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
-	pk__free(b->edge_tab.slots);
+	pk__free(b->edge_slots);
 	pk__free(b->stack_tab.slots);
 }
 
@@ -692,6 +737,14 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = add_profile(&b, o->base, base_types, true);
 	if (rc == 0)
 		rc = walk_stacks(&b, o->drop_negative);
+	for (size_t i = 0; rc == 0 && i < b.edge_slot_count; i++) {
+		const edge_slot *s = &b.edge_slots[i];
+		if (s->item == 0)
+			continue;
+		gedge *e = &PK_VEC_AT(b.edges, gedge, (s->item & ~INLINED_BIT) - 1);
+		e->inlined = (s->item & INLINED_BIT) != 0;
+		e->samples = s->samples;
+	}
 	if (rc == 0)
 		rc = finish(&b, g);
 	builder_free(&b);

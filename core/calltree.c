@@ -390,7 +390,7 @@ static int make_nodes(pk__tree *t)
 		return PK_ENOMEM;
 	}
 	t->nodes = nodes;
-	nodes[0] = (pk__tree_node){PK_NONE, PK_NONE, PK_NONE, PK_NONE, 0, false, 0};
+	nodes[0] = (pk__tree_node){PK_NONE, PK_NONE, PK_NONE, 0, 0, 0};
 	size_t count = 1;
 	const rec *last = NULL;
 	for (size_t i = 0; i < nr; i++) {
@@ -407,12 +407,11 @@ static int make_nodes(pk__tree *t)
 				return PK_EFORMAT;
 			}
 			uint32_t k = (uint32_t)count++, parent = j ? path[j - 1] : 0;
-			nodes[k] = (pk__tree_node){parent, r->seq[j] >> 1, PK_NONE, PK_NONE,
+			nodes[k] = (pk__tree_node){parent, r->seq[j] >> 1, PK_NONE,
 			                           j + 1,  r->seq[j] & 1,  0};
+			/* A first child is the node after its parent. */
 			if (j == shared && j < last_len)
 				nodes[path[j]].next_sibling = k;
-			else
-				nodes[parent].first_child = k;
 			path[j] = k;
 		}
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;

@@ -159,12 +159,12 @@ typedef struct pk__tree_frame {
  * child (if any) is the next node, and its subtree ends where its next
  * sibling (or the next node of no greater depth) starts. */
 typedef struct pk__tree_node {
-	uint32_t parent;                    /* PK_NONE for the root, node 0 */
-	uint32_t frame;                     /* PK_NONE for the root */
-	uint32_t first_child, next_sibling; /* PK_NONE ends; siblings by name */
-	uint32_t depth;                     /* 0 for the root */
-	bool inlined;                       /* reached at least once as an inlined call */
-	int64_t self;                       /* the profile's value at this node */
+	uint32_t parent;       /* PK_NONE for the root, node 0 */
+	uint32_t frame;        /* PK_NONE for the root */
+	uint32_t next_sibling; /* PK_NONE ends; siblings by name */
+	uint32_t depth : 31;   /* 0 for the root */
+	uint32_t inlined : 1;  /* reached at least once as an inlined call */
+	int64_t self;          /* the profile's value at this node */
 } pk__tree_node;
 
 typedef struct pk__tree {
@@ -200,6 +200,11 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
  * unit follow. */
 int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err);
 void pk__tree_free(pk__tree *t);
+/* Node i's first child (the next node, if it is one), or PK_NONE. */
+static inline uint32_t pk__tree_first_child(const pk__tree *t, uint32_t i)
+{
+	return i + 1 < t->node_count && t->nodes[i + 1].parent == i ? i + 1 : PK_NONE;
+}
 /* The value of node i and everything below it (base: the base's). */
 int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base);
 

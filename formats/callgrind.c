@@ -1727,6 +1727,9 @@ typedef struct cgw_writer {
 	pk__strtab *objects; /* ob= and cob= names, id by first use */
 	pk__strtab *files;   /* fl= and cfl= names */
 	uint32_t *fn_ids;    /* per graph function: its fn= id, 0 = not yet */
+	/* per graph function: the id of its object, file and host (in
+	 * objects and files) + 1, 0 = not yet looked up */
+	uint32_t *object_ids, *file_ids, *host_ids;
 	uint32_t next_fn_id;
 	uint64_t *entry_addr; /* per function: its lowest address */
 	bool have_last;       /* a cost line was written in this block */
@@ -1797,18 +1800,25 @@ static size_t cgw_digits(uint64_t v, unsigned base)
 /* "spec=(id) name" the first time a name of this kind is written,
  * "spec=(id)" after: files and objects share one table per kind, as
  * callgrind_annotate and KCachegrind read them. "" is unknown: "???". */
-static int cgw_put_compressed(cgw_writer *w, const char *spec, pk__strtab *t, const char *name)
+static int cgw_put_compressed(cgw_writer *w, const char *spec, pk__strtab *t, const char *name,
+                              uint32_t *cached)
 {
 	if (*name == '\0')
 		name = "???";
-	size_t before = pk__strtab_count(t);
-	uint32_t id;
-	PK_FORWARD(pk__strtab_intern(t, name, strlen(name), &id));
+	/* A name seen before (cached: by this function) is not written again. */
+	bool first = false;
+	uint32_t id = *cached - 1;
+	if (*cached == 0) {
+		size_t before = pk__strtab_count(t);
+		PK_FORWARD(pk__strtab_intern(t, name, strlen(name), &id));
+		first = pk__strtab_count(t) != before;
+		*cached = id + 1;
+	}
 	PK_FORWARD(cgw_puts(w, spec));
 	PK_FORWARD(cgw_puts(w, "=("));
 	PK_FORWARD(cgw_put_u64(w, id));
 	PK_FORWARD(cgw_puts(w, ")"));
-	if (pk__strtab_count(t) != before) {
+	if (first) {
 		PK_FORWARD(cgw_puts(w, " "));
 		PK_FORWARD(cgw_put_name(w, name));
 	}
@@ -2038,9 +2048,11 @@ static int cgw_call(cgw_writer *w, const char *object, const char *file, uint32_
 	const pk__graph_node *site = &g->nodes[edge->caller];
 	const pk__graph_function *callee = &g->functions[edge->callee];
 	if (callee->object != object)
-		PK_FORWARD(cgw_put_compressed(w, "cob", w->objects, callee->object));
+		PK_FORWARD(cgw_put_compressed(w, "cob", w->objects, callee->object,
+		                              &w->object_ids[edge->callee]));
 	if (callee->file != file)
-		PK_FORWARD(cgw_put_compressed(w, "cfl", w->files, callee->file));
+		PK_FORWARD(cgw_put_compressed(w, "cfl", w->files, callee->file,
+		                              &w->file_ids[edge->callee]));
 	PK_FORWARD(cgw_put_function(w, "cfn", edge->callee));
 	/* Samples that cross a call: each stands for one call at least. */
 	PK_FORWARD(cgw_puts(w, "calls="));
@@ -2081,9 +2093,11 @@ static int cgw_body(cgw_writer *w)
 		const pk__graph_function *fn = &g->functions[f];
 		PK_FORWARD(cgw_puts(w, "\n"));
 		if (fn->object != object)
-			PK_FORWARD(cgw_put_compressed(w, "ob", w->objects, fn->object));
+			PK_FORWARD(
+			    cgw_put_compressed(w, "ob", w->objects, fn->object, &w->object_ids[f]));
 		if (fn->host != file)
-			PK_FORWARD(cgw_put_compressed(w, "fl", w->files, fn->host));
+			PK_FORWARD(
+			    cgw_put_compressed(w, "fl", w->files, fn->host, &w->host_ids[f]));
 		object = fn->object;
 		file = fn->host;
 		PK_FORWARD(cgw_put_function(w, "fn", f));
@@ -2095,7 +2109,8 @@ static int cgw_body(cgw_writer *w)
 		 * next fn=, KCachegrind goes back to the fl= file: the next
 		 * block says fl= again. */
 		if (fn->file != fn->host) {
-			PK_FORWARD(cgw_put_compressed(w, "fi", w->files, fn->file));
+			PK_FORWARD(
+			    cgw_put_compressed(w, "fi", w->files, fn->file, &w->file_ids[f]));
 			file = NULL;
 		}
 		/* Each block starts from absolute positions, for readers that
@@ -2171,7 +2186,11 @@ static int cgw_write(cgw_writer *w)
 	const pk__graph *g = w->g;
 	w->fn_ids = pk__calloc(g->function_count + 1, sizeof *w->fn_ids);
 	w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr);
-	if (w->fn_ids == NULL || w->entry_addr == NULL)
+	w->object_ids = pk__calloc(g->function_count + 1, sizeof *w->object_ids);
+	w->file_ids = pk__calloc(g->function_count + 1, sizeof *w->file_ids);
+	w->host_ids = pk__calloc(g->function_count + 1, sizeof *w->host_ids);
+	if (w->fn_ids == NULL || w->entry_addr == NULL || w->object_ids == NULL ||
+	    w->file_ids == NULL || w->host_ids == NULL)
 		return PK_ENOMEM;
 	for (size_t f = 0; f < g->function_count; f++) {
 		const pk__graph_function *fn = &g->functions[f];
@@ -2209,6 +2228,9 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
 	pk__strtab_free(w.objects);
 	pk__strtab_free(w.files);
 	pk__free(w.fn_ids);
+	pk__free(w.object_ids);
+	pk__free(w.file_ids);
+	pk__free(w.host_ids);
 	pk__free(w.entry_addr);
 	pk__graph_free(g);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;

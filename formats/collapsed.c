@@ -623,7 +623,7 @@ static int write_tree(writer *w)
 {
 	const pk__tree *t = w->t;
 	const pk__tree_node *nodes = t->nodes;
-	uint32_t i = t->node_count > 0 ? nodes[0].first_child : PK_NONE;
+	uint32_t i = t->node_count > 0 ? pk__tree_first_child(t, 0) : PK_NONE;
 	while (i != PK_NONE) {
 		const pk__tree_node *n = &nodes[i];
 		size_t depth = n->depth;
@@ -639,8 +639,8 @@ static int write_tree(writer *w)
 		PK_VEC_AT(w->ends, size_t, depth) = w->path.count;
 		if (n->self != 0 || (t->has_base && t->base_self[i] != 0))
 			PK_FORWARD(write_line(w, i));
-		if (n->first_child != PK_NONE) {
-			i = n->first_child;
+		if (pk__tree_first_child(t, i) != PK_NONE) {
+			i++;
 			continue;
 		}
 		while (i != PK_NONE && nodes[i].next_sibling == PK_NONE)

@@ -460,7 +460,8 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 				l->max_delta = mag;
 		}
 		int64_t at = l->start[i];
-		for (uint32_t k = node->first_child; k != PK_NONE; k = t->nodes[k].next_sibling) {
+		for (uint32_t k = pk__tree_first_child(t, (uint32_t)i); k != PK_NONE;
+		     k = t->nodes[k].next_sibling) {
 			if (l->value[k] > 0 && (double)l->value[k] >= min_value)
 				l->start[k] = at;
 			at = add_saturated(at, l->value[k]);
@@ -1036,7 +1037,7 @@ static int write_frames(svg *s)
 		return 0;
 	for (uint32_t i = 0;;) {
 		PK_FORWARD(write_frame(s, i));
-		uint32_t next = drawn_from(s, t->nodes[i].first_child);
+		uint32_t next = drawn_from(s, pk__tree_first_child(t, i));
 		while (next == PK_NONE && i != 0) {
 			next = drawn_from(s, t->nodes[i].next_sibling);
 			i = t->nodes[i].parent;

@@ -1286,8 +1286,13 @@ typedef struct writer {
 	pk__strtab *starts;  /* (function, file) -> start line, see start_line */
 	pk__vec start_lines; /* int64_t by the key's index */
 	pk__vec text;        /* char: scratch for pk__clean_path */
-	pk__vec path;        /* uint32_t: the shared frames of the nodes above */
+	pk__vec path;        /* uint32_t: the tree frames of the node and those above */
 	uint32_t *shared;    /* per tree frame: its shared frame + 1, 0 = not yet */
+	/* the numbers of path's shared frames as written, "0,4,7": those of
+	 * depth 1 up to `numbered`; depth d's end at line_ends[d - 1] */
+	pk__vec line;      /* char */
+	pk__vec line_ends; /* size_t */
+	size_t numbered;
 } writer;
 
 /* A shared frame as written. */
@@ -1317,11 +1322,23 @@ static int puts_(writer *w, const char *s)
 	return put(w, s, strlen(s));
 }
 
+/* Decimal digits of v, written backwards ending at end; returns the start. */
+static char *format_int(int64_t v, char *end)
+{
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		*--end = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--end = '-';
+	return end;
+}
+
 static int put_i64(writer *w, int64_t v)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof buf, "%" PRId64, v);
-	return put(w, buf, (size_t)n);
+	char buf[32], *end = buf + sizeof buf, *s = format_int(v, end);
+	return put(w, s, (size_t)(end - s));
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
@@ -1506,8 +1523,8 @@ static int64_t node_value(const pk__tree *t, uint32_t i)
 static uint32_t next_node(const pk__tree *t, uint32_t i)
 {
 	const pk__tree_node *nodes = t->nodes;
-	if (nodes[i].first_child != PK_NONE)
-		return nodes[i].first_child;
+	if (pk__tree_first_child(t, i) != PK_NONE)
+		return i + 1;
 	while (i != 0 && nodes[i].next_sibling == PK_NONE)
 		i = nodes[i].parent;
 	return i == 0 ? PK_NONE : nodes[i].next_sibling;
@@ -1557,6 +1574,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	PK_FORWARD(puts_(w, buf));
 
 	pk__vec_free(&w->path);
+	w->numbered = 0;
 	pk__free(w->shared);
 	w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
 	if (w->shared == NULL)
@@ -1572,17 +1590,32 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		/* The path holds tree frames; shared frames are numbered only as
 		 * written stacks use them, so that a stack left out leaves no gap
 		 * and reading the file back numbers them the same. */
-		w->path.count = node->depth - 1;
+		size_t depth = node->depth;
+		w->path.count = depth - 1;
 		PK_FORWARD(pk__vec_push(&w->path, sizeof node->frame, &node->frame, 1, NULL));
+		if (w->numbered >= depth)
+			w->numbered = depth - 1;
 		if (node_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
-		for (size_t j = 0; j < w->path.count; j++) {
+		/* The frames above were numbered when the last stack was written,
+		 * as far as it shares them; the rest are numbered now, in order. */
+		if (w->line_ends.count < depth)
+			PK_FORWARD(pk__vec_push(&w->line_ends, sizeof(size_t), NULL,
+			                        depth - w->line_ends.count, NULL));
+		size_t *ends = w->line_ends.items;
+		w->line.count = w->numbered ? ends[w->numbered - 1] : 0;
+		for (size_t j = w->numbered; j < depth; j++) {
 			uint32_t f;
 			PK_FORWARD(shared_frame(w, t, PK_VEC_AT(w->path, uint32_t, j), &f));
-			n = snprintf(buf, sizeof buf, j ? ",%" PRIu32 : "%" PRIu32, f);
-			PK_FORWARD(put(w, buf, (size_t)n));
+			char num[16], *end = num + sizeof num, *s = format_int(f, end);
+			if (j)
+				*--s = ',';
+			PK_FORWARD(pk__vec_push(&w->line, 1, s, (size_t)(end - s), NULL));
+			ends[j] = w->line.count;
 		}
+		w->numbered = depth;
+		PK_FORWARD(put(w, w->line.items, w->line.count));
 		PK_FORWARD(put(w, "]", 1));
 	}
 	PK_FORWARD(puts_(w, written ? "\n   ],\n   \"weights\": [" : "],\n   \"weights\": ["));
@@ -1705,6 +1738,8 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&w.start_lines);
 	pk__vec_free(&w.text);
 	pk__vec_free(&w.path);
+	pk__vec_free(&w.line);
+	pk__vec_free(&w.line_ends);
 	pk__free(w.shared);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
 }

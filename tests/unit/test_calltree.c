@@ -71,7 +71,8 @@ static void test_find_sample_type(void **state)
 
 static const pk__tree_node *child_named(const pk__tree *t, uint32_t parent, const char *name)
 {
-	for (uint32_t c = t->nodes[parent].first_child; c != PK_NONE; c = t->nodes[c].next_sibling)
+	for (uint32_t c = pk__tree_first_child(t, parent); c != PK_NONE;
+	     c = t->nodes[c].next_sibling)
 		if (strcmp(t->frames[t->nodes[c].frame].name, name) == 0)
 			return &t->nodes[c];
 	fail_msg("no child \"%s\"", name);
@@ -117,7 +118,7 @@ static void test_tree_inlined_frames(void **state)
 	assert_int_equal(leaf->self, 2048);
 	assert_true(leaf->inlined);
 	assert_int_equal(leaf->depth, 3);
-	assert_int_equal(leaf->first_child, PK_NONE);
+	assert_int_equal(pk__tree_first_child(t, index_of(t, leaf)), PK_NONE);
 	const pk__tree_frame *f = &t->frames[leaf->frame];
 	assert_string_equal(f->function, "main.leaf");
 	assert_string_equal(f->file, "");
@@ -141,7 +142,7 @@ static void expect_root_child(const pk_profile *p, int granularity, const char *
                               const char *file, int64_t line)
 {
 	pk__tree *t = build(p, NULL, NULL, granularity, false);
-	uint32_t c = t->nodes[0].first_child;
+	uint32_t c = pk__tree_first_child(t, 0);
 	assert_int_not_equal(c, PK_NONE);
 	const pk__tree_frame *f = &t->frames[t->nodes[c].frame];
 	assert_string_equal(f->name, name);
@@ -278,7 +279,7 @@ static void test_tree_order_and_cancelling(void **state)
 	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
 	const pk__tree_node *m = child_named(t, 0, "m");
 	const char *order[] = {"alpha", "beta", "gone", "zeta"}; /* "zero" added nothing */
-	uint32_t c = m->first_child;
+	uint32_t c = pk__tree_first_child(t, index_of(t, m));
 	for (int i = 0; i < 4; i++, c = t->nodes[c].next_sibling)
 		assert_string_equal(t->frames[t->nodes[c].frame].name, order[i]);
 	assert_int_equal(c, PK_NONE);
