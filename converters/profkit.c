@@ -238,8 +238,55 @@ static const cli_tool tree_tool = {
     sizeof report_options / sizeof report_options[0],
 };
 
-/* Read and merge the profiles named in paths. */
-static int read_merged(const cli_tool *tool, const char *const *paths, size_t n, pk_profile **out)
+/* The merge key of mapping i, as pk_profile_merge matches mappings. */
+static bool same_mapping(const pk_profile *p, size_t i, size_t j)
+{
+	const pk_mapping *a = pk_profile_mapping(p, i), *b = pk_profile_mapping(p, j);
+	uint64_t sa = (a->memory_limit - a->memory_start + 0xfff) & ~(uint64_t)0xfff;
+	uint64_t sb = (b->memory_limit - b->memory_start + 0xfff) & ~(uint64_t)0xfff;
+	pk_str ia = a->build_id ? a->build_id : a->filename;
+	pk_str ib = b->build_id ? b->build_id : b->filename;
+	return sa == sb && a->file_offset == b->file_offset &&
+	       strcmp(pk_profile_string(p, ia), pk_profile_string(p, ib)) == 0;
+}
+
+/* Whether merging p alone (as go tool pprof loads one profile) would leave
+ * every -text and -tree report of it as it is: no negative values (so
+ * samples that add up keep their sums of |value|, and none cancels), no
+ * two mappings that would become one, no comment twice. Reports count
+ * per stack and name what they count by content, so the rest of what the
+ * merge does (equal samples, locations and functions made one, objects
+ * renumbered) does not show. Then the report needs no copy. */
+static bool merge_keeps_report(const pk_profile *p)
+{
+	size_t maps = pk_profile_mapping_count(p);
+	if (maps > 256)
+		return false;
+	for (size_t i = 0; i < maps; i++)
+		for (size_t j = i + 1; j < maps; j++)
+			if (same_mapping(p, i, j))
+				return false;
+	size_t comments = pk_profile_comment_count(p);
+	for (size_t i = 0; i < comments; i++)
+		for (size_t j = i + 1; j < comments; j++)
+			if (pk_profile_comment(p, i) == pk_profile_comment(p, j))
+				return false;
+	size_t samples = pk_profile_sample_count(p);
+	for (size_t i = 0; i < samples; i++) {
+		pk_sample s;
+		pk_profile_sample(p, i, &s);
+		for (size_t t = 0; t < s.value_count; t++)
+			if (s.values[t] < 0)
+				return false;
+	}
+	return true;
+}
+
+/* Read and merge the profiles named in paths. With as_is, one profile
+ * that merging would not change for a -text or -tree report is left as
+ * it is. */
+static int read_merged(const cli_tool *tool, const char *const *paths, size_t n, bool as_is,
+                       pk_profile **out)
 {
 	pk_profile *list[CLI_MAX_POSITIONAL];
 	size_t count = 0;
@@ -252,6 +299,10 @@ static int read_merged(const cli_tool *tool, const char *const *paths, size_t n,
 		rc = cli_read_profile(tool, paths[i], NULL, &list[count]);
 		if (rc < 0)
 			count++;
+	}
+	if (rc < 0 && as_is && count == 1 && merge_keeps_report(list[0])) {
+		*out = list[0];
+		return rc;
 	}
 	/* Even one profile is merged, as go tool pprof loads it: equal
 	 * samples add up, samples of only zeros go. */
@@ -324,10 +375,11 @@ static int cmd_report(const cli_tool *tool, int kind, int argc, char **argv)
 	o.filter = view.filtering ? &view.filter : NULL;
 
 	pk_profile *p = NULL, *b = NULL;
-	rc = read_merged(tool, (const char *const *)args.positional, args.positional_count, &p);
 	const char *base_path = base ? base : diff_base;
+	rc = read_merged(tool, (const char *const *)args.positional, args.positional_count,
+	                 kind != PK_REPORT_TRACES && base_path == NULL, &p);
 	if (rc < 0 && base_path)
-		rc = read_merged(tool, &base_path, 1, &b);
+		rc = read_merged(tool, &base_path, 1, false, &b);
 	pk_error err = PK_ERROR_INIT;
 	if (rc < 0 && b) {
 		pk_profile *d;
@@ -402,11 +454,12 @@ static int cmd_merge(int argc, char **argv)
 	pk_error err = PK_ERROR_INIT;
 	if (rc < 0 && pk_profile_merge((const pk_profile *const *)list, count, &m, &err) < 0)
 		rc = cli_fail(merge_tool.name, &err);
+	for (size_t i = 0; i < count; i++)
+		pk_profile_free(list[i]);
+	count = 0;
 	if (rc < 0)
 		rc = write_profile(&merge_tool, m, out);
 	pk_profile_free(m);
-	for (size_t i = 0; i < count; i++)
-		pk_profile_free(list[i]);
 	return rc;
 }
 
@@ -444,6 +497,11 @@ static int cmd_diff(int argc, char **argv)
 	pk_error err = PK_ERROR_INIT;
 	if (rc < 0 && pk_profile_diff(b, p, PK_DIFF_BASE, &d, &err) < 0)
 		rc = cli_fail(diff_tool.name, &err);
+	/* the difference holds what it needs: the inputs go before it is
+	 * written */
+	pk_profile_free(b);
+	pk_profile_free(p);
+	b = p = NULL;
 	if (rc < 0 && out) {
 		if ((rc = cli_view_filter(&diff_tool, &view, &d)) < 0)
 			rc = write_profile(&diff_tool, d, out);

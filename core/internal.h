@@ -352,7 +352,8 @@ typedef struct pk__report_options {
 	int granularity;
 	bool no_inlines;
 	bool cum_sort;
-	bool trim; /* apply node_count, node_fraction, edge_fraction */
+	bool trim;     /* apply node_count, node_fraction, edge_fraction */
+	bool no_graph; /* only the infos (pk__report_location_infos), no graph */
 	int node_count;
 	double node_fraction, edge_fraction;
 } pk__report_options;

@@ -201,7 +201,12 @@ typedef struct merged_stack {
 
 typedef struct merger {
 	pk_profile *q;
-	keymap locations, functions, mappings;
+	keymap mappings;
+	/* our functions and locations by content: hash tables of index + 1,
+	 * and each one's hash (their keys are our records themselves) */
+	uint32_t *fn_slots, *loc_slots;
+	size_t fn_slot_count, loc_slot_count;
+	pk__vec fn_hashes, loc_hashes; /* uint64_t */
 	/* per source: its index -> ours (PK_NONE: not yet), so that each
 	 * record is looked up once, not once per sample that uses it */
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
@@ -225,6 +230,12 @@ typedef struct merger {
 	pk__vec negated;         /* int64_t, types */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
+	/* The source is itself what a merger made (the second merge after
+	 * samples cancelled): its functions, locations, stacks, label sets and
+	 * samples are distinct by the keys, so each is new, found by no
+	 * look-up. source_set is the label set of the sample at hand. */
+	bool canonical;
+	uint32_t source_set;
 } merger;
 
 static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
@@ -295,6 +306,16 @@ static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out
 	return 0;
 }
 
+/* The slot of a record of hash h among count in a table, growing it first
+ * if it is half full: a free slot, or one for the caller to check. */
+static int table_room(uint32_t **slots, size_t *slot_count, const pk__vec *hashes)
+{
+	if ((hashes->count + 1) * 2 > *slot_count)
+		PK_FORWARD(pk__slots_grow(slots, slot_count, hashes->items, hashes->count,
+		                          sizeof(uint64_t), 0));
+	return 0;
+}
+
 static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->fn_of[i] != PK_NONE) {
@@ -302,29 +323,61 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		return 0;
 	}
 	const pk_function *src = pk_profile_function(p, i);
-	pk__vec *k = &m->key;
-	k->count = 0;
-	PK_FORWARD(key_add(k, &src->start_line, sizeof src->start_line));
-	PK_FORWARD(key_str(k, p, src->name));
-	PK_FORWARD(key_str(k, p, src->system_name));
-	PK_FORWARD(key_str(k, p, src->filename));
-	uint32_t *slot;
-	PK_FORWARD(keymap_find(&m->functions, k->items, k->count, &slot));
-	if (*slot == PK_NONE) {
-		pk_function c = *src;
+	/* Our strings stand for theirs in the key: equal strings are one
+	 * index, and interning them before the look-up adds no string that
+	 * adding the function would not. */
+	pk_function c = *src;
+	PK_FORWARD(str_of(m, p, src->name, &c.name));
+	PK_FORWARD(str_of(m, p, src->system_name, &c.system_name));
+	PK_FORWARD(str_of(m, p, src->filename, &c.filename));
+	if (m->canonical) {
 		c.id = pk_profile_function_count(m->q) + 1;
-		PK_FORWARD(str_of(m, p, src->name, &c.name));
-		PK_FORWARD(str_of(m, p, src->system_name, &c.system_name));
-		PK_FORWARD(str_of(m, p, src->filename, &c.filename));
-		uint32_t at;
-		PK_FORWARD(pk_profile_add_function(m->q, &c, &at));
-		/* the slot may have moved while the table grew: look again */
-		PK_FORWARD(keymap_find(&m->functions, k->items, k->count, &slot));
-		*slot = at;
+		PK_FORWARD(pk_profile_add_function(m->q, &c, out));
+		m->fn_of[i] = *out;
+		return 0;
 	}
-	m->fn_of[i] = *slot;
-	*out = *slot;
+	uint64_t key[3] = {(uint64_t)c.start_line, (uint64_t)c.name << 32 | c.system_name,
+	                   c.filename};
+	uint64_t h = pk__hash_bytes(key, sizeof key);
+	PK_FORWARD(table_room(&m->fn_slots, &m->fn_slot_count, &m->fn_hashes));
+	size_t mask = m->fn_slot_count - 1;
+	size_t at = h & mask;
+	for (; m->fn_slots[at]; at = (at + 1) & mask) {
+		uint32_t j = m->fn_slots[at] - 1;
+		if (PK_VEC_AT(m->fn_hashes, uint64_t, j) != h)
+			continue;
+		const pk_function *f = pk_profile_function(m->q, j);
+		if (f->start_line == c.start_line && f->name == c.name &&
+		    f->system_name == c.system_name && f->filename == c.filename) {
+			*out = m->fn_of[i] = j;
+			return 0;
+		}
+	}
+	c.id = pk_profile_function_count(m->q) + 1;
+	uint32_t j;
+	PK_FORWARD(pk__vec_reserve(&m->fn_hashes, sizeof h, 1));
+	PK_FORWARD(pk_profile_add_function(m->q, &c, &j));
+	PK_FORWARD(pk__vec_push(&m->fn_hashes, sizeof h, &h, 1, NULL));
+	m->fn_slots[at] = j + 1;
+	*out = m->fn_of[i] = j;
 	return 0;
+}
+
+static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
+                          const pk_line *lines, size_t n)
+{
+	const pk_location *loc = pk_profile_location(q, j);
+	if (loc->mapping != c->mapping || loc->address != c->address ||
+	    loc->is_folded != c->is_folded)
+		return false;
+	const pk_line *ours;
+	if (pk_profile_location_lines(q, j, &ours) != n)
+		return false;
+	/* the key has no columns, as pprof's */
+	for (size_t l = 0; l < n; l++)
+		if (ours[l].function != lines[l].function || ours[l].line != lines[l].line)
+			return false;
+	return true;
 }
 
 static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
@@ -349,32 +402,41 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		ours[l] = lines[l];
 		PK_FORWARD(map_function(m, p, lines[l].function, &ours[l].function));
 	}
+	if (m->canonical) {
+		c.id = pk_profile_location_count(m->q) + 1;
+		PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, out));
+		m->loc_of[i] = *out;
+		return 0;
+	}
+	/* the key: the address in the mapping (one mapping of ours has one
+	 * start, so the address itself), the mapping, folding, the lines */
 	pk__vec *k = &m->key;
 	k->count = 0;
-	uint64_t addr = c.address;
-	uint64_t mapping_id = 0;
-	if (c.mapping != PK_NONE) {
-		const pk_mapping *mp = pk_profile_mapping(m->q, c.mapping);
-		addr -= mp->memory_start;
-		mapping_id = mp->id;
-	}
-	PK_FORWARD(key_add(k, &addr, sizeof addr));
-	PK_FORWARD(key_add(k, &mapping_id, sizeof mapping_id));
-	PK_FORWARD(key_add(k, &c.is_folded, 1));
+	uint64_t head[2] = {c.address, (uint64_t)c.mapping << 8 | c.is_folded};
+	PK_FORWARD(key_add(k, head, sizeof head));
 	for (size_t l = 0; l < n; l++) {
-		PK_FORWARD(key_add(k, &ours[l].function, sizeof ours[l].function));
-		PK_FORWARD(key_add(k, &ours[l].line, sizeof ours[l].line));
+		uint64_t line[2] = {ours[l].function, (uint64_t)ours[l].line};
+		PK_FORWARD(key_add(k, line, sizeof line));
 	}
-	uint32_t *slot;
-	PK_FORWARD(keymap_find(&m->locations, k->items, k->count, &slot));
-	if (*slot == PK_NONE) {
-		c.id = pk_profile_location_count(m->q) + 1;
-		uint32_t at;
-		PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &at));
-		*slot = at;
+	uint64_t h = pk__hash_bytes(k->items, k->count);
+	PK_FORWARD(table_room(&m->loc_slots, &m->loc_slot_count, &m->loc_hashes));
+	size_t mask = m->loc_slot_count - 1;
+	size_t at = h & mask;
+	for (; m->loc_slots[at]; at = (at + 1) & mask) {
+		uint32_t j = m->loc_slots[at] - 1;
+		if (PK_VEC_AT(m->loc_hashes, uint64_t, j) == h &&
+		    same_location(m->q, j, &c, ours, n)) {
+			*out = m->loc_of[i] = j;
+			return 0;
+		}
 	}
-	m->loc_of[i] = *slot;
-	*out = *slot;
+	c.id = pk_profile_location_count(m->q) + 1;
+	uint32_t j;
+	PK_FORWARD(pk__vec_reserve(&m->loc_hashes, sizeof h, 1));
+	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
+	PK_FORWARD(pk__vec_push(&m->loc_hashes, sizeof h, &h, 1, NULL));
+	m->loc_slots[at] = j + 1;
+	*out = m->loc_of[i] = j;
 	return 0;
 }
 
@@ -403,14 +465,15 @@ static bool all_zero(const int64_t *v, size_t n)
 
 /* Our stack for source stack st (a list of source locations), interned
  * among ours: once per distinct source stack, not per sample. */
-static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
+static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_t *out)
 {
+	uint32_t st = s->stack;
 	if (m->stack_of[st] != PK_NONE) {
 		*out = m->stack_of[st];
 		return 0;
 	}
-	const uint32_t *src;
-	size_t depth = pk_profile_stack(p, st, &src);
+	const uint32_t *src = s->locations;
+	size_t depth = s->depth;
 	size_t start = m->stack_locs.count;
 	PK_FORWARD(pk__vec_reserve(&m->stack_locs, sizeof(uint32_t), depth));
 	for (size_t d = 0; d < depth; d++) {
@@ -419,6 +482,15 @@ static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 		PK_VEC_AT(m->stack_locs, uint32_t, start + d) = loc;
 	}
 	const uint32_t *locs = &PK_VEC_AT(m->stack_locs, uint32_t, start);
+	if (m->canonical) {
+		if (m->stack_recs.count >= PK_NONE - 1)
+			return PK_ENOMEM;
+		merged_stack rec = {start, (uint32_t)depth, PK_NONE, 0};
+		PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, NULL));
+		m->stack_locs.count = start + depth;
+		*out = m->stack_of[st] = (uint32_t)(m->stack_recs.count - 1);
+		return 0;
+	}
 	if ((m->stack_recs.count + 1) * 2 > m->stack_slot_count)
 		PK_FORWARD(pk__slots_grow(&m->stack_slots, &m->stack_slot_count,
 		                          m->stack_recs.items, m->stack_recs.count,
@@ -428,9 +500,9 @@ static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 	size_t at = h & mask;
 	for (; m->stack_slots[at] != 0; at = (at + 1) & mask) {
 		uint32_t i = m->stack_slots[at] - 1;
-		const merged_stack *s = &PK_VEC_AT(m->stack_recs, merged_stack, i);
-		if (s->hash == h && s->depth == depth &&
-		    (depth == 0 || memcmp(&PK_VEC_AT(m->stack_locs, uint32_t, s->start), locs,
+		const merged_stack *o = &PK_VEC_AT(m->stack_recs, merged_stack, i);
+		if (o->hash == h && o->depth == depth &&
+		    (depth == 0 || memcmp(&PK_VEC_AT(m->stack_locs, uint32_t, o->start), locs,
 		                          depth * sizeof *locs) == 0)) {
 			/* known already: forget the copy */
 			*out = m->stack_of[st] = i;
@@ -482,10 +554,11 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 {
 	pk__vec *k = &m->key;
 	k->count = 0;
-	for (size_t l = 0; l < s->label_count; l++)
+	for (size_t l = 0; !m->canonical && l < s->label_count; l++)
 		PK_FORWARD(key_label(k, &s->labels[l]));
-	uint32_t id;
-	PK_FORWARD(pk__strtab_intern(m->source_sets, k->items, k->count, &id));
+	uint32_t id = m->source_set;
+	if (!m->canonical)
+		PK_FORWARD(pk__strtab_intern(m->source_sets, k->items, k->count, &id));
 	if (id < m->set_of.count && PK_VEC_AT(m->set_of, uint32_t, id) != PK_NONE) {
 		*out = PK_VEC_AT(m->set_of, uint32_t, id);
 		return 0;
@@ -514,11 +587,13 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		}
 		labels[j] = x;
 	}
-	k->count = 0;
-	for (size_t i = 0; i < nl; i++)
-		PK_FORWARD(key_label(k, &labels[i]));
-	uint32_t *slot;
-	PK_FORWARD(keymap_find(&m->sets, k->items, k->count, &slot));
+	uint32_t set = PK_NONE, *slot = &set;
+	if (!m->canonical) {
+		k->count = 0;
+		for (size_t i = 0; i < nl; i++)
+			PK_FORWARD(key_label(k, &labels[i]));
+		PK_FORWARD(keymap_find(&m->sets, k->items, k->count, &slot));
+	}
 	if (*slot == PK_NONE) {
 		label_set ls = {label_start, nl};
 		size_t at;
@@ -535,7 +610,7 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
 {
 	uint32_t stack;
-	PK_FORWARD(map_stack(m, p, s->stack, &stack));
+	PK_FORWARD(map_stack(m, p, s, &stack));
 	if (s->label_count == 0) {
 		uint32_t slot = PK_VEC_AT(m->stack_recs, merged_stack, stack).sample;
 		PK_FORWARD(add_values(m, &slot, values, stack, PK_NONE, 0));
@@ -544,6 +619,10 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 	}
 	uint32_t labels;
 	PK_FORWARD(map_labels(m, p, s, &labels));
+	if (m->canonical) {
+		uint32_t slot = PK_NONE;
+		return add_values(m, &slot, values, stack, labels, 0);
+	}
 	/* the sample of (stack, labels) */
 	if ((m->labelled + 1) * 2 > m->sample_slot_count) {
 		/* rehash the labelled samples only */
@@ -659,12 +738,14 @@ static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *er
 
 static void merger_free(merger *m)
 {
-	keymap *maps[] = {&m->locations, &m->functions, &m->mappings};
-	for (size_t i = 0; i < 3; i++) {
-		pk__strtab_free(maps[i]->keys);
-		maps[i]->keys = NULL;
-		pk__vec_free(&maps[i]->index);
-	}
+	pk__strtab_free(m->mappings.keys);
+	m->mappings.keys = NULL;
+	pk__vec_free(&m->mappings.index);
+	pk__free(m->fn_slots);
+	pk__free(m->loc_slots);
+	m->fn_slots = m->loc_slots = NULL;
+	pk__vec_free(&m->fn_hashes);
+	pk__vec_free(&m->loc_hashes);
 	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
 	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
@@ -703,34 +784,40 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 
 /* negate (NULL: none) says which sources count negated, as pprof's -base
  * scales the base by -1 before merging. */
+/* Make ready for samples of p, which has stacks stacks. */
+static int begin_source(merger *m, const pk_profile *p, size_t stacks)
+{
+	size_t nm = pk_profile_mapping_count(p);
+	m->source_strings = pk_profile_string_count(p);
+	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
+	                       0xff));
+	PK_FORWARD(
+	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
+	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
+	PK_FORWARD(fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff));
+	PK_FORWARD(fresh_table((void **)&m->stack_of, stacks, sizeof *m->stack_of, 0xff));
+	PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
+	if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
+		uint32_t ignored;
+		PK_FORWARD(map_mapping(m, p, 0, &ignored));
+	}
+	pk__strtab_free(m->source_sets);
+	m->source_sets = NULL;
+	PK_FORWARD(pk__strtab_new(&m->source_sets));
+	m->set_of.count = 0;
+	return 0;
+}
+
+/* negate (NULL: none) says which sources count negated, as pprof's -base
+ * scales the base by -1 before merging. */
 static int merge_sources(merger *m, const pk_profile *const *in, const bool *negate, size_t n)
 {
+	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
+	int64_t *negated = m->negated.items;
 	for (size_t i = 0; i < n; i++) {
 		const pk_profile *p = in[i];
-		size_t nm = pk_profile_mapping_count(p);
-		m->source_strings = pk_profile_string_count(p);
-		PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p),
-		                       sizeof *m->loc_of, 0xff));
-		PK_FORWARD(fresh_table((void **)&m->fn_of, pk_profile_function_count(p),
-		                       sizeof *m->fn_of, 0xff));
-		PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
-		PK_FORWARD(
-		    fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff));
-		PK_FORWARD(fresh_table((void **)&m->stack_of, pk_profile_stack_count(p),
-		                       sizeof *m->stack_of, 0xff));
-		PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
-		if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
-			uint32_t ignored;
-			PK_FORWARD(map_mapping(m, p, 0, &ignored));
-		}
-		pk__strtab_free(m->source_sets);
-		m->source_sets = NULL;
-		PK_FORWARD(pk__strtab_new(&m->source_sets));
-		m->set_of.count = 0;
+		PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
 		bool neg = negate && negate[i];
-		m->negated.count = 0;
-		PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
-		int64_t *negated = m->negated.items;
 		size_t samples = pk_profile_sample_count(p);
 		for (size_t si = 0; si < samples; si++) {
 			pk_sample s;
@@ -749,79 +836,130 @@ static int merge_sources(merger *m, const pk_profile *const *in, const bool *neg
 	return 0;
 }
 
+/* Sample i of what m merged, as pk_profile_sample would give it had it
+ * been added to m->q. */
+static void merged(const merger *m, size_t i, pk_sample *s)
+{
+	const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
+	const merged_stack *st = &PK_VEC_AT(m->stack_recs, merged_stack, ms->stack);
+	s->stack = ms->stack;
+	s->locations = &PK_VEC_AT(m->stack_locs, uint32_t, st->start);
+	s->depth = st->depth;
+	s->values = &PK_VEC_AT(m->values, int64_t, i * m->types);
+	s->value_count = m->types;
+	s->labels = NULL;
+	s->label_count = 0;
+	if (ms->labels != PK_NONE) {
+		const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, ms->labels);
+		s->labels = &PK_VEC_AT(m->labels, pk_label, ls->start);
+		s->label_count = ls->count;
+	}
+}
+
+/* What only the merging needed. */
+static void drop_tables(merger *m)
+{
+	pk__strtab_free(m->mappings.keys);
+	m->mappings.keys = NULL;
+	pk__vec_free(&m->mappings.index);
+	pk__free(m->fn_slots);
+	pk__free(m->loc_slots);
+	m->fn_slots = m->loc_slots = NULL;
+	pk__vec_free(&m->fn_hashes);
+	pk__vec_free(&m->loc_hashes);
+	pk__free(m->stack_slots);
+	m->stack_slots = NULL;
+	pk__free(m->sample_slots);
+	m->sample_slots = NULL;
+	pk__strtab_free(m->source_sets);
+	m->source_sets = NULL;
+	pk__strtab_free(m->sets.keys);
+	m->sets.keys = NULL;
+}
+
+static int merger_init(merger *m, size_t types)
+{
+	memset(m, 0, sizeof *m);
+	m->types = types;
+	PK_FORWARD(pk_profile_new(&m->q));
+	PK_FORWARD(pk__strtab_new(&m->mappings.keys));
+	return pk__strtab_new(&m->sets.keys);
+}
+
+/* Add m's samples to m->q and hand it to *out; m is freed either way. */
+static int finish(merger *m, pk_profile **out)
+{
+	drop_tables(m);
+	bool zero = false;
+	for (size_t i = 0; !zero && i < m->out_samples.count; i++)
+		zero = all_zero(&PK_VEC_AT(m->values, int64_t, i * m->types), m->types);
+	int rc = 0;
+	if (zero) {
+		/* As pprof: merge the result again, which drops what cancelled
+		 * and the objects only it used. The samples are taken from m
+		 * as they are, without adding them to m->q first: m->q has all
+		 * else the second merge reads. */
+		merger again;
+		rc = merger_init(&again, m->types);
+		const pk_profile *one = m->q;
+		if (rc == 0)
+			rc = header(&again, &one, 1, NULL);
+		if (rc == 0)
+			rc = begin_source(&again, m->q, m->stack_recs.count);
+		again.canonical = true;
+		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
+			pk_sample s;
+			merged(m, i, &s);
+			again.source_set = PK_VEC_AT(m->out_samples, merged_sample, i).labels;
+			if (!all_zero(s.values, s.value_count))
+				rc = map_sample(&again, m->q, &s, s.values);
+		}
+		merger_free(m);
+		pk_profile_free(m->q);
+		if (rc == 0)
+			return finish(&again, out);
+		merger_free(&again);
+		pk_profile_free(again.q);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
+		pk_sample s;
+		merged(m, i, &s);
+		rc = pk_profile_add_sample(m->q, s.locations, s.depth, s.values, s.value_count,
+		                           s.labels, s.label_count);
+	}
+	merger_free(m);
+	if (rc < 0) {
+		pk_profile_free(m->q);
+		return rc;
+	}
+	*out = m->q;
+	return 0;
+}
+
 static int merge(const pk_profile *const *in, const bool *negate, size_t n, pk_profile **out,
                  pk_error *err)
 {
 	if (n == 0)
 		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
-	merger m = {0};
-	m.types = pk_profile_sample_type_count(in[0]);
-	int rc = pk_profile_new(&m.q);
-	if (rc == 0)
-		rc = pk__strtab_new(&m.locations.keys);
-	if (rc == 0)
-		rc = pk__strtab_new(&m.functions.keys);
-	if (rc == 0)
-		rc = pk__strtab_new(&m.mappings.keys);
-	if (rc == 0)
-		rc = pk__strtab_new(&m.sets.keys);
+	merger m;
+	int rc = merger_init(&m, pk_profile_sample_type_count(in[0]));
 	if (rc == 0) {
 		rc = header(&m, in, n, err);
-		if (rc < 0) {
+		if (rc < 0 && rc != PK_ENOMEM) {
 			merger_free(&m);
 			pk_profile_free(m.q);
 			/* incompatible profiles have their message already */
-			return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
+			return rc;
 		}
 	}
 	if (rc == 0)
 		rc = merge_sources(&m, in, negate, n);
-	/* what only the merging needed goes before the samples are added */
-	keymap *maps[] = {&m.locations, &m.functions, &m.mappings};
-	for (size_t i = 0; i < 3; i++) {
-		pk__strtab_free(maps[i]->keys);
-		maps[i]->keys = NULL;
-		pk__vec_free(&maps[i]->index);
-	}
-	pk__free(m.stack_slots);
-	m.stack_slots = NULL;
-	pk__free(m.sample_slots);
-	m.sample_slots = NULL;
-	pk__strtab_free(m.source_sets);
-	m.source_sets = NULL;
-	pk__strtab_free(m.sets.keys);
-	m.sets.keys = NULL;
-	bool zero = false;
-	for (size_t i = 0; rc == 0 && i < m.out_samples.count; i++) {
-		const merged_sample *ms = &PK_VEC_AT(m.out_samples, merged_sample, i);
-		const merged_stack *st = &PK_VEC_AT(m.stack_recs, merged_stack, ms->stack);
-		const int64_t *v = &PK_VEC_AT(m.values, int64_t, i * m.types);
-		zero |= all_zero(v, m.types);
-		const pk_label *labels = NULL;
-		size_t label_count = 0;
-		if (ms->labels != PK_NONE) {
-			const label_set *ls = &PK_VEC_AT(m.label_sets, label_set, ms->labels);
-			labels = &PK_VEC_AT(m.labels, pk_label, ls->start);
-			label_count = ls->count;
-		}
-		rc = pk_profile_add_sample(m.q, &PK_VEC_AT(m.stack_locs, uint32_t, st->start),
-		                           st->depth, v, m.types, labels, label_count);
-	}
+	if (rc == 0)
+		return (rc = finish(&m, out)) < 0 ? pk__error_set(err, rc, "out of memory") : 0;
 	merger_free(&m);
-	if (rc < 0) {
-		pk_profile_free(m.q);
-		return pk__error_set(err, rc, "out of memory");
-	}
-	if (zero) {
-		/* As pprof: merge the result again, which drops what cancelled
-		 * and the objects only it used. */
-		const pk_profile *one = m.q;
-		rc = merge(&one, NULL, 1, out, err);
-		pk_profile_free(m.q);
-		return rc;
-	}
-	*out = m.q;
-	return 0;
+	pk_profile_free(m.q);
+	return pk__error_set(err, rc, "out of memory");
 }
 
 int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)

@@ -181,6 +181,13 @@ struct pk__report_data {
 	size_t edge_slot_count;
 	pk__vec edges;   /* pk__report_edge */
 	pk__vec scratch; /* char */
+	/* the stacks with a sample of nonzero value (or divisor), in the order
+	 * of their first such sample, and their values summed: a graph is
+	 * built per stack, not per sample (addition wraps, so the sums are
+	 * the same in any order) */
+	uint32_t *stacks;
+	int64_t *stack_w, *stack_dw;
+	size_t stack_count;
 	const pk_profile *p;
 	const pk__report_options *o;
 };
@@ -307,6 +314,43 @@ static int index_locations(struct pk__report_data *d)
 	return 0;
 }
 
+/* d->stacks and their values: see struct pk__report_data. */
+static int index_stacks(struct pk__report_data *d, size_t type, bool mean)
+{
+	const pk_profile *p = d->p;
+	size_t n = pk_profile_stack_count(p);
+	uint32_t *at = pk__malloc(pk__mul(n ? n : 1, sizeof *at));
+	d->stacks = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stacks));
+	d->stack_w = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stack_w));
+	d->stack_dw = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stack_dw));
+	if (!at || !d->stacks || !d->stack_w || !d->stack_dw) {
+		pk__free(at);
+		return PK_ENOMEM;
+	}
+	memset(at, 0xff, n * sizeof *at);
+	size_t samples = pk_profile_sample_count(p), count = 0;
+	for (size_t si = 0; si < samples; si++) {
+		pk_sample s;
+		pk_profile_sample(p, si, &s);
+		int64_t w = s.values[type];
+		int64_t dw = mean ? s.values[0] : 0;
+		if (w == 0 && dw == 0)
+			continue;
+		uint32_t i = at[s.stack];
+		if (i == PK_NONE) {
+			i = at[s.stack] = (uint32_t)count++;
+			d->stacks[i] = s.stack;
+			d->stack_w[i] = 0;
+			d->stack_dw[i] = 0;
+		}
+		d->stack_w[i] = pk__add(d->stack_w[i], w);
+		d->stack_dw[i] = pk__add(d->stack_dw[i], dw);
+	}
+	d->stack_count = count;
+	pk__free(at);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ graph */
 
 static uint64_t edge_hash(uint32_t a, uint32_t b)
@@ -355,13 +399,9 @@ static int edge_find(pk__report *r, uint32_t src, uint32_t dst, pk__report_edge 
 	return 0;
 }
 
-static int64_t sample_value(const pk__report *r, const pk_sample *s)
-{
-	return s->values[r->sample_type];
-}
-
-/* graph.newGraph: kept (NULL: all) is a mask over infos. */
-static int build_graph(pk__report *r, const bool *kept)
+/* graph.newGraph: kept (NULL: all) is a mask over infos. Without edges,
+ * only the nodes' values (what trimming looks at first). */
+static int build_graph(pk__report *r, const bool *kept, bool edges)
 {
 	struct pk__report_data *d = r->data;
 	size_t n = d->infos.count;
@@ -374,19 +414,15 @@ static int build_graph(pk__report *r, const bool *kept)
 	if (d->edge_slots)
 		memset(d->edge_slots, 0, d->edge_slot_count * sizeof *d->edge_slots);
 	const pk_profile *p = d->p;
-	size_t samples = pk_profile_sample_count(p);
-	for (size_t si = 0; si < samples; si++) {
-		pk_sample s;
-		pk_profile_sample(p, si, &s);
-		int64_t w = sample_value(r, &s);
-		int64_t dw = r->mean ? s.values[0] : 0;
-		if (w == 0 && dw == 0)
-			continue;
+	for (size_t si = 0; si < d->stack_count; si++) {
+		const uint32_t *locations;
+		size_t depth = pk_profile_stack(p, d->stacks[si], &locations);
+		int64_t w = d->stack_w[si], dw = d->stack_dw[si];
 		uint32_t stamp = (uint32_t)si + 1;
 		uint32_t parent = PK_NONE;
 		bool residual = false;
-		for (size_t i = s.depth; i-- > 0;) {
-			uint32_t loc = s.locations[i];
+		for (size_t i = depth; i-- > 0;) {
+			uint32_t loc = locations[i];
 			const uint32_t *infos =
 			    &PK_VEC_AT(d->loc_infos, uint32_t, d->loc_start[loc]);
 			uint32_t count = d->loc_count[loc];
@@ -401,7 +437,7 @@ static int build_graph(pk__report *r, const bool *kept)
 					r->cum[node] = pk__add(r->cum[node], w);
 					r->cum_div[node] = pk__add(r->cum_div[node], dw);
 				}
-				if (parent != PK_NONE && node != parent) {
+				if (edges && parent != PK_NONE && node != parent) {
 					pk__report_edge *e;
 					PK_FORWARD(edge_find(r, parent, node, &e));
 					if (e->stamp != stamp) {
@@ -550,6 +586,9 @@ void pk__report_free(pk__report *r)
 		pk__free(d->stamp);
 		pk__free(d->in_graph);
 		pk__free(d->edge_slots);
+		pk__free(d->stacks);
+		pk__free(d->stack_w);
+		pk__free(d->stack_dw);
 		pk__free(d);
 	}
 	pk__free(r->flat);
@@ -614,6 +653,8 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 		rc = pk__strtab_new(&d->strings);
 	if (rc == 0)
 		rc = index_locations(d);
+	if (rc == 0 && !o->no_graph)
+		rc = index_stacks(d, o->sample_type, o->mean);
 	size_t n = d->infos.count;
 	if (rc == 0) {
 		r->infos = d->infos.items;
@@ -633,9 +674,15 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 	bool *kept = NULL;
 	if (rc == 0 && (kept = pk__calloc(n ? n : 1, sizeof *kept)) == NULL)
 		rc = PK_ENOMEM;
-	if (rc == 0)
-		rc = build_graph(r, NULL);
-	if (rc == 0 && o->trim) {
+	/* Trimming by node fraction usually drops most nodes and builds the
+	 * graph again: the edges of the first graph are only needed when it
+	 * drops none. */
+	bool edges_later = o->trim;
+	if (rc == 0 && !o->no_graph)
+		rc = build_graph(r, NULL, !edges_later);
+	if (rc == 0 && o->no_graph) {
+		/* no nodes */
+	} else if (rc == 0 && o->trim) {
 		int64_t total = 0;
 		for (size_t i = 0; i < r->node_count; i++)
 			total = pk__add(total, r->flat[r->nodes[i]]);
@@ -650,9 +697,12 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 			}
 			if (k != r->node_count) {
 				r->dropped_nodes = r->node_count - k;
-				rc = build_graph(r, kept);
+				rc = build_graph(r, kept, true);
+				edges_later = false;
 			}
 		}
+		if (rc == 0 && edges_later)
+			rc = build_graph(r, NULL, true);
 		r->orig_count = r->node_count;
 		if (rc == 0)
 			sort_nodes(r);
@@ -662,7 +712,7 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 				memset(kept, 0, n * sizeof *kept);
 				for (size_t i = 0; i < (size_t)o->node_count; i++)
 					kept[r->nodes[i]] = true;
-				rc = build_graph(r, kept);
+				rc = build_graph(r, kept, true);
 				if (rc == 0)
 					sort_nodes(r);
 			}

@@ -425,6 +425,7 @@ static int print_traces(text_report *t, pk_error *err)
 	pk__report_options go;
 	graph_options(t, &go);
 	go.trim = false;
+	go.no_graph = true; /* the traces name frames as the graph would, no more */
 	pk__report *r;
 	PK_FORWARD(pk__report_new(t->p, &go, &r, err));
 	const pk_profile *p = t->p;

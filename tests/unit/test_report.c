@@ -289,6 +289,86 @@ static void test_diff(void **state)
 	pk_profile_free(cur.p);
 }
 
+/* A diff whose samples cancel is merged twice, as pprof does; the second
+ * merge (taken from the first's samples directly) drops the objects only
+ * the cancelled samples used, and merging the result again changes
+ * nothing. */
+static void test_diff_cancelled(void **state)
+{
+	(void)state;
+	small base = make_small("samples"), cur = make_small("samples");
+	uint32_t s1[2] = {base.loc[0], base.loc[1]}, s2[2] = {base.loc[2], base.loc[3]};
+	pk_label k1 = {intern(cur.p, "k"), intern(cur.p, "1"), 0, 0};
+	pk_label kb[2] = {{intern(base.p, "z"), intern(base.p, "9"), 0, 0},
+	                  {intern(base.p, "k"), intern(base.p, "1"), 0, 0}};
+	add(&base, s2, 2, 3, NULL, 0); /* cancels: c and d go */
+	add(&base, s1, 2, 4, kb, 2);
+	add(&cur, s1, 2, 6, &k1, 1);
+	add(&cur, s2, 2, 3, NULL, 0);
+	add(&cur, s1, 2, 1, NULL, 0);
+	pk_label kc[2] = {{intern(cur.p, "z"), intern(cur.p, "9"), 0, 0}, k1};
+	add(&cur, s1, 1, 2, kc, 2);
+	pk_profile *d = NULL;
+	assert_int_equal(pk_profile_diff(base.p, cur.p, PK_DIFF_BASE, &d, NULL), 0);
+	assert_int_equal(pk_profile_validate(d, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(d), 4);
+	assert_int_equal(pk_profile_location_count(d), 2);
+	assert_int_equal(pk_profile_function_count(d), 2);
+	assert_int_equal(total(d, 0), 5);
+	pk_sample s;
+	pk_profile_sample(d, 0, &s);
+	assert_int_equal(s.values[0], 6);
+	pk_profile_sample(d, 3, &s);
+	assert_int_equal(s.values[0], -4);
+	assert_int_equal(s.label_count, 2); /* sorted by key */
+	assert_string_equal(pk_profile_string(d, s.labels[0].key), "k");
+	assert_string_equal(pk_profile_string(d, s.labels[1].key), "z");
+	const pk_profile *one[] = {d};
+	pk_profile *again = NULL;
+	assert_int_equal(pk_profile_merge(one, 1, &again, NULL), 0);
+	char *r1 = report_all(d), *r2 = report_all(again);
+	assert_string_equal(r1, r2);
+	assert_int_equal(pk_profile_string_count(again), pk_profile_string_count(d));
+	for (size_t i = 0; i < pk_profile_string_count(d); i++)
+		assert_string_equal(pk_profile_string(again, (pk_str)i),
+		                    pk_profile_string(d, (pk_str)i));
+	free(r1);
+	free(r2);
+	pk_profile_free(again);
+	pk_profile_free(d);
+	pk_profile_free(base.p);
+	pk_profile_free(cur.p);
+}
+
+/* The graph counts per stack: samples split over equal stacks, or with
+ * values that cancel, report as their sums do. */
+static void test_report_per_stack(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	uint32_t s1[3] = {a.loc[0], a.loc[1], a.loc[2]}, s2[2] = {a.loc[3], a.loc[1]};
+	add(&a, s1, 3, 5, NULL, 0);
+	add(&a, s2, 2, 2, NULL, 0);
+	add(&a, s1, 3, 7, NULL, 0);
+	add(&a, s1 + 1, 2, 4, NULL, 0);
+	add(&a, s2, 2, 1, NULL, 0);
+	add(&b, s1, 3, 12, NULL, 0);
+	add(&b, s2, 2, 3, NULL, 0);
+	add(&b, s1 + 1, 2, 4, NULL, 0);
+	int kinds[] = {PK_REPORT_TOP, PK_REPORT_TREE};
+	for (size_t k = 0; k < 2; k++) {
+		pk_report_options o = PK_REPORT_OPTIONS_INIT;
+		o.kind = kinds[k];
+		o.node_fraction = 0;
+		char *r1 = report(a.p, &o), *r2 = report(b.p, &o);
+		assert_string_equal(r1, r2);
+		free(r1);
+		free(r2);
+	}
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+}
+
 /* ------------------------------------------------------------ aggregate */
 
 static const char *line_name(const pk_profile *p, size_t loc, size_t i, const char **file,
@@ -637,6 +717,8 @@ int main(void)
 	    cmocka_unit_test(test_merge_zero_and_labels),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_diff_cancelled),
+	    cmocka_unit_test(test_report_per_stack),
 	    cmocka_unit_test(test_aggregate),
 	    cmocka_unit_test(test_filter),
 	    cmocka_unit_test(test_filter_invalid),
