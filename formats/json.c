@@ -315,12 +315,17 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 			break;
 		switch (d[i]) {
 		case '"':
-			for (i++;; i += 2) {
-				while (i < size && d[i] != '"' && d[i] != '\\')
-					i++;
-				if (i >= size)
+			/* A quote ends the string unless an odd number of
+			 * backslashes precede it (the opening quote stops them). */
+			for (i++;; i++) {
+				const unsigned char *q = memchr(d + i, '"', size - i);
+				if (q == NULL)
 					return SIZE_MAX;
-				if (d[i] == '"')
+				i = (size_t)(q - d);
+				size_t k = i;
+				while (d[k - 1] == '\\')
+					k--;
+				if ((i - k) % 2 == 0)
 					break;
 			}
 			if (depth == 0)
@@ -1104,10 +1109,15 @@ static int fast_i64(importer *im, size_t *pos, int64_t *out)
 	i += negative;
 	if (i >= size || d[i] < '0' || d[i] > '9')
 		return MISS;
-	size_t start = i;
+	/* 20 digits are too many anyway (u may wrap then), so that is
+	 * where the loop stops. */
+	size_t start = i, limit = size - i > 20 ? i + 20 : size;
 	uint64_t u = 0;
-	while (i < size && d[i] >= '0' && d[i] <= '9')
-		u = u * 10 + (uint64_t)(d[i++] - '0');
+	unsigned digit;
+	while (i < limit && (digit = (unsigned)d[i] - '0') < 10) {
+		u = u * 10 + digit;
+		i++;
+	}
 	if (i - start > 19 || (d[start] == '0' && i - start > 1))
 		return MISS;
 	if (i < size && (d[i] == '.' || d[i] == 'e' || d[i] == 'E'))
