@@ -289,25 +289,59 @@ static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
 	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
 }
 
+/* What one profile's walk keeps: each location's nodes, root first (high
+ * bit: inlined), found on first use, and the names of functions and
+ * objects, each interned once. */
+typedef struct walk {
+	const pk_profile *p;
+	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
+	uint32_t *loc_count;
+	pk__vec loc_nodes;   /* uint32_t */
+	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
+	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
+	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
+} walk;
+
 /* The node of one line of a location (line NULL: one without lines).
  * *host is the file of the location's last line, the code the others were
  * inlined into: PK_NONE for that line itself, which sets it. */
-static int frame_node(builder *b, const pk_profile *p, const pk_location *loc, const pk_line *line,
+static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line *line,
                       uint32_t *host, uint32_t *out)
 {
-	b->text.count = 0;
-	PK_FORWARD(pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
-	size_t name_end = b->text.count;
+	const pk_profile *p = w->p;
 	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
-	const char *file = fn ? pk_profile_string(p, fn->filename) : "";
-	if (*file)
-		PK_FORWARD(pk__clean_path(&b->text, file));
-	const pk_mapping *m = loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
-	const char *object = m ? pk_profile_string(p, m->filename) : "";
+	/* A function with a name is named by it alone (a nameless one by its
+	 * location's mapping): its name and file are put together once. */
+	bool named = fn && pk_profile_string_length(p, fn->name) > 0;
 	uint32_t name, file_id, object_id, func;
-	PK_FORWARD(intern_text(b, 0, name_end, &name));
-	PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
-	PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
+	if (named && w->fn_name[line->function] != 0) {
+		name = w->fn_name[line->function] - 1;
+		file_id = w->fn_file[line->function];
+	} else {
+		b->text.count = 0;
+		PK_FORWARD(
+		    pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
+		size_t name_end = b->text.count;
+		const char *file = fn ? pk_profile_string(p, fn->filename) : "";
+		if (*file)
+			PK_FORWARD(pk__clean_path(&b->text, file));
+		PK_FORWARD(intern_text(b, 0, name_end, &name));
+		PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
+		if (named) {
+			w->fn_name[line->function] = name + 1;
+			w->fn_file[line->function] = file_id;
+		}
+	}
+	size_t mi = loc->mapping != PK_NONE ? loc->mapping : pk_profile_mapping_count(p);
+	if (w->object_id[mi] != 0) {
+		object_id = w->object_id[mi] - 1;
+	} else {
+		const pk_mapping *m =
+		    loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
+		const char *object = m ? pk_profile_string(p, m->filename) : "";
+		PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
+		w->object_id[mi] = object_id + 1;
+	}
 	if (*host == PK_NONE)
 		*host = file_id;
 	PK_FORWARD(func_of(b, name, file_id, object_id, *host, &func));
@@ -321,15 +355,6 @@ static int frame_node(builder *b, const pk_profile *p, const pk_location *loc, c
 	return node_of(b, func, lineno, address, out);
 }
 
-/* What one profile's walk keeps: each location's nodes, root first (high
- * bit: inlined), found on first use. */
-typedef struct walk {
-	const pk_profile *p;
-	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
-	uint32_t *loc_count;
-	pk__vec loc_nodes; /* uint32_t */
-} walk;
-
 static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes, uint32_t *count)
 {
 	if (w->loc_start[i] == 0) {
@@ -341,11 +366,11 @@ static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **node
 			return PK_ENOMEM;
 		uint32_t node, host = PK_NONE;
 		if (n == 0) {
-			PK_FORWARD(frame_node(b, w->p, loc, NULL, &host, &node));
+			PK_FORWARD(frame_node(b, w, loc, NULL, &host, &node));
 			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
 		}
 		for (size_t k = n; k-- > 0;) {
-			PK_FORWARD(frame_node(b, w->p, loc, &lines[k], &host, &node));
+			PK_FORWARD(frame_node(b, w, loc, &lines[k], &host, &node));
 			if (k != n - 1)
 				node |= INLINED_BIT;
 			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
@@ -406,12 +431,19 @@ static int add_profile(builder *b, const pk_profile *p, const size_t *types, boo
 {
 	size_t nv = b->nv;
 	size_t stacks = pk_profile_stack_count(p), locations = pk_profile_location_count(p);
-	walk w = {p, NULL, NULL, {0}};
+	walk w = {p, NULL, NULL, {0}, NULL, NULL, NULL};
 	int64_t *sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *sums);
 	uint64_t *counts = pk__calloc(stacks + 1, sizeof *counts);
 	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
 	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
-	int rc = sums && counts && w.loc_start && w.loc_count ? 0 : PK_ENOMEM;
+	size_t functions = pk_profile_function_count(p), mappings = pk_profile_mapping_count(p);
+	w.fn_name = pk__calloc(functions + 1, sizeof *w.fn_name);
+	w.fn_file = pk__calloc(functions + 1, sizeof *w.fn_file);
+	w.object_id = pk__calloc(mappings + 1, sizeof *w.object_id);
+	int rc =
+	    sums && counts && w.loc_start && w.loc_count && w.fn_name && w.fn_file && w.object_id
+	        ? 0
+	        : PK_ENOMEM;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
@@ -433,6 +465,9 @@ static int add_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	pk__free(counts);
 	pk__free(w.loc_start);
 	pk__free(w.loc_count);
+	pk__free(w.fn_name);
+	pk__free(w.fn_file);
+	pk__free(w.object_id);
 	pk__vec_free(&w.loc_nodes);
 	return rc;
 }

@@ -45,6 +45,7 @@ typedef struct walk {
 	uint32_t *loc_count;
 	pk__vec loc_frames; /* uint32_t: frame, high bit = inlined */
 	pk__vec text;       /* char: a frame name being put together */
+	uint32_t *fn_frame; /* by function: its frame + 1 where only it names one */
 } walk;
 
 #define INLINED_BIT 0x80000000u
@@ -173,6 +174,16 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	int64_t lineno =
 	    line && (g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES) ? line->line : 0;
 	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
+	/* Above lines, a function with a name (or a file, where files count)
+	 * names its frame alone: it is named once, not once per location. */
+	bool by_function =
+	    fn != NULL && lineno == 0 && address == 0 &&
+	    ((g != PK_GRANULARITY_FILES && pk_profile_string_length(p, fn->name) > 0) ||
+	     (g != PK_GRANULARITY_FUNCTIONS && *str_of(p, fn->filename) != '\0'));
+	if (by_function && w->fn_frame[line->function] != 0) {
+		*out = w->fn_frame[line->function] - 1;
+		return 0;
+	}
 	w->text.count = 0;
 	size_t file_start, file_end;
 	PK_FORWARD(pk__frame_name(p, loc, line, g, &w->text, &file_start, &file_end));
@@ -182,6 +193,8 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	struct pk__tree_data *d = w->t->data;
 	uint32_t id;
 	PK_FORWARD(pk__strtab_intern(d->names, w->text.items, w->text.count, &id));
+	if (by_function)
+		w->fn_frame[line->function] = id;
 	if (id - 1 < d->frames.count) {
 		*out = id - 1;
 		return 0;
@@ -252,13 +265,14 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 {
 	struct pk__tree_data *d = t->data;
 	source *src = base ? &d->base : &d->main;
-	walk w = {t, p, o, NULL, NULL, {0}, {0}};
+	walk w = {t, p, o, NULL, NULL, {0}, {0}, NULL};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	src->p = p;
 	src->stack_node = pk__calloc(stacks + 1, sizeof *src->stack_node);
 	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
 	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
-	int rc = src->stack_node && w.loc_start && w.loc_count ? 0 : PK_ENOMEM;
+	w.fn_frame = pk__calloc(pk_profile_function_count(p) + 1, sizeof *w.fn_frame);
+	int rc = src->stack_node && w.loc_start && w.loc_count && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
@@ -279,13 +293,14 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 			const uint32_t *frames;
 			uint32_t count;
 			rc = location_frames(&w, loc, &frames, &count);
-			if (rc == 0)
+			if (rc == 0 && count > 0)
 				rc = pk__vec_reserve(&d->seqs, sizeof(uint32_t), count);
+			if (rc < 0 || count == 0)
+				continue;
 			uint32_t *to = (uint32_t *)d->seqs.items + d->seqs.count;
-			for (uint32_t j = 0; rc == 0 && j < count; j++)
+			for (uint32_t j = 0; j < count; j++)
 				to[j] = o->reverse ? frames[count - 1 - j] : frames[j];
-			if (rc == 0)
-				d->seqs.count += count;
+			d->seqs.count += count;
 		}
 		if (rc == 0 && d->seqs.count - r.at >= UINT32_MAX)
 			rc = PK_EFORMAT;
@@ -295,6 +310,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	}
 	pk__free(w.loc_start);
 	pk__free(w.loc_count);
+	pk__free(w.fn_frame);
 	pk__vec_free(&w.loc_frames);
 	pk__vec_free(&w.text);
 	return rc;
@@ -370,9 +386,11 @@ static int make_nodes(pk__tree *t)
 	PK_FORWARD(sort_frames(d));
 	rec *recs = d->recs.items;
 	size_t nr = d->recs.count, most = d->seqs.count + 1;
+	const uint32_t *seqs = d->seqs.items;
 	for (size_t i = 0; i < nr; i++)
-		recs[i].seq = (const uint32_t *)d->seqs.items + recs[i].at;
-	qsort(recs, nr, sizeof *recs, by_frames);
+		recs[i].seq = seqs ? seqs + recs[i].at : NULL;
+	if (nr > 1)
+		qsort(recs, nr, sizeof *recs, by_frames);
 
 	uint32_t max_depth = 0;
 	for (size_t i = 0; i < nr; i++)
