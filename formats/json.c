@@ -643,7 +643,8 @@ static int read_fields(importer *im, const where *w, json_t *v, const field *fie
 			continue;
 		}
 		known++;
-		unsigned char *at = (unsigned char *)rec + f->offset;
+		/* rec is NULL for samples, whose fields are all F_ANY */
+		unsigned char *at = rec != NULL ? (unsigned char *)rec + f->offset : NULL;
 		uint64_t u = 0;
 		int64_t i = 0;
 		pk_str s = 0;
@@ -1190,7 +1191,8 @@ static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec
 			if (i >= size || d[i] != ':')
 				return MISS;
 			i = skip_ws(d, size, i + 1);
-			unsigned char *at = (unsigned char *)rec + f->offset;
+			/* rec is NULL for samples, whose fields are all F_ANY */
+			unsigned char *at = rec != NULL ? (unsigned char *)rec + f->offset : NULL;
 			uint64_t u;
 			int64_t v;
 			int rc = 0;
