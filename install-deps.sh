@@ -5,8 +5,8 @@
 # Node.js for the browser tests). Needs root when something is missing;
 # does nothing when all is there.
 set -eu
-packages="build-essential autoconf automake libtool pkg-config libisal-dev libprotobuf-c-dev
-protobuf-c-compiler libjansson-dev libxml2-dev libpcre2-dev python3 python3-dev"
+packages="build-essential autoconf automake libtool pkg-config libisal-dev
+libjansson-dev libxml2-dev libpcre2-dev python3 python3-dev"
 if [ "${1:-}" = "--test" ]; then
 	packages="$packages libcmocka-dev golang-go clang libclang-rt-14-dev clang-format python3
 libxml2-utils chromium"
