@@ -26,6 +26,14 @@ die() {
 	echo "bench: $*" >&2
 	exit 1
 }
+# Time the program itself, as installed, not libtool's wrapper script in
+# a build folder (a shell that costs ~15 ms of CPU per run).
+real="$(dirname "$PROFKIT")/.libs/$(basename "$PROFKIT")"
+if [ -x "$real" ] && head -c 2 "$PROFKIT" | grep -q '#!'; then
+	PROFKIT=$real
+	LD_LIBRARY_PATH="$(dirname "$real")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export LD_LIBRARY_PATH
+fi
 test -x "$TIME" || die "$TIME is needed for the peak RSS (Debian: apt-get install time)"
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 
