@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,88 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 		return cli_fail(tool->name, &err);
 	cli_progress_end();
 	return -1;
+}
+
+/* cli_read_profiles' shared state: each thread takes the next path. */
+typedef struct read_batch {
+	const char *const *paths;
+	size_t count, next;
+	pk_profile **list;
+	int *codes;
+	pk_error *errors;
+	pthread_mutex_t lock;
+} read_batch;
+
+/* The bar is drawn by one thread at a time. */
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static void locked_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	pthread_mutex_lock(&progress_lock);
+	cli_progress(ctx, phase, done, total);
+	pthread_mutex_unlock(&progress_lock);
+}
+
+static void *read_some(void *arg)
+{
+	read_batch *b = arg;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		size_t i = b->next++;
+		pthread_mutex_unlock(&b->lock);
+		if (i >= b->count)
+			return NULL;
+		pk_read_options opts = PK_READ_OPTIONS_INIT;
+		opts.progress = locked_progress;
+		b->codes[i] =
+		    pk_profile_read_path(b->paths[i], &opts, &b->list[i], NULL, &b->errors[i]);
+	}
+}
+
+int cli_read_profiles(const cli_tool *tool, const char *const *paths, size_t count,
+                      pk_profile **list)
+{
+	enum { MAX_THREADS = 8 };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t threads = cores > 1 ? (size_t)cores : 1;
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	if (threads > count)
+		threads = count;
+	int *codes = calloc(count, sizeof *codes);
+	pk_error *errors = calloc(count, sizeof *errors);
+	if (count > 0 && (codes == NULL || errors == NULL)) {
+		free(codes);
+		free(errors);
+		cli_error(tool->name, "out of memory");
+		return EXIT_ERROR;
+	}
+	read_batch b = {paths, count, 0, list, codes, errors, PTHREAD_MUTEX_INITIALIZER};
+	for (size_t i = 0; i < count; i++) {
+		pk_error init = PK_ERROR_INIT;
+		errors[i] = init;
+		list[i] = NULL;
+	}
+	/* The calling thread reads too; a thread that cannot start leaves
+	 * its share to the others. */
+	pthread_t ids[MAX_THREADS];
+	size_t started = 0;
+	while (started + 1 < threads && pthread_create(&ids[started], NULL, read_some, &b) == 0)
+		started++;
+	read_some(&b);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(ids[i], NULL);
+	cli_progress_end();
+	int rc = -1;
+	for (size_t i = 0; i < count && rc < 0; i++)
+		if (codes[i] < 0)
+			rc = cli_fail(tool->name, &errors[i]);
+	for (size_t i = 0; i < count && rc >= 0; i++) {
+		pk_profile_free(list[i]);
+		list[i] = NULL;
+	}
+	free(codes);
+	free(errors);
+	return rc;
 }
 
 /* A positive number, no larger than max; *percent (if given) is set when it

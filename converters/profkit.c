@@ -444,12 +444,10 @@ static int cmd_merge(int argc, char **argv)
 	if (out == NULL)
 		return cli_usage_error(&merge_tool, "give the output with -o OUT");
 	pk_profile *list[CLI_MAX_POSITIONAL];
-	size_t count = 0;
-	rc = -1;
-	for (size_t i = 0; i < args.positional_count && rc < 0; i++)
-		if ((rc = cli_read_profile(&merge_tool, args.positional[i], NULL, &list[count])) <
-		    0)
-			count++;
+	size_t count = args.positional_count;
+	if ((rc = cli_read_profiles(&merge_tool, (const char *const *)args.positional, count,
+	                            list)) >= 0)
+		count = 0;
 	pk_profile *m = NULL;
 	pk_error err = PK_ERROR_INIT;
 	if (rc < 0 && pk_profile_merge((const pk_profile *const *)list, count, &m, &err) < 0)
@@ -490,10 +488,9 @@ static int cmd_diff(int argc, char **argv)
 	cli_view view;
 	if ((rc = cli_view_parse(&diff_tool, &args, &view)) >= 0)
 		return rc;
-	pk_profile *b = NULL, *p = NULL, *d = NULL;
-	rc = cli_read_profile(&diff_tool, args.positional[0], NULL, &b);
-	if (rc < 0)
-		rc = cli_read_profile(&diff_tool, args.positional[1], NULL, &p);
+	pk_profile *both[2] = {NULL, NULL}, *d = NULL;
+	rc = cli_read_profiles(&diff_tool, (const char *const *)args.positional, 2, both);
+	pk_profile *b = both[0], *p = both[1];
 	pk_error err = PK_ERROR_INIT;
 	if (rc < 0 && pk_profile_diff(b, p, PK_DIFF_BASE, &d, &err) < 0)
 		rc = cli_fail(diff_tool.name, &err);
