@@ -84,9 +84,18 @@ typedef struct builder {
 	pk__vec stack_samples;                            /* uint64_t per stack */
 	pk__vec func_seen, node_seen;                     /* uint32_t: the last visit counted */
 	uint32_t visit;
-	pk__vec text; /* char: a name being put together */
+	pk__vec text;    /* char: a name being put together */
+	pk__vec pending; /* uint32_t: edges of the stack walked whose weight is due */
 	int64_t *total, *left_out;
 } builder;
+
+/* A hint to load what p points at: the call graph's tables outgrow the
+ * caches, and a stack's lookups asked for together overlap their waits. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* ------------------------------------------------------------ hashing */
 
@@ -482,6 +491,17 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 	const uint32_t *path = (const uint32_t *)b->seqs.items + stack->at;
 	size_t depth = stack->len;
 	uint32_t visit = ++b->visit;
+	if (b->edge_slot_count > 0) {
+		size_t mask = b->edge_slot_count - 1;
+		for (size_t k = 1; k < depth; k++) {
+			uint32_t func = PK_VEC_AT(b->nodes, gnode, path[k] & ~INLINED_BIT).func;
+			PREFETCH(&b->edge_slots[mix(path[k - 1] & ~INLINED_BIT, func) & mask]);
+		}
+	}
+	b->pending.count = 0;
+	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
+	uint32_t *pending = b->pending.items;
+	size_t due = 0;
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
 	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
@@ -499,12 +519,16 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &edge));
 		edge->item |= path[k] & INLINED_BIT;
 		if (edge->seen != visit) {
-			size_t e = (edge->item & ~INLINED_BIT) - 1;
+			uint32_t e = (edge->item & ~INLINED_BIT) - 1;
 			edge->seen = visit;
-			add_vector(&PK_VEC_AT(b->edge_weight, int64_t, e * nv), v, nv);
+			pending[due++] = e;
+			PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
 			edge->samples += samples;
 		}
 	}
+	/* The weights last, each edge's once: their loads were asked for. */
+	for (size_t i = 0; i < due; i++)
+		add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)pending[i] * nv), v, nv);
 	return 0;
 }
 
@@ -714,7 +738,7 @@ static void builder_free(builder *b)
 	pk__vec *vecs[] = {&b->funcs,       &b->nodes,        &b->edges,         &b->stacks,
 	                   &b->func_flat,   &b->func_cum,     &b->node_flat,     &b->node_cum,
 	                   &b->edge_weight, &b->stack_values, &b->stack_samples, &b->func_seen,
-	                   &b->node_seen,   &b->seqs,         &b->text};
+	                   &b->node_seen,   &b->seqs,         &b->text,          &b->pending};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->func_tab.slots);

@@ -412,12 +412,17 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	 * start, so the address itself), the mapping, folding, the lines */
 	pk__vec *k = &m->key;
 	k->count = 0;
-	uint64_t head[2] = {c.address, (uint64_t)c.mapping << 8 | c.is_folded};
-	PK_FORWARD(key_add(k, head, sizeof head));
+	/* stored word by word: a push per field was a call to memcpy each */
+	PK_FORWARD(pk__vec_reserve(k, 1, pk__mul(n + 1, 2 * sizeof(uint64_t))));
+	unsigned char *w = k->items;
+	uint64_t word[2] = {c.address, (uint64_t)c.mapping << 8 | c.is_folded};
+	memcpy(w, word, sizeof word);
 	for (size_t l = 0; l < n; l++) {
-		uint64_t line[2] = {ours[l].function, (uint64_t)ours[l].line};
-		PK_FORWARD(key_add(k, line, sizeof line));
+		word[0] = ours[l].function;
+		word[1] = (uint64_t)ours[l].line;
+		memcpy(w + (l + 1) * sizeof word, word, sizeof word);
 	}
+	k->count = (n + 1) * 2 * sizeof(uint64_t);
 	uint64_t h = pk__hash_bytes(k->items, k->count);
 	PK_FORWARD(table_room(&m->loc_slots, &m->loc_slot_count, &m->loc_hashes));
 	size_t mask = m->loc_slot_count - 1;

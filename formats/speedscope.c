@@ -1240,8 +1240,11 @@ static int speedscope_import(const unsigned char *data, size_t size, pk_profile 
 }
 
 /* An object with the key "$schema" set to speedscope's schema: anywhere
- * in the bytes given, as writers put it first or last. The exact key and
- * value cannot be inside another string, whose quotes would be escaped. */
+ * in the bytes given, as writers put it first or last, so no prefix gives a
+ * sure "no" (JSON keys come in any order). The exact key and value cannot be
+ * inside another string, whose quotes would be escaped. The search is for
+ * the key's '$', which few JSON profiles hold, rather than for each of the
+ * many '"'. */
 static int speedscope_sniff(const unsigned char *data, size_t size)
 {
 	static const char key[] = "\"$schema\"", url[] = "\"" SCHEMA_URL "\"";
@@ -1251,10 +1254,10 @@ static int speedscope_sniff(const unsigned char *data, size_t size)
 		pos++;
 	if (pos >= size || data[pos] != '{')
 		return PK_ENOTMINE;
-	for (const unsigned char *q = memchr(data + pos, '"', size - pos); q != NULL;
-	     q = memchr(q + 1, '"', size - (size_t)(q + 1 - data))) {
-		size_t at = (size_t)(q - data);
-		if (size - at < key_len || memcmp(q, key, key_len) != 0)
+	for (const unsigned char *d = memchr(data + pos, '$', size - pos); d != NULL;
+	     d = d + 1 < data + size ? memchr(d + 1, '$', size - (size_t)(d + 1 - data)) : NULL) {
+		size_t at = (size_t)(d - data) - 1; /* the key's opening quote */
+		if (d[-1] != '"' || size - at < key_len || memcmp(data + at, key, key_len) != 0)
 			continue;
 		at += key_len;
 		while (at < size && is_ws(data[at]))
@@ -1266,8 +1269,6 @@ static int speedscope_sniff(const unsigned char *data, size_t size)
 			at++;
 		if (size - at >= url_len && memcmp(data + at, url, url_len) == 0)
 			return 0;
-		if (q + 1 >= data + size)
-			break;
 	}
 	return PK_ENOTMINE;
 }

@@ -478,6 +478,14 @@ static void test_detect(void **state)
 	static const char c[] =
 	    "[\"$schema\": \"https://www.speedscope.app/file-format-schema.json\"]";
 	assert_ptr_not_equal(pk_format_detect(c, sizeof c - 1), f);
+	/* '$' signs that start no key, and a key cut off at the end. */
+	static const char d[] = "{\"$x\": \"a$\", $\"$schema\": 1, \"$schema\"";
+	assert_ptr_not_equal(pk_format_detect(d, sizeof d - 1), f);
+	static const char e[] = "{\"a\": \"$$\\\"$\", \"$schema\":"
+	                        "\"https://www.speedscope.app/file-format-schema.json\"}";
+	assert_ptr_equal(pk_format_detect(e, sizeof e - 1), f);
+	static const char g[] = "{$";
+	assert_ptr_not_equal(pk_format_detect(g, sizeof g - 1), f);
 	/* What the writer writes, the sniffer knows; profkit's JSON is not it. */
 	pk_profile *p = make_rich_profile();
 	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
