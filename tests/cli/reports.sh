@@ -109,6 +109,21 @@ if have_go; then
 	compare "$reports/heap_t2.base.txt" text_diff "$FIXTURES/heap_t1.pb.gz" "$FIXTURES/heap_t2.pb.gz"
 fi
 
+# merge and diff read their inputs in parallel: still the first input that
+# fails (in the order given) is the one named, and nothing is written
+rm -f "$WORK/none.pb.gz"
+if "$PROFKIT" merge "$FIXTURES/heap.pb.gz" "$WORK/missing1" "$WORK/missing2" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+	fail "merge with a missing input fails"
+else
+	check "merge names the first missing input" grep -q "^profkit merge: $WORK/missing1: " "$WORK/err"
+	check "merge with a missing input writes nothing" test ! -e "$WORK/none.pb.gz"
+fi
+if "$PROFKIT" diff "$FIXTURES/heap.pb.gz" "$WORK/missing2" >/dev/null 2>"$WORK/err"; then
+	fail "diff with a missing input fails"
+else
+	check "diff names the missing input" grep -q "^profkit diff: $WORK/missing2: " "$WORK/err"
+fi
+
 # an invalid regular expression is a clear error
 if "$PROFKIT" top -focus='(' "$FIXTURES/cpu.pb.gz" >/dev/null 2>"$WORK/err"; then
 	fail "an invalid -focus is refused"
