@@ -183,6 +183,7 @@ typedef struct importer {
 	pk__import_state st;    /* id maps and scratch arrays */
 	size_t counts[16];      /* top-level fields seen, by number */
 	size_t first_sample_at; /* offset of the first sample's key */
+	size_t samples_end;     /* offset after the last sample */
 	/* With owned input, the bytes before this are discarded: the last
 	 * walk gives back what it has read, as the model grows. NULL if the
 	 * input is a caller's. */
@@ -251,6 +252,8 @@ static int walk_strings(importer *im)
 			im->counts[f.number]++;
 		if (f.number == 2 && im->counts[2] == 1)
 			im->first_sample_at = f.at;
+		if (f.number == 2)
+			im->samples_end = r.pos;
 		bool second_time = f.number == 9 && have_time;
 		if (f.number == 9)
 			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
@@ -605,9 +608,21 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 	pb_reader r = im->top;
 	pb_field f;
 	int rc;
-	/* Pages go back a few MiB at a time: a madvise call per sample
-	 * would cost more than the memory is worth. */
-	const size_t discard_step = (size_t)4 << 20;
+	if (last && number == 2) {
+		/* Walk 1 checked the framing of every field: the last walk
+		 * needs only the span of the samples, and not the bytes around
+		 * it (where Go writes the other messages and the strings). */
+		r.pos = im->first_sample_at;
+		r.end = im->counts[2] > 0 ? im->samples_end : r.pos;
+		if (im->kept != NULL) {
+			pk__discard_pages(im->kept + r.end, im->kept + im->top.end);
+			im->kept = pk__discard_pages(im->kept, im->kept + r.pos);
+		}
+	}
+	/* Pages go back a MiB at a time: a madvise call per sample would
+	 * cost more than the memory is worth, and a coarser step raises the
+	 * peak early in the walk, where new stacks grow the model fastest. */
+	const size_t discard_step = (size_t)1 << 20;
 	unsigned char *kept = last ? im->kept : NULL;
 	while ((rc = next_field(&r, &f)) > 0) {
 		if (f.number != number)
