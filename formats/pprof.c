@@ -392,8 +392,11 @@ static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)function_at,
 		                    "a line refers to function id %llu, which no function has",
 		                    (unsigned long long)function_id);
-	if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
+	/* Stored in place: pk__vec_push's copy of a variable size was a call
+	 * to memmove per line. */
+	if (pk__vec_reserve(&im->st.lines, sizeof line, 1) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_VEC_AT(im->st.lines, pk_line, im->st.lines.count++) = line;
 	return 0;
 }
 
@@ -505,8 +508,9 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 		}
 	}
 	PK_FORWARD(rc);
-	if (pk__vec_push(&im->st.labels, sizeof label, &label, 1, NULL) < 0)
+	if (pk__vec_reserve(&im->st.labels, sizeof label, 1) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = label;
 	return 0;
 }
 
