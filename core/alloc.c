@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static void *(*pk_malloc_fn)(size_t) = malloc;
 static void (*pk_free_fn)(void *) = free;
@@ -85,6 +86,24 @@ void pk__free(void *ptr)
 {
 	if (ptr != NULL)
 		pk_free_fn(ptr);
+}
+
+unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end)
+{
+#ifdef MADV_DONTNEED
+	long size = sysconf(_SC_PAGESIZE);
+	uintptr_t page = size > 0 ? (uintptr_t)size : 4096;
+	uintptr_t from = ((uintptr_t)start + page - 1) & ~(page - 1);
+	uintptr_t to = (uintptr_t)end & ~(page - 1);
+	/* A user's allocator may hand out memory that madvise does not suit. */
+	if (pk_malloc_fn != malloc || to <= from)
+		return start;
+	(void)madvise((void *)from, to - from, MADV_DONTNEED);
+	return (unsigned char *)to;
+#else
+	(void)end;
+	return start;
+#endif
 }
 
 void pk_free(void *ptr)

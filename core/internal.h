@@ -17,6 +17,11 @@ void *pk__calloc(size_t count, size_t size);
 /* realloc through our allocator, which has no realloc of its own. */
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
 void pk__free(void *ptr);
+/* Give back to the system the whole pages of [start, end), a block of ours
+ * whose bytes there are no longer wanted (they read as zeros after); the
+ * block is still freed as usual. Returns where the next call for the rest
+ * of the block should start: end, rounded down to a page. */
+unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end);
 char *pk__strdup(const char *s);
 
 /* a * b, or SIZE_MAX when it overflows (every allocation of SIZE_MAX fails). */
@@ -518,6 +523,10 @@ struct pk_format {
 	int (*probe)(const unsigned char *data, size_t size);
 	/* Build a profile from the bytes; errors carry offsets or lines. */
 	int (*import)(const unsigned char *data, size_t size, pk_profile **out, pk_error *err);
+	/* Optional: import for bytes that are the library's own copy, which
+	 * the importer may discard (pk__discard_pages) once it is done with
+	 * them, so that the input and the model need not both be whole. */
+	int (*import_owned)(unsigned char *data, size_t size, pk_profile **out, pk_error *err);
 	/* Write p; opts is complete (the current version, defaults filled in). */
 	int (*export)(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
 	              pk_error *err);

@@ -183,6 +183,11 @@ typedef struct importer {
 	pk__import_state st;    /* id maps and scratch arrays */
 	size_t counts[16];      /* top-level fields seen, by number */
 	size_t first_sample_at; /* offset of the first sample's key */
+	size_t samples_end;     /* offset after the last sample */
+	/* With owned input, the bytes before this are discarded: the last
+	 * walk gives back what it has read, as the model grows. NULL if the
+	 * input is a caller's. */
+	unsigned char *kept;
 } importer;
 
 /* Resolve a string index found at offset `at`. */
@@ -247,6 +252,8 @@ static int walk_strings(importer *im)
 			im->counts[f.number]++;
 		if (f.number == 2 && im->counts[2] == 1)
 			im->first_sample_at = f.at;
+		if (f.number == 2)
+			im->samples_end = r.pos;
 		bool second_time = f.number == 9 && have_time;
 		if (f.number == 9)
 			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
@@ -385,8 +392,11 @@ static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)function_at,
 		                    "a line refers to function id %llu, which no function has",
 		                    (unsigned long long)function_id);
-	if (pk__vec_push(&im->st.lines, sizeof line, &line, 1, NULL) < 0)
+	/* Stored in place: pk__vec_push's copy of a variable size was a call
+	 * to memmove per line. */
+	if (pk__vec_reserve(&im->st.lines, sizeof line, 1) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_VEC_AT(im->st.lines, pk_line, im->st.lines.count++) = line;
 	return 0;
 }
 
@@ -498,8 +508,9 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 		}
 	}
 	PK_FORWARD(rc);
-	if (pk__vec_push(&im->st.labels, sizeof label, &label, 1, NULL) < 0)
+	if (pk__vec_reserve(&im->st.labels, sizeof label, 1) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = label;
 	return 0;
 }
 
@@ -593,25 +604,45 @@ static int walk_header(importer *im)
 	return rc;
 }
 
-/* Walks 3 and 4: every top-level message of one field number. */
+/* Walks 3 and 4: every top-level message of one field number. With last
+ * set, nothing reads the bytes behind the walk again. */
 static int walk_messages(importer *im, uint32_t number, const char *what,
-                         int (*read)(importer *im, const pb_field *f))
+                         int (*read)(importer *im, const pb_field *f), bool last)
 {
 	pb_reader r = im->top;
 	pb_field f;
 	int rc;
+	if (last && number == 2) {
+		/* Walk 1 checked the framing of every field: the last walk
+		 * needs only the span of the samples, and not the bytes around
+		 * it (where Go writes the other messages and the strings). */
+		r.pos = im->first_sample_at;
+		r.end = im->counts[2] > 0 ? im->samples_end : r.pos;
+		if (im->kept != NULL) {
+			pk__discard_pages(im->kept + r.end, im->kept + im->top.end);
+			im->kept = pk__discard_pages(im->kept, im->kept + r.pos);
+		}
+	}
+	/* Pages go back a MiB at a time: a madvise call per sample would
+	 * cost more than the memory is worth, and a coarser step raises the
+	 * peak early in the walk, where new stacks grow the model fastest. */
+	const size_t discard_step = (size_t)1 << 20;
+	unsigned char *kept = last ? im->kept : NULL;
 	while ((rc = next_field(&r, &f)) > 0) {
 		if (f.number != number)
 			continue;
 		PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, what));
 		PK_FORWARD(read(im, &f));
+		if (kept != NULL && (size_t)(r.data + r.pos - kept) >= discard_step)
+			kept = pk__discard_pages(kept, kept + (r.data + r.pos - kept));
 	}
 	return rc;
 }
 
-static int pprof_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
+static int decode(unsigned char *owned, const unsigned char *data, size_t size, pk_profile **out,
+                  pk_error *err)
 {
-	importer im = {.top = {data, 0, size, err}, .err = err};
+	importer im = {.top = {data, 0, size, err}, .err = err, .kept = owned};
 	int rc = pk_profile_new(&im.p);
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
@@ -626,9 +657,9 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[2]) < 0)
 		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
-		rc = walk_messages(&im, 4, "Profile.location", read_location);
+		rc = walk_messages(&im, 4, "Profile.location", read_location, false);
 	if (rc == 0)
-		rc = walk_messages(&im, 2, "Profile.sample", read_sample);
+		rc = walk_messages(&im, 2, "Profile.sample", read_sample, true);
 	pk__free(im.strings);
 	pk__import_state_free(&im.st);
 	if (rc < 0) {
@@ -637,6 +668,16 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 	}
 	*out = im.p;
 	return 0;
+}
+
+static int pprof_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
+{
+	return decode(NULL, data, size, out, err);
+}
+
+static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out, pk_error *err)
+{
+	return decode(data, data, size, out, err);
 }
 
 /* Whether a top-level field's wire type suits Profile's field of that
@@ -1044,5 +1085,6 @@ const pk_format pk__format_pprof = {
     .sniff = pprof_sniff,
     .probe = pprof_probe,
     .import = pprof_import,
+    .import_owned = pprof_import_owned,
     .export = pprof_export,
 };

@@ -177,7 +177,9 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 		                     f->name);
 	pk_profile *p = NULL;
 	bool had_error = err != NULL && err->code != 0; /* then the first error stays as it is */
-	int rc = f->import(in->data, in->size, &p, err);
+	/* in->data is our copy, even of a caller's buffer. */
+	int rc = f->import_owned ? f->import_owned(in->data, in->size, &p, err)
+	                         : f->import(in->data, in->size, &p, err);
 	if (rc == 0)
 		rc = pk_profile_validate(p, err);
 	if (rc < 0) {
