@@ -28,14 +28,15 @@ static int find_short(const cli_tool *tool, char c)
 }
 
 /* The progress bar: drawn on stderr when it is a terminal, once the run
- * has taken a second, at most 10 times a second; --quiet turns it off. */
+ * has taken a second (PROFKIT_PROGRESS_DELAY seconds, if set), at most 10
+ * times a second; --quiet turns it off. */
 static struct {
 	bool quiet;
 	int tty; /* -1: not asked yet */
-	double start, last;
+	double delay, start, last;
 	const char *phase; /* the last drawn; the library's are static */
 	bool shown;
-} progress = {false, -1, 0, 0, NULL, false};
+} progress = {false, -1, 1.0, 0, 0, NULL, false};
 
 static double now(void)
 {
@@ -49,11 +50,17 @@ void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 	(void)ctx;
 	if (progress.quiet)
 		return;
-	if (progress.tty < 0)
+	if (progress.tty < 0) {
 		progress.tty = isatty(STDERR_FILENO);
+		const char *delay = getenv("PROFKIT_PROGRESS_DELAY");
+		char *end;
+		double d = delay ? strtod(delay, &end) : 1.0;
+		if (delay != NULL && end != delay && *end == '\0' && d >= 0 && d <= 3600)
+			progress.delay = d;
+	}
 	double t = now();
 	bool new_phase = phase != progress.phase;
-	if (!progress.tty || t - progress.start < 1.0 ||
+	if (!progress.tty || t - progress.start < progress.delay ||
 	    (progress.shown && !new_phase && t - progress.last < 0.1))
 		return;
 	progress.last = t;
