@@ -741,7 +741,8 @@ static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *er
 	return 0;
 }
 
-static void merger_free(merger *m)
+/* What only the merging needed. */
+static void drop_tables(merger *m)
 {
 	pk__strtab_free(m->mappings.keys);
 	m->mappings.keys = NULL;
@@ -751,10 +752,6 @@ static void merger_free(merger *m)
 	m->fn_slots = m->loc_slots = NULL;
 	pk__vec_free(&m->fn_hashes);
 	pk__vec_free(&m->loc_hashes);
-	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
-	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
-	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
-		pk__vec_free(vecs[i]);
 	pk__free(m->stack_slots);
 	m->stack_slots = NULL;
 	pk__free(m->sample_slots);
@@ -763,6 +760,15 @@ static void merger_free(merger *m)
 	m->source_sets = NULL;
 	pk__strtab_free(m->sets.keys);
 	m->sets.keys = NULL;
+}
+
+static void merger_free(merger *m)
+{
+	drop_tables(m);
+	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
+	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
 	pk__vec_free(&m->sets.index);
 	pk__vec_free(&m->set_of);
 	pk__vec_free(&m->label_sets);
@@ -859,27 +865,6 @@ static void merged(const merger *m, size_t i, pk_sample *s)
 		s->labels = &PK_VEC_AT(m->labels, pk_label, ls->start);
 		s->label_count = ls->count;
 	}
-}
-
-/* What only the merging needed. */
-static void drop_tables(merger *m)
-{
-	pk__strtab_free(m->mappings.keys);
-	m->mappings.keys = NULL;
-	pk__vec_free(&m->mappings.index);
-	pk__free(m->fn_slots);
-	pk__free(m->loc_slots);
-	m->fn_slots = m->loc_slots = NULL;
-	pk__vec_free(&m->fn_hashes);
-	pk__vec_free(&m->loc_hashes);
-	pk__free(m->stack_slots);
-	m->stack_slots = NULL;
-	pk__free(m->sample_slots);
-	m->sample_slots = NULL;
-	pk__strtab_free(m->source_sets);
-	m->source_sets = NULL;
-	pk__strtab_free(m->sets.keys);
-	m->sets.keys = NULL;
 }
 
 static int merger_init(merger *m, size_t types)
