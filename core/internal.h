@@ -311,6 +311,20 @@ static inline int64_t pk__add(int64_t a, int64_t b)
 	return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
+/* Decimal digits of v, written backwards ending at end (21 bytes are
+ * enough); returns the start. For writers that format many numbers. */
+static inline char *pk__format_int(int64_t v, char *end)
+{
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		*--end = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--end = '-';
+	return end;
+}
+
 /* ---------------------------------------------------------------- reports */
 
 /* pprof's measurement package: Scale converts value from unit `from` to

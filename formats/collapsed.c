@@ -572,19 +572,6 @@ static int flush(writer *w)
 	return rc;
 }
 
-/* Decimal digits of v, written backwards ending at end; returns the start. */
-static char *format_int(int64_t v, char *end)
-{
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do {
-		*--end = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--end = '-';
-	return end;
-}
-
 /* One line: the path, then the base's count (in a diff) and the count.
  * A leaf whose name ends in a space and a number gets a ';' after it in a
  * one-count line, or readers would take that number for a first count;
@@ -607,10 +594,10 @@ static int write_line(writer *w, uint32_t i)
 		PK_FORWARD(pk__vec_push(&w->out, 1, ";", 1, NULL));
 	char buf[48], *end = buf + sizeof buf, *s = end;
 	*--s = '\n';
-	s = format_int(n->self, s);
+	s = pk__format_int(n->self, s);
 	*--s = ' ';
 	if (w->t->has_base) {
-		s = format_int(w->t->base_self[i], s);
+		s = pk__format_int(w->t->base_self[i], s);
 		*--s = ' ';
 	}
 	PK_FORWARD(pk__vec_push(&w->out, 1, s, (size_t)(end - s), NULL));

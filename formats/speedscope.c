@@ -1323,22 +1323,9 @@ static int puts_(writer *w, const char *s)
 	return put(w, s, strlen(s));
 }
 
-/* Decimal digits of v, written backwards ending at end; returns the start. */
-static char *format_int(int64_t v, char *end)
-{
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do {
-		*--end = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--end = '-';
-	return end;
-}
-
 static int put_i64(writer *w, int64_t v)
 {
-	char buf[32], *end = buf + sizeof buf, *s = format_int(v, end);
+	char buf[32], *end = buf + sizeof buf, *s = pk__format_int(v, end);
 	return put(w, s, (size_t)(end - s));
 }
 
@@ -1609,7 +1596,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		for (size_t j = w->numbered; j < depth; j++) {
 			uint32_t f;
 			PK_FORWARD(shared_frame(w, t, PK_VEC_AT(w->path, uint32_t, j), &f));
-			char num[16], *end = num + sizeof num, *s = format_int(f, end);
+			char num[16], *end = num + sizeof num, *s = pk__format_int(f, end);
 			if (j)
 				*--s = ',';
 			PK_FORWARD(pk__vec_push(&w->line, 1, s, (size_t)(end - s), NULL));
