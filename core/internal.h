@@ -18,8 +18,9 @@ void *pk__calloc(size_t count, size_t size);
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
 void pk__free(void *ptr);
 /* Give back to the system the whole pages of [start, end), a block of ours
- * whose bytes there are no longer wanted (they read as zeros after); the
- * block is still freed as usual. Returns where the next call for the rest
+ * whose bytes there are no longer wanted (they read as zeros after, or
+ * from the file again in a pk__input's mapping); the block is still freed
+ * as usual. Returns where the next call for the rest
  * of the block should start: end, rounded down to a page. */
 unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end);
 char *pk__strdup(const char *s);
@@ -493,6 +494,11 @@ typedef struct pk__input {
 	unsigned char *data;
 	size_t size;
 	bool was_gzip;
+	/* Non-NULL when data is a read-only mapping of a file (map_size
+	 * bytes from map), whose pages read back from the file after
+	 * pk__discard_pages. */
+	void *map;
+	size_t map_size;
 } pk__input;
 
 #define PK_DEFAULT_MAX_INPUT ((uint64_t)2 << 30)
@@ -541,6 +547,11 @@ struct pk_format {
 	 * the importer may discard (pk__discard_pages) once it is done with
 	 * them, so that the input and the model need not both be whole. */
 	int (*import_owned)(unsigned char *data, size_t size, pk_profile **out, pk_error *err);
+	/* Optional, before import_owned: import for bytes mapped read-only
+	 * from a file, whose pages the importer may discard whenever it is
+	 * past them: they read back from the file if it looks again. */
+	int (*import_mapped)(const unsigned char *data, size_t size, pk_profile **out,
+	                     pk_error *err);
 	/* Write p; opts is complete (the current version, defaults filled in). */
 	int (*export)(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
 	              pk_error *err);

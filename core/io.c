@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,6 +493,30 @@ static uint64_t regular_size(int fd, const struct stat *st, unsigned char isize[
 	return left;
 }
 
+/* Map the rest of a regular file (total bytes from where fd is) instead of
+ * reading it: the importer reads the page cache in place, and pages it has
+ * passed can be given back (pk__discard_pages) and come back from the file
+ * if it looks again, so a text larger than the model need not be whole in
+ * memory. A file cut short while it is mapped faults, as any mapped file
+ * does. Returns false (nothing done) if it cannot be mapped. */
+static bool map_rest(int fd, const struct stat *st, uint64_t total, pk__input *out)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	off_t start = st->st_size - (off_t)total;
+	off_t from = start - start % (page > 0 ? page : 4096);
+	if ((uint64_t)(st->st_size - from) > SIZE_MAX)
+		return false;
+	size_t len = (size_t)(st->st_size - from);
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, from);
+	if (map == MAP_FAILED)
+		return false;
+	out->data = (unsigned char *)map + (start - from);
+	out->size = (size_t)total;
+	out->map = map;
+	out->map_size = len;
+	return true;
+}
+
 int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_probe probe,
                                  const pk__progress *progress, pk__input *out, pk_error *err)
 {
@@ -521,7 +546,11 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 		else if (pk__is_gzip(chunk, (size_t)n))
 			rc = gunzip_fd(fd, chunk, (size_t)n, total, has_isize ? isize : NULL,
 			               max_size, probe, progress, out, err);
-		else {
+		else if (total > (uint64_t)n && total <= max_size &&
+		         map_rest(fd, &st, total, out)) {
+			if (progress && progress->fn)
+				progress->fn(progress->ctx, "reading", total, total);
+		} else {
 			/* read_all takes the chunk over. */
 			rc = read_all(fd, chunk, (size_t)n, total, max_size, probe, progress, out,
 			              err);
@@ -536,7 +565,10 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 
 void pk__input_release(pk__input *in)
 {
-	pk__free(in->data);
+	if (in->map != NULL)
+		munmap(in->map, in->map_size);
+	else
+		pk__free(in->data);
 	*in = (pk__input){0};
 }
 

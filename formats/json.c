@@ -24,6 +24,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define JSON_MARKER "profkit-profile"
 #define JSON_VERSION 1
@@ -173,7 +176,29 @@ typedef struct importer {
 	pk__vec bytes;          /* char: a decoded {"hex": ...} string */
 	pk__vec scratch;        /* char: the fast path's unescaped strings */
 	pk__vec label_recs;     /* label_rec: the fast path's labels */
+	/* A mapped input's first byte that the pass over it still holds;
+	 * NULL for an input in memory, which is held whole. */
+	const unsigned char *kept;
 } importer;
+
+/* A pass over a mapped input gives back the pages behind it a MiB at a
+ * time (a call per element would cost more than the memory is worth):
+ * the text is larger than the model, and every pass but the first reads
+ * only part of it. A page looked at again comes back from the file. */
+#define DISCARD_STEP ((size_t)1 << 20)
+
+static void pass_start(importer *im, size_t pos)
+{
+	if (im->kept != NULL)
+		im->kept = im->data + pos;
+}
+
+static inline void pass_at(importer *im, size_t pos)
+{
+	if (im->kept != NULL && (size_t)(im->data + pos - im->kept) >= DISCARD_STEP)
+		im->kept =
+		    pk__discard_pages((unsigned char *)im->kept, (unsigned char *)im->data + pos);
+}
 
 /* Some Windows tools start UTF-8 text with a byte order mark; JSON allows
  * a reader to ignore it, and we do. Returns the bytes to skip. */
@@ -279,22 +304,43 @@ static size_t skip_ws(const unsigned char *d, size_t size, size_t pos)
 	return pos;
 }
 
-/* The bytes skip_value must look at: the rest (digits, letters, white
- * space, ':') cannot change the nesting. Commas only count in the value's
- * own array, so inner ones are skipped with the rest. */
-static const unsigned char skip_special[2][256] = {
-    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1},
-    {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, [','] = 1},
-};
+/* The first byte in [i, size) that is one of the n bytes of set, or size.
+ * Sixteen bytes a step where SSE2 is there: the outer walk runs over the
+ * whole input, and most of it is digits between these few bytes. */
+static inline size_t find_any(const unsigned char *d, size_t size, size_t i, const char *set, int n)
+{
+#ifdef __SSE2__
+	__m128i want[6];
+	for (int k = 0; k < n; k++)
+		want[k] = _mm_set1_epi8(set[k]);
+	for (; size - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+		__m128i hit = _mm_cmpeq_epi8(x, want[0]);
+		for (int k = 1; k < n; k++)
+			hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, want[k]));
+		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	for (; i < size; i++)
+		for (int k = 0; k < n; k++)
+			if (d[i] == (unsigned char)set[k])
+				return i;
+	return size;
+}
 
 /* Find where the JSON value at pos ends, without parsing it (the element
  * readers do that later): strings and brackets nested to any depth are
  * matched, a bare scalar runs to the next delimiter. *count (optional) gets
  * the number of elements of an array. Returns SIZE_MAX if the input ends
  * first. This runs over the whole input once, so it only stops at the
- * bytes that matter. */
-static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t *count)
+ * bytes that can change the nesting; commas only count in the value's own
+ * array. */
+static size_t skip_value(importer *im, size_t pos, size_t *count)
 {
+	const unsigned char *d = im->data;
+	size_t size = im->size;
 	if (pos >= size)
 		return pos;
 	if (d[pos] != '"' && d[pos] != '[' && d[pos] != '{') {
@@ -307,23 +353,19 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 	size_t first = skip_ws(d, size, pos + 1);
 	bool content = d[pos] != '"' && first < size && d[first] != ']' && d[first] != '}';
 	for (size_t i = pos; i < size; i++) {
-		const unsigned char *special = skip_special[depth == 1];
-		while (size - i >= 4 &&
-		       !(special[d[i]] | special[d[i + 1]] | special[d[i + 2]] | special[d[i + 3]]))
-			i += 4;
-		while (i < size && !special[d[i]])
-			i++;
+		i = depth == 1 ? find_any(d, size, i, "\"[]{},", 6)
+		               : find_any(d, size, i, "\"[]{}", 5);
 		if (i >= size)
 			break;
+		pass_at(im, i);
 		switch (d[i]) {
 		case '"':
 			/* A quote ends the string unless an odd number of
 			 * backslashes precede it (the opening quote stops them). */
 			for (i++;; i++) {
-				const unsigned char *q = memchr(d + i, '"', size - i);
-				if (q == NULL)
+				i = find_any(d, size, i, "\"", 1);
+				if (i >= size)
 					return SIZE_MAX;
-				i = (size_t)(q - d);
 				size_t k = i;
 				while (d[k - 1] == '\\')
 					k--;
@@ -343,7 +385,7 @@ static size_t skip_value(const unsigned char *d, size_t size, size_t pos, size_t
 				return i + 1;
 			}
 			break;
-		default: /* ',' */ commas += depth == 1; break;
+		default: /* ',' */ commas++; break;
 		}
 	}
 	return SIZE_MAX;
@@ -388,7 +430,7 @@ static int expected(importer *im, size_t pos, const char *what)
 /* The end of the value at pos, which must be there. */
 static int value_end(importer *im, size_t pos, size_t *count, size_t *out)
 {
-	size_t end = skip_value(im->data, im->size, pos, count);
+	size_t end = skip_value(im, pos, count);
 	if (end == SIZE_MAX) {
 		/* The input ends inside it: let jansson say where and why. */
 		json_t *v = NULL;
@@ -438,6 +480,7 @@ static int scan_top(importer *im)
 {
 	const unsigned char *d = im->data;
 	size_t pos = skip_ws(d, im->size, bom_length(d, im->size));
+	pass_start(im, pos);
 	if (pos >= im->size || d[pos] != '{')
 		return expected(im, pos, "'{' to start a profkit JSON profile");
 	im->top = pos;
@@ -499,9 +542,11 @@ static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 	pos = skip_ws(im->data, im->size, pos + 1);
 	if (pos < im->size && im->data[pos] == ']')
 		return 0;
+	pass_start(im, pos);
 	for (w.index = 0;; w.index++) {
 		size_t end = pos;
 		w.at = pos;
+		pass_at(im, pos);
 		int rc = fast != NULL ? fast(im, &end) : MISS;
 		PK_FORWARD(rc);
 		if (rc == MISS) {
@@ -1616,9 +1661,14 @@ static int read_header(importer *im)
 	return walk_array(im, K_COMMENTS, NULL, read_comment);
 }
 
-static int json_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
+static int import(const unsigned char *data, size_t size, bool mapped, pk_profile **out,
+                  pk_error *err)
 {
-	importer im = {.data = data, .size = size, .err = err, .unknown_at = SIZE_MAX};
+	importer im = {.data = data,
+	               .size = size,
+	               .err = err,
+	               .unknown_at = SIZE_MAX,
+	               .kept = mapped ? data : NULL};
 	if (pk_profile_new(&im.p) < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	int rc = scan_top(&im);
@@ -1635,6 +1685,8 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 		rc = walk_array(&im, K_FUNCTIONS, fast_function, read_function);
 	if (rc == 0)
 		rc = walk_array(&im, K_LOCATIONS, fast_location, read_location);
+	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[K_SAMPLES]) < 0)
+		rc = out_of_memory(&im);
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
 	pk__import_state_free(&im.st);
@@ -1647,6 +1699,17 @@ static int json_import(const unsigned char *data, size_t size, pk_profile **out,
 	}
 	*out = im.p;
 	return 0;
+}
+
+static int json_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
+{
+	return import(data, size, false, out, err);
+}
+
+static int json_import_mapped(const unsigned char *data, size_t size, pk_profile **out,
+                              pk_error *err)
+{
+	return import(data, size, true, out, err);
 }
 
 /* An object whose "format" key has our marker near the start. The
@@ -2148,5 +2211,6 @@ const pk_format pk__format_json = {
     .gzip_by_default = false,
     .sniff = json_sniff,
     .import = json_import,
+    .import_mapped = json_import_mapped,
     .export = json_export,
 };

@@ -178,8 +178,9 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 	pk_profile *p = NULL;
 	bool had_error = err != NULL && err->code != 0; /* then the first error stays as it is */
 	/* in->data is our copy, even of a caller's buffer. */
-	int rc = f->import_owned ? f->import_owned(in->data, in->size, &p, err)
-	                         : f->import(in->data, in->size, &p, err);
+	int rc = in->map != NULL && f->import_mapped ? f->import_mapped(in->data, in->size, &p, err)
+	         : f->import_owned                   ? f->import_owned(in->data, in->size, &p, err)
+	                                             : f->import(in->data, in->size, &p, err);
 	if (rc == 0)
 		rc = pk_profile_validate(p, err);
 	if (rc < 0) {

@@ -1239,16 +1239,19 @@ static int speedscope_import(const unsigned char *data, size_t size, pk_profile 
 	return 0;
 }
 
-/* An object with the key "$schema" set to speedscope's schema: anywhere
- * in the bytes given, as writers put it first or last, so no prefix gives a
- * sure "no" (JSON keys come in any order). The exact key and value cannot be
- * inside another string, whose quotes would be escaped. The search is for
- * the key's '$', which few JSON profiles hold, rather than for each of the
- * many '"'. */
+/* An object with the key "$schema" set to speedscope's schema anywhere in
+ * its first megabyte (as pk_format_detect sees it), as writers put it
+ * first or last. The exact key and value cannot be inside another string,
+ * whose quotes would be escaped. The search is for the key's '$', which few
+ * JSON profiles hold, rather than for each of the many '"'. */
 static int speedscope_sniff(const unsigned char *data, size_t size)
 {
 	static const char key[] = "\"$schema\"", url[] = "\"" SCHEMA_URL "\"";
 	size_t key_len = sizeof key - 1, url_len = sizeof url - 1;
+	/* Not further: a scan of all of a large input of another format would
+	 * bring all of a mapped file into memory for nothing. */
+	if (size > PK_INPUT_PROBE_SIZE)
+		size = PK_INPUT_PROBE_SIZE;
 	size_t pos = bom_length(data, size);
 	while (pos < size && is_ws(data[pos]))
 		pos++;
