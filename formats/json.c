@@ -179,6 +179,10 @@ typedef struct importer {
 	/* A mapped input's first byte that the pass over it still holds;
 	 * NULL for an input in memory, which is held whole. */
 	const unsigned char *kept;
+	bool guess;         /* guess_tail may find the string table */
+	size_t samples_end; /* where it says the samples end; 0: no guess */
+	size_t table_end;   /* and where the string table ends */
+	size_t walked_end;  /* where the last walk_array ended */
 } importer;
 
 /* A pass over a mapped input gives back the pages behind it a MiB at a
@@ -304,30 +308,31 @@ static size_t skip_ws(const unsigned char *d, size_t size, size_t pos)
 	return pos;
 }
 
-/* The first byte in [i, size) that is one of the n bytes of set, or size.
- * Sixteen bytes a step where SSE2 is there: the outer walk runs over the
- * whole input, and most of it is digits between these few bytes. */
-static inline size_t find_any(const unsigned char *d, size_t size, size_t i, const char *set, int n)
+/* The first byte in [i, size) that is a quote, a bracket, a brace or c,
+ * or size. Sixteen bytes a step where SSE2 is there: the outer walk runs
+ * over the whole input, and most of it is digits between these few bytes. */
+static inline size_t find_special(const unsigned char *d, size_t size, size_t i, char c)
 {
 #ifdef __SSE2__
-	__m128i want[6];
-	for (int k = 0; k < n; k++)
-		want[k] = _mm_set1_epi8(set[k]);
+	const __m128i quote = _mm_set1_epi8('"'), open = _mm_set1_epi8('['),
+	              close = _mm_set1_epi8(']'), open_brace = _mm_set1_epi8('{'),
+	              close_brace = _mm_set1_epi8('}'), other = _mm_set1_epi8(c);
 	for (; size - i >= 16; i += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
-		__m128i hit = _mm_cmpeq_epi8(x, want[0]);
-		for (int k = 1; k < n; k++)
-			hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, want[k]));
+		__m128i hit = _mm_or_si128(
+		    _mm_or_si128(
+		        _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, open)),
+		        _mm_or_si128(_mm_cmpeq_epi8(x, close), _mm_cmpeq_epi8(x, open_brace))),
+		    _mm_or_si128(_mm_cmpeq_epi8(x, close_brace), _mm_cmpeq_epi8(x, other)));
 		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
 		if (bits != 0)
 			return i + (size_t)__builtin_ctz(bits);
 	}
 #endif
-	for (; i < size; i++)
-		for (int k = 0; k < n; k++)
-			if (d[i] == (unsigned char)set[k])
-				return i;
-	return size;
+	while (i < size && d[i] != '"' && d[i] != '[' && d[i] != ']' && d[i] != '{' &&
+	       d[i] != '}' && d[i] != (unsigned char)c)
+		i++;
+	return i;
 }
 
 /* Find where the JSON value at pos ends, without parsing it (the element
@@ -353,8 +358,8 @@ static size_t skip_value(importer *im, size_t pos, size_t *count)
 	size_t first = skip_ws(d, size, pos + 1);
 	bool content = d[pos] != '"' && first < size && d[first] != ']' && d[first] != '}';
 	for (size_t i = pos; i < size; i++) {
-		i = depth == 1 ? find_any(d, size, i, "\"[]{},", 6)
-		               : find_any(d, size, i, "\"[]{}", 5);
+		/* Commas only count in the value's own array. */
+		i = find_special(d, size, i, depth == 1 ? ',' : '"');
 		if (i >= size)
 			break;
 		pass_at(im, i);
@@ -363,9 +368,10 @@ static size_t skip_value(importer *im, size_t pos, size_t *count)
 			/* A quote ends the string unless an odd number of
 			 * backslashes precede it (the opening quote stops them). */
 			for (i++;; i++) {
-				i = find_any(d, size, i, "\"", 1);
-				if (i >= size)
+				const unsigned char *q = memchr(d + i, '"', size - i);
+				if (q == NULL)
 					return SIZE_MAX;
+				i = (size_t)(q - d);
 				size_t k = i;
 				while (d[k - 1] == '\\')
 					k--;
@@ -475,6 +481,67 @@ static int check_end(importer *im, size_t pos)
 	return 0;
 }
 
+/* The end of the white space that ends before `end` (and after `floor`). */
+static size_t skip_ws_back(const unsigned char *d, size_t floor, size_t end)
+{
+	while (end > floor && is_ws(d[end - 1]))
+		end--;
+	return end;
+}
+
+/* The samples are most of a profile, and the string table after them is
+ * read first: rather than skip the samples to find it, take it from the
+ * end, where the exporter writes it (`, "string_table": [...] }`), with a
+ * scan back over the table alone. The guess is checked as the samples and
+ * the table are read: each must end where it says, and the bytes between
+ * and after them are checked here, so the document is then the one the
+ * whole scan would have found. If a check fails, or the import fails, it
+ * starts again with the whole scan, which gives every message as before. */
+static bool guess_tail(importer *im, size_t samples_at)
+{
+	static const char key[] = "\"string_table\"";
+	const size_t key_len = sizeof key - 1;
+	const unsigned char *d = im->data;
+	size_t i = skip_ws_back(d, samples_at, im->size);
+	if (im->seen[K_STRING_TABLE] || d[samples_at] != '[' || i == samples_at || d[i - 1] != '}')
+		return false;
+	i = skip_ws_back(d, samples_at, i - 1);
+	if (i == samples_at || d[i - 1] != ']')
+		return false;
+	size_t table_end = i, depth = 0;
+	bool in_string = false;
+	for (i--; i > samples_at; i--) {
+		if (d[i] == '"') {
+			size_t k = i;
+			while (d[k - 1] == '\\')
+				k--;
+			in_string ^= (i - k) % 2 == 0;
+		} else if (!in_string && (d[i] == ']' || d[i] == '}')) {
+			depth++;
+		} else if (!in_string && (d[i] == '[' || d[i] == '{') && --depth == 0) {
+			break;
+		}
+	}
+	if (i == samples_at || d[i] != '[')
+		return false;
+	size_t table_at = i;
+	i = skip_ws_back(d, samples_at, table_at);
+	if (i == samples_at || d[i - 1] != ':')
+		return false;
+	i = skip_ws_back(d, samples_at, i - 1);
+	if (i - samples_at <= key_len || memcmp(d + i - key_len, key, key_len) != 0)
+		return false;
+	i = skip_ws_back(d, samples_at, i - key_len);
+	if (i == samples_at || d[i - 1] != ',')
+		return false;
+	im->samples_end = skip_ws_back(d, samples_at, i - 1);
+	im->table_end = table_end;
+	im->seen[K_SAMPLES] = im->seen[K_STRING_TABLE] = true;
+	im->at[K_SAMPLES] = samples_at;
+	im->at[K_STRING_TABLE] = table_at;
+	return true;
+}
+
 /* Walk the outer object once, noting where each key's value is. */
 static int scan_top(importer *im)
 {
@@ -495,6 +562,8 @@ static int scan_top(importer *im)
 		if (pos >= im->size || d[pos] != ':')
 			return expected(im, pos, "':' after a key");
 		pos = skip_ws(d, im->size, pos + 1);
+		if (k == K_SAMPLES && im->guess && guess_tail(im, pos))
+			return 0;
 		PK_FORWARD(value_end(im, pos, &count, &end));
 		if (k < K_COUNT) {
 			im->seen[k] = true;
@@ -540,6 +609,7 @@ static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 	if (im->data[pos] != '[')
 		return fail_in(im, &w, " must be an array");
 	pos = skip_ws(im->data, im->size, pos + 1);
+	im->walked_end = pos + 1;
 	if (pos < im->size && im->data[pos] == ']')
 		return 0;
 	pass_start(im, pos);
@@ -558,6 +628,7 @@ static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 			PK_FORWARD(rc);
 		}
 		pos = skip_ws(im->data, im->size, end);
+		im->walked_end = pos + 1;
 		if (pos < im->size && im->data[pos] == ']')
 			return 0;
 		if (pos >= im->size || im->data[pos] != ',')
@@ -1610,6 +1681,8 @@ static int read_header(importer *im)
 	/* The string table before any other string is interned, so that its
 	 * order is kept. */
 	PK_FORWARD(walk_array(im, K_STRING_TABLE, fast_table_string, read_table_string));
+	if (im->samples_end != 0 && im->walked_end != im->table_end)
+		return MISS;
 	static const int scalars[] = {K_DEFAULT_SAMPLE_TYPE, K_PERIOD_TYPE,    K_PERIOD,
 	                              K_TIME_NANOS,          K_DURATION_NANOS, K_DROP_FRAMES,
 	                              K_KEEP_FRAMES,         K_DOC_URL};
@@ -1661,14 +1734,17 @@ static int read_header(importer *im)
 	return walk_array(im, K_COMMENTS, NULL, read_comment);
 }
 
-static int import(const unsigned char *data, size_t size, bool mapped, pk_profile **out,
-                  pk_error *err)
+/* One try at an import: with guess, guess_tail may find the string table,
+ * and MISS says that the guess was wrong. */
+static int import_once(const unsigned char *data, size_t size, bool mapped, bool guess,
+                       pk_profile **out, pk_error *err)
 {
 	importer im = {.data = data,
 	               .size = size,
 	               .err = err,
 	               .unknown_at = SIZE_MAX,
-	               .kept = mapped ? data : NULL};
+	               .kept = mapped ? data : NULL,
+	               .guess = guess};
 	if (pk_profile_new(&im.p) < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	int rc = scan_top(&im);
@@ -1689,16 +1765,30 @@ static int import(const unsigned char *data, size_t size, bool mapped, pk_profil
 		rc = out_of_memory(&im);
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
+	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)
+		rc = MISS;
 	pk__import_state_free(&im.st);
 	pk__vec_free(&im.bytes);
 	pk__vec_free(&im.scratch);
 	pk__vec_free(&im.label_recs);
-	if (rc < 0) {
-		pk_profile_free(im.p);
-		return rc;
+	if (rc == 0) {
+		*out = im.p;
+		return 0;
 	}
-	*out = im.p;
-	return 0;
+	pk_profile_free(im.p);
+	return im.samples_end != 0 && rc != PK_ENOMEM ? MISS : rc;
+}
+
+static int import(const unsigned char *data, size_t size, bool mapped, pk_profile **out,
+                  pk_error *err)
+{
+	pk_error before = err != NULL ? *err : (pk_error){0};
+	int rc = import_once(data, size, mapped, true, out, err);
+	if (rc != MISS)
+		return rc;
+	if (err != NULL)
+		*err = before;
+	return import_once(data, size, mapped, false, out, err);
 }
 
 static int json_import(const unsigned char *data, size_t size, pk_profile **out, pk_error *err)
