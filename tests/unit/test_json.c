@@ -484,6 +484,17 @@ static const bad_case bad_cases[] = {
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1]", 3, 0, "invalid JSON"},
     {HEAD TYPES ",\n\"comments\": [\"abc]}", 3, 0, "premature end of input"},
     {HEAD TYPES "} x", 2, 47, "unexpected data after the end of the profile"},
+    /* the string table taken from the end (guess_tail): a wrong guess,
+     * or an error after it, gives the message of the whole scan */
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]}]],\n\"string_table\": [5]}", 3, 29,
+     "expected ',' or '}' after a value, found ']'"},
+    {HEAD TYPES ",\n\"string_table\": [],\n\"samples\": [],\n\"string_table\": []}", 5, 1,
+     "the key \"string_table\" appears twice"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"], \\\""
+                "string_table\\\": [\"}]}],\n\"string_table\": [\"\", 7]}",
+     4, 22, "string_table[1] must be a string or a {\"hex\": ...} object"},
+    {HEAD TYPES ",\n\"samples\": [{\"values\": [1]}],\n\"string_table\": [\"\"]\n,}", 5, 2,
+     "expected a key string, found '}'"},
     {HEAD TYPES ",\n\"period\" 1}", 3, 10, "expected ':' after a key"},
     {HEAD TYPES " \x01}", 2, 46, "expected ',' or '}' after a value, found byte 0x01"},
     {HEAD TYPES ",\n period: 1}", 3, 2, "expected a key string, found 'p'"},
@@ -673,6 +684,94 @@ static void test_error_position_in_big_document(void **state)
 	pk_profile_free(p);
 }
 
+/* The string table is taken from the end when it is last, as the writer
+ * puts it; strings that look like brackets or keys do not fool the scan
+ * back, and a table that is not last, or a key written with an escape, is
+ * found by the whole scan. */
+static void test_string_table_at_the_end(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+	    HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"]\", "
+	               "\"str\": \"[\\\"\"}]}],\n\"string_table\": [\"\", \"\\\\\", \"a\\\"]\", "
+	               "\"]\", \"[\\\"\"] }\n",
+	    HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"]\", "
+	               "\"str\": \"[\\\"\"}]}],\n\"string_table\": [\"\", \"\\\\\", \"a\\\"]\"], "
+	               "\"comments\": [\"]\"]}",
+	    HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"labels\": [{\"key\": \"]\", "
+	               "\"str\": \"[\\\"\"}]}],\n\"string\\u005ftable\": [\"\", \"\\\\\", "
+	               "\"a\\\"]\"]}",
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		pk_profile *p = NULL;
+		pk_error err;
+		if (read_json_text(texts[i], &p, &err) != 0)
+			fail_msg("text %zu: %s at %ld:%ld", i, err.message, err.line, err.column);
+		/* the table's order first, then the strings met later */
+		assert_string_equal(pk_profile_string(p, 1), "\\");
+		assert_string_equal(pk_profile_string(p, 2), "a\"]");
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, 0, &s), 0);
+		assert_string_equal(pk_profile_string(p, s.labels[0].key), "]");
+		assert_string_equal(pk_profile_string(p, s.labels[0].str), "[\"");
+		pk_profile_free(p);
+	}
+}
+
+/* A plain file larger than a read chunk is mapped, and the pages behind
+ * each pass are given back: the profile and an error's place are as when
+ * the same bytes are read from memory. */
+static void test_mapped_file(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	for (int i = 0; i < 100000; i++) {
+		int64_t v[2] = {i, -i};
+		assert_int_equal(pk_profile_add_sample(p, NULL, 0, v, 2, NULL, 0), 0);
+	}
+	size_t size;
+	char *json = to_json(p, &size);
+	assert_true(size > ((size_t)3 << 20));
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/pk_test_json.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(json, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	if (pk_profile_read_path(path, NULL, &q, NULL, &err) != 0)
+		fail_msg("%s", err.message);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+
+	/* an error late in the samples, after pages were given back */
+	char *at = strstr(json, "{\"locations\":[],\"values\":[99000,-99000]}");
+	assert_non_null(at);
+	memcpy(at + strlen("{\"locations\":[],\"values\":[99000,"), "\"", 1);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(json, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	pk_error want = PK_ERROR_INIT;
+	q = NULL;
+	assert_int_equal(pk_profile_read_buffer(json, size, NULL, &q, NULL, &want), PK_EFORMAT);
+	pk_error_init(&err);
+	assert_int_equal(pk_profile_read_path(path, NULL, &q, NULL, &err), PK_EFORMAT);
+	assert_null(q);
+	assert_string_equal(err.message, want.message);
+	assert_int_equal(err.line, want.line);
+	assert_int_equal(err.column, want.column);
+	assert_int_equal(err.offset, want.offset);
+	assert_true(err.offset > at - json);
+	remove(path);
+	free(json);
+	pk_profile_free(p);
+}
+
 /* ------------------------------------------------------ allocation failure */
 
 /* Failing each of our allocations in turn gives PK_ENOMEM and no leak
@@ -737,6 +836,8 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_error_position_in_big_document),
+	    cmocka_unit_test(test_string_table_at_the_end),
+	    cmocka_unit_test(test_mapped_file),
 	    cmocka_unit_test(test_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
