@@ -1922,12 +1922,32 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "75767778798081828384858687888990919293949596979899";
 
 /* v in decimal at to; returns the length. Two digits a step, from the
- * end. */
+ * end. The length comes from the bit length (log10(2) ~ 1233 / 4096),
+ * without a loop whose exit mispredicts as the lengths vary. */
 static size_t format_u64(unsigned char *to, uint64_t v)
 {
-	size_t n = 1;
-	for (uint64_t rest = v; rest >= 10; rest /= 10)
-		n++;
+	static const uint64_t powers[20] = {1u,
+	                                    10u,
+	                                    100u,
+	                                    1000u,
+	                                    10000u,
+	                                    100000u,
+	                                    1000000u,
+	                                    10000000u,
+	                                    100000000u,
+	                                    1000000000u,
+	                                    10000000000u,
+	                                    100000000000u,
+	                                    1000000000000u,
+	                                    10000000000000u,
+	                                    100000000000000u,
+	                                    1000000000000000u,
+	                                    10000000000000000u,
+	                                    100000000000000000u,
+	                                    1000000000000000000u,
+	                                    10000000000000000000u};
+	size_t t = (size_t)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+	size_t n = t + 1 - ((v | 1) < powers[t]);
 	unsigned char *at = to + n;
 	while (v >= 100) {
 		const char *pair = digit_pairs + 2 * (v % 100);
