@@ -183,6 +183,10 @@ typedef struct importer {
 	size_t samples_end; /* where it says the samples end; 0: no guess */
 	size_t table_end;   /* and where the string table ends */
 	size_t walked_end;  /* where the last walk_array ended */
+	/* n when the n locations have the ids 1 to n in order, as writers
+	 * number them: a sample's ids are then their indices + 1, without a
+	 * look in the id map (a cache miss a frame); else 0 */
+	size_t plain_ids;
 } importer;
 
 /* A pass over a mapped input gives back the pages behind it a MiB at a
@@ -1266,6 +1270,16 @@ static int fast_u64(importer *im, size_t *pos, uint64_t *out)
 	return 0;
 }
 
+/* Whether the len bytes of key (plain string bytes, so never NUL) are
+ * want; inline, as a call to strncmp cost more than the few bytes. */
+static inline bool key_is(const char *want, const char *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (want[i] != key[i])
+			return false;
+	return want[len] == '\0';
+}
+
 /* Reads an F_ANY member, the field fields[index], at *pos. */
 typedef int (*fast_member)(importer *im, size_t *pos, size_t index, void *ctx);
 
@@ -1295,9 +1309,7 @@ static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec
 				return MISS;
 			size_t index = 0;
 			while (fields[index].key != NULL &&
-			       !(fields[index].key[0] == key[0] &&
-			         strncmp(fields[index].key, key, key_len) == 0 &&
-			         fields[index].key[key_len] == '\0'))
+			       !key_is(fields[index].key, key, key_len))
 				index++;
 			const field *f = &fields[index];
 			if (f->key == NULL || (*seen & 1u << index))
@@ -1605,7 +1617,9 @@ static int fast_sample_numbers(importer *im, size_t *pos, bool locations)
 		if (v->count == v->capacity && pk__vec_reserve(v, elem, 1) < 0)
 			return out_of_memory(im);
 		if (locations) {
-			uint32_t index = pk__idmap_get(&im->st.location_ids, u);
+			uint32_t index = u - 1 < im->plain_ids
+			                     ? (uint32_t)(u - 1)
+			                     : pk__idmap_get(&im->st.location_ids, u);
 			if (index == PK_NONE)
 				return MISS;
 			((uint32_t *)v->items)[v->count++] = index;
@@ -1788,6 +1802,12 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		rc = walk_array(&im, K_LOCATIONS, fast_location, read_location);
 	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[K_SAMPLES]) < 0)
 		rc = out_of_memory(&im);
+	size_t locations = rc == 0 ? pk_profile_location_count(im.p) : 0;
+	while (im.plain_ids < locations &&
+	       pk_profile_location(im.p, im.plain_ids)->id == im.plain_ids + 1)
+		im.plain_ids++;
+	if (im.plain_ids < locations)
+		im.plain_ids = 0;
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)
