@@ -545,7 +545,8 @@ struct pk_format {
 	int (*import)(const unsigned char *data, size_t size, pk_profile **out, pk_error *err);
 	/* Optional: import for bytes that are the library's own copy, which
 	 * the importer may discard (pk__discard_pages) once it is done with
-	 * them, so that the input and the model need not both be whole. */
+	 * them, so that the input and the model need not both be whole; it
+	 * must not write to them (a file's may be a read-only mapping). */
 	int (*import_owned)(unsigned char *data, size_t size, pk_profile **out, pk_error *err);
 	/* Optional, before import_owned: import for bytes mapped read-only
 	 * from a file, whose pages the importer may discard whenever it is
