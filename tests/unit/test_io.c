@@ -387,6 +387,50 @@ static void test_max_size(void **state)
 	free(data);
 }
 
+/* A plain file larger than the first read is mapped, from where the file
+ * descriptor is; pages given back read again from the file, and one over
+ * the size limit is refused as a read one is. */
+static void test_plain_file_mapped(void **state)
+{
+	(void)state;
+	size_t size = (3u << 20) + 123;
+	unsigned char *data = pattern(size, 3);
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/plain", dir);
+	write_file(path, data, size);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	assert_non_null(in.map);
+	assert_false(in.was_gzip);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__discard_pages(in.data, in.data + size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	assert_null(in.map);
+	assert_int_equal(pk__input_read_path(path, size - 1, NULL, &in, &err), PK_ENOMEM);
+	assert_null(in.data);
+
+	/* stdin part way into a file: the rest, from an offset not on a page */
+	int saved = dup(STDIN_FILENO);
+	assert_true(saved >= 0);
+	FILE *f = freopen(path, "rb", stdin);
+	assert_non_null(f);
+	assert_int_equal(lseek(STDIN_FILENO, 5000, SEEK_SET), 5000);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_read_path("-", 0, NULL, &in, &err), 0);
+	assert_non_null(in.map);
+	assert_int_equal(in.size, size - 5000);
+	assert_memory_equal(in.data, data + 5000, size - 5000);
+	pk__input_release(&in);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+	remove_dir(dir);
+	free(data);
+}
+
 /* A gzip member of data whose header carries a file name of name_len
  * bytes: a way to give a member any size. */
 static unsigned char *gzip_named(const void *data, size_t size, size_t name_len, size_t *out_size)
@@ -1165,6 +1209,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_buffer_is_copied),
+	    cmocka_unit_test(test_plain_file_mapped),
 	    cmocka_unit_test(test_gunzip_single_member),
 	    cmocka_unit_test(test_gunzip_multi_member),
 	    cmocka_unit_test(test_gunzip_truncated),
