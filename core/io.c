@@ -452,9 +452,25 @@ static int cannot_read(int e, uint64_t at, pk_error *err)
 	return pk__error_at(err, PK_EIO, (long long)at, "cannot read: %s", strerror(e));
 }
 
+/* A read of fd on the worker: the next chunk comes in while the one
+ * before is inflated, which the read's copy would otherwise add to. */
+typedef struct chunk_read {
+	int fd;
+	unsigned char *buf;
+	ssize_t got;
+	int errno_;
+} chunk_read;
+
+static void read_job(void *ctx)
+{
+	chunk_read *r = ctx;
+	r->got = read_full(r->fd, r->buf, IO_CHUNK);
+	r->errno_ = r->got < 0 ? errno : 0;
+}
+
 /* Gunzip the rest of fd as it is read, a chunk at a time, so that the
- * compressed bytes are never all in memory: head (head_len bytes) is what
- * was read already. total is the compressed size of a regular file (0 if
+ * compressed bytes are never all in memory: chunk (head_len bytes, ours to
+ * free) is what was read already. total is the compressed size of a regular file (0 if
  * not known), isize its last four bytes (or NULL). */
 static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t total,
                      const unsigned char *isize, uint64_t max_size, pk__input_probe probe,
@@ -462,10 +478,18 @@ static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t tot
 {
 	inflater g;
 	size_t cap = first_capacity(total ? total : head_len, isize, max_size);
-	PK_FORWARD(gunzip_start(&g, cap, max_size, false, total, probe, err));
+	int rc = gunzip_start(&g, cap, max_size, false, total, probe, err);
+	if (rc < 0) {
+		pk__free(chunk);
+		return rc;
+	}
+	/* A short first read was the end: then no thread and no second chunk. */
+	chunk_read next = {fd, head_len == IO_CHUNK ? pk__malloc(IO_CHUNK) : NULL, 0, 0};
+	worker reader = {0};
 	uint64_t in = 0;
 	size_t len = head_len;
-	int rc = 0;
+	if (head_len == IO_CHUNK && next.buf == NULL)
+		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	while (rc == 0 && len > 0) {
 		in += len;
 		/* Compressed input larger than the limit is refused as plain
@@ -476,16 +500,25 @@ static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t tot
 			                  (unsigned long long)max_size);
 			break;
 		}
+		next.got = 0;
+		if (len == IO_CHUNK)
+			worker_run(&reader, read_job, &next);
 		rc = gunzip_feed(&g, chunk, len);
+		worker_wait(&reader);
 		if (rc < 0)
 			break;
 		if (progress && progress->fn)
 			progress->fn(progress->ctx, "decompressing", in, total > in ? total : 0);
-		ssize_t n = read_full(fd, chunk, IO_CHUNK);
-		if (n < 0)
-			rc = cannot_read(errno, in, err);
-		len = n > 0 ? (size_t)n : 0;
+		if (next.got < 0)
+			rc = cannot_read(next.errno_, in, err);
+		len = next.got > 0 ? (size_t)next.got : 0;
+		unsigned char *t = chunk;
+		chunk = next.buf;
+		next.buf = t;
 	}
+	worker_stop(&reader);
+	pk__free(chunk);
+	pk__free(next.buf);
 	if (rc < 0) {
 		gunzip_discard(&g);
 		return rc;
@@ -607,23 +640,22 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 		bool has_isize = false;
 		uint64_t total = regular_size(fd, &st, isize, &has_isize);
 		/* The first bytes say whether it is gzip; a gzip stream then
-		 * goes through this one chunk as it is read. */
+		 * goes through chunks as it is read. */
 		unsigned char *chunk = pk__malloc(IO_CHUNK);
 		ssize_t n = chunk ? read_full(fd, chunk, IO_CHUNK) : 0;
-		if (chunk == NULL)
+		if (chunk == NULL) {
 			rc = pk__error_set(err, PK_ENOMEM, "out of memory");
-		else if (n < 0)
+		} else if (n < 0) {
 			rc = cannot_read(errno, 0, err);
+			pk__free(chunk);
+		}
+		/* They take the chunk over. */
 		else if (pk__is_gzip(chunk, (size_t)n))
 			rc = gunzip_fd(fd, chunk, (size_t)n, total, has_isize ? isize : NULL,
 			               max_size, probe, progress, out, err);
-		else {
-			/* read_all takes the chunk over. */
+		else
 			rc = read_all(fd, chunk, (size_t)n, total, max_size, probe, progress, out,
 			              err);
-			chunk = NULL;
-		}
-		pk__free(chunk);
 	}
 	if (!is_stdin)
 		close(fd);
