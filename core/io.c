@@ -470,8 +470,8 @@ static void read_job(void *ctx)
 
 /* Gunzip the rest of fd as it is read, a chunk at a time, so that the
  * compressed bytes are never all in memory: chunk (head_len bytes, ours to
- * free) is what was read already. total is the compressed size of a regular file (0 if
- * not known), isize its last four bytes (or NULL). */
+ * free) is what was read already. total is the compressed size of a
+ * regular file (0 if not known), isize its last four bytes (or NULL). */
 static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t total,
                      const unsigned char *isize, uint64_t max_size, pk__input_probe probe,
                      const pk__progress *progress, pk__input *out, pk_error *err)
