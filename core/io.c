@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,101 @@
 #define IO_CHUNK (256 * 1024)
 /* What small writes to a sink gather into before they go on. */
 #define SINK_BUFFER (64 * 1024)
+
+/* ---------------------------------------------------------------- worker */
+
+/* A second thread for the byte work (deflate, read, write) beside the
+ * caller's, which hands it one job at a time and waits for it before the
+ * next. Jobs touch only their buffers and file descriptors: errors,
+ * progress callbacks and allocations stay on the caller's thread, which
+ * the caller's error record and allocator may rely on. */
+typedef struct worker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* busy or quit changed */
+	pthread_t thread;
+	bool started, busy, quit;
+	void (*job)(void *ctx);
+	void *ctx;
+} worker;
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->busy && !w->quit)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->busy)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		w->job(w->ctx);
+		pthread_mutex_lock(&w->lock);
+		w->busy = false;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Until the job handed over is done. */
+static void worker_wait(worker *w)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Hand job(ctx) to the thread, started on the first job; where no thread
+ * can start, the job runs here and now. */
+static void worker_run(worker *w, void (*job)(void *ctx), void *ctx)
+{
+	if (!w->started) {
+		*w = (worker){0};
+		bool ok = pthread_mutex_init(&w->lock, NULL) == 0;
+		if (ok && pthread_cond_init(&w->cond, NULL) != 0) {
+			pthread_mutex_destroy(&w->lock);
+			ok = false;
+		}
+		if (ok && pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			pthread_cond_destroy(&w->cond);
+			pthread_mutex_destroy(&w->lock);
+			ok = false;
+		}
+		if (!ok) {
+			job(ctx);
+			return;
+		}
+		w->started = true;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+	w->job = job;
+	w->ctx = ctx;
+	w->busy = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Wait for the last job and end the thread. */
+static void worker_stop(worker *w)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+	w->quit = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	w->started = false;
+}
 
 /* ----------------------------------------------------------------- input */
 
@@ -357,20 +453,44 @@ static int cannot_read(int e, uint64_t at, pk_error *err)
 	return pk__error_at(err, PK_EIO, (long long)at, "cannot read: %s", strerror(e));
 }
 
+/* A read of fd on the worker: the next chunk comes in while the one
+ * before is inflated, which the read's copy would otherwise add to. */
+typedef struct chunk_read {
+	int fd;
+	unsigned char *buf;
+	ssize_t got;
+	int errno_;
+} chunk_read;
+
+static void read_job(void *ctx)
+{
+	chunk_read *r = ctx;
+	r->got = read_full(r->fd, r->buf, IO_CHUNK);
+	r->errno_ = r->got < 0 ? errno : 0;
+}
+
 /* Gunzip the rest of fd as it is read, a chunk at a time, so that the
- * compressed bytes are never all in memory: head (head_len bytes) is what
- * was read already. total is the compressed size of a regular file (0 if
- * not known), isize its last four bytes (or NULL). */
+ * compressed bytes are never all in memory: chunk (head_len bytes, ours to
+ * free) is what was read already. total is the compressed size of a
+ * regular file (0 if not known), isize its last four bytes (or NULL). */
 static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t total,
                      const unsigned char *isize, uint64_t max_size, pk__input_probe probe,
                      const pk__progress *progress, pk__input *out, pk_error *err)
 {
 	inflater g;
 	size_t cap = first_capacity(total ? total : head_len, isize, max_size);
-	PK_FORWARD(gunzip_start(&g, cap, max_size, false, total, probe, err));
+	int rc = gunzip_start(&g, cap, max_size, false, total, probe, err);
+	if (rc < 0) {
+		pk__free(chunk);
+		return rc;
+	}
+	/* A short first read was the end: then no thread and no second chunk. */
+	chunk_read next = {fd, head_len == IO_CHUNK ? pk__malloc(IO_CHUNK) : NULL, 0, 0};
+	worker reader = {0};
 	uint64_t in = 0;
 	size_t len = head_len;
-	int rc = 0;
+	if (head_len == IO_CHUNK && next.buf == NULL)
+		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	while (rc == 0 && len > 0) {
 		in += len;
 		/* Compressed input larger than the limit is refused as plain
@@ -381,16 +501,25 @@ static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t tot
 			                  (unsigned long long)max_size);
 			break;
 		}
+		next.got = 0;
+		if (len == IO_CHUNK)
+			worker_run(&reader, read_job, &next);
 		rc = gunzip_feed(&g, chunk, len);
+		worker_wait(&reader);
 		if (rc < 0)
 			break;
 		if (progress && progress->fn)
 			progress->fn(progress->ctx, "decompressing", in, total > in ? total : 0);
-		ssize_t n = read_full(fd, chunk, IO_CHUNK);
-		if (n < 0)
-			rc = cannot_read(errno, in, err);
-		len = n > 0 ? (size_t)n : 0;
+		if (next.got < 0)
+			rc = cannot_read(next.errno_, in, err);
+		len = next.got > 0 ? (size_t)next.got : 0;
+		unsigned char *t = chunk;
+		chunk = next.buf;
+		next.buf = t;
 	}
+	worker_stop(&reader);
+	pk__free(chunk);
+	pk__free(next.buf);
 	if (rc < 0) {
 		gunzip_discard(&g);
 		return rc;
@@ -536,27 +665,27 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 		bool has_isize = false;
 		uint64_t total = regular_size(fd, &st, isize, &has_isize);
 		/* The first bytes say whether it is gzip; a gzip stream then
-		 * goes through this one chunk as it is read. */
+		 * goes through chunks as it is read. */
 		unsigned char *chunk = pk__malloc(IO_CHUNK);
 		ssize_t n = chunk ? read_full(fd, chunk, IO_CHUNK) : 0;
-		if (chunk == NULL)
+		if (chunk == NULL) {
 			rc = pk__error_set(err, PK_ENOMEM, "out of memory");
-		else if (n < 0)
+		} else if (n < 0) {
 			rc = cannot_read(errno, 0, err);
+			pk__free(chunk);
+		}
+		/* gunzip_fd and read_all take the chunk over. */
 		else if (pk__is_gzip(chunk, (size_t)n))
 			rc = gunzip_fd(fd, chunk, (size_t)n, total, has_isize ? isize : NULL,
 			               max_size, probe, progress, out, err);
 		else if (total > (uint64_t)n && total <= max_size &&
 		         map_rest(fd, &st, total, out)) {
+			pk__free(chunk);
 			if (progress && progress->fn)
 				progress->fn(progress->ctx, "reading", total, total);
-		} else {
-			/* read_all takes the chunk over. */
+		} else
 			rc = read_all(fd, chunk, (size_t)n, total, max_size, probe, progress, out,
 			              err);
-			chunk = NULL;
-		}
-		pk__free(chunk);
 	}
 	if (!is_stdin)
 		close(fd);
@@ -681,55 +810,133 @@ void pk__buffer_sink_release(pk__buffer_sink *b)
 #define GZIP_LEVEL 2
 #define GZIP_LEVEL_BUF ISAL_DEF_LVL2_DEFAULT
 
+/* The encoder fills one block while the worker deflates the one before:
+ * deflate takes a fifth of a pprof conversion, which the second core does
+ * beside the encoder. The blocks are large, so a hand-over's cost is
+ * small beside the block's deflate. */
+#define GZIP_BLOCK ((size_t)512 * 1024)
+/* A block's deflate output. ISA-L emits a deflate block when its token
+ * buffer fills, so a block's output can carry some of the blocks before;
+ * what does not fit is written out and deflated on from there. */
+#define GZIP_OUT (GZIP_BLOCK + GZIP_BLOCK / 2)
+
 struct pk__gzip_sink {
-	pk__sink base;
+	pk__sink base; /* its buffer is in[filling] */
 	pk__sink *next;
 	struct isal_zstream z;
 	unsigned char *level_buf;
-	unsigned char in[SINK_BUFFER];
-	unsigned char out[IO_CHUNK];
+	unsigned char *in[2], *out[2]; /* one allocation */
+	int filling;
+	bool in_flight;  /* in[!filling] is deflated into out[!filling] */
+	bool refused;    /* isal_deflate failed, in the job */
+	worker deflater; /* started by the first full block */
 };
 
-/* Deflate data (the whole output's end with last) into next. */
-static int gzip_pump(pk__gzip_sink *g, const unsigned char *data, size_t size, bool last)
+static bool deflated(const struct isal_zstream *z)
+{
+	return z->avail_in == 0 && z->avail_out > 0 &&
+	       (!z->end_of_stream || z->internal_state.state == ZSTATE_END);
+}
+
+/* The job: deflate z's input into its output until one of them ends. */
+static void deflate_job(void *ctx)
+{
+	pk__gzip_sink *g = ctx;
+	do {
+		if (isal_deflate(&g->z) != COMP_OK) {
+			g->refused = true;
+			return;
+		}
+	} while (g->z.avail_out > 0 && !deflated(&g->z));
+}
+
+/* Wait for the block in flight to be deflated whole: out[!filling] holds
+ * the rest of its output. */
+static int gzip_settle(pk__gzip_sink *g)
 {
 	struct isal_zstream *z = &g->z;
-	do {
-		/* ISA-L counts in 32 bits, so at most 1 GiB at a time. */
-		size_t n = size > (1u << 30) ? (1u << 30) : size;
-		z->next_in = (uint8_t *)data;
-		z->avail_in = (uint32_t)n;
-		z->end_of_stream = last && n == size;
-		do {
-			z->next_out = g->out;
-			z->avail_out = sizeof g->out;
-			if (isal_deflate(z) != COMP_OK)
-				return pk__error_set(g->base.err, PK_EIO,
-				                     "gzip compression failed");
-			PK_FORWARD(pk__sink_write(g->next, g->out, sizeof g->out - z->avail_out));
-		} while (z->avail_in > 0 || z->avail_out == 0 ||
-		         (z->end_of_stream && z->internal_state.state != ZSTATE_END));
-		data += n;
-		size -= n;
-	} while (size > 0);
+	unsigned char *out = g->out[!g->filling];
+	worker_wait(&g->deflater);
+	while (!g->refused && !deflated(z)) {
+		PK_FORWARD(pk__sink_write(g->next, out, (size_t)(z->next_out - out)));
+		z->next_out = out;
+		z->avail_out = GZIP_OUT;
+		deflate_job(g);
+	}
+	if (g->refused)
+		return pk__error_set(g->base.err, PK_EIO, "gzip compression failed");
+	return 0;
+}
+
+/* Deflate the n bytes of in[filling] (the output's end with last) and
+ * pass the output of the block before on while that runs. */
+static int gzip_hand_over(pk__gzip_sink *g, size_t n, bool last)
+{
+	struct isal_zstream *z = &g->z;
+	const unsigned char *done = NULL;
+	size_t done_len = 0;
+	if (g->in_flight) {
+		PK_FORWARD(gzip_settle(g));
+		done = g->out[!g->filling];
+		done_len = (size_t)(z->next_out - done);
+		g->in_flight = false;
+	}
+	int i = g->filling;
+	z->next_in = g->in[i];
+	z->avail_in = (uint32_t)n;
+	z->end_of_stream = last;
+	z->next_out = g->out[i];
+	z->avail_out = GZIP_OUT;
+	g->in_flight = true;
+	/* Output that fits one block needs no thread. */
+	if (last && !g->deflater.started)
+		deflate_job(g);
+	else
+		worker_run(&g->deflater, deflate_job, g);
+	g->filling = !i;
+	g->base.buf = g->in[g->filling];
+	return done_len > 0 ? pk__sink_write(g->next, done, done_len) : 0;
+}
+
+/* A write from outside a sink's buffer, for the sinks that hand their
+ * buffer to the worker (which cannot read the caller's memory after the
+ * call): through the buffer, a piece at a time. */
+static int write_through_buffer(pk__sink *s, const unsigned char *data, size_t size)
+{
+	while (size >= s->cap) {
+		memcpy(s->buf, data, s->cap);
+		s->len = s->cap;
+		PK_FORWARD(pk__sink_flush(s));
+		data += s->cap;
+		size -= s->cap;
+	}
+	memcpy(s->buf, data, size);
+	s->len = size;
 	return 0;
 }
 
 static int gzip_write(pk__sink *s, const void *data, size_t size)
 {
-	return gzip_pump((pk__gzip_sink *)s, data, size, false);
+	pk__gzip_sink *g = (pk__gzip_sink *)s;
+	if (data == s->buf)
+		return gzip_hand_over(g, size, false);
+	return write_through_buffer(s, data, size);
 }
 
 int pk__gzip_sink_new(pk__sink *next, pk_error *err, pk__gzip_sink **out)
 {
-	pk__gzip_sink *g = pk__malloc(sizeof *g);
+	pk__gzip_sink *g = pk__calloc(1, sizeof *g);
 	PK_CHECK_ALLOC(g, err);
 	g->level_buf = pk__malloc(GZIP_LEVEL_BUF);
-	if (g->level_buf == NULL) {
-		pk__free(g);
+	g->in[0] = pk__malloc(2 * (GZIP_BLOCK + GZIP_OUT));
+	if (g->level_buf == NULL || g->in[0] == NULL) {
+		pk__gzip_sink_free(g);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
-	g->base = (pk__sink){gzip_write, err, g->in, 0, sizeof g->in};
+	g->in[1] = g->in[0] + GZIP_BLOCK;
+	g->out[0] = g->in[1] + GZIP_BLOCK;
+	g->out[1] = g->out[0] + GZIP_OUT;
+	g->base = (pk__sink){gzip_write, err, g->in[0], 0, GZIP_BLOCK};
 	g->next = next;
 	isal_deflate_init(&g->z);
 	g->z.gzip_flag = IGZIP_GZIP;
@@ -749,14 +956,20 @@ int pk__gzip_sink_finish(pk__gzip_sink *g)
 {
 	size_t n = g->base.len;
 	g->base.len = 0;
-	return gzip_pump(g, g->in, n, true);
+	PK_FORWARD(gzip_hand_over(g, n, true));
+	PK_FORWARD(gzip_settle(g));
+	g->in_flight = false;
+	const unsigned char *out = g->out[!g->filling];
+	return pk__sink_write(g->next, out, (size_t)(g->z.next_out - out));
 }
 
 void pk__gzip_sink_free(pk__gzip_sink *g)
 {
 	if (g == NULL)
 		return;
+	worker_stop(&g->deflater);
 	pk__free(g->level_buf);
+	pk__free(g->in[0]);
 	pk__free(g);
 }
 
@@ -767,34 +980,107 @@ void pk__gzip_sink_free(pk__gzip_sink *g)
  * O_TMPFILE where the file system allows, so a killed process leaves
  * nothing behind; elsewhere a named one. */
 struct pk__file_sink {
-	pk__sink base;
+	pk__sink base; /* its buffer: chunk, then blocks[filling] */
 	char *target;  /* the file written; NULL for stdout */
 	bool buffered; /* stdout or not a regular file: output waits in pending */
 	pk__buffer_sink pending;
-	FILE *fp;       /* the temporary file */
-	bool anonymous; /* fp is an O_TMPFILE, not yet linked */
+	int fd;         /* the temporary file, or -1 */
+	bool anonymous; /* fd is an O_TMPFILE, not yet linked */
 	char *tmp_path; /* its name, once it has one */
 	mode_t mode;    /* of the file it replaces, or 0 */
 	pk__progress progress;
 	uint64_t written;
-	unsigned char chunk[SINK_BUFFER]; /* the base's buffer */
+	unsigned char *blocks; /* two FILE_BLOCKs, once the output outgrows chunk */
+	int filling;
+	worker writer;
+	const unsigned char *job_data; /* the block the writer writes, or NULL */
+	size_t job_size;
+	int job_errno; /* of its failure, or 0 */
+	unsigned char chunk[SINK_BUFFER];
 };
+
+/* A large output goes out a block at a time from the worker while the
+ * exporter fills the next: the write calls are a tenth of a JSON export. */
+#define FILE_BLOCK ((size_t)1 << 20)
 
 void pk__file_sink_set_progress(pk__file_sink *f, pk__progress progress)
 {
 	f->progress = progress;
 }
 
-static int file_write(pk__sink *s, const void *data, size_t size)
+static void count_written(pk__file_sink *f, size_t size)
 {
-	pk__file_sink *f = (pk__file_sink *)s;
 	if (f->progress.fn && (f->written >> 20) != ((f->written + size) >> 20))
 		f->progress.fn(f->progress.ctx, "writing", f->written + size, 0);
 	f->written += size;
-	if (f->buffered)
+}
+
+/* write(2) all of data: 0, or the errno of the failure. */
+static int write_full(int fd, const unsigned char *data, size_t size)
+{
+	while (size > 0) {
+		ssize_t n = write(fd, data, size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		data += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}
+
+static int cannot_write(pk__file_sink *f, int e)
+{
+	return pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(e));
+}
+
+static void write_job(void *ctx)
+{
+	pk__file_sink *f = ctx;
+	f->job_errno = write_full(f->fd, f->job_data, f->job_size);
+}
+
+/* Wait for the block in flight to be written. */
+static int file_settle(pk__file_sink *f)
+{
+	if (f->job_data == NULL)
+		return 0;
+	worker_wait(&f->writer);
+	f->job_data = NULL;
+	return f->job_errno != 0 ? cannot_write(f, f->job_errno) : 0;
+}
+
+static int file_write(pk__sink *s, const void *data, size_t size)
+{
+	pk__file_sink *f = (pk__file_sink *)s;
+	if (f->buffered) {
+		count_written(f, size);
 		return pk__sink_write(&f->pending.base, data, size);
-	if (fwrite(data, 1, size, f->fp) != size)
-		return pk__error_set(s->err, PK_EIO, "cannot write: %s", strerror(errno));
+	}
+	if (f->blocks == NULL) {
+		/* The first chunk is written here, so that an output that
+		 * cannot be written (a full disk, a size limit) fails before
+		 * the exporter's work, and a small one needs no thread. */
+		count_written(f, size);
+		int e = write_full(f->fd, data, size);
+		if (e != 0)
+			return cannot_write(f, e);
+		f->blocks = pk__malloc(2 * FILE_BLOCK);
+		PK_CHECK_ALLOC(f->blocks, s->err);
+		s->buf = f->blocks;
+		s->cap = FILE_BLOCK;
+		return 0;
+	}
+	if (data != s->buf)
+		return write_through_buffer(s, data, size);
+	PK_FORWARD(file_settle(f));
+	count_written(f, size);
+	f->job_data = data;
+	f->job_size = size;
+	worker_run(&f->writer, write_job, f);
+	f->filling = !f->filling;
+	s->buf = f->blocks + (size_t)f->filling * FILE_BLOCK;
 	return 0;
 }
 
@@ -889,6 +1175,7 @@ int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 	pk__file_sink *f = pk__calloc(1, sizeof *f);
 	PK_CHECK_ALLOC(f, err);
 	f->base = (pk__sink){file_write, err, f->chunk, 0, sizeof f->chunk};
+	f->fd = -1;
 	pk__buffer_sink_init(&f->pending, err);
 	if (strcmp(path, "-") == 0) {
 		f->buffered = true;
@@ -919,8 +1206,7 @@ int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 		f->mode = st.st_mode & 07777;
 	}
 	int fd = open_temp(f);
-	if (fd < 0 || (f->mode != 0 && fchmod(fd, f->mode) != 0) ||
-	    (f->fp = fdopen(fd, "wb")) == NULL) {
+	if (fd < 0 || (f->mode != 0 && fchmod(fd, f->mode) != 0)) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
@@ -931,6 +1217,7 @@ int pk__file_sink_open(const char *path, pk_error *err, pk__file_sink **out)
 		pk__file_sink_abort(f);
 		return pk__error_set(err, PK_EIO, "cannot create the output: %s", strerror(e));
 	}
+	f->fd = fd;
 	*out = f;
 	return 0;
 }
@@ -961,7 +1248,7 @@ static int create_link(const char *path, void *proc_path)
 static int link_anonymous(pk__file_sink *f)
 {
 	char proc[64];
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f->fp));
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
 	if (take_temp_name(f, create_link, proc) == 0) {
 		f->anonymous = false;
 		return 0;
@@ -976,20 +1263,26 @@ static int link_anonymous(pk__file_sink *f)
 
 int pk__file_sink_commit(pk__file_sink *f)
 {
-	int rc = pk__sink_flush(&f->base);
-	if (rc < 0) {
-	} else if (f->buffered) {
-		rc = write_pending(f);
+	int rc = 0;
+	if (f->buffered) {
+		rc = pk__sink_flush(&f->base);
+		if (rc == 0)
+			rc = write_pending(f);
 	} else {
-		if (fflush(f->fp) != 0)
-			rc =
-			    pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
+		/* The rest is written here: nothing is left to overlap it. */
+		rc = file_settle(f);
+		worker_stop(&f->writer);
+		if (rc == 0) {
+			count_written(f, f->base.len);
+			int e = write_full(f->fd, f->base.buf, f->base.len);
+			if (e != 0)
+				rc = cannot_write(f, e);
+		}
 		if (rc == 0 && f->anonymous)
 			rc = link_anonymous(f);
-		if (fclose(f->fp) != 0 && rc == 0)
-			rc =
-			    pk__error_set(f->base.err, PK_EIO, "cannot write: %s", strerror(errno));
-		f->fp = NULL;
+		if (close(f->fd) != 0 && rc == 0)
+			rc = cannot_write(f, errno);
+		f->fd = -1;
 		if (rc == 0 && rename(f->tmp_path, f->target) != 0)
 			rc = pk__error_set(f->base.err, PK_EIO,
 			                   "cannot rename the output into place: %s",
@@ -1000,6 +1293,7 @@ int pk__file_sink_commit(pk__file_sink *f)
 		return rc;
 	}
 	pk__buffer_sink_release(&f->pending);
+	pk__free(f->blocks);
 	pk__free(f->target);
 	pk__free(f->tmp_path);
 	pk__free(f);
@@ -1010,11 +1304,13 @@ void pk__file_sink_abort(pk__file_sink *f)
 {
 	if (f == NULL)
 		return;
-	if (f->fp != NULL)
-		fclose(f->fp);
+	worker_stop(&f->writer);
+	if (f->fd >= 0)
+		close(f->fd);
 	if (f->tmp_path != NULL && !f->anonymous)
 		unlink(f->tmp_path);
 	pk__buffer_sink_release(&f->pending);
+	pk__free(f->blocks);
 	pk__free(f->target);
 	pk__free(f->tmp_path);
 	pk__free(f);

@@ -939,54 +939,78 @@ static size_t label_size(const pk_label *l)
 	       uint_size(l->num_unit);
 }
 
-/* Each distinct stack's packed location ids, encoded once: samples share
- * stacks, so a sample's ids are one copy. */
+/* Each distinct stack's packed location ids, encoded when a sample first
+ * uses it: samples share stacks, so a sample's ids are then one copy. As
+ * the samples go rather than before them, since a gzip output's deflate
+ * thread waits for the first bytes and then for the encoder no more. */
 typedef struct packed_stacks {
+	const pk_profile *p;
+	uint64_t *ids;    /* each location's id */
+	size_t *at, *len; /* stack s is bytes [at[s], + len[s]), once at[s] is not SIZE_MAX */
 	unsigned char *bytes;
-	size_t *starts; /* stack s is bytes [starts[s], starts[s + 1]) */
+	size_t used, cap;
 } packed_stacks;
 
-static int pack_stacks(const pk_profile *p, packed_stacks *out)
+static int pack_start(const pk_profile *p, packed_stacks *out)
 {
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
-	unsigned char *id_sizes = pk__malloc(locations);
-	out->starts = pk__calloc(stacks + 1, sizeof *out->starts);
-	out->bytes = NULL;
-	int rc = id_sizes && out->starts ? 0 : PK_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < locations; i++)
-		id_sizes[i] = (unsigned char)varint_size(pk_profile_location(p, i)->id);
-	size_t total = 0;
-	for (size_t s = 0; rc == 0 && s < stacks; s++) {
-		const uint32_t *locs;
-		size_t depth = pk_profile_stack(p, s, &locs);
-		out->starts[s] = total;
-		for (size_t j = 0; j < depth; j++)
-			total += id_sizes[locs[j]];
-	}
-	if (rc == 0) {
-		out->starts[stacks] = total;
-		out->bytes = pk__malloc(total);
-		if (out->bytes == NULL)
-			rc = PK_ENOMEM;
-	}
-	unsigned char *d = out->bytes;
-	for (size_t s = 0; rc == 0 && s < stacks; s++) {
-		const uint32_t *locs;
-		size_t depth = pk_profile_stack(p, s, &locs);
-		for (size_t j = 0; j < depth; j++) {
-			uint64_t v = pk_profile_location(p, locs[j])->id;
-			for (; v >= 0x80; v >>= 7)
-				*d++ = (unsigned char)(v | 0x80);
-			*d++ = (unsigned char)v;
-		}
-	}
-	pk__free(id_sizes);
-	return rc;
+	*out = (packed_stacks){.p = p};
+	out->ids = pk__malloc(pk__mul(locations, sizeof *out->ids));
+	out->at = pk__malloc(pk__mul(stacks, sizeof *out->at));
+	out->len = pk__malloc(pk__mul(stacks, sizeof *out->len));
+	if (out->ids == NULL || out->at == NULL || out->len == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < locations; i++)
+		out->ids[i] = pk_profile_location(p, i)->id;
+	memset(out->at, 0xff, stacks * sizeof *out->at);
+	return 0;
 }
 
-static void put_sample(pb_writer *w, const pk_sample *s, const packed_stacks *ps)
+static void pack_free(packed_stacks *ps)
 {
-	size_t ids = ps->starts[s->stack + 1] - ps->starts[s->stack], values = 0, size = 0;
+	pk__free(ps->ids);
+	pk__free(ps->at);
+	pk__free(ps->len);
+	pk__free(ps->bytes);
+}
+
+/* Stack s's packed ids, encoded now if they were not yet. */
+static int pack_stack(packed_stacks *ps, size_t s)
+{
+	if (ps->at[s] != SIZE_MAX)
+		return 0;
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(ps->p, s, &locs);
+	if (ps->cap - ps->used < pk__mul(depth, 10)) {
+		size_t cap = ps->cap ? ps->cap * 2 : (size_t)64 * 1024;
+		while (cap - ps->used < pk__mul(depth, 10))
+			cap = pk__mul(cap, 2);
+		unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
+		if (bytes == NULL)
+			return PK_ENOMEM;
+		ps->bytes = bytes;
+		ps->cap = cap;
+	}
+	unsigned char *d = ps->bytes + ps->used;
+	for (size_t j = 0; j < depth; j++) {
+		uint64_t v = ps->ids[locs[j]];
+		for (; v >= 0x80; v >>= 7)
+			*d++ = (unsigned char)(v | 0x80);
+		*d++ = (unsigned char)v;
+	}
+	ps->at[s] = ps->used;
+	ps->len[s] = (size_t)(d - ps->bytes) - ps->used;
+	ps->used += ps->len[s];
+	return 0;
+}
+
+static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
+{
+	if (pack_stack(ps, s->stack) < 0) {
+		w->rc = PK_ENOMEM;
+		return;
+	}
+	size_t ids = ps->len[s->stack], values = 0, size = 0;
 	for (size_t j = 0; j < s->value_count; j++)
 		values += varint_size((uint64_t)s->values[j]);
 	if (ids > 0)
@@ -998,7 +1022,7 @@ static void put_sample(pb_writer *w, const pk_sample *s, const packed_stacks *ps
 	put_len(w, 2, size);
 	if (ids > 0) {
 		put_len(w, 1, ids);
-		put_bytes(w, ps->bytes + ps->starts[s->stack], ids);
+		put_bytes(w, ps->bytes + ps->at[s->stack], ids);
 	}
 	if (values > 0) {
 		put_len(w, 2, values);
@@ -1042,11 +1066,10 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 {
 	(void)opts; /* nothing in them applies to this format */
 	pb_writer w = {sink, pk__malloc(PB_BUFFER_SIZE), 0, 0};
-	packed_stacks ps = {0};
-	if (w.buf == NULL || pack_stacks(p, &ps) < 0) {
+	packed_stacks ps;
+	if (pack_start(p, &ps) < 0 || w.buf == NULL) {
 		pk__free(w.buf);
-		pk__free(ps.bytes);
-		pk__free(ps.starts);
+		pack_free(&ps);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0, n = pk_profile_sample_type_count(p); i < n; i++)
@@ -1070,8 +1093,10 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 	put_header(&w, p);
 	pb_flush(&w);
 	pk__free(w.buf);
-	pk__free(ps.bytes);
-	pk__free(ps.starts);
+	pack_free(&ps);
+	/* A sink's failure is in err already; the first error wins. */
+	if (w.rc == PK_ENOMEM)
+		pk__error_set(err, PK_ENOMEM, "out of memory");
 	return w.rc;
 }
 

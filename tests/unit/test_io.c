@@ -1062,6 +1062,308 @@ static void test_file_sink_abort_and_commit(void **state)
 	remove_dir(dir);
 }
 
+/* ---------------------------------------------------- sinks with a worker */
+
+/* Bytes deflate cannot shrink much, so that outputs span many blocks. */
+static unsigned char *noise(size_t size, unsigned seed)
+{
+	unsigned char *b = malloc(size ? size : 1);
+	assert_non_null(b);
+	uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+	for (size_t i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* every fourth byte repeats, so deflate still has work */
+		b[i] = i % 4 == 3 ? b[i - 1] : (unsigned char)x;
+	}
+	return b;
+}
+
+/* Writes of every shape: small ones, flushes of a partly full buffer, and
+ * pieces larger than the sinks' blocks, which go through them. */
+static void write_shapes(pk__sink *s, const unsigned char *data, size_t size)
+{
+	size_t at = 0, step = 0;
+	while (at < size) {
+		size_t n = step % 5 == 4 ? 3 * 1024 * 1024 + 17 : (step * 7919) % 70000 + 1;
+		if (n > size - at)
+			n = size - at;
+		assert_int_equal(pk__sink_write(s, data + at, n), 0);
+		if (step % 7 == 3)
+			assert_int_equal(pk__sink_flush(s), 0);
+		at += n;
+		step++;
+	}
+}
+
+/* The blocks that the deflate and write threads take reach the file in
+ * the order written, through every path into a sink's buffer. */
+static void test_worker_sinks_keep_order(void **state)
+{
+	(void)state;
+	size_t size = 12 * 1024 * 1024 + 12345;
+	unsigned char *data = noise(size, 1);
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out", dir);
+	for (int gzip = 0; gzip < 2; gzip++) {
+		pk_error err = PK_ERROR_INIT;
+		pk__file_sink *f = NULL;
+		assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+		pk__gzip_sink *g = NULL;
+		if (gzip)
+			assert_int_equal(pk__gzip_sink_new(pk__file_sink_base(f), &err, &g), 0);
+		write_shapes(gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f), data, size);
+		if (gzip)
+			assert_int_equal(pk__gzip_sink_finish(g), 0);
+		pk__gzip_sink_free(g);
+		assert_int_equal(pk__file_sink_commit(f), 0);
+		pk__input in;
+		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+		assert_int_equal(in.was_gzip, gzip);
+		assert_int_equal(in.size, size);
+		assert_memory_equal(in.data, data, size);
+		pk__input_release(&in);
+		assert_int_equal(err.code, 0);
+	}
+
+	/* gzip into memory, and a gzip sink freed with a block in flight */
+	pk_error err = PK_ERROR_INIT;
+	pk__buffer_sink b;
+	pk__buffer_sink_init(&b, &err);
+	pk__gzip_sink *g = NULL;
+	assert_int_equal(pk__gzip_sink_new(&b.base, &err, &g), 0);
+	write_shapes(pk__gzip_sink_base(g), data, size);
+	assert_int_equal(pk__gzip_sink_finish(g), 0);
+	pk__gzip_sink_free(g);
+	pk__input in;
+	assert_int_equal(pk__input_from_buffer(b.data, b.size, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	assert_int_equal(pk__gzip_sink_new(&b.base, &err, &g), 0);
+	assert_int_equal(pk__sink_write(pk__gzip_sink_base(g), data, size), 0);
+	pk__gzip_sink_free(g);
+	pk__buffer_sink_release(&b);
+
+	/* a file sink aborted with a block in flight leaves the old file */
+	write_file(path, "old", 3);
+	pk__file_sink *f = NULL;
+	assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+	assert_int_equal(pk__sink_write(pk__file_sink_base(f), data, size), 0);
+	pk__file_sink_abort(f);
+	assert_only_file(dir, "out", "old", 3);
+	assert_int_equal(err.code, 0);
+	remove_dir(dir);
+	free(data);
+}
+
+/* A sink that takes limit bytes and then fails, as a full disk does. */
+typedef struct failing_sink {
+	pk__sink base;
+	size_t taken, limit;
+} failing_sink;
+
+static int failing_write(pk__sink *s, const void *data, size_t size)
+{
+	(void)data;
+	failing_sink *f = (failing_sink *)s;
+	if (size > f->limit - f->taken)
+		return pk__error_set(s->err, PK_EIO, "cannot write: No space left on device");
+	f->taken += size;
+	return 0;
+}
+
+/* Failures behind the threads reach the caller, with the texts of the
+ * sinks that failed: the sink behind a gzip sink, and a write on the file
+ * sink's thread (the file-size limit, in a child process). */
+static void test_worker_sink_errors(void **state)
+{
+	(void)state;
+	size_t size = 8 * 1024 * 1024;
+	unsigned char *data = noise(size, 2);
+	for (size_t limit = 0; limit < size; limit += size / 3) {
+		pk_error err = PK_ERROR_INIT;
+		failing_sink next = {{failing_write, &err, NULL, 0, 0}, 0, limit};
+		pk__gzip_sink *g = NULL;
+		assert_int_equal(pk__gzip_sink_new(&next.base, &err, &g), 0);
+		int rc = 0;
+		for (size_t at = 0; rc == 0 && at < size; at += 100000)
+			rc = pk__sink_write(pk__gzip_sink_base(g), data + at,
+			                    size - at < 100000 ? size - at : 100000);
+		if (rc == 0)
+			rc = pk__gzip_sink_finish(g);
+		pk__gzip_sink_free(g);
+		assert_int_equal(rc, PK_EIO);
+		assert_string_equal(err.message, "cannot write: No space left on device");
+	}
+
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.gz", dir);
+	const char *old = "old";
+	for (int gzip = 0; gzip < 2; gzip++) {
+		write_file(path, old, strlen(old));
+		fflush(NULL);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			signal(SIGXFSZ, SIG_IGN);
+			struct rlimit rl;
+			getrlimit(RLIMIT_FSIZE, &rl);
+			rl.rlim_cur = 3 * 1024 * 1024 + 100;
+			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+				_exit(3);
+			pk_error err = PK_ERROR_INIT;
+			pk__file_sink *f = NULL;
+			pk__gzip_sink *g = NULL;
+			if (pk__file_sink_open(path, &err, &f) != 0 ||
+			    (gzip && pk__gzip_sink_new(pk__file_sink_base(f), &err, &g) != 0))
+				_exit(5);
+			pk__sink *s = gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f);
+			int rc = 0;
+			size_t at = 0;
+			for (; rc == 0 && at < size; at += 65536)
+				rc = pk__sink_write(s, data + at, 65536);
+			if (rc == 0 && gzip)
+				rc = pk__gzip_sink_finish(g);
+			pk__gzip_sink_free(g);
+			if (rc == 0)
+				rc = pk__file_sink_commit(f);
+			else
+				pk__file_sink_abort(f);
+			/* the error shows a block or two after the limit */
+			bool early = at < size || gzip;
+			_exit(rc == PK_EIO && early &&
+			              strcmp(err.message, "cannot write: File too large") == 0
+			          ? 0
+			          : 4);
+		}
+		int status = 0;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_only_file(dir, "out.gz", old, strlen(old));
+	}
+	remove_dir(dir);
+	free(data);
+}
+
+/* With an allocation failing at each step in turn, a large output through
+ * gzip into a file fails with PK_ENOMEM, leaves the old file and leaks
+ * nothing, or succeeds. */
+static void test_worker_sink_allocation_failures(void **state)
+{
+	(void)state;
+	size_t size = 3 * 1024 * 1024;
+	unsigned char *data = noise(size, 3);
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.gz", dir);
+	long n;
+	for (n = 1;; n++) {
+		write_file(path, "old", 3);
+		pk_error err = PK_ERROR_INIT;
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		pk__file_sink *f = NULL;
+		pk__gzip_sink *g = NULL;
+		int rc = pk__file_sink_open(path, &err, &f);
+		if (rc == 0)
+			rc = pk__gzip_sink_new(pk__file_sink_base(f), &err, &g);
+		if (rc == 0)
+			rc = pk__sink_write(pk__gzip_sink_base(g), data, size);
+		if (rc == 0)
+			rc = pk__gzip_sink_finish(g);
+		pk__gzip_sink_free(g);
+		if (rc == 0)
+			rc = pk__file_sink_commit(f);
+		else if (f != NULL)
+			pk__file_sink_abort(f);
+		pk_set_allocator(NULL, NULL);
+		assert_int_equal(chaos.live, 0);
+		if (rc == 0) {
+			assert_true(chaos.calls < n);
+			break;
+		}
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_string_equal(err.message, "out of memory");
+		assert_only_file(dir, "out.gz", "old", 3);
+	}
+	assert_true(n > 3);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	remove_dir(dir);
+	free(data);
+}
+
+/* A gzip file of many read chunks, read on the worker while the chunk
+ * before inflates: whole, cut, damaged, and short of memory. */
+static void test_read_gzip_file_in_chunks(void **state)
+{
+	(void)state;
+	size_t size = 6 * 1024 * 1024;
+	unsigned char *data = noise(size, 4);
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(data, size, &gz_size);
+	assert_true(gz_size > 8 * READ_CHUNK);
+	char *dir = make_temp_dir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/in.gz", dir);
+	write_file(path, gz, gz_size);
+	pk__input in;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+
+	size_t cut = 5 * READ_CHUNK + 77;
+	write_file(path, gz, cut);
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), PK_EFORMAT);
+	assert_int_equal(err.offset, cut);
+	assert_string_equal(err.message,
+	                    "truncated gzip stream: the input ends before the gzip trailer");
+
+	/* the trailer's CRC, read in the last chunk */
+	gz[gz_size - 8] ^= 1;
+	write_file(path, gz, gz_size);
+	pk_error_init(&err);
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), PK_EFORMAT);
+	assert_string_equal(err.message, "corrupt gzip data: incorrect data check");
+	gz[gz_size - 8] ^= 1;
+	write_file(path, gz, gz_size);
+
+	long n;
+	for (n = 1;; n++) {
+		pk_error_init(&err);
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = pk__input_read_path(path, 0, NULL, &in, &err);
+		pk_set_allocator(NULL, NULL);
+		/* the output's first size may fail and then grow instead */
+		if (rc == 0) {
+			assert_int_equal(in.size, size);
+			assert_memory_equal(in.data, data, size);
+			pk__input_release(&in);
+			if (chaos.calls < n)
+				break;
+			continue;
+		}
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_int_equal(chaos.live, 0);
+	}
+	assert_true(n > 2);
+	remove_dir(dir);
+	free(gz);
+	free(data);
+}
+
 /* ----------------------------------------------------------------- errors */
 
 static void test_error_describe(void **state)
@@ -1228,6 +1530,10 @@ int main(void)
 	    cmocka_unit_test(test_file_sink_write_error_keeps_old_file),
 	    cmocka_unit_test(test_file_sink_allocation_failures),
 	    cmocka_unit_test(test_file_sink_abort_and_commit),
+	    cmocka_unit_test(test_worker_sinks_keep_order),
+	    cmocka_unit_test(test_worker_sink_errors),
+	    cmocka_unit_test(test_worker_sink_allocation_failures),
+	    cmocka_unit_test(test_read_gzip_file_in_chunks),
 	    cmocka_unit_test(test_error_describe),
 	    cmocka_unit_test(test_error_control_bytes),
 	};
