@@ -181,7 +181,7 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 }
 
 typedef struct merged_sample {
-	uint32_t stack;  /* into merger.stack_recs */
+	uint32_t stack;  /* a stack of merger.q */
 	uint32_t labels; /* into merger.label_sets; PK_NONE: no labels */
 	uint64_t hash;   /* of (stack, labels), for merger.sample_slots */
 } merged_sample;
@@ -191,16 +191,12 @@ typedef struct label_set {
 	size_t start, count;
 } label_set;
 
-/* A distinct stack of ours: its locations in merger.stack_locs. */
-typedef struct merged_stack {
-	size_t start;
-	uint32_t depth;
-	uint32_t sample; /* the sample of this stack without labels, or PK_NONE */
-	uint64_t hash;
-} merged_stack;
-
-typedef struct merger {
-	pk_profile *q;
+/* Profiles merged one at a time (pk_merger_add): what pk_profile_merge
+ * does in one call. */
+typedef struct pk_merger {
+	pk_profile *q; /* what the merge makes: strings, objects and stacks */
+	size_t added;  /* profiles merged so far */
+	int failed;    /* the error that stopped the merge, or 0 */
 	keymap mappings;
 	/* our functions and locations by content: hash tables of index + 1,
 	 * and each one's hash (their keys are our records themselves) */
@@ -211,10 +207,10 @@ typedef struct merger {
 	 * record is looked up once, not once per sample that uses it */
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
 	int64_t *map_offset;
-	pk__vec stack_recs;    /* merged_stack */
-	pk__vec stack_locs;    /* uint32_t */
-	uint32_t *stack_slots; /* hash table of stack_recs index + 1 */
-	size_t stack_slot_count;
+	/* uint32_t per stack of q: its sample without labels, or PK_NONE.
+	 * Stacks are interned in q as they are met, so that the samples go
+	 * into q by stack at the end, not hashed a second time. */
+	pk__vec stack_sample;
 	pk__vec out_samples;    /* merged_sample */
 	uint32_t *sample_slots; /* hash table of labelled out_samples index + 1 */
 	size_t sample_slot_count, labelled;
@@ -477,51 +473,18 @@ static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_
 		*out = m->stack_of[st];
 		return 0;
 	}
-	const uint32_t *src = s->locations;
-	size_t depth = s->depth;
-	size_t start = m->stack_locs.count;
-	PK_FORWARD(pk__vec_reserve(&m->stack_locs, sizeof(uint32_t), depth));
-	for (size_t d = 0; d < depth; d++) {
-		uint32_t loc;
-		PK_FORWARD(map_location(m, p, src[d], &loc));
-		PK_VEC_AT(m->stack_locs, uint32_t, start + d) = loc;
+	/* mapped straight into the tail of q's pool, where q interns it */
+	uint32_t *room;
+	PK_FORWARD(pk__profile_stack_room(m->q, 0, s->depth, &room));
+	for (size_t d = 0; d < s->depth; d++)
+		PK_FORWARD(map_location(m, p, s->locations[d], &room[d]));
+	uint32_t stack;
+	PK_FORWARD(pk__profile_intern_tail_stack(m->q, s->depth, &stack));
+	if (stack == m->stack_sample.count) {
+		uint32_t none = PK_NONE;
+		PK_FORWARD(pk__vec_push(&m->stack_sample, sizeof none, &none, 1, NULL));
 	}
-	const uint32_t *locs = &PK_VEC_AT(m->stack_locs, uint32_t, start);
-	if (m->canonical) {
-		if (m->stack_recs.count >= PK_NONE - 1)
-			return PK_ENOMEM;
-		merged_stack rec = {start, (uint32_t)depth, PK_NONE, 0};
-		PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, NULL));
-		m->stack_locs.count = start + depth;
-		*out = m->stack_of[st] = (uint32_t)(m->stack_recs.count - 1);
-		return 0;
-	}
-	if ((m->stack_recs.count + 1) * 2 > m->stack_slot_count)
-		PK_FORWARD(pk__slots_grow(&m->stack_slots, &m->stack_slot_count,
-		                          m->stack_recs.items, m->stack_recs.count,
-		                          sizeof(merged_stack), offsetof(merged_stack, hash)));
-	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
-	size_t mask = m->stack_slot_count - 1;
-	size_t at = h & mask;
-	for (; m->stack_slots[at] != 0; at = (at + 1) & mask) {
-		uint32_t i = m->stack_slots[at] - 1;
-		const merged_stack *o = &PK_VEC_AT(m->stack_recs, merged_stack, i);
-		if (o->hash == h && o->depth == depth &&
-		    (depth == 0 || memcmp(&PK_VEC_AT(m->stack_locs, uint32_t, o->start), locs,
-		                          depth * sizeof *locs) == 0)) {
-			/* known already: forget the copy */
-			*out = m->stack_of[st] = i;
-			return 0;
-		}
-	}
-	if (m->stack_recs.count >= PK_NONE - 1)
-		return PK_ENOMEM;
-	merged_stack rec = {start, (uint32_t)depth, PK_NONE, h};
-	m->stack_locs.count = start + depth;
-	size_t index;
-	PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, &index));
-	m->stack_slots[at] = (uint32_t)index + 1;
-	*out = m->stack_of[st] = (uint32_t)index;
+	*out = m->stack_of[st] = stack;
 	return 0;
 }
 
@@ -617,9 +580,10 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 	uint32_t stack;
 	PK_FORWARD(map_stack(m, p, s, &stack));
 	if (s->label_count == 0) {
-		uint32_t slot = PK_VEC_AT(m->stack_recs, merged_stack, stack).sample;
-		PK_FORWARD(add_values(m, &slot, values, stack, PK_NONE, 0));
-		PK_VEC_AT(m->stack_recs, merged_stack, stack).sample = slot;
+		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
+		uint32_t at = *slot;
+		PK_FORWARD(add_values(m, &at, values, stack, PK_NONE, 0));
+		*slot = at;
 		return 0;
 	}
 	uint32_t labels;
@@ -665,79 +629,80 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 	return 0;
 }
 
-static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *err)
+static bool same_type(const pk_profile *a, pk_value_type x, const pk_profile *b, pk_value_type y)
 {
-	const pk_profile *a = in[0];
+	return strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) == 0 &&
+	       strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)) == 0;
+}
+
+/* Check p, the profile number m->added + 1, against the first (whose types
+ * q has) and fold its header into q's. */
+static int add_header(merger *m, const pk_profile *p, pk_error *err)
+{
 	pk_profile *q = m->q;
-	for (size_t i = 1; i < n; i++) {
-		const pk_profile *b = in[i];
-		pk_value_type x = pk_profile_period_type(a), y = pk_profile_period_type(b);
-		if (strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ||
-		    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)))
-			return pk__error_set(
-			    err, PK_EINVAL,
-			    "incompatible period types: profile %zu has %s/%s, "
-			    "profile 1 %s/%s",
-			    i + 1, pk_profile_string(b, y.type), pk_profile_string(b, y.unit),
-			    pk_profile_string(a, x.type), pk_profile_string(a, x.unit));
-		bool same = pk_profile_sample_type_count(a) == pk_profile_sample_type_count(b);
-		for (size_t t = 0; same && t < pk_profile_sample_type_count(a); t++) {
-			x = pk_profile_sample_type(a, t);
-			y = pk_profile_sample_type(b, t);
-			same =
-			    strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ==
-			        0 &&
-			    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)) == 0;
-		}
+	if (m->added > 0) {
+		pk_value_type x = pk_profile_period_type(q), y = pk_profile_period_type(p);
+		if (!same_type(q, x, p, y))
+			return pk__error_set(err, PK_EINVAL,
+			                     "incompatible period types: profile %zu has %s/%s, "
+			                     "profile 1 %s/%s",
+			                     m->added + 1, pk_profile_string(p, y.type),
+			                     pk_profile_string(p, y.unit),
+			                     pk_profile_string(q, x.type),
+			                     pk_profile_string(q, x.unit));
+		bool same = pk_profile_sample_type_count(q) == pk_profile_sample_type_count(p);
+		for (size_t t = 0; same && t < pk_profile_sample_type_count(q); t++)
+			same = same_type(q, pk_profile_sample_type(q, t), p,
+			                 pk_profile_sample_type(p, t));
 		if (!same)
 			return pk__error_set(err, PK_EINVAL,
 			                     "incompatible sample types: profile %zu differs from "
 			                     "profile 1",
-			                     i + 1);
+			                     m->added + 1);
 	}
-	int64_t t = 0, d = 0, period = 0;
-	pk_str dflt = 0, doc = 0;
-	for (size_t i = 0; i < n; i++) {
-		const pk_profile *s = in[i];
-		if (t == 0 || pk_profile_time_nanos(s) < t)
-			t = pk_profile_time_nanos(s);
-		d = pk__add(d, pk_profile_duration_nanos(s));
-		if (period == 0 || period < pk_profile_period(s))
-			period = pk_profile_period(s);
-		for (size_t c = 0; c < pk_profile_comment_count(s); c++) {
-			pk_str cs;
-			PK_FORWARD(str_of(m, s, pk_profile_comment(s, c), &cs));
-			bool seen = false;
-			for (size_t j = 0; j < pk_profile_comment_count(q); j++)
-				seen |= pk_profile_comment(q, j) == cs;
-			if (!seen)
-				PK_FORWARD(pk_profile_add_comment(q, cs));
-		}
-		if (dflt == 0)
-			PK_FORWARD(str_of(m, s, pk_profile_default_sample_type(s), &dflt));
-		if (doc == 0)
-			PK_FORWARD(str_of(m, s, pk_profile_doc_url(s), &doc));
+	int64_t t = pk_profile_time_nanos(q);
+	if (t == 0 || pk_profile_time_nanos(p) < t)
+		pk_profile_set_time_nanos(q, pk_profile_time_nanos(p));
+	pk_profile_set_duration_nanos(
+	    q, pk__add(pk_profile_duration_nanos(q), pk_profile_duration_nanos(p)));
+	if (pk_profile_period(q) == 0 || pk_profile_period(q) < pk_profile_period(p))
+		pk_profile_set_period(q, pk_profile_period(p));
+	size_t comments = pk_profile_comment_count(q);
+	for (size_t c = 0; c < pk_profile_comment_count(p); c++) {
+		pk_str cs;
+		PK_FORWARD(str_of(m, p, pk_profile_comment(p, c), &cs));
+		bool seen = false;
+		for (size_t j = 0; j < comments; j++)
+			seen |= pk_profile_comment(q, j) == cs;
+		if (!seen)
+			PK_FORWARD(pk_profile_add_comment(q, cs));
+		comments = pk_profile_comment_count(q);
 	}
-	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++) {
-		pk_value_type vt = pk_profile_sample_type(a, i);
-		PK_FORWARD(str_of(m, a, vt.type, &vt.type));
-		PK_FORWARD(str_of(m, a, vt.unit, &vt.unit));
+	pk_str s;
+	if (pk_profile_default_sample_type(q) == 0) {
+		PK_FORWARD(str_of(m, p, pk_profile_default_sample_type(p), &s));
+		pk_profile_set_default_sample_type(q, s);
+	}
+	if (pk_profile_doc_url(q) == 0) {
+		PK_FORWARD(str_of(m, p, pk_profile_doc_url(p), &s));
+		pk_profile_set_doc_url(q, s);
+	}
+	if (m->added > 0)
+		return 0;
+	for (size_t i = 0; i < pk_profile_sample_type_count(p); i++) {
+		pk_value_type vt = pk_profile_sample_type(p, i);
+		PK_FORWARD(str_of(m, p, vt.type, &vt.type));
+		PK_FORWARD(str_of(m, p, vt.unit, &vt.unit));
 		PK_FORWARD(pk_profile_add_sample_type(q, vt));
 	}
-	pk_value_type pt = pk_profile_period_type(a);
-	PK_FORWARD(str_of(m, a, pt.type, &pt.type));
-	PK_FORWARD(str_of(m, a, pt.unit, &pt.unit));
+	pk_value_type pt = pk_profile_period_type(p);
+	PK_FORWARD(str_of(m, p, pt.type, &pt.type));
+	PK_FORWARD(str_of(m, p, pt.unit, &pt.unit));
 	pk_profile_set_period_type(q, pt);
-	pk_str drop, keep;
-	PK_FORWARD(str_of(m, a, pk_profile_drop_frames(a), &drop));
-	PK_FORWARD(str_of(m, a, pk_profile_keep_frames(a), &keep));
-	pk_profile_set_drop_frames(q, drop);
-	pk_profile_set_keep_frames(q, keep);
-	pk_profile_set_time_nanos(q, t);
-	pk_profile_set_duration_nanos(q, d);
-	pk_profile_set_period(q, period);
-	pk_profile_set_default_sample_type(q, dflt);
-	pk_profile_set_doc_url(q, doc);
+	PK_FORWARD(str_of(m, p, pk_profile_drop_frames(p), &s));
+	pk_profile_set_drop_frames(q, s);
+	PK_FORWARD(str_of(m, p, pk_profile_keep_frames(p), &s));
+	pk_profile_set_keep_frames(q, s);
 	return 0;
 }
 
@@ -752,8 +717,6 @@ static void drop_tables(merger *m)
 	m->fn_slots = m->loc_slots = NULL;
 	pk__vec_free(&m->fn_hashes);
 	pk__vec_free(&m->loc_hashes);
-	pk__free(m->stack_slots);
-	m->stack_slots = NULL;
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
 	pk__strtab_free(m->source_sets);
@@ -765,8 +728,8 @@ static void drop_tables(merger *m)
 static void merger_free(merger *m)
 {
 	drop_tables(m);
-	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
-	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
+	pk__vec *vecs[] = {&m->out_samples, &m->values,  &m->stack_sample, &m->labels,
+	                   &m->key,         &m->scratch, &m->negated};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__vec_free(&m->sets.index);
@@ -793,8 +756,6 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 	return 0;
 }
 
-/* negate (NULL: none) says which sources count negated, as pprof's -base
- * scales the base by -1 before merging. */
 /* Make ready for samples of p, which has stacks stacks. */
 static int begin_source(merger *m, const pk_profile *p, size_t stacks)
 {
@@ -819,30 +780,26 @@ static int begin_source(merger *m, const pk_profile *p, size_t stacks)
 	return 0;
 }
 
-/* negate (NULL: none) says which sources count negated, as pprof's -base
- * scales the base by -1 before merging. */
-static int merge_sources(merger *m, const pk_profile *const *in, const bool *negate, size_t n)
+/* Merge p's samples, negated with negate, as pprof's -base scales the
+ * base by -1 before merging. */
+static int add_source(merger *m, const pk_profile *p, bool negate)
 {
 	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
 	int64_t *negated = m->negated.items;
-	for (size_t i = 0; i < n; i++) {
-		const pk_profile *p = in[i];
-		PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
-		bool neg = negate && negate[i];
-		size_t samples = pk_profile_sample_count(p);
-		for (size_t si = 0; si < samples; si++) {
-			pk_sample s;
-			pk_profile_sample(p, si, &s);
-			if (all_zero(s.values, s.value_count))
-				continue;
-			const int64_t *v = s.values;
-			if (neg) {
-				for (size_t t = 0; t < m->types; t++)
-					negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
-				v = negated;
-			}
-			PK_FORWARD(map_sample(m, p, &s, v));
+	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
+	size_t samples = pk_profile_sample_count(p);
+	for (size_t si = 0; si < samples; si++) {
+		pk_sample s;
+		pk_profile_sample(p, si, &s);
+		if (all_zero(s.values, s.value_count))
+			continue;
+		const int64_t *v = s.values;
+		if (negate) {
+			for (size_t t = 0; t < m->types; t++)
+				negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
+			v = negated;
 		}
+		PK_FORWARD(map_sample(m, p, &s, v));
 	}
 	return 0;
 }
@@ -852,10 +809,8 @@ static int merge_sources(merger *m, const pk_profile *const *in, const bool *neg
 static void merged(const merger *m, size_t i, pk_sample *s)
 {
 	const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-	const merged_stack *st = &PK_VEC_AT(m->stack_recs, merged_stack, ms->stack);
 	s->stack = ms->stack;
-	s->locations = &PK_VEC_AT(m->stack_locs, uint32_t, st->start);
-	s->depth = st->depth;
+	s->depth = pk_profile_stack(m->q, ms->stack, &s->locations);
 	s->values = &PK_VEC_AT(m->values, int64_t, i * m->types);
 	s->value_count = m->types;
 	s->labels = NULL;
@@ -867,10 +822,9 @@ static void merged(const merger *m, size_t i, pk_sample *s)
 	}
 }
 
-static int merger_init(merger *m, size_t types)
+static int merger_init(merger *m)
 {
 	memset(m, 0, sizeof *m);
-	m->types = types;
 	PK_FORWARD(pk_profile_new(&m->q));
 	PK_FORWARD(pk__strtab_new(&m->mappings.keys));
 	return pk__strtab_new(&m->sets.keys);
@@ -890,12 +844,12 @@ static int finish(merger *m, pk_profile **out)
 		 * as they are, without adding them to m->q first: m->q has all
 		 * else the second merge reads. */
 		merger again;
-		rc = merger_init(&again, m->types);
-		const pk_profile *one = m->q;
+		rc = merger_init(&again);
+		again.types = m->types;
 		if (rc == 0)
-			rc = header(&again, &one, 1, NULL);
+			rc = add_header(&again, m->q, NULL);
 		if (rc == 0)
-			rc = begin_source(&again, m->q, m->stack_recs.count);
+			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q));
 		again.canonical = true;
 		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 			pk_sample s;
@@ -912,11 +866,11 @@ static int finish(merger *m, pk_profile **out)
 		pk_profile_free(again.q);
 		return rc;
 	}
+	rc = pk__profile_reserve_samples(m->q, m->out_samples.count);
 	for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 		pk_sample s;
 		merged(m, i, &s);
-		rc = pk_profile_add_sample(m->q, s.locations, s.depth, s.values, s.value_count,
-		                           s.labels, s.label_count);
+		rc = pk__profile_add_stack_sample(m->q, s.stack, s.values, s.labels, s.label_count);
 	}
 	merger_free(m);
 	if (rc < 0) {
@@ -927,29 +881,81 @@ static int finish(merger *m, pk_profile **out)
 	return 0;
 }
 
+int pk_merger_new(pk_merger **out, pk_error *err)
+{
+	pk_merger *m = pk__malloc(sizeof *m);
+	int rc = m ? merger_init(m) : PK_ENOMEM;
+	if (rc < 0) {
+		pk_merger_free(m);
+		return pk__error_set(err, rc, "out of memory");
+	}
+	*out = m;
+	return 0;
+}
+
+/* A merger that failed or finished takes nothing more. */
+static int refuse(const pk_merger *m, pk_error *err)
+{
+	return pk__error_set(err, m->failed,
+	                     m->q ? "an earlier profile failed to merge"
+	                          : "the merge is finished already");
+}
+
+int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
+{
+	if (m->failed)
+		return refuse(m, err);
+	if (m->added == 0)
+		m->types = pk_profile_sample_type_count(p);
+	int rc = add_header(m, p, err);
+	if (rc == 0)
+		rc = add_source(m, p, negate != 0);
+	if (rc < 0) {
+		m->failed = rc;
+		/* incompatible profiles have their message already */
+		return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
+	}
+	m->added++;
+	return 0;
+}
+
+int pk_merger_finish(pk_merger *m, pk_profile **out, pk_error *err)
+{
+	if (m->failed)
+		return refuse(m, err);
+	if (m->added == 0)
+		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
+	int rc = finish(m, out);
+	/* finish freed the tables, and q or handed it over */
+	m->q = NULL;
+	m->failed = PK_EINVAL;
+	return rc < 0 ? pk__error_set(err, rc, "out of memory") : 0;
+}
+
+void pk_merger_free(pk_merger *m)
+{
+	if (m == NULL)
+		return;
+	merger_free(m);
+	pk_profile_free(m->q);
+	pk__free(m);
+}
+
+/* Merge in[0..n), in[i] negated where negate (NULL: none) says. */
 static int merge(const pk_profile *const *in, const bool *negate, size_t n, pk_profile **out,
                  pk_error *err)
 {
 	if (n == 0)
 		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
-	merger m;
-	int rc = merger_init(&m, pk_profile_sample_type_count(in[0]));
-	if (rc == 0) {
-		rc = header(&m, in, n, err);
-		if (rc < 0 && rc != PK_ENOMEM) {
-			merger_free(&m);
-			pk_profile_free(m.q);
-			/* incompatible profiles have their message already */
-			return rc;
-		}
-	}
+	pk_merger *m;
+	PK_FORWARD(pk_merger_new(&m, err));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = pk_merger_add(m, in[i], negate && negate[i], err);
 	if (rc == 0)
-		rc = merge_sources(&m, in, negate, n);
-	if (rc == 0)
-		return (rc = finish(&m, out)) < 0 ? pk__error_set(err, rc, "out of memory") : 0;
-	merger_free(&m);
-	pk_profile_free(m.q);
-	return pk__error_set(err, rc, "out of memory");
+		rc = pk_merger_finish(m, out, err);
+	pk_merger_free(m);
+	return rc;
 }
 
 int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)
