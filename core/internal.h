@@ -44,6 +44,14 @@ int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at)
 void pk__vec_free(pk__vec *v);
 #define PK_VEC_AT(v, type, i) (((type *)(v).items)[i])
 
+/* A hint to load what p points at: tables outgrow the caches, and the
+ * look-ups of a stack asked for together overlap their waits. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PK_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PK_PREFETCH(p) ((void)(p))
+#endif
+
 /* ---------------------------------------------------------------- errors */
 
 /* Sniffers return this to pass a buffer to the next format. */

@@ -183,8 +183,14 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 typedef struct merged_sample {
 	uint32_t stack;  /* a stack of merger.q */
 	uint32_t labels; /* into merger.label_sets; PK_NONE: no labels */
-	uint64_t hash;   /* of (stack, labels), for merger.sample_slots */
 } merged_sample;
+
+/* A slot of the table of labelled samples: it holds the key, so that a
+ * look-up touches the slot only. */
+typedef struct sample_slot {
+	uint32_t stack, labels;
+	uint32_t index; /* into merger.out_samples + 1; 0: empty */
+} sample_slot;
 
 /* A distinct set of labels of ours, sorted: merger.labels[start, +count). */
 typedef struct label_set {
@@ -211,8 +217,8 @@ typedef struct pk_merger {
 	 * Stacks are interned in q as they are met, so that the samples go
 	 * into q by stack at the end, not hashed a second time. */
 	pk__vec stack_sample;
-	pk__vec out_samples;    /* merged_sample */
-	uint32_t *sample_slots; /* hash table of labelled out_samples index + 1 */
+	pk__vec out_samples;       /* merged_sample */
+	sample_slot *sample_slots; /* of the labelled out_samples */
 	size_t sample_slot_count, labelled;
 	/* label sets: a source's (as it has them) -> ours (sorted) */
 	pk__strtab *source_sets; /* keys: a source's labels, field by field */
@@ -473,6 +479,16 @@ static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_
 		*out = m->stack_of[st];
 		return 0;
 	}
+	/* The source records of the stack's new locations, asked for
+	 * together: fetched one by one, each was a cache miss in turn. */
+	const pk_line *lines;
+	for (size_t d = 0; d < s->depth; d++)
+		if (m->loc_of[s->locations[d]] == PK_NONE)
+			PK_PREFETCH(pk_profile_location(p, s->locations[d]));
+	for (size_t d = 0; d < s->depth; d++)
+		if (m->loc_of[s->locations[d]] == PK_NONE &&
+		    pk_profile_location_lines(p, s->locations[d], &lines) > 0)
+			PK_PREFETCH(lines);
 	/* mapped straight into the tail of q's pool, where q interns it */
 	uint32_t *room;
 	PK_FORWARD(pk__profile_stack_room(m->q, 0, s->depth, &room));
@@ -489,7 +505,7 @@ static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_
 }
 
 static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t stack,
-                      uint32_t labels, uint64_t hash)
+                      uint32_t labels)
 {
 	if (*slot != PK_NONE) {
 		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
@@ -499,7 +515,7 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	}
 	if (m->out_samples.count >= PK_NONE - 1)
 		return PK_ENOMEM;
-	merged_sample ms = {stack, labels, hash};
+	merged_sample ms = {stack, labels};
 	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
 	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
 	*slot = (uint32_t)(m->out_samples.count - 1);
@@ -575,6 +591,33 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	return 0;
 }
 
+static uint64_t sample_hash(uint32_t stack, uint32_t labels)
+{
+	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 31;
+}
+
+static int grow_sample_slots(merger *m)
+{
+	size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
+	sample_slot *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < m->sample_slot_count; i++) {
+		const sample_slot *e = &m->sample_slots[i];
+		if (e->index == 0)
+			continue;
+		size_t at = sample_hash(e->stack, e->labels) & (count - 1);
+		while (slots[at].index)
+			at = (at + 1) & (count - 1);
+		slots[at] = *e;
+	}
+	pk__free(m->sample_slots);
+	m->sample_slots = slots;
+	m->sample_slot_count = count;
+	return 0;
+}
+
 static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
 {
 	uint32_t stack;
@@ -582,7 +625,7 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 	if (s->label_count == 0) {
 		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
 		uint32_t at = *slot;
-		PK_FORWARD(add_values(m, &at, values, stack, PK_NONE, 0));
+		PK_FORWARD(add_values(m, &at, values, stack, PK_NONE));
 		*slot = at;
 		return 0;
 	}
@@ -590,41 +633,22 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 	PK_FORWARD(map_labels(m, p, s, &labels));
 	if (m->canonical) {
 		uint32_t slot = PK_NONE;
-		return add_values(m, &slot, values, stack, labels, 0);
+		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	if ((m->labelled + 1) * 2 > m->sample_slot_count) {
-		/* rehash the labelled samples only */
-		size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
-		uint32_t *slots = pk__calloc(count, sizeof *slots);
-		if (slots == NULL)
-			return PK_ENOMEM;
-		for (size_t i = 0; i < m->out_samples.count; i++) {
-			const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-			if (ms->labels == PK_NONE)
-				continue;
-			size_t at = ms->hash & (count - 1);
-			while (slots[at])
-				at = (at + 1) & (count - 1);
-			slots[at] = (uint32_t)i + 1;
-		}
-		pk__free(m->sample_slots);
-		m->sample_slots = slots;
-		m->sample_slot_count = count;
-	}
-	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
-	h ^= h >> 31;
+	if ((m->labelled + 1) * 2 > m->sample_slot_count)
+		PK_FORWARD(grow_sample_slots(m));
 	size_t mask = m->sample_slot_count - 1;
-	size_t at = h & mask;
-	for (; m->sample_slots[at]; at = (at + 1) & mask) {
-		uint32_t i = m->sample_slots[at] - 1;
-		const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-		if (ms->stack == stack && ms->labels == labels)
-			return add_values(m, &i, values, stack, labels, h);
+	size_t at = sample_hash(stack, labels) & mask;
+	for (sample_slot *e; (e = &m->sample_slots[at])->index; at = (at + 1) & mask) {
+		if (e->stack == stack && e->labels == labels) {
+			uint32_t i = e->index - 1;
+			return add_values(m, &i, values, stack, labels);
+		}
 	}
 	uint32_t slot = PK_NONE;
-	PK_FORWARD(add_values(m, &slot, values, stack, labels, h));
-	m->sample_slots[at] = slot + 1;
+	PK_FORWARD(add_values(m, &slot, values, stack, labels));
+	m->sample_slots[at] = (sample_slot){stack, labels, slot + 1};
 	m->labelled++;
 	return 0;
 }
