@@ -197,6 +197,18 @@ typedef struct label_set {
 	size_t start, count;
 } label_set;
 
+/* A hash table of our records by content: a slot holds a record's index
+ * + 1 (0: empty) and its hash, so that probing past others touches no
+ * record. */
+typedef struct id_slot {
+	uint32_t index, hash;
+} id_slot;
+
+typedef struct id_table {
+	id_slot *slots;
+	size_t count, used; /* slots, and those in use */
+} id_table;
+
 /* Profiles merged one at a time (pk_merger_add): what pk_profile_merge
  * does in one call. */
 typedef struct pk_merger {
@@ -204,11 +216,7 @@ typedef struct pk_merger {
 	size_t added;  /* profiles merged so far */
 	int failed;    /* the error that stopped the merge, or 0 */
 	keymap mappings;
-	/* our functions and locations by content: hash tables of index + 1,
-	 * and each one's hash (their keys are our records themselves) */
-	uint32_t *fn_slots, *loc_slots;
-	size_t fn_slot_count, loc_slot_count;
-	pk__vec fn_hashes, loc_hashes; /* uint64_t */
+	id_table fns, locs; /* our functions and locations by content */
 	/* per source: its index -> ours (PK_NONE: not yet), so that each
 	 * record is looked up once, not once per sample that uses it */
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
@@ -308,13 +316,26 @@ static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out
 	return 0;
 }
 
-/* The slot of a record of hash h among count in a table, growing it first
- * if it is half full: a free slot, or one for the caller to check. */
-static int table_room(uint32_t **slots, size_t *slot_count, const pk__vec *hashes)
+/* Room for one more record in t: it grows when half full. */
+static int table_room(id_table *t)
 {
-	if ((hashes->count + 1) * 2 > *slot_count)
-		PK_FORWARD(pk__slots_grow(slots, slot_count, hashes->items, hashes->count,
-		                          sizeof(uint64_t), 0));
+	if ((t->used + 1) * 2 <= t->count)
+		return 0;
+	size_t n = t->count ? t->count * 2 : 1024;
+	id_slot *grown = pk__calloc(n, sizeof *grown);
+	if (grown == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->slots[i].index == 0)
+			continue;
+		size_t at = t->slots[i].hash & (n - 1);
+		while (grown[at].index != 0)
+			at = (at + 1) & (n - 1);
+		grown[at] = t->slots[i];
+	}
+	pk__free(t->slots);
+	t->slots = grown;
+	t->count = n;
 	return 0;
 }
 
@@ -340,27 +361,25 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	}
 	uint64_t key[3] = {(uint64_t)c.start_line, (uint64_t)c.name << 32 | c.system_name,
 	                   c.filename};
-	uint64_t h = pk__hash_bytes(key, sizeof key);
-	PK_FORWARD(table_room(&m->fn_slots, &m->fn_slot_count, &m->fn_hashes));
-	size_t mask = m->fn_slot_count - 1;
+	uint32_t h = (uint32_t)pk__hash_bytes(key, sizeof key);
+	PK_FORWARD(table_room(&m->fns));
+	size_t mask = m->fns.count - 1;
 	size_t at = h & mask;
-	for (; m->fn_slots[at]; at = (at + 1) & mask) {
-		uint32_t j = m->fn_slots[at] - 1;
-		if (PK_VEC_AT(m->fn_hashes, uint64_t, j) != h)
+	for (const id_slot *e; (e = &m->fns.slots[at])->index; at = (at + 1) & mask) {
+		if (e->hash != h)
 			continue;
-		const pk_function *f = pk_profile_function(m->q, j);
+		const pk_function *f = pk_profile_function(m->q, e->index - 1);
 		if (f->start_line == c.start_line && f->name == c.name &&
 		    f->system_name == c.system_name && f->filename == c.filename) {
-			*out = m->fn_of[i] = j;
+			*out = m->fn_of[i] = e->index - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_function_count(m->q) + 1;
 	uint32_t j;
-	PK_FORWARD(pk__vec_reserve(&m->fn_hashes, sizeof h, 1));
 	PK_FORWARD(pk_profile_add_function(m->q, &c, &j));
-	PK_FORWARD(pk__vec_push(&m->fn_hashes, sizeof h, &h, 1, NULL));
-	m->fn_slots[at] = j + 1;
+	m->fns.slots[at] = (id_slot){j + 1, h};
+	m->fns.used++;
 	*out = m->fn_of[i] = j;
 	return 0;
 }
@@ -425,24 +444,21 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		memcpy(w + (l + 1) * sizeof word, word, sizeof word);
 	}
 	k->count = (n + 1) * 2 * sizeof(uint64_t);
-	uint64_t h = pk__hash_bytes(k->items, k->count);
-	PK_FORWARD(table_room(&m->loc_slots, &m->loc_slot_count, &m->loc_hashes));
-	size_t mask = m->loc_slot_count - 1;
+	uint32_t h = (uint32_t)pk__hash_bytes(k->items, k->count);
+	PK_FORWARD(table_room(&m->locs));
+	size_t mask = m->locs.count - 1;
 	size_t at = h & mask;
-	for (; m->loc_slots[at]; at = (at + 1) & mask) {
-		uint32_t j = m->loc_slots[at] - 1;
-		if (PK_VEC_AT(m->loc_hashes, uint64_t, j) == h &&
-		    same_location(m->q, j, &c, ours, n)) {
-			*out = m->loc_of[i] = j;
+	for (const id_slot *e; (e = &m->locs.slots[at])->index; at = (at + 1) & mask) {
+		if (e->hash == h && same_location(m->q, e->index - 1, &c, ours, n)) {
+			*out = m->loc_of[i] = e->index - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_location_count(m->q) + 1;
 	uint32_t j;
-	PK_FORWARD(pk__vec_reserve(&m->loc_hashes, sizeof h, 1));
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	PK_FORWARD(pk__vec_push(&m->loc_hashes, sizeof h, &h, 1, NULL));
-	m->loc_slots[at] = j + 1;
+	m->locs.slots[at] = (id_slot){j + 1, h};
+	m->locs.used++;
 	*out = m->loc_of[i] = j;
 	return 0;
 }
@@ -736,11 +752,9 @@ static void drop_tables(merger *m)
 	pk__strtab_free(m->mappings.keys);
 	m->mappings.keys = NULL;
 	pk__vec_free(&m->mappings.index);
-	pk__free(m->fn_slots);
-	pk__free(m->loc_slots);
-	m->fn_slots = m->loc_slots = NULL;
-	pk__vec_free(&m->fn_hashes);
-	pk__vec_free(&m->loc_hashes);
+	pk__free(m->fns.slots);
+	pk__free(m->locs.slots);
+	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
 	pk__strtab_free(m->source_sets);
