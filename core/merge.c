@@ -652,7 +652,9 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	if ((m->labelled + 1) * 2 > m->sample_slot_count)
+	/* up to three quarters full: its slots are the merge's largest table,
+	 * and neighbours share a cache line */
+	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3)
 		PK_FORWARD(grow_sample_slots(m));
 	size_t mask = m->sample_slot_count - 1;
 	size_t at = sample_hash(stack, labels) & mask;
