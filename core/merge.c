@@ -844,13 +844,15 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	return 0;
 }
 
-/* Sample i of what m merged, as pk_profile_sample would give it had it
- * been added to m->q. */
+/* Sample i of what m merged, as pk__profile_sample_shallow would give it
+ * had it been added to m->q: its stack's locations are a cache miss away,
+ * and adding it by stack needs none. */
 static void merged(const merger *m, size_t i, pk_sample *s)
 {
 	const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
 	s->stack = ms->stack;
-	s->depth = pk_profile_stack(m->q, ms->stack, &s->locations);
+	s->locations = NULL;
+	s->depth = 0;
 	s->values = &PK_VEC_AT(m->values, int64_t, i * m->types);
 	s->value_count = m->types;
 	s->labels = NULL;
@@ -895,8 +897,10 @@ static int finish(merger *m, pk_profile **out)
 			pk_sample s;
 			merged(m, i, &s);
 			again.source_set = PK_VEC_AT(m->out_samples, merged_sample, i).labels;
-			if (!all_zero(s.values, s.value_count))
-				rc = map_sample(&again, m->q, &s, s.values);
+			if (all_zero(s.values, s.value_count))
+				continue;
+			s.depth = pk_profile_stack(m->q, s.stack, &s.locations);
+			rc = map_sample(&again, m->q, &s, s.values);
 		}
 		merger_free(m);
 		pk_profile_free(m->q);
