@@ -274,15 +274,23 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 	return -1;
 }
 
-/* cli_read_profiles' shared state: each thread takes the next path. */
-typedef struct read_batch {
+/* cli_merge_profiles' shared state. Positions are in merge order; the
+ * profile at a position may be read once those before it, but at most
+ * ahead of them, are merged: the window bounds the profiles held. */
+typedef struct merge_batch {
 	const char *const *paths;
-	size_t count, next;
-	pk_profile **list;
-	int *codes;
-	pk_error *errors;
+	size_t count;
+	size_t *order;     /* position -> index in paths */
+	size_t next;       /* the next position to read */
+	size_t merged;     /* positions merged (or dropped) so far */
+	size_t ahead;      /* positions read beyond the one merging */
+	pk_profile **list; /* by position */
+	int *codes;        /* by position */
+	bool *ready;       /* by position */
+	pk_error *errors;  /* by position */
 	pthread_mutex_t lock;
-} read_batch;
+	pthread_cond_t cond; /* a profile was read, or one merged */
+} merge_batch;
 
 /* The bar is drawn by one thread at a time. */
 static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -293,24 +301,74 @@ static void locked_progress(void *ctx, const char *phase, uint64_t done, uint64_
 	pthread_mutex_unlock(&progress_lock);
 }
 
-static void *read_some(void *arg)
+/* Read position b->next, which may be read: called, and returns, with
+ * the lock held. */
+static void read_next(merge_batch *b)
 {
-	read_batch *b = arg;
-	for (;;) {
-		pthread_mutex_lock(&b->lock);
-		size_t i = b->next++;
-		pthread_mutex_unlock(&b->lock);
-		if (i >= b->count)
-			return NULL;
-		pk_read_options opts = PK_READ_OPTIONS_INIT;
-		opts.progress = locked_progress;
-		b->codes[i] =
-		    pk_profile_read_path(b->paths[i], &opts, &b->list[i], NULL, &b->errors[i]);
-	}
+	size_t i = b->next++;
+	pthread_mutex_unlock(&b->lock);
+	pk_read_options opts = PK_READ_OPTIONS_INIT;
+	opts.progress = locked_progress;
+	int rc =
+	    pk_profile_read_path(b->paths[b->order[i]], &opts, &b->list[i], NULL, &b->errors[i]);
+	pthread_mutex_lock(&b->lock);
+	b->codes[i] = rc;
+	b->ready[i] = true;
+	pthread_cond_broadcast(&b->cond);
 }
 
-int cli_read_profiles(const cli_tool *tool, const char *const *paths, size_t count,
-                      pk_profile **list)
+static bool may_read(const merge_batch *b)
+{
+	return b->next < b->count && b->next <= b->merged + b->ahead;
+}
+
+static void *read_ahead(void *arg)
+{
+	merge_batch *b = arg;
+	pthread_mutex_lock(&b->lock);
+	while (b->next < b->count) {
+		if (may_read(b))
+			read_next(b);
+		else
+			pthread_cond_wait(&b->cond, &b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+/* Merge the profile at each position as soon as it is read, and free it;
+ * while the next is not read yet, read one (there may be no threads).
+ * The first error is kept in err (rc). */
+static int merge_in_order(merge_batch *b, const bool *negate, pk_merger *m, pk_error *err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < b->count; i++) {
+		pthread_mutex_lock(&b->lock);
+		while (!b->ready[i]) {
+			if (may_read(b))
+				read_next(b);
+			else
+				pthread_cond_wait(&b->cond, &b->lock);
+		}
+		pthread_mutex_unlock(&b->lock);
+		/* after a failure the rest is read still: an input that does
+		 * not read is reported before a merge's error */
+		if (rc == 0)
+			rc = b->codes[i] < 0
+			         ? b->codes[i]
+			         : pk_merger_add(m, b->list[i], negate[b->order[i]], err);
+		pk_profile_free(b->list[i]);
+		b->list[i] = NULL;
+		pthread_mutex_lock(&b->lock);
+		b->merged = i + 1;
+		pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+	}
+	return rc;
+}
+
+int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t count,
+                       const bool *negate, pk_profile **out)
 {
 	enum { MAX_THREADS = 8 };
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -319,40 +377,69 @@ int cli_read_profiles(const cli_tool *tool, const char *const *paths, size_t cou
 		threads = MAX_THREADS;
 	if (threads > count)
 		threads = count;
-	int *codes = calloc(count, sizeof *codes);
-	pk_error *errors = calloc(count, sizeof *errors);
-	if (count > 0 && (codes == NULL || errors == NULL)) {
-		free(codes);
-		free(errors);
-		cli_error(tool->name, "out of memory");
-		return EXIT_ERROR;
-	}
-	read_batch b = {paths, count, 0, list, codes, errors, PTHREAD_MUTEX_INITIALIZER};
-	for (size_t i = 0; i < count; i++) {
-		pk_error init = PK_ERROR_INIT;
-		errors[i] = init;
-		list[i] = NULL;
-	}
-	/* The calling thread reads too; a thread that cannot start leaves
-	 * its share to the others. */
-	pthread_t ids[MAX_THREADS];
-	size_t started = 0;
-	while (started + 1 < threads && pthread_create(&ids[started], NULL, read_some, &b) == 0)
-		started++;
-	read_some(&b);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(ids[i], NULL);
-	cli_progress_end();
+	merge_batch b = {paths,
+	                 count,
+	                 NULL,
+	                 0,
+	                 0,
+	                 threads,
+	                 NULL,
+	                 NULL,
+	                 NULL,
+	                 NULL,
+	                 PTHREAD_MUTEX_INITIALIZER,
+	                 PTHREAD_COND_INITIALIZER};
+	b.order = calloc(count, sizeof *b.order);
+	b.list = calloc(count, sizeof *b.list);
+	b.codes = calloc(count, sizeof *b.codes);
+	b.ready = calloc(count, sizeof *b.ready);
+	b.errors = calloc(count, sizeof *b.errors);
+	pk_merger *m = NULL;
+	pk_error err = PK_ERROR_INIT;
 	int rc = -1;
-	for (size_t i = 0; i < count && rc < 0; i++)
-		if (codes[i] < 0)
-			rc = cli_fail(tool->name, &errors[i]);
-	for (size_t i = 0; i < count && rc >= 0; i++) {
-		pk_profile_free(list[i]);
-		list[i] = NULL;
+	if (count > 0 && (b.order == NULL || b.list == NULL || b.codes == NULL || b.ready == NULL ||
+	                  b.errors == NULL)) {
+		cli_error(tool->name, "out of memory");
+		rc = EXIT_ERROR;
+	} else if (pk_merger_new(&m, &err) < 0) {
+		rc = cli_fail(tool->name, &err);
 	}
-	free(codes);
-	free(errors);
+	if (rc < 0) {
+		/* the negated are merged last, as pk_profile_diff merges the base */
+		size_t n = 0;
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < count; i++)
+				if (negate[i] == (pass == 1))
+					b.order[n++] = i;
+		for (size_t i = 0; i < count; i++) {
+			pk_error init = PK_ERROR_INIT;
+			b.errors[i] = init;
+		}
+		/* The calling thread merges, and reads when it waits; a thread
+		 * that cannot start leaves its share to the others. */
+		pthread_t ids[MAX_THREADS];
+		size_t started = 0;
+		while (started + 1 < threads &&
+		       pthread_create(&ids[started], NULL, read_ahead, &b) == 0)
+			started++;
+		int merged = merge_in_order(&b, negate, m, &err);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(ids[i], NULL);
+		cli_progress_end();
+		/* the first path that failed to read, in the order given */
+		for (size_t i = 0; i < count && rc < 0; i++)
+			for (size_t at = 0; at < count && rc < 0; at++)
+				if (b.order[at] == i && b.codes[at] < 0)
+					rc = cli_fail(tool->name, &b.errors[at]);
+		if (rc < 0 && (merged < 0 || pk_merger_finish(m, out, &err) < 0))
+			rc = cli_fail(tool->name, &err);
+	}
+	pk_merger_free(m);
+	free(b.order);
+	free(b.list);
+	free(b.codes);
+	free(b.ready);
+	free(b.errors);
 	return rc;
 }
 

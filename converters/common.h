@@ -78,12 +78,14 @@ int cli_format(const cli_tool *tool, const char *name, bool for_output, const pk
 /* Read IN (a path or "-"), with an optional forced format. */
 int cli_read_profile(const cli_tool *tool, const char *path, const char *format_name,
                      pk_profile **out);
-/* Read count profiles (format detected) into list, several at a time on a
- * machine with more than one core. On an error, that of the first path
- * that failed is printed, nothing is kept, and the exit code returned;
- * otherwise -1. */
-int cli_read_profiles(const cli_tool *tool, const char *const *paths, size_t count,
-                      pk_profile **list);
+/* Read count profiles (format detected) and merge them into *out (owned),
+ * those where negate is set negated and last, as pk_profile_diff merges
+ * its base. Each is merged once read and freed; others are read ahead,
+ * several at a time on a machine with more than one core, a few at most.
+ * On an error, that of the first path that failed to read is printed
+ * (else the merge's), and the exit code returned; otherwise -1. */
+int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t count,
+                       const bool *negate, pk_profile **out);
 
 /* The options of every tool that writes one value per stack (folded, SVG):
  * which sample type, a base to subtract, and what a frame stands for.

@@ -443,18 +443,10 @@ static int cmd_merge(int argc, char **argv)
 		return cli_usage_error(&merge_tool, "give the profiles to merge");
 	if (out == NULL)
 		return cli_usage_error(&merge_tool, "give the output with -o OUT");
-	pk_profile *list[CLI_MAX_POSITIONAL];
-	size_t count = args.positional_count;
-	if ((rc = cli_read_profiles(&merge_tool, (const char *const *)args.positional, count,
-	                            list)) >= 0)
-		count = 0;
+	static const bool no_negate[CLI_MAX_POSITIONAL];
 	pk_profile *m = NULL;
-	pk_error err = PK_ERROR_INIT;
-	if (rc < 0 && pk_profile_merge((const pk_profile *const *)list, count, &m, &err) < 0)
-		rc = cli_fail(merge_tool.name, &err);
-	for (size_t i = 0; i < count; i++)
-		pk_profile_free(list[i]);
-	count = 0;
+	rc = cli_merge_profiles(&merge_tool, (const char *const *)args.positional,
+	                        args.positional_count, no_negate, &m);
 	if (rc < 0)
 		rc = write_profile(&merge_tool, m, out);
 	pk_profile_free(m);
@@ -488,17 +480,11 @@ static int cmd_diff(int argc, char **argv)
 	cli_view view;
 	if ((rc = cli_view_parse(&diff_tool, &args, &view)) >= 0)
 		return rc;
-	pk_profile *both[2] = {NULL, NULL}, *d = NULL;
-	rc = cli_read_profiles(&diff_tool, (const char *const *)args.positional, 2, both);
-	pk_profile *b = both[0], *p = both[1];
+	/* the base negated and merged after NEW, as pk_profile_diff does */
+	static const bool negate[2] = {true, false};
+	pk_profile *d = NULL;
 	pk_error err = PK_ERROR_INIT;
-	if (rc < 0 && pk_profile_diff(b, p, PK_DIFF_BASE, &d, &err) < 0)
-		rc = cli_fail(diff_tool.name, &err);
-	/* the difference holds what it needs: the inputs go before it is
-	 * written */
-	pk_profile_free(b);
-	pk_profile_free(p);
-	b = p = NULL;
+	rc = cli_merge_profiles(&diff_tool, (const char *const *)args.positional, 2, negate, &d);
 	if (rc < 0 && out) {
 		if ((rc = cli_view_filter(&diff_tool, &view, &d)) < 0)
 			rc = write_profile(&diff_tool, d, out);
@@ -510,8 +496,6 @@ static int cmd_diff(int argc, char **argv)
 		rc = pk_report_write_path(d, "-", &o, &err) < 0 ? cli_fail(diff_tool.name, &err)
 		                                                : cli_flush_stdout(diff_tool.name);
 	}
-	pk_profile_free(b);
-	pk_profile_free(p);
 	pk_profile_free(d);
 	cli_view_free(&view);
 	return rc;

@@ -89,14 +89,6 @@ typedef struct builder {
 	int64_t *total, *left_out;
 } builder;
 
-/* A hint to load what p points at: the call graph's tables outgrow the
- * caches, and a stack's lookups asked for together overlap their waits. */
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(p) __builtin_prefetch(p)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
-
 /* ------------------------------------------------------------ hashing */
 
 static uint32_t mix(uint64_t a, uint64_t b)
@@ -495,7 +487,7 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 		size_t mask = b->edge_slot_count - 1;
 		for (size_t k = 1; k < depth; k++) {
 			uint32_t func = PK_VEC_AT(b->nodes, gnode, path[k] & ~INLINED_BIT).func;
-			PREFETCH(&b->edge_slots[mix(path[k - 1] & ~INLINED_BIT, func) & mask]);
+			PK_PREFETCH(&b->edge_slots[mix(path[k - 1] & ~INLINED_BIT, func) & mask]);
 		}
 	}
 	b->pending.count = 0;
@@ -522,7 +514,7 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 			uint32_t e = (edge->item & ~INLINED_BIT) - 1;
 			edge->seen = visit;
 			pending[due++] = e;
-			PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
+			PK_PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
 			edge->samples += samples;
 		}
 	}

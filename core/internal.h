@@ -45,6 +45,14 @@ int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at)
 void pk__vec_free(pk__vec *v);
 #define PK_VEC_AT(v, type, i) (((type *)(v).items)[i])
 
+/* A hint to load what p points at: tables outgrow the caches, and the
+ * look-ups of a stack asked for together overlap their waits. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PK_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PK_PREFETCH(p) ((void)(p))
+#endif
+
 /* ---------------------------------------------------------------- errors */
 
 /* Sniffers return this to pass a buffer to the next format. */
@@ -577,5 +585,12 @@ int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
+/* The index of the stack of the depth locations in the pool's tail (as
+ * pk__profile_stack_room gives it), added if new: for a caller that adds
+ * its samples later by stack, with pk__profile_add_stack_sample (stack an
+ * index of p's stacks). Both return 0 or PK_ENOMEM. */
+int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
+int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
+                                 const pk_label *labels, size_t label_count);
 
 #endif /* PK_INTERNAL_H */

@@ -181,42 +181,52 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 }
 
 typedef struct merged_sample {
-	uint32_t stack;  /* into merger.stack_recs */
+	uint32_t stack;  /* a stack of merger.q */
 	uint32_t labels; /* into merger.label_sets; PK_NONE: no labels */
-	uint64_t hash;   /* of (stack, labels), for merger.sample_slots */
 } merged_sample;
+
+/* A slot of the table of labelled samples: it holds the key, so that a
+ * look-up touches the slot only. */
+typedef struct sample_slot {
+	uint32_t stack, labels;
+	uint32_t index; /* into merger.out_samples + 1; 0: empty */
+} sample_slot;
 
 /* A distinct set of labels of ours, sorted: merger.labels[start, +count). */
 typedef struct label_set {
 	size_t start, count;
 } label_set;
 
-/* A distinct stack of ours: its locations in merger.stack_locs. */
-typedef struct merged_stack {
-	size_t start;
-	uint32_t depth;
-	uint32_t sample; /* the sample of this stack without labels, or PK_NONE */
-	uint64_t hash;
-} merged_stack;
+/* A hash table of our records by content: a slot holds a record's index
+ * + 1 (0: empty) and its hash, so that probing past others touches no
+ * record. */
+typedef struct id_slot {
+	uint32_t index, hash;
+} id_slot;
 
-typedef struct merger {
-	pk_profile *q;
+typedef struct id_table {
+	id_slot *slots;
+	size_t count, used; /* slots, and those in use */
+} id_table;
+
+/* Profiles merged one at a time (pk_merger_add): what pk_profile_merge
+ * does in one call. */
+typedef struct pk_merger {
+	pk_profile *q; /* what the merge makes: strings, objects and stacks */
+	size_t added;  /* profiles merged so far */
+	int failed;    /* the error that stopped the merge, or 0 */
 	keymap mappings;
-	/* our functions and locations by content: hash tables of index + 1,
-	 * and each one's hash (their keys are our records themselves) */
-	uint32_t *fn_slots, *loc_slots;
-	size_t fn_slot_count, loc_slot_count;
-	pk__vec fn_hashes, loc_hashes; /* uint64_t */
+	id_table fns, locs; /* our functions and locations by content */
 	/* per source: its index -> ours (PK_NONE: not yet), so that each
 	 * record is looked up once, not once per sample that uses it */
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
 	int64_t *map_offset;
-	pk__vec stack_recs;    /* merged_stack */
-	pk__vec stack_locs;    /* uint32_t */
-	uint32_t *stack_slots; /* hash table of stack_recs index + 1 */
-	size_t stack_slot_count;
-	pk__vec out_samples;    /* merged_sample */
-	uint32_t *sample_slots; /* hash table of labelled out_samples index + 1 */
+	/* uint32_t per stack of q: its sample without labels, or PK_NONE.
+	 * Stacks are interned in q as they are met, so that the samples go
+	 * into q by stack at the end, not hashed a second time. */
+	pk__vec stack_sample;
+	pk__vec out_samples;       /* merged_sample */
+	sample_slot *sample_slots; /* of the labelled out_samples */
 	size_t sample_slot_count, labelled;
 	/* label sets: a source's (as it has them) -> ours (sorted) */
 	pk__strtab *source_sets; /* keys: a source's labels, field by field */
@@ -306,13 +316,26 @@ static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out
 	return 0;
 }
 
-/* The slot of a record of hash h among count in a table, growing it first
- * if it is half full: a free slot, or one for the caller to check. */
-static int table_room(uint32_t **slots, size_t *slot_count, const pk__vec *hashes)
+/* Room for one more record in t: it grows when half full. */
+static int table_room(id_table *t)
 {
-	if ((hashes->count + 1) * 2 > *slot_count)
-		PK_FORWARD(pk__slots_grow(slots, slot_count, hashes->items, hashes->count,
-		                          sizeof(uint64_t), 0));
+	if ((t->used + 1) * 2 <= t->count)
+		return 0;
+	size_t n = t->count ? t->count * 2 : 1024;
+	id_slot *grown = pk__calloc(n, sizeof *grown);
+	if (grown == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->slots[i].index == 0)
+			continue;
+		size_t at = t->slots[i].hash & (n - 1);
+		while (grown[at].index != 0)
+			at = (at + 1) & (n - 1);
+		grown[at] = t->slots[i];
+	}
+	pk__free(t->slots);
+	t->slots = grown;
+	t->count = n;
 	return 0;
 }
 
@@ -338,27 +361,25 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	}
 	uint64_t key[3] = {(uint64_t)c.start_line, (uint64_t)c.name << 32 | c.system_name,
 	                   c.filename};
-	uint64_t h = pk__hash_bytes(key, sizeof key);
-	PK_FORWARD(table_room(&m->fn_slots, &m->fn_slot_count, &m->fn_hashes));
-	size_t mask = m->fn_slot_count - 1;
+	uint32_t h = (uint32_t)pk__hash_bytes(key, sizeof key);
+	PK_FORWARD(table_room(&m->fns));
+	size_t mask = m->fns.count - 1;
 	size_t at = h & mask;
-	for (; m->fn_slots[at]; at = (at + 1) & mask) {
-		uint32_t j = m->fn_slots[at] - 1;
-		if (PK_VEC_AT(m->fn_hashes, uint64_t, j) != h)
+	for (const id_slot *e; (e = &m->fns.slots[at])->index; at = (at + 1) & mask) {
+		if (e->hash != h)
 			continue;
-		const pk_function *f = pk_profile_function(m->q, j);
+		const pk_function *f = pk_profile_function(m->q, e->index - 1);
 		if (f->start_line == c.start_line && f->name == c.name &&
 		    f->system_name == c.system_name && f->filename == c.filename) {
-			*out = m->fn_of[i] = j;
+			*out = m->fn_of[i] = e->index - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_function_count(m->q) + 1;
 	uint32_t j;
-	PK_FORWARD(pk__vec_reserve(&m->fn_hashes, sizeof h, 1));
 	PK_FORWARD(pk_profile_add_function(m->q, &c, &j));
-	PK_FORWARD(pk__vec_push(&m->fn_hashes, sizeof h, &h, 1, NULL));
-	m->fn_slots[at] = j + 1;
+	m->fns.slots[at] = (id_slot){j + 1, h};
+	m->fns.used++;
 	*out = m->fn_of[i] = j;
 	return 0;
 }
@@ -423,24 +444,21 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		memcpy(w + (l + 1) * sizeof word, word, sizeof word);
 	}
 	k->count = (n + 1) * 2 * sizeof(uint64_t);
-	uint64_t h = pk__hash_bytes(k->items, k->count);
-	PK_FORWARD(table_room(&m->loc_slots, &m->loc_slot_count, &m->loc_hashes));
-	size_t mask = m->loc_slot_count - 1;
+	uint32_t h = (uint32_t)pk__hash_bytes(k->items, k->count);
+	PK_FORWARD(table_room(&m->locs));
+	size_t mask = m->locs.count - 1;
 	size_t at = h & mask;
-	for (; m->loc_slots[at]; at = (at + 1) & mask) {
-		uint32_t j = m->loc_slots[at] - 1;
-		if (PK_VEC_AT(m->loc_hashes, uint64_t, j) == h &&
-		    same_location(m->q, j, &c, ours, n)) {
-			*out = m->loc_of[i] = j;
+	for (const id_slot *e; (e = &m->locs.slots[at])->index; at = (at + 1) & mask) {
+		if (e->hash == h && same_location(m->q, e->index - 1, &c, ours, n)) {
+			*out = m->loc_of[i] = e->index - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_location_count(m->q) + 1;
 	uint32_t j;
-	PK_FORWARD(pk__vec_reserve(&m->loc_hashes, sizeof h, 1));
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	PK_FORWARD(pk__vec_push(&m->loc_hashes, sizeof h, &h, 1, NULL));
-	m->loc_slots[at] = j + 1;
+	m->locs.slots[at] = (id_slot){j + 1, h};
+	m->locs.used++;
 	*out = m->loc_of[i] = j;
 	return 0;
 }
@@ -477,56 +495,33 @@ static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_
 		*out = m->stack_of[st];
 		return 0;
 	}
-	const uint32_t *src = s->locations;
-	size_t depth = s->depth;
-	size_t start = m->stack_locs.count;
-	PK_FORWARD(pk__vec_reserve(&m->stack_locs, sizeof(uint32_t), depth));
-	for (size_t d = 0; d < depth; d++) {
-		uint32_t loc;
-		PK_FORWARD(map_location(m, p, src[d], &loc));
-		PK_VEC_AT(m->stack_locs, uint32_t, start + d) = loc;
+	/* The source records of the stack's new locations, asked for
+	 * together: fetched one by one, each was a cache miss in turn. */
+	const pk_line *lines;
+	for (size_t d = 0; d < s->depth; d++)
+		if (m->loc_of[s->locations[d]] == PK_NONE)
+			PK_PREFETCH(pk_profile_location(p, s->locations[d]));
+	for (size_t d = 0; d < s->depth; d++)
+		if (m->loc_of[s->locations[d]] == PK_NONE &&
+		    pk_profile_location_lines(p, s->locations[d], &lines) > 0)
+			PK_PREFETCH(lines);
+	/* mapped straight into the tail of q's pool, where q interns it */
+	uint32_t *room;
+	PK_FORWARD(pk__profile_stack_room(m->q, 0, s->depth, &room));
+	for (size_t d = 0; d < s->depth; d++)
+		PK_FORWARD(map_location(m, p, s->locations[d], &room[d]));
+	uint32_t stack;
+	PK_FORWARD(pk__profile_intern_tail_stack(m->q, s->depth, &stack));
+	if (stack == m->stack_sample.count) {
+		uint32_t none = PK_NONE;
+		PK_FORWARD(pk__vec_push(&m->stack_sample, sizeof none, &none, 1, NULL));
 	}
-	const uint32_t *locs = &PK_VEC_AT(m->stack_locs, uint32_t, start);
-	if (m->canonical) {
-		if (m->stack_recs.count >= PK_NONE - 1)
-			return PK_ENOMEM;
-		merged_stack rec = {start, (uint32_t)depth, PK_NONE, 0};
-		PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, NULL));
-		m->stack_locs.count = start + depth;
-		*out = m->stack_of[st] = (uint32_t)(m->stack_recs.count - 1);
-		return 0;
-	}
-	if ((m->stack_recs.count + 1) * 2 > m->stack_slot_count)
-		PK_FORWARD(pk__slots_grow(&m->stack_slots, &m->stack_slot_count,
-		                          m->stack_recs.items, m->stack_recs.count,
-		                          sizeof(merged_stack), offsetof(merged_stack, hash)));
-	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
-	size_t mask = m->stack_slot_count - 1;
-	size_t at = h & mask;
-	for (; m->stack_slots[at] != 0; at = (at + 1) & mask) {
-		uint32_t i = m->stack_slots[at] - 1;
-		const merged_stack *o = &PK_VEC_AT(m->stack_recs, merged_stack, i);
-		if (o->hash == h && o->depth == depth &&
-		    (depth == 0 || memcmp(&PK_VEC_AT(m->stack_locs, uint32_t, o->start), locs,
-		                          depth * sizeof *locs) == 0)) {
-			/* known already: forget the copy */
-			*out = m->stack_of[st] = i;
-			return 0;
-		}
-	}
-	if (m->stack_recs.count >= PK_NONE - 1)
-		return PK_ENOMEM;
-	merged_stack rec = {start, (uint32_t)depth, PK_NONE, h};
-	m->stack_locs.count = start + depth;
-	size_t index;
-	PK_FORWARD(pk__vec_push(&m->stack_recs, sizeof rec, &rec, 1, &index));
-	m->stack_slots[at] = (uint32_t)index + 1;
-	*out = m->stack_of[st] = (uint32_t)index;
+	*out = m->stack_of[st] = stack;
 	return 0;
 }
 
 static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t stack,
-                      uint32_t labels, uint64_t hash)
+                      uint32_t labels)
 {
 	if (*slot != PK_NONE) {
 		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
@@ -536,7 +531,7 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	}
 	if (m->out_samples.count >= PK_NONE - 1)
 		return PK_ENOMEM;
-	merged_sample ms = {stack, labels, hash};
+	merged_sample ms = {stack, labels};
 	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
 	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
 	*slot = (uint32_t)(m->out_samples.count - 1);
@@ -612,132 +607,144 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	return 0;
 }
 
+static uint64_t sample_hash(uint32_t stack, uint32_t labels)
+{
+	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 31;
+}
+
+static int grow_sample_slots(merger *m)
+{
+	size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
+	sample_slot *slots = pk__calloc(count, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < m->sample_slot_count; i++) {
+		const sample_slot *e = &m->sample_slots[i];
+		if (e->index == 0)
+			continue;
+		size_t at = sample_hash(e->stack, e->labels) & (count - 1);
+		while (slots[at].index)
+			at = (at + 1) & (count - 1);
+		slots[at] = *e;
+	}
+	pk__free(m->sample_slots);
+	m->sample_slots = slots;
+	m->sample_slot_count = count;
+	return 0;
+}
+
 static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
 {
 	uint32_t stack;
 	PK_FORWARD(map_stack(m, p, s, &stack));
 	if (s->label_count == 0) {
-		uint32_t slot = PK_VEC_AT(m->stack_recs, merged_stack, stack).sample;
-		PK_FORWARD(add_values(m, &slot, values, stack, PK_NONE, 0));
-		PK_VEC_AT(m->stack_recs, merged_stack, stack).sample = slot;
+		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
+		uint32_t at = *slot;
+		PK_FORWARD(add_values(m, &at, values, stack, PK_NONE));
+		*slot = at;
 		return 0;
 	}
 	uint32_t labels;
 	PK_FORWARD(map_labels(m, p, s, &labels));
 	if (m->canonical) {
 		uint32_t slot = PK_NONE;
-		return add_values(m, &slot, values, stack, labels, 0);
+		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	if ((m->labelled + 1) * 2 > m->sample_slot_count) {
-		/* rehash the labelled samples only */
-		size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
-		uint32_t *slots = pk__calloc(count, sizeof *slots);
-		if (slots == NULL)
-			return PK_ENOMEM;
-		for (size_t i = 0; i < m->out_samples.count; i++) {
-			const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-			if (ms->labels == PK_NONE)
-				continue;
-			size_t at = ms->hash & (count - 1);
-			while (slots[at])
-				at = (at + 1) & (count - 1);
-			slots[at] = (uint32_t)i + 1;
-		}
-		pk__free(m->sample_slots);
-		m->sample_slots = slots;
-		m->sample_slot_count = count;
-	}
-	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
-	h ^= h >> 31;
+	/* up to three quarters full: its slots are the merge's largest table,
+	 * and neighbours share a cache line */
+	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3)
+		PK_FORWARD(grow_sample_slots(m));
 	size_t mask = m->sample_slot_count - 1;
-	size_t at = h & mask;
-	for (; m->sample_slots[at]; at = (at + 1) & mask) {
-		uint32_t i = m->sample_slots[at] - 1;
-		const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-		if (ms->stack == stack && ms->labels == labels)
-			return add_values(m, &i, values, stack, labels, h);
+	size_t at = sample_hash(stack, labels) & mask;
+	for (sample_slot *e; (e = &m->sample_slots[at])->index; at = (at + 1) & mask) {
+		if (e->stack == stack && e->labels == labels) {
+			uint32_t i = e->index - 1;
+			return add_values(m, &i, values, stack, labels);
+		}
 	}
 	uint32_t slot = PK_NONE;
-	PK_FORWARD(add_values(m, &slot, values, stack, labels, h));
-	m->sample_slots[at] = slot + 1;
+	PK_FORWARD(add_values(m, &slot, values, stack, labels));
+	m->sample_slots[at] = (sample_slot){stack, labels, slot + 1};
 	m->labelled++;
 	return 0;
 }
 
-static int header(merger *m, const pk_profile *const *in, size_t n, pk_error *err)
+static bool same_type(const pk_profile *a, pk_value_type x, const pk_profile *b, pk_value_type y)
 {
-	const pk_profile *a = in[0];
+	return strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) == 0 &&
+	       strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)) == 0;
+}
+
+/* Check p, the profile number m->added + 1, against the first (whose types
+ * q has) and fold its header into q's. */
+static int add_header(merger *m, const pk_profile *p, pk_error *err)
+{
 	pk_profile *q = m->q;
-	for (size_t i = 1; i < n; i++) {
-		const pk_profile *b = in[i];
-		pk_value_type x = pk_profile_period_type(a), y = pk_profile_period_type(b);
-		if (strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ||
-		    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)))
-			return pk__error_set(
-			    err, PK_EINVAL,
-			    "incompatible period types: profile %zu has %s/%s, "
-			    "profile 1 %s/%s",
-			    i + 1, pk_profile_string(b, y.type), pk_profile_string(b, y.unit),
-			    pk_profile_string(a, x.type), pk_profile_string(a, x.unit));
-		bool same = pk_profile_sample_type_count(a) == pk_profile_sample_type_count(b);
-		for (size_t t = 0; same && t < pk_profile_sample_type_count(a); t++) {
-			x = pk_profile_sample_type(a, t);
-			y = pk_profile_sample_type(b, t);
-			same =
-			    strcmp(pk_profile_string(a, x.type), pk_profile_string(b, y.type)) ==
-			        0 &&
-			    strcmp(pk_profile_string(a, x.unit), pk_profile_string(b, y.unit)) == 0;
-		}
+	if (m->added > 0) {
+		pk_value_type x = pk_profile_period_type(q), y = pk_profile_period_type(p);
+		if (!same_type(q, x, p, y))
+			return pk__error_set(err, PK_EINVAL,
+			                     "incompatible period types: profile %zu has %s/%s, "
+			                     "profile 1 %s/%s",
+			                     m->added + 1, pk_profile_string(p, y.type),
+			                     pk_profile_string(p, y.unit),
+			                     pk_profile_string(q, x.type),
+			                     pk_profile_string(q, x.unit));
+		bool same = pk_profile_sample_type_count(q) == pk_profile_sample_type_count(p);
+		for (size_t t = 0; same && t < pk_profile_sample_type_count(q); t++)
+			same = same_type(q, pk_profile_sample_type(q, t), p,
+			                 pk_profile_sample_type(p, t));
 		if (!same)
 			return pk__error_set(err, PK_EINVAL,
 			                     "incompatible sample types: profile %zu differs from "
 			                     "profile 1",
-			                     i + 1);
+			                     m->added + 1);
 	}
-	int64_t t = 0, d = 0, period = 0;
-	pk_str dflt = 0, doc = 0;
-	for (size_t i = 0; i < n; i++) {
-		const pk_profile *s = in[i];
-		if (t == 0 || pk_profile_time_nanos(s) < t)
-			t = pk_profile_time_nanos(s);
-		d = pk__add(d, pk_profile_duration_nanos(s));
-		if (period == 0 || period < pk_profile_period(s))
-			period = pk_profile_period(s);
-		for (size_t c = 0; c < pk_profile_comment_count(s); c++) {
-			pk_str cs;
-			PK_FORWARD(str_of(m, s, pk_profile_comment(s, c), &cs));
-			bool seen = false;
-			for (size_t j = 0; j < pk_profile_comment_count(q); j++)
-				seen |= pk_profile_comment(q, j) == cs;
-			if (!seen)
-				PK_FORWARD(pk_profile_add_comment(q, cs));
-		}
-		if (dflt == 0)
-			PK_FORWARD(str_of(m, s, pk_profile_default_sample_type(s), &dflt));
-		if (doc == 0)
-			PK_FORWARD(str_of(m, s, pk_profile_doc_url(s), &doc));
+	int64_t t = pk_profile_time_nanos(q);
+	if (t == 0 || pk_profile_time_nanos(p) < t)
+		pk_profile_set_time_nanos(q, pk_profile_time_nanos(p));
+	pk_profile_set_duration_nanos(
+	    q, pk__add(pk_profile_duration_nanos(q), pk_profile_duration_nanos(p)));
+	if (pk_profile_period(q) == 0 || pk_profile_period(q) < pk_profile_period(p))
+		pk_profile_set_period(q, pk_profile_period(p));
+	size_t comments = pk_profile_comment_count(q);
+	for (size_t c = 0; c < pk_profile_comment_count(p); c++) {
+		pk_str cs;
+		PK_FORWARD(str_of(m, p, pk_profile_comment(p, c), &cs));
+		bool seen = false;
+		for (size_t j = 0; j < comments; j++)
+			seen |= pk_profile_comment(q, j) == cs;
+		if (!seen)
+			PK_FORWARD(pk_profile_add_comment(q, cs));
+		comments = pk_profile_comment_count(q);
 	}
-	for (size_t i = 0; i < pk_profile_sample_type_count(a); i++) {
-		pk_value_type vt = pk_profile_sample_type(a, i);
-		PK_FORWARD(str_of(m, a, vt.type, &vt.type));
-		PK_FORWARD(str_of(m, a, vt.unit, &vt.unit));
+	pk_str s;
+	if (pk_profile_default_sample_type(q) == 0) {
+		PK_FORWARD(str_of(m, p, pk_profile_default_sample_type(p), &s));
+		pk_profile_set_default_sample_type(q, s);
+	}
+	if (pk_profile_doc_url(q) == 0) {
+		PK_FORWARD(str_of(m, p, pk_profile_doc_url(p), &s));
+		pk_profile_set_doc_url(q, s);
+	}
+	if (m->added > 0)
+		return 0;
+	for (size_t i = 0; i < pk_profile_sample_type_count(p); i++) {
+		pk_value_type vt = pk_profile_sample_type(p, i);
+		PK_FORWARD(str_of(m, p, vt.type, &vt.type));
+		PK_FORWARD(str_of(m, p, vt.unit, &vt.unit));
 		PK_FORWARD(pk_profile_add_sample_type(q, vt));
 	}
-	pk_value_type pt = pk_profile_period_type(a);
-	PK_FORWARD(str_of(m, a, pt.type, &pt.type));
-	PK_FORWARD(str_of(m, a, pt.unit, &pt.unit));
+	pk_value_type pt = pk_profile_period_type(p);
+	PK_FORWARD(str_of(m, p, pt.type, &pt.type));
+	PK_FORWARD(str_of(m, p, pt.unit, &pt.unit));
 	pk_profile_set_period_type(q, pt);
-	pk_str drop, keep;
-	PK_FORWARD(str_of(m, a, pk_profile_drop_frames(a), &drop));
-	PK_FORWARD(str_of(m, a, pk_profile_keep_frames(a), &keep));
-	pk_profile_set_drop_frames(q, drop);
-	pk_profile_set_keep_frames(q, keep);
-	pk_profile_set_time_nanos(q, t);
-	pk_profile_set_duration_nanos(q, d);
-	pk_profile_set_period(q, period);
-	pk_profile_set_default_sample_type(q, dflt);
-	pk_profile_set_doc_url(q, doc);
+	PK_FORWARD(str_of(m, p, pk_profile_drop_frames(p), &s));
+	pk_profile_set_drop_frames(q, s);
+	PK_FORWARD(str_of(m, p, pk_profile_keep_frames(p), &s));
+	pk_profile_set_keep_frames(q, s);
 	return 0;
 }
 
@@ -747,13 +754,9 @@ static void drop_tables(merger *m)
 	pk__strtab_free(m->mappings.keys);
 	m->mappings.keys = NULL;
 	pk__vec_free(&m->mappings.index);
-	pk__free(m->fn_slots);
-	pk__free(m->loc_slots);
-	m->fn_slots = m->loc_slots = NULL;
-	pk__vec_free(&m->fn_hashes);
-	pk__vec_free(&m->loc_hashes);
-	pk__free(m->stack_slots);
-	m->stack_slots = NULL;
+	pk__free(m->fns.slots);
+	pk__free(m->locs.slots);
+	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
 	pk__strtab_free(m->source_sets);
@@ -765,8 +768,8 @@ static void drop_tables(merger *m)
 static void merger_free(merger *m)
 {
 	drop_tables(m);
-	pk__vec *vecs[] = {&m->out_samples, &m->values, &m->stack_recs, &m->stack_locs,
-	                   &m->labels,      &m->key,    &m->scratch,    &m->negated};
+	pk__vec *vecs[] = {&m->out_samples, &m->values,  &m->stack_sample, &m->labels,
+	                   &m->key,         &m->scratch, &m->negated};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__vec_free(&m->sets.index);
@@ -793,8 +796,6 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 	return 0;
 }
 
-/* negate (NULL: none) says which sources count negated, as pprof's -base
- * scales the base by -1 before merging. */
 /* Make ready for samples of p, which has stacks stacks. */
 static int begin_source(merger *m, const pk_profile *p, size_t stacks)
 {
@@ -819,43 +820,39 @@ static int begin_source(merger *m, const pk_profile *p, size_t stacks)
 	return 0;
 }
 
-/* negate (NULL: none) says which sources count negated, as pprof's -base
- * scales the base by -1 before merging. */
-static int merge_sources(merger *m, const pk_profile *const *in, const bool *negate, size_t n)
+/* Merge p's samples, negated with negate, as pprof's -base scales the
+ * base by -1 before merging. */
+static int add_source(merger *m, const pk_profile *p, bool negate)
 {
 	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
 	int64_t *negated = m->negated.items;
-	for (size_t i = 0; i < n; i++) {
-		const pk_profile *p = in[i];
-		PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
-		bool neg = negate && negate[i];
-		size_t samples = pk_profile_sample_count(p);
-		for (size_t si = 0; si < samples; si++) {
-			pk_sample s;
-			pk_profile_sample(p, si, &s);
-			if (all_zero(s.values, s.value_count))
-				continue;
-			const int64_t *v = s.values;
-			if (neg) {
-				for (size_t t = 0; t < m->types; t++)
-					negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
-				v = negated;
-			}
-			PK_FORWARD(map_sample(m, p, &s, v));
+	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
+	size_t samples = pk_profile_sample_count(p);
+	for (size_t si = 0; si < samples; si++) {
+		pk_sample s;
+		pk_profile_sample(p, si, &s);
+		if (all_zero(s.values, s.value_count))
+			continue;
+		const int64_t *v = s.values;
+		if (negate) {
+			for (size_t t = 0; t < m->types; t++)
+				negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
+			v = negated;
 		}
+		PK_FORWARD(map_sample(m, p, &s, v));
 	}
 	return 0;
 }
 
-/* Sample i of what m merged, as pk_profile_sample would give it had it
- * been added to m->q. */
+/* Sample i of what m merged, as pk__profile_sample_shallow would give it
+ * had it been added to m->q: its stack's locations are a cache miss away,
+ * and adding it by stack needs none. */
 static void merged(const merger *m, size_t i, pk_sample *s)
 {
 	const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-	const merged_stack *st = &PK_VEC_AT(m->stack_recs, merged_stack, ms->stack);
 	s->stack = ms->stack;
-	s->locations = &PK_VEC_AT(m->stack_locs, uint32_t, st->start);
-	s->depth = st->depth;
+	s->locations = NULL;
+	s->depth = 0;
 	s->values = &PK_VEC_AT(m->values, int64_t, i * m->types);
 	s->value_count = m->types;
 	s->labels = NULL;
@@ -867,10 +864,9 @@ static void merged(const merger *m, size_t i, pk_sample *s)
 	}
 }
 
-static int merger_init(merger *m, size_t types)
+static int merger_init(merger *m)
 {
 	memset(m, 0, sizeof *m);
-	m->types = types;
 	PK_FORWARD(pk_profile_new(&m->q));
 	PK_FORWARD(pk__strtab_new(&m->mappings.keys));
 	return pk__strtab_new(&m->sets.keys);
@@ -890,19 +886,21 @@ static int finish(merger *m, pk_profile **out)
 		 * as they are, without adding them to m->q first: m->q has all
 		 * else the second merge reads. */
 		merger again;
-		rc = merger_init(&again, m->types);
-		const pk_profile *one = m->q;
+		rc = merger_init(&again);
+		again.types = m->types;
 		if (rc == 0)
-			rc = header(&again, &one, 1, NULL);
+			rc = add_header(&again, m->q, NULL);
 		if (rc == 0)
-			rc = begin_source(&again, m->q, m->stack_recs.count);
+			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q));
 		again.canonical = true;
 		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 			pk_sample s;
 			merged(m, i, &s);
 			again.source_set = PK_VEC_AT(m->out_samples, merged_sample, i).labels;
-			if (!all_zero(s.values, s.value_count))
-				rc = map_sample(&again, m->q, &s, s.values);
+			if (all_zero(s.values, s.value_count))
+				continue;
+			s.depth = pk_profile_stack(m->q, s.stack, &s.locations);
+			rc = map_sample(&again, m->q, &s, s.values);
 		}
 		merger_free(m);
 		pk_profile_free(m->q);
@@ -912,11 +910,11 @@ static int finish(merger *m, pk_profile **out)
 		pk_profile_free(again.q);
 		return rc;
 	}
+	rc = pk__profile_reserve_samples(m->q, m->out_samples.count);
 	for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 		pk_sample s;
 		merged(m, i, &s);
-		rc = pk_profile_add_sample(m->q, s.locations, s.depth, s.values, s.value_count,
-		                           s.labels, s.label_count);
+		rc = pk__profile_add_stack_sample(m->q, s.stack, s.values, s.labels, s.label_count);
 	}
 	merger_free(m);
 	if (rc < 0) {
@@ -927,29 +925,81 @@ static int finish(merger *m, pk_profile **out)
 	return 0;
 }
 
+int pk_merger_new(pk_merger **out, pk_error *err)
+{
+	pk_merger *m = pk__malloc(sizeof *m);
+	int rc = m ? merger_init(m) : PK_ENOMEM;
+	if (rc < 0) {
+		pk_merger_free(m);
+		return pk__error_set(err, rc, "out of memory");
+	}
+	*out = m;
+	return 0;
+}
+
+/* A merger that failed or finished takes nothing more. */
+static int refuse(const pk_merger *m, pk_error *err)
+{
+	return pk__error_set(err, m->failed,
+	                     m->q ? "an earlier profile failed to merge"
+	                          : "the merge is finished already");
+}
+
+int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
+{
+	if (m->failed)
+		return refuse(m, err);
+	if (m->added == 0)
+		m->types = pk_profile_sample_type_count(p);
+	int rc = add_header(m, p, err);
+	if (rc == 0)
+		rc = add_source(m, p, negate != 0);
+	if (rc < 0) {
+		m->failed = rc;
+		/* incompatible profiles have their message already */
+		return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
+	}
+	m->added++;
+	return 0;
+}
+
+int pk_merger_finish(pk_merger *m, pk_profile **out, pk_error *err)
+{
+	if (m->failed)
+		return refuse(m, err);
+	if (m->added == 0)
+		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
+	int rc = finish(m, out);
+	/* finish freed the tables, and q or handed it over */
+	m->q = NULL;
+	m->failed = PK_EINVAL;
+	return rc < 0 ? pk__error_set(err, rc, "out of memory") : 0;
+}
+
+void pk_merger_free(pk_merger *m)
+{
+	if (m == NULL)
+		return;
+	merger_free(m);
+	pk_profile_free(m->q);
+	pk__free(m);
+}
+
+/* Merge in[0..n), in[i] negated where negate (NULL: none) says. */
 static int merge(const pk_profile *const *in, const bool *negate, size_t n, pk_profile **out,
                  pk_error *err)
 {
 	if (n == 0)
 		return pk__error_set(err, PK_EINVAL, "no profiles to merge");
-	merger m;
-	int rc = merger_init(&m, pk_profile_sample_type_count(in[0]));
-	if (rc == 0) {
-		rc = header(&m, in, n, err);
-		if (rc < 0 && rc != PK_ENOMEM) {
-			merger_free(&m);
-			pk_profile_free(m.q);
-			/* incompatible profiles have their message already */
-			return rc;
-		}
-	}
+	pk_merger *m;
+	PK_FORWARD(pk_merger_new(&m, err));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = pk_merger_add(m, in[i], negate && negate[i], err);
 	if (rc == 0)
-		rc = merge_sources(&m, in, negate, n);
-	if (rc == 0)
-		return (rc = finish(&m, out)) < 0 ? pk__error_set(err, rc, "out of memory") : 0;
-	merger_free(&m);
-	pk_profile_free(m.q);
-	return pk__error_set(err, rc, "out of memory");
+		rc = pk_merger_finish(m, out, err);
+	pk_merger_free(m);
+	return rc;
 }
 
 int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out, pk_error *err)

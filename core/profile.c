@@ -5,6 +5,7 @@
  * so samples that share them share their storage. */
 #include "internal.h"
 
+#include <assert.h>
 #include <string.h>
 
 typedef struct location_rec {
@@ -443,8 +444,16 @@ static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, ui
 	return 0;
 }
 
-int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
-                                const pk_label *labels, size_t label_count)
+int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
+{
+	if (depth > UINT32_MAX)
+		return PK_ENOMEM;
+	return intern_tail_stack(p, depth, out);
+}
+
+/* A sample of stack (PK_NONE: the stack in the pool's tail, of depth). */
+static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t *values,
+                      const pk_label *labels, size_t label_count)
 {
 	if (depth > UINT32_MAX)
 		return PK_ENOMEM;
@@ -453,16 +462,30 @@ int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *valu
 	 * (a label set without one is harmless). */
 	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, stride));
 	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), 1));
-	sample_rec rec = {0, 0};
+	sample_rec rec = {stack, 0};
 	if (label_count > 0)
 		PK_FORWARD(intern_labels(p, labels, label_count, &rec.label_set));
-	PK_FORWARD(intern_tail_stack(p, depth, &rec.stack));
+	if (stack == PK_NONE)
+		PK_FORWARD(intern_tail_stack(p, depth, &rec.stack));
 	PK_VEC_AT(p->samples, sample_rec, p->samples.count++) = rec;
 	int64_t *dst = (int64_t *)p->values.items + p->values.count;
 	for (size_t i = 0; i < stride; i++)
 		dst[i] = values[i];
 	p->values.count += stride;
 	return 0;
+}
+
+int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
+                                const pk_label *labels, size_t label_count)
+{
+	return add_sample(p, PK_NONE, depth, values, labels, label_count);
+}
+
+int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
+                                 const pk_label *labels, size_t label_count)
+{
+	assert(stack < p->stacks.count);
+	return add_sample(p, stack, 0, values, labels, label_count);
 }
 
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,

@@ -304,6 +304,25 @@ enum {
 PK_EXTERN int pk_profile_merge(const pk_profile *const *in, size_t n, pk_profile **out,
                                pk_error *err);
 
+/** Profiles merged one at a time, so that each can be freed once merged:
+ * pk_merger_finish gives what pk_profile_merge gives for them all, in the
+ * order added. Create with pk_merger_new (owned: free with pk_merger_free). */
+typedef struct pk_merger pk_merger;
+
+PK_EXTERN int pk_merger_new(pk_merger **out, pk_error *err);
+
+/** Merge p (borrowed, not kept) into m; with negate, its values count
+ * negated, as pk_profile_diff takes the base. A profile whose sample or
+ * period types differ from the first's fails (PK_EINVAL, the message
+ * names it by its number); after any failure m takes no more. */
+PK_EXTERN int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err);
+
+/** The merge of what was added (*out, owned); m takes no more after. */
+PK_EXTERN int pk_merger_finish(pk_merger *m, pk_profile **out, pk_error *err);
+
+/** Free m (NULL: nothing). */
+PK_EXTERN void pk_merger_free(pk_merger *m);
+
 /** A copy of p (owned, in *out) with every value multiplied by ratio and
  * rounded as pprof's Profile.Scale does (-1 negates exactly). */
 PK_EXTERN int pk_profile_scale(const pk_profile *p, double ratio, pk_profile **out, pk_error *err);

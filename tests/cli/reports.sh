@@ -123,6 +123,24 @@ if "$PROFKIT" diff "$FIXTURES/heap.pb.gz" "$WORK/missing2" >/dev/null 2>"$WORK/e
 else
 	check "diff names the missing input" grep -q "^profkit diff: $WORK/missing2: " "$WORK/err"
 fi
+# the base is merged last, but named first when both are missing
+if "$PROFKIT" diff "$WORK/missing1" "$WORK/missing2" >/dev/null 2>"$WORK/err"; then
+	fail "diff with missing inputs fails"
+else
+	check "diff names the missing base first" grep -q "^profkit diff: $WORK/missing1: " "$WORK/err"
+fi
+# a merge that fails (incompatible profiles) still names an input that
+# does not read first
+if "$PROFKIT" merge "$FIXTURES/heap.pb.gz" "$FIXTURES/cpu.pb.gz" "$WORK/missing2" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+	fail "merge of incompatible profiles and a missing one fails"
+else
+	check "merge names the missing input before the incompatible" grep -q "^profkit merge: $WORK/missing2: " "$WORK/err"
+fi
+if "$PROFKIT" merge "$FIXTURES/heap.pb.gz" "$FIXTURES/cpu.pb.gz" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+	fail "merge of incompatible profiles fails"
+else
+	check "merge names the incompatible profile" grep -q "^profkit merge: incompatible .* profile 2" "$WORK/err"
+fi
 
 # an invalid regular expression is a clear error
 if "$PROFKIT" top -focus='(' "$FIXTURES/cpu.pb.gz" >/dev/null 2>"$WORK/err"; then

@@ -234,6 +234,81 @@ static void test_merge_associative(void **state)
 		pk_profile_free(objs[i]);
 }
 
+/* Profiles merged one at a time give what one call gives; a merger that
+ * failed or finished refuses more. */
+static void test_merger(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	uint32_t s1[2] = {a.loc[0], a.loc[1]}, s2[2] = {a.loc[2], a.loc[3]};
+	add(&a, s1, 2, 4, NULL, 0);
+	add(&a, s2, 2, 1, NULL, 0);
+	add(&b, s1, 2, 3, NULL, 0);
+	add(&b, s2, 1, 2, NULL, 0);
+	pk_merger *m;
+	pk_error err = PK_ERROR_INIT;
+	pk_profile *one, *many;
+	assert_int_equal(pk_merger_new(&m, &err), 0);
+	assert_int_equal(pk_merger_add(m, a.p, 0, &err), 0);
+	assert_int_equal(pk_merger_add(m, b.p, 1, &err), 0);
+	assert_int_equal(pk_merger_finish(m, &many, &err), 0);
+	assert_int_equal(pk_merger_add(m, a.p, 0, &err), PK_EINVAL);
+	assert_string_equal(err.message, "the merge is finished already");
+	pk_merger_free(m);
+	assert_int_equal(pk_profile_diff(b.p, a.p, PK_DIFF_BASE, &one, NULL), 0);
+	char *r1 = report_all(one), *r2 = report_all(many);
+	assert_string_equal(r1, r2);
+	assert_int_equal(total(many, 0), 0); /* 4 + 1 - 3 - 2 */
+	free(r1);
+	free(r2);
+	pk_profile_free(one);
+	pk_profile_free(many);
+
+	small c = make_small("objects");
+	pk_error e1 = PK_ERROR_INIT, e2 = PK_ERROR_INIT, e3 = PK_ERROR_INIT;
+	assert_int_equal(pk_merger_new(&m, NULL), 0);
+	assert_int_equal(pk_merger_finish(m, &many, &e1), PK_EINVAL);
+	assert_string_equal(e1.message, "no profiles to merge");
+	assert_int_equal(pk_merger_add(m, a.p, 0, NULL), 0);
+	assert_int_equal(pk_merger_add(m, c.p, 0, &e2), PK_EINVAL);
+	assert_string_equal(e2.message,
+	                    "incompatible sample types: profile 2 differs from profile 1");
+	assert_int_equal(pk_merger_finish(m, &many, &e3), PK_EINVAL);
+	assert_string_equal(e3.message, "an earlier profile failed to merge");
+	pk_merger_free(m);
+	pk_merger_free(NULL);
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+	pk_profile_free(c.p);
+}
+
+/* A stack interned from the pool's tail, and samples added by it. */
+static void test_stack_sample(void **state)
+{
+	(void)state;
+	small a = make_small("samples");
+	uint32_t *room, first, again;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pk__profile_stack_room(a.p, 0, 2, &room), 0);
+		room[0] = a.loc[2];
+		room[1] = a.loc[0];
+		assert_int_equal(pk__profile_intern_tail_stack(a.p, 2, i ? &again : &first), 0);
+	}
+	assert_int_equal(first, again);
+	assert_int_equal(pk_profile_stack_count(a.p), 1);
+	pk_label k = {intern(a.p, "k"), intern(a.p, "v"), 0, 0};
+	int64_t v = 9;
+	assert_int_equal(pk__profile_add_stack_sample(a.p, first, &v, &k, 1), 0);
+	assert_int_equal(pk_profile_validate(a.p, NULL), 0);
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(a.p, 0, &s), 0);
+	assert_int_equal(s.depth, 2);
+	assert_int_equal(s.locations[0], a.loc[2]);
+	assert_int_equal(s.values[0], 9);
+	assert_int_equal(s.label_count, 1);
+	pk_profile_free(a.p);
+}
+
 /* ----------------------------------------------------------------- diff */
 
 static void test_diff(void **state)
@@ -716,6 +791,8 @@ int main(void)
 	    cmocka_unit_test(test_merge_incompatible),
 	    cmocka_unit_test(test_merge_zero_and_labels),
 	    cmocka_unit_test(test_merge_associative),
+	    cmocka_unit_test(test_merger),
+	    cmocka_unit_test(test_stack_sample),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_diff_cancelled),
 	    cmocka_unit_test(test_report_per_stack),
