@@ -1,7 +1,8 @@
-/* calltree.c - the prefix tree of stacks that every one-value exporter
- * reads. Frames are named as pprof names graph nodes, so what a flame graph
- * shows is what `go tool pprof -traces` and -text show. Each distinct stack
- * and each location is resolved once, so a sample costs one addition. */
+/* calltree.c - the prefix tree of stacks that the one-value exporters
+ * read, kept as its distinct stacks in depth-first order. Frames are named
+ * as pprof names graph nodes, so what a flame graph shows is what `go tool
+ * pprof -traces` and -text show. Each distinct stack and each location is
+ * resolved once, so a sample costs one addition. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -18,18 +19,18 @@ typedef struct rec {
 
 #define SOURCE_BASE 0x80000000u
 
-/* What one profile adds: each stack's deepest node, kept so that the
- * values of another sample type can be put on the same nodes. */
+/* What one profile adds: the tree stack of each of its stacks, kept so
+ * that the values of another sample type can be put on the same ones. */
 typedef struct source {
 	const pk_profile *p;
-	uint32_t *stack_node; /* node + 1; 0 = no node (no value) */
+	uint32_t *to_tree; /* tree stack + 1; 0 = none (no value) */
 } source;
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* functions and files of frames */
 	pk__vec frames;      /* pk__tree_frame */
-	pk__vec seqs;        /* uint32_t: frames (high bit: inlined), while building */
+	pk__vec seqs;        /* uint32_t: the frames of the stacks */
 	pk__vec recs;        /* rec, while building */
 	source main, base;
 	pk__tree_options o;
@@ -43,12 +44,10 @@ typedef struct walk {
 	const pk__tree_options *o;
 	uint32_t *loc_start; /* index into loc_frames + 1; 0 = not yet */
 	uint32_t *loc_count;
-	pk__vec loc_frames; /* uint32_t: frame, high bit = inlined */
+	pk__vec loc_frames; /* uint32_t: frame */
 	pk__vec text;       /* char: a frame name being put together */
 	uint32_t *fn_frame; /* by function: its frame + 1 where only it names one */
 } walk;
-
-#define INLINED_BIT 0x80000000u
 
 /* ----------------------------------------------------------------- names */
 
@@ -199,8 +198,6 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 		*out = id - 1;
 		return 0;
 	}
-	if (id >= INLINED_BIT - 1)
-		return PK_EFORMAT;
 	pk__tree_frame f = {0};
 	f.name = pk__strtab_get(d->names, id, &f.name_len);
 	uint32_t s;
@@ -235,8 +232,6 @@ static int location_frames(walk *w, uint32_t i, const uint32_t **frames, uint32_
 		}
 		for (size_t k = n; k-- > 0;) {
 			PK_FORWARD(frame_of(w, loc, &lines[k], &f));
-			if (k != n - 1)
-				f |= INLINED_BIT;
 			PK_FORWARD(pk__vec_push(&w->loc_frames, sizeof f, &f, 1, NULL));
 		}
 		w->loc_start[i] = (uint32_t)start + 1;
@@ -247,7 +242,7 @@ static int location_frames(walk *w, uint32_t i, const uint32_t **frames, uint32_
 	return 0;
 }
 
-/* ----------------------------------------------------------------- nodes */
+/* ---------------------------------------------------------------- stacks */
 
 /* Whether sample s has a value in some sample type. */
 static bool any_value(const pk_profile *p, const pk_sample *s)
@@ -268,11 +263,11 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	walk w = {t, p, o, NULL, NULL, {0}, {0}, NULL};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	src->p = p;
-	src->stack_node = pk__calloc(stacks + 1, sizeof *src->stack_node);
+	src->to_tree = pk__calloc(stacks + 1, sizeof *src->to_tree);
 	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
 	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
 	w.fn_frame = pk__calloc(pk_profile_function_count(p) + 1, sizeof *w.fn_frame);
-	int rc = src->stack_node && w.loc_start && w.loc_count && w.fn_frame ? 0 : PK_ENOMEM;
+	int rc = src->to_tree && w.loc_start && w.loc_count && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
@@ -280,10 +275,10 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
 		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
-			src->stack_node[s.stack] = 1;
+			src->to_tree[s.stack] = 1;
 	}
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
-		if (src->stack_node[s] == 0)
+		if (src->to_tree[s] == 0)
 			continue;
 		const uint32_t *locs;
 		size_t depth = pk_profile_stack(p, s, &locs);
@@ -329,8 +324,7 @@ static int by_name(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* The frames in name order: each stack's frames become their ranks
- * (shifted left, the low bit telling an inlined call). */
+/* The frames in name order: each stack's frames become their ranks. */
 static int sort_frames(struct pk__tree_data *d)
 {
 	size_t nf = d->frames.count;
@@ -355,7 +349,7 @@ static int sort_frames(struct pk__tree_data *d)
 		memcpy(frames, sorted, nf * sizeof *frames);
 	uint32_t *seqs = d->seqs.items;
 	for (size_t i = 0; i < d->seqs.count; i++)
-		seqs[i] = rank[seqs[i] & ~INLINED_BIT] << 1 | seqs[i] >> 31;
+		seqs[i] = rank[seqs[i]];
 	pk__free(names);
 	pk__free(rank);
 	pk__free(sorted);
@@ -368,90 +362,62 @@ static int by_frames(const void *a, const void *b)
 	const rec *x = a, *y = b;
 	uint32_t n = x->len < y->len ? x->len : y->len;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t u = x->seq[i] >> 1, v = y->seq[i] >> 1;
+		uint32_t u = x->seq[i], v = y->seq[i];
 		if (u != v)
 			return u < v ? -1 : 1;
 	}
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-/* The tree: with the stacks sorted by their frames' names, each stack
- * adds the nodes past what it shares with the one before, and the nodes
- * come out depth first with children in name order, as every walk of the
- * tree wants them. No node is looked up: a stack's shared part is the path
- * of the last one. */
-static int make_nodes(pk__tree *t)
+/* The tree's stacks: the profiles' stacks sorted by their frames' names,
+ * those whose frames are the same (locations that name the same frames)
+ * made one. */
+static int make_stacks(pk__tree *t)
 {
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
 	rec *recs = d->recs.items;
-	size_t nr = d->recs.count, most = d->seqs.count + 1;
+	size_t nr = d->recs.count;
 	const uint32_t *seqs = d->seqs.items;
 	for (size_t i = 0; i < nr; i++)
 		recs[i].seq = seqs ? seqs + recs[i].at : NULL;
 	if (nr > 1)
 		qsort(recs, nr, sizeof *recs, by_frames);
 
-	uint32_t max_depth = 0;
-	for (size_t i = 0; i < nr; i++)
-		if (recs[i].len > max_depth)
-			max_depth = recs[i].len;
-	if (most >= PK_NONE)
-		most = PK_NONE - 1; /* more nodes than that fail below */
-	/* Room for every frame of every stack: what no shared prefix uses is
-	 * never touched, and given back at the end. */
-	pk__tree_node *nodes = pk__malloc(most * sizeof *nodes);
-	uint32_t *path = pk__malloc(((size_t)max_depth + 1) * sizeof *path);
-	if (nodes == NULL || path == NULL) {
-		pk__free(nodes);
-		pk__free(path);
+	pk__tree_stack *stacks = pk__malloc((nr ? nr : 1) * sizeof *stacks);
+	if (stacks == NULL)
 		return PK_ENOMEM;
-	}
-	t->nodes = nodes;
-	nodes[0] = (pk__tree_node){PK_NONE, PK_NONE, PK_NONE, 0, 0, 0};
-	size_t count = 1;
-	const rec *last = NULL;
+	t->stacks = stacks;
+	size_t count = 0;
 	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[i];
+		const pk__tree_stack *last = count ? &stacks[count - 1] : NULL;
 		uint32_t shared = 0, last_len = last ? last->len : 0;
 		while (shared < r->len && shared < last_len &&
-		       (r->seq[shared] >> 1) == (last->seq[shared] >> 1)) {
-			nodes[path[shared]].inlined |= r->seq[shared] & 1;
+		       r->seq[shared] == last->frames[shared])
 			shared++;
-		}
-		for (uint32_t j = shared; j < r->len; j++) {
-			if (count >= most) {
-				pk__free(path);
-				return PK_EFORMAT;
-			}
-			uint32_t k = (uint32_t)count++, parent = j ? path[j - 1] : 0;
-			nodes[k] = (pk__tree_node){parent, r->seq[j] >> 1, PK_NONE,
-			                           j + 1,  r->seq[j] & 1,  0};
-			/* A first child is the node after its parent. */
-			if (j == shared && j < last_len)
-				nodes[path[j]].next_sibling = k;
-			path[j] = k;
-		}
+		if (last == NULL || shared < r->len || shared < last_len)
+			stacks[count++] = (pk__tree_stack){r->seq, r->len, shared, 0};
+		if (r->len > t->max_len)
+			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->stack_node[r->stack & ~SOURCE_BASE] = (r->len ? path[r->len - 1] : 0) + 1;
-		last = r;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
 	}
-	pk__free(path);
-	pk__vec_free(&d->seqs);
 	pk__vec_free(&d->recs);
-	pk__tree_node *fit = pk__realloc(nodes, most * sizeof *nodes, count * sizeof *nodes);
+	pk__tree_stack *fit =
+	    count ? pk__realloc(stacks, nr * sizeof *stacks, count * sizeof *stacks) : NULL;
 	if (fit != NULL)
-		t->nodes = fit;
-	t->node_count = count;
+		t->stacks = fit;
+	t->stack_count = count;
 	if (t->has_base) {
-		t->base_self = pk__calloc(count, sizeof *t->base_self);
+		t->base_self = pk__calloc(count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
 			return PK_ENOMEM;
 	}
 	return 0;
 }
 
-/* Add p's values of sample type `type` to the nodes its stacks end at. */
+/* Add p's values of sample type `type` to the stacks they are of. */
 static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 {
 	size_t samples = pk_profile_sample_count(src->p);
@@ -459,23 +425,12 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 		pk_sample s;
 		pk_profile_sample(src->p, i, &s);
 		int64_t v = s.values[type];
-		uint32_t node = src->stack_node[s.stack];
-		if (v == 0 || node == 0)
+		uint32_t k = src->to_tree[s.stack];
+		if (v == 0 || k == 0)
 			continue;
-		int64_t *at = base ? &t->base_self[node - 1] : &t->nodes[node - 1].self;
+		int64_t *at = base ? &t->base_self[k - 1] : &t->stacks[k - 1].self;
 		*at = pk__add(*at, v);
 	}
-}
-
-int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base)
-{
-	const int64_t *b = t->base_self;
-	if (base && b == NULL)
-		return 0;
-	int64_t sum = base ? b[i] : t->nodes[i].self;
-	for (size_t k = i + 1; k < t->node_count && t->nodes[k].depth > t->nodes[i].depth; k++)
-		sum = pk__add(sum, base ? b[k] : t->nodes[k].self);
-	return sum;
 }
 
 /* The type in base that matches p's type `type` by name and unit. */
@@ -564,16 +519,16 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 	if (rc == 0 && base)
 		rc = collect(t, base, btype, true, o);
 	if (rc == 0)
-		rc = make_nodes(t);
+		rc = make_stacks(t);
 	if (rc == 0) {
 		add_values(t, &d->main, type, false);
 		if (base)
 			add_values(t, &d->base, btype, true);
 	}
 	if (!o->all_types) {
-		pk__free(d->main.stack_node);
-		pk__free(d->base.stack_node);
-		d->main.stack_node = d->base.stack_node = NULL;
+		pk__free(d->main.to_tree);
+		pk__free(d->base.to_tree);
+		d->main.to_tree = d->base.to_tree = NULL;
 	}
 	if (rc < 0) {
 		pk__tree_free(t);
@@ -597,11 +552,11 @@ int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err)
 	PK_FORWARD(resolve_types(p, &d->o, sample_type, &type, &base, &btype, err));
 	if ((base != NULL) != t->has_base || (base != NULL && base == p) != d->self_diff)
 		return pk__error_set(err, PK_EUNSUPPORTED, "the call tree has no such sample type");
-	for (size_t k = 0; k < t->node_count; k++)
-		t->nodes[k].self = 0;
+	for (size_t k = 0; k < t->stack_count; k++)
+		t->stacks[k].self = 0;
 	add_values(t, &d->main, type, false);
 	if (base) {
-		for (size_t k = 0; k < t->node_count; k++)
+		for (size_t k = 0; k < t->stack_count; k++)
 			t->base_self[k] = 0;
 		add_values(t, &d->base, btype, true);
 	}
@@ -620,10 +575,10 @@ void pk__tree_free(pk__tree *t)
 	pk__vec_free(&t->data->frames);
 	pk__vec_free(&t->data->seqs);
 	pk__vec_free(&t->data->recs);
-	pk__free(t->data->main.stack_node);
-	pk__free(t->data->base.stack_node);
+	pk__free(t->data->main.to_tree);
+	pk__free(t->data->base.to_tree);
 	pk__free(t->data);
-	pk__free(t->nodes);
+	pk__free(t->stacks);
 	pk__free(t->base_self);
 	pk__free(t);
 }
