@@ -9,42 +9,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A stack a profile uses: its frames (seq), root first (leaf first when
- * reversed), in the data's seqs; stack has SOURCE_BASE set for the base's. */
+/* A stack a profile uses (stack has SOURCE_BASE set for the base's), and
+ * how many frames it has, while the tree's stacks are sorted. */
 typedef struct rec {
-	size_t at; /* where seq starts in seqs */
-	const uint32_t *seq;
-	uint32_t len, stack;
+	const struct pk__tree_data *d; /* what its frames are read from */
+	uint32_t stack, len;
 } rec;
 
 #define SOURCE_BASE 0x80000000u
 
-/* What one profile adds: the tree stack of each of its stacks, kept so
- * that the values of another sample type can be put on the same ones. */
+/* What one profile adds: each location's frames and the tree stack of
+ * each of its stacks, kept so that the values of another sample type can
+ * be put on the same ones. */
 typedef struct source {
 	const pk_profile *p;
-	uint32_t *to_tree; /* tree stack + 1; 0 = none (no value) */
+	uint32_t *to_tree;   /* tree stack + 1; 0 = none (no value) */
+	uint32_t *loc_first; /* by location: where its frames start in loc_frames */
+	uint32_t *loc_count; /* by location: how many; 0 = not yet */
+	pk__vec loc_frames;  /* uint32_t: the frames of each location in the tree's order */
 } source;
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* functions and files of frames */
 	pk__vec frames;      /* pk__tree_frame */
-	pk__vec seqs;        /* uint32_t: the frames of the stacks */
 	pk__vec recs;        /* rec, while building */
 	source main, base;
 	pk__tree_options o;
 	bool self_diff; /* the base is p itself (two-count folded) */
 };
 
-/* What one profile's walk keeps: each location's frames, root first. */
+/* What one profile's walk keeps while it names frames. */
 typedef struct walk {
 	pk__tree *t;
 	const pk_profile *p;
 	const pk__tree_options *o;
-	uint32_t *loc_start; /* index into loc_frames + 1; 0 = not yet */
-	uint32_t *loc_count;
-	pk__vec loc_frames; /* uint32_t: frame */
+	source *src;
 	pk__vec text;       /* char: a frame name being put together */
 	uint32_t *fn_frame; /* by function: its frame + 1 where only it names one */
 } walk;
@@ -214,31 +214,31 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	return 0;
 }
 
-/* The frames of location i, root first: its last line (the caller) first,
- * then the functions inlined into it. */
-static int location_frames(walk *w, uint32_t i, const uint32_t **frames, uint32_t *count)
+/* The frames of location i in the tree's order: root first, its last
+ * line (the caller) first, then the functions inlined into it. */
+static int location_frames(walk *w, uint32_t i, uint32_t *count)
 {
-	if (w->loc_start[i] == 0) {
+	source *src = w->src;
+	if (src->loc_count[i] == 0) {
 		const pk_location *loc = pk_profile_location(w->p, i);
 		const pk_line *lines;
 		size_t n = pk_profile_location_lines(w->p, i, &lines);
-		size_t start = w->loc_frames.count;
-		if (start >= UINT32_MAX - 1)
-			return PK_ENOMEM;
+		size_t start = src->loc_frames.count;
+		if (start >= UINT32_MAX - n)
+			return PK_EFORMAT;
 		uint32_t f;
 		if (n == 0) {
 			PK_FORWARD(frame_of(w, loc, NULL, &f));
-			PK_FORWARD(pk__vec_push(&w->loc_frames, sizeof f, &f, 1, NULL));
+			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 		}
-		for (size_t k = n; k-- > 0;) {
-			PK_FORWARD(frame_of(w, loc, &lines[k], &f));
-			PK_FORWARD(pk__vec_push(&w->loc_frames, sizeof f, &f, 1, NULL));
+		for (size_t k = 0; k < n; k++) {
+			PK_FORWARD(frame_of(w, loc, &lines[w->o->reverse ? k : n - 1 - k], &f));
+			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 		}
-		w->loc_start[i] = (uint32_t)start + 1;
-		w->loc_count[i] = (uint32_t)(w->loc_frames.count - start);
+		src->loc_first[i] = (uint32_t)start;
+		src->loc_count[i] = (uint32_t)(src->loc_frames.count - start);
 	}
-	*frames = &PK_VEC_AT(w->loc_frames, uint32_t, w->loc_start[i] - 1);
-	*count = w->loc_count[i];
+	*count = src->loc_count[i];
 	return 0;
 }
 
@@ -253,21 +253,21 @@ static bool any_value(const pk_profile *p, const pk_sample *s)
 	return false;
 }
 
-/* The frames of each stack of p that has a value (in sample type `type`,
- * or with all_types in any), to seqs and recs. */
+/* Each stack of p that has a value (in sample type `type`, or with
+ * all_types in any), to recs; the frames of its locations. */
 static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
                    const pk__tree_options *o)
 {
 	struct pk__tree_data *d = t->data;
 	source *src = base ? &d->base : &d->main;
-	walk w = {t, p, o, NULL, NULL, {0}, {0}, NULL};
+	walk w = {t, p, o, src, {0}, NULL};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	src->p = p;
 	src->to_tree = pk__calloc(stacks + 1, sizeof *src->to_tree);
-	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
-	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
+	src->loc_first = pk__calloc(locations + 1, sizeof *src->loc_first);
+	src->loc_count = pk__calloc(locations + 1, sizeof *src->loc_count);
 	w.fn_frame = pk__calloc(pk_profile_function_count(p) + 1, sizeof *w.fn_frame);
-	int rc = src->to_tree && w.loc_start && w.loc_count && w.fn_frame ? 0 : PK_ENOMEM;
+	int rc = src->to_tree && src->loc_first && src->loc_count && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
@@ -281,32 +281,19 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		if (src->to_tree[s] == 0)
 			continue;
 		const uint32_t *locs;
-		size_t depth = pk_profile_stack(p, s, &locs);
-		rec r = {d->seqs.count, NULL, 0, (uint32_t)s | (base ? SOURCE_BASE : 0)};
+		size_t depth = pk_profile_stack(p, s, &locs), len = 0;
 		for (size_t k = 0; rc == 0 && k < depth; k++) {
-			uint32_t loc = o->reverse ? locs[k] : locs[depth - 1 - k];
-			const uint32_t *frames;
-			uint32_t count;
-			rc = location_frames(&w, loc, &frames, &count);
-			if (rc == 0 && count > 0)
-				rc = pk__vec_reserve(&d->seqs, sizeof(uint32_t), count);
-			if (rc < 0 || count == 0)
-				continue;
-			uint32_t *to = (uint32_t *)d->seqs.items + d->seqs.count;
-			for (uint32_t j = 0; j < count; j++)
-				to[j] = o->reverse ? frames[count - 1 - j] : frames[j];
-			d->seqs.count += count;
+			uint32_t count = 0;
+			rc = location_frames(&w, locs[k], &count);
+			len += count;
 		}
-		if (rc == 0 && d->seqs.count - r.at >= UINT32_MAX)
+		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		r.len = (uint32_t)(d->seqs.count - r.at);
+		rec r = {d, (uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
-	pk__free(w.loc_start);
-	pk__free(w.loc_count);
 	pk__free(w.fn_frame);
-	pk__vec_free(&w.loc_frames);
 	pk__vec_free(&w.text);
 	return rc;
 }
@@ -347,26 +334,81 @@ static int sort_frames(struct pk__tree_data *d)
 	}
 	if (nf)
 		memcpy(frames, sorted, nf * sizeof *frames);
-	uint32_t *seqs = d->seqs.items;
-	for (size_t i = 0; i < d->seqs.count; i++)
-		seqs[i] = rank[seqs[i]];
+	for (int b = 0; b < 2; b++) {
+		pk__vec *v = b ? &d->base.loc_frames : &d->main.loc_frames;
+		uint32_t *f = v->items;
+		for (size_t i = 0; i < v->count; i++)
+			f[i] = rank[f[i]];
+	}
 	pk__free(names);
 	pk__free(rank);
 	pk__free(sorted);
 	return 0;
 }
 
-/* Stacks in the order of their frames' names, a prefix first. */
+/* Reads the frames of a stack one by one, in the tree's order. */
+typedef struct cursor {
+	const source *src;
+	const uint32_t *locs; /* the stack's locations, leaf first */
+	size_t read, depth;   /* locations read, of depth */
+	bool reverse;
+	const uint32_t *f, *end; /* the frames left of the location being read */
+} cursor;
+
+static void cursor_init(cursor *c, const struct pk__tree_data *d, uint32_t stack)
+{
+	c->src = stack & SOURCE_BASE ? &d->base : &d->main;
+	c->depth = pk_profile_stack(c->src->p, stack & ~SOURCE_BASE, &c->locs);
+	c->read = 0;
+	c->reverse = d->o.reverse;
+	c->f = c->end = NULL;
+}
+
+static bool cursor_next(cursor *c, uint32_t *frame)
+{
+	while (c->f == c->end) {
+		if (c->read == c->depth)
+			return false;
+		size_t k = c->read++;
+		uint32_t loc = c->locs[c->reverse ? k : c->depth - 1 - k];
+		c->f = (const uint32_t *)c->src->loc_frames.items + c->src->loc_first[loc];
+		c->end = c->f + c->src->loc_count[loc];
+	}
+	*frame = *c->f++;
+	return true;
+}
+
+/* How many leading frames stacks a and b have in common; *order gets
+ * their order by their frames' names, a prefix first. */
+static uint32_t common(const struct pk__tree_data *d, uint32_t a, uint32_t b, int *order)
+{
+	cursor x, y;
+	cursor_init(&x, d, a);
+	cursor_init(&y, d, b);
+	for (uint32_t n = 0;; n++) {
+		uint32_t u = 0, v = 0;
+		bool more_a = cursor_next(&x, &u), more_b = cursor_next(&y, &v);
+		if (!more_a || !more_b || u != v) {
+			*order = more_a && more_b ? (u < v ? -1 : 1) : more_a - more_b;
+			return n;
+		}
+	}
+}
+
 static int by_frames(const void *a, const void *b)
 {
 	const rec *x = a, *y = b;
-	uint32_t n = x->len < y->len ? x->len : y->len;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t u = x->seq[i], v = y->seq[i];
-		if (u != v)
-			return u < v ? -1 : 1;
-	}
-	return (x->len > y->len) - (x->len < y->len);
+	int order;
+	common(x->d, x->stack, y->stack, &order);
+	return order;
+}
+
+void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
+{
+	cursor c;
+	cursor_init(&c, t->data, t->stacks[i].stack);
+	for (uint32_t k = 0; cursor_next(&c, &out[k]); k++)
+		;
 }
 
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,
@@ -378,9 +420,6 @@ static int make_stacks(pk__tree *t)
 	PK_FORWARD(sort_frames(d));
 	rec *recs = d->recs.items;
 	size_t nr = d->recs.count;
-	const uint32_t *seqs = d->seqs.items;
-	for (size_t i = 0; i < nr; i++)
-		recs[i].seq = seqs ? seqs + recs[i].at : NULL;
 	if (nr > 1)
 		qsort(recs, nr, sizeof *recs, by_frames);
 
@@ -391,13 +430,10 @@ static int make_stacks(pk__tree *t)
 	size_t count = 0;
 	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[i];
-		const pk__tree_stack *last = count ? &stacks[count - 1] : NULL;
-		uint32_t shared = 0, last_len = last ? last->len : 0;
-		while (shared < r->len && shared < last_len &&
-		       r->seq[shared] == last->frames[shared])
-			shared++;
-		if (last == NULL || shared < r->len || shared < last_len)
-			stacks[count++] = (pk__tree_stack){r->seq, r->len, shared, 0};
+		int order = 1;
+		uint32_t shared = count ? common(d, stacks[count - 1].stack, r->stack, &order) : 0;
+		if (order != 0)
+			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
@@ -573,10 +609,14 @@ void pk__tree_free(pk__tree *t)
 	pk__strtab_free(t->data->names);
 	pk__strtab_free(t->data->strings);
 	pk__vec_free(&t->data->frames);
-	pk__vec_free(&t->data->seqs);
 	pk__vec_free(&t->data->recs);
-	pk__free(t->data->main.to_tree);
-	pk__free(t->data->base.to_tree);
+	for (int b = 0; b < 2; b++) {
+		source *src = b ? &t->data->base : &t->data->main;
+		pk__free(src->to_tree);
+		pk__free(src->loc_first);
+		pk__free(src->loc_count);
+		pk__vec_free(&src->loc_frames);
+	}
 	pk__free(t->data);
 	pk__free(t->stacks);
 	pk__free(t->base_self);

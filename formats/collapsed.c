@@ -536,6 +536,7 @@ typedef struct writer {
 	pk__vec names;        /* char: every frame's name as written */
 	size_t *name_at;      /* frame i's name is names[name_at[i], name_at[i + 1]) */
 	bool *ends_in_number; /* frame i's name ends in a space or tab and a number */
+	uint32_t *frames;     /* the frames of the stack being written */
 	pk__vec path;         /* char: the stack being written */
 	pk__vec ends;         /* size_t by depth - 1: where path ends at that depth */
 	pk__vec out;          /* char: lines not yet handed to the sink */
@@ -590,7 +591,7 @@ static int write_line(writer *w, size_t i)
 	w->started = true;
 	PK_FORWARD(pk__vec_push(&w->out, 1, w->path.items, w->path.count, NULL));
 	const pk__tree_stack *st = &w->t->stacks[i];
-	if (w->ends_in_number[st->frames[st->len - 1]] && !w->t->has_base)
+	if (w->ends_in_number[w->frames[st->len - 1]] && !w->t->has_base)
 		PK_FORWARD(pk__vec_push(&w->out, 1, ";", 1, NULL));
 	char buf[48], *end = buf + sizeof buf, *s = end;
 	*--s = '\n';
@@ -610,6 +611,9 @@ static int write_line(writer *w, size_t i)
 static int write_stacks(writer *w)
 {
 	const pk__tree *t = w->t;
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	if (w->frames == NULL)
+		return PK_ENOMEM;
 	if (t->max_len > 0)
 		PK_FORWARD(pk__vec_push(&w->ends, sizeof(size_t), NULL, t->max_len, NULL));
 	size_t *ends = w->ends.items; /* by depth - 1: where the path ends there */
@@ -617,12 +621,13 @@ static int write_stacks(writer *w)
 		const pk__tree_stack *st = &t->stacks[i];
 		if (st->len == 0)
 			continue;
+		pk__tree_frames(t, i, w->frames);
 		/* The frames it shares with the stack before are in the path. */
 		w->path.count = st->shared ? ends[st->shared - 1] : 0;
 		for (uint32_t d = st->shared; d < st->len; d++) {
 			if (d > 0)
 				PK_FORWARD(pk__vec_push(&w->path, 1, ";", 1, NULL));
-			size_t from = w->name_at[st->frames[d]], to = w->name_at[st->frames[d] + 1];
+			size_t from = w->name_at[w->frames[d]], to = w->name_at[w->frames[d] + 1];
 			PK_FORWARD(pk__vec_push(&w->path, 1, (char *)w->names.items + from,
 			                        to - from, NULL));
 			ends[d] = w->path.count;
@@ -663,6 +668,7 @@ static int collapsed_export(const pk_profile *p, const pk_write_options *opts, p
 	pk__vec_free(&w.names);
 	pk__free(w.name_at);
 	pk__free(w.ends_in_number);
+	pk__free(w.frames);
 	pk__vec_free(&w.path);
 	pk__vec_free(&w.ends);
 	pk__vec_free(&w.out);

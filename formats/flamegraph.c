@@ -420,9 +420,11 @@ typedef struct walker {
 	const pk__tree *t;
 	const layout *l;
 	bool started;
-	size_t next;   /* the stack whose nodes come next */
-	uint32_t open; /* the depth of the deepest drawn node the walk is in */
-	int64_t *at;   /* by depth: where the next child of the open node there starts */
+	size_t next;      /* the stack whose nodes come next */
+	uint32_t open;    /* the depth of the deepest drawn node the walk is in */
+	int64_t *at;      /* by depth: where the next child of the open node there starts */
+	uint32_t *frames; /* the frames of stack `next` */
+	size_t read;      /* the stack whose frames those are + 1; 0: none */
 } walker;
 
 static int64_t add_saturated(int64_t a, int64_t b)
@@ -449,9 +451,16 @@ static int64_t self_delta(const pk__tree *t, size_t i)
 
 static int walker_init(walker *w, const pk__tree *t, const layout *l)
 {
-	*w = (walker){t, l, false, 0, 0, NULL};
+	*w = (walker){t, l, false, 0, 0, NULL, NULL, 0};
 	w->at = pk__calloc((size_t)t->max_len + 1, sizeof *w->at);
-	return w->at ? 0 : PK_ENOMEM;
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	return w->at && w->frames ? 0 : PK_ENOMEM;
+}
+
+static void walker_free(walker *w)
+{
+	pk__free(w->at);
+	pk__free(w->frames);
 }
 
 /* Go on at stack k: the nodes it shares with the stack before are the
@@ -497,7 +506,11 @@ static bool next_drawn(walker *w, drawn *out)
 		}
 		w->at[depth] = start;
 		w->open = depth;
-		*out = (drawn){depth, st->frames[depth - 1], value, start,
+		if (w->read != k + 1) {
+			pk__tree_frames(t, k, w->frames);
+			w->read = k + 1;
+		}
+		*out = (drawn){depth, w->frames[depth - 1], value, start,
 		               st->len == depth ? self_delta(t, k) : 0};
 		return true;
 	}
@@ -521,8 +534,10 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 	l->min_value = c->min_width_percent ? (double)l->total * c->min_width / 100
 	                                    : c->min_width / l->per_value;
 	walker w;
-	if (walker_init(&w, t, l) < 0)
+	if (walker_init(&w, t, l) < 0) {
+		walker_free(&w);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	}
 	drawn f;
 	while (next_drawn(&w, &f)) {
 		if (f.depth > l->max_depth)
@@ -531,7 +546,7 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 		if (mag > l->max_delta)
 			l->max_delta = mag;
 	}
-	pk__free(w.at);
+	walker_free(&w);
 	return 0;
 }
 
@@ -1083,13 +1098,15 @@ static int write_script(svg *s)
 static int write_frames(svg *s)
 {
 	walker w;
-	if (walker_init(&w, s->t, s->l) < 0)
+	if (walker_init(&w, s->t, s->l) < 0) {
+		walker_free(&w);
 		return scratch_failed(s);
+	}
 	drawn f;
 	int rc = 0;
 	while (rc == 0 && next_drawn(&w, &f))
 		rc = write_frame(s, &f);
-	pk__free(w.at);
+	walker_free(&w);
 	return rc;
 }
 

@@ -1288,6 +1288,7 @@ typedef struct writer {
 	pk__vec start_lines; /* int64_t by the key's index */
 	pk__vec text;        /* char: scratch for pk__clean_path */
 	uint32_t *shared;    /* per tree frame: its shared frame + 1, 0 = not yet */
+	uint32_t *frames;    /* the tree frames of the stack being written */
 	/* the numbers of the shared frames of the last stack written, "0,4,7":
 	 * those of depth 1 up to `numbered` (as far as the stacks since keep
 	 * its frames); depth d's end at line_ends[d - 1] */
@@ -1549,8 +1550,10 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 
 	w->numbered = 0;
 	pk__free(w->shared);
+	pk__free(w->frames);
 	w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
-	if (w->shared == NULL)
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	if (w->shared == NULL || w->frames == NULL)
 		return PK_ENOMEM;
 	size_t k = 0;
 	if (root > 0) {
@@ -1568,6 +1571,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		if (stack_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
+		pk__tree_frames(t, i, w->frames);
 		/* The frames above were numbered when the last stack was written,
 		 * as far as it shares them; the rest are numbered now, in order. */
 		if (w->line_ends.count < depth)
@@ -1577,7 +1581,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		w->line.count = w->numbered ? ends[w->numbered - 1] : 0;
 		for (size_t j = w->numbered; j < depth; j++) {
 			uint32_t f;
-			PK_FORWARD(shared_frame(w, t, st->frames[j], &f));
+			PK_FORWARD(shared_frame(w, t, w->frames[j], &f));
 			char num[16], *end = num + sizeof num, *s = pk__format_int(f, end);
 			if (j)
 				*--s = ',';
@@ -1709,6 +1713,7 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&w.line);
 	pk__vec_free(&w.line_ends);
 	pk__free(w.shared);
+	pk__free(w.frames);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
 }
 
