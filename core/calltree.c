@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A stack a profile uses (stack has SOURCE_BASE set for the base's), and
- * how many frames it has, while the tree's stacks are sorted. */
-typedef struct rec {
-	const struct pk__tree_data *d; /* what its frames are read from */
-	uint32_t stack, len;
-} rec;
-
 #define SOURCE_BASE 0x80000000u
 
 /* What one profile adds: each location's frames and the tree stack of
@@ -27,7 +20,17 @@ typedef struct source {
 	uint32_t *loc_first; /* by location: where its frames start in loc_frames */
 	uint32_t *loc_count; /* by location: how many; 0 = not yet */
 	pk__vec loc_frames;  /* uint32_t: the frames of each location in the tree's order */
+	bool reverse;        /* stacks are read leaf first */
 } source;
+
+/* A stack a profile uses (stack has SOURCE_BASE set for the base's), while
+ * the tree's stacks are sorted. */
+typedef struct rec {
+	const source *src;
+	const uint32_t *locs; /* its locations, leaf first */
+	uint32_t depth, stack;
+	uint32_t len; /* its frames */
+} rec;
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
@@ -263,6 +266,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	walk w = {t, p, o, src, {0}, NULL};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	src->p = p;
+	src->reverse = o->reverse;
 	src->to_tree = pk__calloc(stacks + 1, sizeof *src->to_tree);
 	src->loc_first = pk__calloc(locations + 1, sizeof *src->loc_first);
 	src->loc_count = pk__calloc(locations + 1, sizeof *src->loc_count);
@@ -289,7 +293,8 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		}
 		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		rec r = {d, (uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len};
+		rec r = {src, locs, (uint32_t)depth, (uint32_t)s | (base ? SOURCE_BASE : 0),
+		         (uint32_t)len};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
@@ -355,13 +360,17 @@ typedef struct cursor {
 	const uint32_t *f, *end; /* the frames left of the location being read */
 } cursor;
 
-static void cursor_init(cursor *c, const struct pk__tree_data *d, uint32_t stack)
+/* From location `read` on (counting from the root). */
+static void cursor_init(cursor *c, const source *src, const uint32_t *locs, size_t depth,
+                        size_t read)
 {
-	c->src = stack & SOURCE_BASE ? &d->base : &d->main;
-	c->depth = pk_profile_stack(c->src->p, stack & ~SOURCE_BASE, &c->locs);
-	c->read = 0;
-	c->reverse = d->o.reverse;
-	c->f = c->end = NULL;
+	*c = (cursor){src, locs, read, depth, src->reverse, NULL, NULL};
+}
+
+/* The location `k` from the root of a stack of `depth`. */
+static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, size_t k)
+{
+	return locs[reverse ? k : depth - 1 - k];
 }
 
 static bool cursor_next(cursor *c, uint32_t *frame)
@@ -369,8 +378,7 @@ static bool cursor_next(cursor *c, uint32_t *frame)
 	while (c->f == c->end) {
 		if (c->read == c->depth)
 			return false;
-		size_t k = c->read++;
-		uint32_t loc = c->locs[c->reverse ? k : c->depth - 1 - k];
+		uint32_t loc = location_at(c->locs, c->depth, c->reverse, c->read++);
 		c->f = (const uint32_t *)c->src->loc_frames.items + c->src->loc_first[loc];
 		c->end = c->f + c->src->loc_count[loc];
 	}
@@ -380,12 +388,24 @@ static bool cursor_next(cursor *c, uint32_t *frame)
 
 /* How many leading frames stacks a and b have in common; *order gets
  * their order by their frames' names, a prefix first. */
-static uint32_t common(const struct pk__tree_data *d, uint32_t a, uint32_t b, int *order)
+static uint32_t common(const rec *a, const rec *b, int *order)
 {
+	/* Stacks in common mostly share the locations too: those are passed
+	 * whole, their frames unread. */
+	uint32_t n = 0;
+	size_t k = 0, depth = a->depth < b->depth ? a->depth : b->depth;
+	if (a->src->p == b->src->p) {
+		for (bool rev = a->src->reverse; k < depth; k++) {
+			uint32_t loc = location_at(a->locs, a->depth, rev, k);
+			if (loc != location_at(b->locs, b->depth, rev, k))
+				break;
+			n += a->src->loc_count[loc];
+		}
+	}
 	cursor x, y;
-	cursor_init(&x, d, a);
-	cursor_init(&y, d, b);
-	for (uint32_t n = 0;; n++) {
+	cursor_init(&x, a->src, a->locs, a->depth, k);
+	cursor_init(&y, b->src, b->locs, b->depth, k);
+	for (;; n++) {
 		uint32_t u = 0, v = 0;
 		bool more_a = cursor_next(&x, &u), more_b = cursor_next(&y, &v);
 		if (!more_a || !more_b || u != v) {
@@ -397,16 +417,19 @@ static uint32_t common(const struct pk__tree_data *d, uint32_t a, uint32_t b, in
 
 static int by_frames(const void *a, const void *b)
 {
-	const rec *x = a, *y = b;
 	int order;
-	common(x->d, x->stack, y->stack, &order);
+	common(a, b, &order);
 	return order;
 }
 
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 {
+	uint32_t stack = t->stacks[i].stack;
+	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(src->p, stack & ~SOURCE_BASE, &locs);
 	cursor c;
-	cursor_init(&c, t->data, t->stacks[i].stack);
+	cursor_init(&c, src, locs, depth, 0);
 	for (uint32_t k = 0; cursor_next(&c, &out[k]); k++)
 		;
 }
@@ -428,12 +451,15 @@ static int make_stacks(pk__tree *t)
 		return PK_ENOMEM;
 	t->stacks = stacks;
 	size_t count = 0;
+	const rec *last = NULL; /* the stack of stacks[count - 1] */
 	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[i];
 		int order = 1;
-		uint32_t shared = count ? common(d, stacks[count - 1].stack, r->stack, &order) : 0;
-		if (order != 0)
+		uint32_t shared = last ? common(last, r, &order) : 0;
+		if (order != 0) {
 			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
+			last = r;
+		}
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
