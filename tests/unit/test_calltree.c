@@ -349,6 +349,46 @@ static void test_tree_select_type(void **state)
 	pk_profile_free(p);
 }
 
+/* Stacks are compared by their frames, not their locations: a location
+ * with an inlined call gives the same frames as two locations of one line
+ * each, and their stacks are one. */
+static void test_tree_same_frames(void **state)
+{
+	(void)state;
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "cpu"), intern(p, "ns")}), 0);
+	const char *names[] = {"main", "work", "leaf"};
+	uint32_t fi[3], li[4];
+	for (int i = 0; i < 3; i++) {
+		pk_function f = {0, intern(p, names[i]), 0, 0, 0};
+		assert_int_equal(pk_profile_add_function(p, &f, &fi[i]), 0);
+	}
+	pk_location loc = {0, PK_NONE, 0, 0};
+	pk_line lines[2] = {{fi[2], 0, 0}, {fi[1], 0, 0}}; /* leaf inlined into work */
+	assert_int_equal(pk_profile_add_location(p, &loc, &lines[0], 2, &li[0]), 0);
+	for (int i = 0; i < 3; i++) {
+		pk_line one = {fi[i], 0, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &one, 1, &li[1 + i]), 0);
+	}
+	/* leaf first: work+leaf <- main, leaf <- work <- main, work <- main */
+	uint32_t s1[] = {li[0], li[1]}, s2[] = {li[3], li[2], li[1]}, s3[] = {li[2], li[1]};
+	int64_t v[] = {5, 7, 1};
+	assert_int_equal(pk_profile_add_sample(p, s1, 2, &v[0], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, s2, 3, &v[1], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, s3, 2, &v[2], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	expect_stacks(t, "0|main;work 1\n2|main;work;leaf 12\n");
+	pk__tree_free(t);
+	t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, true);
+	expect_stacks(t, "0|leaf;work;main 12\n0|work;main 1\n");
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
 static void test_tree_allocation_failures(void **state)
 {
 	(void)state;
@@ -388,6 +428,7 @@ int main(void)
 	    cmocka_unit_test(test_tree_base),
 	    cmocka_unit_test(test_tree_self_diff),
 	    cmocka_unit_test(test_tree_select_type),
+	    cmocka_unit_test(test_tree_same_frames),
 	    cmocka_unit_test(test_tree_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
