@@ -11,16 +11,20 @@
 
 #define SOURCE_BASE 0x80000000u
 
+/* Where a location's frames are; together, as stacks read both. */
+typedef struct span {
+	uint32_t first, count; /* count 0: not yet */
+} span;
+
 /* What one profile adds: each location's frames and the tree stack of
  * each of its stacks, kept so that the values of another sample type can
  * be put on the same ones. */
 typedef struct source {
 	const pk_profile *p;
-	uint32_t *to_tree;   /* tree stack + 1; 0 = none (no value) */
-	uint32_t *loc_first; /* by location: where its frames start in loc_frames */
-	uint32_t *loc_count; /* by location: how many; 0 = not yet */
-	pk__vec loc_frames;  /* uint32_t: the frames of each location in the tree's order */
-	bool reverse;        /* stacks are read leaf first */
+	uint32_t *to_tree;  /* tree stack + 1; 0 = none (no value) */
+	span *locs;         /* by location: its frames in loc_frames */
+	pk__vec loc_frames; /* uint32_t: the frames of each location in the tree's order */
+	bool reverse;       /* stacks are read leaf first */
 } source;
 
 /* A stack a profile uses (stack has SOURCE_BASE set for the base's), while
@@ -222,7 +226,8 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 static int location_frames(walk *w, uint32_t i, uint32_t *count)
 {
 	source *src = w->src;
-	if (src->loc_count[i] == 0) {
+	span *sp = &src->locs[i];
+	if (sp->count == 0) {
 		const pk_location *loc = pk_profile_location(w->p, i);
 		const pk_line *lines;
 		size_t n = pk_profile_location_lines(w->p, i, &lines);
@@ -238,10 +243,10 @@ static int location_frames(walk *w, uint32_t i, uint32_t *count)
 			PK_FORWARD(frame_of(w, loc, &lines[w->o->reverse ? k : n - 1 - k], &f));
 			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 		}
-		src->loc_first[i] = (uint32_t)start;
-		src->loc_count[i] = (uint32_t)(src->loc_frames.count - start);
+		sp->first = (uint32_t)start;
+		sp->count = (uint32_t)(src->loc_frames.count - start);
 	}
-	*count = src->loc_count[i];
+	*count = sp->count;
 	return 0;
 }
 
@@ -268,10 +273,9 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	src->p = p;
 	src->reverse = o->reverse;
 	src->to_tree = pk__calloc(stacks + 1, sizeof *src->to_tree);
-	src->loc_first = pk__calloc(locations + 1, sizeof *src->loc_first);
-	src->loc_count = pk__calloc(locations + 1, sizeof *src->loc_count);
+	src->locs = pk__calloc(locations + 1, sizeof *src->locs);
 	w.fn_frame = pk__calloc(pk_profile_function_count(p) + 1, sizeof *w.fn_frame);
-	int rc = src->to_tree && src->loc_first && src->loc_count && w.fn_frame ? 0 : PK_ENOMEM;
+	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
@@ -379,8 +383,9 @@ static bool cursor_next(cursor *c, uint32_t *frame)
 		if (c->read == c->depth)
 			return false;
 		uint32_t loc = location_at(c->locs, c->depth, c->reverse, c->read++);
-		c->f = (const uint32_t *)c->src->loc_frames.items + c->src->loc_first[loc];
-		c->end = c->f + c->src->loc_count[loc];
+		span sp = c->src->locs[loc];
+		c->f = (const uint32_t *)c->src->loc_frames.items + sp.first;
+		c->end = c->f + sp.count;
 	}
 	*frame = *c->f++;
 	return true;
@@ -399,7 +404,7 @@ static uint32_t common(const rec *a, const rec *b, int *order)
 			uint32_t loc = location_at(a->locs, a->depth, rev, k);
 			if (loc != location_at(b->locs, b->depth, rev, k))
 				break;
-			n += a->src->loc_count[loc];
+			n += a->src->locs[loc].count;
 		}
 	}
 	cursor x, y;
@@ -428,10 +433,13 @@ void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(src->p, stack & ~SOURCE_BASE, &locs);
-	cursor c;
-	cursor_init(&c, src, locs, depth, 0);
-	for (uint32_t k = 0; cursor_next(&c, &out[k]); k++)
-		;
+	const uint32_t *frames = src->loc_frames.items;
+	for (size_t k = 0; k < depth; k++) {
+		uint32_t loc = location_at(locs, depth, src->reverse, k);
+		span sp = src->locs[loc];
+		for (uint32_t j = 0; j < sp.count; j++)
+			*out++ = frames[sp.first + j];
+	}
 }
 
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,
@@ -639,8 +647,7 @@ void pk__tree_free(pk__tree *t)
 	for (int b = 0; b < 2; b++) {
 		source *src = b ? &t->data->base : &t->data->main;
 		pk__free(src->to_tree);
-		pk__free(src->loc_first);
-		pk__free(src->loc_count);
+		pk__free(src->locs);
 		pk__vec_free(&src->loc_frames);
 	}
 	pk__free(t->data);
