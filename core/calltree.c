@@ -1,54 +1,60 @@
-/* calltree.c - the prefix tree of stacks that every one-value exporter
- * reads. Frames are named as pprof names graph nodes, so what a flame graph
- * shows is what `go tool pprof -traces` and -text show. Each distinct stack
- * and each location is resolved once, so a sample costs one addition. */
+/* calltree.c - the prefix tree of stacks that the one-value exporters
+ * read, kept as its distinct stacks in depth-first order. Frames are named
+ * as pprof names graph nodes, so what a flame graph shows is what `go tool
+ * pprof -traces` and -text show. Each distinct stack and each location is
+ * resolved once, so a sample costs one addition. */
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A stack a profile uses: its frames (seq), root first (leaf first when
- * reversed), in the data's seqs; stack has SOURCE_BASE set for the base's. */
-typedef struct rec {
-	size_t at; /* where seq starts in seqs */
-	const uint32_t *seq;
-	uint32_t len, stack;
-} rec;
-
 #define SOURCE_BASE 0x80000000u
 
-/* What one profile adds: each stack's deepest node, kept so that the
- * values of another sample type can be put on the same nodes. */
+/* Where a location's frames are; together, as stacks read both. */
+typedef struct span {
+	uint32_t first, count; /* count 0: not yet */
+} span;
+
+/* What one profile adds: each location's frames and the tree stack of
+ * each of its stacks, kept so that the values of another sample type can
+ * be put on the same ones. */
 typedef struct source {
 	const pk_profile *p;
-	uint32_t *stack_node; /* node + 1; 0 = no node (no value) */
+	uint32_t *to_tree;  /* tree stack + 1; 0 = none (no value) */
+	span *locs;         /* by location: its frames in loc_frames */
+	pk__vec loc_frames; /* uint32_t: the frames of each location in the tree's order */
+	bool reverse;       /* stacks are read leaf first */
 } source;
+
+/* A stack a profile uses (stack has SOURCE_BASE set for the base's), while
+ * the tree's stacks are sorted. */
+typedef struct rec {
+	const source *src;
+	const uint32_t *locs; /* its locations, leaf first */
+	uint32_t depth, stack;
+	uint32_t len; /* its frames */
+} rec;
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* functions and files of frames */
 	pk__vec frames;      /* pk__tree_frame */
-	pk__vec seqs;        /* uint32_t: frames (high bit: inlined), while building */
 	pk__vec recs;        /* rec, while building */
 	source main, base;
 	pk__tree_options o;
 	bool self_diff; /* the base is p itself (two-count folded) */
 };
 
-/* What one profile's walk keeps: each location's frames, root first. */
+/* What one profile's walk keeps while it names frames. */
 typedef struct walk {
 	pk__tree *t;
 	const pk_profile *p;
 	const pk__tree_options *o;
-	uint32_t *loc_start; /* index into loc_frames + 1; 0 = not yet */
-	uint32_t *loc_count;
-	pk__vec loc_frames; /* uint32_t: frame, high bit = inlined */
+	source *src;
 	pk__vec text;       /* char: a frame name being put together */
 	uint32_t *fn_frame; /* by function: its frame + 1 where only it names one */
 } walk;
-
-#define INLINED_BIT 0x80000000u
 
 /* ----------------------------------------------------------------- names */
 
@@ -199,8 +205,6 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 		*out = id - 1;
 		return 0;
 	}
-	if (id >= INLINED_BIT - 1)
-		return PK_EFORMAT;
 	pk__tree_frame f = {0};
 	f.name = pk__strtab_get(d->names, id, &f.name_len);
 	uint32_t s;
@@ -217,37 +221,36 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	return 0;
 }
 
-/* The frames of location i, root first: its last line (the caller) first,
- * then the functions inlined into it. */
-static int location_frames(walk *w, uint32_t i, const uint32_t **frames, uint32_t *count)
+/* The frames of location i in the tree's order: root first, its last
+ * line (the caller) first, then the functions inlined into it. */
+static int location_frames(walk *w, uint32_t i, uint32_t *count)
 {
-	if (w->loc_start[i] == 0) {
+	source *src = w->src;
+	span *sp = &src->locs[i];
+	if (sp->count == 0) {
 		const pk_location *loc = pk_profile_location(w->p, i);
 		const pk_line *lines;
 		size_t n = pk_profile_location_lines(w->p, i, &lines);
-		size_t start = w->loc_frames.count;
-		if (start >= UINT32_MAX - 1)
-			return PK_ENOMEM;
+		size_t start = src->loc_frames.count;
+		if (start >= UINT32_MAX - n)
+			return PK_EFORMAT;
 		uint32_t f;
 		if (n == 0) {
 			PK_FORWARD(frame_of(w, loc, NULL, &f));
-			PK_FORWARD(pk__vec_push(&w->loc_frames, sizeof f, &f, 1, NULL));
+			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 		}
-		for (size_t k = n; k-- > 0;) {
-			PK_FORWARD(frame_of(w, loc, &lines[k], &f));
-			if (k != n - 1)
-				f |= INLINED_BIT;
-			PK_FORWARD(pk__vec_push(&w->loc_frames, sizeof f, &f, 1, NULL));
+		for (size_t k = 0; k < n; k++) {
+			PK_FORWARD(frame_of(w, loc, &lines[w->o->reverse ? k : n - 1 - k], &f));
+			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 		}
-		w->loc_start[i] = (uint32_t)start + 1;
-		w->loc_count[i] = (uint32_t)(w->loc_frames.count - start);
+		sp->first = (uint32_t)start;
+		sp->count = (uint32_t)(src->loc_frames.count - start);
 	}
-	*frames = &PK_VEC_AT(w->loc_frames, uint32_t, w->loc_start[i] - 1);
-	*count = w->loc_count[i];
+	*count = sp->count;
 	return 0;
 }
 
-/* ----------------------------------------------------------------- nodes */
+/* ---------------------------------------------------------------- stacks */
 
 /* Whether sample s has a value in some sample type. */
 static bool any_value(const pk_profile *p, const pk_sample *s)
@@ -258,21 +261,21 @@ static bool any_value(const pk_profile *p, const pk_sample *s)
 	return false;
 }
 
-/* The frames of each stack of p that has a value (in sample type `type`,
- * or with all_types in any), to seqs and recs. */
+/* Each stack of p that has a value (in sample type `type`, or with
+ * all_types in any), to recs; the frames of its locations. */
 static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
                    const pk__tree_options *o)
 {
 	struct pk__tree_data *d = t->data;
 	source *src = base ? &d->base : &d->main;
-	walk w = {t, p, o, NULL, NULL, {0}, {0}, NULL};
+	walk w = {t, p, o, src, {0}, NULL};
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	src->p = p;
-	src->stack_node = pk__calloc(stacks + 1, sizeof *src->stack_node);
-	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
-	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
+	src->reverse = o->reverse;
+	src->to_tree = pk__calloc(stacks + 1, sizeof *src->to_tree);
+	src->locs = pk__calloc(locations + 1, sizeof *src->locs);
 	w.fn_frame = pk__calloc(pk_profile_function_count(p) + 1, sizeof *w.fn_frame);
-	int rc = src->stack_node && w.loc_start && w.loc_count && w.fn_frame ? 0 : PK_ENOMEM;
+	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
@@ -280,38 +283,26 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
 		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
-			src->stack_node[s.stack] = 1;
+			src->to_tree[s.stack] = 1;
 	}
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
-		if (src->stack_node[s] == 0)
+		if (src->to_tree[s] == 0)
 			continue;
 		const uint32_t *locs;
-		size_t depth = pk_profile_stack(p, s, &locs);
-		rec r = {d->seqs.count, NULL, 0, (uint32_t)s | (base ? SOURCE_BASE : 0)};
+		size_t depth = pk_profile_stack(p, s, &locs), len = 0;
 		for (size_t k = 0; rc == 0 && k < depth; k++) {
-			uint32_t loc = o->reverse ? locs[k] : locs[depth - 1 - k];
-			const uint32_t *frames;
-			uint32_t count;
-			rc = location_frames(&w, loc, &frames, &count);
-			if (rc == 0 && count > 0)
-				rc = pk__vec_reserve(&d->seqs, sizeof(uint32_t), count);
-			if (rc < 0 || count == 0)
-				continue;
-			uint32_t *to = (uint32_t *)d->seqs.items + d->seqs.count;
-			for (uint32_t j = 0; j < count; j++)
-				to[j] = o->reverse ? frames[count - 1 - j] : frames[j];
-			d->seqs.count += count;
+			uint32_t count = 0;
+			rc = location_frames(&w, locs[k], &count);
+			len += count;
 		}
-		if (rc == 0 && d->seqs.count - r.at >= UINT32_MAX)
+		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		r.len = (uint32_t)(d->seqs.count - r.at);
+		rec r = {src, locs, (uint32_t)depth, (uint32_t)s | (base ? SOURCE_BASE : 0),
+		         (uint32_t)len};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
-	pk__free(w.loc_start);
-	pk__free(w.loc_count);
 	pk__free(w.fn_frame);
-	pk__vec_free(&w.loc_frames);
 	pk__vec_free(&w.text);
 	return rc;
 }
@@ -329,8 +320,7 @@ static int by_name(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* The frames in name order: each stack's frames become their ranks
- * (shifted left, the low bit telling an inlined call). */
+/* The frames in name order: each stack's frames become their ranks. */
 static int sort_frames(struct pk__tree_data *d)
 {
 	size_t nf = d->frames.count;
@@ -353,105 +343,151 @@ static int sort_frames(struct pk__tree_data *d)
 	}
 	if (nf)
 		memcpy(frames, sorted, nf * sizeof *frames);
-	uint32_t *seqs = d->seqs.items;
-	for (size_t i = 0; i < d->seqs.count; i++)
-		seqs[i] = rank[seqs[i] & ~INLINED_BIT] << 1 | seqs[i] >> 31;
+	for (int b = 0; b < 2; b++) {
+		pk__vec *v = b ? &d->base.loc_frames : &d->main.loc_frames;
+		uint32_t *f = v->items;
+		for (size_t i = 0; i < v->count; i++)
+			f[i] = rank[f[i]];
+	}
 	pk__free(names);
 	pk__free(rank);
 	pk__free(sorted);
 	return 0;
 }
 
-/* Stacks in the order of their frames' names, a prefix first. */
-static int by_frames(const void *a, const void *b)
+/* Reads the frames of a stack one by one, in the tree's order. */
+typedef struct cursor {
+	const source *src;
+	const uint32_t *locs; /* the stack's locations, leaf first */
+	size_t read, depth;   /* locations read, of depth */
+	bool reverse;
+	const uint32_t *f, *end; /* the frames left of the location being read */
+} cursor;
+
+/* From location `read` on (counting from the root). */
+static void cursor_init(cursor *c, const source *src, const uint32_t *locs, size_t depth,
+                        size_t read)
 {
-	const rec *x = a, *y = b;
-	uint32_t n = x->len < y->len ? x->len : y->len;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t u = x->seq[i] >> 1, v = y->seq[i] >> 1;
-		if (u != v)
-			return u < v ? -1 : 1;
-	}
-	return (x->len > y->len) - (x->len < y->len);
+	*c = (cursor){src, locs, read, depth, src->reverse, NULL, NULL};
 }
 
-/* The tree: with the stacks sorted by their frames' names, each stack
- * adds the nodes past what it shares with the one before, and the nodes
- * come out depth first with children in name order, as every walk of the
- * tree wants them. No node is looked up: a stack's shared part is the path
- * of the last one. */
-static int make_nodes(pk__tree *t)
+/* The location `k` from the root of a stack of `depth`. */
+static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, size_t k)
+{
+	return locs[reverse ? k : depth - 1 - k];
+}
+
+static bool cursor_next(cursor *c, uint32_t *frame)
+{
+	while (c->f == c->end) {
+		if (c->read == c->depth)
+			return false;
+		uint32_t loc = location_at(c->locs, c->depth, c->reverse, c->read++);
+		span sp = c->src->locs[loc];
+		c->f = (const uint32_t *)c->src->loc_frames.items + sp.first;
+		c->end = c->f + sp.count;
+	}
+	*frame = *c->f++;
+	return true;
+}
+
+/* How many leading frames stacks a and b have in common; *order gets
+ * their order by their frames' names, a prefix first. */
+static uint32_t common(const rec *a, const rec *b, int *order)
+{
+	/* Stacks in common mostly share the locations too: those are passed
+	 * whole, their frames unread. */
+	uint32_t n = 0;
+	size_t k = 0, depth = a->depth < b->depth ? a->depth : b->depth;
+	if (a->src->p == b->src->p) {
+		for (bool rev = a->src->reverse; k < depth; k++) {
+			uint32_t loc = location_at(a->locs, a->depth, rev, k);
+			if (loc != location_at(b->locs, b->depth, rev, k))
+				break;
+			n += a->src->locs[loc].count;
+		}
+	}
+	cursor x, y;
+	cursor_init(&x, a->src, a->locs, a->depth, k);
+	cursor_init(&y, b->src, b->locs, b->depth, k);
+	for (;; n++) {
+		uint32_t u = 0, v = 0;
+		bool more_a = cursor_next(&x, &u), more_b = cursor_next(&y, &v);
+		if (!more_a || !more_b || u != v) {
+			*order = more_a && more_b ? (u < v ? -1 : 1) : more_a - more_b;
+			return n;
+		}
+	}
+}
+
+static int by_frames(const void *a, const void *b)
+{
+	int order;
+	common(a, b, &order);
+	return order;
+}
+
+void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
+{
+	uint32_t stack = t->stacks[i].stack;
+	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(src->p, stack & ~SOURCE_BASE, &locs);
+	const uint32_t *frames = src->loc_frames.items;
+	for (size_t k = 0; k < depth; k++) {
+		uint32_t loc = location_at(locs, depth, src->reverse, k);
+		span sp = src->locs[loc];
+		for (uint32_t j = 0; j < sp.count; j++)
+			*out++ = frames[sp.first + j];
+	}
+}
+
+/* The tree's stacks: the profiles' stacks sorted by their frames' names,
+ * those whose frames are the same (locations that name the same frames)
+ * made one. */
+static int make_stacks(pk__tree *t)
 {
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
 	rec *recs = d->recs.items;
-	size_t nr = d->recs.count, most = d->seqs.count + 1;
-	const uint32_t *seqs = d->seqs.items;
-	for (size_t i = 0; i < nr; i++)
-		recs[i].seq = seqs ? seqs + recs[i].at : NULL;
+	size_t nr = d->recs.count;
 	if (nr > 1)
 		qsort(recs, nr, sizeof *recs, by_frames);
 
-	uint32_t max_depth = 0;
-	for (size_t i = 0; i < nr; i++)
-		if (recs[i].len > max_depth)
-			max_depth = recs[i].len;
-	if (most >= PK_NONE)
-		most = PK_NONE - 1; /* more nodes than that fail below */
-	/* Room for every frame of every stack: what no shared prefix uses is
-	 * never touched, and given back at the end. */
-	pk__tree_node *nodes = pk__malloc(most * sizeof *nodes);
-	uint32_t *path = pk__malloc(((size_t)max_depth + 1) * sizeof *path);
-	if (nodes == NULL || path == NULL) {
-		pk__free(nodes);
-		pk__free(path);
+	pk__tree_stack *stacks = pk__malloc((nr ? nr : 1) * sizeof *stacks);
+	if (stacks == NULL)
 		return PK_ENOMEM;
-	}
-	t->nodes = nodes;
-	nodes[0] = (pk__tree_node){PK_NONE, PK_NONE, PK_NONE, 0, 0, 0};
-	size_t count = 1;
-	const rec *last = NULL;
+	t->stacks = stacks;
+	size_t count = 0;
+	const rec *last = NULL; /* the stack of stacks[count - 1] */
 	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[i];
-		uint32_t shared = 0, last_len = last ? last->len : 0;
-		while (shared < r->len && shared < last_len &&
-		       (r->seq[shared] >> 1) == (last->seq[shared] >> 1)) {
-			nodes[path[shared]].inlined |= r->seq[shared] & 1;
-			shared++;
+		int order = 1;
+		uint32_t shared = last ? common(last, r, &order) : 0;
+		if (order != 0) {
+			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
+			last = r;
 		}
-		for (uint32_t j = shared; j < r->len; j++) {
-			if (count >= most) {
-				pk__free(path);
-				return PK_EFORMAT;
-			}
-			uint32_t k = (uint32_t)count++, parent = j ? path[j - 1] : 0;
-			nodes[k] = (pk__tree_node){parent, r->seq[j] >> 1, PK_NONE,
-			                           j + 1,  r->seq[j] & 1,  0};
-			/* A first child is the node after its parent. */
-			if (j == shared && j < last_len)
-				nodes[path[j]].next_sibling = k;
-			path[j] = k;
-		}
+		if (r->len > t->max_len)
+			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->stack_node[r->stack & ~SOURCE_BASE] = (r->len ? path[r->len - 1] : 0) + 1;
-		last = r;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
 	}
-	pk__free(path);
-	pk__vec_free(&d->seqs);
 	pk__vec_free(&d->recs);
-	pk__tree_node *fit = pk__realloc(nodes, most * sizeof *nodes, count * sizeof *nodes);
+	pk__tree_stack *fit =
+	    count ? pk__realloc(stacks, nr * sizeof *stacks, count * sizeof *stacks) : NULL;
 	if (fit != NULL)
-		t->nodes = fit;
-	t->node_count = count;
+		t->stacks = fit;
+	t->stack_count = count;
 	if (t->has_base) {
-		t->base_self = pk__calloc(count, sizeof *t->base_self);
+		t->base_self = pk__calloc(count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
 			return PK_ENOMEM;
 	}
 	return 0;
 }
 
-/* Add p's values of sample type `type` to the nodes its stacks end at. */
+/* Add p's values of sample type `type` to the stacks they are of. */
 static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 {
 	size_t samples = pk_profile_sample_count(src->p);
@@ -459,23 +495,12 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 		pk_sample s;
 		pk_profile_sample(src->p, i, &s);
 		int64_t v = s.values[type];
-		uint32_t node = src->stack_node[s.stack];
-		if (v == 0 || node == 0)
+		uint32_t k = src->to_tree[s.stack];
+		if (v == 0 || k == 0)
 			continue;
-		int64_t *at = base ? &t->base_self[node - 1] : &t->nodes[node - 1].self;
+		int64_t *at = base ? &t->base_self[k - 1] : &t->stacks[k - 1].self;
 		*at = pk__add(*at, v);
 	}
-}
-
-int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base)
-{
-	const int64_t *b = t->base_self;
-	if (base && b == NULL)
-		return 0;
-	int64_t sum = base ? b[i] : t->nodes[i].self;
-	for (size_t k = i + 1; k < t->node_count && t->nodes[k].depth > t->nodes[i].depth; k++)
-		sum = pk__add(sum, base ? b[k] : t->nodes[k].self);
-	return sum;
 }
 
 /* The type in base that matches p's type `type` by name and unit. */
@@ -564,16 +589,16 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 	if (rc == 0 && base)
 		rc = collect(t, base, btype, true, o);
 	if (rc == 0)
-		rc = make_nodes(t);
+		rc = make_stacks(t);
 	if (rc == 0) {
 		add_values(t, &d->main, type, false);
 		if (base)
 			add_values(t, &d->base, btype, true);
 	}
 	if (!o->all_types) {
-		pk__free(d->main.stack_node);
-		pk__free(d->base.stack_node);
-		d->main.stack_node = d->base.stack_node = NULL;
+		pk__free(d->main.to_tree);
+		pk__free(d->base.to_tree);
+		d->main.to_tree = d->base.to_tree = NULL;
 	}
 	if (rc < 0) {
 		pk__tree_free(t);
@@ -597,11 +622,11 @@ int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err)
 	PK_FORWARD(resolve_types(p, &d->o, sample_type, &type, &base, &btype, err));
 	if ((base != NULL) != t->has_base || (base != NULL && base == p) != d->self_diff)
 		return pk__error_set(err, PK_EUNSUPPORTED, "the call tree has no such sample type");
-	for (size_t k = 0; k < t->node_count; k++)
-		t->nodes[k].self = 0;
+	for (size_t k = 0; k < t->stack_count; k++)
+		t->stacks[k].self = 0;
 	add_values(t, &d->main, type, false);
 	if (base) {
-		for (size_t k = 0; k < t->node_count; k++)
+		for (size_t k = 0; k < t->stack_count; k++)
 			t->base_self[k] = 0;
 		add_values(t, &d->base, btype, true);
 	}
@@ -618,12 +643,15 @@ void pk__tree_free(pk__tree *t)
 	pk__strtab_free(t->data->names);
 	pk__strtab_free(t->data->strings);
 	pk__vec_free(&t->data->frames);
-	pk__vec_free(&t->data->seqs);
 	pk__vec_free(&t->data->recs);
-	pk__free(t->data->main.stack_node);
-	pk__free(t->data->base.stack_node);
+	for (int b = 0; b < 2; b++) {
+		source *src = b ? &t->data->base : &t->data->main;
+		pk__free(src->to_tree);
+		pk__free(src->locs);
+		pk__vec_free(&src->loc_frames);
+	}
 	pk__free(t->data);
-	pk__free(t->nodes);
+	pk__free(t->stacks);
 	pk__free(t->base_self);
 	pk__free(t);
 }

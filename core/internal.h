@@ -156,9 +156,9 @@ void pk__import_state_free(pk__import_state *st);
 
 /* The prefix tree of a profile's stacks for one sample type, root first,
  * with inlined frames expanded as frames of their own (a location's last
- * line is the caller). Folded stacks, flame graphs, callgrind and speedscope
- * all read it. With a base profile every node also carries the base's
- * values, so a diff keeps both sides. */
+ * line is the caller). Folded stacks, flame graphs and speedscope read it.
+ * With a base profile every stack also carries the base's value, so a
+ * diff keeps both sides. */
 typedef struct pk__tree_frame {
 	const char *name; /* what the frame shows at the tree's granularity */
 	size_t name_len;
@@ -168,26 +168,30 @@ typedef struct pk__tree_frame {
 	uint64_t address;     /* 0 unless granularity is addresses */
 } pk__tree_frame;
 
-/* Nodes are numbered depth first, children in name order, so that every
- * walk of the tree reads the node array front to back: a node's first
- * child (if any) is the next node, and its subtree ends where its next
- * sibling (or the next node of no greater depth) starts. */
-typedef struct pk__tree_node {
-	uint32_t parent;       /* PK_NONE for the root, node 0 */
-	uint32_t frame;        /* PK_NONE for the root */
-	uint32_t next_sibling; /* PK_NONE ends; siblings by name */
-	uint32_t depth : 31;   /* 0 for the root */
-	uint32_t inlined : 1;  /* reached at least once as an inlined call */
-	int64_t self;          /* the profile's value at this node */
-} pk__tree_node;
+/* A distinct stack (its frames' names differ from every other's), with
+ * what the samples that end in it add up to. Its frames are read from the
+ * profile's stack when wanted (pk__tree_frames), not kept. */
+typedef struct pk__tree_stack {
+	uint32_t stack;  /* a stack of the profile (or the base) it stands for */
+	uint32_t len;    /* its frames; 0: the root's own (samples without locations) */
+	uint32_t shared; /* leading frames in common with the stack before */
+	int64_t self;    /* the profile's value */
+} pk__tree_stack;
 
+/* The tree is its stacks in the order of their frames' names, each after
+ * the stacks it extends: read front to back they give the nodes depth
+ * first, children in name order. Stack i adds the nodes past its first
+ * `shared` frames; a node's subtree is the run of stacks that keep its
+ * path (whose `shared` is at least its depth). Nodes that end no stack
+ * have no value of their own, so they take no memory. */
 typedef struct pk__tree {
-	pk__tree_frame *frames;
+	pk__tree_frame *frames; /* in name order */
 	size_t frame_count;
-	pk__tree_node *nodes; /* parents come before their children */
-	size_t node_count;
+	pk__tree_stack *stacks;
+	size_t stack_count;
+	uint32_t max_len; /* the longest stack */
 	bool has_base;
-	int64_t *base_self;         /* with a base: the base's value of each node; else NULL */
+	int64_t *base_self;         /* with a base: the base's value of each stack; else NULL */
 	size_t sample_type;         /* the index in the profile */
 	const char *type, *unit;    /* borrowed from the profile */
 	struct pk__tree_data *data; /* storage behind the arrays */
@@ -198,29 +202,25 @@ typedef struct pk__tree_options {
 	const pk_profile *base;  /* NULL: none; it needs the same type and unit */
 	int granularity;         /* PK_GRANULARITY_* */
 	bool reverse;            /* stacks leaf first */
-	/* nodes for the samples of every sample type, so that
-	 * pk__tree_select_type can show another type on the same nodes */
+	/* stacks for the samples of every sample type, so that
+	 * pk__tree_select_type can show another type on the same stacks */
 	bool all_types;
 } pk__tree_options;
 
 /* A profile whose sample types are exactly "base" and "new" (two-count
  * folded input) is built as new against base when no sample type or base
- * is asked for. Samples of value 0 add nothing, so nodes whose totals are 0 on both sides
- * exist only where positive and negative values cancel (or, with all_types,
- * where other sample types have values). */
+ * is asked for. Samples of value 0 add nothing, so stacks whose values are
+ * 0 on both sides exist only where positive and negative values cancel (or,
+ * with all_types, where other sample types have values). */
 int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **out, pk_error *err);
 /* The values of another sample type (and its base's) on a tree built with
  * all_types, as pk__tree_build would give them; t->sample_type, type and
  * unit follow. */
 int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err);
 void pk__tree_free(pk__tree *t);
-/* Node i's first child (the next node, if it is one), or PK_NONE. */
-static inline uint32_t pk__tree_first_child(const pk__tree *t, uint32_t i)
-{
-	return i + 1 < t->node_count && t->nodes[i + 1].parent == i ? i + 1 : PK_NONE;
-}
-/* The value of node i and everything below it (base: the base's). */
-int64_t pk__tree_total(const pk__tree *t, uint32_t i, bool base);
+/* The frames of stack i (indices into t->frames), root first (leaf first
+ * when reversed), into out, which has room for t->max_len. */
+void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out);
 
 /* Append to text the name pprof gives one line of a location (line NULL:
  * a location without lines) at a granularity (NodeInfo.PrintableName), as

@@ -536,8 +536,9 @@ typedef struct writer {
 	pk__vec names;        /* char: every frame's name as written */
 	size_t *name_at;      /* frame i's name is names[name_at[i], name_at[i + 1]) */
 	bool *ends_in_number; /* frame i's name ends in a space or tab and a number */
-	pk__vec path;         /* char: the stack of the node being visited */
-	pk__vec ends;         /* size_t by depth: where path ended at that depth */
+	uint32_t *frames;     /* the frames of the stack being written */
+	pk__vec path;         /* char: the stack being written */
+	pk__vec ends;         /* size_t by depth - 1: where path ends at that depth */
 	pk__vec out;          /* char: lines not yet handed to the sink */
 	bool started;         /* a line has been written */
 } writer;
@@ -578,7 +579,7 @@ static int flush(writer *w)
  * they drop a trailing ';', as Perl's split drops the empty field after
  * it, and so read the name whole. Two-count lines need none: readers take
  * two counts at most. */
-static int write_line(writer *w, uint32_t i)
+static int write_line(writer *w, size_t i)
 {
 	/* Readers skip a byte order mark at the start: a first name that
 	 * begins with one keeps it behind one more. One that begins as gzip
@@ -589,12 +590,12 @@ static int write_line(writer *w, uint32_t i)
 		PK_FORWARD(pk__vec_push(&w->out, 1, "\n", 1, NULL));
 	w->started = true;
 	PK_FORWARD(pk__vec_push(&w->out, 1, w->path.items, w->path.count, NULL));
-	const pk__tree_node *n = &w->t->nodes[i];
-	if (w->ends_in_number[n->frame] && !w->t->has_base)
+	const pk__tree_stack *st = &w->t->stacks[i];
+	if (w->ends_in_number[w->frames[st->len - 1]] && !w->t->has_base)
 		PK_FORWARD(pk__vec_push(&w->out, 1, ";", 1, NULL));
 	char buf[48], *end = buf + sizeof buf, *s = end;
 	*--s = '\n';
-	s = pk__format_int(n->self, s);
+	s = pk__format_int(st->self, s);
 	*--s = ' ';
 	if (w->t->has_base) {
 		s = pk__format_int(w->t->base_self[i], s);
@@ -604,36 +605,35 @@ static int write_line(writer *w, uint32_t i)
 	return w->out.count >= OUT_CHUNK ? flush(w) : 0;
 }
 
-/* Every node with a count, depth first in the tree's (name) order, so the
- * same profile always gives the same bytes. */
-static int write_tree(writer *w)
+/* Every stack with a count, in the tree's (name) order, so the same
+ * profile always gives the same bytes. The root's own stack (samples
+ * without locations) has no line to go on. */
+static int write_stacks(writer *w)
 {
 	const pk__tree *t = w->t;
-	const pk__tree_node *nodes = t->nodes;
-	uint32_t i = t->node_count > 0 ? pk__tree_first_child(t, 0) : PK_NONE;
-	while (i != PK_NONE) {
-		const pk__tree_node *n = &nodes[i];
-		size_t depth = n->depth;
-		if (depth >= w->ends.count)
-			PK_FORWARD(pk__vec_push(&w->ends, sizeof(size_t), NULL,
-			                        depth + 1 - w->ends.count, NULL));
-		w->path.count = depth > 1 ? PK_VEC_AT(w->ends, size_t, depth - 1) : 0;
-		if (depth > 1)
-			PK_FORWARD(pk__vec_push(&w->path, 1, ";", 1, NULL));
-		size_t from = w->name_at[n->frame], to = w->name_at[n->frame + 1];
-		PK_FORWARD(
-		    pk__vec_push(&w->path, 1, (char *)w->names.items + from, to - from, NULL));
-		PK_VEC_AT(w->ends, size_t, depth) = w->path.count;
-		if (n->self != 0 || (t->has_base && t->base_self[i] != 0))
-			PK_FORWARD(write_line(w, i));
-		if (pk__tree_first_child(t, i) != PK_NONE) {
-			i++;
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	if (w->frames == NULL)
+		return PK_ENOMEM;
+	if (t->max_len > 0)
+		PK_FORWARD(pk__vec_push(&w->ends, sizeof(size_t), NULL, t->max_len, NULL));
+	size_t *ends = w->ends.items; /* by depth - 1: where the path ends there */
+	for (size_t i = 0; i < t->stack_count; i++) {
+		const pk__tree_stack *st = &t->stacks[i];
+		if (st->len == 0)
 			continue;
+		pk__tree_frames(t, i, w->frames);
+		/* The frames it shares with the stack before are in the path. */
+		w->path.count = st->shared ? ends[st->shared - 1] : 0;
+		for (uint32_t d = st->shared; d < st->len; d++) {
+			if (d > 0)
+				PK_FORWARD(pk__vec_push(&w->path, 1, ";", 1, NULL));
+			size_t from = w->name_at[w->frames[d]], to = w->name_at[w->frames[d] + 1];
+			PK_FORWARD(pk__vec_push(&w->path, 1, (char *)w->names.items + from,
+			                        to - from, NULL));
+			ends[d] = w->path.count;
 		}
-		while (i != PK_NONE && nodes[i].next_sibling == PK_NONE)
-			i = nodes[i].parent == 0 ? PK_NONE : nodes[i].parent;
-		if (i != PK_NONE)
-			i = nodes[i].next_sibling;
+		if (st->self != 0 || (t->has_base && t->base_self[i] != 0))
+			PK_FORWARD(write_line(w, i));
 	}
 	return flush(w);
 }
@@ -650,7 +650,7 @@ static int write_folded(writer *w)
 		    add_name(w, t->frames[f].name, t->frames[f].name_len, &w->ends_in_number[f]));
 		w->name_at[f + 1] = w->names.count;
 	}
-	return write_tree(w);
+	return write_stacks(w);
 }
 
 static int collapsed_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
@@ -668,6 +668,7 @@ static int collapsed_export(const pk_profile *p, const pk_write_options *opts, p
 	pk__vec_free(&w.names);
 	pk__free(w.name_at);
 	pk__free(w.ends_in_number);
+	pk__free(w.frames);
 	pk__vec_free(&w.path);
 	pk__vec_free(&w.ends);
 	pk__vec_free(&w.out);

@@ -393,87 +393,161 @@ static rgb delta_color(double delta, double max_delta)
 
 /* ----------------------------------------------------------------- layout */
 
-/* What the tree's nodes become: how wide each is (in the profile's unit)
- * and where it starts, for the frames that are drawn. */
+/* The drawing's scale, and what its header needs to know: how deep it
+ * goes and, in a differential graph, the largest change. */
 typedef struct layout {
-	int64_t *value;   /* per node: the positive values below it */
-	int64_t *start;   /* per node: its left edge; -1 when not drawn */
 	int64_t total;    /* the root's value: the full width */
 	int64_t left_out; /* the sum of the stacks of negative value */
 	uint32_t max_depth;
 	double per_value; /* pixels per unit of value */
+	double min_value; /* the value of the narrowest frame drawn */
 	double max_delta; /* differential: the largest change drawn, at least 1 */
 } layout;
+
+/* A node of the tree that is drawn. */
+typedef struct drawn {
+	uint32_t depth;       /* 0 for the root, "all" */
+	uint32_t frame;       /* the tree's frame; PK_NONE for the root */
+	int64_t value, start; /* its width and left edge, in the profile's unit */
+	int64_t delta;        /* the change of its own value from the base */
+} drawn;
+
+/* A walk over the drawn nodes, depth first, children in name order. A
+ * node's subtree is a run of the tree's stacks (see pk__tree), read when
+ * the node is reached to know its width; a node too narrow to draw is
+ * passed over with its subtree. */
+typedef struct walker {
+	const pk__tree *t;
+	const layout *l;
+	bool started;
+	size_t next;      /* the stack whose nodes come next */
+	uint32_t open;    /* the depth of the deepest drawn node the walk is in */
+	int64_t *at;      /* by depth: where the next child of the open node there starts */
+	uint32_t *frames; /* the frames of stack `next` */
+	size_t read;      /* the stack whose frames those are + 1; 0: none */
+} walker;
 
 static int64_t add_saturated(int64_t a, int64_t b)
 {
 	return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* The change of a node's own value from the base to the new profile. */
-static int64_t self_delta(const pk__tree *t, uint32_t i)
-{
-	return (int64_t)((uint64_t)t->nodes[i].self - (uint64_t)t->base_self[i]);
-}
-
 /* A frame is as wide as the positive values of the stacks through it, so
  * children always fit in their parent. Without negative values that is its
  * total; a profile that holds some (a diff pprof wrote without its base)
  * loses the stacks that shrank, and the subtitle says so. */
+static int64_t width_of(int64_t self)
+{
+	return self > 0 ? self : 0;
+}
+
+/* The change of stack i's own value from the base to the new profile. */
+static int64_t self_delta(const pk__tree *t, size_t i)
+{
+	if (!t->has_base)
+		return 0;
+	return (int64_t)((uint64_t)t->stacks[i].self - (uint64_t)t->base_self[i]);
+}
+
+static int walker_init(walker *w, const pk__tree *t, const layout *l)
+{
+	*w = (walker){t, l, false, 0, 0, NULL, NULL, 0};
+	w->at = pk__calloc((size_t)t->max_len + 1, sizeof *w->at);
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	return w->at && w->frames ? 0 : PK_ENOMEM;
+}
+
+static void walker_free(walker *w)
+{
+	pk__free(w->at);
+	pk__free(w->frames);
+}
+
+/* Go on at stack k: the nodes it shares with the stack before are the
+ * open ones (all others of that stack were closed or passed over). */
+static void walk_to(walker *w, size_t k)
+{
+	w->next = k;
+	if (k < w->t->stack_count)
+		w->open = w->t->stacks[k].shared;
+}
+
+/* The next drawn node into *out; false when there is none. */
+static bool next_drawn(walker *w, drawn *out)
+{
+	const pk__tree *t = w->t;
+	const pk__tree_stack *stacks = t->stacks;
+	size_t n = t->stack_count;
+	if (!w->started) {
+		w->started = true;
+		if (w->l->total <= 0)
+			return false;
+		bool own = n > 0 && stacks[0].len == 0; /* samples without locations */
+		*out = (drawn){0, PK_NONE, w->l->total, 0, own ? self_delta(t, 0) : 0};
+		return true;
+	}
+	while (w->next < n) {
+		size_t k = w->next;
+		const pk__tree_stack *st = &stacks[k];
+		if (st->len == w->open) {
+			walk_to(w, k + 1);
+			continue;
+		}
+		uint32_t depth = w->open + 1;
+		int64_t value = width_of(st->self);
+		size_t end = k + 1;
+		for (; end < n && stacks[end].shared >= depth; end++)
+			value = add_saturated(value, width_of(stacks[end].self));
+		int64_t start = w->at[w->open];
+		w->at[w->open] = add_saturated(start, value);
+		if (value <= 0 || (double)value < w->l->min_value) {
+			walk_to(w, end);
+			continue;
+		}
+		w->at[depth] = start;
+		w->open = depth;
+		if (w->read != k + 1) {
+			pk__tree_frames(t, k, w->frames);
+			w->read = k + 1;
+		}
+		*out = (drawn){depth, w->frames[depth - 1], value, start,
+		               st->len == depth ? self_delta(t, k) : 0};
+		return true;
+	}
+	return false;
+}
+
+/* The scale, and a first walk for the depth and the largest change. */
 static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 {
-	size_t n = t->node_count;
-	l->value = pk__calloc(n, sizeof *l->value);
-	l->start = pk__calloc(n, sizeof *l->start);
-	if (l->value == NULL || l->start == NULL)
-		return pk__error_set(err, PK_ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		int64_t self = t->nodes[i].self;
-		l->value[i] = self > 0 ? self : 0;
+	for (size_t i = 0; i < t->stack_count; i++) {
+		int64_t self = t->stacks[i].self;
+		l->total = add_saturated(l->total, width_of(self));
 		if (self < 0)
 			l->left_out = pk__add(l->left_out, self);
-		l->start[i] = -1;
 	}
-	for (size_t i = n; i-- > 1;)
-		l->value[t->nodes[i].parent] =
-		    add_saturated(l->value[t->nodes[i].parent], l->value[i]);
-	l->total = l->value[0];
 	l->max_delta = 1;
 	if (l->total <= 0)
 		return 0;
 	double full = c->width - 2 * XPAD;
 	l->per_value = full / (double)l->total;
-	double min_value = c->min_width_percent ? (double)l->total * c->min_width / 100
-	                                        : c->min_width / l->per_value;
-	l->start[0] = 0;
-	/* Parents come before their children in the node array. */
-	for (size_t i = 0; i < n; i++) {
-		if (l->start[i] < 0)
-			continue;
-		const pk__tree_node *node = &t->nodes[i];
-		if (node->depth > l->max_depth)
-			l->max_depth = node->depth;
-		if (t->has_base) {
-			int64_t d = self_delta(t, (uint32_t)i);
-			double mag = d < 0 ? -(double)d : (double)d;
-			if (mag > l->max_delta)
-				l->max_delta = mag;
-		}
-		int64_t at = l->start[i];
-		for (uint32_t k = pk__tree_first_child(t, (uint32_t)i); k != PK_NONE;
-		     k = t->nodes[k].next_sibling) {
-			if (l->value[k] > 0 && (double)l->value[k] >= min_value)
-				l->start[k] = at;
-			at = add_saturated(at, l->value[k]);
-		}
+	l->min_value = c->min_width_percent ? (double)l->total * c->min_width / 100
+	                                    : c->min_width / l->per_value;
+	walker w;
+	if (walker_init(&w, t, l) < 0) {
+		walker_free(&w);
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
+	drawn f;
+	while (next_drawn(&w, &f)) {
+		if (f.depth > l->max_depth)
+			l->max_depth = f.depth;
+		double mag = f.delta < 0 ? -(double)f.delta : (double)f.delta;
+		if (mag > l->max_delta)
+			l->max_delta = mag;
+	}
+	walker_free(&w);
 	return 0;
-}
-
-static void layout_free(layout *l)
-{
-	pk__free(l->value);
-	pk__free(l->start);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -670,19 +744,18 @@ static size_t shown_length(const char *name, size_t len)
 	return len;
 }
 
-static int write_frame(svg *s, uint32_t i)
+static int write_frame(svg *s, const drawn *f)
 {
 	const pk__tree *t = s->t;
 	const layout *l = s->l;
 	const config *c = s->c;
-	const pk__tree_node *node = &t->nodes[i];
 	const char *name = "all";
 	size_t len = 3;
-	if (node->frame != PK_NONE) {
-		name = t->frames[node->frame].name;
-		len = t->frames[node->frame].name_len;
+	if (f->frame != PK_NONE) {
+		name = t->frames[f->frame].name;
+		len = t->frames[f->frame].name_len;
 	}
-	int64_t value = l->value[i];
+	int64_t value = f->value;
 
 	/* "name (value, P%)", and "; +D%" in a differential graph. */
 	size_t chars;
@@ -698,7 +771,7 @@ static int write_frame(svg *s, uint32_t i)
 	    add_str(&s->text, ", ") < 0 || add_str(&s->text, pct) < 0 || add_str(&s->text, "%") < 0)
 		return scratch_failed(s);
 	if (t->has_base) {
-		double d = 100.0 * (double)self_delta(t, i) / (double)l->total;
+		double d = 100.0 * (double)f->delta / (double)l->total;
 		fmt_num(pct, sizeof pct, d, 2, false);
 		if (add_str(&s->text, d > 0 ? "; +" : "; ") < 0 || add_str(&s->text, pct) < 0 ||
 		    add_str(&s->text, "%") < 0)
@@ -708,22 +781,22 @@ static int write_frame(svg *s, uint32_t i)
 		return scratch_failed(s);
 
 	/* Edges in tenths of a pixel, so that neighbors share theirs exactly. */
-	double x1 = XPAD + (double)l->start[i] * l->per_value;
-	double x2 = XPAD + ((double)l->start[i] + (double)value) * l->per_value;
+	double x1 = XPAD + (double)f->start * l->per_value;
+	double x2 = XPAD + ((double)f->start + (double)value) * l->per_value;
 	int64_t t1 = (int64_t)(x1 * 10 + 0.5), t2 = (int64_t)(x2 * 10 + 0.5);
 	double fh = c->frame_height, y1;
 	if (c->inverted)
-		y1 = s->ypad1 + s->ypad3 + node->depth * fh;
+		y1 = s->ypad1 + s->ypad3 + f->depth * fh;
 	else
-		y1 = s->height - s->ypad2 - (node->depth + 1) * fh + FRAMEPAD;
+		y1 = s->height - s->ypad2 - (f->depth + 1) * fh + FRAMEPAD;
 	double y2 = y1 + fh - FRAMEPAD;
 
 	rgb color;
 	if (t->has_base) {
-		double d = (double)self_delta(t, i);
+		double d = (double)f->delta;
 		color = delta_color(c->negate ? -d : d, l->max_delta);
 	} else {
-		color = node->frame == PK_NONE ? name_color(c, "", 0) : name_color(c, name, len);
+		color = f->frame == PK_NONE ? name_color(c, "", 0) : name_color(c, name, len);
 	}
 	char fill[40];
 	snprintf(fill, sizeof fill, "rgb(%d,%d,%d)", color.r, color.g, color.b);
@@ -1021,31 +1094,20 @@ static int write_script(svg *s)
 	return newline(s);
 }
 
-/* The first node from k on among its siblings that is drawn. */
-static uint32_t drawn_from(const svg *s, uint32_t k)
-{
-	while (k != PK_NONE && s->l->start[k] < 0)
-		k = s->t->nodes[k].next_sibling;
-	return k;
-}
-
 /* Every drawn frame, depth first, children in the tree's order. */
 static int write_frames(svg *s)
 {
-	const pk__tree *t = s->t;
-	if (s->l->total <= 0)
-		return 0;
-	for (uint32_t i = 0;;) {
-		PK_FORWARD(write_frame(s, i));
-		uint32_t next = drawn_from(s, pk__tree_first_child(t, i));
-		while (next == PK_NONE && i != 0) {
-			next = drawn_from(s, t->nodes[i].next_sibling);
-			i = t->nodes[i].parent;
-		}
-		if (next == PK_NONE)
-			return 0;
-		i = next;
+	walker w;
+	if (walker_init(&w, s->t, s->l) < 0) {
+		walker_free(&w);
+		return scratch_failed(s);
 	}
+	drawn f;
+	int rc = 0;
+	while (rc == 0 && next_drawn(&w, &f))
+		rc = write_frame(s, &f);
+	walker_free(&w);
+	return rc;
 }
 
 static int write_svg(svg *s, const char *subtitle)
@@ -1254,7 +1316,6 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&s.subtitle);
 	pk__vec_free(&s.name);
 	pk__vec_free(&s.text);
-	layout_free(&l);
 	pk__tree_free(t);
 	return rc;
 }

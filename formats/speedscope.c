@@ -1290,10 +1290,11 @@ typedef struct writer {
 	pk__strtab *starts;  /* (function, file) -> start line, see start_line */
 	pk__vec start_lines; /* int64_t by the key's index */
 	pk__vec text;        /* char: scratch for pk__clean_path */
-	pk__vec path;        /* uint32_t: the tree frames of the node and those above */
 	uint32_t *shared;    /* per tree frame: its shared frame + 1, 0 = not yet */
-	/* the numbers of path's shared frames as written, "0,4,7": those of
-	 * depth 1 up to `numbered`; depth d's end at line_ends[d - 1] */
+	uint32_t *frames;    /* the tree frames of the stack being written */
+	/* the numbers of the shared frames of the last stack written, "0,4,7":
+	 * those of depth 1 up to `numbered` (as far as the stacks since keep
+	 * its frames); depth d's end at line_ends[d - 1] */
 	pk__vec line;      /* char */
 	pk__vec line_ends; /* size_t */
 	size_t numbered;
@@ -1503,22 +1504,11 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 	return 0;
 }
 
-/* A node's value: its own, less the base's when there is one. */
-static int64_t node_value(const pk__tree *t, uint32_t i)
+/* Stack i's value: its own, less the base's when there is one. */
+static int64_t stack_value(const pk__tree *t, size_t i)
 {
-	int64_t self = t->nodes[i].self;
+	int64_t self = t->stacks[i].self;
 	return t->has_base ? (int64_t)((uint64_t)self - (uint64_t)t->base_self[i]) : self;
-}
-
-/* The next node of a depth-first walk in the tree's order, PK_NONE at the end. */
-static uint32_t next_node(const pk__tree *t, uint32_t i)
-{
-	const pk__tree_node *nodes = t->nodes;
-	if (pk__tree_first_child(t, i) != PK_NONE)
-		return i + 1;
-	while (i != 0 && nodes[i].next_sibling == PK_NONE)
-		i = nodes[i].parent;
-	return i == 0 ? PK_NONE : nodes[i].next_sibling;
 }
 
 /* One sampled profile from the tree of one sample type. */
@@ -1526,19 +1516,16 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 {
 	uint64_t total = 0, left_out = 0;
 	size_t written = 0;
-	for (uint32_t i = 1; i < t->node_count; i++) {
-		int64_t v = node_value(t, i);
+	/* The root's own stack (samples without locations) comes first. */
+	size_t from = t->stack_count && t->stacks[0].len == 0 ? 1 : 0;
+	int64_t root = from ? stack_value(t, 0) : 0;
+	for (size_t i = 0; i < t->stack_count; i++) {
+		int64_t v = stack_value(t, i);
 		if (v > 0)
 			total += (uint64_t)v, written++;
 		else if (v < 0)
 			left_out += (uint64_t)v;
 	}
-	/* the root's own value: samples without locations */
-	int64_t root = t->node_count ? node_value(t, 0) : 0;
-	if (root > 0)
-		total += (uint64_t)root, written++;
-	else if (root < 0)
-		left_out += (uint64_t)root;
 
 	const char *unit = speedscope_unit(t->unit);
 	PK_FORWARD(puts_(w, first ? "\n  {\"type\": \"sampled\", \"name\": "
@@ -1564,31 +1551,30 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	         ", \"startValue\": 0, \"endValue\": %" PRIu64 ",\n   \"samples\": [", total);
 	PK_FORWARD(puts_(w, buf));
 
-	pk__vec_free(&w->path);
 	w->numbered = 0;
 	pk__free(w->shared);
+	pk__free(w->frames);
 	w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
-	if (w->shared == NULL)
+	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+	if (w->shared == NULL || w->frames == NULL)
 		return PK_ENOMEM;
 	size_t k = 0;
 	if (root > 0) {
 		PK_FORWARD(puts_(w, "\n    []"));
 		k++;
 	}
-	for (uint32_t i = t->node_count > 1 ? next_node(t, 0) : PK_NONE; i != PK_NONE;
-	     i = next_node(t, i)) {
-		const pk__tree_node *node = &t->nodes[i];
-		/* The path holds tree frames; shared frames are numbered only as
-		 * written stacks use them, so that a stack left out leaves no gap
-		 * and reading the file back numbers them the same. */
-		size_t depth = node->depth;
-		w->path.count = depth - 1;
-		PK_FORWARD(pk__vec_push(&w->path, sizeof node->frame, &node->frame, 1, NULL));
-		if (w->numbered >= depth)
-			w->numbered = depth - 1;
-		if (node_value(t, i) <= 0)
+	for (size_t i = from; i < t->stack_count; i++) {
+		const pk__tree_stack *st = &t->stacks[i];
+		/* Shared frames are numbered only as written stacks use them, so
+		 * that a stack left out leaves no gap and reading the file back
+		 * numbers them the same. */
+		size_t depth = st->len;
+		if (w->numbered > st->shared)
+			w->numbered = st->shared;
+		if (stack_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
+		pk__tree_frames(t, i, w->frames);
 		/* The frames above were numbered when the last stack was written,
 		 * as far as it shares them; the rest are numbered now, in order. */
 		if (w->line_ends.count < depth)
@@ -1598,7 +1584,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		w->line.count = w->numbered ? ends[w->numbered - 1] : 0;
 		for (size_t j = w->numbered; j < depth; j++) {
 			uint32_t f;
-			PK_FORWARD(shared_frame(w, t, PK_VEC_AT(w->path, uint32_t, j), &f));
+			PK_FORWARD(shared_frame(w, t, w->frames[j], &f));
 			char num[16], *end = num + sizeof num, *s = pk__format_int(f, end);
 			if (j)
 				*--s = ',';
@@ -1616,9 +1602,8 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		PK_FORWARD(put_i64(w, root));
 		k++;
 	}
-	for (uint32_t i = t->node_count > 1 ? next_node(t, 0) : PK_NONE; i != PK_NONE;
-	     i = next_node(t, i)) {
-		int64_t v = node_value(t, i);
+	for (size_t i = from; i < t->stack_count; i++) {
+		int64_t v = stack_value(t, i);
 		if (v <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    " : "\n    "));
@@ -1728,10 +1713,10 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__strtab_free(w.starts);
 	pk__vec_free(&w.start_lines);
 	pk__vec_free(&w.text);
-	pk__vec_free(&w.path);
 	pk__vec_free(&w.line);
 	pk__vec_free(&w.line_ends);
 	pk__free(w.shared);
+	pk__free(w.frames);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
 }
 

@@ -69,19 +69,29 @@ static void test_find_sample_type(void **state)
 
 /* ------------------------------------------------------------ the tree */
 
-static const pk__tree_node *child_named(const pk__tree *t, uint32_t parent, const char *name)
+/* The tree's stacks, one a line: "shared|root;...;leaf self[ base]". */
+static void expect_stacks(const pk__tree *t, const char *want)
 {
-	for (uint32_t c = pk__tree_first_child(t, parent); c != PK_NONE;
-	     c = t->nodes[c].next_sibling)
-		if (strcmp(t->frames[t->nodes[c].frame].name, name) == 0)
-			return &t->nodes[c];
-	fail_msg("no child \"%s\"", name);
-	return NULL;
-}
-
-static uint32_t index_of(const pk__tree *t, const pk__tree_node *n)
-{
-	return (uint32_t)(n - t->nodes);
+	char got[1024];
+	uint32_t frames[16];
+	size_t n = 0;
+	got[0] = '\0';
+	assert_true(t->max_len <= 16);
+	for (size_t i = 0; i < t->stack_count; i++) {
+		const pk__tree_stack *st = &t->stacks[i];
+		pk__tree_frames(t, i, frames);
+		n += (size_t)snprintf(got + n, sizeof got - n, "%u|", st->shared);
+		for (uint32_t d = 0; d < st->len; d++)
+			n += (size_t)snprintf(got + n, sizeof got - n, "%s%s", d ? ";" : "",
+			                      t->frames[frames[d]].name);
+		n += (size_t)snprintf(got + n, sizeof got - n, " %lld", (long long)st->self);
+		if (t->has_base)
+			n += (size_t)snprintf(got + n, sizeof got - n, " %lld",
+			                      (long long)t->base_self[i]);
+		n += (size_t)snprintf(got + n, sizeof got - n, "\n");
+		assert_true(n < sizeof got);
+	}
+	assert_string_equal(got, want);
 }
 
 static pk__tree *build(const pk_profile *p, const char *type, const pk_profile *base,
@@ -104,22 +114,11 @@ static void test_tree_inlined_frames(void **state)
 	assert_string_equal(t->type, "alloc_space");
 	assert_string_equal(t->unit, "bytes");
 	assert_false(t->has_base);
-	assert_int_equal(t->node_count, 4);
-	assert_int_equal(pk__tree_total(t, 0, false), 5120);
-	const pk__tree_node *main_ = child_named(t, 0, "main.main");
-	assert_int_equal(main_->self, 3072);
-	assert_int_equal(pk__tree_total(t, index_of(t, main_), false), 5120);
-	assert_int_equal(main_->depth, 1);
-	const pk__tree_node *work = child_named(t, index_of(t, main_), "main.work");
-	assert_int_equal(work->self, 0);
-	assert_int_equal(pk__tree_total(t, index_of(t, work), false), 2048);
-	assert_false(work->inlined);
-	const pk__tree_node *leaf = child_named(t, index_of(t, work), "main.leaf");
-	assert_int_equal(leaf->self, 2048);
-	assert_true(leaf->inlined);
-	assert_int_equal(leaf->depth, 3);
-	assert_int_equal(pk__tree_first_child(t, index_of(t, leaf)), PK_NONE);
-	const pk__tree_frame *f = &t->frames[leaf->frame];
+	expect_stacks(t, "0|main.main 3072\n1|main.main;main.work;main.leaf 2048\n");
+	assert_int_equal(t->max_len, 3);
+	uint32_t frames[3];
+	pk__tree_frames(t, 1, frames);
+	const pk__tree_frame *f = &t->frames[frames[2]];
 	assert_string_equal(f->function, "main.leaf");
 	assert_string_equal(f->file, "");
 	assert_int_equal(f->line, 0);
@@ -127,13 +126,7 @@ static void test_tree_inlined_frames(void **state)
 
 	/* The other type, by index, and leaf first. */
 	t = build(p, "0", NULL, PK_GRANULARITY_FUNCTIONS, true);
-	assert_int_equal(pk__tree_total(t, 0, false), 5);
-	const pk__tree_node *top = child_named(t, 0, "main.leaf");
-	assert_int_equal(pk__tree_total(t, index_of(t, top), false), 2);
-	work = child_named(t, index_of(t, top), "main.work");
-	main_ = child_named(t, index_of(t, work), "main.main");
-	assert_int_equal(main_->self, 2);
-	assert_int_equal(child_named(t, 0, "main.main")->self, 3);
+	expect_stacks(t, "0|main.leaf;main.work;main.main 2\n0|main.main 3\n");
 	pk__tree_free(t);
 	pk_profile_free(p);
 }
@@ -142,9 +135,10 @@ static void expect_root_child(const pk_profile *p, int granularity, const char *
                               const char *file, int64_t line)
 {
 	pk__tree *t = build(p, NULL, NULL, granularity, false);
-	uint32_t c = pk__tree_first_child(t, 0);
-	assert_int_not_equal(c, PK_NONE);
-	const pk__tree_frame *f = &t->frames[t->nodes[c].frame];
+	assert_true(t->stack_count > 0 && t->stacks[0].len > 0 && t->max_len <= 3);
+	uint32_t frames[3];
+	pk__tree_frames(t, 0, frames);
+	const pk__tree_frame *f = &t->frames[frames[0]];
 	assert_string_equal(f->name, name);
 	assert_int_equal(f->name_len, strlen(name));
 	assert_string_equal(f->file, file);
@@ -269,26 +263,20 @@ static pk_profile *stacks_profile(const char *const *stacks, const int64_t *valu
 	return p;
 }
 
+/* Stacks in name order, a stack before those it extends; stacks of the
+ * same names (here of different locations) made one; the root's own stack
+ * (a sample without locations) first. */
 static void test_tree_order_and_cancelling(void **state)
 {
 	(void)state;
-	const char *const stacks[] = {"m;zeta",  "m;alpha", "m;beta;x", "m;beta",
-	                              "m;alpha", "m;gone",  "m;gone",   "m;zero"};
-	const int64_t values[] = {1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, -6, 0, 0, 0};
-	pk_profile *p = stacks_profile(stacks, values, 8, "samples", NULL);
+	const char *const stacks[] = {"m;zeta", "m;alpha", "m;beta;x", "m;beta", "m;alpha",
+	                              "m;gone", "m;gone",  "m;zero",   ""};
+	const int64_t values[] = {1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, -6, 0, 0, 0, 9, 0};
+	pk_profile *p = stacks_profile(stacks, values, 9, "samples", NULL);
 	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
-	const pk__tree_node *m = child_named(t, 0, "m");
-	const char *order[] = {"alpha", "beta", "gone", "zeta"}; /* "zero" added nothing */
-	uint32_t c = pk__tree_first_child(t, index_of(t, m));
-	for (int i = 0; i < 4; i++, c = t->nodes[c].next_sibling)
-		assert_string_equal(t->frames[t->nodes[c].frame].name, order[i]);
-	assert_int_equal(c, PK_NONE);
-	assert_int_equal(child_named(t, index_of(t, m), "alpha")->self, 7);
-	assert_int_equal(
-	    pk__tree_total(t, index_of(t, child_named(t, index_of(t, m), "beta")), false), 7);
-	assert_int_equal(
-	    pk__tree_total(t, index_of(t, child_named(t, index_of(t, m), "gone")), false), 0);
-	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 15);
+	/* "m;zero" added nothing; "m;gone" cancelled out. */
+	expect_stacks(t, "0| 9\n0|m;alpha 7\n1|m;beta 4\n2|m;beta;x 3\n1|m;gone 0\n1|m;zeta 1\n");
+	assert_int_equal(t->max_len, 3);
 	pk__tree_free(t);
 	pk_profile_free(p);
 }
@@ -302,15 +290,7 @@ static void test_tree_base(void **state)
 	pk_profile *base = stacks_profile(then, then_v, 2, "samples", NULL);
 	pk__tree *t = build(p, NULL, base, PK_GRANULARITY_FUNCTIONS, false);
 	assert_true(t->has_base);
-	const pk__tree_node *m = child_named(t, 0, "m");
-	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 15);
-	assert_int_equal(pk__tree_total(t, index_of(t, m), true), 13);
-	const pk__tree_node *a = child_named(t, index_of(t, m), "a");
-	assert_int_equal(a->self, 10);
-	assert_int_equal(t->base_self[index_of(t, a)], 4);
-	const pk__tree_node *c = child_named(t, index_of(t, m), "c");
-	assert_int_equal(c->self, 0);
-	assert_int_equal(t->base_self[index_of(t, c)], 9);
+	expect_stacks(t, "0|m;a 10 4\n1|m;b 5 0\n1|m;c 0 9\n");
 	pk__tree_free(t);
 
 	/* A base without the type is refused. */
@@ -333,16 +313,78 @@ static void test_tree_self_diff(void **state)
 	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
 	assert_true(t->has_base);
 	assert_string_equal(t->type, "new");
-	const pk__tree_node *m = child_named(t, 0, "m");
-	assert_int_equal(pk__tree_total(t, index_of(t, m), false), 9);
-	assert_int_equal(pk__tree_total(t, index_of(t, m), true), 9);
-	assert_int_equal(child_named(t, index_of(t, m), "a")->self, 8);
-	assert_int_equal(t->base_self[index_of(t, child_named(t, index_of(t, m), "a"))], 3);
+	expect_stacks(t, "0|m;a 8 3\n1|m;b 1 6\n");
 	pk__tree_free(t);
 	/* Asking for a type turns that off. */
 	t = build(p, "base", NULL, PK_GRANULARITY_FUNCTIONS, false);
 	assert_false(t->has_base);
-	assert_int_equal(pk__tree_total(t, 0, false), 9);
+	expect_stacks(t, "0|m;a 3\n1|m;b 6\n");
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
+/* Another sample type on the same stacks, as speedscope asks for each. */
+static void test_tree_select_type(void **state)
+{
+	(void)state;
+	const char *const stacks[] = {"m;a", "m;b", "m;c"};
+	const int64_t values[] = {1, 0, 0, 5, 2, 0};
+	pk_profile *p = stacks_profile(stacks, values, 3, "x", "y");
+	pk__tree_options o = {"x", NULL, PK_GRANULARITY_FUNCTIONS, false, true};
+	pk__tree *t = NULL;
+	assert_int_equal(pk__tree_build(p, &o, &t, NULL), 0);
+	expect_stacks(t, "0|m;a 1\n1|m;b 0\n1|m;c 2\n");
+	assert_int_equal(pk__tree_select_type(t, "y", NULL), 0);
+	assert_string_equal(t->type, "y");
+	expect_stacks(t, "0|m;a 0\n1|m;b 5\n1|m;c 0\n");
+	pk__tree_free(t);
+	/* Without all_types the tree has the stacks of one type only. */
+	o.all_types = false;
+	assert_int_equal(pk__tree_build(p, &o, &t, NULL), 0);
+	expect_stacks(t, "0|m;a 1\n1|m;c 2\n");
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(pk__tree_select_type(t, "y", &err), PK_EUNSUPPORTED);
+	assert_string_equal(err.message, "the call tree has only one sample type");
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
+/* Stacks are compared by their frames, not their locations: a location
+ * with an inlined call gives the same frames as two locations of one line
+ * each, and their stacks are one. */
+static void test_tree_same_frames(void **state)
+{
+	(void)state;
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "cpu"), intern(p, "ns")}), 0);
+	const char *names[] = {"main", "work", "leaf"};
+	uint32_t fi[3], li[4];
+	for (int i = 0; i < 3; i++) {
+		pk_function f = {0, intern(p, names[i]), 0, 0, 0};
+		assert_int_equal(pk_profile_add_function(p, &f, &fi[i]), 0);
+	}
+	pk_location loc = {0, PK_NONE, 0, 0};
+	pk_line lines[2] = {{fi[2], 0, 0}, {fi[1], 0, 0}}; /* leaf inlined into work */
+	assert_int_equal(pk_profile_add_location(p, &loc, &lines[0], 2, &li[0]), 0);
+	for (int i = 0; i < 3; i++) {
+		pk_line one = {fi[i], 0, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &one, 1, &li[1 + i]), 0);
+	}
+	/* leaf first: work+leaf <- main, leaf <- work <- main, work <- main */
+	uint32_t s1[] = {li[0], li[1]}, s2[] = {li[3], li[2], li[1]}, s3[] = {li[2], li[1]};
+	int64_t v[] = {5, 7, 1};
+	assert_int_equal(pk_profile_add_sample(p, s1, 2, &v[0], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, s2, 3, &v[1], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, s3, 2, &v[2], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	expect_stacks(t, "0|main;work 1\n2|main;work;leaf 12\n");
+	pk__tree_free(t);
+	t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, true);
+	expect_stacks(t, "0|leaf;work;main 12\n0|work;main 1\n");
 	pk__tree_free(t);
 	pk_profile_free(p);
 }
@@ -385,6 +427,8 @@ int main(void)
 	    cmocka_unit_test(test_tree_order_and_cancelling),
 	    cmocka_unit_test(test_tree_base),
 	    cmocka_unit_test(test_tree_self_diff),
+	    cmocka_unit_test(test_tree_select_type),
+	    cmocka_unit_test(test_tree_same_frames),
 	    cmocka_unit_test(test_tree_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
