@@ -35,27 +35,11 @@ typedef struct gnode {
 	uint64_t address;
 } gnode;
 
-typedef struct gedge {
-	uint32_t caller, callee;
-	bool inlined;
-	uint64_t samples;
-} gedge;
-
-/* A distinct stack: a path of nodes, root first, at seqs[at, at + len)
- * (INLINED_BIT: at least once reached as an inlined call). */
-typedef struct gstack {
-	size_t at;
-	uint32_t len;
-} gstack;
-
-/* The edge table holds the edges while stacks are walked, so that a
- * call costs one slot read: gedge items are written from it at the end. */
-typedef struct edge_slot {
-	uint32_t caller, callee;
-	uint32_t item; /* index + 1, INLINED_BIT: an inlined call; 0 = empty */
-	uint32_t seen; /* the last visit counted */
-	uint64_t samples;
-} edge_slot;
+/* A distinct path of nodes, when stacks must meet by their paths: the
+ * first stack found with it (stack of walks[walk]). */
+typedef struct gpath {
+	uint32_t walk, stack;
+} gpath;
 
 /* Open addressing over item indices; each slot keeps its key's hash so
  * that growing does not need the keys. */
@@ -70,21 +54,46 @@ typedef struct table {
 	size_t used;
 } table;
 
+/* What one profile's walk keeps: each location's nodes, root first (high
+ * bit: inlined), found on first use, the names of functions and objects,
+ * each interned once, and the sums of each stack's samples. */
+typedef struct walk {
+	const pk_profile *p;
+	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
+	uint32_t *loc_count;
+	pk__vec loc_nodes;   /* uint32_t */
+	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
+	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
+	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
+	int64_t *sums;       /* nv per stack of the profile (negated for a base) */
+	uint64_t *counts;    /* by stack: its samples of any value */
+	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
+} walk;
+
 typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	pk__vec funcs, nodes, edges, stacks; /* gfunc, gnode, gedge, gstack */
-	pk__vec seqs;                        /* uint32_t: the nodes of stacks */
-	table func_tab, node_tab, stack_tab; /* find them by key */
-	edge_slot *edge_slots;               /* edges by (caller, callee) */
+	walk walks[2]; /* the profile's, the base's */
+	size_t walk_count;
+	pk__vec funcs, nodes;               /* gfunc, gnode */
+	pk__vec edges;                      /* pk__graph_edge, of the builder's indices */
+	table func_tab, node_tab, path_tab; /* find them by key */
+	/* edges by (caller, callee): index + 1. Edges are the most numerous
+	 * items, so their slots are small and the key is read from the edge. */
+	uint32_t *edge_slots;
 	size_t edge_slot_count;
 	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
-	pk__vec edge_weight, stack_values;                /* int64_t, nv per item */
-	pk__vec stack_samples;                            /* uint64_t per stack */
-	pk__vec func_seen, node_seen;                     /* uint32_t: the last visit counted */
+	pk__vec edge_weight;                              /* int64_t, nv per item */
+	pk__vec func_seen, node_seen, edge_seen;          /* uint32_t: the last visit counted */
 	uint32_t visit;
-	pk__vec text;    /* char: a name being put together */
+	/* Stacks whose sums could be dropped as negative meet by their paths
+	 * first (a base's stack meets the profile's); else each stack is
+	 * walked on its own, which adds up to the same. */
+	bool paths;
+	pk__vec path_reps, path_values; /* gpath; int64_t, nv per path */
+	pk__vec text;                   /* char: a name being put together */
+	pk__vec path;                   /* uint32_t: the nodes of the stack at hand, root first */
 	pk__vec pending; /* uint32_t: edges of the stack walked whose weight is due */
 	int64_t *total, *left_out;
 } builder;
@@ -205,17 +214,15 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 static int grow_edge_slots(builder *b)
 {
 	size_t count = b->edge_slot_count ? b->edge_slot_count * 2 : 256;
-	edge_slot *slots = pk__calloc(count, sizeof *slots);
+	uint32_t *slots = pk__calloc(count, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < b->edge_slot_count; i++) {
-		const edge_slot *e = &b->edge_slots[i];
-		if (e->item == 0)
-			continue;
-		size_t at = mix(e->caller, e->callee) & (count - 1);
-		while (slots[at].item != 0)
+	const pk__graph_edge *edges = b->edges.items;
+	for (size_t i = 0; i < b->edges.count; i++) {
+		size_t at = mix(edges[i].caller, edges[i].callee) & (count - 1);
+		while (slots[at] != 0)
 			at = (at + 1) & (count - 1);
-		slots[at] = *e;
+		slots[at] = (uint32_t)i + 1;
 	}
 	pk__free(b->edge_slots);
 	b->edge_slots = slots;
@@ -223,70 +230,28 @@ static int grow_edge_slots(builder *b)
 	return 0;
 }
 
-static int edge_of(builder *b, uint32_t caller, uint32_t callee, edge_slot **out)
+static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
 {
 	if ((b->edges.count + 1) * 2 > b->edge_slot_count)
 		PK_FORWARD(grow_edge_slots(b));
 	size_t mask = b->edge_slot_count - 1;
 	size_t at = mix(caller, callee) & mask;
-	for (; b->edge_slots[at].item != 0; at = (at + 1) & mask) {
-		edge_slot *e = &b->edge_slots[at];
+	const pk__graph_edge *edges = b->edges.items;
+	for (; b->edge_slots[at] != 0; at = (at + 1) & mask) {
+		const pk__graph_edge *e = &edges[b->edge_slots[at] - 1];
 		if (e->caller == caller && e->callee == callee) {
-			*out = e;
+			*out = b->edge_slots[at] - 1;
 			return 0;
 		}
 	}
 	if (b->edges.count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gedge e = {caller, callee, false, 0};
+	pk__graph_edge e = {caller, callee, 0, 0};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->edges, sizeof e, &e, 1, &index));
 	PK_FORWARD(add_values(b, &b->edge_weight, NULL));
-	b->edge_slots[at] = (edge_slot){caller, callee, (uint32_t)index + 1, 0, 0};
-	*out = &b->edge_slots[at];
-	return 0;
-}
-
-/* The stack whose nodes were just put at seqs[at, ...): one found before
- * with the same nodes (which takes its INLINED_BITs, and the new copy is
- * dropped), or a new one. */
-static int stack_of(builder *b, size_t at, uint32_t *out)
-{
-	uint32_t *seqs = b->seqs.items, *seq = seqs + at;
-	size_t len = b->seqs.count - at;
-	uint64_t x = len;
-	for (size_t i = 0; i < len; i++)
-		x = (x ^ (seq[i] & ~INLINED_BIT)) * 0x100000001b3u;
-	uint32_t h = mix(x, len);
-	size_t slot_at;
-	PK_FORWARD(table_probe(&b->stack_tab, h, &slot_at));
-	gstack *stacks = b->stacks.items;
-	for (table *t = &b->stack_tab; t->slots[slot_at].item != 0;
-	     slot_at = (slot_at + 1) & (t->count - 1)) {
-		if (t->slots[slot_at].hash != h)
-			continue;
-		gstack *s = &stacks[t->slots[slot_at].item - 1];
-		uint32_t *old = seqs + s->at;
-		size_t i = 0;
-		if (s->len == len)
-			while (i < len && ((old[i] ^ seq[i]) & ~INLINED_BIT) == 0)
-				i++;
-		if (s->len != len || i != len)
-			continue;
-		for (i = 0; i < len; i++)
-			old[i] |= seq[i] & INLINED_BIT;
-		b->seqs.count = at;
-		*out = t->slots[slot_at].item - 1;
-		return 0;
-	}
-	if (b->stacks.count >= MAX_ITEMS)
-		return PK_ENOMEM;
-	gstack s = {at, (uint32_t)len};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&b->stacks, sizeof s, &s, 1, &index));
-	PK_FORWARD(add_values(b, &b->stack_values, NULL));
-	PK_FORWARD(pk__vec_push(&b->stack_samples, sizeof(uint64_t), NULL, 1, NULL));
-	table_put(&b->stack_tab, slot_at, h, index);
+	PK_FORWARD(pk__vec_push(&b->edge_seen, sizeof(uint32_t), NULL, 1, NULL));
+	b->edge_slots[at] = (uint32_t)index + 1;
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -297,19 +262,6 @@ static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
 {
 	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
 }
-
-/* What one profile's walk keeps: each location's nodes, root first (high
- * bit: inlined), found on first use, and the names of functions and
- * objects, each interned once. */
-typedef struct walk {
-	const pk_profile *p;
-	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
-	uint32_t *loc_count;
-	pk__vec loc_nodes;   /* uint32_t */
-	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
-	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
-	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
-} walk;
 
 /* The node of one line of a location (line NULL: one without lines).
  * *host is the file of the location's last line, the code the others were
@@ -410,86 +362,148 @@ static bool first_visit(pk__vec *seen, uint32_t i, uint32_t visit)
 	return true;
 }
 
-/* Add one distinct stack of the profile to the prefix tree, with the
- * values and sample count of its samples. */
-static int add_stack(builder *b, walk *w, size_t s, const int64_t *v, uint64_t samples)
+/* Put the nodes of stack s of walk w, root first, in b->path. */
+static int expand(builder *b, walk *w, size_t s)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	size_t at = b->seqs.count;
+	b->path.count = 0;
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_push(&b->seqs, sizeof(uint32_t), nodes, count, NULL));
+		PK_FORWARD(pk__vec_push(&b->path, sizeof(uint32_t), nodes, count, NULL));
 	}
-	if (b->seqs.count == at)
-		return 0;
-	if (b->seqs.count - at >= UINT32_MAX)
-		return PK_ENOMEM;
-	uint32_t stack;
-	PK_FORWARD(stack_of(b, at, &stack));
-	add_vector(&PK_VEC_AT(b->stack_values, int64_t, (size_t)stack * b->nv), v, b->nv);
-	PK_VEC_AT(b->stack_samples, uint64_t, stack) += samples;
+	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
+}
+
+/* Whether path r has the nodes of b->path, inlined or not. */
+static int same_path(builder *b, const gpath *r, bool *out)
+{
+	walk *w = &b->walks[r->walk];
+	const uint32_t *locs, *path = b->path.items;
+	size_t depth = pk_profile_stack(w->p, r->stack, &locs), len = b->path.count, i = 0;
+	*out = false;
+	for (size_t k = depth; k-- > 0;) {
+		const uint32_t *nodes;
+		uint32_t count;
+		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
+		for (uint32_t j = 0; j < count; j++, i++)
+			if (i == len || ((nodes[j] ^ path[i]) & ~INLINED_BIT) != 0)
+				return 0;
+	}
+	*out = i == len;
 	return 0;
 }
 
-/* Add profile p, whose sample type types[k] is value k, negated for a base:
- * first each stack's sum, then each stack once. */
-static int add_profile(builder *b, const pk_profile *p, const size_t *types, bool base)
+/* The path of stack s of walks[wi] (in b->path), found or added. */
+static int path_of(builder *b, uint32_t wi, uint32_t s, uint32_t *out)
+{
+	const uint32_t *path = b->path.items;
+	size_t len = b->path.count;
+	uint64_t x = len;
+	for (size_t i = 0; i < len; i++)
+		x = (x ^ (path[i] & ~INLINED_BIT)) * 0x100000001b3u;
+	uint32_t h = mix(x, len);
+	size_t at;
+	PK_FORWARD(table_probe(&b->path_tab, h, &at));
+	for (table *t = &b->path_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		if (t->slots[at].hash != h)
+			continue;
+		bool same;
+		PK_FORWARD(
+		    same_path(b, &PK_VEC_AT(b->path_reps, gpath, t->slots[at].item - 1), &same));
+		if (same) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->path_reps.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gpath r = {wi, s};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->path_reps, sizeof r, &r, 1, &index));
+	PK_FORWARD(add_values(b, &b->path_values, NULL));
+	table_put(&b->path_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+/* Sum the samples of profile p, whose sample type types[k] is value k,
+ * negated for a base, by stack into a new walk. */
+static int sum_profile(builder *b, const pk_profile *p, const size_t *types, bool base)
 {
 	size_t nv = b->nv;
 	size_t stacks = pk_profile_stack_count(p), locations = pk_profile_location_count(p);
-	walk w = {p, NULL, NULL, {0}, NULL, NULL, NULL};
-	int64_t *sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *sums);
-	uint64_t *counts = pk__calloc(stacks + 1, sizeof *counts);
-	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
-	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
 	size_t functions = pk_profile_function_count(p), mappings = pk_profile_mapping_count(p);
-	w.fn_name = pk__calloc(functions + 1, sizeof *w.fn_name);
-	w.fn_file = pk__calloc(functions + 1, sizeof *w.fn_file);
-	w.object_id = pk__calloc(mappings + 1, sizeof *w.object_id);
-	int rc =
-	    sums && counts && w.loc_start && w.loc_count && w.fn_name && w.fn_file && w.object_id
-	        ? 0
-	        : PK_ENOMEM;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	walk *w = &b->walks[b->walk_count++];
+	w->p = p;
+	w->sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *w->sums);
+	w->counts = pk__calloc(stacks + 1, sizeof *w->counts);
+	w->loc_start = pk__calloc(locations + 1, sizeof *w->loc_start);
+	w->loc_count = pk__calloc(locations + 1, sizeof *w->loc_count);
+	w->fn_name = pk__calloc(functions + 1, sizeof *w->fn_name);
+	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
+	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
+	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
+	    !w->fn_file || !w->object_id)
+		return PK_ENOMEM;
+	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
+		int64_t *sum = &w->sums[(size_t)s.stack * nv];
 		bool any = false;
 		for (size_t k = 0; k < nv; k++) {
 			int64_t v = s.values[types[k]];
 			v = base ? (int64_t)(0 - (uint64_t)v) : v;
 			any |= v != 0;
 			b->total[k] = pk__add(b->total[k], v);
-			sums[(size_t)s.stack * nv + k] = pk__add(sums[(size_t)s.stack * nv + k], v);
+			sum[k] = pk__add(sum[k], v);
 		}
-		counts[s.stack] += any;
+		w->counts[s.stack] += any;
 	}
-	for (size_t s = 0; rc == 0 && s < stacks; s++)
-		if (counts[s] != 0)
-			rc = add_stack(b, &w, s, &sums[s * nv], base ? 0 : counts[s]);
-	pk__free(sums);
-	pk__free(counts);
-	pk__free(w.loc_start);
-	pk__free(w.loc_count);
-	pk__free(w.fn_name);
-	pk__free(w.fn_file);
-	pk__free(w.object_id);
-	pk__vec_free(&w.loc_nodes);
-	return rc;
+	return 0;
 }
 
-/* Walk stack s, whose values are v: v to its leaf's flat values, and once
- * to the cumulative values of each distinct position and function in it
- * and the weight of each distinct call. */
-static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples)
+/* With paths: each stack's path, and each path's sums; a path's negative
+ * sums go to left_out. */
+static int add_paths(builder *b)
 {
 	size_t nv = b->nv;
-	const gstack *stack = &PK_VEC_AT(b->stacks, gstack, s);
-	const uint32_t *path = (const uint32_t *)b->seqs.items + stack->at;
-	size_t depth = stack->len;
+	for (uint32_t wi = 0; wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		w->path = pk__malloc(pk__mul(stacks + 1, sizeof *w->path));
+		if (w->path == NULL)
+			return PK_ENOMEM;
+		for (size_t s = 0; s < stacks; s++) {
+			w->path[s] = PK_NONE;
+			if (w->counts[s] == 0)
+				continue;
+			PK_FORWARD(expand(b, w, s));
+			if (b->path.count == 0)
+				continue;
+			PK_FORWARD(path_of(b, wi, (uint32_t)s, &w->path[s]));
+			add_vector(&PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv),
+			           &w->sums[s * nv], nv);
+		}
+	}
+	const int64_t *sums = b->path_values.items;
+	for (size_t i = 0; i < b->path_values.count; i++)
+		if (sums[i] < 0)
+			b->left_out[i % nv] = pk__add(b->left_out[i % nv], sums[i]);
+	return 0;
+}
+
+/* Walk the stack in b->path, whose values are v: v to its leaf's flat
+ * values, and once to the cumulative values of each distinct position and
+ * function in it and the weight of each distinct call. */
+static int walk_stack(builder *b, const int64_t *v, uint64_t samples)
+{
+	size_t nv = b->nv;
+	const uint32_t *path = b->path.items;
+	size_t depth = b->path.count;
 	uint32_t visit = ++b->visit;
 	if (b->edge_slot_count > 0) {
 		size_t mask = b->edge_slot_count - 1;
@@ -515,12 +529,11 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
 		if (k == 0)
 			continue;
-		edge_slot *edge;
-		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &edge));
-		edge->item |= path[k] & INLINED_BIT;
-		if (edge->seen != visit) {
-			uint32_t e = (edge->item & ~INLINED_BIT) - 1;
-			edge->seen = visit;
+		uint32_t e;
+		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
+		pk__graph_edge *edge = &PK_VEC_AT(b->edges, pk__graph_edge, e);
+		edge->inlined |= (path[k] & INLINED_BIT) != 0;
+		if (first_visit(&b->edge_seen, e, visit)) {
 			pending[due++] = e;
 			PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
 			edge->samples += samples;
@@ -532,31 +545,41 @@ static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples
 	return 0;
 }
 
-/* Walk every stack once; with drop_negative, a stack's negative value
- * counts 0 and goes to left_out instead. Stacks of no value add nothing. */
-static int walk_stacks(builder *b, bool drop_negative)
+/* Walk every stack of a value once. With drop_negative, a value whose sum
+ * (its path's, with paths) is negative counts 0. */
+static int walk_stacks(builder *b)
 {
-	size_t nv = b->nv, count = b->stacks.count;
-	if (count >= UINT32_MAX - b->visit)
-		return PK_ENOMEM;
+	size_t nv = b->nv;
+	bool drop = b->o->drop_negative;
 	int64_t *v = pk__calloc(nv + 1, sizeof *v);
 	if (v == NULL)
 		return PK_ENOMEM;
 	int rc = 0;
-	for (size_t s = 0; rc == 0 && s < count; s++) {
-		const int64_t *sum = &PK_VEC_AT(b->stack_values, int64_t, s * nv);
-		bool any = false;
-		for (size_t k = 0; k < nv; k++) {
-			v[k] = sum[k];
-			if (drop_negative && v[k] < 0) {
-				b->left_out[k] = pk__add(b->left_out[k], v[k]);
-				v[k] = 0;
-			}
-			any |= v[k] != 0;
+	for (uint32_t wi = 0; rc == 0 && wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		if (stacks >= UINT32_MAX - b->visit) {
+			rc = PK_ENOMEM;
+			break;
 		}
-		if (any)
-			rc =
-			    walk_stack(b, (uint32_t)s, v, PK_VEC_AT(b->stack_samples, uint64_t, s));
+		for (size_t s = 0; rc == 0 && s < stacks; s++) {
+			if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+				continue;
+			const int64_t *sum = &w->sums[s * nv], *of = sum;
+			if (b->paths)
+				of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
+			bool any = false;
+			for (size_t k = 0; k < nv; k++) {
+				bool dropped = drop && of[k] < 0;
+				v[k] = dropped ? 0 : sum[k];
+				any |= !dropped && of[k] != 0;
+			}
+			if (!any)
+				continue;
+			rc = expand(b, w, s);
+			if (rc == 0 && b->path.count > 0)
+				rc = walk_stack(b, v, wi == 0 ? w->counts[s] : 0);
+		}
 	}
 	pk__free(v);
 	return rc;
@@ -597,38 +620,62 @@ static int by_names(const void *a, const void *b)
 	return c ? c : strcmp(x->host, y->host);
 }
 
-/* Copy nv values of each item, in the order given, into a new array. */
-static int64_t *permute_values(const pk__vec *from, const uint32_t *order, size_t n, size_t nv)
+/* An array of items of size bytes, to be reordered in place. */
+typedef struct column {
+	void *items;
+	size_t size;
+} column;
+
+/* Reorder n items of each column in place, so that item r becomes the
+ * item at order[r] before; order ends as 0, 1, ... tmp holds one item of
+ * each column. In place, so that the graph needs no second copy. */
+static void permute(uint32_t *order, size_t n, const column *cols, size_t ncols, unsigned char *tmp)
 {
-	int64_t *to = pk__malloc(pk__mul(n ? n : 1, pk__mul(nv ? nv : 1, sizeof *to)));
-	if (to == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		memcpy(&to[i * nv], &PK_VEC_AT(*from, int64_t, (size_t)order[i] * nv),
-		       nv * sizeof *to);
-	return to;
+#define PK_ITEM(c, i) ((unsigned char *)cols[c].items + (size_t)(i)*cols[c].size)
+	for (size_t r = 0; r < n; r++) {
+		if (order[r] == r)
+			continue;
+		unsigned char *t = tmp;
+		for (size_t c = 0; c < ncols; t += cols[c].size, c++)
+			memcpy(t, PK_ITEM(c, r), cols[c].size);
+		size_t j = r;
+		while (order[j] != r) {
+			size_t k = order[j];
+			for (size_t c = 0; c < ncols; c++)
+				memcpy(PK_ITEM(c, j), PK_ITEM(c, k), cols[c].size);
+			order[j] = (uint32_t)j;
+			j = k;
+		}
+		t = tmp;
+		for (size_t c = 0; c < ncols; t += cols[c].size, c++)
+			memcpy(PK_ITEM(c, j), t, cols[c].size);
+		order[j] = (uint32_t)j;
+	}
+#undef PK_ITEM
 }
 
 /* The builder's items, sorted: functions by name, file and object; each
- * function's nodes by line and address; each node's edges by callee. */
+ * function's nodes by line and address; each node's edges by callee. The
+ * graph takes the builder's arrays of values and edges. */
 static int finish(builder *b, pk__graph *g)
 {
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->edges.count, nv = b->nv;
-	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
-	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
+	size_t most = nf > nn ? nf : nn;
+	most = most > ne ? most : ne;
+	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
+	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
+	uint32_t *order = pk__calloc(most + 1, sizeof *order);
 	/* edges are ordered by two counting sorts, callee then caller */
 	uint32_t *by_callee = pk__calloc(ne + 1, sizeof *by_callee);
 	uint32_t *counts = pk__calloc((nf > nn ? nf : nn) + 2, sizeof *counts);
-	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
-	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
-	uint32_t *func_order = pk__calloc(nf + 1, sizeof *func_order);
-	uint32_t *node_order = pk__calloc(nn + 1, sizeof *node_order);
-	uint32_t *edge_order = pk__calloc(ne + 1, sizeof *edge_order);
+	unsigned char *tmp =
+	    pk__malloc(pk__mul(nv + 1, 2 * sizeof(int64_t)) + sizeof(pk__graph_edge));
+	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
+	sort_node *ns = NULL;
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
-	int rc = fs && ns && by_callee && counts && func_rank && node_rank && func_order &&
-	                 node_order && edge_order && g->functions && g->nodes && g->edges
+	int rc = func_rank && node_rank && order && by_callee && counts && tmp && fs &&
+	                 g->functions && g->nodes
 	             ? 0
 	             : PK_ENOMEM;
 	if (rc < 0)
@@ -642,13 +689,23 @@ static int finish(builder *b, pk__graph *g)
 		                    pk__strtab_get(b->strings, funcs[i].host, NULL), (uint32_t)i};
 	qsort(fs, nf, sizeof *fs, by_names);
 	for (size_t r = 0; r < nf; r++) {
-		func_order[r] = fs[r].item;
+		order[r] = fs[r].item;
 		func_rank[fs[r].item] = (uint32_t)r;
 		const gfunc *f = &funcs[fs[r].item];
 		g->functions[r] = (pk__graph_function){
 		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, f->start_line, 0, 0};
 	}
+	pk__free(fs);
+	fs = NULL;
+	size_t values = nv * sizeof(int64_t);
+	column fcols[] = {{b->func_flat.items, values}, {b->func_cum.items, values}};
+	permute(order, nf, fcols, 2, tmp);
 
+	ns = pk__calloc(nn + 1, sizeof *ns);
+	if (ns == NULL) {
+		rc = PK_ENOMEM;
+		goto done;
+	}
 	const gnode *nodes = b->nodes.items;
 	for (size_t i = 0; i < nn; i++)
 		ns[i] = (sort_node){func_rank[nodes[i].func], nodes[i].line, nodes[i].address,
@@ -656,60 +713,62 @@ static int finish(builder *b, pk__graph *g)
 	qsort(ns, nn, sizeof *ns, by_position);
 	for (size_t r = 0; r < nn; r++) {
 		uint32_t i = ns[r].item;
-		node_order[r] = i;
+		order[r] = i;
 		node_rank[i] = (uint32_t)r;
-		uint32_t f = func_rank[nodes[i].func];
-		g->nodes[r] = (pk__graph_node){f, nodes[i].line, nodes[i].address, 0, 0};
+		uint32_t f = ns[r].func;
+		g->nodes[r] = (pk__graph_node){f, ns[r].line, ns[r].address, 0, 0};
 		if (g->functions[f].node_count++ == 0)
 			g->functions[f].first_node = (uint32_t)r;
 	}
+	column ncols[] = {{b->node_flat.items, values}, {b->node_cum.items, values}};
+	permute(order, nn, ncols, 2, tmp);
 
-	const gedge *edges = b->edges.items;
-	for (size_t i = 0; i < ne; i++)
-		counts[func_rank[edges[i].callee] + 1]++;
+	pk__graph_edge *edges = b->edges.items;
+	for (size_t i = 0; i < ne; i++) {
+		edges[i].caller = node_rank[edges[i].caller];
+		edges[i].callee = func_rank[edges[i].callee];
+		counts[edges[i].callee + 1]++;
+	}
 	for (size_t r = 0; r < nf; r++)
 		counts[r + 1] += counts[r];
 	for (size_t i = 0; i < ne; i++)
-		by_callee[counts[func_rank[edges[i].callee]]++] = (uint32_t)i;
+		by_callee[counts[edges[i].callee]++] = (uint32_t)i;
 	memset(counts, 0, ((nf > nn ? nf : nn) + 2) * sizeof *counts);
 	for (size_t i = 0; i < ne; i++)
-		counts[node_rank[edges[i].caller] + 1]++;
+		counts[edges[i].caller + 1]++;
 	for (size_t r = 0; r < nn; r++)
 		counts[r + 1] += counts[r];
 	for (size_t k = 0; k < ne; k++) {
 		uint32_t i = by_callee[k];
-		edge_order[counts[node_rank[edges[i].caller]]++] = i;
+		order[counts[edges[i].caller]++] = i;
 	}
-	for (size_t r = 0; r < ne; r++) {
-		uint32_t i = edge_order[r];
-		uint32_t caller = node_rank[edges[i].caller];
-		g->edges[r] = (pk__graph_edge){caller, func_rank[edges[i].callee], edges[i].inlined,
-		                               edges[i].samples};
-		if (g->nodes[caller].edge_count++ == 0)
-			g->nodes[caller].first_edge = (uint32_t)r;
-	}
+	column ecols[] = {{edges, sizeof *edges}, {b->edge_weight.items, values}};
+	permute(order, ne, ecols, 2, tmp);
+	for (size_t r = 0; r < ne; r++)
+		if (g->nodes[edges[r].caller].edge_count++ == 0)
+			g->nodes[edges[r].caller].first_edge = (uint32_t)r;
 
 	g->function_count = nf;
 	g->node_count = nn;
 	g->edge_count = ne;
-	g->function_flat = permute_values(&b->func_flat, func_order, nf, nv);
-	g->function_cum = permute_values(&b->func_cum, func_order, nf, nv);
-	g->node_flat = permute_values(&b->node_flat, node_order, nn, nv);
-	g->node_cum = permute_values(&b->node_cum, node_order, nn, nv);
-	g->edge_weight = permute_values(&b->edge_weight, edge_order, ne, nv);
-	if (!g->function_flat || !g->function_cum || !g->node_flat || !g->node_cum ||
-	    !g->edge_weight)
-		rc = PK_ENOMEM;
+	pk__vec *from[] = {&b->func_flat, &b->func_cum,    &b->node_flat,
+	                   &b->node_cum,  &b->edge_weight, &b->edges};
+	void **to[] = {(void **)&g->function_flat, (void **)&g->function_cum,
+	               (void **)&g->node_flat,     (void **)&g->node_cum,
+	               (void **)&g->edge_weight,   (void **)&g->edges};
+	for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+		*to[i] = from[i]->items;
+		*from[i] = (pk__vec){0};
+	}
 done:
 	pk__free(fs);
 	pk__free(ns);
-	pk__free(by_callee);
-	pk__free(counts);
 	pk__free(func_rank);
 	pk__free(node_rank);
-	pk__free(func_order);
-	pk__free(node_order);
-	pk__free(edge_order);
+	pk__free(order);
+	pk__free(by_callee);
+	pk__free(counts);
+	pk__free(tmp);
 	return rc;
 }
 
@@ -733,18 +792,50 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 	                     unit);
 }
 
-static void builder_free(builder *b)
+/* What only walking needs: freed before the graph is sorted. */
+static void builder_free_walks(builder *b)
 {
-	pk__vec *vecs[] = {&b->funcs,       &b->nodes,        &b->edges,         &b->stacks,
-	                   &b->func_flat,   &b->func_cum,     &b->node_flat,     &b->node_cum,
-	                   &b->edge_weight, &b->stack_values, &b->stack_samples, &b->func_seen,
-	                   &b->node_seen,   &b->seqs,         &b->text,          &b->pending};
+	for (size_t i = 0; i < b->walk_count; i++) {
+		walk *w = &b->walks[i];
+		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
+		                  w->object_id, w->sums,      w->counts,  w->path};
+		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
+			pk__free(arrays[k]);
+		pk__vec_free(&w->loc_nodes);
+	}
+	b->walk_count = 0;
+	pk__vec *vecs[] = {&b->func_seen,   &b->node_seen, &b->edge_seen, &b->path_reps,
+	                   &b->path_values, &b->text,      &b->path,      &b->pending};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
+	pk__free(b->path_tab.slots);
 	pk__free(b->edge_slots);
-	pk__free(b->stack_tab.slots);
+	b->func_tab = b->node_tab = b->path_tab = (table){0};
+	b->edge_slots = NULL;
+}
+
+static void builder_free(builder *b)
+{
+	builder_free_walks(b);
+	pk__vec *vecs[] = {&b->funcs,    &b->nodes,     &b->edges,    &b->func_flat,
+	                   &b->func_cum, &b->node_flat, &b->node_cum, &b->edge_weight};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
+}
+
+/* Whether a stack of the profile or base sums to a negative value. */
+static bool any_negative(const builder *b)
+{
+	for (size_t i = 0; i < b->walk_count; i++) {
+		const walk *w = &b->walks[i];
+		size_t n = pk_profile_stack_count(w->p) * b->nv;
+		for (size_t k = 0; k < n; k++)
+			if (w->sums[k] < 0)
+				return true;
+	}
+	return false;
 }
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out, pk_error *err)
@@ -791,19 +882,15 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = pk__strtab_new(&d->strings);
 	b.strings = d->strings;
 	if (rc == 0)
-		rc = add_profile(&b, p, types, false);
+		rc = sum_profile(&b, p, types, false);
 	if (rc == 0 && o->base)
-		rc = add_profile(&b, o->base, base_types, true);
+		rc = sum_profile(&b, o->base, base_types, true);
+	b.paths = rc == 0 && o->drop_negative && (o->base || any_negative(&b));
+	if (b.paths)
+		rc = add_paths(&b);
 	if (rc == 0)
-		rc = walk_stacks(&b, o->drop_negative);
-	for (size_t i = 0; rc == 0 && i < b.edge_slot_count; i++) {
-		const edge_slot *s = &b.edge_slots[i];
-		if (s->item == 0)
-			continue;
-		gedge *e = &PK_VEC_AT(b.edges, gedge, (s->item & ~INLINED_BIT) - 1);
-		e->inlined = (s->item & INLINED_BIT) != 0;
-		e->samples = s->samples;
-	}
+		rc = walk_stacks(&b);
+	builder_free_walks(&b);
 	if (rc == 0)
 		rc = finish(&b, g);
 	builder_free(&b);

@@ -258,10 +258,10 @@ typedef struct pk__graph_node {
 } pk__graph_node;
 
 typedef struct pk__graph_edge {
-	uint32_t caller;  /* a node: the position the call is made from */
-	uint32_t callee;  /* a function */
-	bool inlined;     /* at least once an inlined call */
-	uint64_t samples; /* samples of the profile (not the base) that cross it */
+	uint32_t caller;      /* a node: the position the call is made from */
+	uint32_t callee : 31; /* a function */
+	uint32_t inlined : 1; /* at least once an inlined call */
+	uint64_t samples;     /* samples of the profile (not the base) that cross it */
 } pk__graph_edge;
 
 typedef struct pk__graph {
