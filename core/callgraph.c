@@ -4,12 +4,14 @@
  *
  * Frames are expanded and named as the call tree does (core/calltree.c):
  * each line of a location is a frame, its last line the caller, and a
- * function is named as pprof names it at function granularity. Work is
- * done once per distinct stack of positions: samples (of the profile and
- * of the base) first add their values to their stack's, found by a hash
- * of its positions, then each stack is walked once. A stack is a path of positions,
- * so stacks that differ only below the granularity are one, and a base's
- * stack meets the profile's by its positions. */
+ * function is named as pprof names it at function granularity. Samples
+ * first add their values to their stack's. Stacks are then walked twice:
+ * the first walk finds the functions, positions and calls, which are
+ * sorted into the graph's arrays of their exact sizes, and the second
+ * adds the values there. So the graph is built without a copy, and a call
+ * costs its final record and values only. A stack is a path of positions;
+ * where a sum may be dropped as negative, stacks (and the base's) that are
+ * the same path meet first. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -76,16 +78,13 @@ typedef struct builder {
 	pk__strtab *strings;
 	walk walks[2]; /* the profile's, the base's */
 	size_t walk_count;
-	pk__vec funcs, nodes;               /* gfunc, gnode */
-	pk__vec edges;                      /* pk__graph_edge, of the builder's indices */
+	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
 	table func_tab, node_tab, path_tab; /* find them by key */
-	/* edges by (caller, callee): index + 1. Edges are the most numerous
-	 * items, so their slots are small and the key is read from the edge. */
-	uint32_t *edge_slots;
-	size_t edge_slot_count;
-	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
-	pk__vec edge_weight;                              /* int64_t, nv per item */
-	pk__vec func_seen, node_seen, edge_seen;          /* uint32_t: the last visit counted */
+	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
+	 * empty): calls are the most numerous items, so only keys are kept */
+	uint64_t *calls;
+	size_t call_slots, call_count;
+	uint32_t *func_seen, *node_seen, *edge_seen; /* the last visit counted */
 	uint32_t visit;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
@@ -151,13 +150,6 @@ static void table_put(table *t, size_t at, uint32_t h, size_t item)
 	t->used++;
 }
 
-/* nv zeroed values for a new item in each of the given vectors. */
-static int add_values(builder *b, pk__vec *a, pk__vec *c)
-{
-	PK_FORWARD(pk__vec_push(a, sizeof(int64_t), NULL, b->nv, NULL));
-	return c ? pk__vec_push(c, sizeof(int64_t), NULL, b->nv, NULL) : 0;
-}
-
 static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t host,
                    uint32_t *out)
 {
@@ -178,8 +170,6 @@ static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, ui
 	gfunc f = {name, file, object, host, 0};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->funcs, sizeof f, &f, 1, &index));
-	PK_FORWARD(add_values(b, &b->func_flat, &b->func_cum));
-	PK_FORWARD(pk__vec_push(&b->func_seen, sizeof(uint32_t), NULL, 1, NULL));
 	table_put(&b->func_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
@@ -204,55 +194,53 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	gnode n = {func, line, address};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
-	PK_FORWARD(add_values(b, &b->node_flat, &b->node_cum));
-	PK_FORWARD(pk__vec_push(&b->node_seen, sizeof(uint32_t), NULL, 1, NULL));
 	table_put(&b->node_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
 
-static int grow_edge_slots(builder *b)
+static int grow_calls(builder *b)
 {
-	size_t count = b->edge_slot_count ? b->edge_slot_count * 2 : 256;
-	uint32_t *slots = pk__calloc(count, sizeof *slots);
+	size_t count = b->call_slots ? b->call_slots * 2 : 256;
+	uint64_t *slots = pk__calloc(count, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
-	const pk__graph_edge *edges = b->edges.items;
-	for (size_t i = 0; i < b->edges.count; i++) {
-		size_t at = mix(edges[i].caller, edges[i].callee) & (count - 1);
+	for (size_t i = 0; i < b->call_slots; i++) {
+		uint64_t key = b->calls[i] - 1;
+		if (b->calls[i] == 0)
+			continue;
+		size_t at = mix(key >> 32, key & UINT32_MAX) & (count - 1);
 		while (slots[at] != 0)
 			at = (at + 1) & (count - 1);
-		slots[at] = (uint32_t)i + 1;
+		slots[at] = b->calls[i];
 	}
-	pk__free(b->edge_slots);
-	b->edge_slots = slots;
-	b->edge_slot_count = count;
+	pk__free(b->calls);
+	b->calls = slots;
+	b->call_slots = count;
 	return 0;
 }
 
-static int edge_of(builder *b, uint32_t caller, uint32_t callee, uint32_t *out)
+/* The slot of the call from node caller to function callee. */
+static size_t call_slot(const builder *b, uint32_t caller, uint32_t callee)
 {
-	if ((b->edges.count + 1) * 2 > b->edge_slot_count)
-		PK_FORWARD(grow_edge_slots(b));
-	size_t mask = b->edge_slot_count - 1;
-	size_t at = mix(caller, callee) & mask;
-	const pk__graph_edge *edges = b->edges.items;
-	for (; b->edge_slots[at] != 0; at = (at + 1) & mask) {
-		const pk__graph_edge *e = &edges[b->edge_slots[at] - 1];
-		if (e->caller == caller && e->callee == callee) {
-			*out = b->edge_slots[at] - 1;
+	return mix(caller, callee) & (b->call_slots - 1);
+}
+
+static int add_call(builder *b, uint32_t caller, uint32_t callee)
+{
+	/* Slots are keys themselves, so they can be fuller than the tables
+	 * of indices. */
+	if ((b->call_count + 1) * 4 > b->call_slots * 3)
+		PK_FORWARD(grow_calls(b));
+	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	size_t at = call_slot(b, caller, callee);
+	for (; b->calls[at] != 0; at = (at + 1) & (b->call_slots - 1))
+		if (b->calls[at] == key)
 			return 0;
-		}
-	}
-	if (b->edges.count >= MAX_ITEMS)
+	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	pk__graph_edge e = {caller, callee, 0, 0};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&b->edges, sizeof e, &e, 1, &index));
-	PK_FORWARD(add_values(b, &b->edge_weight, NULL));
-	PK_FORWARD(pk__vec_push(&b->edge_seen, sizeof(uint32_t), NULL, 1, NULL));
-	b->edge_slots[at] = (uint32_t)index + 1;
-	*out = (uint32_t)index;
+	b->calls[at] = key;
+	b->call_count++;
 	return 0;
 }
 
@@ -353,12 +341,11 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 }
 
 /* Count once: whether item i was not yet seen in this visit. */
-static bool first_visit(pk__vec *seen, uint32_t i, uint32_t visit)
+static bool first_visit(uint32_t *seen, uint32_t i, uint32_t visit)
 {
-	uint32_t *s = &PK_VEC_AT(*seen, uint32_t, i);
-	if (*s == visit)
+	if (seen[i] == visit)
 		return false;
-	*s = visit;
+	seen[i] = visit;
 	return true;
 }
 
@@ -423,7 +410,7 @@ static int path_of(builder *b, uint32_t wi, uint32_t s, uint32_t *out)
 	gpath r = {wi, s};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->path_reps, sizeof r, &r, 1, &index));
-	PK_FORWARD(add_values(b, &b->path_values, NULL));
+	PK_FORWARD(pk__vec_push(&b->path_values, sizeof(int64_t), NULL, b->nv, NULL));
 	table_put(&b->path_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
@@ -496,58 +483,82 @@ static int add_paths(builder *b)
 	return 0;
 }
 
-/* Walk the stack in b->path, whose values are v: v to its leaf's flat
- * values, and once to the cumulative values of each distinct position and
- * function in it and the weight of each distinct call. */
-static int walk_stack(builder *b, const int64_t *v, uint64_t samples)
+/* The first walk: the calls of the stack in b->path. */
+static int add_calls(builder *b)
+{
+	const uint32_t *path = b->path.items;
+	size_t depth = b->path.count;
+	const gnode *nodes = b->nodes.items;
+	if (b->call_slots > 0)
+		for (size_t k = 1; k < depth; k++)
+			PREFETCH(&b->calls[call_slot(b, path[k - 1] & ~INLINED_BIT,
+			                             nodes[path[k] & ~INLINED_BIT].func)]);
+	for (size_t k = 1; k < depth; k++)
+		PK_FORWARD(
+		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
+	return 0;
+}
+
+/* The edge from node caller to function callee, which the first walk
+ * found: the caller's edges are sorted by callee. */
+static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
+{
+	uint32_t lo = g->nodes[caller].first_edge, hi = lo + g->nodes[caller].edge_count;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (g->edges[mid].callee <= callee)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The second walk: the stack in b->path (nodes of the graph), whose
+ * values are v, adds v to its leaf's flat values, and once to the
+ * cumulative values of each distinct position and function in it and the
+ * weight of each distinct call. */
+static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t samples)
 {
 	size_t nv = b->nv;
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
 	uint32_t visit = ++b->visit;
-	if (b->edge_slot_count > 0) {
-		size_t mask = b->edge_slot_count - 1;
-		for (size_t k = 1; k < depth; k++) {
-			uint32_t func = PK_VEC_AT(b->nodes, gnode, path[k] & ~INLINED_BIT).func;
-			PREFETCH(&b->edge_slots[mix(path[k - 1] & ~INLINED_BIT, func) & mask]);
-		}
-	}
 	b->pending.count = 0;
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
 	size_t due = 0;
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
-	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
-	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
-	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
+	add_vector(&g->node_flat[leaf * nv], v, nv);
+	add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
 	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
-		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
-		if (first_visit(&b->node_seen, node, visit))
-			add_vector(&PK_VEC_AT(b->node_cum, int64_t, node * nv), v, nv);
-		if (first_visit(&b->func_seen, func, visit))
-			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
+		uint32_t func = g->nodes[node].function;
+		if (first_visit(b->node_seen, node, visit))
+			add_vector(&g->node_cum[node * nv], v, nv);
+		if (first_visit(b->func_seen, func, visit))
+			add_vector(&g->function_cum[func * nv], v, nv);
 		if (k == 0)
 			continue;
-		uint32_t e;
-		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &e));
-		pk__graph_edge *edge = &PK_VEC_AT(b->edges, pk__graph_edge, e);
+		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
+		pk__graph_edge *edge = &g->edges[e];
 		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(&b->edge_seen, e, visit)) {
+		if (first_visit(b->edge_seen, e, visit)) {
 			pending[due++] = e;
-			PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
-			edge->samples += samples;
+			PREFETCH(&g->edge_weight[(size_t)e * nv]);
+			edge->samples += (uint32_t)samples;
 		}
 	}
 	/* The weights last, each edge's once: their loads were asked for. */
 	for (size_t i = 0; i < due; i++)
-		add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)pending[i] * nv), v, nv);
+		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
 	return 0;
 }
 
-/* Walk every stack of a value once. With drop_negative, a value whose sum
- * (its path's, with paths) is negative counts 0. */
-static int walk_stacks(builder *b)
+/* Walk every stack of a value once: with g NULL, the first walk; else the
+ * second, into g. With drop_negative, a value whose sum (its path's, with
+ * paths) is negative counts 0. */
+static int walk_stacks(builder *b, pk__graph *g)
 {
 	size_t nv = b->nv;
 	bool drop = b->o->drop_negative;
@@ -577,15 +588,16 @@ static int walk_stacks(builder *b)
 			if (!any)
 				continue;
 			rc = expand(b, w, s);
-			if (rc == 0 && b->path.count > 0)
-				rc = walk_stack(b, v, wi == 0 ? w->counts[s] : 0);
+			if (rc < 0 || b->path.count == 0)
+				continue;
+			rc = g ? walk_stack(b, g, v, wi == 0 ? w->counts[s] : 0) : add_calls(b);
 		}
 	}
 	pk__free(v);
 	return rc;
 }
 
-/* ----------------------------------------------------------- finishing */
+/* ------------------------------------------------------------ sorting */
 
 typedef struct sort_node {
 	uint32_t func;
@@ -620,64 +632,25 @@ static int by_names(const void *a, const void *b)
 	return c ? c : strcmp(x->host, y->host);
 }
 
-/* An array of items of size bytes, to be reordered in place. */
-typedef struct column {
-	void *items;
-	size_t size;
-} column;
-
-/* Reorder n items of each column in place, so that item r becomes the
- * item at order[r] before; order ends as 0, 1, ... tmp holds one item of
- * each column. In place, so that the graph needs no second copy. */
-static void permute(uint32_t *order, size_t n, const column *cols, size_t ncols, unsigned char *tmp)
+static int by_key(const void *a, const void *b)
 {
-#define PK_ITEM(c, i) ((unsigned char *)cols[c].items + (size_t)(i)*cols[c].size)
-	for (size_t r = 0; r < n; r++) {
-		if (order[r] == r)
-			continue;
-		unsigned char *t = tmp;
-		for (size_t c = 0; c < ncols; t += cols[c].size, c++)
-			memcpy(t, PK_ITEM(c, r), cols[c].size);
-		size_t j = r;
-		while (order[j] != r) {
-			size_t k = order[j];
-			for (size_t c = 0; c < ncols; c++)
-				memcpy(PK_ITEM(c, j), PK_ITEM(c, k), cols[c].size);
-			order[j] = (uint32_t)j;
-			j = k;
-		}
-		t = tmp;
-		for (size_t c = 0; c < ncols; t += cols[c].size, c++)
-			memcpy(PK_ITEM(c, j), t, cols[c].size);
-		order[j] = (uint32_t)j;
-	}
-#undef PK_ITEM
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
 }
 
-/* The builder's items, sorted: functions by name, file and object; each
- * function's nodes by line and address; each node's edges by callee. The
- * graph takes the builder's arrays of values and edges. */
-static int finish(builder *b, pk__graph *g)
+/* The graph's functions (by name, file and object), each function's
+ * nodes (by line and address) and each node's edges (by callee), from
+ * what the first walk found; the walks' nodes become the graph's. */
+static int sort_graph(builder *b, pk__graph *g)
 {
-	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->edges.count, nv = b->nv;
-	size_t most = nf > nn ? nf : nn;
-	most = most > ne ? most : ne;
+	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
 	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
-	uint32_t *order = pk__calloc(most + 1, sizeof *order);
-	/* edges are ordered by two counting sorts, callee then caller */
-	uint32_t *by_callee = pk__calloc(ne + 1, sizeof *by_callee);
-	uint32_t *counts = pk__calloc((nf > nn ? nf : nn) + 2, sizeof *counts);
-	unsigned char *tmp =
-	    pk__malloc(pk__mul(nv + 1, 2 * sizeof(int64_t)) + sizeof(pk__graph_edge));
 	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
-	sort_node *ns = NULL;
+	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	int rc = func_rank && node_rank && order && by_callee && counts && tmp && fs &&
-	                 g->functions && g->nodes
-	             ? 0
-	             : PK_ENOMEM;
+	int rc = func_rank && node_rank && fs && ns && g->functions && g->nodes ? 0 : PK_ENOMEM;
 	if (rc < 0)
 		goto done;
 
@@ -689,87 +662,80 @@ static int finish(builder *b, pk__graph *g)
 		                    pk__strtab_get(b->strings, funcs[i].host, NULL), (uint32_t)i};
 	qsort(fs, nf, sizeof *fs, by_names);
 	for (size_t r = 0; r < nf; r++) {
-		order[r] = fs[r].item;
 		func_rank[fs[r].item] = (uint32_t)r;
-		const gfunc *f = &funcs[fs[r].item];
 		g->functions[r] = (pk__graph_function){
-		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, f->start_line, 0, 0};
+		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, funcs[fs[r].item].start_line,
+		    0,          0};
 	}
-	pk__free(fs);
-	fs = NULL;
-	size_t values = nv * sizeof(int64_t);
-	column fcols[] = {{b->func_flat.items, values}, {b->func_cum.items, values}};
-	permute(order, nf, fcols, 2, tmp);
 
-	ns = pk__calloc(nn + 1, sizeof *ns);
-	if (ns == NULL) {
-		rc = PK_ENOMEM;
-		goto done;
-	}
 	const gnode *nodes = b->nodes.items;
 	for (size_t i = 0; i < nn; i++)
 		ns[i] = (sort_node){func_rank[nodes[i].func], nodes[i].line, nodes[i].address,
 		                    (uint32_t)i};
 	qsort(ns, nn, sizeof *ns, by_position);
 	for (size_t r = 0; r < nn; r++) {
-		uint32_t i = ns[r].item;
-		order[r] = i;
-		node_rank[i] = (uint32_t)r;
+		node_rank[ns[r].item] = (uint32_t)r;
 		uint32_t f = ns[r].func;
 		g->nodes[r] = (pk__graph_node){f, ns[r].line, ns[r].address, 0, 0};
 		if (g->functions[f].node_count++ == 0)
 			g->functions[f].first_node = (uint32_t)r;
 	}
-	column ncols[] = {{b->node_flat.items, values}, {b->node_cum.items, values}};
-	permute(order, nn, ncols, 2, tmp);
-
-	pk__graph_edge *edges = b->edges.items;
-	for (size_t i = 0; i < ne; i++) {
-		edges[i].caller = node_rank[edges[i].caller];
-		edges[i].callee = func_rank[edges[i].callee];
-		counts[edges[i].callee + 1]++;
+	for (size_t i = 0; i < b->walk_count; i++) {
+		uint32_t *loc_nodes = b->walks[i].loc_nodes.items;
+		for (size_t k = 0; k < b->walks[i].loc_nodes.count; k++)
+			loc_nodes[k] =
+			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
 	}
-	for (size_t r = 0; r < nf; r++)
-		counts[r + 1] += counts[r];
-	for (size_t i = 0; i < ne; i++)
-		by_callee[counts[edges[i].callee]++] = (uint32_t)i;
-	memset(counts, 0, ((nf > nn ? nf : nn) + 2) * sizeof *counts);
-	for (size_t i = 0; i < ne; i++)
-		counts[edges[i].caller + 1]++;
-	for (size_t r = 0; r < nn; r++)
-		counts[r + 1] += counts[r];
-	for (size_t k = 0; k < ne; k++) {
-		uint32_t i = by_callee[k];
-		order[counts[edges[i].caller]++] = i;
-	}
-	column ecols[] = {{edges, sizeof *edges}, {b->edge_weight.items, values}};
-	permute(order, ne, ecols, 2, tmp);
-	for (size_t r = 0; r < ne; r++)
-		if (g->nodes[edges[r].caller].edge_count++ == 0)
-			g->nodes[edges[r].caller].first_edge = (uint32_t)r;
 
+	/* The calls' keys, in the graph's order, where their slots were. */
+	uint64_t *keys = b->calls;
+	size_t n = 0;
+	for (size_t i = 0; i < b->call_slots; i++) {
+		if (keys[i] == 0)
+			continue;
+		uint64_t key = keys[i] - 1;
+		keys[n++] = (uint64_t)node_rank[key >> 32] << 32 | func_rank[key & UINT32_MAX];
+	}
+	if (ne > 0)
+		qsort(keys, ne, sizeof *keys, by_key);
+	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
+	if (g->edges == NULL) {
+		rc = PK_ENOMEM;
+		goto done;
+	}
+	for (size_t r = 0; r < ne; r++) {
+		uint32_t caller = (uint32_t)(keys[r] >> 32);
+		g->edges[r].callee = (uint32_t)keys[r];
+		if (g->nodes[caller].edge_count++ == 0)
+			g->nodes[caller].first_edge = (uint32_t)r;
+	}
 	g->function_count = nf;
 	g->node_count = nn;
 	g->edge_count = ne;
-	pk__vec *from[] = {&b->func_flat, &b->func_cum,    &b->node_flat,
-	                   &b->node_cum,  &b->edge_weight, &b->edges};
-	void **to[] = {(void **)&g->function_flat, (void **)&g->function_cum,
-	               (void **)&g->node_flat,     (void **)&g->node_cum,
-	               (void **)&g->edge_weight,   (void **)&g->edges};
-	for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
-		*to[i] = from[i]->items;
-		*from[i] = (pk__vec){0};
-	}
 done:
-	pk__free(fs);
-	pk__free(ns);
 	pk__free(func_rank);
 	pk__free(node_rank);
-	pk__free(order);
-	pk__free(by_callee);
-	pk__free(counts);
-	pk__free(tmp);
+	pk__free(fs);
+	pk__free(ns);
 	return rc;
+}
+
+/* Zeroed values for the second walk, and what counts items once. */
+static int add_values(builder *b, pk__graph *g)
+{
+	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
+	g->function_flat = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
+	g->function_cum = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
+	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
+	g->node_cum = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
+	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
+	b->func_seen = pk__calloc(nf + 1, sizeof *b->func_seen);
+	b->node_seen = pk__calloc(nn + 1, sizeof *b->node_seen);
+	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
+	return g->function_flat && g->function_cum && g->node_flat && g->node_cum &&
+	               g->edge_weight && b->func_seen && b->node_seen && b->edge_seen
+	           ? 0
+	           : PK_ENOMEM;
 }
 
 /* ------------------------------------------------------------ building */
@@ -792,9 +758,21 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 	                     unit);
 }
 
-/* What only walking needs: freed before the graph is sorted. */
-static void builder_free_walks(builder *b)
+/* What the first walk needs and the second does not. */
+static void builder_free_first(builder *b)
 {
+	pk__vec_free(&b->funcs);
+	pk__vec_free(&b->nodes);
+	pk__free(b->func_tab.slots);
+	pk__free(b->node_tab.slots);
+	pk__free(b->calls);
+	b->func_tab = b->node_tab = (table){0};
+	b->calls = NULL;
+}
+
+static void builder_free(builder *b)
+{
+	builder_free_first(b);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
 		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
@@ -803,26 +781,13 @@ static void builder_free_walks(builder *b)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);
 	}
-	b->walk_count = 0;
-	pk__vec *vecs[] = {&b->func_seen,   &b->node_seen, &b->edge_seen, &b->path_reps,
-	                   &b->path_values, &b->text,      &b->path,      &b->pending};
+	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path, &b->pending};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
-	pk__free(b->func_tab.slots);
-	pk__free(b->node_tab.slots);
 	pk__free(b->path_tab.slots);
-	pk__free(b->edge_slots);
-	b->func_tab = b->node_tab = b->path_tab = (table){0};
-	b->edge_slots = NULL;
-}
-
-static void builder_free(builder *b)
-{
-	builder_free_walks(b);
-	pk__vec *vecs[] = {&b->funcs,    &b->nodes,     &b->edges,    &b->func_flat,
-	                   &b->func_cum, &b->node_flat, &b->node_cum, &b->edge_weight};
-	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
-		pk__vec_free(vecs[i]);
+	pk__free(b->func_seen);
+	pk__free(b->node_seen);
+	pk__free(b->edge_seen);
 }
 
 /* Whether a stack of the profile or base sums to a negative value. */
@@ -846,6 +811,9 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	size_t one;
 	if (!every || count == 0)
 		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &one, err));
+	/* an edge's sample count is 32 bits wide, and counts samples */
+	if (pk_profile_sample_count(p) > UINT32_MAX)
+		return pk__error_set(err, PK_EUNSUPPORTED, "too many samples for a call graph");
 	size_t nv = every ? count : 1;
 	pk__graph *g = pk__calloc(1, sizeof *g);
 	struct pk__graph_data *d = pk__calloc(1, sizeof *d);
@@ -889,10 +857,14 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	if (b.paths)
 		rc = add_paths(&b);
 	if (rc == 0)
-		rc = walk_stacks(&b);
-	builder_free_walks(&b);
+		rc = walk_stacks(&b, NULL);
 	if (rc == 0)
-		rc = finish(&b, g);
+		rc = sort_graph(&b, g);
+	builder_free_first(&b);
+	if (rc == 0)
+		rc = add_values(&b, g);
+	if (rc == 0)
+		rc = walk_stacks(&b, g);
 	builder_free(&b);
 	pk__free(base_types);
 	if (rc < 0) {

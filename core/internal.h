@@ -257,11 +257,11 @@ typedef struct pk__graph_node {
 	uint32_t first_edge, edge_count;
 } pk__graph_node;
 
+/* A call from the node whose edges it is among. */
 typedef struct pk__graph_edge {
-	uint32_t caller;      /* a node: the position the call is made from */
 	uint32_t callee : 31; /* a function */
 	uint32_t inlined : 1; /* at least once an inlined call */
-	uint64_t samples;     /* samples of the profile (not the base) that cross it */
+	uint32_t samples;     /* samples of the profile (not the base) that cross it */
 } pk__graph_edge;
 
 typedef struct pk__graph {
