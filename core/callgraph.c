@@ -84,8 +84,10 @@ typedef struct builder {
 	 * empty): calls are the most numerous items, so only keys are kept */
 	uint64_t *calls;
 	size_t call_slots, call_count;
-	uint32_t *func_seen, *node_seen, *edge_seen; /* the last visit counted */
-	uint32_t visit;
+	/* the last visit counted; a byte each, so all are cleared when the
+	 * visits wrap around */
+	uint8_t *func_seen, *node_seen, *edge_seen;
+	uint8_t visit;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -341,7 +343,7 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 }
 
 /* Count once: whether item i was not yet seen in this visit. */
-static bool first_visit(uint32_t *seen, uint32_t i, uint32_t visit)
+static bool first_visit(uint8_t *seen, uint32_t i, uint8_t visit)
 {
 	if (seen[i] == visit)
 		return false;
@@ -523,7 +525,13 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t sampl
 	size_t nv = b->nv;
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
-	uint32_t visit = ++b->visit;
+	if (++b->visit == 0) {
+		memset(b->func_seen, 0, g->function_count);
+		memset(b->node_seen, 0, g->node_count);
+		memset(b->edge_seen, 0, g->edge_count);
+		b->visit = 1;
+	}
+	uint8_t visit = b->visit;
 	b->pending.count = 0;
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
@@ -569,10 +577,6 @@ static int walk_stacks(builder *b, pk__graph *g)
 	for (uint32_t wi = 0; rc == 0 && wi < b->walk_count; wi++) {
 		walk *w = &b->walks[wi];
 		size_t stacks = pk_profile_stack_count(w->p);
-		if (stacks >= UINT32_MAX - b->visit) {
-			rc = PK_ENOMEM;
-			break;
-		}
 		for (size_t s = 0; rc == 0 && s < stacks; s++) {
 			if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
 				continue;
@@ -599,37 +603,38 @@ static int walk_stacks(builder *b, pk__graph *g)
 
 /* ------------------------------------------------------------ sorting */
 
-typedef struct sort_node {
-	uint32_t func;
-	int64_t line;
-	uint64_t address;
-	uint32_t item;
-} sort_node;
-
-static int by_position(const void *a, const void *b)
+/* Orders of the builder's items by index, for pk__sort (the indices
+ * take less room than copies of the keys). */
+static int by_names(const void *a, const void *b, void *ctx)
 {
-	const sort_node *x = a, *y = b;
-	if (x->func != y->func)
-		return x->func < y->func ? -1 : 1;
+	const builder *bl = ctx;
+	const gfunc *x = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)a);
+	const gfunc *y = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)b);
+	uint32_t xs[] = {x->name, x->file, x->object, x->host};
+	uint32_t ys[] = {y->name, y->file, y->object, y->host};
+	int c = 0;
+	for (size_t k = 0; c == 0 && k < 4; k++)
+		c = xs[k] == ys[k] ? 0
+		                   : strcmp(pk__strtab_get(bl->strings, xs[k], NULL),
+		                            pk__strtab_get(bl->strings, ys[k], NULL));
+	return c;
+}
+
+typedef struct node_order {
+	const gnode *nodes;
+	const uint32_t *func_rank;
+} node_order;
+
+static int by_position(const void *a, const void *b, void *ctx)
+{
+	const node_order *o = ctx;
+	const gnode *x = &o->nodes[*(const uint32_t *)a], *y = &o->nodes[*(const uint32_t *)b];
+	uint32_t fx = o->func_rank[x->func], fy = o->func_rank[y->func];
+	if (fx != fy)
+		return fx < fy ? -1 : 1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return (x->address > y->address) - (x->address < y->address);
-}
-
-typedef struct sort_func {
-	const char *name, *file, *object, *host;
-	uint32_t item;
-} sort_func;
-
-static int by_names(const void *a, const void *b)
-{
-	const sort_func *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	if (c == 0)
-		c = strcmp(x->file, y->file);
-	if (c == 0)
-		c = strcmp(x->object, y->object);
-	return c ? c : strcmp(x->host, y->host);
 }
 
 static int by_key(const void *a, const void *b)
@@ -640,46 +645,67 @@ static int by_key(const void *a, const void *b)
 
 /* The graph's functions (by name, file and object), each function's
  * nodes (by line and address) and each node's edges (by callee), from
- * what the first walk found; the walks' nodes become the graph's. */
+ * what the first walk found; the walks' nodes become the graph's. What
+ * only the first walk needed is freed as soon as it is read. */
 static int sort_graph(builder *b, pk__graph *g)
 {
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
+	pk__free(b->func_tab.slots);
+	pk__free(b->node_tab.slots);
+	b->func_tab = b->node_tab = (table){0};
+	/* The calls' keys where their slots were, then the rest let go. */
+	uint64_t *keys = b->calls;
+	for (size_t i = 0, n = 0; i < b->call_slots; i++)
+		if (keys[i] != 0)
+			keys[n++] = keys[i] - 1;
+	keys = pk__realloc(keys, b->call_slots * sizeof *keys, (ne + 1) * sizeof *keys);
+	if (keys == NULL)
+		return PK_ENOMEM;
+	b->calls = keys;
+	b->call_slots = ne + 1;
+
 	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
-	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
-	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
+	uint32_t *order = pk__calloc((nf > nn ? nf : nn) + 1, sizeof *order);
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
-	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	int rc = func_rank && node_rank && fs && ns && g->functions && g->nodes ? 0 : PK_ENOMEM;
+	int rc = func_rank && node_rank && order && g->functions ? 0 : PK_ENOMEM;
 	if (rc < 0)
 		goto done;
-
-	const gfunc *funcs = b->funcs.items;
 	for (size_t i = 0; i < nf; i++)
-		fs[i] = (sort_func){pk__strtab_get(b->strings, funcs[i].name, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].file, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].object, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].host, NULL), (uint32_t)i};
-	qsort(fs, nf, sizeof *fs, by_names);
+		order[i] = (uint32_t)i;
+	pk__sort(order, nf, sizeof *order, by_names, b);
+	const gfunc *funcs = b->funcs.items;
 	for (size_t r = 0; r < nf; r++) {
-		func_rank[fs[r].item] = (uint32_t)r;
-		g->functions[r] = (pk__graph_function){
-		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, funcs[fs[r].item].start_line,
-		    0,          0};
+		const gfunc *f = &funcs[order[r]];
+		func_rank[order[r]] = (uint32_t)r;
+		g->functions[r] = (pk__graph_function){pk__strtab_get(b->strings, f->name, NULL),
+		                                       pk__strtab_get(b->strings, f->file, NULL),
+		                                       pk__strtab_get(b->strings, f->object, NULL),
+		                                       pk__strtab_get(b->strings, f->host, NULL),
+		                                       f->start_line,
+		                                       0,
+		                                       0};
 	}
+	pk__vec_free(&b->funcs);
 
-	const gnode *nodes = b->nodes.items;
+	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
+	if (g->nodes == NULL) {
+		rc = PK_ENOMEM;
+		goto done;
+	}
 	for (size_t i = 0; i < nn; i++)
-		ns[i] = (sort_node){func_rank[nodes[i].func], nodes[i].line, nodes[i].address,
-		                    (uint32_t)i};
-	qsort(ns, nn, sizeof *ns, by_position);
+		order[i] = (uint32_t)i;
+	node_order no = {b->nodes.items, func_rank};
+	pk__sort(order, nn, sizeof *order, by_position, &no);
 	for (size_t r = 0; r < nn; r++) {
-		node_rank[ns[r].item] = (uint32_t)r;
-		uint32_t f = ns[r].func;
-		g->nodes[r] = (pk__graph_node){f, ns[r].line, ns[r].address, 0, 0};
+		const gnode *n = &no.nodes[order[r]];
+		uint32_t f = func_rank[n->func];
+		node_rank[order[r]] = (uint32_t)r;
+		g->nodes[r] = (pk__graph_node){f, n->line, n->address, 0, 0};
 		if (g->functions[f].node_count++ == 0)
 			g->functions[f].first_node = (uint32_t)r;
 	}
+	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		uint32_t *loc_nodes = b->walks[i].loc_nodes.items;
 		for (size_t k = 0; k < b->walks[i].loc_nodes.count; k++)
@@ -687,36 +713,30 @@ static int sort_graph(builder *b, pk__graph *g)
 			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
 	}
 
-	/* The calls' keys, in the graph's order, where their slots were. */
-	uint64_t *keys = b->calls;
-	size_t n = 0;
-	for (size_t i = 0; i < b->call_slots; i++) {
-		if (keys[i] == 0)
-			continue;
-		uint64_t key = keys[i] - 1;
-		keys[n++] = (uint64_t)node_rank[key >> 32] << 32 | func_rank[key & UINT32_MAX];
-	}
+	/* The keys in the graph's order; then each key's slot takes its
+	 * edge, and the graph the slots. */
+	for (size_t i = 0; i < ne; i++)
+		keys[i] =
+		    (uint64_t)node_rank[keys[i] >> 32] << 32 | func_rank[keys[i] & UINT32_MAX];
 	if (ne > 0)
 		qsort(keys, ne, sizeof *keys, by_key);
-	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
-	if (g->edges == NULL) {
-		rc = PK_ENOMEM;
-		goto done;
-	}
+	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
 		uint32_t caller = (uint32_t)(keys[r] >> 32);
-		g->edges[r].callee = (uint32_t)keys[r];
+		pk__graph_edge e = {(uint32_t)keys[r], 0, 0};
+		memcpy(&keys[r], &e, sizeof e);
 		if (g->nodes[caller].edge_count++ == 0)
 			g->nodes[caller].first_edge = (uint32_t)r;
 	}
+	g->edges = (pk__graph_edge *)keys;
+	b->calls = NULL;
 	g->function_count = nf;
 	g->node_count = nn;
 	g->edge_count = ne;
 done:
 	pk__free(func_rank);
 	pk__free(node_rank);
-	pk__free(fs);
-	pk__free(ns);
+	pk__free(order);
 	return rc;
 }
 
@@ -758,21 +778,13 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 	                     unit);
 }
 
-/* What the first walk needs and the second does not. */
-static void builder_free_first(builder *b)
+static void builder_free(builder *b)
 {
 	pk__vec_free(&b->funcs);
 	pk__vec_free(&b->nodes);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	pk__free(b->calls);
-	b->func_tab = b->node_tab = (table){0};
-	b->calls = NULL;
-}
-
-static void builder_free(builder *b)
-{
-	builder_free_first(b);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
 		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
@@ -860,7 +872,6 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = walk_stacks(&b, NULL);
 	if (rc == 0)
 		rc = sort_graph(&b, g);
-	builder_free_first(&b);
 	if (rc == 0)
 		rc = add_values(&b, g);
 	if (rc == 0)
