@@ -360,9 +360,9 @@ typedef struct pk__report_info {
 
 typedef struct pk__report_edge {
 	uint32_t src, dst; /* infos */
-	int64_t weight, weight_div;
-	bool residual, inline_call, removed;
-	uint32_t stamp;
+	int64_t weight;
+	uint32_t stamp; /* the stack that last added to it */
+	bool inline_call, removed;
 } pk__report_edge;
 
 typedef struct pk__report_options {
