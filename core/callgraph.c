@@ -525,10 +525,13 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t sampl
 	size_t nv = b->nv;
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
+	bool cumulative = g->node_cum != NULL;
 	if (++b->visit == 0) {
-		memset(b->func_seen, 0, g->function_count);
-		memset(b->node_seen, 0, g->node_count);
 		memset(b->edge_seen, 0, g->edge_count);
+		if (cumulative) {
+			memset(b->func_seen, 0, g->function_count);
+			memset(b->node_seen, 0, g->node_count);
+		}
 		b->visit = 1;
 	}
 	uint8_t visit = b->visit;
@@ -538,13 +541,14 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t sampl
 	size_t due = 0;
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	add_vector(&g->node_flat[leaf * nv], v, nv);
-	add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
+	if (cumulative)
+		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
 	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
 		uint32_t func = g->nodes[node].function;
-		if (first_visit(b->node_seen, node, visit))
+		if (cumulative && first_visit(b->node_seen, node, visit))
 			add_vector(&g->node_cum[node * nv], v, nv);
-		if (first_visit(b->func_seen, func, visit))
+		if (cumulative && first_visit(b->func_seen, func, visit))
 			add_vector(&g->function_cum[func * nv], v, nv);
 		if (k == 0)
 			continue;
@@ -744,16 +748,19 @@ done:
 static int add_values(builder *b, pk__graph *g)
 {
 	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
+	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
+	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
+	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
+	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
+		return PK_ENOMEM;
+	if (!b->o->cumulative)
+		return 0;
 	g->function_flat = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
 	g->function_cum = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
-	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
 	g->node_cum = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
-	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
 	b->func_seen = pk__calloc(nf + 1, sizeof *b->func_seen);
 	b->node_seen = pk__calloc(nn + 1, sizeof *b->node_seen);
-	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
-	return g->function_flat && g->function_cum && g->node_flat && g->node_cum &&
-	               g->edge_weight && b->func_seen && b->node_seen && b->edge_seen
+	return g->function_flat && g->function_cum && g->node_cum && b->func_seen && b->node_seen
 	           ? 0
 	           : PK_ENOMEM;
 }

@@ -274,7 +274,9 @@ typedef struct pk__graph {
 	size_t node_count;
 	pk__graph_edge *edges; /* grouped by caller, in node order */
 	size_t edge_count;
-	/* value_count entries per item: item i's are [i * value_count, ...) */
+	/* value_count entries per item: item i's are [i * value_count, ...);
+	 * node_cum and the function's only with the option cumulative (else
+	 * NULL) */
 	int64_t *node_flat, *node_cum;
 	int64_t *function_flat, *function_cum;
 	int64_t *edge_weight;
@@ -299,6 +301,9 @@ typedef struct pk__graph_options {
 	/* a stack whose value (after the base) is negative adds 0 to that
 	 * value instead, so every value in the graph is >= 0 */
 	bool drop_negative;
+	/* node_cum, function_flat and function_cum too (callgrind needs
+	 * none, and they cost memory) */
+	bool cumulative;
 } pk__graph_options;
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out,

@@ -2213,8 +2213,12 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
                             pk_error *err)
 {
 	bool addresses = opts->granularity == PK_GRANULARITY_ADDRESSES;
-	pk__graph_options go = {opts->sample_type, true, opts->base,
-	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES, true};
+	pk__graph_options go = {opts->sample_type,
+	                        true,
+	                        opts->base,
+	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES,
+	                        true,
+	                        false};
 	pk__graph *g = NULL;
 	PK_FORWARD(pk__graph_build(p, &go, &g, err));
 	cgw_writer w = {0};

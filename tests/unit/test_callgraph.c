@@ -68,7 +68,7 @@ static void sample(pk_profile *p, const uint32_t *stack, size_t n, int64_t v0, i
 static pk__graph *build(const pk_profile *p, const char *type, bool all, const pk_profile *base,
                         int granularity)
 {
-	pk__graph_options o = {type, all, base, granularity, false};
+	pk__graph_options o = {type, all, base, granularity, false, true};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	if (pk__graph_build(p, &o, &g, &err) != 0)
@@ -392,7 +392,7 @@ static void test_graph_base(void **state)
 
 	/* The base needs every type written, by name and unit. */
 	pk_profile *other = new_profile("samples", NULL);
-	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false};
+	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false, true};
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), PK_ENOTFOUND);
 	assert_null(g);
@@ -409,7 +409,7 @@ static void test_graph_base(void **state)
 	pk_profile *empty;
 	assert_int_equal(pk_profile_new(&empty), 0);
 	pk_error err2 = PK_ERROR_INIT;
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false, true};
 	assert_int_equal(pk__graph_build(empty, &o, &g, &err2), PK_ENOTFOUND);
 	assert_string_equal(err2.message, "the profile has no sample types");
 	pk_profile_free(empty);
@@ -434,7 +434,7 @@ static void test_graph_drop_negative(void **state)
 	sample(now, (uint32_t[]){ma[0], mb[0]}, 2, 10, 1000);
 	sample(then, (uint32_t[]){ma[1], mb[1]}, 2, 4, 1500);
 	sample(then, (uint32_t[]){mb[1]}, 1, 3, 0);
-	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true};
+	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true, true};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), 0);
@@ -469,7 +469,7 @@ static void test_graph_drop_negative(void **state)
 	uint32_t m1 = loc(p, PK_NONE, 0x40, m, 2, PK_NONE, 0);
 	sample(p, (uint32_t[]){f1, m1}, 2, 5, 0);
 	sample(p, (uint32_t[]){f2, m1}, 2, -3, 0);
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true, true};
 	assert_int_equal(pk__graph_build(p, &o, &g, &err), 0);
 	assert_int_equal(fflat(g, "f", 0), 2);
 	assert_int_equal(weight(g, "main", 2, "f", 0), 2);
@@ -938,7 +938,7 @@ static void test_allocation_failures(void **state)
 			long calls;
 			if (what == 0) {
 				pk__graph_options o = {NULL, true, p, PK_GRANULARITY_ADDRESSES,
-				                       true};
+				                       true, true};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(p, &o, &g, &err);
 				calls = chaos.calls;
