@@ -253,6 +253,39 @@ static void test_graph_recursion(void **state)
 	pk_profile_free(p);
 }
 
+/* More stacks than the walk's visit stamps count (a byte) before they
+ * are cleared: recursion still counts once in each, and a call of the
+ * first stack and of the 256th (stamped alike) counts in both. */
+static void test_graph_recursion_many_stacks(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t a = fn(p, "a", "r.c", 0), m = fn(p, "main", "m.c", 0);
+	uint32_t a1 = loc1(p, a, 1), m1 = loc1(p, m, 1);
+	uint32_t shared = loc1(p, fn(p, "shared", "s.c", 0), 1);
+	for (int i = 0; i < 600; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "leaf%d", i);
+		uint32_t leaf = i == 0 || i == 255 ? shared : loc1(p, fn(p, name, "l.c", 0), 1);
+		if (i == 255)
+			sample(p, (uint32_t[]){leaf, a1, a1, a1, m1}, 5, 1, 0);
+		else
+			sample(p, (uint32_t[]){leaf, a1, a1, m1}, 4, 1, 0);
+	}
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(fcum(g, "a", 0), 600);
+	assert_int_equal(ncum(g, "a", 1, 0), 600);
+	assert_int_equal(weight(g, "a", 1, "a", 0), 600);
+	assert_int_equal(edge(g, "a", 1, "a", NULL)->samples, 600);
+	assert_int_equal(weight(g, "main", 1, "a", 0), 600);
+	assert_int_equal(weight(g, "a", 1, "shared", 0), 2);
+	assert_int_equal(fcum(g, "shared", 0), 2);
+	assert_int_equal(weight(g, "a", 1, "leaf599", 0), 1);
+	assert_int_equal(g->edge_count, 601);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
 /* A location whose code was inlined: its last line calls the others. */
 static void test_graph_inlined(void **state)
 {
@@ -973,12 +1006,19 @@ static void test_allocation_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_graph_flat_cum_edges), cmocka_unit_test(test_graph_recursion),
-	    cmocka_unit_test(test_graph_inlined),        cmocka_unit_test(test_graph_inlined_hosts),
-	    cmocka_unit_test(test_graph_names),          cmocka_unit_test(test_graph_base),
-	    cmocka_unit_test(test_graph_drop_negative),  cmocka_unit_test(test_callgrind_text),
-	    cmocka_unit_test(test_callgrind_inlined),    cmocka_unit_test(test_callgrind_names),
-	    cmocka_unit_test(test_callgrind_negative),   cmocka_unit_test(test_callgrind_units),
+	    cmocka_unit_test(test_graph_flat_cum_edges),
+	    cmocka_unit_test(test_graph_recursion),
+	    cmocka_unit_test(test_graph_recursion_many_stacks),
+	    cmocka_unit_test(test_graph_inlined),
+	    cmocka_unit_test(test_graph_inlined_hosts),
+	    cmocka_unit_test(test_graph_names),
+	    cmocka_unit_test(test_graph_base),
+	    cmocka_unit_test(test_graph_drop_negative),
+	    cmocka_unit_test(test_callgrind_text),
+	    cmocka_unit_test(test_callgrind_inlined),
+	    cmocka_unit_test(test_callgrind_names),
+	    cmocka_unit_test(test_callgrind_negative),
+	    cmocka_unit_test(test_callgrind_units),
 	    cmocka_unit_test(test_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
