@@ -717,20 +717,37 @@ static int sort_graph(builder *b, pk__graph *g)
 			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
 	}
 
-	/* The keys in the graph's order; then each key's slot takes its
-	 * edge, and the graph the slots. */
-	for (size_t i = 0; i < ne; i++)
-		keys[i] =
-		    (uint64_t)node_rank[keys[i] >> 32] << 32 | func_rank[keys[i] & UINT32_MAX];
-	if (ne > 0)
-		qsort(keys, ne, sizeof *keys, by_key);
+	/* The keys in the graph's order, in place (qsort would want a copy):
+	 * by caller into buckets, each a node's edges, then each bucket by
+	 * callee. Then each key's slot takes its edge, and the graph the
+	 * slots. */
+	for (size_t i = 0; i < ne; i++) {
+		uint32_t caller = node_rank[keys[i] >> 32];
+		keys[i] = (uint64_t)caller << 32 | func_rank[keys[i] & UINT32_MAX];
+		g->nodes[caller].edge_count++;
+	}
+	uint32_t *next = order; /* where each bucket's next key goes */
+	for (size_t r = 0, at = 0; r < nn; at += g->nodes[r].edge_count, r++)
+		g->nodes[r].first_edge = next[r] = (uint32_t)at;
+	for (uint32_t r = 0; r < nn; r++) {
+		const pk__graph_node *n = &g->nodes[r];
+		while (next[r] < n->first_edge + n->edge_count) {
+			uint64_t key = keys[next[r]];
+			uint32_t to = (uint32_t)(key >> 32);
+			if (to != r) {
+				keys[next[r]] = keys[next[to]];
+				keys[next[to]++] = key;
+			} else {
+				next[r]++;
+			}
+		}
+		if (n->edge_count > 1)
+			qsort(&keys[n->first_edge], n->edge_count, sizeof *keys, by_key);
+	}
 	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
-		uint32_t caller = (uint32_t)(keys[r] >> 32);
 		pk__graph_edge e = {(uint32_t)keys[r], 0, 0};
 		memcpy(&keys[r], &e, sizeof e);
-		if (g->nodes[caller].edge_count++ == 0)
-			g->nodes[caller].first_edge = (uint32_t)r;
 	}
 	g->edges = (pk__graph_edge *)keys;
 	b->calls = NULL;
