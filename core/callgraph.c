@@ -68,7 +68,7 @@ typedef struct walk {
 	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
 	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
 	int64_t *sums;       /* nv per stack of the profile (negated for a base) */
-	uint64_t *counts;    /* by stack: its samples of any value */
+	uint32_t *counts;    /* by stack: its samples of any value */
 	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
 } walk;
 
@@ -520,7 +520,7 @@ static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
  * values are v, adds v to its leaf's flat values, and once to the
  * cumulative values of each distinct position and function in it and the
  * weight of each distinct call. */
-static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t samples)
+static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t samples)
 {
 	size_t nv = b->nv;
 	const uint32_t *path = b->path.items;
@@ -558,7 +558,7 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint64_t sampl
 		if (first_visit(b->edge_seen, e, visit)) {
 			pending[due++] = e;
 			PREFETCH(&g->edge_weight[(size_t)e * nv]);
-			edge->samples += (uint32_t)samples;
+			edge->samples += samples;
 		}
 	}
 	/* The weights last, each edge's once: their loads were asked for. */
@@ -847,8 +847,9 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	size_t one;
 	if (!every || count == 0)
 		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &one, err));
-	/* an edge's sample count is 32 bits wide, and counts samples */
-	if (pk_profile_sample_count(p) > UINT32_MAX)
+	/* sample counts (of a stack, of an edge) are 32 bits wide */
+	if (pk_profile_sample_count(p) > UINT32_MAX ||
+	    (o->base && pk_profile_sample_count(o->base) > UINT32_MAX))
 		return pk__error_set(err, PK_EUNSUPPORTED, "too many samples for a call graph");
 	size_t nv = every ? count : 1;
 	pk__graph *g = pk__calloc(1, sizeof *g);
