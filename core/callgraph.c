@@ -539,6 +539,14 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
 	size_t due = 0;
+	/* The stack's positions, then where their calls are likely found,
+	 * asked for together. */
+	for (size_t k = 0; k < depth; k++)
+		PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
+	for (size_t k = 0; k + 1 < depth; k++) {
+		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
+		PREFETCH(&g->edges[n->first_edge + n->edge_count / 2]);
+	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	add_vector(&g->node_flat[leaf * nv], v, nv);
 	if (cumulative)
