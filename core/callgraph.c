@@ -4,12 +4,14 @@
  *
  * Frames are expanded and named as the call tree does (core/calltree.c):
  * each line of a location is a frame, its last line the caller, and a
- * function is named as pprof names it at function granularity. Work is
- * done once per distinct stack of positions: samples (of the profile and
- * of the base) first add their values to their stack's, found by a hash
- * of its positions, then each stack is walked once. A stack is a path of positions,
- * so stacks that differ only below the granularity are one, and a base's
- * stack meets the profile's by its positions. */
+ * function is named as pprof names it at function granularity. Samples
+ * first add their values to their stack's. Stacks are then walked twice:
+ * the first walk finds the functions, positions and calls, which are
+ * sorted into the graph's arrays of their exact sizes, and the second
+ * adds the values there. So the graph is built without a copy, and a call
+ * costs its final record and values only. A stack is a path of positions;
+ * where a sum may be dropped as negative, stacks (and the base's) that are
+ * the same path meet first. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -35,27 +37,11 @@ typedef struct gnode {
 	uint64_t address;
 } gnode;
 
-typedef struct gedge {
-	uint32_t caller, callee;
-	bool inlined;
-	uint64_t samples;
-} gedge;
-
-/* A distinct stack: a path of nodes, root first, at seqs[at, at + len)
- * (INLINED_BIT: at least once reached as an inlined call). */
-typedef struct gstack {
-	size_t at;
-	uint32_t len;
-} gstack;
-
-/* The edge table holds the edges while stacks are walked, so that a
- * call costs one slot read: gedge items are written from it at the end. */
-typedef struct edge_slot {
-	uint32_t caller, callee;
-	uint32_t item; /* index + 1, INLINED_BIT: an inlined call; 0 = empty */
-	uint32_t seen; /* the last visit counted */
-	uint64_t samples;
-} edge_slot;
+/* A distinct path of nodes, when stacks must meet by their paths: the
+ * first stack found with it (stack of walks[walk]). */
+typedef struct gpath {
+	uint32_t walk, stack;
+} gpath;
 
 /* Open addressing over item indices; each slot keeps its key's hash so
  * that growing does not need the keys. */
@@ -70,21 +56,45 @@ typedef struct table {
 	size_t used;
 } table;
 
+/* What one profile's walk keeps: each location's nodes, root first (high
+ * bit: inlined), found on first use, the names of functions and objects,
+ * each interned once, and the sums of each stack's samples. */
+typedef struct walk {
+	const pk_profile *p;
+	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
+	uint32_t *loc_count;
+	pk__vec loc_nodes;   /* uint32_t */
+	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
+	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
+	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
+	int64_t *sums;       /* nv per stack of the profile (negated for a base) */
+	uint32_t *counts;    /* by stack: its samples of any value */
+	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
+} walk;
+
 typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	pk__vec funcs, nodes, edges, stacks; /* gfunc, gnode, gedge, gstack */
-	pk__vec seqs;                        /* uint32_t: the nodes of stacks */
-	table func_tab, node_tab, stack_tab; /* find them by key */
-	edge_slot *edge_slots;               /* edges by (caller, callee) */
-	size_t edge_slot_count;
-	pk__vec func_flat, func_cum, node_flat, node_cum; /* int64_t, nv per item */
-	pk__vec edge_weight, stack_values;                /* int64_t, nv per item */
-	pk__vec stack_samples;                            /* uint64_t per stack */
-	pk__vec func_seen, node_seen;                     /* uint32_t: the last visit counted */
-	uint32_t visit;
-	pk__vec text;    /* char: a name being put together */
+	walk walks[2]; /* the profile's, the base's */
+	size_t walk_count;
+	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
+	table func_tab, node_tab, path_tab; /* find them by key */
+	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
+	 * empty): calls are the most numerous items, so only keys are kept */
+	uint64_t *calls;
+	size_t call_slots, call_count;
+	/* the last visit counted; a byte each, so all are cleared when the
+	 * visits wrap around */
+	uint8_t *func_seen, *node_seen, *edge_seen;
+	uint8_t visit;
+	/* Stacks whose sums could be dropped as negative meet by their paths
+	 * first (a base's stack meets the profile's); else each stack is
+	 * walked on its own, which adds up to the same. */
+	bool paths;
+	pk__vec path_reps, path_values; /* gpath; int64_t, nv per path */
+	pk__vec text;                   /* char: a name being put together */
+	pk__vec path;                   /* uint32_t: the nodes of the stack at hand, root first */
 	pk__vec pending; /* uint32_t: edges of the stack walked whose weight is due */
 	int64_t *total, *left_out;
 } builder;
@@ -134,13 +144,6 @@ static void table_put(table *t, size_t at, uint32_t h, size_t item)
 	t->used++;
 }
 
-/* nv zeroed values for a new item in each of the given vectors. */
-static int add_values(builder *b, pk__vec *a, pk__vec *c)
-{
-	PK_FORWARD(pk__vec_push(a, sizeof(int64_t), NULL, b->nv, NULL));
-	return c ? pk__vec_push(c, sizeof(int64_t), NULL, b->nv, NULL) : 0;
-}
-
 static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t host,
                    uint32_t *out)
 {
@@ -161,8 +164,6 @@ static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, ui
 	gfunc f = {name, file, object, host, 0};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->funcs, sizeof f, &f, 1, &index));
-	PK_FORWARD(add_values(b, &b->func_flat, &b->func_cum));
-	PK_FORWARD(pk__vec_push(&b->func_seen, sizeof(uint32_t), NULL, 1, NULL));
 	table_put(&b->func_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
@@ -187,99 +188,53 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	gnode n = {func, line, address};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
-	PK_FORWARD(add_values(b, &b->node_flat, &b->node_cum));
-	PK_FORWARD(pk__vec_push(&b->node_seen, sizeof(uint32_t), NULL, 1, NULL));
 	table_put(&b->node_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
 
-static int grow_edge_slots(builder *b)
+static int grow_calls(builder *b)
 {
-	size_t count = b->edge_slot_count ? b->edge_slot_count * 2 : 256;
-	edge_slot *slots = pk__calloc(count, sizeof *slots);
+	size_t count = b->call_slots ? b->call_slots * 2 : 256;
+	uint64_t *slots = pk__calloc(count, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < b->edge_slot_count; i++) {
-		const edge_slot *e = &b->edge_slots[i];
-		if (e->item == 0)
+	for (size_t i = 0; i < b->call_slots; i++) {
+		uint64_t key = b->calls[i] - 1;
+		if (b->calls[i] == 0)
 			continue;
-		size_t at = mix(e->caller, e->callee) & (count - 1);
-		while (slots[at].item != 0)
+		size_t at = mix(key >> 32, key & UINT32_MAX) & (count - 1);
+		while (slots[at] != 0)
 			at = (at + 1) & (count - 1);
-		slots[at] = *e;
+		slots[at] = b->calls[i];
 	}
-	pk__free(b->edge_slots);
-	b->edge_slots = slots;
-	b->edge_slot_count = count;
+	pk__free(b->calls);
+	b->calls = slots;
+	b->call_slots = count;
 	return 0;
 }
 
-static int edge_of(builder *b, uint32_t caller, uint32_t callee, edge_slot **out)
+/* The slot of the call from node caller to function callee. */
+static size_t call_slot(const builder *b, uint32_t caller, uint32_t callee)
 {
-	if ((b->edges.count + 1) * 2 > b->edge_slot_count)
-		PK_FORWARD(grow_edge_slots(b));
-	size_t mask = b->edge_slot_count - 1;
-	size_t at = mix(caller, callee) & mask;
-	for (; b->edge_slots[at].item != 0; at = (at + 1) & mask) {
-		edge_slot *e = &b->edge_slots[at];
-		if (e->caller == caller && e->callee == callee) {
-			*out = e;
+	return mix(caller, callee) & (b->call_slots - 1);
+}
+
+static int add_call(builder *b, uint32_t caller, uint32_t callee)
+{
+	/* Slots are keys themselves, so they can be fuller than the tables
+	 * of indices. */
+	if ((b->call_count + 1) * 4 > b->call_slots * 3)
+		PK_FORWARD(grow_calls(b));
+	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	size_t at = call_slot(b, caller, callee);
+	for (; b->calls[at] != 0; at = (at + 1) & (b->call_slots - 1))
+		if (b->calls[at] == key)
 			return 0;
-		}
-	}
-	if (b->edges.count >= MAX_ITEMS)
+	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gedge e = {caller, callee, false, 0};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&b->edges, sizeof e, &e, 1, &index));
-	PK_FORWARD(add_values(b, &b->edge_weight, NULL));
-	b->edge_slots[at] = (edge_slot){caller, callee, (uint32_t)index + 1, 0, 0};
-	*out = &b->edge_slots[at];
-	return 0;
-}
-
-/* The stack whose nodes were just put at seqs[at, ...): one found before
- * with the same nodes (which takes its INLINED_BITs, and the new copy is
- * dropped), or a new one. */
-static int stack_of(builder *b, size_t at, uint32_t *out)
-{
-	uint32_t *seqs = b->seqs.items, *seq = seqs + at;
-	size_t len = b->seqs.count - at;
-	uint64_t x = len;
-	for (size_t i = 0; i < len; i++)
-		x = (x ^ (seq[i] & ~INLINED_BIT)) * 0x100000001b3u;
-	uint32_t h = mix(x, len);
-	size_t slot_at;
-	PK_FORWARD(table_probe(&b->stack_tab, h, &slot_at));
-	gstack *stacks = b->stacks.items;
-	for (table *t = &b->stack_tab; t->slots[slot_at].item != 0;
-	     slot_at = (slot_at + 1) & (t->count - 1)) {
-		if (t->slots[slot_at].hash != h)
-			continue;
-		gstack *s = &stacks[t->slots[slot_at].item - 1];
-		uint32_t *old = seqs + s->at;
-		size_t i = 0;
-		if (s->len == len)
-			while (i < len && ((old[i] ^ seq[i]) & ~INLINED_BIT) == 0)
-				i++;
-		if (s->len != len || i != len)
-			continue;
-		for (i = 0; i < len; i++)
-			old[i] |= seq[i] & INLINED_BIT;
-		b->seqs.count = at;
-		*out = t->slots[slot_at].item - 1;
-		return 0;
-	}
-	if (b->stacks.count >= MAX_ITEMS)
-		return PK_ENOMEM;
-	gstack s = {at, (uint32_t)len};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&b->stacks, sizeof s, &s, 1, &index));
-	PK_FORWARD(add_values(b, &b->stack_values, NULL));
-	PK_FORWARD(pk__vec_push(&b->stack_samples, sizeof(uint64_t), NULL, 1, NULL));
-	table_put(&b->stack_tab, slot_at, h, index);
-	*out = (uint32_t)index;
+	b->calls[at] = key;
+	b->call_count++;
 	return 0;
 }
 
@@ -289,19 +244,6 @@ static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
 {
 	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
 }
-
-/* What one profile's walk keeps: each location's nodes, root first (high
- * bit: inlined), found on first use, and the names of functions and
- * objects, each interned once. */
-typedef struct walk {
-	const pk_profile *p;
-	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
-	uint32_t *loc_count;
-	pk__vec loc_nodes;   /* uint32_t */
-	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
-	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
-	uint32_t *object_id; /* by mapping (the last: none): its file's id + 1 */
-} walk;
 
 /* The node of one line of a location (line NULL: one without lines).
  * *host is the file of the location's last line, the code the others were
@@ -393,316 +335,451 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 }
 
 /* Count once: whether item i was not yet seen in this visit. */
-static bool first_visit(pk__vec *seen, uint32_t i, uint32_t visit)
+static bool first_visit(uint8_t *seen, uint32_t i, uint8_t visit)
 {
-	uint32_t *s = &PK_VEC_AT(*seen, uint32_t, i);
-	if (*s == visit)
+	if (seen[i] == visit)
 		return false;
-	*s = visit;
+	seen[i] = visit;
 	return true;
 }
 
-/* Add one distinct stack of the profile to the prefix tree, with the
- * values and sample count of its samples. */
-static int add_stack(builder *b, walk *w, size_t s, const int64_t *v, uint64_t samples)
+/* Put the nodes of stack s of walk w, root first, in b->path. */
+static int expand(builder *b, walk *w, size_t s)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	size_t at = b->seqs.count;
+	b->path.count = 0;
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_push(&b->seqs, sizeof(uint32_t), nodes, count, NULL));
+		PK_FORWARD(pk__vec_push(&b->path, sizeof(uint32_t), nodes, count, NULL));
 	}
-	if (b->seqs.count == at)
-		return 0;
-	if (b->seqs.count - at >= UINT32_MAX)
-		return PK_ENOMEM;
-	uint32_t stack;
-	PK_FORWARD(stack_of(b, at, &stack));
-	add_vector(&PK_VEC_AT(b->stack_values, int64_t, (size_t)stack * b->nv), v, b->nv);
-	PK_VEC_AT(b->stack_samples, uint64_t, stack) += samples;
+	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
+}
+
+/* Whether path r has the nodes of b->path, inlined or not. */
+static int same_path(builder *b, const gpath *r, bool *out)
+{
+	walk *w = &b->walks[r->walk];
+	const uint32_t *locs, *path = b->path.items;
+	size_t depth = pk_profile_stack(w->p, r->stack, &locs), len = b->path.count, i = 0;
+	*out = false;
+	for (size_t k = depth; k-- > 0;) {
+		const uint32_t *nodes;
+		uint32_t count;
+		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
+		for (uint32_t j = 0; j < count; j++, i++)
+			if (i == len || ((nodes[j] ^ path[i]) & ~INLINED_BIT) != 0)
+				return 0;
+	}
+	*out = i == len;
 	return 0;
 }
 
-/* Add profile p, whose sample type types[k] is value k, negated for a base:
- * first each stack's sum, then each stack once. */
-static int add_profile(builder *b, const pk_profile *p, const size_t *types, bool base)
+/* The path of stack s of walks[wi] (in b->path), found or added. */
+static int path_of(builder *b, uint32_t wi, uint32_t s, uint32_t *out)
+{
+	const uint32_t *path = b->path.items;
+	size_t len = b->path.count;
+	uint64_t x = len;
+	for (size_t i = 0; i < len; i++)
+		x = (x ^ (path[i] & ~INLINED_BIT)) * 0x100000001b3u;
+	uint32_t h = mix(x, len);
+	size_t at;
+	PK_FORWARD(table_probe(&b->path_tab, h, &at));
+	for (table *t = &b->path_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		if (t->slots[at].hash != h)
+			continue;
+		bool same;
+		PK_FORWARD(
+		    same_path(b, &PK_VEC_AT(b->path_reps, gpath, t->slots[at].item - 1), &same));
+		if (same) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (b->path_reps.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	gpath r = {wi, s};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->path_reps, sizeof r, &r, 1, &index));
+	PK_FORWARD(pk__vec_push(&b->path_values, sizeof(int64_t), NULL, b->nv, NULL));
+	table_put(&b->path_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+/* Sum the samples of profile p, whose sample type types[k] is value k,
+ * negated for a base, by stack into a new walk. */
+static int sum_profile(builder *b, const pk_profile *p, const size_t *types, bool base)
 {
 	size_t nv = b->nv;
 	size_t stacks = pk_profile_stack_count(p), locations = pk_profile_location_count(p);
-	walk w = {p, NULL, NULL, {0}, NULL, NULL, NULL};
-	int64_t *sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *sums);
-	uint64_t *counts = pk__calloc(stacks + 1, sizeof *counts);
-	w.loc_start = pk__calloc(locations + 1, sizeof *w.loc_start);
-	w.loc_count = pk__calloc(locations + 1, sizeof *w.loc_count);
 	size_t functions = pk_profile_function_count(p), mappings = pk_profile_mapping_count(p);
-	w.fn_name = pk__calloc(functions + 1, sizeof *w.fn_name);
-	w.fn_file = pk__calloc(functions + 1, sizeof *w.fn_file);
-	w.object_id = pk__calloc(mappings + 1, sizeof *w.object_id);
-	int rc =
-	    sums && counts && w.loc_start && w.loc_count && w.fn_name && w.fn_file && w.object_id
-	        ? 0
-	        : PK_ENOMEM;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	walk *w = &b->walks[b->walk_count++];
+	w->p = p;
+	w->sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *w->sums);
+	w->counts = pk__calloc(stacks + 1, sizeof *w->counts);
+	w->loc_start = pk__calloc(locations + 1, sizeof *w->loc_start);
+	w->loc_count = pk__calloc(locations + 1, sizeof *w->loc_count);
+	w->fn_name = pk__calloc(functions + 1, sizeof *w->fn_name);
+	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
+	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
+	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
+	    !w->fn_file || !w->object_id)
+		return PK_ENOMEM;
+	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
+		int64_t *sum = &w->sums[(size_t)s.stack * nv];
 		bool any = false;
 		for (size_t k = 0; k < nv; k++) {
 			int64_t v = s.values[types[k]];
 			v = base ? (int64_t)(0 - (uint64_t)v) : v;
 			any |= v != 0;
 			b->total[k] = pk__add(b->total[k], v);
-			sums[(size_t)s.stack * nv + k] = pk__add(sums[(size_t)s.stack * nv + k], v);
+			sum[k] = pk__add(sum[k], v);
 		}
-		counts[s.stack] += any;
+		w->counts[s.stack] += any;
 	}
-	for (size_t s = 0; rc == 0 && s < stacks; s++)
-		if (counts[s] != 0)
-			rc = add_stack(b, &w, s, &sums[s * nv], base ? 0 : counts[s]);
-	pk__free(sums);
-	pk__free(counts);
-	pk__free(w.loc_start);
-	pk__free(w.loc_count);
-	pk__free(w.fn_name);
-	pk__free(w.fn_file);
-	pk__free(w.object_id);
-	pk__vec_free(&w.loc_nodes);
-	return rc;
+	return 0;
 }
 
-/* Walk stack s, whose values are v: v to its leaf's flat values, and once
- * to the cumulative values of each distinct position and function in it
- * and the weight of each distinct call. */
-static int walk_stack(builder *b, uint32_t s, const int64_t *v, uint64_t samples)
+/* With paths: each stack's path, and each path's sums; a path's negative
+ * sums go to left_out. */
+static int add_paths(builder *b)
 {
 	size_t nv = b->nv;
-	const gstack *stack = &PK_VEC_AT(b->stacks, gstack, s);
-	const uint32_t *path = (const uint32_t *)b->seqs.items + stack->at;
-	size_t depth = stack->len;
-	uint32_t visit = ++b->visit;
-	if (b->edge_slot_count > 0) {
-		size_t mask = b->edge_slot_count - 1;
-		for (size_t k = 1; k < depth; k++) {
-			uint32_t func = PK_VEC_AT(b->nodes, gnode, path[k] & ~INLINED_BIT).func;
-			PK_PREFETCH(&b->edge_slots[mix(path[k - 1] & ~INLINED_BIT, func) & mask]);
+	for (uint32_t wi = 0; wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		w->path = pk__malloc(pk__mul(stacks + 1, sizeof *w->path));
+		if (w->path == NULL)
+			return PK_ENOMEM;
+		for (size_t s = 0; s < stacks; s++) {
+			w->path[s] = PK_NONE;
+			if (w->counts[s] == 0)
+				continue;
+			PK_FORWARD(expand(b, w, s));
+			if (b->path.count == 0)
+				continue;
+			PK_FORWARD(path_of(b, wi, (uint32_t)s, &w->path[s]));
+			add_vector(&PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv),
+			           &w->sums[s * nv], nv);
 		}
 	}
+	const int64_t *sums = b->path_values.items;
+	for (size_t i = 0; i < b->path_values.count; i++)
+		if (sums[i] < 0)
+			b->left_out[i % nv] = pk__add(b->left_out[i % nv], sums[i]);
+	return 0;
+}
+
+/* The first walk: the calls of the stack in b->path. */
+static int add_calls(builder *b)
+{
+	const uint32_t *path = b->path.items;
+	size_t depth = b->path.count;
+	const gnode *nodes = b->nodes.items;
+	if (b->call_slots > 0)
+		for (size_t k = 1; k < depth; k++)
+			PK_PREFETCH(&b->calls[call_slot(b, path[k - 1] & ~INLINED_BIT,
+			                             nodes[path[k] & ~INLINED_BIT].func)]);
+	for (size_t k = 1; k < depth; k++)
+		PK_FORWARD(
+		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
+	return 0;
+}
+
+/* The edge from node caller to function callee, which the first walk
+ * found: the caller's edges are sorted by callee. */
+static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
+{
+	uint32_t lo = g->nodes[caller].first_edge, hi = lo + g->nodes[caller].edge_count;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (g->edges[mid].callee <= callee)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The second walk: the stack in b->path (nodes of the graph), whose
+ * values are v, adds v to its leaf's flat values, and once to the
+ * cumulative values of each distinct position and function in it and the
+ * weight of each distinct call. */
+static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t samples)
+{
+	size_t nv = b->nv;
+	const uint32_t *path = b->path.items;
+	size_t depth = b->path.count;
+	bool cumulative = g->node_cum != NULL;
+	if (++b->visit == 0) {
+		memset(b->edge_seen, 0, g->edge_count);
+		if (cumulative) {
+			memset(b->func_seen, 0, g->function_count);
+			memset(b->node_seen, 0, g->node_count);
+		}
+		b->visit = 1;
+	}
+	uint8_t visit = b->visit;
 	b->pending.count = 0;
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
 	size_t due = 0;
+	/* The stack's positions, then where their calls are likely found,
+	 * asked for together. */
+	for (size_t k = 0; k < depth; k++)
+		PK_PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
+	for (size_t k = 0; k + 1 < depth; k++) {
+		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
+		PK_PREFETCH(&g->edges[n->first_edge + n->edge_count / 2]);
+	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
-	uint32_t leaf_func = PK_VEC_AT(b->nodes, gnode, leaf).func;
-	add_vector(&PK_VEC_AT(b->node_flat, int64_t, leaf * nv), v, nv);
-	add_vector(&PK_VEC_AT(b->func_flat, int64_t, leaf_func * nv), v, nv);
+	add_vector(&g->node_flat[leaf * nv], v, nv);
+	if (cumulative)
+		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
 	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
-		uint32_t func = PK_VEC_AT(b->nodes, gnode, node).func;
-		if (first_visit(&b->node_seen, node, visit))
-			add_vector(&PK_VEC_AT(b->node_cum, int64_t, node * nv), v, nv);
-		if (first_visit(&b->func_seen, func, visit))
-			add_vector(&PK_VEC_AT(b->func_cum, int64_t, func * nv), v, nv);
+		uint32_t func = g->nodes[node].function;
+		if (cumulative && first_visit(b->node_seen, node, visit))
+			add_vector(&g->node_cum[node * nv], v, nv);
+		if (cumulative && first_visit(b->func_seen, func, visit))
+			add_vector(&g->function_cum[func * nv], v, nv);
 		if (k == 0)
 			continue;
-		edge_slot *edge;
-		PK_FORWARD(edge_of(b, path[k - 1] & ~INLINED_BIT, func, &edge));
-		edge->item |= path[k] & INLINED_BIT;
-		if (edge->seen != visit) {
-			uint32_t e = (edge->item & ~INLINED_BIT) - 1;
-			edge->seen = visit;
+		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
+		pk__graph_edge *edge = &g->edges[e];
+		edge->inlined |= (path[k] & INLINED_BIT) != 0;
+		if (first_visit(b->edge_seen, e, visit)) {
 			pending[due++] = e;
-			PK_PREFETCH(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)e * nv));
+			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
 			edge->samples += samples;
 		}
 	}
 	/* The weights last, each edge's once: their loads were asked for. */
 	for (size_t i = 0; i < due; i++)
-		add_vector(&PK_VEC_AT(b->edge_weight, int64_t, (size_t)pending[i] * nv), v, nv);
+		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
 	return 0;
 }
 
-/* Walk every stack once; with drop_negative, a stack's negative value
- * counts 0 and goes to left_out instead. Stacks of no value add nothing. */
-static int walk_stacks(builder *b, bool drop_negative)
+/* Walk every stack of a value once: with g NULL, the first walk; else the
+ * second, into g. With drop_negative, a value whose sum (its path's, with
+ * paths) is negative counts 0. */
+static int walk_stacks(builder *b, pk__graph *g)
 {
-	size_t nv = b->nv, count = b->stacks.count;
-	if (count >= UINT32_MAX - b->visit)
-		return PK_ENOMEM;
+	size_t nv = b->nv;
+	bool drop = b->o->drop_negative;
 	int64_t *v = pk__calloc(nv + 1, sizeof *v);
 	if (v == NULL)
 		return PK_ENOMEM;
 	int rc = 0;
-	for (size_t s = 0; rc == 0 && s < count; s++) {
-		const int64_t *sum = &PK_VEC_AT(b->stack_values, int64_t, s * nv);
-		bool any = false;
-		for (size_t k = 0; k < nv; k++) {
-			v[k] = sum[k];
-			if (drop_negative && v[k] < 0) {
-				b->left_out[k] = pk__add(b->left_out[k], v[k]);
-				v[k] = 0;
+	for (uint32_t wi = 0; rc == 0 && wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		for (size_t s = 0; rc == 0 && s < stacks; s++) {
+			if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+				continue;
+			const int64_t *sum = &w->sums[s * nv], *of = sum;
+			if (b->paths)
+				of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
+			bool any = false;
+			for (size_t k = 0; k < nv; k++) {
+				bool dropped = drop && of[k] < 0;
+				v[k] = dropped ? 0 : sum[k];
+				any |= !dropped && of[k] != 0;
 			}
-			any |= v[k] != 0;
+			if (!any)
+				continue;
+			rc = expand(b, w, s);
+			if (rc < 0 || b->path.count == 0)
+				continue;
+			rc = g ? walk_stack(b, g, v, wi == 0 ? w->counts[s] : 0) : add_calls(b);
 		}
-		if (any)
-			rc =
-			    walk_stack(b, (uint32_t)s, v, PK_VEC_AT(b->stack_samples, uint64_t, s));
 	}
 	pk__free(v);
 	return rc;
 }
 
-/* ----------------------------------------------------------- finishing */
+/* ------------------------------------------------------------ sorting */
 
-typedef struct sort_node {
-	uint32_t func;
-	int64_t line;
-	uint64_t address;
-	uint32_t item;
-} sort_node;
-
-static int by_position(const void *a, const void *b)
+/* Orders of the builder's items by index, for pk__sort (the indices
+ * take less room than copies of the keys). */
+static int by_names(const void *a, const void *b, void *ctx)
 {
-	const sort_node *x = a, *y = b;
-	if (x->func != y->func)
-		return x->func < y->func ? -1 : 1;
+	const builder *bl = ctx;
+	const gfunc *x = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)a);
+	const gfunc *y = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)b);
+	uint32_t xs[] = {x->name, x->file, x->object, x->host};
+	uint32_t ys[] = {y->name, y->file, y->object, y->host};
+	int c = 0;
+	for (size_t k = 0; c == 0 && k < 4; k++)
+		c = xs[k] == ys[k] ? 0
+		                   : strcmp(pk__strtab_get(bl->strings, xs[k], NULL),
+		                            pk__strtab_get(bl->strings, ys[k], NULL));
+	return c;
+}
+
+typedef struct node_order {
+	const gnode *nodes;
+	const uint32_t *func_rank;
+} node_order;
+
+static int by_position(const void *a, const void *b, void *ctx)
+{
+	const node_order *o = ctx;
+	const gnode *x = &o->nodes[*(const uint32_t *)a], *y = &o->nodes[*(const uint32_t *)b];
+	uint32_t fx = o->func_rank[x->func], fy = o->func_rank[y->func];
+	if (fx != fy)
+		return fx < fy ? -1 : 1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return (x->address > y->address) - (x->address < y->address);
 }
 
-typedef struct sort_func {
-	const char *name, *file, *object, *host;
-	uint32_t item;
-} sort_func;
-
-static int by_names(const void *a, const void *b)
+static int by_key(const void *a, const void *b)
 {
-	const sort_func *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	if (c == 0)
-		c = strcmp(x->file, y->file);
-	if (c == 0)
-		c = strcmp(x->object, y->object);
-	return c ? c : strcmp(x->host, y->host);
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
 }
 
-/* Copy nv values of each item, in the order given, into a new array. */
-static int64_t *permute_values(const pk__vec *from, const uint32_t *order, size_t n, size_t nv)
+/* The graph's functions (by name, file and object), each function's
+ * nodes (by line and address) and each node's edges (by callee), from
+ * what the first walk found; the walks' nodes become the graph's. What
+ * only the first walk needed is freed as soon as it is read. */
+static int sort_graph(builder *b, pk__graph *g)
 {
-	int64_t *to = pk__malloc(pk__mul(n ? n : 1, pk__mul(nv ? nv : 1, sizeof *to)));
-	if (to == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		memcpy(&to[i * nv], &PK_VEC_AT(*from, int64_t, (size_t)order[i] * nv),
-		       nv * sizeof *to);
-	return to;
-}
+	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
+	pk__free(b->func_tab.slots);
+	pk__free(b->node_tab.slots);
+	b->func_tab = b->node_tab = (table){0};
+	/* The calls' keys where their slots were, then the rest let go. */
+	uint64_t *keys = b->calls;
+	for (size_t i = 0, n = 0; i < b->call_slots; i++)
+		if (keys[i] != 0)
+			keys[n++] = keys[i] - 1;
+	keys = pk__realloc(keys, b->call_slots * sizeof *keys, (ne + 1) * sizeof *keys);
+	if (keys == NULL)
+		return PK_ENOMEM;
+	b->calls = keys;
+	b->call_slots = ne + 1;
 
-/* The builder's items, sorted: functions by name, file and object; each
- * function's nodes by line and address; each node's edges by callee. */
-static int finish(builder *b, pk__graph *g)
-{
-	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->edges.count, nv = b->nv;
-	sort_func *fs = pk__calloc(nf + 1, sizeof *fs);
-	sort_node *ns = pk__calloc(nn + 1, sizeof *ns);
-	/* edges are ordered by two counting sorts, callee then caller */
-	uint32_t *by_callee = pk__calloc(ne + 1, sizeof *by_callee);
-	uint32_t *counts = pk__calloc((nf > nn ? nf : nn) + 2, sizeof *counts);
 	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
-	uint32_t *func_order = pk__calloc(nf + 1, sizeof *func_order);
-	uint32_t *node_order = pk__calloc(nn + 1, sizeof *node_order);
-	uint32_t *edge_order = pk__calloc(ne + 1, sizeof *edge_order);
+	uint32_t *order = pk__calloc((nf > nn ? nf : nn) + 1, sizeof *order);
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
-	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	g->edges = pk__calloc(ne + 1, sizeof *g->edges);
-	int rc = fs && ns && by_callee && counts && func_rank && node_rank && func_order &&
-	                 node_order && edge_order && g->functions && g->nodes && g->edges
-	             ? 0
-	             : PK_ENOMEM;
+	int rc = func_rank && node_rank && order && g->functions ? 0 : PK_ENOMEM;
 	if (rc < 0)
 		goto done;
-
-	const gfunc *funcs = b->funcs.items;
 	for (size_t i = 0; i < nf; i++)
-		fs[i] = (sort_func){pk__strtab_get(b->strings, funcs[i].name, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].file, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].object, NULL),
-		                    pk__strtab_get(b->strings, funcs[i].host, NULL), (uint32_t)i};
-	qsort(fs, nf, sizeof *fs, by_names);
+		order[i] = (uint32_t)i;
+	pk__sort(order, nf, sizeof *order, by_names, b);
+	const gfunc *funcs = b->funcs.items;
 	for (size_t r = 0; r < nf; r++) {
-		func_order[r] = fs[r].item;
-		func_rank[fs[r].item] = (uint32_t)r;
-		const gfunc *f = &funcs[fs[r].item];
-		g->functions[r] = (pk__graph_function){
-		    fs[r].name, fs[r].file, fs[r].object, fs[r].host, f->start_line, 0, 0};
+		const gfunc *f = &funcs[order[r]];
+		func_rank[order[r]] = (uint32_t)r;
+		g->functions[r] = (pk__graph_function){pk__strtab_get(b->strings, f->name, NULL),
+		                                       pk__strtab_get(b->strings, f->file, NULL),
+		                                       pk__strtab_get(b->strings, f->object, NULL),
+		                                       pk__strtab_get(b->strings, f->host, NULL),
+		                                       f->start_line,
+		                                       0,
+		                                       0};
 	}
+	pk__vec_free(&b->funcs);
 
-	const gnode *nodes = b->nodes.items;
+	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
+	if (g->nodes == NULL) {
+		rc = PK_ENOMEM;
+		goto done;
+	}
 	for (size_t i = 0; i < nn; i++)
-		ns[i] = (sort_node){func_rank[nodes[i].func], nodes[i].line, nodes[i].address,
-		                    (uint32_t)i};
-	qsort(ns, nn, sizeof *ns, by_position);
+		order[i] = (uint32_t)i;
+	node_order no = {b->nodes.items, func_rank};
+	pk__sort(order, nn, sizeof *order, by_position, &no);
 	for (size_t r = 0; r < nn; r++) {
-		uint32_t i = ns[r].item;
-		node_order[r] = i;
-		node_rank[i] = (uint32_t)r;
-		uint32_t f = func_rank[nodes[i].func];
-		g->nodes[r] = (pk__graph_node){f, nodes[i].line, nodes[i].address, 0, 0};
+		const gnode *n = &no.nodes[order[r]];
+		uint32_t f = func_rank[n->func];
+		node_rank[order[r]] = (uint32_t)r;
+		g->nodes[r] = (pk__graph_node){f, n->line, n->address, 0, 0};
 		if (g->functions[f].node_count++ == 0)
 			g->functions[f].first_node = (uint32_t)r;
 	}
-
-	const gedge *edges = b->edges.items;
-	for (size_t i = 0; i < ne; i++)
-		counts[func_rank[edges[i].callee] + 1]++;
-	for (size_t r = 0; r < nf; r++)
-		counts[r + 1] += counts[r];
-	for (size_t i = 0; i < ne; i++)
-		by_callee[counts[func_rank[edges[i].callee]]++] = (uint32_t)i;
-	memset(counts, 0, ((nf > nn ? nf : nn) + 2) * sizeof *counts);
-	for (size_t i = 0; i < ne; i++)
-		counts[node_rank[edges[i].caller] + 1]++;
-	for (size_t r = 0; r < nn; r++)
-		counts[r + 1] += counts[r];
-	for (size_t k = 0; k < ne; k++) {
-		uint32_t i = by_callee[k];
-		edge_order[counts[node_rank[edges[i].caller]]++] = i;
+	pk__vec_free(&b->nodes);
+	for (size_t i = 0; i < b->walk_count; i++) {
+		uint32_t *loc_nodes = b->walks[i].loc_nodes.items;
+		for (size_t k = 0; k < b->walks[i].loc_nodes.count; k++)
+			loc_nodes[k] =
+			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
 	}
+
+	/* The keys in the graph's order, in place (qsort would want a copy):
+	 * by caller into buckets, each a node's edges, then each bucket by
+	 * callee. Then each key's slot takes its edge, and the graph the
+	 * slots. */
+	for (size_t i = 0; i < ne; i++) {
+		uint32_t caller = node_rank[keys[i] >> 32];
+		keys[i] = (uint64_t)caller << 32 | func_rank[keys[i] & UINT32_MAX];
+		g->nodes[caller].edge_count++;
+	}
+	uint32_t *next = order; /* where each bucket's next key goes */
+	for (size_t r = 0, at = 0; r < nn; at += g->nodes[r].edge_count, r++)
+		g->nodes[r].first_edge = next[r] = (uint32_t)at;
+	for (uint32_t r = 0; r < nn; r++) {
+		const pk__graph_node *n = &g->nodes[r];
+		while (next[r] < n->first_edge + n->edge_count) {
+			uint64_t key = keys[next[r]];
+			uint32_t to = (uint32_t)(key >> 32);
+			if (to != r) {
+				keys[next[r]] = keys[next[to]];
+				keys[next[to]++] = key;
+			} else {
+				next[r]++;
+			}
+		}
+		if (n->edge_count > 1)
+			qsort(&keys[n->first_edge], n->edge_count, sizeof *keys, by_key);
+	}
+	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
-		uint32_t i = edge_order[r];
-		uint32_t caller = node_rank[edges[i].caller];
-		g->edges[r] = (pk__graph_edge){caller, func_rank[edges[i].callee], edges[i].inlined,
-		                               edges[i].samples};
-		if (g->nodes[caller].edge_count++ == 0)
-			g->nodes[caller].first_edge = (uint32_t)r;
+		pk__graph_edge e = {(uint32_t)keys[r], 0, 0};
+		memcpy(&keys[r], &e, sizeof e);
 	}
-
+	g->edges = (pk__graph_edge *)keys;
+	b->calls = NULL;
 	g->function_count = nf;
 	g->node_count = nn;
 	g->edge_count = ne;
-	g->function_flat = permute_values(&b->func_flat, func_order, nf, nv);
-	g->function_cum = permute_values(&b->func_cum, func_order, nf, nv);
-	g->node_flat = permute_values(&b->node_flat, node_order, nn, nv);
-	g->node_cum = permute_values(&b->node_cum, node_order, nn, nv);
-	g->edge_weight = permute_values(&b->edge_weight, edge_order, ne, nv);
-	if (!g->function_flat || !g->function_cum || !g->node_flat || !g->node_cum ||
-	    !g->edge_weight)
-		rc = PK_ENOMEM;
 done:
-	pk__free(fs);
-	pk__free(ns);
-	pk__free(by_callee);
-	pk__free(counts);
 	pk__free(func_rank);
 	pk__free(node_rank);
-	pk__free(func_order);
-	pk__free(node_order);
-	pk__free(edge_order);
+	pk__free(order);
 	return rc;
+}
+
+/* Zeroed values for the second walk, and what counts items once. */
+static int add_values(builder *b, pk__graph *g)
+{
+	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
+	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
+	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
+	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
+	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
+		return PK_ENOMEM;
+	if (!b->o->cumulative)
+		return 0;
+	g->function_flat = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
+	g->function_cum = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
+	g->node_cum = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
+	b->func_seen = pk__calloc(nf + 1, sizeof *b->func_seen);
+	b->node_seen = pk__calloc(nn + 1, sizeof *b->node_seen);
+	return g->function_flat && g->function_cum && g->node_cum && b->func_seen && b->node_seen
+	           ? 0
+	           : PK_ENOMEM;
 }
 
 /* ------------------------------------------------------------ building */
@@ -727,16 +804,39 @@ static int base_type(const pk_profile *p, size_t type, const pk_profile *base, s
 
 static void builder_free(builder *b)
 {
-	pk__vec *vecs[] = {&b->funcs,       &b->nodes,        &b->edges,         &b->stacks,
-	                   &b->func_flat,   &b->func_cum,     &b->node_flat,     &b->node_cum,
-	                   &b->edge_weight, &b->stack_values, &b->stack_samples, &b->func_seen,
-	                   &b->node_seen,   &b->seqs,         &b->text,          &b->pending};
-	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
-		pk__vec_free(vecs[i]);
+	pk__vec_free(&b->funcs);
+	pk__vec_free(&b->nodes);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
-	pk__free(b->edge_slots);
-	pk__free(b->stack_tab.slots);
+	pk__free(b->calls);
+	for (size_t i = 0; i < b->walk_count; i++) {
+		walk *w = &b->walks[i];
+		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
+		                  w->object_id, w->sums,      w->counts,  w->path};
+		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
+			pk__free(arrays[k]);
+		pk__vec_free(&w->loc_nodes);
+	}
+	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path, &b->pending};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
+	pk__free(b->path_tab.slots);
+	pk__free(b->func_seen);
+	pk__free(b->node_seen);
+	pk__free(b->edge_seen);
+}
+
+/* Whether a stack of the profile or base sums to a negative value. */
+static bool any_negative(const builder *b)
+{
+	for (size_t i = 0; i < b->walk_count; i++) {
+		const walk *w = &b->walks[i];
+		size_t n = pk_profile_stack_count(w->p) * b->nv;
+		for (size_t k = 0; k < n; k++)
+			if (w->sums[k] < 0)
+				return true;
+	}
+	return false;
 }
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out, pk_error *err)
@@ -747,6 +847,10 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	size_t one;
 	if (!every || count == 0)
 		PK_FORWARD(pk_profile_find_sample_type(p, o->sample_type, &one, err));
+	/* sample counts (of a stack, of an edge) are 32 bits wide */
+	if (pk_profile_sample_count(p) > UINT32_MAX ||
+	    (o->base && pk_profile_sample_count(o->base) > UINT32_MAX))
+		return pk__error_set(err, PK_EUNSUPPORTED, "too many samples for a call graph");
 	size_t nv = every ? count : 1;
 	pk__graph *g = pk__calloc(1, sizeof *g);
 	struct pk__graph_data *d = pk__calloc(1, sizeof *d);
@@ -783,21 +887,20 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = pk__strtab_new(&d->strings);
 	b.strings = d->strings;
 	if (rc == 0)
-		rc = add_profile(&b, p, types, false);
+		rc = sum_profile(&b, p, types, false);
 	if (rc == 0 && o->base)
-		rc = add_profile(&b, o->base, base_types, true);
+		rc = sum_profile(&b, o->base, base_types, true);
+	b.paths = rc == 0 && o->drop_negative && (o->base || any_negative(&b));
+	if (b.paths)
+		rc = add_paths(&b);
 	if (rc == 0)
-		rc = walk_stacks(&b, o->drop_negative);
-	for (size_t i = 0; rc == 0 && i < b.edge_slot_count; i++) {
-		const edge_slot *s = &b.edge_slots[i];
-		if (s->item == 0)
-			continue;
-		gedge *e = &PK_VEC_AT(b.edges, gedge, (s->item & ~INLINED_BIT) - 1);
-		e->inlined = (s->item & INLINED_BIT) != 0;
-		e->samples = s->samples;
-	}
+		rc = walk_stacks(&b, NULL);
 	if (rc == 0)
-		rc = finish(&b, g);
+		rc = sort_graph(&b, g);
+	if (rc == 0)
+		rc = add_values(&b, g);
+	if (rc == 0)
+		rc = walk_stacks(&b, g);
 	builder_free(&b);
 	pk__free(base_types);
 	if (rc < 0) {

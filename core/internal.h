@@ -266,11 +266,11 @@ typedef struct pk__graph_node {
 	uint32_t first_edge, edge_count;
 } pk__graph_node;
 
+/* A call from the node whose edges it is among. */
 typedef struct pk__graph_edge {
-	uint32_t caller;  /* a node: the position the call is made from */
-	uint32_t callee;  /* a function */
-	bool inlined;     /* at least once an inlined call */
-	uint64_t samples; /* samples of the profile (not the base) that cross it */
+	uint32_t callee : 31; /* a function */
+	uint32_t inlined : 1; /* at least once an inlined call */
+	uint32_t samples;     /* samples of the profile (not the base) that cross it */
 } pk__graph_edge;
 
 typedef struct pk__graph {
@@ -283,7 +283,9 @@ typedef struct pk__graph {
 	size_t node_count;
 	pk__graph_edge *edges; /* grouped by caller, in node order */
 	size_t edge_count;
-	/* value_count entries per item: item i's are [i * value_count, ...) */
+	/* value_count entries per item: item i's are [i * value_count, ...);
+	 * node_cum and the function's only with the option cumulative (else
+	 * NULL) */
 	int64_t *node_flat, *node_cum;
 	int64_t *function_flat, *function_cum;
 	int64_t *edge_weight;
@@ -308,6 +310,9 @@ typedef struct pk__graph_options {
 	/* a stack whose value (after the base) is negative adds 0 to that
 	 * value instead, so every value in the graph is >= 0 */
 	bool drop_negative;
+	/* node_cum, function_flat and function_cum too (callgrind needs
+	 * none, and they cost memory) */
+	bool cumulative;
 } pk__graph_options;
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out,
@@ -369,9 +374,9 @@ typedef struct pk__report_info {
 
 typedef struct pk__report_edge {
 	uint32_t src, dst; /* infos */
-	int64_t weight, weight_div;
-	bool residual, inline_call, removed;
-	uint32_t stamp;
+	int64_t weight;
+	uint32_t stamp; /* the stack that last added to it */
+	bool inline_call, removed;
 } pk__report_edge;
 
 typedef struct pk__report_options {

@@ -443,9 +443,6 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 					if (e->stamp != stamp) {
 						e->stamp = stamp;
 						e->weight = pk__add(e->weight, w);
-						e->weight_div = pk__add(e->weight_div, dw);
-						if (residual)
-							e->residual = true;
 						if (ni == count - 1)
 							e->inline_call = false;
 					}

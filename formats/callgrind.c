@@ -2041,11 +2041,12 @@ static void cgw_entry(const cgw_writer *w, uint32_t f, uint64_t *address, uint64
 		*line = cgw_line(w->g->nodes[fn->first_node].line);
 }
 
-static int cgw_call(cgw_writer *w, const char *object, const char *file, uint32_t e)
+/* Call e, made at site. */
+static int cgw_call(cgw_writer *w, const char *object, const char *file, const pk__graph_node *site,
+                    uint32_t e)
 {
 	const pk__graph *g = w->g;
 	const pk__graph_edge *edge = &g->edges[e];
-	const pk__graph_node *site = &g->nodes[edge->caller];
 	const pk__graph_function *callee = &g->functions[edge->callee];
 	if (callee->object != object)
 		PK_FORWARD(cgw_put_compressed(w, "cob", w->objects, callee->object,
@@ -2127,7 +2128,7 @@ static int cgw_body(cgw_writer *w)
 			for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count;
 			     e++)
 				if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
-					PK_FORWARD(cgw_call(w, fn->object, fn->file, e));
+					PK_FORWARD(cgw_call(w, fn->object, fn->file, node, e));
 		}
 		if (w->out.count >= CGW_CHUNK)
 			PK_FORWARD(cgw_flush(w));
@@ -2212,8 +2213,12 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
                             pk_error *err)
 {
 	bool addresses = opts->granularity == PK_GRANULARITY_ADDRESSES;
-	pk__graph_options go = {opts->sample_type, true, opts->base,
-	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES, true};
+	pk__graph_options go = {opts->sample_type,
+	                        true,
+	                        opts->base,
+	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES,
+	                        true,
+	                        false};
 	pk__graph *g = NULL;
 	PK_FORWARD(pk__graph_build(p, &go, &g, err));
 	cgw_writer w = {0};

@@ -68,7 +68,7 @@ static void sample(pk_profile *p, const uint32_t *stack, size_t n, int64_t v0, i
 static pk__graph *build(const pk_profile *p, const char *type, bool all, const pk_profile *base,
                         int granularity)
 {
-	pk__graph_options o = {type, all, base, granularity, false};
+	pk__graph_options o = {type, all, base, granularity, false, true};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	if (pk__graph_build(p, &o, &g, &err) != 0)
@@ -253,6 +253,39 @@ static void test_graph_recursion(void **state)
 	pk_profile_free(p);
 }
 
+/* More stacks than the walk's visit stamps count (a byte) before they
+ * are cleared: recursion still counts once in each, and a call of the
+ * first stack and of the 256th (stamped alike) counts in both. */
+static void test_graph_recursion_many_stacks(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t a = fn(p, "a", "r.c", 0), m = fn(p, "main", "m.c", 0);
+	uint32_t a1 = loc1(p, a, 1), m1 = loc1(p, m, 1);
+	uint32_t shared = loc1(p, fn(p, "shared", "s.c", 0), 1);
+	for (int i = 0; i < 600; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "leaf%d", i);
+		uint32_t leaf = i == 0 || i == 255 ? shared : loc1(p, fn(p, name, "l.c", 0), 1);
+		if (i == 255)
+			sample(p, (uint32_t[]){leaf, a1, a1, a1, m1}, 5, 1, 0);
+		else
+			sample(p, (uint32_t[]){leaf, a1, a1, m1}, 4, 1, 0);
+	}
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(fcum(g, "a", 0), 600);
+	assert_int_equal(ncum(g, "a", 1, 0), 600);
+	assert_int_equal(weight(g, "a", 1, "a", 0), 600);
+	assert_int_equal(edge(g, "a", 1, "a", NULL)->samples, 600);
+	assert_int_equal(weight(g, "main", 1, "a", 0), 600);
+	assert_int_equal(weight(g, "a", 1, "shared", 0), 2);
+	assert_int_equal(fcum(g, "shared", 0), 2);
+	assert_int_equal(weight(g, "a", 1, "leaf599", 0), 1);
+	assert_int_equal(g->edge_count, 601);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
 /* A location whose code was inlined: its last line calls the others. */
 static void test_graph_inlined(void **state)
 {
@@ -392,7 +425,7 @@ static void test_graph_base(void **state)
 
 	/* The base needs every type written, by name and unit. */
 	pk_profile *other = new_profile("samples", NULL);
-	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false};
+	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false, true};
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), PK_ENOTFOUND);
 	assert_null(g);
@@ -409,7 +442,7 @@ static void test_graph_base(void **state)
 	pk_profile *empty;
 	assert_int_equal(pk_profile_new(&empty), 0);
 	pk_error err2 = PK_ERROR_INIT;
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false, true};
 	assert_int_equal(pk__graph_build(empty, &o, &g, &err2), PK_ENOTFOUND);
 	assert_string_equal(err2.message, "the profile has no sample types");
 	pk_profile_free(empty);
@@ -434,7 +467,7 @@ static void test_graph_drop_negative(void **state)
 	sample(now, (uint32_t[]){ma[0], mb[0]}, 2, 10, 1000);
 	sample(then, (uint32_t[]){ma[1], mb[1]}, 2, 4, 1500);
 	sample(then, (uint32_t[]){mb[1]}, 1, 3, 0);
-	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true};
+	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true, true};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), 0);
@@ -469,7 +502,7 @@ static void test_graph_drop_negative(void **state)
 	uint32_t m1 = loc(p, PK_NONE, 0x40, m, 2, PK_NONE, 0);
 	sample(p, (uint32_t[]){f1, m1}, 2, 5, 0);
 	sample(p, (uint32_t[]){f2, m1}, 2, -3, 0);
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true, true};
 	assert_int_equal(pk__graph_build(p, &o, &g, &err), 0);
 	assert_int_equal(fflat(g, "f", 0), 2);
 	assert_int_equal(weight(g, "main", 2, "f", 0), 2);
@@ -938,7 +971,7 @@ static void test_allocation_failures(void **state)
 			long calls;
 			if (what == 0) {
 				pk__graph_options o = {NULL, true, p, PK_GRANULARITY_ADDRESSES,
-				                       true};
+				                       true, true};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(p, &o, &g, &err);
 				calls = chaos.calls;
@@ -973,12 +1006,19 @@ static void test_allocation_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_graph_flat_cum_edges), cmocka_unit_test(test_graph_recursion),
-	    cmocka_unit_test(test_graph_inlined),        cmocka_unit_test(test_graph_inlined_hosts),
-	    cmocka_unit_test(test_graph_names),          cmocka_unit_test(test_graph_base),
-	    cmocka_unit_test(test_graph_drop_negative),  cmocka_unit_test(test_callgrind_text),
-	    cmocka_unit_test(test_callgrind_inlined),    cmocka_unit_test(test_callgrind_names),
-	    cmocka_unit_test(test_callgrind_negative),   cmocka_unit_test(test_callgrind_units),
+	    cmocka_unit_test(test_graph_flat_cum_edges),
+	    cmocka_unit_test(test_graph_recursion),
+	    cmocka_unit_test(test_graph_recursion_many_stacks),
+	    cmocka_unit_test(test_graph_inlined),
+	    cmocka_unit_test(test_graph_inlined_hosts),
+	    cmocka_unit_test(test_graph_names),
+	    cmocka_unit_test(test_graph_base),
+	    cmocka_unit_test(test_graph_drop_negative),
+	    cmocka_unit_test(test_callgrind_text),
+	    cmocka_unit_test(test_callgrind_inlined),
+	    cmocka_unit_test(test_callgrind_names),
+	    cmocka_unit_test(test_callgrind_negative),
+	    cmocka_unit_test(test_callgrind_units),
 	    cmocka_unit_test(test_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
