@@ -486,7 +486,7 @@ static int add_calls(builder *b)
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
 			PK_PREFETCH(&b->calls[call_slot(b, path[k - 1] & ~INLINED_BIT,
-			                             nodes[path[k] & ~INLINED_BIT].func)]);
+			                                nodes[path[k] & ~INLINED_BIT].func)]);
 	for (size_t k = 1; k < depth; k++)
 		PK_FORWARD(
 		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
