@@ -803,6 +803,33 @@ static void write_pieces(pk__sink *s, const unsigned char *big, size_t big_size)
 	}
 }
 
+/* Write data to a file at path through write (and gzip), commit it, and
+ * check that reading it back gives want. */
+static void write_and_read_back(const char *path, int gzip,
+                                void (*write)(pk__sink *, const unsigned char *, size_t),
+                                const unsigned char *data, size_t size, const void *want,
+                                size_t want_size)
+{
+	pk_error err = PK_ERROR_INIT;
+	pk__file_sink *f = NULL;
+	assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
+	pk__gzip_sink *g = NULL;
+	if (gzip)
+		assert_int_equal(pk__gzip_sink_new(pk__file_sink_base(f), &err, &g), 0);
+	write(gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f), data, size);
+	if (gzip)
+		assert_int_equal(pk__gzip_sink_finish(g), 0);
+	pk__gzip_sink_free(g);
+	assert_int_equal(pk__file_sink_commit(f), 0);
+	pk__input in;
+	assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.was_gzip, gzip);
+	assert_int_equal(in.size, want_size);
+	assert_memory_equal(in.data, want, want_size);
+	pk__input_release(&in);
+	assert_int_equal(err.code, 0);
+}
+
 /* Small writes gather in the sinks' buffers: what comes out of a file
  * sink, plain or through gzip, is what a memory sink collects. */
 static void test_sinks_gather_small_writes(void **state)
@@ -818,24 +845,8 @@ static void test_sinks_gather_small_writes(void **state)
 	char *dir = make_temp_dir();
 	char path[4200];
 	snprintf(path, sizeof path, "%s/out.txt", dir);
-	for (int gzip = 0; gzip < 2; gzip++) {
-		pk__file_sink *f = NULL;
-		assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
-		pk__gzip_sink *g = NULL;
-		if (gzip)
-			assert_int_equal(pk__gzip_sink_new(pk__file_sink_base(f), &err, &g), 0);
-		write_pieces(gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f), big, big_size);
-		if (gzip)
-			assert_int_equal(pk__gzip_sink_finish(g), 0);
-		pk__gzip_sink_free(g);
-		assert_int_equal(pk__file_sink_commit(f), 0);
-		pk__input in;
-		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
-		assert_int_equal(in.was_gzip, gzip);
-		assert_int_equal(in.size, want.size);
-		assert_memory_equal(in.data, want.data, want.size);
-		pk__input_release(&in);
-	}
+	for (int gzip = 0; gzip < 2; gzip++)
+		write_and_read_back(path, gzip, write_pieces, big, big_size, want.data, want.size);
 	assert_int_equal(err.code, 0);
 	pk__buffer_sink_release(&want);
 	remove_dir(dir);
@@ -1107,26 +1118,8 @@ static void test_worker_sinks_keep_order(void **state)
 	char *dir = make_temp_dir();
 	char path[4200];
 	snprintf(path, sizeof path, "%s/out", dir);
-	for (int gzip = 0; gzip < 2; gzip++) {
-		pk_error err = PK_ERROR_INIT;
-		pk__file_sink *f = NULL;
-		assert_int_equal(pk__file_sink_open(path, &err, &f), 0);
-		pk__gzip_sink *g = NULL;
-		if (gzip)
-			assert_int_equal(pk__gzip_sink_new(pk__file_sink_base(f), &err, &g), 0);
-		write_shapes(gzip ? pk__gzip_sink_base(g) : pk__file_sink_base(f), data, size);
-		if (gzip)
-			assert_int_equal(pk__gzip_sink_finish(g), 0);
-		pk__gzip_sink_free(g);
-		assert_int_equal(pk__file_sink_commit(f), 0);
-		pk__input in;
-		assert_int_equal(pk__input_read_path(path, 0, NULL, &in, &err), 0);
-		assert_int_equal(in.was_gzip, gzip);
-		assert_int_equal(in.size, size);
-		assert_memory_equal(in.data, data, size);
-		pk__input_release(&in);
-		assert_int_equal(err.code, 0);
-	}
+	for (int gzip = 0; gzip < 2; gzip++)
+		write_and_read_back(path, gzip, write_shapes, data, size, data, size);
 
 	/* gzip into memory, and a gzip sink freed with a block in flight */
 	pk_error err = PK_ERROR_INIT;
