@@ -53,14 +53,20 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Lock w once the job handed over is done. */
+static void worker_lock_idle(worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->cond, &w->lock);
+}
+
 /* Until the job handed over is done. */
 static void worker_wait(worker *w)
 {
 	if (!w->started)
 		return;
-	pthread_mutex_lock(&w->lock);
-	while (w->busy)
-		pthread_cond_wait(&w->cond, &w->lock);
+	worker_lock_idle(w);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -86,9 +92,7 @@ static void worker_run(worker *w, void (*job)(void *ctx), void *ctx)
 		}
 		w->started = true;
 	}
-	pthread_mutex_lock(&w->lock);
-	while (w->busy)
-		pthread_cond_wait(&w->cond, &w->lock);
+	worker_lock_idle(w);
 	w->job = job;
 	w->ctx = ctx;
 	w->busy = true;
@@ -101,9 +105,7 @@ static void worker_stop(worker *w)
 {
 	if (!w->started)
 		return;
-	pthread_mutex_lock(&w->lock);
-	while (w->busy)
-		pthread_cond_wait(&w->cond, &w->lock);
+	worker_lock_idle(w);
 	w->quit = true;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
