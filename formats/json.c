@@ -507,7 +507,8 @@ static bool guess_tail(importer *im, size_t samples_at)
 	const size_t key_len = sizeof key - 1;
 	const unsigned char *d = im->data;
 	size_t i = skip_ws_back(d, samples_at, im->size);
-	if (im->seen[K_STRING_TABLE] || d[samples_at] != '[' || i == samples_at || d[i - 1] != '}')
+	if (im->seen[K_STRING_TABLE] || samples_at >= im->size || d[samples_at] != '[' ||
+	    i == samples_at || d[i - 1] != '}')
 		return false;
 	i = skip_ws_back(d, samples_at, i - 1);
 	if (i == samples_at || d[i - 1] != ']')

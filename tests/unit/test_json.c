@@ -604,6 +604,10 @@ static const bad_case bad_cases[] = {
      "invalid JSON: too big negative integer"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"locations\": [\"0x0\"]}]}", 3, 13,
      "samples[0].locations[0] refers to location id 0, which no location has"},
+    /* the input ends where the samples' value should be (the string
+     * table's guess from the end must not look past it: found by fuzz_json) */
+    {"{\"samples\":\t", 1, 13, "expected a JSON value, found the end of the input"},
+    {HEAD TYPES ",\n\"samples\": ", 3, 12, "expected a JSON value, found the end of the input"},
 };
 
 static void test_errors(void **state)
