@@ -110,21 +110,11 @@ static uint32_t mix(uint64_t a, uint64_t b)
 
 static int table_grow(table *t)
 {
-	size_t count = t->count ? t->count * 2 : 256;
-	slot *slots = pk__calloc(count, sizeof *slots);
-	if (slots == NULL)
+	slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 256, sizeof *grown,
+	                                    offsetof(slot, item), offsetof(slot, hash));
+	if (grown == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < t->count; i++) {
-		if (t->slots[i].item == 0)
-			continue;
-		size_t at = t->slots[i].hash & (count - 1);
-		while (slots[at].item != 0)
-			at = (at + 1) & (count - 1);
-		slots[at] = t->slots[i];
-	}
-	pk__free(t->slots);
-	t->slots = slots;
-	t->count = count;
+	t->slots = grown;
 	return 0;
 }
 

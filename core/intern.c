@@ -89,6 +89,34 @@ int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, si
 	return 0;
 }
 
+static uint32_t slot_word(const unsigned char *at)
+{
+	uint32_t word;
+	memcpy(&word, at, sizeof word);
+	return word;
+}
+
+void *pk__hashed_slots_grow(void *slots, size_t *slot_count, size_t first_count, size_t slot_size,
+                            size_t index_offset, size_t hash_offset)
+{
+	size_t n = *slot_count ? *slot_count * 2 : first_count;
+	unsigned char *grown = pk__calloc(n, slot_size);
+	if (grown == NULL)
+		return NULL;
+	for (size_t i = 0; i < *slot_count; i++) {
+		const unsigned char *s = (const unsigned char *)slots + i * slot_size;
+		if (slot_word(s + index_offset) == 0)
+			continue;
+		size_t at = slot_word(s + hash_offset) & (n - 1);
+		while (slot_word(grown + at * slot_size + index_offset) != 0)
+			at = (at + 1) & (n - 1);
+		memcpy(grown + at * slot_size, s, slot_size);
+	}
+	pk__free(slots);
+	*slot_count = n;
+	return grown;
+}
+
 int pk__strtab_new(pk__strtab **out)
 {
 	pk__strtab *t = pk__calloc(1, sizeof *t);

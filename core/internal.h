@@ -108,6 +108,14 @@ uint64_t pk__hash_bytes(const void *data, size_t len);
  * records back in. */
 int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, size_t count,
                    size_t stride, size_t hash_offset);
+/* The tables whose slots carry their key's 32-bit hash, so that growing
+ * reads no record: each slot of slot_size bytes holds uint32_t index + 1
+ * (0 = empty) at index_offset and the hash at hash_offset. Returns slots
+ * doubled (first_count of them when *slot_count is 0) with every used slot
+ * put back, and frees the old ones; NULL (nothing changed) when out of
+ * memory. */
+void *pk__hashed_slots_grow(void *slots, size_t *slot_count, size_t first_count, size_t slot_size,
+                            size_t index_offset, size_t hash_offset);
 
 /* ------------------------------------------------------------ id lookup */
 

@@ -321,21 +321,11 @@ static int table_room(id_table *t)
 {
 	if ((t->used + 1) * 2 <= t->count)
 		return 0;
-	size_t n = t->count ? t->count * 2 : 1024;
-	id_slot *grown = pk__calloc(n, sizeof *grown);
+	id_slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 1024, sizeof *grown,
+	                                       offsetof(id_slot, index), offsetof(id_slot, hash));
 	if (grown == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < t->count; i++) {
-		if (t->slots[i].index == 0)
-			continue;
-		size_t at = t->slots[i].hash & (n - 1);
-		while (grown[at].index != 0)
-			at = (at + 1) & (n - 1);
-		grown[at] = t->slots[i];
-	}
-	pk__free(t->slots);
 	t->slots = grown;
-	t->count = n;
 	return 0;
 }
 

@@ -286,22 +286,12 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 static int grow_stack_slots(pk_profile *p)
 {
-	size_t n = p->stack_slot_count ? p->stack_slot_count * 2 : 1024;
-	stack_slot *grown = pk__calloc(n, sizeof *grown);
+	stack_slot *grown =
+	    pk__hashed_slots_grow(p->stack_slots, &p->stack_slot_count, 1024, sizeof *grown,
+	                          offsetof(stack_slot, index), offsetof(stack_slot, hash));
 	if (grown == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < p->stack_slot_count; i++) {
-		const stack_slot *old = &p->stack_slots[i];
-		if (old->index == 0)
-			continue;
-		size_t at = old->hash & (n - 1);
-		while (grown[at].index != 0)
-			at = (at + 1) & (n - 1);
-		grown[at] = *old;
-	}
-	pk__free(p->stack_slots);
 	p->stack_slots = grown;
-	p->stack_slot_count = n;
 	return 0;
 }
 
