@@ -593,6 +593,10 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples);
  * sample-type-count values and labels of valid strings; the tail is kept
  * only if the stack is new. Both return 0 or PK_ENOMEM. */
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);
+/* A profile built (an import ends here): what only adding stacks needs,
+ * their hash table (2-4 slots of 16 bytes a stack), goes back to make room
+ * for what reads the profile next; adding more builds it again. */
+void pk__profile_shrink(pk_profile *p);
 /* Sample i (< the sample count) without its stack's locations, which
  * cost a cache miss per sample to look at: locations NULL, depth 0. */
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);

@@ -1,8 +1,9 @@
 /* profile.c - the profile model: building, reading back, validating.
  *
  * Everything lives in a few growable arrays owned by the profile. A sample
- * costs 8 bytes plus its values; its stack and its labels are interned,
- * so samples that share them share their storage. */
+ * costs 4 bytes (8 once any sample has labels) plus its values; its stack
+ * and its labels are interned, so samples that share them share their
+ * storage. */
 #include "internal.h"
 
 #include <assert.h>
@@ -22,11 +23,6 @@ typedef struct stack_slot {
 	uint32_t index; /* stack index + 1; 0 = empty */
 	uint32_t hash;
 } stack_slot;
-
-typedef struct sample_rec {
-	uint32_t stack;
-	uint32_t label_set; /* 0: no labels */
-} sample_rec;
 
 /* Samples share label sets as they share stacks: a profile has a few
  * distinct sets of labels (a handler, a thread) over millions of samples. */
@@ -53,7 +49,10 @@ struct pk_profile {
 	pk__vec stack_locations;
 	stack_slot *stack_slots; /* open addressing, a power of two of them */
 	size_t stack_slot_count;
-	pk__vec samples;       /* sample_rec */
+	pk__vec samples; /* uint32_t: each sample's stack */
+	/* uint32_t: each sample's label set (0: none); empty until a sample
+	 * has labels, as most profiles' samples have none */
+	pk__vec sample_labels;
 	pk__vec values;        /* int64_t, sample_types.count per sample */
 	pk__vec labels;        /* pk_label, label sets one after the other */
 	pk__vec label_sets;    /* label_set; set 0 is the empty one, once there are sets */
@@ -79,9 +78,10 @@ void pk_profile_free(pk_profile *p)
 	if (p == NULL)
 		return;
 	pk__strtab_free(p->strings);
-	pk__vec *vecs[] = {&p->sample_types, &p->comments, &p->mappings, &p->functions,
-	                   &p->locations,    &p->lines,    &p->stacks,   &p->stack_locations,
-	                   &p->samples,      &p->values,   &p->labels,   &p->label_sets};
+	pk__vec *vecs[] = {&p->sample_types, &p->comments,      &p->mappings, &p->functions,
+	                   &p->locations,    &p->lines,         &p->stacks,   &p->stack_locations,
+	                   &p->samples,      &p->sample_labels, &p->values,   &p->labels,
+	                   &p->label_sets};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
@@ -284,8 +284,40 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 /* ---------------------------------------------------------------- stacks */
 
+/* The hash a stack's slot keeps. */
+static uint32_t stack_hash(const uint32_t *locs, size_t depth)
+{
+	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The table pk__profile_shrink dropped, built again for every stack. */
+static int rebuild_stack_slots(pk_profile *p)
+{
+	size_t n = 1024;
+	while (n < 2 * (p->stacks.count + 1))
+		n *= 2;
+	stack_slot *slots = pk__calloc(n, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	const uint32_t *pool = p->stack_locations.items;
+	for (size_t i = 0; i < p->stacks.count; i++) {
+		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
+		uint32_t h = stack_hash(pool + start, pool[start - 1]);
+		size_t at = h & (n - 1);
+		while (slots[at].index != 0)
+			at = (at + 1) & (n - 1);
+		slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
+	}
+	p->stack_slots = slots;
+	p->stack_slot_count = n;
+	return 0;
+}
+
 static int grow_stack_slots(pk_profile *p)
 {
+	if (p->stack_slots == NULL && p->stacks.count > 0)
+		return rebuild_stack_slots(p);
 	stack_slot *grown =
 	    pk__hashed_slots_grow(p->stack_slots, &p->stack_slot_count, 1024, sizeof *grown,
 	                          offsetof(stack_slot, index), offsetof(stack_slot, hash));
@@ -313,8 +345,7 @@ static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 	uint32_t *pool = p->stack_locations.items;
 	size_t start = p->stack_locations.count + 1;
 	const uint32_t *locs = pool + start;
-	uint64_t h64 = pk__hash_bytes(locs, depth * sizeof *locs);
-	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
+	uint32_t h = stack_hash(locs, depth);
 	size_t mask = p->stack_slot_count - 1;
 	size_t at = h & mask;
 	for (const stack_slot *s; (s = &p->stack_slots[at])->index != 0; at = (at + 1) & mask) {
@@ -350,11 +381,18 @@ int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **
 	return 0;
 }
 
+void pk__profile_shrink(pk_profile *p)
+{
+	pk__free(p->stack_slots);
+	p->stack_slots = NULL;
+	p->stack_slot_count = 0;
+}
+
 int pk__profile_reserve_samples(pk_profile *p, size_t samples)
 {
 	if (samples > PK_NONE)
 		return 0; /* a hint only; adding them will say what is wrong */
-	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), samples));
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(uint32_t), samples));
 	return pk__vec_reserve(&p->values, sizeof(int64_t),
 	                       pk__mul(samples, p->sample_types.count));
 }
@@ -451,13 +489,25 @@ static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t
 	/* Reserve first, so that a failure leaves no stack without a sample
 	 * (a label set without one is harmless). */
 	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, stride));
-	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(sample_rec), 1));
-	sample_rec rec = {stack, 0};
+	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof stack, 1));
+	pk__vec *sets = &p->sample_labels;
+	uint32_t set = 0;
+	bool labeled = label_count > 0 || sets->count > 0;
+	if (labeled) {
+		/* The first sample with labels gives the samples before it set 0,
+		 * and room for as many samples as were reserved. */
+		size_t before = p->samples.count - sets->count;
+		PK_FORWARD(pk__vec_reserve(sets, sizeof set, p->samples.capacity - sets->count));
+		memset((uint32_t *)sets->items + sets->count, 0, before * sizeof set);
+		sets->count += before;
+	}
 	if (label_count > 0)
-		PK_FORWARD(intern_labels(p, labels, label_count, &rec.label_set));
+		PK_FORWARD(intern_labels(p, labels, label_count, &set));
 	if (stack == PK_NONE)
-		PK_FORWARD(intern_tail_stack(p, depth, &rec.stack));
-	PK_VEC_AT(p->samples, sample_rec, p->samples.count++) = rec;
+		PK_FORWARD(intern_tail_stack(p, depth, &stack));
+	PK_VEC_AT(p->samples, uint32_t, p->samples.count++) = stack;
+	if (labeled)
+		PK_VEC_AT(*sets, uint32_t, sets->count++) = set;
 	int64_t *dst = (int64_t *)p->values.items + p->values.count;
 	for (size_t i = 0; i < stride; i++)
 		dst[i] = values[i];
@@ -508,17 +558,16 @@ size_t pk_profile_sample_count(const pk_profile *p)
 
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 {
-	const sample_rec *rec = &PK_VEC_AT(p->samples, sample_rec, i);
 	size_t stride = p->sample_types.count;
-	out->stack = rec->stack;
+	uint32_t set = p->sample_labels.count ? PK_VEC_AT(p->sample_labels, uint32_t, i) : 0;
+	out->stack = PK_VEC_AT(p->samples, uint32_t, i);
 	out->locations = NULL;
 	out->depth = 0;
 	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
 	out->value_count = stride;
-	const label_set *set =
-	    rec->label_set ? &PK_VEC_AT(p->label_sets, label_set, rec->label_set) : NULL;
-	out->label_count = set ? set->count : 0;
-	out->labels = set ? &PK_VEC_AT(p->labels, pk_label, set->start) : NULL;
+	const label_set *rec = set ? &PK_VEC_AT(p->label_sets, label_set, set) : NULL;
+	out->label_count = rec ? rec->count : 0;
+	out->labels = rec ? &PK_VEC_AT(p->labels, pk_label, rec->start) : NULL;
 }
 
 int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)

@@ -183,6 +183,8 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 	                                             : f->import(in->data, in->size, &p, err);
 	if (rc == 0)
 		rc = pk_profile_validate(p, err);
+	if (rc == 0)
+		pk__profile_shrink(p);
 	if (rc < 0) {
 		pk_profile_free(p);
 		if (err != NULL && !had_error && in->was_gzip && err->offset >= 0 &&

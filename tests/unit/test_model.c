@@ -363,6 +363,85 @@ static void test_stack_dedup(void **state)
 	pk_profile_free(p);
 }
 
+/* pk_profile_add_sample with its n-th allocation failing, for n = 1, 2,
+ * ... until it succeeds: each failure must leave p as it was. */
+static void add_sample_failing(pk_profile *p, const uint32_t *stack, size_t depth,
+                               const pk_label *labels, size_t label_count)
+{
+	int64_t v = 1;
+	size_t count = pk_profile_sample_count(p);
+	for (long n = 1;; n++) {
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = pk_profile_add_sample(p, stack, depth, &v, 1, labels, label_count);
+		pk_set_allocator(NULL, NULL);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_int_equal(pk_profile_sample_count(p), count);
+	}
+	assert_int_equal(pk_profile_sample_count(p), count + 1);
+}
+
+/* Labels are kept per sample only once a sample has some: the samples
+ * before it read back with none, as do unlabeled ones after. */
+static void test_labels_after_unlabeled_samples(void **state)
+{
+	(void)state;
+	pk_profile *p = profile_with_locations(2);
+	pk_label label = {intern(p, "thread"), intern(p, "main"), 0, 0};
+	uint32_t stack[] = {0, 1};
+	int64_t v = 1;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pk_profile_add_sample(p, stack, 2, &v, 1, NULL, 0), 0);
+	add_sample_failing(p, stack, 2, &label, 1);
+	assert_int_equal(pk_profile_add_sample(p, stack, 1, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_sample_count(p), 5);
+	size_t want[] = {0, 0, 0, 1, 0};
+	for (size_t i = 0; i < 5; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_int_equal(s.label_count, want[i]);
+	}
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(p, 3, &s), 0);
+	assert_int_equal(s.labels[0].key, label.key);
+	assert_int_equal(s.labels[0].str, label.str);
+	pk_profile_free(p);
+}
+
+/* A profile read back has given its stack table back: adding samples to
+ * it builds the table again, so known stacks are still found. */
+static void test_stacks_added_after_read(void **state)
+{
+	(void)state;
+	pk_profile *p = profile_with_locations(3);
+	uint32_t a[] = {0, 1, 2}, b[] = {2, 1}, c[] = {1};
+	int64_t v = 1;
+	assert_int_equal(pk_profile_add_sample(p, a, 3, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, b, 2, &v, 1, NULL, 0), 0);
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pk_format_by_name("pprof");
+	void *buf = NULL;
+	size_t size = 0;
+	assert_int_equal(pk_profile_write_buffer(p, &wo, &buf, &size, NULL), 0);
+	pk_profile_free(p);
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	assert_int_equal(pk_profile_read_buffer(buf, size, &ro, &p, NULL, NULL), 0);
+	pk_free(buf);
+	add_sample_failing(p, b, 2, NULL, 0);
+	assert_int_equal(pk_profile_add_sample(p, c, 1, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, a, 3, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_stack_count(p), 3);
+	uint32_t want[] = {0, 1, 1, 2, 0};
+	for (size_t i = 0; i < 5; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_int_equal(s.stack, want[i]);
+	}
+	pk_profile_free(p);
+}
+
 /* 1,000,000 samples over 1,000 distinct stacks: each stack is stored once
  * and adding stays fast. */
 static void test_scale_million_samples(void **state)
@@ -863,6 +942,8 @@ int main(void)
 	    cmocka_unit_test(test_intern_nul_bytes),
 	    cmocka_unit_test(test_intern_many),
 	    cmocka_unit_test(test_stack_dedup),
+	    cmocka_unit_test(test_labels_after_unlabeled_samples),
+	    cmocka_unit_test(test_stacks_added_after_read),
 	    cmocka_unit_test(test_scale_million_samples),
 	    cmocka_unit_test(test_rejects_bad_references),
 	    cmocka_unit_test(test_sample_needs_sample_types),
