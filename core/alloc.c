@@ -120,14 +120,16 @@ char *pk__strdup(const char *s)
 	return d;
 }
 
-int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+/* Room for more elements: exactly that many, or (else) the next power of
+ * two of at least 16, so that appending one at a time costs amortized O(1). */
+static int vec_grow(pk__vec *v, size_t elem, size_t more, bool exact)
 {
 	if (more <= v->capacity - v->count)
 		return 0;
 	if (more > SIZE_MAX - v->count)
 		return PK_ENOMEM;
 	size_t need = v->count + more;
-	size_t cap = v->capacity ? v->capacity : 16;
+	size_t cap = exact ? need : v->capacity ? v->capacity : 16;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	size_t bytes = pk__mul(cap, elem);
@@ -137,6 +139,16 @@ int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
 	v->items = items;
 	v->capacity = cap;
 	return 0;
+}
+
+int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+{
+	return vec_grow(v, elem, more, false);
+}
+
+int pk__vec_reserve_exact(pk__vec *v, size_t elem, size_t more)
+{
+	return vec_grow(v, elem, more, true);
 }
 
 int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at)

@@ -40,6 +40,9 @@ typedef struct pk__vec {
 
 /* Make room for `more` elements; returns 0 or PK_ENOMEM. */
 int pk__vec_reserve(pk__vec *v, size_t elem, size_t more);
+/* The same for a count known up front: room for exactly that many more
+ * (growing later doubles from there). */
+int pk__vec_reserve_exact(pk__vec *v, size_t elem, size_t more);
 /* Append n elements copied from src (NULL: zeroed); *at gets their index. */
 int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at);
 void pk__vec_free(pk__vec *v);
@@ -593,6 +596,10 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples);
  * sample-type-count values and labels of valid strings; the tail is kept
  * only if the stack is new. Both return 0 or PK_ENOMEM. */
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);
+/* Presize the object arrays for counts known up front (a hint, as
+ * pk__profile_reserve_samples). */
+int pk__profile_reserve_objects(pk_profile *p, size_t mappings, size_t functions, size_t locations,
+                                size_t lines);
 /* A profile built (an import ends here): what only adding stacks needs,
  * their hash table (2-4 slots of 16 bytes a stack), goes back to make room
  * for what reads the profile next; adding more builds it again. */

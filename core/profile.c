@@ -9,9 +9,11 @@
 #include <assert.h>
 #include <string.h>
 
+/* 40 bytes (so at most 4G lines): a profile has a location per frame of its
+ * code. */
 typedef struct location_rec {
 	pk_location pub;
-	size_t line_start;
+	uint32_t line_start;
 	uint32_t line_count;
 } location_rec;
 
@@ -249,7 +251,9 @@ int pk_profile_add_location(pk_profile *p, const pk_location *loc, const pk_line
 	for (size_t i = 0; i < line_count; i++)
 		if (lines[i].function >= p->functions.count)
 			return PK_EINVAL;
-	location_rec rec = {*loc, p->lines.count, (uint32_t)line_count};
+	if (line_count > UINT32_MAX - p->lines.count)
+		return PK_ENOMEM;
+	location_rec rec = {*loc, (uint32_t)p->lines.count, (uint32_t)line_count};
 	if (rec.pub.id == 0)
 		rec.pub.id = p->locations.count + 1;
 	PK_FORWARD(pk__vec_reserve(&p->lines, sizeof *lines, line_count));
@@ -381,6 +385,17 @@ int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **
 	return 0;
 }
 
+int pk__profile_reserve_objects(pk_profile *p, size_t mappings, size_t functions, size_t locations,
+                                size_t lines)
+{
+	if (mappings > PK_NONE || functions > PK_NONE || locations > PK_NONE || lines > PK_NONE)
+		return 0; /* a hint only; adding them will say what is wrong */
+	PK_FORWARD(pk__vec_reserve_exact(&p->mappings, sizeof(pk_mapping), mappings));
+	PK_FORWARD(pk__vec_reserve_exact(&p->functions, sizeof(pk_function), functions));
+	PK_FORWARD(pk__vec_reserve_exact(&p->locations, sizeof(location_rec), locations));
+	return pk__vec_reserve_exact(&p->lines, sizeof(pk_line), lines);
+}
+
 void pk__profile_shrink(pk_profile *p)
 {
 	pk__free(p->stack_slots);
@@ -392,9 +407,9 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples)
 {
 	if (samples > PK_NONE)
 		return 0; /* a hint only; adding them will say what is wrong */
-	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof(uint32_t), samples));
-	return pk__vec_reserve(&p->values, sizeof(int64_t),
-	                       pk__mul(samples, p->sample_types.count));
+	PK_FORWARD(pk__vec_reserve_exact(&p->samples, sizeof(uint32_t), samples));
+	return pk__vec_reserve_exact(&p->values, sizeof(int64_t),
+	                             pk__mul(samples, p->sample_types.count));
 }
 
 size_t pk_profile_stack_count(const pk_profile *p)

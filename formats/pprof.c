@@ -623,10 +623,10 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 			im->kept = pk__discard_pages(im->kept, im->kept + r.pos);
 		}
 	}
-	/* Pages go back a MiB at a time: a madvise call per sample would
+	/* Pages go back 256 KiB at a time: a madvise call per sample would
 	 * cost more than the memory is worth, and a coarser step raises the
 	 * peak early in the walk, where new stacks grow the model fastest. */
-	const size_t discard_step = (size_t)1 << 20;
+	const size_t discard_step = (size_t)256 << 10;
 	unsigned char *kept = last ? im->kept : NULL;
 	while ((rc = next_field(&r, &f)) > 0) {
 		if (f.number != number)
@@ -647,7 +647,11 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	rc = walk_strings(&im);
-	if (rc == 0 && pk__import_state_init(&im.st, im.counts[3], im.counts[5], im.counts[4]) < 0)
+	/* A location has a line or more, but for unsymbolized ones. */
+	if (rc == 0 &&
+	    (pk__import_state_init(&im.st, im.counts[3], im.counts[5], im.counts[4]) < 0 ||
+	     pk__profile_reserve_objects(im.p, im.counts[3], im.counts[5], im.counts[4],
+	                                 im.counts[4]) < 0))
 		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_header(&im);
