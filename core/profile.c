@@ -1,9 +1,9 @@
 /* profile.c - the profile model: building, reading back, validating.
  *
  * Everything lives in a few growable arrays owned by the profile. A sample
- * costs 4 bytes (8 once any sample has labels) plus its values; its stack
- * and its labels are interned, so samples that share them share their
- * storage. */
+ * costs 8 bytes (4 until a sample has labels), or 4 plus its values when
+ * many are distinct; its stack, its labels and its values are interned,
+ * so samples that share them share their storage. */
 #include "internal.h"
 
 #include <assert.h>
@@ -25,6 +25,12 @@ typedef struct stack_slot {
 	uint32_t index; /* stack index + 1; 0 = empty */
 	uint32_t hash;
 } stack_slot;
+
+/* A slot of the table of distinct value vectors. */
+typedef struct value_slot {
+	uint32_t index; /* vector index + 1; 0 = empty */
+	uint32_t hash;
+} value_slot;
 
 /* Samples share label sets as they share stacks: a profile has a few
  * distinct sets of labels (a handler, a thread) over millions of samples. */
@@ -55,7 +61,16 @@ struct pk_profile {
 	/* uint32_t: each sample's label set (0: none); empty until a sample
 	 * has labels, as most profiles' samples have none */
 	pk__vec sample_labels;
-	pk__vec values;        /* int64_t, sample_types.count per sample */
+	/* int64_t, sample_types.count per vector: each sample's, or (until
+	 * own_values) each distinct one's */
+	pk__vec values;
+	/* uint32_t: each sample's vector in values. A CPU profile's values
+	 * are a few multiples of its period, so samples share them; once many
+	 * are distinct (a heap profile's), samples keep their own. */
+	pk__vec value_refs;
+	value_slot *value_slots; /* open addressing, a power of two of them */
+	size_t value_slot_count;
+	bool own_values;
 	pk__vec labels;        /* pk_label, label sets one after the other */
 	pk__vec label_sets;    /* label_set; set 0 is the empty one, once there are sets */
 	uint32_t *label_slots; /* hash table of label set index + 1 */
@@ -82,11 +97,12 @@ void pk_profile_free(pk_profile *p)
 	pk__strtab_free(p->strings);
 	pk__vec *vecs[] = {&p->sample_types, &p->comments,      &p->mappings, &p->functions,
 	                   &p->locations,    &p->lines,         &p->stacks,   &p->stack_locations,
-	                   &p->samples,      &p->sample_labels, &p->values,   &p->labels,
-	                   &p->label_sets};
+	                   &p->samples,      &p->sample_labels, &p->values,   &p->value_refs,
+	                   &p->labels,       &p->label_sets};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
+	pk__free(p->value_slots);
 	pk__free(p->label_slots);
 	pk__free(p);
 }
@@ -408,6 +424,8 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples)
 	if (samples > PK_NONE)
 		return 0; /* a hint only; adding them will say what is wrong */
 	PK_FORWARD(pk__vec_reserve_exact(&p->samples, sizeof(uint32_t), samples));
+	if (!p->own_values)
+		return pk__vec_reserve_exact(&p->value_refs, sizeof(uint32_t), samples);
 	return pk__vec_reserve_exact(&p->values, sizeof(int64_t),
 	                             pk__mul(samples, p->sample_types.count));
 }
@@ -494,6 +512,71 @@ int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 	return intern_tail_stack(p, depth, out);
 }
 
+/* The slot of the distinct vector equal to values, or the empty one
+ * where it goes. */
+static size_t find_values(const pk_profile *p, const int64_t *values, uint32_t hash)
+{
+	size_t stride = p->sample_types.count, mask = p->value_slot_count - 1;
+	const int64_t *seen = p->values.items;
+	size_t at = hash & mask;
+	for (const value_slot *s; (s = &p->value_slots[at])->index != 0; at = (at + 1) & mask)
+		if (s->hash == hash &&
+		    memcmp(seen + (s->index - 1) * stride, values, stride * sizeof *values) == 0)
+			break;
+	return at;
+}
+
+/* Give each sample its own values: sharing saves too little. */
+static int own_values(pk_profile *p)
+{
+	size_t stride = p->sample_types.count;
+	pk__vec own = {0};
+	PK_FORWARD(
+	    pk__vec_reserve_exact(&own, sizeof(int64_t), pk__mul(p->samples.capacity, stride)));
+	const int64_t *seen = p->values.items;
+	int64_t *dst = own.items;
+	for (size_t i = 0; i < p->samples.count; i++, dst += stride)
+		memcpy(dst, seen + PK_VEC_AT(p->value_refs, uint32_t, i) * stride,
+		       stride * sizeof *dst);
+	own.count = p->samples.count * stride;
+	pk__vec_free(&p->values);
+	pk__vec_free(&p->value_refs);
+	pk__free(p->value_slots);
+	p->value_slots = NULL;
+	p->value_slot_count = 0;
+	p->values = own;
+	p->own_values = true;
+	return 0;
+}
+
+/* Append values, a sample's, to the vectors (all reserved). */
+static void add_values(pk_profile *p, const int64_t *values)
+{
+	size_t stride = p->sample_types.count;
+	int64_t *dst = (int64_t *)p->values.items + p->values.count;
+	if (p->own_values) {
+		for (size_t i = 0; i < stride; i++)
+			dst[i] = values[i];
+		p->values.count += stride;
+		return;
+	}
+	uint64_t h64 = pk__hash_bytes(values, stride * sizeof *values);
+	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
+	size_t at = find_values(p, values, h);
+	size_t index = p->values.count / stride;
+	if (p->value_slots[at].index == 0) {
+		memcpy(dst, values, stride * sizeof *values);
+		p->values.count += stride;
+		p->value_slots[at] = (value_slot){(uint32_t)(index + 1), h};
+	}
+	PK_VEC_AT(p->value_refs, uint32_t, p->value_refs.count++) = p->value_slots[at].index - 1;
+	/* Once a quarter of the samples have a vector of their own, the
+	 * references and the table cost more than they save. A failure here
+	 * leaves them shared, as they were. */
+	if (index >= 1024 && index * 4 > p->samples.count)
+		(void)own_values(p);
+}
+
 /* A sample of stack (PK_NONE: the stack in the pool's tail, of depth). */
 static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t *values,
                       const pk_label *labels, size_t label_count)
@@ -501,10 +584,23 @@ static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t
 	if (depth > UINT32_MAX)
 		return PK_ENOMEM;
 	size_t stride = p->sample_types.count;
+	if (stride == 0)
+		p->own_values = true; /* there is nothing to share */
 	/* Reserve first, so that a failure leaves no stack without a sample
 	 * (a label set without one is harmless). */
 	PK_FORWARD(pk__vec_reserve(&p->values, sizeof *values, stride));
 	PK_FORWARD(pk__vec_reserve(&p->samples, sizeof stack, 1));
+	if (!p->own_values) {
+		PK_FORWARD(pk__vec_reserve(&p->value_refs, sizeof(uint32_t), 1));
+		if ((p->values.count / stride + 1) * 2 > p->value_slot_count) {
+			value_slot *grown = pk__hashed_slots_grow(
+			    p->value_slots, &p->value_slot_count, 256, sizeof *grown,
+			    offsetof(value_slot, index), offsetof(value_slot, hash));
+			if (grown == NULL)
+				return PK_ENOMEM;
+			p->value_slots = grown;
+		}
+	}
 	pk__vec *sets = &p->sample_labels;
 	uint32_t set = 0;
 	bool labeled = label_count > 0 || sets->count > 0;
@@ -523,10 +619,7 @@ static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t
 	PK_VEC_AT(p->samples, uint32_t, p->samples.count++) = stack;
 	if (labeled)
 		PK_VEC_AT(*sets, uint32_t, sets->count++) = set;
-	int64_t *dst = (int64_t *)p->values.items + p->values.count;
-	for (size_t i = 0; i < stride; i++)
-		dst[i] = values[i];
-	p->values.count += stride;
+	add_values(p, values);
 	return 0;
 }
 
@@ -578,7 +671,8 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 	out->stack = PK_VEC_AT(p->samples, uint32_t, i);
 	out->locations = NULL;
 	out->depth = 0;
-	out->values = &PK_VEC_AT(p->values, int64_t, i * stride);
+	size_t v = p->own_values ? i : PK_VEC_AT(p->value_refs, uint32_t, i);
+	out->values = &PK_VEC_AT(p->values, int64_t, v * stride);
 	out->value_count = stride;
 	const label_set *rec = set ? &PK_VEC_AT(p->label_sets, label_set, set) : NULL;
 	out->label_count = rec ? rec->count : 0;

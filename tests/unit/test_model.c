@@ -365,10 +365,9 @@ static void test_stack_dedup(void **state)
 
 /* pk_profile_add_sample with its n-th allocation failing, for n = 1, 2,
  * ... until it succeeds: each failure must leave p as it was. */
-static void add_sample_failing(pk_profile *p, const uint32_t *stack, size_t depth,
+static void add_sample_failing(pk_profile *p, const uint32_t *stack, size_t depth, int64_t v,
                                const pk_label *labels, size_t label_count)
 {
-	int64_t v = 1;
 	size_t count = pk_profile_sample_count(p);
 	for (long n = 1;; n++) {
 		chaos_reset(n, 0);
@@ -394,7 +393,7 @@ static void test_labels_after_unlabeled_samples(void **state)
 	int64_t v = 1;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pk_profile_add_sample(p, stack, 2, &v, 1, NULL, 0), 0);
-	add_sample_failing(p, stack, 2, &label, 1);
+	add_sample_failing(p, stack, 2, 1, &label, 1);
 	assert_int_equal(pk_profile_add_sample(p, stack, 1, &v, 1, NULL, 0), 0);
 	assert_int_equal(pk_profile_sample_count(p), 5);
 	size_t want[] = {0, 0, 0, 1, 0};
@@ -407,6 +406,31 @@ static void test_labels_after_unlabeled_samples(void **state)
 	assert_int_equal(pk_profile_sample(p, 3, &s), 0);
 	assert_int_equal(s.labels[0].key, label.key);
 	assert_int_equal(s.labels[0].str, label.str);
+	pk_profile_free(p);
+}
+
+/* Samples share their values while few are distinct, then keep their own
+ * (also when memory runs out on the way): either way each reads back. */
+static void test_values_shared_then_own(void **state)
+{
+	(void)state;
+	pk_profile *p = profile_with_locations(1);
+	uint32_t stack[] = {0};
+	for (int64_t i = 0; i < 1000; i++)
+		assert_int_equal(pk_profile_add_sample(p, stack, 1, &(int64_t){i % 10}, 1, NULL, 0),
+		                 0);
+	pk_sample a, b;
+	assert_int_equal(pk_profile_sample(p, 3, &a), 0);
+	assert_int_equal(pk_profile_sample(p, 13, &b), 0);
+	assert_ptr_equal(a.values, b.values); /* stored once */
+	for (int64_t i = 1000; i < 3000; i++)
+		add_sample_failing(p, stack, 1, -i, NULL, 0);
+	assert_int_equal(pk_profile_sample_count(p), 3000);
+	for (size_t i = 0; i < 3000; i++) {
+		assert_int_equal(pk_profile_sample(p, i, &a), 0);
+		assert_int_equal(a.value_count, 1);
+		assert_true(a.values[0] == (i < 1000 ? (int64_t)i % 10 : -(int64_t)i));
+	}
 	pk_profile_free(p);
 }
 
@@ -429,7 +453,7 @@ static void test_stacks_added_after_read(void **state)
 	pk_read_options ro = PK_READ_OPTIONS_INIT;
 	assert_int_equal(pk_profile_read_buffer(buf, size, &ro, &p, NULL, NULL), 0);
 	pk_free(buf);
-	add_sample_failing(p, b, 2, NULL, 0);
+	add_sample_failing(p, b, 2, 1, NULL, 0);
 	assert_int_equal(pk_profile_add_sample(p, c, 1, &v, 1, NULL, 0), 0);
 	assert_int_equal(pk_profile_add_sample(p, a, 3, &v, 1, NULL, 0), 0);
 	assert_int_equal(pk_profile_stack_count(p), 3);
@@ -944,6 +968,7 @@ int main(void)
 	    cmocka_unit_test(test_stack_dedup),
 	    cmocka_unit_test(test_labels_after_unlabeled_samples),
 	    cmocka_unit_test(test_stacks_added_after_read),
+	    cmocka_unit_test(test_values_shared_then_own),
 	    cmocka_unit_test(test_scale_million_samples),
 	    cmocka_unit_test(test_rejects_bad_references),
 	    cmocka_unit_test(test_sample_needs_sample_types),
