@@ -311,11 +311,19 @@ static uint32_t stack_hash(const uint32_t *locs, size_t depth)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Whether a table of n slots is too full for one stack more than count.
+ * Up to 3/4 full: a lookup reads slots that lie side by side, where a
+ * larger table would be an import's largest array but for the input. */
+static bool stack_slots_full(size_t count, size_t n)
+{
+	return (count + 1) * 4 > n * 3;
+}
+
 /* The table pk__profile_shrink dropped, built again for every stack. */
 static int rebuild_stack_slots(pk_profile *p)
 {
 	size_t n = 1024;
-	while (n < 2 * (p->stacks.count + 1))
+	while (stack_slots_full(p->stacks.count, n))
 		n *= 2;
 	stack_slot *slots = pk__calloc(n, sizeof *slots);
 	if (slots == NULL)
@@ -360,7 +368,7 @@ static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 	/* Room for the depth word of a stack of no locations; a deeper one
 	 * has it from pk__profile_stack_room. */
 	PK_FORWARD(pk__vec_reserve(&p->stack_locations, sizeof(uint32_t), 1 + depth));
-	if ((p->stacks.count + 1) * 2 > p->stack_slot_count)
+	if (stack_slots_full(p->stacks.count, p->stack_slot_count))
 		PK_FORWARD(grow_stack_slots(p));
 	uint32_t *pool = p->stack_locations.items;
 	size_t start = p->stack_locations.count + 1;
