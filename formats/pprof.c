@@ -184,6 +184,10 @@ typedef struct importer {
 	size_t counts[16];      /* top-level fields seen, by number */
 	size_t first_sample_at; /* offset of the first sample's key */
 	size_t samples_end;     /* offset after the last sample */
+	/* offset after the samples that follow the first one unbroken (all
+	 * of them, as writers put a repeated field): the walks before the
+	 * samples' jump over them */
+	size_t samples_run_end;
 	/* With owned input, the bytes before this are discarded: the last
 	 * walk gives back what it has read, as the model grows. NULL if the
 	 * input is a caller's. */
@@ -254,6 +258,8 @@ static int walk_strings(importer *im)
 			im->first_sample_at = f.at;
 		if (f.number == 2)
 			im->samples_end = r.pos;
+		if (f.number == 2 && (im->counts[2] == 1 || im->samples_run_end == f.at))
+			im->samples_run_end = r.pos;
 		bool second_time = f.number == 9 && have_time;
 		if (f.number == 9)
 			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
@@ -288,6 +294,15 @@ static int walk_strings(importer *im)
 	}
 	pk__vec_free(&spans);
 	return rc < 0 ? rc : 0;
+}
+
+/* next_field for the walks that want no samples: walk 1 checked the
+ * framing of those it jumps over. */
+static int next_field_but_samples(const importer *im, pb_reader *r, pb_field *f)
+{
+	if (im->counts[2] > 0 && r->pos == im->first_sample_at)
+		r->pos = im->samples_run_end;
+	return next_field(r, f);
 }
 
 /* Record the id of the object just added as index; the message at the
@@ -548,7 +563,7 @@ static int walk_header(importer *im)
 	pb_reader r = im->top;
 	pb_field f;
 	int rc;
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = next_field_but_samples(im, &r, &f)) > 0) {
 		uint64_t v = 0;
 		pk_value_type vt;
 		pk_str s = 0;
@@ -628,7 +643,7 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 	 * peak early in the walk, where new stacks grow the model fastest. */
 	const size_t discard_step = (size_t)256 << 10;
 	unsigned char *kept = last ? im->kept : NULL;
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = number == 2 ? next_field(&r, &f) : next_field_but_samples(im, &r, &f)) > 0) {
 		if (f.number != number)
 			continue;
 		PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, what));

@@ -470,6 +470,30 @@ static void test_any_order(void **state)
 	assert_string_equal(str(p, pk_profile_mapping(p, 0)->filename), "file.c");
 	pk_profile_free(p);
 	pb_free(&b);
+
+	/* samples in several runs, with other fields between them (the
+	 * walks before the samples' jump over the first run only) */
+	small_sample(&b, 1, 42);
+	small_sample(&b, 1, 43);
+	small_location(&b, 1, 1, 7);
+	small_sample(&b, 1, 5);
+	pb_uint(&b, 12, 100);
+	small_function(&b, 1, 3);
+	small_sample(&b, 1, 6);
+	small_sample_type(&b);
+	pb_strings(&b, small_strings, 6);
+	p = import_ok(&b);
+	assert_int_equal(pk_profile_period(p), 100);
+	assert_int_equal(pk_profile_sample_count(p), 4);
+	int64_t values[] = {42, 43, 5, 6};
+	for (size_t i = 0; i < 4; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_true(s.values[0] == values[i]);
+		assert_int_equal(s.depth, 1);
+	}
+	pk_profile_free(p);
+	pb_free(&b);
 	pk_profile_free(want);
 }
 
