@@ -601,7 +601,7 @@ int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **
 int pk__profile_reserve_objects(pk_profile *p, size_t mappings, size_t functions, size_t locations,
                                 size_t lines);
 /* A profile built (an import ends here): what only adding stacks needs,
- * their hash table (2-4 slots of 16 bytes a stack), goes back to make room
+ * their hash table (16-byte slots, up to 3/4 full), goes back to make room
  * for what reads the profile next; adding more builds it again. */
 void pk__profile_shrink(pk_profile *p);
 /* Sample i (< the sample count) without its stack's locations, which

@@ -1,9 +1,10 @@
 /* profile.c - the profile model: building, reading back, validating.
  *
  * Everything lives in a few growable arrays owned by the profile. A sample
- * costs 8 bytes (4 until a sample has labels), or 4 plus its values when
- * many are distinct; its stack, its labels and its values are interned,
- * so samples that share them share their storage. */
+ * costs 4 bytes for its stack, 4 for its labels once any sample has some,
+ * and 4 for its values while few samples' differ (else the values). Its
+ * stack, its labels and those values are interned, so samples that share
+ * them share their storage. */
 #include "internal.h"
 
 #include <assert.h>
