@@ -1182,7 +1182,7 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 	pb_writer w;
 	packed_stacks ps = {0};
 	if (pb_start(&w, sink) < 0 || pack_start(p, &ps) < 0) {
-		pb_finish(&w);
+		pk__free(w.own);
 		pack_free(&ps);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
