@@ -162,6 +162,18 @@ typedef struct where {
 	size_t at;
 } where;
 
+/* Labels repeat their keys, and often their values, sample after sample:
+ * a string equal to the last of its label field is interned already, and
+ * is found without a hash and a look in the string table. */
+#define LABEL_FIELDS 4
+#define RECENT_MAX 64
+typedef struct recent_str {
+	bool valid;
+	size_t len;
+	pk_str str;
+	unsigned char bytes[RECENT_MAX];
+} recent_str;
+
 typedef struct importer {
 	const unsigned char *data;
 	size_t size;
@@ -187,7 +199,10 @@ typedef struct importer {
 	 * number them: a sample's ids are then their indices + 1, without a
 	 * look in the id map (a cache miss a frame); else 0 */
 	size_t plain_ids;
+	recent_str recent[LABEL_FIELDS]; /* each label string field's last string */
 } importer;
+_Static_assert(sizeof label_fields / sizeof label_fields[0] == LABEL_FIELDS + 1,
+               "a recent string for each label field");
 
 /* A pass over a mapped input gives back the pages behind it a MiB at a
  * time (a call per element would cost more than the memory is worth):
@@ -1371,17 +1386,30 @@ static int fast_fields(importer *im, size_t *pos, const field *fields, void *rec
 }
 
 /* Intern the strings fast_fields found, in the order of the fields as the
- * jansson path does, since that order becomes the string table's. */
+ * jansson path does, since that order becomes the string table's; recent
+ * (NULL: none) has an entry per field. */
 static int intern_fields(importer *im, const field *fields, void *rec, const span *strs,
-                         unsigned seen)
+                         unsigned seen, recent_str *recent)
 {
 	for (size_t index = 0; fields[index].key != NULL; index++) {
 		if (fields[index].kind != F_STR || !(seen & 1u << index))
 			continue;
+		const unsigned char *bytes = span_bytes(im, strs[index]);
+		size_t len = strs[index].len;
+		recent_str *r = recent != NULL ? &recent[index] : NULL;
 		pk_str s;
-		if (pk_profile_intern(im->p, (const char *)span_bytes(im, strs[index]),
-		                      strs[index].len, &s) < 0)
-			return out_of_memory(im);
+		if (r != NULL && r->valid && r->len == len && memcmp(r->bytes, bytes, len) == 0) {
+			s = r->str;
+		} else {
+			if (pk_profile_intern(im->p, (const char *)bytes, len, &s) < 0)
+				return out_of_memory(im);
+			if (r != NULL && len <= RECENT_MAX) {
+				r->valid = true;
+				r->len = len;
+				r->str = s;
+				memcpy(r->bytes, bytes, len);
+			}
+		}
 		memcpy((unsigned char *)rec + fields[index].offset, &s, sizeof s);
 	}
 	return 0;
@@ -1444,7 +1472,7 @@ static int fast_mapping(importer *im, size_t *pos)
 	int rc = fast_fields(im, pos, mapping_fields, &m, strs, &seen, NULL, NULL);
 	if (rc != 0 || !fresh_id(&im->st.mapping_ids, m.id))
 		return rc != 0 ? rc : MISS;
-	PK_FORWARD(intern_fields(im, mapping_fields, &m, strs, seen));
+	PK_FORWARD(intern_fields(im, mapping_fields, &m, strs, seen, NULL));
 	if (pk_profile_add_mapping(im->p, &m, &index) < 0 ||
 	    pk__idmap_put(&im->st.mapping_ids, m.id, index) < 0)
 		return out_of_memory(im);
@@ -1461,7 +1489,7 @@ static int fast_function(importer *im, size_t *pos)
 	int rc = fast_fields(im, pos, function_fields, &f, strs, &seen, NULL, NULL);
 	if (rc != 0 || !fresh_id(&im->st.function_ids, f.id))
 		return rc != 0 ? rc : MISS;
-	PK_FORWARD(intern_fields(im, function_fields, &f, strs, seen));
+	PK_FORWARD(intern_fields(im, function_fields, &f, strs, seen, NULL));
 	if (pk_profile_add_function(im->p, &f, &index) < 0 ||
 	    pk__idmap_put(&im->st.function_ids, f.id, index) < 0)
 		return out_of_memory(im);
@@ -1663,7 +1691,8 @@ static int fast_sample(importer *im, size_t *pos)
 		return out_of_memory(im);
 	for (size_t i = 0; i < im->label_recs.count; i++) {
 		label_rec *rec = &PK_VEC_AT(im->label_recs, label_rec, i);
-		PK_FORWARD(intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen));
+		PK_FORWARD(
+		    intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen, im->recent));
 		PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = rec->label;
 	}
 	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,

@@ -808,13 +808,18 @@ static int pprof_probe(const unsigned char *data, size_t size)
  * for every sample, sizing and packing them cost more than the rest of a
  * conversion, and held a second copy of the profile. */
 
+/* The encoder writes into the sink's buffer, which saves a copy of the
+ * output, or into its own when the sink has none (the memory sink). */
 #define PB_BUFFER_SIZE ((size_t)64 * 1024)
+/* A sink's buffer this large has room for any put but put_bytes. */
+#define PB_SINK_BUFFER_MIN ((size_t)4096)
 
 typedef struct pb_writer {
 	pk__sink *sink;
-	unsigned char *buf;
-	size_t used;
-	int rc; /* the first error; later writes do nothing */
+	unsigned char *buf; /* the sink's buffer, or own */
+	size_t used, cap;
+	unsigned char *own; /* NULL when buf is the sink's */
+	int rc;             /* the first error; later writes do nothing */
 } pb_writer;
 
 static inline size_t varint_size(uint64_t v)
@@ -825,17 +830,65 @@ static inline size_t varint_size(uint64_t v)
 	return n;
 }
 
+static int pb_start(pb_writer *w, pk__sink *sink)
+{
+	*w = (pb_writer){.sink = sink};
+	if (sink->cap >= PB_SINK_BUFFER_MIN) {
+		w->buf = sink->buf;
+		w->used = sink->len;
+		w->cap = sink->cap;
+		return 0;
+	}
+	w->own = w->buf = pk__malloc(PB_BUFFER_SIZE);
+	w->cap = PB_BUFFER_SIZE;
+	return w->own != NULL ? 0 : PK_ENOMEM;
+}
+
+/* Hand what the sink's buffer holds back to it, before a call on the sink. */
+static void pb_give_back(pb_writer *w)
+{
+	w->sink->len = w->used;
+}
+
+/* Take the sink's buffer again after a call on it; after a failure, its
+ * start (what goes there then goes nowhere). */
+static void pb_take(pb_writer *w)
+{
+	w->buf = w->sink->buf;
+	w->used = w->rc == 0 ? w->sink->len : 0;
+	w->cap = w->sink->cap;
+}
+
 static void pb_flush(pb_writer *w)
 {
-	if (w->rc == 0 && w->used > 0)
-		w->rc = pk__sink_write(w->sink, w->buf, w->used);
-	w->used = 0;
+	if (w->own != NULL) {
+		if (w->rc == 0 && w->used > 0)
+			w->rc = pk__sink_write(w->sink, w->own, w->used);
+		w->used = 0;
+		return;
+	}
+	pb_give_back(w);
+	if (w->rc == 0)
+		w->rc = pk__sink_flush(w->sink);
+	pb_take(w);
+}
+
+/* The output so far is the sink's; an own buffer is freed. */
+static void pb_finish(pb_writer *w)
+{
+	if (w->own != NULL) {
+		pb_flush(w);
+		pk__free(w->own);
+		w->own = NULL;
+	} else {
+		pb_give_back(w);
+	}
 }
 
 /* Room for n (at most 64) more bytes in the buffer. */
 static inline unsigned char *pb_room(pb_writer *w, size_t n)
 {
-	if (PB_BUFFER_SIZE - w->used < n)
+	if (w->cap - w->used < n)
 		pb_flush(w);
 	return w->buf + w->used;
 }
@@ -851,16 +904,21 @@ static inline void put_varint(pb_writer *w, uint64_t v)
 
 static void put_bytes(pb_writer *w, const void *data, size_t len)
 {
-	if (PB_BUFFER_SIZE - w->used < len || len > PB_BUFFER_SIZE / 2)
-		pb_flush(w);
-	if (len > PB_BUFFER_SIZE / 2) {
-		if (w->rc == 0)
-			w->rc = pk__sink_write(w->sink, data, len);
+	if (len <= w->cap - w->used) {
+		if (len > 0)
+			memcpy(w->buf + w->used, data, len);
+		w->used += len;
 		return;
 	}
-	if (len > 0)
-		memcpy(w->buf + w->used, data, len);
-	w->used += len;
+	/* The sink takes what does not fit, filling its buffer first. */
+	if (w->own != NULL)
+		pb_flush(w);
+	else
+		pb_give_back(w);
+	if (w->rc == 0)
+		w->rc = pk__sink_write(w->sink, data, len);
+	if (w->own == NULL)
+		pb_take(w);
 }
 
 /* Field numbers here are below 16, so every key is one byte. */
@@ -978,33 +1036,52 @@ static size_t label_size(const pk_label *l)
 /* Each distinct stack's packed location ids, encoded when a sample first
  * uses it: samples share stacks, so a sample's ids are then one copy. As
  * the samples go rather than before them, since a gzip output's deflate
- * thread waits for the first bytes and then for the encoder no more. */
+ * threads wait for the first bytes and then for the encoder no more. */
 typedef struct packed_stacks {
 	const pk_profile *p;
-	uint64_t *ids;    /* each location's id */
+	/* Each location's id as a varint of at most 8 bytes and its length,
+	 * or 0 when it is longer: an id is then one 8-byte copy, where a
+	 * loop per byte mispredicted its end at nearly every id. */
+	unsigned char (*id_bytes)[8];
+	unsigned char *id_len;
 	size_t *at, *len; /* stack s is bytes [at[s], + len[s]), once at[s] is not SIZE_MAX */
 	unsigned char *bytes;
 	size_t used, cap;
 } packed_stacks;
 
+static unsigned char *varint_to(unsigned char *d, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		*d++ = (unsigned char)(v | 0x80);
+	*d++ = (unsigned char)v;
+	return d;
+}
+
 static int pack_start(const pk_profile *p, packed_stacks *out)
 {
 	size_t locations = pk_profile_location_count(p), stacks = pk_profile_stack_count(p);
 	*out = (packed_stacks){.p = p};
-	out->ids = pk__malloc(pk__mul(locations, sizeof *out->ids));
+	out->id_bytes = pk__malloc(pk__mul(locations, sizeof *out->id_bytes));
+	out->id_len = pk__malloc(locations);
 	out->at = pk__malloc(pk__mul(stacks, sizeof *out->at));
 	out->len = pk__malloc(pk__mul(stacks, sizeof *out->len));
-	if (out->ids == NULL || out->at == NULL || out->len == NULL)
+	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL || out->len == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < locations; i++)
-		out->ids[i] = pk_profile_location(p, i)->id;
+	for (size_t i = 0; i < locations; i++) {
+		uint64_t id = pk_profile_location(p, i)->id;
+		unsigned char bytes[10];
+		size_t n = (size_t)(varint_to(bytes, id) - bytes);
+		memcpy(out->id_bytes[i], bytes, 8);
+		out->id_len[i] = n <= 8 ? (unsigned char)n : 0;
+	}
 	memset(out->at, 0xff, stacks * sizeof *out->at);
 	return 0;
 }
 
 static void pack_free(packed_stacks *ps)
 {
-	pk__free(ps->ids);
+	pk__free(ps->id_bytes);
+	pk__free(ps->id_len);
 	pk__free(ps->at);
 	pk__free(ps->len);
 	pk__free(ps->bytes);
@@ -1017,6 +1094,8 @@ static int pack_stack(packed_stacks *ps, size_t s)
 		return 0;
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(ps->p, s, &locs);
+	/* 10 bytes an id: the longest varint, and room for an 8-byte copy
+	 * past the end of a shorter one. */
 	if (ps->cap - ps->used < pk__mul(depth, 10)) {
 		size_t cap = ps->cap ? ps->cap * 2 : (size_t)64 * 1024;
 		while (cap - ps->used < pk__mul(depth, 10))
@@ -1029,10 +1108,14 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	}
 	unsigned char *d = ps->bytes + ps->used;
 	for (size_t j = 0; j < depth; j++) {
-		uint64_t v = ps->ids[locs[j]];
-		for (; v >= 0x80; v >>= 7)
-			*d++ = (unsigned char)(v | 0x80);
-		*d++ = (unsigned char)v;
+		uint32_t l = locs[j];
+		size_t n = ps->id_len[l];
+		if (n > 0) {
+			memcpy(d, ps->id_bytes[l], 8);
+			d += n;
+		} else {
+			d = varint_to(d, pk_profile_location(ps->p, l)->id);
+		}
 	}
 	ps->at[s] = ps->used;
 	ps->len[s] = (size_t)(d - ps->bytes) - ps->used;
@@ -1075,6 +1158,37 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 	}
 }
 
+/* Samples use stacks all over megabytes of packed ids: bringing those of
+ * the samples a little ahead into the cache while this one is written
+ * saves a seventh of the encoder's time (medium profile). The samples are
+ * read a ring's length ahead, each once: where its stack is packed comes
+ * into the cache then, the packed bytes half a ring later. */
+#define SAMPLE_RING 16
+
+static void put_samples(pb_writer *w, const pk_profile *p, packed_stacks *ps)
+{
+	pk_sample ring[SAMPLE_RING];
+	size_t n = pk_profile_sample_count(p);
+	for (size_t i = 0; i < n && i < SAMPLE_RING; i++)
+		pk__profile_sample_shallow(p, i, &ring[i]);
+	for (size_t i = 0; w->rc == 0 && i < n; i++) {
+		if (i + SAMPLE_RING / 2 < n) {
+			size_t at = ps->at[ring[(i + SAMPLE_RING / 2) % SAMPLE_RING].stack];
+			if (at != SIZE_MAX) {
+				__builtin_prefetch(ps->bytes + at);
+				__builtin_prefetch(ps->bytes + at + 64);
+			}
+		}
+		put_sample(w, &ring[i % SAMPLE_RING], ps);
+		if (i + SAMPLE_RING < n) {
+			pk_sample *next = &ring[i % SAMPLE_RING];
+			pk__profile_sample_shallow(p, i + SAMPLE_RING, next);
+			__builtin_prefetch(&ps->at[next->stack]);
+			__builtin_prefetch(&ps->len[next->stack]);
+		}
+	}
+}
+
 static void put_header(pb_writer *w, const pk_profile *p)
 {
 	put_uint(w, 7, pk_profile_drop_frames(p));
@@ -1101,20 +1215,16 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
                         pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	pb_writer w = {sink, pk__malloc(PB_BUFFER_SIZE), 0, 0};
-	packed_stacks ps;
-	if (pack_start(p, &ps) < 0 || w.buf == NULL) {
-		pk__free(w.buf);
+	pb_writer w;
+	packed_stacks ps = {0};
+	if (pb_start(&w, sink) < 0 || pack_start(p, &ps) < 0) {
+		pk__free(w.own);
 		pack_free(&ps);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0, n = pk_profile_sample_type_count(p); i < n; i++)
 		put_value_type(&w, 1, pk_profile_sample_type(p, i));
-	pk_sample s;
-	for (size_t i = 0, n = pk_profile_sample_count(p); w.rc == 0 && i < n; i++) {
-		pk__profile_sample_shallow(p, i, &s);
-		put_sample(&w, &s, &ps);
-	}
+	put_samples(&w, p, &ps);
 	for (size_t i = 0, n = pk_profile_mapping_count(p); i < n; i++)
 		put_mapping(&w, pk_profile_mapping(p, i));
 	for (size_t i = 0, n = pk_profile_location_count(p); w.rc == 0 && i < n; i++)
@@ -1127,8 +1237,7 @@ static int pprof_export(const pk_profile *p, const pk_write_options *opts, pk__s
 		put_bytes(&w, pk_profile_string(p, (pk_str)i), len);
 	}
 	put_header(&w, p);
-	pb_flush(&w);
-	pk__free(w.buf);
+	pb_finish(&w);
 	pack_free(&ps);
 	/* A sink's failure is in err already; the first error wins. */
 	if (w.rc == PK_ENOMEM)

@@ -369,6 +369,56 @@ static void test_fast_reader(void **state)
 	pk_profile_free(p);
 }
 
+/* Label strings equal to the label before's, or not: of the same length,
+ * escaped, longer than the reader keeps, each sample gets its own. */
+static void test_label_strings_repeat(void **state)
+{
+	(void)state;
+	const char *labels[][3] = {
+	    {"k", "a", NULL},
+	    {"k", "b", "u"},
+	    {"k", "a", "u"},
+	    {"k", "a", NULL},
+	    {"k", "\\u0061", "v"},
+	    {"x", "a", "u"},
+	    {"kk", "b", NULL},
+	    {"a-key-longer-than-the-sixty-four-bytes-that-the-reader-keeps-of-one", "b", NULL},
+	    {"a-key-longer-than-the-sixty-four-bytes-that-the-reader-keeps-of-one", "c", NULL},
+	    {"a-key-longer-than-the-sixty-four-bytes-that-the-reader-keeps-of-two", "c", NULL},
+	    {"k", "c", NULL},
+	};
+	size_t n = sizeof labels / sizeof labels[0];
+	char text[4096];
+	size_t len = (size_t)snprintf(text, sizeof text,
+	                              "{\"format\": \"profkit-profile\", \"version\": 1, "
+	                              "\"sample_types\": [{\"type\": \"cpu\"}], \"samples\": [");
+	for (size_t i = 0; i < n; i++) {
+		len += (size_t)snprintf(text + len, sizeof text - len,
+		                        "%s{\"values\": [1], \"labels\": [{\"key\": \"%s\", "
+		                        "\"str\": \"%s\"%s%s%s}]}",
+		                        i ? ", " : "", labels[i][0], labels[i][1],
+		                        labels[i][2] ? ", \"num_unit\": \"" : "",
+		                        labels[i][2] ? labels[i][2] : "", labels[i][2] ? "\"" : "");
+		assert_true(len < sizeof text);
+	}
+	snprintf(text + len, sizeof text - len, "]}");
+	pk_profile *p = NULL;
+	pk_error err;
+	if (read_json_text(text, &p, &err) != 0)
+		fail_msg("%s at %ld:%ld", err.message, err.line, err.column);
+	for (size_t i = 0; i < n; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_int_equal(s.label_count, 1);
+		assert_string_equal(pk_profile_string(p, s.labels[0].key), labels[i][0]);
+		const char *str = i == 4 ? "a" : labels[i][1];
+		assert_string_equal(pk_profile_string(p, s.labels[0].str), str);
+		assert_string_equal(pk_profile_string(p, s.labels[0].num_unit),
+		                    labels[i][2] ? labels[i][2] : "");
+	}
+	pk_profile_free(p);
+}
+
 /* The writer escapes exactly as jansson's JSON_COMPACT did, and writes
  * what jansson would refuse as UTF-8 in hex. */
 static void test_writer_escapes(void **state)
@@ -835,6 +885,7 @@ int main(void)
 	    cmocka_unit_test(test_fixtures_round_trip),
 	    cmocka_unit_test(test_hand_written),
 	    cmocka_unit_test(test_fast_reader),
+	    cmocka_unit_test(test_label_strings_repeat),
 	    cmocka_unit_test(test_writer_escapes),
 	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_errors),

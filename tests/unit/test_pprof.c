@@ -1,6 +1,8 @@
 /* test_pprof.c - the pprof importer on hand-built protobuf bytes (so every
  * wire-level case and every error offset is pinned down), and the
  * exporter: round trips, compression, the Go fixtures. */
+#include "internal.h"
+
 #include "helpers.h"
 
 #include <dirent.h>
@@ -1595,6 +1597,174 @@ static void test_export_corner_cases(void **state)
 	pk_profile_free(p);
 }
 
+/* Location ids of every varint length from 1 to 10 bytes, mixed in
+ * stacks, come back as they went (the writer copies the short ones as
+ * 8-byte words and encodes the rest). */
+static void test_export_id_lengths(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+	                 0);
+	pk_function fn = {1, intern(p, "f"), 0, 0, 0};
+	uint32_t fi;
+	assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+	uint32_t li[10];
+	for (int n = 1; n <= 10; n++) {
+		uint64_t id = n < 10 ? ((uint64_t)1 << (7 * n)) - 1 : UINT64_MAX;
+		pk_location loc = {id, PK_NONE, 0, 0};
+		pk_line line = {fi, n, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[n - 1]), 0);
+	}
+	for (int i = 0; i < 10; i++) {
+		uint32_t stack[10];
+		for (int j = 0; j < 10; j++)
+			stack[j] = li[(i + 3 * j) % 10];
+		int64_t v = i + 1;
+		assert_int_equal(pk_profile_add_sample(p, stack, (size_t)i + 1, &v, 1, NULL, 0), 0);
+	}
+	size_t size;
+	void *out = export(p, PK_COMPRESS_NONE, &size);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(out, size, &q, &err), 0);
+	assert_profiles_equal(p, q);
+	pk_profile_free(q);
+	pk_free(out);
+	pk_profile_free(p);
+}
+
+/* A profile whose output is some megabytes, with a string larger than
+ * any buffer on the way. */
+static pk_profile *make_large_profile(void)
+{
+	pk_profile *p = make_rich_profile();
+	size_t big_len = 300000;
+	char *big = malloc(big_len);
+	assert_non_null(big);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)('a' + i % 26);
+	pk_str big_str;
+	assert_int_equal(pk_profile_intern(p, big, big_len, &big_str), 0);
+	free(big);
+	uint32_t li[64];
+	for (uint32_t i = 0; i < 64; i++) {
+		pk_function fn = {1000 + i, big_str, 0, 0, i};
+		uint32_t fi;
+		assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+		pk_location loc = {1000 + (uint64_t)i * 977, PK_NONE, 0, 0};
+		pk_line line = {fi, i, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[i]), 0);
+	}
+	uint32_t seed = 1;
+	for (int i = 0; i < 40000; i++) {
+		uint32_t stack[40];
+		size_t depth = 1 + (size_t)i % 40;
+		for (size_t j = 0; j < depth; j++) {
+			seed = seed * 1103515245u + 12345u;
+			stack[j] = li[(seed >> 16) % (i % 7 == 0 ? 64 : 4)];
+		}
+		int64_t v[2] = {i, -i};
+		assert_int_equal(pk_profile_add_sample(p, stack, depth, v, 2, NULL, 0), 0);
+	}
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+/* A sink with a small buffer of its own, as the file and gzip sinks have,
+ * that collects the bytes and fails once limit bytes reached it. */
+typedef struct capture_sink {
+	pk__sink base;
+	unsigned char buf[4096];
+	unsigned char *data;
+	size_t size, limit;
+} capture_sink;
+
+static int capture_write(pk__sink *s, const void *data, size_t size)
+{
+	capture_sink *c = (capture_sink *)s;
+	if (size > c->limit - c->size)
+		return pk__error_set(s->err, PK_EIO, "cannot write: No space left on device");
+	c->data = realloc(c->data, c->size + size);
+	assert_non_null(c->data);
+	memcpy(c->data + c->size, data, size);
+	c->size += size;
+	return 0;
+}
+
+/* The writer gives the same bytes whether it fills the sink's buffer (a
+ * file, gzip, a buffered sink) or one of its own (memory), and a sink's
+ * failure part way through reaches the caller. */
+static void test_export_sink_buffers(void **state)
+{
+	(void)state;
+	pk_profile *p = make_large_profile();
+	size_t plain_size;
+	unsigned char *plain = export(p, PK_COMPRESS_NONE, &plain_size);
+	assert_true(plain_size > 2 * 1024 * 1024);
+
+	/* through gzip (its buffer) into memory */
+	size_t gz_size;
+	unsigned char *gz = export(p, PK_COMPRESS_GZIP, &gz_size);
+	pk_profile *q = NULL;
+	pk_error err = PK_ERROR_INIT;
+	assert_int_equal(import_bytes(gz, gz_size, &q, &err), 0);
+	size_t again_size;
+	unsigned char *again = export(q, PK_COMPRESS_NONE, &again_size);
+	assert_int_equal(again_size, plain_size);
+	assert_memory_equal(again, plain, plain_size);
+	pk_free(again);
+	pk_profile_free(q);
+	pk_free(gz);
+
+	/* into a sink's buffer, and into one that fails at each point */
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	for (size_t limit = SIZE_MAX;; limit = limit == SIZE_MAX ? 0 : limit + plain_size / 5) {
+		if (limit != SIZE_MAX && limit >= plain_size)
+			break;
+		pk_error e = PK_ERROR_INIT;
+		capture_sink c = {{capture_write, &e, NULL, 0, 0}, {0}, NULL, 0, limit};
+		c.base.buf = c.buf;
+		c.base.cap = sizeof c.buf;
+		int rc = pprof()->export(p, &wo, &c.base, &e);
+		if (rc == 0)
+			rc = pk__sink_flush(&c.base);
+		if (limit == SIZE_MAX) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(c.size, plain_size);
+			assert_memory_equal(c.data, plain, plain_size);
+		} else {
+			assert_int_equal(rc, PK_EIO);
+			assert_string_equal(e.message, "cannot write: No space left on device");
+		}
+		free(c.data);
+	}
+
+	/* allocation failures with the sink's buffer */
+	long n;
+	for (n = 1;; n++) {
+		pk_error e = PK_ERROR_INIT;
+		capture_sink c = {{capture_write, &e, NULL, 0, 0}, {0}, NULL, 0, SIZE_MAX};
+		c.base.buf = c.buf;
+		c.base.cap = sizeof c.buf;
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = pprof()->export(p, &wo, &c.base, &e);
+		pk_set_allocator(NULL, NULL);
+		free(c.data);
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, PK_ENOMEM);
+		assert_string_equal(e.message, "out of memory");
+		assert_int_equal(chaos.live, 0);
+	}
+	assert_true(n > 1);
+	pk_free(plain);
+	pk_profile_free(p);
+}
+
 /* ------------------------------------------------------------- fixtures */
 
 static void test_fixtures(void **state)
@@ -1727,6 +1897,8 @@ int main(void)
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
 	    cmocka_unit_test(test_export_corner_cases),
+	    cmocka_unit_test(test_export_id_lengths),
+	    cmocka_unit_test(test_export_sink_buffers),
 	    cmocka_unit_test(test_fixtures),
 	    cmocka_unit_test(test_allocation_failures_fixture),
 	};
