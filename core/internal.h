@@ -596,6 +596,10 @@ int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **
 /* Sample i (< the sample count) without its stack's locations, which
  * cost a cache miss per sample to look at: locations NULL, depth 0. */
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
+/* The label set of sample i (< the sample count): 0 for none, else below
+ * pk__profile_label_set_count(p); samples with equal labels have one set. */
+uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i);
+size_t pk__profile_label_set_count(const pk_profile *p);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
 /* The index of the stack of the depth locations in the pool's tail (as

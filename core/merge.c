@@ -228,24 +228,22 @@ typedef struct pk_merger {
 	pk__vec out_samples;       /* merged_sample */
 	sample_slot *sample_slots; /* of the labelled out_samples */
 	size_t sample_slot_count, labelled;
-	/* label sets: a source's (as it has them) -> ours (sorted) */
-	pk__strtab *source_sets; /* keys: a source's labels, field by field */
-	pk__vec set_of;          /* uint32_t per source_sets id: ours */
-	keymap sets;             /* keys: our sorted labels, field by field */
-	pk__vec label_sets;      /* label_set */
-	pk__vec values;          /* int64_t, types per sample */
-	pk__vec labels;          /* pk_label, our strings */
-	pk__vec key;             /* char */
-	pk__vec scratch;         /* uint32_t / pk_line */
-	pk__vec negated;         /* int64_t, types */
+	/* label sets: a source's (by its index of the set) -> ours (sorted) */
+	uint32_t *set_of;
+	keymap sets;        /* keys: our sorted labels, field by field */
+	pk__vec label_sets; /* label_set */
+	pk__vec values;     /* int64_t, types per sample */
+	pk__vec labels;     /* pk_label, our strings */
+	pk__vec key;        /* char */
+	pk__vec scratch;    /* uint32_t / pk_line */
+	pk__vec negated;    /* int64_t, types */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
 	 * samples cancelled): its functions, locations, stacks, label sets and
 	 * samples are distinct by the keys, so each is new, found by no
-	 * look-up. source_set is the label set of the sample at hand. */
+	 * look-up. */
 	bool canonical;
-	uint32_t source_set;
 } merger;
 
 static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
@@ -538,25 +536,16 @@ static int key_label(pk__vec *k, const pk_label *l)
 	return key_add(k, &l->num_unit, sizeof l->num_unit);
 }
 
-/* Our label set for a sample's labels: mapped and sorted once per distinct
- * set in a source, not once per sample. */
-static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t *out)
+/* Our label set for a sample's labels, the source's set number set: mapped
+ * and sorted once per distinct set in a source, not once per sample. */
+static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
+                      uint32_t *out)
 {
-	pk__vec *k = &m->key;
-	k->count = 0;
-	for (size_t l = 0; !m->canonical && l < s->label_count; l++)
-		PK_FORWARD(key_label(k, &s->labels[l]));
-	uint32_t id = m->source_set;
-	if (!m->canonical)
-		PK_FORWARD(pk__strtab_intern(m->source_sets, k->items, k->count, &id));
-	if (id < m->set_of.count && PK_VEC_AT(m->set_of, uint32_t, id) != PK_NONE) {
-		*out = PK_VEC_AT(m->set_of, uint32_t, id);
+	if (m->set_of[set] != PK_NONE) {
+		*out = m->set_of[set];
 		return 0;
 	}
-	while (m->set_of.count <= id) {
-		uint32_t none = PK_NONE;
-		PK_FORWARD(pk__vec_push(&m->set_of, sizeof none, &none, 1, NULL));
-	}
+	pk__vec *k = &m->key;
 	size_t label_start = m->labels.count;
 	for (size_t l = 0; l < s->label_count; l++) {
 		pk_label c = s->labels[l];
@@ -577,7 +566,7 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		}
 		labels[j] = x;
 	}
-	uint32_t set = PK_NONE, *slot = &set;
+	uint32_t ours = PK_NONE, *slot = &ours;
 	if (!m->canonical) {
 		k->count = 0;
 		for (size_t i = 0; i < nl; i++)
@@ -592,7 +581,7 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	} else {
 		m->labels.count = label_start;
 	}
-	PK_VEC_AT(m->set_of, uint32_t, id) = *slot;
+	m->set_of[set] = *slot;
 	*out = *slot;
 	return 0;
 }
@@ -624,7 +613,9 @@ static int grow_sample_slots(merger *m)
 	return 0;
 }
 
-static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
+/* Sample s of p, whose labels are p's set number set, with values. */
+static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
+                      const int64_t *values)
 {
 	uint32_t stack;
 	PK_FORWARD(map_stack(m, p, s, &stack));
@@ -636,7 +627,7 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 		return 0;
 	}
 	uint32_t labels;
-	PK_FORWARD(map_labels(m, p, s, &labels));
+	PK_FORWARD(map_labels(m, p, s, set, &labels));
 	if (m->canonical) {
 		uint32_t slot = PK_NONE;
 		return add_values(m, &slot, values, stack, labels);
@@ -749,8 +740,6 @@ static void drop_tables(merger *m)
 	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
-	pk__strtab_free(m->source_sets);
-	m->source_sets = NULL;
 	pk__strtab_free(m->sets.keys);
 	m->sets.keys = NULL;
 }
@@ -763,7 +752,6 @@ static void merger_free(merger *m)
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__vec_free(&m->sets.index);
-	pk__vec_free(&m->set_of);
 	pk__vec_free(&m->label_sets);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
@@ -771,7 +759,8 @@ static void merger_free(merger *m)
 	pk__free(m->str_of);
 	pk__free(m->stack_of);
 	pk__free(m->map_offset);
-	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = NULL;
+	pk__free(m->set_of);
+	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = NULL;
 	m->map_offset = NULL;
 }
 
@@ -786,8 +775,9 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 	return 0;
 }
 
-/* Make ready for samples of p, which has stacks stacks. */
-static int begin_source(merger *m, const pk_profile *p, size_t stacks)
+/* Make ready for samples of p, which has stacks stacks and sets label
+ * sets. */
+static int begin_source(merger *m, const pk_profile *p, size_t stacks, size_t sets)
 {
 	size_t nm = pk_profile_mapping_count(p);
 	m->source_strings = pk_profile_string_count(p);
@@ -803,11 +793,7 @@ static int begin_source(merger *m, const pk_profile *p, size_t stacks)
 		uint32_t ignored;
 		PK_FORWARD(map_mapping(m, p, 0, &ignored));
 	}
-	pk__strtab_free(m->source_sets);
-	m->source_sets = NULL;
-	PK_FORWARD(pk__strtab_new(&m->source_sets));
-	m->set_of.count = 0;
-	return 0;
+	return fresh_table((void **)&m->set_of, sets, sizeof *m->set_of, 0xff);
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
@@ -816,7 +802,7 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 {
 	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
 	int64_t *negated = m->negated.items;
-	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
+	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p), pk__profile_label_set_count(p)));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
 		pk_sample s;
@@ -829,7 +815,7 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 				negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
 			v = negated;
 		}
-		PK_FORWARD(map_sample(m, p, &s, v));
+		PK_FORWARD(map_sample(m, p, &s, pk__profile_sample_label_set(p, si), v));
 	}
 	return 0;
 }
@@ -881,16 +867,18 @@ static int finish(merger *m, pk_profile **out)
 		if (rc == 0)
 			rc = add_header(&again, m->q, NULL);
 		if (rc == 0)
-			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q));
+			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q),
+			                  m->label_sets.count);
 		again.canonical = true;
 		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 			pk_sample s;
 			merged(m, i, &s);
-			again.source_set = PK_VEC_AT(m->out_samples, merged_sample, i).labels;
 			if (all_zero(s.values, s.value_count))
 				continue;
 			s.depth = pk_profile_stack(m->q, s.stack, &s.locations);
-			rc = map_sample(&again, m->q, &s, s.values);
+			rc = map_sample(&again, m->q, &s,
+			                PK_VEC_AT(m->out_samples, merged_sample, i).labels,
+			                s.values);
 		}
 		merger_free(m);
 		pk_profile_free(m->q);

@@ -521,6 +521,16 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 	out->labels = set ? &PK_VEC_AT(p->labels, pk_label, set->start) : NULL;
 }
 
+uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i)
+{
+	return PK_VEC_AT(p->samples, sample_rec, i).label_set;
+}
+
+size_t pk__profile_label_set_count(const pk_profile *p)
+{
+	return p->label_sets.count;
+}
+
 int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
 {
 	if (i >= p->samples.count)
