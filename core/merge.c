@@ -257,8 +257,7 @@ static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
 		*out = m->str_of[s];
 		return 0;
 	}
-	PK_FORWARD(
-	    pk_profile_intern(m->q, pk_profile_string(p, s), pk_profile_string_length(p, s), out));
+	PK_FORWARD(pk__profile_intern_from(m->q, p, s, out));
 	if (cached)
 		m->str_of[s] = *out;
 	return 0;
@@ -389,6 +388,11 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 	return true;
 }
 
+static uint64_t location_mix(uint64_t h, uint64_t word)
+{
+	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
+}
+
 static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->loc_of[i] != PK_NONE) {
@@ -418,26 +422,18 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		return 0;
 	}
 	/* the key: the address in the mapping (one mapping of ours has one
-	 * start, so the address itself), the mapping, folding, the lines */
-	pk__vec *k = &m->key;
-	k->count = 0;
-	/* stored word by word: a push per field was a call to memcpy each */
-	PK_FORWARD(pk__vec_reserve(k, 1, pk__mul(n + 1, 2 * sizeof(uint64_t))));
-	unsigned char *w = k->items;
-	uint64_t word[2] = {c.address, (uint64_t)c.mapping << 8 | c.is_folded};
-	memcpy(w, word, sizeof word);
-	for (size_t l = 0; l < n; l++) {
-		word[0] = ours[l].function;
-		word[1] = (uint64_t)ours[l].line;
-		memcpy(w + (l + 1) * sizeof word, word, sizeof word);
-	}
-	k->count = (n + 1) * 2 * sizeof(uint64_t);
-	uint32_t h = (uint32_t)pk__hash_bytes(k->items, k->count);
+	 * start, so the address itself), the mapping, folding, the lines
+	 * (without columns, as pprof's), mixed word by word in place */
+	uint64_t h = location_mix(0, c.address);
+	h = location_mix(h, (uint64_t)c.mapping << 8 | c.is_folded);
+	for (size_t l = 0; l < n; l++)
+		h = location_mix(location_mix(h, ours[l].function), (uint64_t)ours[l].line);
+	h ^= h >> 32;
 	PK_FORWARD(table_room(&m->locs));
 	size_t mask = m->locs.count - 1;
 	size_t at = h & mask;
 	for (const id_slot *e; (e = &m->locs.slots[at])->index; at = (at + 1) & mask) {
-		if (e->hash == h && same_location(m->q, e->index - 1, &c, ours, n)) {
+		if (e->hash == (uint32_t)h && same_location(m->q, e->index - 1, &c, ours, n)) {
 			*out = m->loc_of[i] = e->index - 1;
 			return 0;
 		}
@@ -445,7 +441,7 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	c.id = pk_profile_location_count(m->q) + 1;
 	uint32_t j;
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	m->locs.slots[at] = (id_slot){j + 1, h};
+	m->locs.slots[at] = (id_slot){j + 1, (uint32_t)h};
 	m->locs.used++;
 	*out = m->loc_of[i] = j;
 	return 0;

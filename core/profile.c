@@ -98,6 +98,11 @@ int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out)
 	return pk__strtab_intern(p->strings, s ? s : "", len, out);
 }
 
+int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out)
+{
+	return pk__strtab_intern_from(q->strings, p->strings, s, out);
+}
+
 const char *pk_profile_string(const pk_profile *p, pk_str s)
 {
 	return pk__strtab_get(p->strings, s, NULL);
