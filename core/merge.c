@@ -771,18 +771,24 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 	return 0;
 }
 
+/* A fresh cache of p's strings, before add_header maps the first of them:
+ * the last source's indexes mean other strings. */
+static int begin_strings(merger *m, const pk_profile *p)
+{
+	m->source_strings = pk_profile_string_count(p);
+	return fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff);
+}
+
 /* Make ready for samples of p, which has stacks stacks and sets label
  * sets. */
 static int begin_source(merger *m, const pk_profile *p, size_t stacks, size_t sets)
 {
 	size_t nm = pk_profile_mapping_count(p);
-	m->source_strings = pk_profile_string_count(p);
 	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
 	                       0xff));
 	PK_FORWARD(
 	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
-	PK_FORWARD(fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->stack_of, stacks, sizeof *m->stack_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
 	if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
@@ -861,6 +867,8 @@ static int finish(merger *m, pk_profile **out)
 		rc = merger_init(&again);
 		again.types = m->types;
 		if (rc == 0)
+			rc = begin_strings(&again, m->q);
+		if (rc == 0)
 			rc = add_header(&again, m->q, NULL);
 		if (rc == 0)
 			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q),
@@ -925,7 +933,9 @@ int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
 		return refuse(m, err);
 	if (m->added == 0)
 		m->types = pk_profile_sample_type_count(p);
-	int rc = add_header(m, p, err);
+	int rc = begin_strings(m, p);
+	if (rc == 0)
+		rc = add_header(m, p, err);
 	if (rc == 0)
 		rc = add_source(m, p, negate != 0);
 	if (rc < 0) {

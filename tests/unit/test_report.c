@@ -198,6 +198,30 @@ static void test_merge_zero_and_labels(void **state)
 	pk_profile_free(p);
 }
 
+/* A later profile's header strings are its own, whatever strings an earlier
+ * profile had at the same indexes. */
+static void test_merge_header_strings(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	uint32_t st[1] = {a.loc[0]};
+	pk_label l = {intern(a.p, "key"), intern(a.p, "value"), 0, 0};
+	add(&a, st, 1, 1, &l, 1);
+	/* b's comment has the index of a's label key, which a's samples mapped */
+	pk_str note = intern(b.p, "note");
+	assert_int_equal(note, l.key);
+	assert_int_equal(pk_profile_add_comment(b.p, note), 0);
+	add(&b, st, 1, 1, NULL, 0);
+	const pk_profile *in[] = {a.p, b.p};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_comment_count(m), 1);
+	assert_string_equal(pk_profile_string(m, pk_profile_comment(m, 0)), "note");
+	pk_profile_free(m);
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+}
+
 /* What merge reads of a source besides the public API: the label set of
  * each sample (equal labels, one set) and its strings by index. */
 static void test_merge_source_internals(void **state)
@@ -824,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(test_merge),
 	    cmocka_unit_test(test_merge_incompatible),
 	    cmocka_unit_test(test_merge_zero_and_labels),
+	    cmocka_unit_test(test_merge_header_strings),
 	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
