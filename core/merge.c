@@ -230,7 +230,7 @@ typedef struct pk_merger {
 	size_t sample_slot_count, labelled;
 	/* label sets: a source's (by its index of the set) -> ours (sorted) */
 	uint32_t *set_of;
-	keymap sets;        /* keys: our sorted labels, field by field */
+	id_table sets;      /* our label_sets by content */
 	pk__vec label_sets; /* label_set */
 	pk__vec values;     /* int64_t, types per sample */
 	pk__vec labels;     /* pk_label, our strings */
@@ -388,7 +388,8 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 	return true;
 }
 
-static uint64_t location_mix(uint64_t h, uint64_t word)
+/* One more word into a hash of words, for the tables keyed by content. */
+static uint64_t mix_word(uint64_t h, uint64_t word)
 {
 	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
 }
@@ -424,10 +425,10 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	/* the key: the address in the mapping (one mapping of ours has one
 	 * start, so the address itself), the mapping, folding, the lines
 	 * (without columns, as pprof's), mixed word by word in place */
-	uint64_t h = location_mix(0, c.address);
-	h = location_mix(h, (uint64_t)c.mapping << 8 | c.is_folded);
+	uint64_t h = mix_word(0, c.address);
+	h = mix_word(h, (uint64_t)c.mapping << 8 | c.is_folded);
 	for (size_t l = 0; l < n; l++)
-		h = location_mix(location_mix(h, ours[l].function), (uint64_t)ours[l].line);
+		h = mix_word(mix_word(h, ours[l].function), (uint64_t)ours[l].line);
 	h ^= h >> 32;
 	PK_FORWARD(table_room(&m->locs));
 	size_t mask = m->locs.count - 1;
@@ -522,14 +523,13 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	return pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
 }
 
-/* Append a label's fields to a key: a pk_label has padding, which copies
- * leave undefined. */
-static int key_label(pk__vec *k, const pk_label *l)
+static bool same_labels(const pk_label *a, const pk_label *b, size_t n)
 {
-	PK_FORWARD(key_add(k, &l->key, sizeof l->key));
-	PK_FORWARD(key_add(k, &l->str, sizeof l->str));
-	PK_FORWARD(key_add(k, &l->num, sizeof l->num));
-	return key_add(k, &l->num_unit, sizeof l->num_unit);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+		    a[i].num_unit != b[i].num_unit)
+			return false;
+	return true;
 }
 
 /* Our label set for a sample's labels, the source's set number set: mapped
@@ -541,7 +541,6 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		*out = m->set_of[set];
 		return 0;
 	}
-	pk__vec *k = &m->key;
 	size_t label_start = m->labels.count;
 	for (size_t l = 0; l < s->label_count; l++) {
 		pk_label c = s->labels[l];
@@ -562,23 +561,36 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		}
 		labels[j] = x;
 	}
-	uint32_t ours = PK_NONE, *slot = &ours;
+	/* the table finds an equal set of ours, by its labels in place */
+	uint64_t h = mix_word(0, nl);
+	for (size_t i = 0; i < nl; i++)
+		h = mix_word(mix_word(mix_word(mix_word(h, labels[i].key), labels[i].str),
+		                      (uint64_t)labels[i].num),
+		             labels[i].num_unit);
+	h ^= h >> 32;
+	size_t at = 0;
 	if (!m->canonical) {
-		k->count = 0;
-		for (size_t i = 0; i < nl; i++)
-			PK_FORWARD(key_label(k, &labels[i]));
-		PK_FORWARD(keymap_find(&m->sets, k->items, k->count, &slot));
+		PK_FORWARD(table_room(&m->sets));
+		size_t mask = m->sets.count - 1;
+		for (at = h & mask; m->sets.slots[at].index; at = (at + 1) & mask) {
+			const id_slot *e = &m->sets.slots[at];
+			const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, e->index - 1);
+			if (e->hash == (uint32_t)h && ls->count == nl &&
+			    same_labels(&PK_VEC_AT(m->labels, pk_label, ls->start), labels, nl)) {
+				m->labels.count = label_start;
+				*out = m->set_of[set] = e->index - 1;
+				return 0;
+			}
+		}
 	}
-	if (*slot == PK_NONE) {
-		label_set ls = {label_start, nl};
-		size_t at;
-		PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &at));
-		*slot = (uint32_t)at;
-	} else {
-		m->labels.count = label_start;
+	label_set ls = {label_start, nl};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &index));
+	if (!m->canonical) {
+		m->sets.slots[at] = (id_slot){(uint32_t)index + 1, (uint32_t)h};
+		m->sets.used++;
 	}
-	m->set_of[set] = *slot;
-	*out = *slot;
+	*out = m->set_of[set] = (uint32_t)index;
 	return 0;
 }
 
@@ -736,8 +748,8 @@ static void drop_tables(merger *m)
 	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
-	pk__strtab_free(m->sets.keys);
-	m->sets.keys = NULL;
+	pk__free(m->sets.slots);
+	m->sets = (id_table){NULL, 0, 0};
 }
 
 static void merger_free(merger *m)
@@ -747,7 +759,6 @@ static void merger_free(merger *m)
 	                   &m->key,         &m->scratch, &m->negated};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
-	pk__vec_free(&m->sets.index);
 	pk__vec_free(&m->label_sets);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
@@ -846,8 +857,7 @@ static int merger_init(merger *m)
 {
 	memset(m, 0, sizeof *m);
 	PK_FORWARD(pk_profile_new(&m->q));
-	PK_FORWARD(pk__strtab_new(&m->mappings.keys));
-	return pk__strtab_new(&m->sets.keys);
+	return pk__strtab_new(&m->mappings.keys);
 }
 
 /* Add m's samples to m->q and hand it to *out; m is freed either way. */
