@@ -336,16 +336,17 @@ static void *read_ahead(void *arg)
 	return NULL;
 }
 
-/* Merge the profile at each position as soon as it is read, and free it;
- * while the next is not read yet, read one (there may be no threads).
- * The first error is kept in err (rc). */
-static int merge_in_order(merge_batch *b, const bool *negate, pk_merger *m, pk_error *err)
+/* Merge the profile at each position as soon as it is read, and free it.
+ * Without reader threads, read each first. The first error is kept in
+ * err (rc). */
+static int merge_in_order(merge_batch *b, bool readers, const bool *negate, pk_merger *m,
+                          pk_error *err)
 {
 	int rc = 0;
 	for (size_t i = 0; i < b->count; i++) {
 		pthread_mutex_lock(&b->lock);
 		while (!b->ready[i]) {
-			if (may_read(b))
+			if (!readers && may_read(b))
 				read_next(b);
 			else
 				pthread_cond_wait(&b->cond, &b->lock);
@@ -415,14 +416,16 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			pk_error init = PK_ERROR_INIT;
 			b.errors[i] = init;
 		}
-		/* The calling thread merges, and reads when it waits; a thread
-		 * that cannot start leaves its share to the others. */
+		/* A reader thread per core, and the calling thread merges: it
+		 * does not read while it waits, as merging is the one job that
+		 * cannot be shared. A thread that cannot start leaves its share
+		 * to the others. */
 		pthread_t ids[MAX_THREADS];
 		size_t started = 0;
-		while (started + 1 < threads &&
+		while (started < threads &&
 		       pthread_create(&ids[started], NULL, read_ahead, &b) == 0)
 			started++;
-		int merged = merge_in_order(&b, negate, m, &err);
+		int merged = merge_in_order(&b, started > 0, negate, m, &err);
 		for (size_t i = 0; i < started; i++)
 			pthread_join(ids[i], NULL);
 		cli_progress_end();

@@ -144,14 +144,14 @@ void pk__strtab_free(pk__strtab *t)
 	pk__free(t);
 }
 
-int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
+/* Intern s, whose hash is h. */
+static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, uint32_t *out)
 {
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if ((t->entries.count + 1) * 2 > t->slot_count)
 		PK_FORWARD(pk__slots_grow(&t->slots, &t->slot_count, t->entries.items,
 		                          t->entries.count, sizeof(strtab_entry),
 		                          offsetof(strtab_entry, hash)));
-	uint64_t h = pk__hash_bytes(s, len);
 	size_t mask = t->slot_count - 1;
 	size_t at = h & mask;
 	for (; t->slots[at] != 0; at = (at + 1) & mask) {
@@ -171,6 +171,19 @@ int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 	t->slots[at] = (uint32_t)(index + 1);
 	*out = (uint32_t)index;
 	return 0;
+}
+
+int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
+{
+	return intern_hashed(t, s, len, pk__hash_bytes(s, len), out);
+}
+
+int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out)
+{
+	if (i >= from->entries.count)
+		return PK_EINVAL;
+	const strtab_entry *e = &PK_VEC_AT(from->entries, strtab_entry, i);
+	return intern_hashed(t, e->str, e->len, e->hash, out);
 }
 
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len)

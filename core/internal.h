@@ -97,6 +97,8 @@ typedef struct pk__strtab pk__strtab;
 int pk__strtab_new(pk__strtab **out);
 void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
+/* Intern string i of another table (its hash is not computed again). */
+int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
 
@@ -607,6 +609,12 @@ void pk__profile_shrink(pk_profile *p);
 /* Sample i (< the sample count) without its stack's locations, which
  * cost a cache miss per sample to look at: locations NULL, depth 0. */
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
+/* The label set of sample i (< the sample count): 0 for none, else below
+ * pk__profile_label_set_count(p); samples with equal labels have one set. */
+uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i);
+/* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's). */
+int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out);
+size_t pk__profile_label_set_count(const pk_profile *p);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
 /* The index of the stack of the depth locations in the pool's tail (as

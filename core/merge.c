@@ -228,24 +228,22 @@ typedef struct pk_merger {
 	pk__vec out_samples;       /* merged_sample */
 	sample_slot *sample_slots; /* of the labelled out_samples */
 	size_t sample_slot_count, labelled;
-	/* label sets: a source's (as it has them) -> ours (sorted) */
-	pk__strtab *source_sets; /* keys: a source's labels, field by field */
-	pk__vec set_of;          /* uint32_t per source_sets id: ours */
-	keymap sets;             /* keys: our sorted labels, field by field */
-	pk__vec label_sets;      /* label_set */
-	pk__vec values;          /* int64_t, types per sample */
-	pk__vec labels;          /* pk_label, our strings */
-	pk__vec key;             /* char */
-	pk__vec scratch;         /* uint32_t / pk_line */
-	pk__vec negated;         /* int64_t, types */
+	/* label sets: a source's (by its index of the set) -> ours (sorted) */
+	uint32_t *set_of;
+	id_table sets;      /* our label_sets by content */
+	pk__vec label_sets; /* label_set */
+	pk__vec values;     /* int64_t, types per sample */
+	pk__vec labels;     /* pk_label, our strings */
+	pk__vec key;        /* char */
+	pk__vec scratch;    /* uint32_t / pk_line */
+	pk__vec negated;    /* int64_t, types */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
 	 * samples cancelled): its functions, locations, stacks, label sets and
 	 * samples are distinct by the keys, so each is new, found by no
-	 * look-up. source_set is the label set of the sample at hand. */
+	 * look-up. */
 	bool canonical;
-	uint32_t source_set;
 } merger;
 
 static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
@@ -259,8 +257,7 @@ static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
 		*out = m->str_of[s];
 		return 0;
 	}
-	PK_FORWARD(
-	    pk_profile_intern(m->q, pk_profile_string(p, s), pk_profile_string_length(p, s), out));
+	PK_FORWARD(pk__profile_intern_from(m->q, p, s, out));
 	if (cached)
 		m->str_of[s] = *out;
 	return 0;
@@ -391,6 +388,12 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 	return true;
 }
 
+/* One more word into a hash of words, for the tables keyed by content. */
+static uint64_t mix_word(uint64_t h, uint64_t word)
+{
+	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
+}
+
 static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->loc_of[i] != PK_NONE) {
@@ -420,26 +423,18 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		return 0;
 	}
 	/* the key: the address in the mapping (one mapping of ours has one
-	 * start, so the address itself), the mapping, folding, the lines */
-	pk__vec *k = &m->key;
-	k->count = 0;
-	/* stored word by word: a push per field was a call to memcpy each */
-	PK_FORWARD(pk__vec_reserve(k, 1, pk__mul(n + 1, 2 * sizeof(uint64_t))));
-	unsigned char *w = k->items;
-	uint64_t word[2] = {c.address, (uint64_t)c.mapping << 8 | c.is_folded};
-	memcpy(w, word, sizeof word);
-	for (size_t l = 0; l < n; l++) {
-		word[0] = ours[l].function;
-		word[1] = (uint64_t)ours[l].line;
-		memcpy(w + (l + 1) * sizeof word, word, sizeof word);
-	}
-	k->count = (n + 1) * 2 * sizeof(uint64_t);
-	uint32_t h = (uint32_t)pk__hash_bytes(k->items, k->count);
+	 * start, so the address itself), the mapping, folding, the lines
+	 * (without columns, as pprof's), mixed word by word in place */
+	uint64_t h = mix_word(0, c.address);
+	h = mix_word(h, (uint64_t)c.mapping << 8 | c.is_folded);
+	for (size_t l = 0; l < n; l++)
+		h = mix_word(mix_word(h, ours[l].function), (uint64_t)ours[l].line);
+	h ^= h >> 32;
 	PK_FORWARD(table_room(&m->locs));
 	size_t mask = m->locs.count - 1;
 	size_t at = h & mask;
 	for (const id_slot *e; (e = &m->locs.slots[at])->index; at = (at + 1) & mask) {
-		if (e->hash == h && same_location(m->q, e->index - 1, &c, ours, n)) {
+		if (e->hash == (uint32_t)h && same_location(m->q, e->index - 1, &c, ours, n)) {
 			*out = m->loc_of[i] = e->index - 1;
 			return 0;
 		}
@@ -447,7 +442,7 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	c.id = pk_profile_location_count(m->q) + 1;
 	uint32_t j;
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	m->locs.slots[at] = (id_slot){j + 1, h};
+	m->locs.slots[at] = (id_slot){j + 1, (uint32_t)h};
 	m->locs.used++;
 	*out = m->loc_of[i] = j;
 	return 0;
@@ -528,34 +523,23 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	return pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
 }
 
-/* Append a label's fields to a key: a pk_label has padding, which copies
- * leave undefined. */
-static int key_label(pk__vec *k, const pk_label *l)
+static bool same_labels(const pk_label *a, const pk_label *b, size_t n)
 {
-	PK_FORWARD(key_add(k, &l->key, sizeof l->key));
-	PK_FORWARD(key_add(k, &l->str, sizeof l->str));
-	PK_FORWARD(key_add(k, &l->num, sizeof l->num));
-	return key_add(k, &l->num_unit, sizeof l->num_unit);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+		    a[i].num_unit != b[i].num_unit)
+			return false;
+	return true;
 }
 
-/* Our label set for a sample's labels: mapped and sorted once per distinct
- * set in a source, not once per sample. */
-static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t *out)
+/* Our label set for a sample's labels, the source's set number set: mapped
+ * and sorted once per distinct set in a source, not once per sample. */
+static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
+                      uint32_t *out)
 {
-	pk__vec *k = &m->key;
-	k->count = 0;
-	for (size_t l = 0; !m->canonical && l < s->label_count; l++)
-		PK_FORWARD(key_label(k, &s->labels[l]));
-	uint32_t id = m->source_set;
-	if (!m->canonical)
-		PK_FORWARD(pk__strtab_intern(m->source_sets, k->items, k->count, &id));
-	if (id < m->set_of.count && PK_VEC_AT(m->set_of, uint32_t, id) != PK_NONE) {
-		*out = PK_VEC_AT(m->set_of, uint32_t, id);
+	if (m->set_of[set] != PK_NONE) {
+		*out = m->set_of[set];
 		return 0;
-	}
-	while (m->set_of.count <= id) {
-		uint32_t none = PK_NONE;
-		PK_FORWARD(pk__vec_push(&m->set_of, sizeof none, &none, 1, NULL));
 	}
 	size_t label_start = m->labels.count;
 	for (size_t l = 0; l < s->label_count; l++) {
@@ -577,23 +561,36 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		}
 		labels[j] = x;
 	}
-	uint32_t set = PK_NONE, *slot = &set;
+	/* the table finds an equal set of ours, by its labels in place */
+	uint64_t h = mix_word(0, nl);
+	for (size_t i = 0; i < nl; i++)
+		h = mix_word(mix_word(mix_word(mix_word(h, labels[i].key), labels[i].str),
+		                      (uint64_t)labels[i].num),
+		             labels[i].num_unit);
+	h ^= h >> 32;
+	size_t at = 0;
 	if (!m->canonical) {
-		k->count = 0;
-		for (size_t i = 0; i < nl; i++)
-			PK_FORWARD(key_label(k, &labels[i]));
-		PK_FORWARD(keymap_find(&m->sets, k->items, k->count, &slot));
+		PK_FORWARD(table_room(&m->sets));
+		size_t mask = m->sets.count - 1;
+		for (at = h & mask; m->sets.slots[at].index; at = (at + 1) & mask) {
+			const id_slot *e = &m->sets.slots[at];
+			const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, e->index - 1);
+			if (e->hash == (uint32_t)h && ls->count == nl &&
+			    same_labels(&PK_VEC_AT(m->labels, pk_label, ls->start), labels, nl)) {
+				m->labels.count = label_start;
+				*out = m->set_of[set] = e->index - 1;
+				return 0;
+			}
+		}
 	}
-	if (*slot == PK_NONE) {
-		label_set ls = {label_start, nl};
-		size_t at;
-		PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &at));
-		*slot = (uint32_t)at;
-	} else {
-		m->labels.count = label_start;
+	label_set ls = {label_start, nl};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &index));
+	if (!m->canonical) {
+		m->sets.slots[at] = (id_slot){(uint32_t)index + 1, (uint32_t)h};
+		m->sets.used++;
 	}
-	PK_VEC_AT(m->set_of, uint32_t, id) = *slot;
-	*out = *slot;
+	*out = m->set_of[set] = (uint32_t)index;
 	return 0;
 }
 
@@ -624,7 +621,9 @@ static int grow_sample_slots(merger *m)
 	return 0;
 }
 
-static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const int64_t *values)
+/* Sample s of p, whose labels are p's set number set, with values. */
+static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
+                      const int64_t *values)
 {
 	uint32_t stack;
 	PK_FORWARD(map_stack(m, p, s, &stack));
@@ -636,7 +635,7 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, const 
 		return 0;
 	}
 	uint32_t labels;
-	PK_FORWARD(map_labels(m, p, s, &labels));
+	PK_FORWARD(map_labels(m, p, s, set, &labels));
 	if (m->canonical) {
 		uint32_t slot = PK_NONE;
 		return add_values(m, &slot, values, stack, labels);
@@ -749,10 +748,8 @@ static void drop_tables(merger *m)
 	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
-	pk__strtab_free(m->source_sets);
-	m->source_sets = NULL;
-	pk__strtab_free(m->sets.keys);
-	m->sets.keys = NULL;
+	pk__free(m->sets.slots);
+	m->sets = (id_table){NULL, 0, 0};
 }
 
 static void merger_free(merger *m)
@@ -762,8 +759,6 @@ static void merger_free(merger *m)
 	                   &m->key,         &m->scratch, &m->negated};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
-	pk__vec_free(&m->sets.index);
-	pk__vec_free(&m->set_of);
 	pk__vec_free(&m->label_sets);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
@@ -771,7 +766,8 @@ static void merger_free(merger *m)
 	pk__free(m->str_of);
 	pk__free(m->stack_of);
 	pk__free(m->map_offset);
-	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = NULL;
+	pk__free(m->set_of);
+	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = NULL;
 	m->map_offset = NULL;
 }
 
@@ -786,28 +782,31 @@ static int fresh_table(void **t, size_t count, size_t elem, int fill)
 	return 0;
 }
 
-/* Make ready for samples of p, which has stacks stacks. */
-static int begin_source(merger *m, const pk_profile *p, size_t stacks)
+/* A fresh cache of p's strings, before add_header maps the first of them:
+ * the last source's indexes mean other strings. */
+static int begin_strings(merger *m, const pk_profile *p)
+{
+	m->source_strings = pk_profile_string_count(p);
+	return fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff);
+}
+
+/* Make ready for samples of p, which has stacks stacks and sets label
+ * sets. */
+static int begin_source(merger *m, const pk_profile *p, size_t stacks, size_t sets)
 {
 	size_t nm = pk_profile_mapping_count(p);
-	m->source_strings = pk_profile_string_count(p);
 	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
 	                       0xff));
 	PK_FORWARD(
 	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
-	PK_FORWARD(fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->stack_of, stacks, sizeof *m->stack_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
 	if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
 		uint32_t ignored;
 		PK_FORWARD(map_mapping(m, p, 0, &ignored));
 	}
-	pk__strtab_free(m->source_sets);
-	m->source_sets = NULL;
-	PK_FORWARD(pk__strtab_new(&m->source_sets));
-	m->set_of.count = 0;
-	return 0;
+	return fresh_table((void **)&m->set_of, sets, sizeof *m->set_of, 0xff);
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
@@ -816,7 +815,7 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 {
 	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
 	int64_t *negated = m->negated.items;
-	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p)));
+	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p), pk__profile_label_set_count(p)));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
 		pk_sample s;
@@ -829,7 +828,7 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 				negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
 			v = negated;
 		}
-		PK_FORWARD(map_sample(m, p, &s, v));
+		PK_FORWARD(map_sample(m, p, &s, pk__profile_sample_label_set(p, si), v));
 	}
 	return 0;
 }
@@ -858,8 +857,7 @@ static int merger_init(merger *m)
 {
 	memset(m, 0, sizeof *m);
 	PK_FORWARD(pk_profile_new(&m->q));
-	PK_FORWARD(pk__strtab_new(&m->mappings.keys));
-	return pk__strtab_new(&m->sets.keys);
+	return pk__strtab_new(&m->mappings.keys);
 }
 
 /* Add m's samples to m->q and hand it to *out; m is freed either way. */
@@ -879,18 +877,22 @@ static int finish(merger *m, pk_profile **out)
 		rc = merger_init(&again);
 		again.types = m->types;
 		if (rc == 0)
+			rc = begin_strings(&again, m->q);
+		if (rc == 0)
 			rc = add_header(&again, m->q, NULL);
 		if (rc == 0)
-			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q));
+			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q),
+			                  m->label_sets.count);
 		again.canonical = true;
 		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
 			pk_sample s;
 			merged(m, i, &s);
-			again.source_set = PK_VEC_AT(m->out_samples, merged_sample, i).labels;
 			if (all_zero(s.values, s.value_count))
 				continue;
 			s.depth = pk_profile_stack(m->q, s.stack, &s.locations);
-			rc = map_sample(&again, m->q, &s, s.values);
+			rc = map_sample(&again, m->q, &s,
+			                PK_VEC_AT(m->out_samples, merged_sample, i).labels,
+			                s.values);
 		}
 		merger_free(m);
 		pk_profile_free(m->q);
@@ -941,7 +943,9 @@ int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
 		return refuse(m, err);
 	if (m->added == 0)
 		m->types = pk_profile_sample_type_count(p);
-	int rc = add_header(m, p, err);
+	int rc = begin_strings(m, p);
+	if (rc == 0)
+		rc = add_header(m, p, err);
 	if (rc == 0)
 		rc = add_source(m, p, negate != 0);
 	if (rc < 0) {

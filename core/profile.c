@@ -117,6 +117,11 @@ int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out)
 	return pk__strtab_intern(p->strings, s ? s : "", len, out);
 }
 
+int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out)
+{
+	return pk__strtab_intern_from(q->strings, p->strings, s, out);
+}
+
 const char *pk_profile_string(const pk_profile *p, pk_str s)
 {
 	return pk__strtab_get(p->strings, s, NULL);
@@ -686,6 +691,16 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 	const label_set *rec = set ? &PK_VEC_AT(p->label_sets, label_set, set) : NULL;
 	out->label_count = rec ? rec->count : 0;
 	out->labels = rec ? &PK_VEC_AT(p->labels, pk_label, rec->start) : NULL;
+}
+
+uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i)
+{
+	return PK_VEC_AT(p->samples, sample_rec, i).label_set;
+}
+
+size_t pk__profile_label_set_count(const pk_profile *p)
+{
+	return p->label_sets.count;
 }
 
 int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)

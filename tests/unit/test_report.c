@@ -198,6 +198,64 @@ static void test_merge_zero_and_labels(void **state)
 	pk_profile_free(p);
 }
 
+/* A later profile's header strings are its own, whatever strings an earlier
+ * profile had at the same indexes. */
+static void test_merge_header_strings(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	uint32_t st[1] = {a.loc[0]};
+	pk_label l = {intern(a.p, "key"), intern(a.p, "value"), 0, 0};
+	add(&a, st, 1, 1, &l, 1);
+	/* b's comment has the index of a's label key, which a's samples mapped */
+	pk_str note = intern(b.p, "note");
+	assert_int_equal(note, l.key);
+	assert_int_equal(pk_profile_add_comment(b.p, note), 0);
+	add(&b, st, 1, 1, NULL, 0);
+	const pk_profile *in[] = {a.p, b.p};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_comment_count(m), 1);
+	assert_string_equal(pk_profile_string(m, pk_profile_comment(m, 0)), "note");
+	pk_profile_free(m);
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+}
+
+/* What merge reads of a source besides the public API: the label set of
+ * each sample (equal labels, one set) and its strings by index. */
+static void test_merge_source_internals(void **state)
+{
+	(void)state;
+	small a = make_small("samples");
+	pk_profile *p = a.p;
+	uint32_t st[2] = {a.loc[0], a.loc[1]};
+	pk_label k1 = {intern(p, "k"), intern(p, "1"), 0, 0};
+	pk_label k2 = {intern(p, "k"), intern(p, "2"), 0, 0};
+	add(&a, st, 2, 5, &k1, 1);
+	add(&a, st, 2, 7, &k2, 1);
+	add(&a, st, 2, 3, NULL, 0);
+	add(&a, st, 2, 1, &k1, 1);
+	uint32_t first = pk__profile_sample_label_set(p, 0);
+	assert_int_not_equal(first, 0);
+	assert_int_not_equal(pk__profile_sample_label_set(p, 1), first);
+	assert_int_equal(pk__profile_sample_label_set(p, 2), 0);
+	assert_int_equal(pk__profile_sample_label_set(p, 3), first);
+	assert_int_equal(pk__profile_label_set_count(p), 3); /* with the empty one */
+
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_new(&q), 0);
+	pk_str before = intern(q, "2"), got = 0;
+	assert_int_equal(pk__profile_intern_from(q, p, k1.key, &got), 0);
+	assert_string_equal(pk_profile_string(q, got), "k");
+	assert_int_equal(pk__profile_intern_from(q, p, k2.str, &got), 0);
+	assert_int_equal(got, before); /* found, not added again */
+	assert_int_equal(pk__profile_intern_from(q, p, (pk_str)pk_profile_string_count(p), &got),
+	                 PK_EINVAL);
+	pk_profile_free(q);
+	pk_profile_free(p);
+}
+
 static char *report_all(const pk_profile *p)
 {
 	pk_report_options o = PK_REPORT_OPTIONS_INIT;
@@ -790,6 +848,8 @@ int main(void)
 	    cmocka_unit_test(test_merge),
 	    cmocka_unit_test(test_merge_incompatible),
 	    cmocka_unit_test(test_merge_zero_and_labels),
+	    cmocka_unit_test(test_merge_header_strings),
+	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_stack_sample),
