@@ -681,7 +681,7 @@ size_t pk_profile_sample_count(const pk_profile *p)
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 {
 	size_t stride = p->sample_types.count;
-	uint32_t set = p->sample_labels.count ? PK_VEC_AT(p->sample_labels, uint32_t, i) : 0;
+	uint32_t set = pk__profile_sample_label_set(p, i);
 	out->stack = PK_VEC_AT(p->samples, uint32_t, i);
 	out->locations = NULL;
 	out->depth = 0;
@@ -695,7 +695,7 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i)
 {
-	return PK_VEC_AT(p->samples, sample_rec, i).label_set;
+	return p->sample_labels.count ? PK_VEC_AT(p->sample_labels, uint32_t, i) : 0;
 }
 
 size_t pk__profile_label_set_count(const pk_profile *p)
