@@ -612,6 +612,10 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
 /* The label set of sample i (< the sample count): 0 for none, else below
  * pk__profile_label_set_count(p); samples with equal labels have one set. */
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i);
+/* A hash of a label set, field by field, and whether two are equal: for the
+ * tables of label sets (the profile's, the merge's). */
+uint64_t pk__hash_labels(const pk_label *labels, size_t count);
+bool pk__same_labels(const pk_label *a, const pk_label *b, size_t count);
 /* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's). */
 int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out);
 size_t pk__profile_label_set_count(const pk_profile *p);

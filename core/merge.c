@@ -523,15 +523,6 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	return pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
 }
 
-static bool same_labels(const pk_label *a, const pk_label *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
-		    a[i].num_unit != b[i].num_unit)
-			return false;
-	return true;
-}
-
 /* Our label set for a sample's labels, the source's set number set: mapped
  * and sorted once per distinct set in a source, not once per sample. */
 static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
@@ -562,12 +553,7 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		labels[j] = x;
 	}
 	/* the table finds an equal set of ours, by its labels in place */
-	uint64_t h = mix_word(0, nl);
-	for (size_t i = 0; i < nl; i++)
-		h = mix_word(mix_word(mix_word(mix_word(h, labels[i].key), labels[i].str),
-		                      (uint64_t)labels[i].num),
-		             labels[i].num_unit);
-	h ^= h >> 32;
+	uint64_t h = pk__hash_labels(labels, nl);
 	size_t at = 0;
 	if (!m->canonical) {
 		PK_FORWARD(table_room(&m->sets));
@@ -576,7 +562,8 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 			const id_slot *e = &m->sets.slots[at];
 			const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, e->index - 1);
 			if (e->hash == (uint32_t)h && ls->count == nl &&
-			    same_labels(&PK_VEC_AT(m->labels, pk_label, ls->start), labels, nl)) {
+			    pk__same_labels(&PK_VEC_AT(m->labels, pk_label, ls->start), labels,
+			                    nl)) {
 				m->labels.count = label_start;
 				*out = m->set_of[set] = e->index - 1;
 				return 0;

@@ -463,7 +463,7 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 
 /* --------------------------------------------------------------- samples */
 
-static uint64_t hash_labels(const pk_label *labels, size_t count)
+uint64_t pk__hash_labels(const pk_label *labels, size_t count)
 {
 	/* Field by field: the struct's padding is not the caller's data. */
 	uint64_t h = 0x243f6a8885a308d3u ^ count;
@@ -476,7 +476,7 @@ static uint64_t hash_labels(const pk_label *labels, size_t count)
 	return h;
 }
 
-static bool same_labels(const pk_label *a, const pk_label *b, size_t count)
+bool pk__same_labels(const pk_label *a, const pk_label *b, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
@@ -498,14 +498,14 @@ static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, ui
 		PK_FORWARD(pk__slots_grow(&p->label_slots, &p->label_slot_count,
 		                          p->label_sets.items, p->label_sets.count,
 		                          sizeof(label_set), offsetof(label_set, hash)));
-	uint64_t h = hash_labels(labels, count);
+	uint64_t h = pk__hash_labels(labels, count);
 	size_t mask = p->label_slot_count - 1;
 	size_t at = h & mask;
 	const pk_label *pool = p->labels.items;
 	for (uint32_t slot; (slot = p->label_slots[at]) != 0; at = (at + 1) & mask) {
 		const label_set *set = &PK_VEC_AT(p->label_sets, label_set, slot - 1);
 		if (set->hash == h && set->count == count &&
-		    same_labels(pool + set->start, labels, count)) {
+		    pk__same_labels(pool + set->start, labels, count)) {
 			*out = slot - 1;
 			return 0;
 		}
