@@ -9,7 +9,8 @@
 #                        go tool pprof's own package (bench/gogen, built
 #                        into $BENCH_DIR/gogen)
 #   BENCH_GEN_ARGS       more options for the generator, e.g. --heap
-#   BENCH_README         the README to update (unset: print only)
+#   BENCH_README         the README to update (unset, or not genprofile's
+#                        default profiles: print only)
 #   BENCH_SIZES          sizes to run, comma-separated (default small,medium,large)
 #   BENCH_RUNS           runs per command, the median is shown (default 5; 3 on large)
 #   BENCH_GO_RUNS        runs of each go tool pprof command on small and medium
@@ -236,7 +237,8 @@ done
 rm -f "$BENCH_DIR/out".* "$BENCH_DIR"/pk.out "$BENCH_DIR"/go.out
 
 cat "$table"
-if [ -n "${BENCH_README:-}" ] && [ -f "$BENCH_README" ]; then
+# The README's results are genprofile's; other profiles are printed only.
+if [ -n "${BENCH_README:-}" ] && [ -f "$BENCH_README" ] && [ "$generator" = genprofile ]; then
 	awk -v table="$table" '
 		/<!-- results: begin -->/ {print; while ((getline line < table) > 0) print line; skip = 1; next}
 		/<!-- results: end -->/ {skip = 0}
