@@ -30,7 +30,7 @@ type config struct {
 	depth, maxDepth                       int
 	labels, numLabels, labelValues        int
 	inline, unsymbolized                  int
-	heap, sparseIDs                       bool
+	heap, sparseIDs, bare                 bool
 	seed, variant                         int64
 	output                                string
 }
@@ -57,6 +57,7 @@ func main() {
 	flag.IntVar(&c.unsymbolized, "unsymbolized", 3, "percentage of locations with an address only")
 	flag.BoolVar(&c.heap, "heap", false, "heap profile: 4 sample types (default: CPU, 2)")
 	flag.BoolVar(&c.sparseIDs, "sparse-ids", false, "location ids are addresses, function ids scattered")
+	flag.BoolVar(&c.bare, "bare", false, "what a minimal writer gives: no mappings, addresses, files, time or comments")
 	flag.Int64Var(&c.seed, "seed", 1, "the program's shape")
 	flag.Int64Var(&c.variant, "variant", 0, "which stacks samples pick, their labels and values")
 	flag.StringVar(&c.output, "o", "", "output file (gzipped protobuf)")
@@ -85,6 +86,9 @@ func main() {
 	c.maxDepth = max(c.maxDepth, 2)
 	c.depth = min(max(c.depth, 2), c.maxDepth)
 	c.labelValues = max(c.labelValues, 1)
+	if c.bare {
+		c.unsymbolized = 0 // a frame needs an address or a line
+	}
 
 	p := generate(&c)
 	if err := p.CheckValid(); err != nil {
@@ -383,6 +387,15 @@ func generate(c *config) *profile.Profile {
 					ln.Function.ID = uint64(len(p.Function))*7919 + 1<<40
 				}
 			}
+		}
+	}
+	if c.bare {
+		p.Mapping, p.Comments, p.TimeNanos, p.DurationNanos = nil, nil, 0, 0
+		for _, l := range p.Location {
+			l.Mapping, l.Address = nil, 0
+		}
+		for _, f := range p.Function {
+			f.SystemName, f.Filename, f.StartLine = "", "", 0
 		}
 	}
 	return p
