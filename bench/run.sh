@@ -18,7 +18,7 @@
 #   BENCH_GO_LARGE_RUNS  runs of each go tool pprof command on large (default 1:
 #                        each takes about a minute and several GB)
 #   BENCH_DIR            where profiles and outputs go (default /tmp/profkit-bench,
-#                        /tmp/profkit-benchgogen for gogen's)
+#                        /tmp/profkit-bench-gogen for gogen's)
 #   GO                   the go command (default go; missing: profkit alone)
 set -u
 
@@ -27,7 +27,9 @@ GENPROFILE=${GENPROFILE:-./bench/genprofile}
 BENCH_GENERATOR=${BENCH_GENERATOR:-genprofile}
 BENCH_GEN_ARGS=${BENCH_GEN_ARGS:-}
 BENCH_SIZES=${BENCH_SIZES:-small,medium,large}
-BENCH_DIR=${BENCH_DIR:-/tmp/profkit-bench${BENCH_GENERATOR#genprofile}}
+default_dir=/tmp/profkit-bench
+[ "$BENCH_GENERATOR" = genprofile ] || default_dir=/tmp/profkit-bench-$BENCH_GENERATOR
+BENCH_DIR=${BENCH_DIR:-$default_dir}
 BENCH_GO_LARGE_RUNS=${BENCH_GO_LARGE_RUNS:-1}
 GO=${GO:-go}
 TIME=/usr/bin/time
