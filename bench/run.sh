@@ -5,19 +5,31 @@
 #
 # Environment:
 #   PROFKIT, GENPROFILE  the programs (set by make bench)
-#   BENCH_README         the README to update (unset: print only)
+#   BENCH_GENERATOR      genprofile (default), or gogen: profiles written by
+#                        go tool pprof's own package (bench/gogen, built
+#                        into $BENCH_DIR/gogen)
+#   BENCH_GEN_ARGS       more options for the generator, e.g. --heap
+#   BENCH_README         the README to update (unset, or not genprofile's
+#                        default profiles: print only)
 #   BENCH_SIZES          sizes to run, comma-separated (default small,medium,large)
 #   BENCH_RUNS           runs per command, the median is shown (default 5; 3 on large)
+#   BENCH_GO_RUNS        runs of each go tool pprof command on small and medium
+#                        (default BENCH_RUNS)
 #   BENCH_GO_LARGE_RUNS  runs of each go tool pprof command on large (default 1:
 #                        each takes about a minute and several GB)
-#   BENCH_DIR            where profiles and outputs go (default /tmp/profkit-bench)
+#   BENCH_DIR            where profiles and outputs go (default /tmp/profkit-bench,
+#                        /tmp/profkit-bench-gogen for gogen's)
 #   GO                   the go command (default go; missing: profkit alone)
 set -u
 
 PROFKIT=${PROFKIT:-./profkit}
 GENPROFILE=${GENPROFILE:-./bench/genprofile}
+BENCH_GENERATOR=${BENCH_GENERATOR:-genprofile}
+BENCH_GEN_ARGS=${BENCH_GEN_ARGS:-}
 BENCH_SIZES=${BENCH_SIZES:-small,medium,large}
-BENCH_DIR=${BENCH_DIR:-/tmp/profkit-bench}
+default_dir=/tmp/profkit-bench
+[ "$BENCH_GENERATOR" = genprofile ] || default_dir=/tmp/profkit-bench-$BENCH_GENERATOR
+BENCH_DIR=${BENCH_DIR:-$default_dir}
 BENCH_GO_LARGE_RUNS=${BENCH_GO_LARGE_RUNS:-1}
 GO=${GO:-go}
 TIME=/usr/bin/time
@@ -36,6 +48,22 @@ if [ -x "$real" ] && head -c 2 "$PROFKIT" | grep -q '#!'; then
 fi
 test -x "$TIME" || die "$TIME is needed for the peak RSS (Debian: apt-get install time)"
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
+case $BENCH_GENERATOR in
+genprofile) ;;
+gogen)
+	GENPROFILE="$BENCH_DIR/gogen"
+	gogen_src="$(dirname "$0")/gogen"
+	if [ ! -x "$GENPROFILE" ] || [ "$gogen_src/main.go" -nt "$GENPROFILE" ]; then
+		echo "bench: building $GENPROFILE" >&2
+		GO="$GO" "$gogen_src/build.sh" "$GENPROFILE" || die "cannot build gogen"
+	fi
+	;;
+*) die "unknown BENCH_GENERATOR '$BENCH_GENERATOR' (genprofile or gogen)" ;;
+esac
+# What made the profiles: they are made again when it changes.
+generator="$BENCH_GENERATOR${BENCH_GEN_ARGS:+ $BENCH_GEN_ARGS}"
+gen_note=""
+[ "$generator" = genprofile ] || gen_note="; profiles by $generator"
 
 PPROF=""
 if command -v "$GO" >/dev/null 2>&1; then
@@ -81,13 +109,13 @@ machine="$cpu, $cores cores, $ram RAM, $os, kernel $(uname -r); $GO_VERSION; $($
 table="$BENCH_DIR/table.md"
 {
 	echo "Machine: $machine."
-	echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC') by bench/run.sh (BENCH_SIZES=$BENCH_SIZES)."
+	echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC') by bench/run.sh (BENCH_SIZES=$BENCH_SIZES$gen_note)."
 	echo
 } >"$table"
 
 for size in $(echo "$BENCH_SIZES" | tr ',' ' '); do
 	case $size in
-	small | medium) runs=${BENCH_RUNS:-5} goruns=$runs ;;
+	small | medium) runs=${BENCH_RUNS:-5} goruns=${BENCH_GO_RUNS:-$runs} ;;
 	large) runs=${BENCH_RUNS:-3} goruns=$BENCH_GO_LARGE_RUNS ;;
 	*) die "unknown size '$size' (small, medium or large)" ;;
 	esac
@@ -97,18 +125,26 @@ for size in $(echo "$BENCH_SIZES" | tr ',' ' '); do
 	# The inputs: the profile; the base of the diff (another variant of the
 	# same program); 10 profiles of a tenth of the samples each to merge;
 	# the profile as JSON.
-	if [ ! -s "$in" ] || [ "$GENPROFILE" -nt "$in" ]; then
-		echo "bench: generating the $size profiles" >&2
-		"$GENPROFILE" --size "$size" -o "$in" || die "genprofile failed"
-		"$GENPROFILE" --size "$size" --variant 1 -o "$d/base.pb.gz" || die "genprofile failed"
+	if [ ! -s "$in" ] || [ "$GENPROFILE" -nt "$in" ] ||
+		[ "$(cat "$d/generator" 2>/dev/null || echo genprofile)" != "$generator" ]; then
+		echo "bench: generating the $size profiles ($generator)" >&2
+		rm -f "$d/generator"
+		# shellcheck disable=SC2086
+		"$GENPROFILE" $BENCH_GEN_ARGS --size "$size" -o "$in" || die "$BENCH_GENERATOR failed"
+		# shellcheck disable=SC2086
+		"$GENPROFILE" $BENCH_GEN_ARGS --size "$size" --variant 1 -o "$d/base.pb.gz" ||
+			die "$BENCH_GENERATOR failed"
 		samples=$(awk -v s="$size" 'BEGIN {print s == "small" ? 10000 : s == "medium" ? 200000 : 2000000}')
 		k=0
 		while [ $k -lt 10 ]; do
-			"$GENPROFILE" --size "$size" --samples $((samples / 10)) --stacks $((samples / 40)) \
-				--variant $k -o "$d/part$k.pb.gz" || die "genprofile failed"
+			# shellcheck disable=SC2086
+			"$GENPROFILE" $BENCH_GEN_ARGS --size "$size" --samples $((samples / 10)) \
+				--stacks $((samples / 40)) --variant $k -o "$d/part$k.pb.gz" ||
+				die "$BENCH_GENERATOR failed"
 			k=$((k + 1))
 		done
 		"$PROFKIT" convert "$in" -o "$d/cpu.json" || die "JSON conversion failed"
+		echo "$generator" >"$d/generator"
 	fi
 	parts=""
 	k=0
@@ -203,7 +239,8 @@ done
 rm -f "$BENCH_DIR/out".* "$BENCH_DIR"/pk.out "$BENCH_DIR"/go.out
 
 cat "$table"
-if [ -n "${BENCH_README:-}" ] && [ -f "$BENCH_README" ]; then
+# The README's results are genprofile's; other profiles are printed only.
+if [ -n "${BENCH_README:-}" ] && [ -f "$BENCH_README" ] && [ "$generator" = genprofile ]; then
 	awk -v table="$table" '
 		/<!-- results: begin -->/ {print; while ((getline line < table) > 0) print line; skip = 1; next}
 		/<!-- results: end -->/ {skip = 0}
