@@ -553,9 +553,10 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		labels[j] = x;
 	}
 	/* the table finds an equal set of ours, by its labels in place */
-	uint64_t h = pk__hash_labels(labels, nl);
+	uint64_t h = 0;
 	size_t at = 0;
 	if (!m->canonical) {
+		h = pk__hash_labels(labels, nl);
 		PK_FORWARD(table_room(&m->sets));
 		size_t mask = m->sets.count - 1;
 		for (at = h & mask; m->sets.slots[at].index; at = (at + 1) & mask) {
