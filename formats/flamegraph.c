@@ -15,6 +15,8 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xmlversion.h>
 #include <libxml/xmlwriter.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -550,6 +552,68 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- libxml2 */
+
+/* libxml2 is loaded when an SVG is first written rather than linked: with
+ * ICU and libstdc++, which Debian's libxml2 brings along, linking it cost
+ * every command ~2.4 MB of resident memory, a tenth of what converting a
+ * medium profile takes, for a writer only SVG output uses. */
+#define LIBXML2_FUNCTIONS(F)                                                                       \
+	F(xmlOutputBufferCreateIO)                                                                 \
+	F(xmlOutputBufferClose)                                                                    \
+	F(xmlNewTextWriter)                                                                        \
+	F(xmlFreeTextWriter)                                                                       \
+	F(xmlTextWriterStartDocument)                                                              \
+	F(xmlTextWriterEndDocument)                                                                \
+	F(xmlTextWriterWriteDTD)                                                                   \
+	F(xmlTextWriterWriteComment)                                                               \
+	F(xmlTextWriterStartElement)                                                               \
+	F(xmlTextWriterEndElement)                                                                 \
+	F(xmlTextWriterWriteAttribute)                                                             \
+	F(xmlTextWriterWriteString)                                                                \
+	F(xmlTextWriterWriteRaw)                                                                   \
+	F(xmlTextWriterStartCDATA)                                                                 \
+	F(xmlTextWriterEndCDATA)                                                                   \
+	F(xmlSetGenericErrorFunc)                                                                  \
+	F(xmlSetStructuredErrorFunc)                                                               \
+	F(__xmlGenericError)                                                                       \
+	F(__xmlGenericErrorContext)                                                                \
+	F(__xmlStructuredError)                                                                    \
+	F(__xmlStructuredErrorContext)
+
+static struct {
+#define LIBXML2_POINTER(name) __typeof__(&name) name;
+	LIBXML2_FUNCTIONS(LIBXML2_POINTER)
+#undef LIBXML2_POINTER
+	char why[200]; /* empty once loaded */
+} xml;
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void load_libxml2(void)
+{
+	/* Never closed: the library stays for the process's next SVGs. */
+	void *lib = dlopen(PK_LIBXML2_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
+		snprintf(xml.why, sizeof xml.why, "%s", dlerror());
+		return;
+	}
+#define LIBXML2_LOAD(name)                                                                         \
+	if (xml.why[0] == '\0' && (*(void **)&xml.name = dlsym(lib, #name)) == NULL)               \
+		snprintf(xml.why, sizeof xml.why, "%s has no %s", PK_LIBXML2_SONAME, #name);
+	LIBXML2_FUNCTIONS(LIBXML2_LOAD)
+#undef LIBXML2_LOAD
+}
+
+static int need_libxml2(pk_error *err)
+{
+	pthread_once(&xml_once, load_libxml2);
+	if (xml.why[0] != '\0')
+		return pk__error_set(err, PK_EIO, "SVG needs libxml2, which cannot be loaded: %s",
+		                     xml.why);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 typedef struct svg {
@@ -671,13 +735,13 @@ static int write_text(svg *s, const char *text, size_t len)
 	s->text.count = 0;
 	if (add_text(&s->text, text, len, NULL) < 0 || finish_str(&s->text, &str) < 0)
 		return scratch_failed(s);
-	XW(s, xmlTextWriterWriteString(s->w, X(str)));
+	XW(s, xml.xmlTextWriterWriteString(s->w, X(str)));
 	return 0;
 }
 
 static int attr(svg *s, const char *name, const char *value)
 {
-	XW(s, xmlTextWriterWriteAttribute(s->w, X(name), X(value)));
+	XW(s, xml.xmlTextWriterWriteAttribute(s->w, X(name), X(value)));
 	return 0;
 }
 
@@ -690,19 +754,19 @@ static int attr_num(svg *s, const char *name, double v, int decimals, bool trim)
 
 static int start(svg *s, const char *element)
 {
-	XW(s, xmlTextWriterStartElement(s->w, X(element)));
+	XW(s, xml.xmlTextWriterStartElement(s->w, X(element)));
 	return 0;
 }
 
 static int end(svg *s)
 {
-	XW(s, xmlTextWriterEndElement(s->w));
+	XW(s, xml.xmlTextWriterEndElement(s->w));
 	return 0;
 }
 
 static int newline(svg *s)
 {
-	XW(s, xmlTextWriterWriteRaw(s->w, X("\n")));
+	XW(s, xml.xmlTextWriterWriteRaw(s->w, X("\n")));
 	return 0;
 }
 
@@ -803,7 +867,7 @@ static int write_frame(svg *s, const drawn *f)
 
 	PK_FORWARD(start(s, "g"));
 	PK_FORWARD(start(s, "title"));
-	XW(s, xmlTextWriterWriteString(s->w, X(title)));
+	XW(s, xml.xmlTextWriterWriteString(s->w, X(title)));
 	PK_FORWARD(end(s));
 	PK_FORWARD(start(s, "rect"));
 	PK_FORWARD(attr_num(s, "x", (double)t1 / 10, 1, false));
@@ -834,7 +898,7 @@ static int write_frame(svg *s, const drawn *f)
 		}
 		if (finish_str(&s->name, &shown) < 0)
 			return scratch_failed(s);
-		XW(s, xmlTextWriterWriteString(s->w, X(shown)));
+		XW(s, xml.xmlTextWriterWriteString(s->w, X(shown)));
 	}
 	PK_FORWARD(end(s));
 	PK_FORWARD(end(s));
@@ -870,9 +934,9 @@ static int write_style(svg *s)
 		return scratch_failed(s);
 	PK_FORWARD(start(s, "style"));
 	PK_FORWARD(attr(s, "type", "text/css"));
-	XW(s, xmlTextWriterStartCDATA(s->w));
-	XW(s, xmlTextWriterWriteRaw(s->w, X(css)));
-	XW(s, xmlTextWriterEndCDATA(s->w));
+	XW(s, xml.xmlTextWriterStartCDATA(s->w));
+	XW(s, xml.xmlTextWriterWriteRaw(s->w, X(css)));
+	XW(s, xml.xmlTextWriterEndCDATA(s->w));
 	PK_FORWARD(end(s));
 	return newline(s);
 }
@@ -1086,10 +1150,10 @@ static int write_script(svg *s)
 	         width, (int)XPAD, size, c->inverted ? "true" : "false", SEARCH_COLOR);
 	PK_FORWARD(start(s, "script"));
 	PK_FORWARD(attr(s, "type", "text/ecmascript"));
-	XW(s, xmlTextWriterStartCDATA(s->w));
-	XW(s, xmlTextWriterWriteRaw(s->w, X(params)));
-	XW(s, xmlTextWriterWriteRaw(s->w, X(script)));
-	XW(s, xmlTextWriterEndCDATA(s->w));
+	XW(s, xml.xmlTextWriterStartCDATA(s->w));
+	XW(s, xml.xmlTextWriterWriteRaw(s->w, X(params)));
+	XW(s, xml.xmlTextWriterWriteRaw(s->w, X(script)));
+	XW(s, xml.xmlTextWriterEndCDATA(s->w));
 	PK_FORWARD(end(s));
 	return newline(s);
 }
@@ -1119,9 +1183,10 @@ static int write_svg(svg *s, const char *subtitle)
 	fmt_num(hbuf, sizeof hbuf, h, 2, true);
 	snprintf(box, sizeof box, "0 0 %s %s", wbuf, hbuf);
 
-	XW(s, xmlTextWriterStartDocument(s->w, NULL, NULL, "no"));
-	XW(s, xmlTextWriterWriteDTD(s->w, X("svg"), X("-//W3C//DTD SVG 1.1//EN"),
-	                            X("http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"), NULL));
+	XW(s, xml.xmlTextWriterStartDocument(s->w, NULL, NULL, "no"));
+	XW(s,
+	   xml.xmlTextWriterWriteDTD(s->w, X("svg"), X("-//W3C//DTD SVG 1.1//EN"),
+	                             X("http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"), NULL));
 	PK_FORWARD(newline(s));
 	PK_FORWARD(start(s, "svg"));
 	PK_FORWARD(attr(s, "version", "1.1"));
@@ -1131,9 +1196,9 @@ static int write_svg(svg *s, const char *subtitle)
 	PK_FORWARD(attr(s, "viewBox", box));
 	PK_FORWARD(attr(s, "xmlns", "http://www.w3.org/2000/svg"));
 	PK_FORWARD(newline(s));
-	XW(s,
-	   xmlTextWriterWriteComment(s->w, X(" Flame graph written by profkit: hover a frame for "
-	                                     "its value, click it to zoom, Ctrl-F to search. ")));
+	XW(s, xml.xmlTextWriterWriteComment(s->w,
+	                                    X(" Flame graph written by profkit: hover a frame for "
+	                                      "its value, click it to zoom, Ctrl-F to search. ")));
 	PK_FORWARD(newline(s));
 
 	PK_FORWARD(start(s, "defs"));
@@ -1189,7 +1254,7 @@ static int write_svg(svg *s, const char *subtitle)
 	PK_FORWARD(write_frames(s));
 	PK_FORWARD(end(s));
 	PK_FORWARD(newline(s));
-	XW(s, xmlTextWriterEndDocument(s->w));
+	XW(s, xml.xmlTextWriterEndDocument(s->w));
 	return 0;
 }
 
@@ -1255,18 +1320,18 @@ typedef struct handlers {
 
 static void silence_libxml2(handlers *saved)
 {
-	saved->generic = xmlGenericError;
-	saved->generic_ctx = xmlGenericErrorContext;
-	saved->structured = xmlStructuredError;
-	saved->structured_ctx = xmlStructuredErrorContext;
-	xmlSetGenericErrorFunc(NULL, quiet_generic);
-	xmlSetStructuredErrorFunc(NULL, quiet_structured);
+	saved->generic = *xml.__xmlGenericError();
+	saved->generic_ctx = *xml.__xmlGenericErrorContext();
+	saved->structured = *xml.__xmlStructuredError();
+	saved->structured_ctx = *xml.__xmlStructuredErrorContext();
+	xml.xmlSetGenericErrorFunc(NULL, quiet_generic);
+	xml.xmlSetStructuredErrorFunc(NULL, quiet_structured);
 }
 
 static void restore_libxml2(const handlers *saved)
 {
-	xmlSetGenericErrorFunc(saved->generic_ctx, saved->generic);
-	xmlSetStructuredErrorFunc(saved->structured_ctx, saved->structured);
+	xml.xmlSetGenericErrorFunc(saved->generic_ctx, saved->generic);
+	xml.xmlSetStructuredErrorFunc(saved->structured_ctx, saved->structured);
 }
 
 static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
@@ -1274,6 +1339,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 {
 	config c;
 	PK_FORWARD(read_options(opts->flamegraph, &c, err));
+	PK_FORWARD(need_libxml2(err));
 	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, c.reverse, false};
 	pk__tree *t = NULL;
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
@@ -1298,17 +1364,17 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 		s.height = (l.max_depth + 1) * c.frame_height + s.ypad1 + s.ypad2 + s.ypad3;
 		silence_libxml2(&saved);
 		silenced = true;
-		xmlOutputBufferPtr out = xmlOutputBufferCreateIO(to_sink, NULL, &s, NULL);
-		s.w = out ? xmlNewTextWriter(out) : NULL;
+		xmlOutputBufferPtr out = xml.xmlOutputBufferCreateIO(to_sink, NULL, &s, NULL);
+		s.w = out ? xml.xmlNewTextWriter(out) : NULL;
 		if (s.w == NULL) {
 			if (out)
-				xmlOutputBufferClose(out);
+				xml.xmlOutputBufferClose(out);
 			rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 		}
 	}
 	if (rc == 0)
 		rc = write_svg(&s, subtitle);
-	xmlFreeTextWriter(s.w);
+	xml.xmlFreeTextWriter(s.w);
 	if (silenced)
 		restore_libxml2(&saved);
 	if (rc == 0 && s.sink_rc < 0)
