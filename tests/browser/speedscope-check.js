@@ -175,11 +175,19 @@ async function view(outdir, specs) {
         body.slice(0, 200));
 
       // The detail panel of a frame of the flame chart: its name and where
-      // it is, as the file has them.
-      await page.mouse.click(40, 153);
-      await page.waitForTimeout(300);
-      const detail = (await page.evaluate(() => document.body.innerText)).split('\n');
-      const at = detail.findIndex((l) => /^\S.*\(\S*%\) /.test(l));
+      // it is, as the file has them. On a loaded machine the chart may be
+      // drawn late and the panel later still: wait for it, and click again
+      // while it has not come.
+      const detailLine = '^\\S.*\\(\\S*%\\) '; // "name (12.3%) " opens the panel
+      let detail = [];
+      let at = -1;
+      for (let attempt = 0; attempt < 5 && at < 0; attempt++) {
+        await page.mouse.click(40, 153);
+        await page.waitForFunction((re) => document.body.innerText.split('\n').some((l) => new RegExp(re).test(l)),
+          detailLine, { timeout: 3000 }).catch(() => {});
+        detail = (await page.evaluate(() => document.body.innerText)).split('\n');
+        at = detail.findIndex((l) => new RegExp(detailLine).test(l));
+      }
       if (at >= 0) {
         const name = detail[at].replace(/^.*?\(\S*%\) /, '');
         const where = detail[at + 1] || '';
@@ -214,9 +222,9 @@ async function view(outdir, specs) {
         // The search box has the focus: replace its text.
         await page.keyboard.press('Control+a');
         await page.keyboard.type(f);
-        await page.waitForTimeout(150);
-        const rows = (await page.evaluate(() => document.body.innerText)).split('\n').map((l) => l.trim());
-        if (!rows.includes(f)) missing.push(f);
+        const found = await page.waitForFunction((name) => document.body.innerText.split('\n')
+          .some((l) => l.trim() === name), f, { timeout: 5000 }).then(() => true, () => false);
+        if (!found) missing.push(f);
       }
       check(`${label}: the sandwich view finds ${frames.join(', ')}`, missing.length === 0,
         `missing ${missing.join(', ')}`);
