@@ -174,6 +174,19 @@ static int read_repeated(pb_reader *r, const pb_field *f, const char *what,
 
 /* --------------------------------------------------------------- importer */
 
+/* Samples are added a batch at a time: a batch's stacks are decoded and
+ * hashed first, and their hash slots, then their stored locations, fetched
+ * ahead of the look-ups, so that the cache misses of a batch (two per
+ * sample with hundreds of thousands of stacks) overlap instead of coming
+ * one after the other. */
+enum { SAMPLE_BATCH = 16 };
+
+typedef struct pending_sample {
+	size_t locs, depth;         /* in batch_locs */
+	size_t labels, label_count; /* in st.labels */
+	uint32_t hash;
+} pending_sample;
+
 typedef struct importer {
 	pb_reader top;
 	pk_profile *p;
@@ -196,6 +209,12 @@ typedef struct importer {
 	 * walk gives back what it has read, as the model grows. NULL if the
 	 * input is a caller's. */
 	unsigned char *kept;
+	/* Samples decoded but not added yet: see add_samples. Their stacks
+	 * lie one after the other in batch_locs, their values (sample type
+	 * count each) in st.values and their labels in st.labels. */
+	pending_sample batch[SAMPLE_BATCH];
+	size_t batch_count;
+	pk__vec batch_locs; /* uint32_t */
 } importer;
 
 /* Resolve a string index found at offset `at`. */
@@ -452,13 +471,11 @@ static int read_location(importer *im, const pb_field *f)
 	return register_id(im, &im->st.location_ids, loc.id, index, f->at, "location");
 }
 
-/* Sample.location_id, packed or not, decoded straight into the tail of
- * the profile's stack pool after the depth ids already there. */
-static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g, size_t *depth)
+/* Sample.location_id, packed or not, appended to the batch's locations. */
+static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g)
 {
 	const pk__idmap *ids = &im->st.location_ids;
 	size_t direct = im->location_ids_direct;
-	uint32_t *room;
 	size_t pos = g->at, end = 0, more = 1;
 	if (g->wire != WIRE_VARINT) {
 		PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.location_id"));
@@ -468,9 +485,10 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		if (more == 0)
 			return 0;
 	}
-	if (pk__profile_stack_room(im->p, *depth, more, &room) < 0)
+	if (pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), more) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	uint32_t *out = room + *depth;
+	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
+	const uint32_t *first = out;
 	do {
 		size_t at = pos;
 		uint64_t id = g->varint;
@@ -484,7 +502,7 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 			    (unsigned long long)id);
 		*out++ = index;
 	} while (pos < end);
-	*depth = (size_t)(out - room);
+	im->batch_locs.count += (size_t)(out - first);
 	return 0;
 }
 
@@ -534,16 +552,41 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 	return 0;
 }
 
+/* Add the batch's samples: all their hash slots were fetched as they were
+ * decoded; their stored locations are fetched now, then looked up. */
+static int add_samples(importer *im)
+{
+	const uint32_t *locs = im->batch_locs.items;
+	const int64_t *values = im->st.values.items;
+	const pk_label *labels = im->st.labels.items;
+	size_t types = pk_profile_sample_type_count(im->p);
+	for (size_t i = 0; i < im->batch_count; i++)
+		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
+	for (size_t i = 0; i < im->batch_count; i++) {
+		const pending_sample *s = &im->batch[i];
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, locs + s->locs, s->depth, s->hash, &stack) <
+		        0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 labels + s->labels, s->label_count) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	}
+	im->batch_count = im->batch_locs.count = im->st.values.count = im->st.labels.count = 0;
+	return 0;
+}
+
 static int read_sample(importer *im, const pb_field *f)
 {
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	size_t depth = 0;
-	im->st.values.count = im->st.labels.count = 0;
+	pending_sample *s = &im->batch[im->batch_count];
+	size_t values = im->st.values.count;
+	s->locs = im->batch_locs.count;
+	s->labels = im->st.labels.count;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
-			PK_FORWARD(read_location_ids(im, &r, &g, &depth));
+			PK_FORWARD(read_location_ids(im, &r, &g));
 		else if (g.number == 2)
 			PK_FORWARD(read_values(im, &r, &g));
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
@@ -552,14 +595,15 @@ static int read_sample(importer *im, const pb_field *f)
 	}
 	PK_FORWARD(rc);
 	size_t types = pk_profile_sample_type_count(im->p);
-	if (im->st.values.count != types)
+	if (im->st.values.count - values != types)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
-		                    im->st.values.count, types);
-	if (pk__profile_add_tail_sample(im->p, depth, im->st.values.items, im->st.labels.items,
-	                                im->st.labels.count) < 0)
-		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return 0;
+		                    im->st.values.count - values, types);
+	s->depth = im->batch_locs.count - s->locs;
+	s->label_count = im->st.labels.count - s->labels;
+	s->hash = pk__stack_hash((const uint32_t *)im->batch_locs.items + s->locs, s->depth);
+	pk__profile_prefetch_stack(im->p, s->hash, false);
+	return ++im->batch_count == SAMPLE_BATCH ? add_samples(im) : 0;
 }
 
 /* Walk 2: the header and everything that refers only to strings. */
@@ -688,7 +732,11 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
 		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
 		                  "the profile has samples but no sample types");
-	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[2]) < 0)
+	/* The batch's arrays exist from here on: an offset into a NULL one,
+	 * even of nothing, is undefined. */
+	if (rc == 0 && (pk__profile_reserve_samples(im.p, im.counts[2]) < 0 ||
+	                pk__vec_reserve(&im.batch_locs, sizeof(uint32_t), 1024) < 0 ||
+	                pk__vec_reserve(&im.st.labels, sizeof(pk_label), 1) < 0))
 		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location, false);
@@ -696,7 +744,10 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 		im.location_ids_direct = direct_location_ids(im.p);
 	if (rc == 0)
 		rc = walk_messages(&im, 2, "Profile.sample", read_sample, true);
+	if (rc == 0)
+		rc = add_samples(&im);
 	pk__free(im.strings);
+	pk__vec_free(&im.batch_locs);
 	pk__import_state_free(&im.st);
 	if (rc < 0) {
 		pk_profile_free(im.p);
