@@ -115,19 +115,26 @@ static inline int next_field(pb_reader *r, pb_field *f)
 {
 	if (r->pos >= r->end)
 		return 0;
-	/* Most fields of a profile are messages with a one-byte key. */
+	/* Most fields of a profile have a one-byte key and are messages or
+	 * integers. */
 	size_t i = r->pos, n;
 	unsigned char key = r->data[i];
-	if ((key & 0x87) == WIRE_LEN && key >= 8 && r->size >= 9 && i <= r->size - 9 &&
-	    (n = varint8(r->data, i + 1, r->end, &f->varint)) != 0 &&
-	    f->varint <= r->end - i - 1 - n) {
+	int wire = key & 7;
+	if (key < 0x80 && key >= 8 && (wire == WIRE_LEN || wire == WIRE_VARINT) && r->size >= 9 &&
+	    i <= r->size - 9 && (n = varint8(r->data, i + 1, r->end, &f->varint)) != 0) {
 		f->at = i;
 		f->number = key >> 3;
-		f->wire = WIRE_LEN;
-		f->start = i + 1 + n;
-		f->len = (size_t)f->varint;
-		r->pos = f->start + f->len;
-		return 1;
+		f->wire = wire;
+		r->pos = i + 1 + n;
+		if (wire == WIRE_VARINT)
+			return 1;
+		if (f->varint <= r->end - r->pos) {
+			f->start = r->pos;
+			f->len = (size_t)f->varint;
+			r->pos += f->len;
+			return 1;
+		}
+		r->pos = i;
 	}
 	return next_field_slow(r, f);
 }
