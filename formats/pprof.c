@@ -553,9 +553,9 @@ static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 {
 	pk__vec *values = &im->st.values;
 	if (g->wire == WIRE_VARINT) {
-		int64_t v = (int64_t)g->varint;
-		if (pk__vec_push(values, sizeof v, &v, 1, NULL) < 0)
+		if (pk__vec_reserve(values, sizeof(int64_t), 1) < 0)
 			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		PK_VEC_AT(*values, int64_t, values->count++) = (int64_t)g->varint;
 		return 0;
 	}
 	PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.value"));
