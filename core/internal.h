@@ -628,5 +628,15 @@ int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *valu
 int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
 int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
                                  const pk_label *labels, size_t label_count);
+/* The same for the depth locations at locs (valid location indices, of
+ * hash pk__stack_hash), copied into the pool if new: for an importer that
+ * looks up a batch of stacks at once. Before, pk__profile_prefetch_stack
+ * with locations false, then (later) true, fetches the stack's hash slot,
+ * then its stored locations, so that the cache misses of a batch overlap
+ * (a hint: it changes nothing). */
+uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);
+void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations);
+int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
+                             uint32_t *out);
 
 #endif /* PK_INTERNAL_H */

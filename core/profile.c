@@ -310,8 +310,7 @@ size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **
 
 /* ---------------------------------------------------------------- stacks */
 
-/* The hash a stack's slot keeps. */
-static uint32_t stack_hash(const uint32_t *locs, size_t depth)
+uint32_t pk__stack_hash(const uint32_t *locs, size_t depth)
 {
 	uint64_t h = pk__hash_bytes(locs, depth * sizeof *locs);
 	return (uint32_t)(h ^ (h >> 32));
@@ -337,7 +336,7 @@ static int rebuild_stack_slots(pk_profile *p)
 	const uint32_t *pool = p->stack_locations.items;
 	for (size_t i = 0; i < p->stacks.count; i++) {
 		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
-		uint32_t h = stack_hash(pool + start, pool[start - 1]);
+		uint32_t h = pk__stack_hash(pool + start, pool[start - 1]);
 		size_t at = h & (n - 1);
 		while (slots[at].index != 0)
 			at = (at + 1) & (n - 1);
@@ -361,34 +360,49 @@ static int grow_stack_slots(pk_profile *p)
 	return 0;
 }
 
-/* The index of the stack whose depth locations lie in the pool's free
- * tail, after the word kept for its depth (reserved by the caller), added
- * if new: then the tail becomes its storage, else it is left as scratch.
- * Importers decode stacks straight into the tail, so a sample whose stack
- * was seen before costs no copy. */
-static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
+/* The slot of the stack of the depth locations locs (of hash h), or the
+ * empty slot where it goes. */
+static size_t find_stack(const pk_profile *p, const uint32_t *locs, size_t depth, uint32_t h)
+{
+	const uint32_t *pool = p->stack_locations.items;
+	size_t mask = p->stack_slot_count - 1;
+	size_t at = h & mask;
+	for (const stack_slot *s; (s = &p->stack_slots[at])->index != 0; at = (at + 1) & mask)
+		if (s->hash == h && pool[s->start - 1] == depth &&
+		    memcmp(pool + s->start, locs, depth * sizeof *locs) == 0)
+			break;
+	return at;
+}
+
+/* The index of the stack of the depth locations locs (of hash h), added
+ * if new. locs NULL means the locations lie in the pool's free tail, after
+ * the word kept for its depth (reserved by the caller): then the tail
+ * becomes the new stack's storage, else it is left as scratch, so a sample
+ * whose stack was seen before costs no copy. */
+static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t h,
+                        uint32_t *out)
 {
 	if (p->stacks.count >= PK_NONE - 1 || p->stack_slot_count > UINT32_MAX)
 		return PK_ENOMEM;
 	PK_FORWARD(pk__vec_reserve(&p->stacks, sizeof(uint64_t), 1));
-	/* Room for the depth word of a stack of no locations; a deeper one
-	 * has it from pk__profile_stack_room. */
+	/* Room for the depth word and the locations; with locations in the
+	 * tail, pk__profile_stack_room reserved it already. */
 	PK_FORWARD(pk__vec_reserve(&p->stack_locations, sizeof(uint32_t), 1 + depth));
 	if (stack_slots_full(p->stacks.count, p->stack_slot_count))
 		PK_FORWARD(grow_stack_slots(p));
 	uint32_t *pool = p->stack_locations.items;
 	size_t start = p->stack_locations.count + 1;
-	const uint32_t *locs = pool + start;
-	uint32_t h = stack_hash(locs, depth);
-	size_t mask = p->stack_slot_count - 1;
-	size_t at = h & mask;
-	for (const stack_slot *s; (s = &p->stack_slots[at])->index != 0; at = (at + 1) & mask) {
-		if (s->hash == h && pool[s->start - 1] == depth &&
-		    memcmp(pool + s->start, locs, depth * sizeof *locs) == 0) {
-			*out = s->index - 1;
-			return 0;
-		}
+	if (locs == NULL) {
+		locs = pool + start;
+		h = pk__stack_hash(locs, depth);
 	}
+	size_t at = find_stack(p, locs, depth, h);
+	if (p->stack_slots[at].index != 0) {
+		*out = p->stack_slots[at].index - 1;
+		return 0;
+	}
+	if (locs != pool + start && depth > 0)
+		memcpy(pool + start, locs, depth * sizeof *locs);
 	size_t index = p->stacks.count++;
 	PK_VEC_AT(p->stacks, uint64_t, index) = start;
 	pool[start - 1] = (uint32_t)depth;
@@ -396,6 +410,25 @@ static int intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 	p->stack_slots[at] = (stack_slot){start, (uint32_t)(index + 1), h};
 	*out = (uint32_t)index;
 	return 0;
+}
+
+void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations)
+{
+	if (p->stack_slots == NULL)
+		return;
+	const stack_slot *s = &p->stack_slots[hash & (p->stack_slot_count - 1)];
+	if (!locations)
+		__builtin_prefetch(s);
+	else if (s->index != 0 && s->hash == hash)
+		__builtin_prefetch((const uint32_t *)p->stack_locations.items + s->start - 1);
+}
+
+int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
+                             uint32_t *out)
+{
+	if (depth > UINT32_MAX)
+		return PK_ENOMEM;
+	return intern_stack(p, locs, depth, hash, out);
 }
 
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out)
@@ -523,7 +556,7 @@ int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 {
 	if (depth > UINT32_MAX)
 		return PK_ENOMEM;
-	return intern_tail_stack(p, depth, out);
+	return intern_stack(p, NULL, depth, 0, out);
 }
 
 /* The slot of the distinct vector equal to values, or the empty one
@@ -629,7 +662,7 @@ static int add_sample(pk_profile *p, uint32_t stack, size_t depth, const int64_t
 	if (label_count > 0)
 		PK_FORWARD(intern_labels(p, labels, label_count, &set));
 	if (stack == PK_NONE)
-		PK_FORWARD(intern_tail_stack(p, depth, &stack));
+		PK_FORWARD(intern_stack(p, NULL, depth, 0, &stack));
 	PK_VEC_AT(p->samples, uint32_t, p->samples.count++) = stack;
 	if (labeled)
 		PK_VEC_AT(*sets, uint32_t, sets->count++) = set;

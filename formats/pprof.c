@@ -23,6 +23,9 @@ typedef struct pb_reader {
 	const unsigned char *data; /* the whole input */
 	size_t pos, end;
 	pk_error *err;
+	/* data's size, for the reads of 8 bytes at once that may pass end
+	 * (0: none) */
+	size_t size;
 } pb_reader;
 
 typedef struct pb_field {
@@ -66,39 +69,78 @@ static inline int read_varint(pb_reader *r, uint64_t *out)
 	return read_varint_long(r, out);
 }
 
-/* The varint at data[*pos], within end: the loop of packed fields, where
- * ids and values mostly take one to three bytes. */
-static inline int read_packed_varint(const unsigned char *data, size_t *pos, size_t end,
-                                     pk_error *err, uint64_t *out)
+/* The length of the varint at data[i] (i + 8 <= data's size), stored in
+ * *out, or 0 if it runs past end or is longer than 8 bytes (read_varint_long
+ * reads or reports those). The 8 bytes there say where it stops, and its
+ * groups of 7 bits close up in three steps: ids and values of 1 to 4 bytes,
+ * mixed at random, make a branch per byte mispredict. */
+static inline size_t varint8(const unsigned char *data, size_t i, size_t end, uint64_t *out)
 {
-	size_t i = *pos;
-	if (data[i] < 0x80) {
-		*out = data[i];
-		*pos = i + 1;
+	uint64_t w;
+	memcpy(&w, data + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	uint64_t stop = ~w & 0x8080808080808080u;
+	if (stop == 0)
+		return 0;
+	size_t n = (size_t)__builtin_ctzll(stop) / 8 + 1;
+	if (n > end - i)
+		return 0;
+	w &= stop ^ (stop - 1);
+	w = (w & 0x007f007f007f007fu) | (w & 0x7f007f007f007f00u) >> 1;
+	w = (w & 0x00003fff00003fffu) | (w & 0x3fff00003fff0000u) >> 2;
+	*out = (w & 0x000000000fffffffu) | (w & 0x0fffffff00000000u) >> 4;
+	return n;
+}
+
+/* The varint at r->data[*pos], within r->end: the loop of packed fields. */
+static inline int read_packed_varint(const pb_reader *r, size_t *pos, size_t end, uint64_t *out)
+{
+	size_t i = *pos, n;
+	if (r->size >= 8 && i <= r->size - 8 && (n = varint8(r->data, i, end, out)) != 0) {
+		*pos = i + n;
 		return 0;
 	}
-	if (end - i >= 2 && data[i + 1] < 0x80) {
-		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)data[i + 1] << 7;
-		*pos = i + 2;
-		return 0;
-	}
-	if (end - i >= 3 && data[i + 1] >= 0x80 && data[i + 2] < 0x80) {
-		*out = (uint64_t)(data[i] & 0x7f) | (uint64_t)(data[i + 1] & 0x7f) << 7 |
-		       (uint64_t)data[i + 2] << 14;
-		*pos = i + 3;
-		return 0;
-	}
-	pb_reader r = {data, i, end, err};
-	PK_FORWARD(read_varint_long(&r, out));
-	*pos = r.pos;
+	pb_reader slow = {r->data, i, end, r->err, 0};
+	PK_FORWARD(read_varint_long(&slow, out));
+	*pos = slow.pos;
 	return 0;
 }
 
 /* Read the next field. Returns 1 for a field, 0 at the end, or an error. */
-static int next_field(pb_reader *r, pb_field *f)
+static int next_field_slow(pb_reader *r, pb_field *f);
+
+static inline int next_field(pb_reader *r, pb_field *f)
 {
 	if (r->pos >= r->end)
 		return 0;
+	/* Most fields of a profile have a one-byte key and are messages or
+	 * integers. */
+	size_t i = r->pos, n;
+	unsigned char key = r->data[i];
+	int wire = key & 7;
+	if (key < 0x80 && key >= 8 && (wire == WIRE_LEN || wire == WIRE_VARINT) && r->size >= 9 &&
+	    i <= r->size - 9 && (n = varint8(r->data, i + 1, r->end, &f->varint)) != 0) {
+		f->at = i;
+		f->number = key >> 3;
+		f->wire = wire;
+		r->pos = i + 1 + n;
+		if (wire == WIRE_VARINT)
+			return 1;
+		if (f->varint <= r->end - r->pos) {
+			f->start = r->pos;
+			f->len = (size_t)f->varint;
+			r->pos += f->len;
+			return 1;
+		}
+		r->pos = i;
+	}
+	return next_field_slow(r, f);
+}
+
+static int next_field_slow(pb_reader *r, pb_field *f)
+{
 	f->at = r->pos;
 	uint64_t key;
 	PK_FORWARD(read_varint(r, &key));
@@ -142,7 +184,7 @@ static int next_field(pb_reader *r, pb_field *f)
 
 static pb_reader sub_reader(const pb_reader *parent, const pb_field *f)
 {
-	return (pb_reader){parent->data, f->start, f->start + f->len, parent->err};
+	return (pb_reader){parent->data, f->start, f->start + f->len, parent->err, parent->size};
 }
 
 static int expect_wire(const pb_reader *r, const pb_field *f, int wire, const char *what)
@@ -174,6 +216,19 @@ static int read_repeated(pb_reader *r, const pb_field *f, const char *what,
 
 /* --------------------------------------------------------------- importer */
 
+/* Samples are added a batch at a time: a batch's stacks are decoded and
+ * hashed first, and their hash slots, then their stored locations, fetched
+ * ahead of the look-ups, so that the cache misses of a batch (two per
+ * sample with hundreds of thousands of stacks) overlap instead of coming
+ * one after the other. */
+enum { SAMPLE_BATCH = 16 };
+
+typedef struct pending_sample {
+	size_t locs, depth;         /* in batch_locs */
+	size_t labels, label_count; /* in st.labels */
+	uint32_t hash;
+} pending_sample;
+
 typedef struct importer {
 	pb_reader top;
 	pk_profile *p;
@@ -196,6 +251,12 @@ typedef struct importer {
 	 * walk gives back what it has read, as the model grows. NULL if the
 	 * input is a caller's. */
 	unsigned char *kept;
+	/* Samples decoded but not added yet: see add_samples. Their stacks
+	 * lie one after the other in batch_locs, their values (sample type
+	 * count each) in st.values and their labels in st.labels. */
+	pending_sample batch[SAMPLE_BATCH];
+	size_t batch_count;
+	pk__vec batch_locs; /* uint32_t */
 } importer;
 
 /* Resolve a string index found at offset `at`. */
@@ -452,13 +513,11 @@ static int read_location(importer *im, const pb_field *f)
 	return register_id(im, &im->st.location_ids, loc.id, index, f->at, "location");
 }
 
-/* Sample.location_id, packed or not, decoded straight into the tail of
- * the profile's stack pool after the depth ids already there. */
-static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g, size_t *depth)
+/* Sample.location_id, packed or not, appended to the batch's locations. */
+static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g)
 {
 	const pk__idmap *ids = &im->st.location_ids;
 	size_t direct = im->location_ids_direct;
-	uint32_t *room;
 	size_t pos = g->at, end = 0, more = 1;
 	if (g->wire != WIRE_VARINT) {
 		PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.location_id"));
@@ -468,14 +527,15 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		if (more == 0)
 			return 0;
 	}
-	if (pk__profile_stack_room(im->p, *depth, more, &room) < 0)
+	if (pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), more) < 0)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	uint32_t *out = room + *depth;
+	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
+	const uint32_t *first = out;
 	do {
 		size_t at = pos;
 		uint64_t id = g->varint;
 		if (g->wire != WIRE_VARINT)
-			PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &id));
+			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
 		uint32_t index = id - 1 < direct ? (uint32_t)(id - 1) : pk__idmap_get(ids, id);
 		if (index == PK_NONE)
 			return pk__error_at(
@@ -484,7 +544,7 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 			    (unsigned long long)id);
 		*out++ = index;
 	} while (pos < end);
-	*depth = (size_t)(out - room);
+	im->batch_locs.count += (size_t)(out - first);
 	return 0;
 }
 
@@ -493,9 +553,9 @@ static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 {
 	pk__vec *values = &im->st.values;
 	if (g->wire == WIRE_VARINT) {
-		int64_t v = (int64_t)g->varint;
-		if (pk__vec_push(values, sizeof v, &v, 1, NULL) < 0)
+		if (pk__vec_reserve(values, sizeof(int64_t), 1) < 0)
 			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		PK_VEC_AT(*values, int64_t, values->count++) = (int64_t)g->varint;
 		return 0;
 	}
 	PK_FORWARD(expect_wire(r, g, WIRE_LEN, "Sample.value"));
@@ -503,7 +563,7 @@ static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	for (size_t pos = g->start, end = g->start + g->len; pos < end;) {
 		uint64_t v;
-		PK_FORWARD(read_packed_varint(r->data, &pos, end, im->err, &v));
+		PK_FORWARD(read_packed_varint(r, &pos, end, &v));
 		PK_VEC_AT(*values, int64_t, values->count++) = (int64_t)v;
 	}
 	return 0;
@@ -534,16 +594,41 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 	return 0;
 }
 
+/* Add the batch's samples: all their hash slots were fetched as they were
+ * decoded; their stored locations are fetched now, then looked up. */
+static int add_samples(importer *im)
+{
+	const uint32_t *locs = im->batch_locs.items;
+	const int64_t *values = im->st.values.items;
+	const pk_label *labels = im->st.labels.items;
+	size_t types = pk_profile_sample_type_count(im->p);
+	for (size_t i = 0; i < im->batch_count; i++)
+		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
+	for (size_t i = 0; i < im->batch_count; i++) {
+		const pending_sample *s = &im->batch[i];
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, locs + s->locs, s->depth, s->hash, &stack) <
+		        0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 labels + s->labels, s->label_count) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	}
+	im->batch_count = im->batch_locs.count = im->st.values.count = im->st.labels.count = 0;
+	return 0;
+}
+
 static int read_sample(importer *im, const pb_field *f)
 {
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	size_t depth = 0;
-	im->st.values.count = im->st.labels.count = 0;
+	pending_sample *s = &im->batch[im->batch_count];
+	size_t values = im->st.values.count;
+	s->locs = im->batch_locs.count;
+	s->labels = im->st.labels.count;
 	while ((rc = next_field(&r, &g)) > 0) {
 		if (g.number == 1)
-			PK_FORWARD(read_location_ids(im, &r, &g, &depth));
+			PK_FORWARD(read_location_ids(im, &r, &g));
 		else if (g.number == 2)
 			PK_FORWARD(read_values(im, &r, &g));
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
@@ -552,14 +637,15 @@ static int read_sample(importer *im, const pb_field *f)
 	}
 	PK_FORWARD(rc);
 	size_t types = pk_profile_sample_type_count(im->p);
-	if (im->st.values.count != types)
+	if (im->st.values.count - values != types)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
-		                    im->st.values.count, types);
-	if (pk__profile_add_tail_sample(im->p, depth, im->st.values.items, im->st.labels.items,
-	                                im->st.labels.count) < 0)
-		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	return 0;
+		                    im->st.values.count - values, types);
+	s->depth = im->batch_locs.count - s->locs;
+	s->label_count = im->st.labels.count - s->labels;
+	s->hash = pk__stack_hash((const uint32_t *)im->batch_locs.items + s->locs, s->depth);
+	pk__profile_prefetch_stack(im->p, s->hash, false);
+	return ++im->batch_count == SAMPLE_BATCH ? add_samples(im) : 0;
 }
 
 /* Walk 2: the header and everything that refers only to strings. */
@@ -672,7 +758,7 @@ static size_t direct_location_ids(const pk_profile *p)
 static int decode(unsigned char *owned, const unsigned char *data, size_t size, pk_profile **out,
                   pk_error *err)
 {
-	importer im = {.top = {data, 0, size, err}, .err = err, .kept = owned};
+	importer im = {.top = {data, 0, size, err, size}, .err = err, .kept = owned};
 	int rc = pk_profile_new(&im.p);
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
@@ -688,7 +774,11 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
 		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
 		                  "the profile has samples but no sample types");
-	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[2]) < 0)
+	/* The batch's arrays exist from here on: an offset into a NULL one,
+	 * even of nothing, is undefined. */
+	if (rc == 0 && (pk__profile_reserve_samples(im.p, im.counts[2]) < 0 ||
+	                pk__vec_reserve(&im.batch_locs, sizeof(uint32_t), 1024) < 0 ||
+	                pk__vec_reserve(&im.st.labels, sizeof(pk_label), 1) < 0))
 		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_messages(&im, 4, "Profile.location", read_location, false);
@@ -696,7 +786,10 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 		im.location_ids_direct = direct_location_ids(im.p);
 	if (rc == 0)
 		rc = walk_messages(&im, 2, "Profile.sample", read_sample, true);
+	if (rc == 0)
+		rc = add_samples(&im);
 	pk__free(im.strings);
+	pk__vec_free(&im.batch_locs);
 	pk__import_state_free(&im.st);
 	if (rc < 0) {
 		pk_profile_free(im.p);
@@ -753,7 +846,7 @@ static int pprof_sniff(const unsigned char *data, size_t size)
 		i++;
 	if (i == n)
 		return PK_ENOTMINE;
-	pb_reader r = {data, 0, size, NULL};
+	pb_reader r = {data, 0, size, NULL, size};
 	pb_field f;
 	if (next_field(&r, &f) <= 0 || !profile_field_ok(&f))
 		return PK_ENOTMINE;
@@ -763,7 +856,7 @@ static int pprof_sniff(const unsigned char *data, size_t size)
 /* Whether the field at `at` fails only because the input ends inside it. */
 static bool field_cut_by_end(const unsigned char *data, size_t size, size_t at)
 {
-	pb_reader r = {data, at, size, NULL};
+	pb_reader r = {data, at, size, NULL, size};
 	uint64_t key, len;
 	if (read_varint(&r, &key) < 0)
 		return r.pos >= size;
@@ -784,7 +877,7 @@ static int pprof_probe(const unsigned char *data, size_t size)
 {
 	if (pprof_sniff(data, size) != 0)
 		return PK_ENOTMINE;
-	pb_reader r = {data, 0, size, NULL};
+	pb_reader r = {data, 0, size, NULL, size};
 	pb_field f;
 	for (;;) {
 		size_t at = r.pos;

@@ -1217,6 +1217,100 @@ static void test_error_values_and_types(void **state)
 	expect_error(&b, (long long)at, "the profile has samples but no sample types");
 }
 
+/* Errors where fields are decoded 8 bytes at a time (far from the input's
+ * end, after a batch of samples was added) are the same, at the same
+ * offsets, as near the end. */
+static void test_error_far_from_end(void **state)
+{
+	(void)state;
+	pb b = {0}, m = {0};
+	size_t at;
+	const unsigned char long_varint[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                     0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+
+	/* an unknown location id in a packed field */
+	for (int i = 0; i < 20; i++)
+		small_sample(&b, 1, i);
+	pb_int(&m, 2, 1);
+	at = pb_packed(&m, 1, (uint64_t[]){1, 300}, 2) + 1;
+	at += pb_msg(&b, 2, &m);
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	small_location(&b, 1, 1, 7);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "a sample refers to location id 300");
+
+	/* a varint longer than 10 bytes, then one cut by its field's end */
+	for (int cut = 0; cut < 2; cut++) {
+		small_sample_type(&b);
+		pb_uint(&m, 1, 1);
+		at = cut ? pb_bytes(&m, 2, "\x80", 1) : pb_bytes(&m, 2, long_varint, 12);
+		pb_int(&m, 2, 1234567);
+		at += pb_msg(&b, 2, &m);
+		small_function(&b, 1, 3);
+		small_location(&b, 1, 1, 7);
+		pb_strings(&b, small_strings, 6);
+		expect_error(&b, (long long)at,
+		             cut ? "a varint runs past the end of its message"
+		                 : "a varint is longer than 10 bytes");
+	}
+
+	/* a field in a sample that claims more bytes than the sample has */
+	small_sample_type(&b);
+	pb_uint(&m, 1, 1);
+	at = pb_key(&m, 2, 2);
+	pb_varint(&m, 50);
+	pb_raw(&m, "\x01\x02", 2);
+	at += pb_msg(&b, 2, &m);
+	small_function(&b, 1, 3);
+	small_location(&b, 1, 1, 7);
+	pb_strings(&b, small_strings, 6);
+	expect_error(&b, (long long)at, "field 2 claims 50 bytes but its message has 2 left");
+}
+
+/* Samples are added 16 at a time: over several batches, with stacks new
+ * and seen, labels on some, values of every varint length and location
+ * ids looked up or not, the import is the model exported. */
+static void test_sample_batches(void **state)
+{
+	(void)state;
+	for (int sparse = 0; sparse < 2; sparse++) {
+		pk_profile *p = NULL;
+		assert_int_equal(pk_profile_new(&p), 0);
+		assert_int_equal(pk_profile_add_sample_type(
+		                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+		                 0);
+		pk_function fn = {1, intern(p, "f"), 0, 0, 0};
+		uint32_t fi, li[40];
+		assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+		for (uint32_t i = 0; i < 40; i++) {
+			pk_location loc = {sparse ? (i + 1) * 1000003u : i + 1, PK_NONE, 0, 0};
+			pk_line line = {fi, i, 0};
+			assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[i]), 0);
+		}
+		pk_label label = {intern(p, "k"), intern(p, "v"), 0, 0};
+		for (int i = 0; i < 100; i++) {
+			uint32_t stack[9];
+			size_t depth = (size_t)i % 9;
+			for (size_t j = 0; j < depth; j++)
+				stack[j] = li[((size_t)i * 7 + j * 3) % (i % 3 ? 5 : 40)];
+			int64_t v = i % 2 ? (int64_t)1 << (i % 63) : -i;
+			assert_int_equal(
+			    pk_profile_add_sample(p, stack, depth, &v, 1, &label, i % 4 == 0), 0);
+		}
+		size_t size;
+		void *out = export(p, PK_COMPRESS_NONE, &size);
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(import_bytes(out, size, &q, &err), 0);
+		assert_profiles_equal(p, q);
+		assert_int_equal(pk_profile_stack_count(q), pk_profile_stack_count(p));
+		pk_profile_free(q);
+		pk_free(out);
+		pk_profile_free(p);
+	}
+}
+
 static void test_error_concatenated(void **state)
 {
 	(void)state;
@@ -1891,6 +1985,8 @@ int main(void)
 	    cmocka_unit_test(test_error_wire_types),
 	    cmocka_unit_test(test_error_string_table),
 	    cmocka_unit_test(test_error_values_and_types),
+	    cmocka_unit_test(test_error_far_from_end),
+	    cmocka_unit_test(test_sample_batches),
 	    cmocka_unit_test(test_error_concatenated),
 	    cmocka_unit_test(test_error_empty),
 	    cmocka_unit_test(test_sniff),
