@@ -175,10 +175,11 @@ void pk__import_state_free(pk__import_state *st);
 typedef struct pk__tree_frame {
 	const char *name; /* what the frame shows at the tree's granularity */
 	size_t name_len;
-	const char *function; /* "" when the location has no lines */
-	const char *file;     /* "" when unknown or not wanted */
-	int64_t line;         /* 0 when unknown or not wanted */
-	uint64_t address;     /* 0 unless granularity is addresses */
+	/* "" when the location has no lines; the profile's string */
+	const char *function;
+	const char *file; /* "" when unknown or not wanted */
+	int64_t line;     /* 0 when unknown or not wanted */
+	uint64_t address; /* 0 unless granularity is addresses */
 } pk__tree_frame;
 
 /* A distinct stack (its frames' names differ from every other's), with

@@ -1299,8 +1299,7 @@ typedef struct writer {
 	pk__vec out;        /* char: output not yet handed to the sink */
 	pk__vec frame_info; /* frame_out, found through frame_tab */
 	table frame_tab;
-	pk__strtab *files; /* the profile's files, cleaned */
-	pk__vec starts;    /* start_rec, found through start_tab */
+	pk__vec starts; /* start_rec, found through start_tab */
 	table start_tab;
 	pk__vec text;     /* char: scratch for pk__clean_path */
 	uint32_t *shared; /* per tree frame: its shared frame + 1, 0 = not yet */
@@ -1323,8 +1322,7 @@ typedef struct frame_out {
 
 /* The start line of the functions of one name and cleaned file. */
 typedef struct start_rec {
-	uint32_t function; /* the first function of the key: its name */
-	uint32_t file;     /* in files */
+	uint32_t function; /* the first function of the key: its name and file */
 	int64_t line;
 } start_rec;
 
@@ -1468,63 +1466,84 @@ static uint32_t key_hash(const char *name, size_t name_len, uint64_t more)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Where the start line of (name, file id) is, or the empty slot for it. */
-static size_t start_slot(const writer *w, const char *name, uint32_t file, uint32_t h)
+/* Where the start line of (name, cleaned file) is, or the empty slot
+ * for it. A key is read from its first function, its file cleaned again
+ * (a hash that matches is nearly always the key, so this is rare). */
+static int start_slot(writer *w, const char *name, const char *file, size_t file_len, uint32_t h,
+                      size_t *out)
 {
 	const table *t = &w->start_tab;
 	const start_rec *recs = w->starts.items;
 	size_t at = h & (t->count - 1);
 	for (; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
-		const start_rec *r = &recs[t->slots[at].item - 1];
-		const pk_function *f = pk_profile_function(w->p, r->function);
-		if (t->slots[at].hash == h && r->file == file &&
-		    strcmp(pk_profile_string(w->p, f->name), name) == 0)
+		if (t->slots[at].hash != h)
+			continue;
+		const pk_function *f =
+		    pk_profile_function(w->p, recs[t->slots[at].item - 1].function);
+		if (strcmp(pk_profile_string(w->p, f->name), name) != 0)
+			continue;
+		const char *raw = pk_profile_string(w->p, f->filename);
+		w->text.count = 0;
+		if (*raw)
+			PK_FORWARD(pk__clean_path(&w->text, raw));
+		if (w->text.count == file_len && memcmp(w->text.items, file, file_len) == 0)
 			break;
 	}
-	return at;
+	*out = at;
+	return 0;
+}
+
+static uint32_t start_hash(const char *name, const char *file, size_t file_len)
+{
+	return key_hash(name, strlen(name), pk__hash_bytes(file, file_len));
 }
 
 /* The start lines of functions by (name, cleaned file): frames at the
- * functions granularity show where their function starts. */
+ * functions granularity show where their function starts. Functions
+ * without one add nothing: a key none has is not wanted. */
 static int collect_start_lines(writer *w)
 {
-	PK_FORWARD(pk__strtab_new(&w->files));
-	for (size_t i = 0; i < pk_profile_function_count(w->p); i++) {
+	pk__vec file = {0}; /* char: a function's file, cleaned */
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < pk_profile_function_count(w->p); i++) {
 		const pk_function *f = pk_profile_function(w->p, i);
+		if (f->start_line == 0)
+			continue;
 		const char *name = pk_profile_string(w->p, f->name);
-		w->text.count = 0;
-		const char *file = pk_profile_string(w->p, f->filename);
-		if (*file)
-			PK_FORWARD(pk__clean_path(&w->text, file));
-		uint32_t file_id;
-		PK_FORWARD(pk__strtab_intern(w->files, w->text.items, w->text.count, &file_id));
-		PK_FORWARD(table_room(&w->start_tab));
-		uint32_t h = key_hash(name, strlen(name), file_id);
-		size_t at = start_slot(w, name, file_id, h);
-		if (w->start_tab.slots[at].item == 0) {
-			start_rec r = {(uint32_t)i, file_id, 0};
+		const char *raw = pk_profile_string(w->p, f->filename);
+		file.count = 0;
+		if (*raw)
+			rc = pk__clean_path(&file, raw);
+		size_t at;
+		if (rc == 0)
+			rc = table_room(&w->start_tab);
+		uint32_t h = start_hash(name, file.items, file.count);
+		if (rc == 0)
+			rc = start_slot(w, name, file.items, file.count, h, &at);
+		if (rc == 0 && w->start_tab.slots[at].item == 0) {
+			start_rec r = {(uint32_t)i, 0};
 			size_t index;
-			PK_FORWARD(pk__vec_push(&w->starts, sizeof r, &r, 1, &index));
-			table_put(&w->start_tab, at, h, index);
+			rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
+			if (rc == 0)
+				table_put(&w->start_tab, at, h, index);
 		}
+		if (rc < 0)
+			break;
 		start_rec *r = &PK_VEC_AT(w->starts, start_rec, w->start_tab.slots[at].item - 1);
-		if (f->start_line != 0 && (r->line == 0 || f->start_line < r->line))
+		if (r->line == 0 || f->start_line < r->line)
 			r->line = f->start_line;
 	}
-	return 0;
+	pk__vec_free(&file);
+	return rc;
 }
 
 static int start_line(writer *w, const char *function, const char *file, int64_t *out)
 {
 	*out = 0;
-	if (w->files == NULL)
+	if (w->start_tab.count == 0)
 		return 0;
-	size_t before = pk__strtab_count(w->files);
-	uint32_t file_id;
-	PK_FORWARD(pk__strtab_intern(w->files, file, strlen(file), &file_id));
-	if (file_id >= before)
-		return 0;
-	size_t at = start_slot(w, function, file_id, key_hash(function, strlen(function), file_id));
+	size_t len = strlen(file), at;
+	PK_FORWARD(start_slot(w, function, file, len, start_hash(function, file, len), &at));
 	if (w->start_tab.slots[at].item != 0)
 		*out = PK_VEC_AT(w->starts, start_rec, w->start_tab.slots[at].item - 1).line;
 	return 0;
@@ -1778,7 +1797,6 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&w.out);
 	pk__vec_free(&w.frame_info);
 	pk__free(w.frame_tab.slots);
-	pk__strtab_free(w.files);
 	pk__vec_free(&w.starts);
 	pk__free(w.start_tab.slots);
 	pk__vec_free(&w.text);
