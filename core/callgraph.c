@@ -22,8 +22,16 @@
 #define MAX_ITEMS (INLINED_BIT - 2)
 
 struct pk__graph_data {
-	pk__strtab *strings;
+	pk__strtab *strings; /* the names that are no profile's string */
 };
+
+/* A name of the graph: a profile's string where it is one, else a copy
+ * in strings; each distinct one once. */
+typedef struct gname {
+	const char *s; /* NUL-terminated at len */
+	uint32_t len;
+	uint32_t hash;
+} gname;
 
 typedef struct gfunc {
 	uint32_t name, file, object; /* in strings */
@@ -76,7 +84,9 @@ typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	walk walks[2]; /* the profile's, the base's */
+	pk__vec names;  /* gname */
+	table name_tab; /* finds names by their bytes */
+	walk walks[2];  /* the profile's, the base's */
 	size_t walk_count;
 	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
 	table func_tab, node_tab, path_tab; /* find them by key */
@@ -230,9 +240,47 @@ static int add_call(builder *b, uint32_t caller, uint32_t callee)
 
 /* ------------------------------------------------------------- frames */
 
-static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
+/* The name of the len bytes at s, found or added: s itself if kept
+ * (a profile's string, which outlives the graph), else a copy of it. */
+static int name_of(builder *b, const char *s, size_t len, bool kept, uint32_t *out)
 {
-	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
+	uint64_t x = pk__hash_bytes(s, len);
+	uint32_t h = (uint32_t)(x ^ (x >> 32));
+	size_t at;
+	PK_FORWARD(table_probe(&b->name_tab, h, &at));
+	const gname *names = b->names.items;
+	for (table *t = &b->name_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const gname *n = &names[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && n->len == len && memcmp(n->s, s, len) == 0) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (len > UINT32_MAX || b->names.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	if (!kept) {
+		uint32_t id;
+		PK_FORWARD(pk__strtab_intern(b->strings, s, len, &id));
+		s = pk__strtab_get(b->strings, id, NULL);
+	}
+	gname n = {s, (uint32_t)len, h};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->names, sizeof n, &n, 1, &index));
+	table_put(&b->name_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+/* The name of the cleaned file of a function's file, the profile's string
+ * when cleaning leaves it as it is. */
+static int file_name(builder *b, const char *file, uint32_t *out)
+{
+	b->text.count = 0;
+	if (*file)
+		PK_FORWARD(pk__clean_path(&b->text, file));
+	size_t len = b->text.count;
+	bool same = strlen(file) == len && memcmp(file, b->text.items, len) == 0;
+	return name_of(b, same ? file : b->text.items, len, same, out);
 }
 
 /* The node of one line of a location (line NULL: one without lines).
@@ -251,15 +299,17 @@ static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line
 		name = w->fn_name[line->function] - 1;
 		file_id = w->fn_file[line->function];
 	} else {
-		b->text.count = 0;
-		PK_FORWARD(
-		    pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
-		size_t name_end = b->text.count;
-		const char *file = fn ? pk_profile_string(p, fn->filename) : "";
-		if (*file)
-			PK_FORWARD(pk__clean_path(&b->text, file));
-		PK_FORWARD(intern_text(b, 0, name_end, &name));
-		PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
+		/* at function granularity, a name is the function's own */
+		if (named) {
+			PK_FORWARD(name_of(b, pk_profile_string(p, fn->name),
+			                   pk_profile_string_length(p, fn->name), true, &name));
+		} else {
+			b->text.count = 0;
+			PK_FORWARD(pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text,
+			                          NULL, NULL));
+			PK_FORWARD(name_of(b, b->text.items, b->text.count, false, &name));
+		}
+		PK_FORWARD(file_name(b, fn ? pk_profile_string(p, fn->filename) : "", &file_id));
 		if (named) {
 			w->fn_name[line->function] = name + 1;
 			w->fn_file[line->function] = file_id;
@@ -272,7 +322,7 @@ static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line
 		const pk_mapping *m =
 		    loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
 		const char *object = m ? pk_profile_string(p, m->filename) : "";
-		PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
+		PK_FORWARD(name_of(b, object, strlen(object), true, &object_id));
 		w->object_id[mi] = object_id + 1;
 	}
 	if (*host == PK_NONE)
@@ -609,8 +659,8 @@ static int by_names(const void *a, const void *b, void *ctx)
 	int c = 0;
 	for (size_t k = 0; c == 0 && k < 4; k++)
 		c = xs[k] == ys[k] ? 0
-		                   : strcmp(pk__strtab_get(bl->strings, xs[k], NULL),
-		                            pk__strtab_get(bl->strings, ys[k], NULL));
+		                   : strcmp(PK_VEC_AT(bl->names, gname, xs[k]).s,
+		                            PK_VEC_AT(bl->names, gname, ys[k]).s);
 	return c;
 }
 
@@ -672,15 +722,19 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
 		func_rank[order[r]] = (uint32_t)r;
-		g->functions[r] = (pk__graph_function){pk__strtab_get(b->strings, f->name, NULL),
-		                                       pk__strtab_get(b->strings, f->file, NULL),
-		                                       pk__strtab_get(b->strings, f->object, NULL),
-		                                       pk__strtab_get(b->strings, f->host, NULL),
+		const gname *names = b->names.items;
+		g->functions[r] = (pk__graph_function){names[f->name].s,
+		                                       names[f->file].s,
+		                                       names[f->object].s,
+		                                       names[f->host].s,
 		                                       f->start_line,
 		                                       0,
 		                                       0};
 	}
 	pk__vec_free(&b->funcs);
+	pk__vec_free(&b->names);
+	pk__free(b->name_tab.slots);
+	b->name_tab = (table){0};
 
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
 	if (g->nodes == NULL) {
@@ -796,6 +850,8 @@ static void builder_free(builder *b)
 {
 	pk__vec_free(&b->funcs);
 	pk__vec_free(&b->nodes);
+	pk__vec_free(&b->names);
+	pk__free(b->name_tab.slots);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	pk__free(b->calls);

@@ -258,7 +258,9 @@ int pk__clean_path(pk__vec *text, const char *path);
  * values once to the cumulative value of each distinct position and
  * function in it and to the weight of each distinct call in it, so
  * recursion does not count twice; its leaf position and function get them
- * as flat values. Samples whose chosen values are all 0 add nothing. */
+ * as flat values. Samples whose chosen values are all 0 add nothing.
+ * Names are the profiles' strings where they are theirs (so the graph
+ * must not outlive them), else the graph's copies. */
 typedef struct pk__graph_function {
 	const char *name;   /* pprof's name at function granularity; never "" */
 	const char *file;   /* cleaned as pprof shows it; "" when unknown */
