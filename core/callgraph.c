@@ -89,6 +89,7 @@ typedef struct builder {
 	walk walks[2];  /* the profile's, the base's */
 	size_t walk_count;
 	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
+	size_t frames;                      /* the walks' location lines: the most nodes */
 	table func_tab, node_tab, path_tab; /* find them by key */
 	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
 	 * empty): calls are the most numerous items, so only keys are kept */
@@ -128,10 +129,12 @@ static int table_grow(table *t)
 	return 0;
 }
 
-/* The first slot of hash h's probe sequence; room is made first. */
+/* The first slot of hash h's probe sequence; room is made first. Items
+ * are looked up once per location line, and slots compare hashes first:
+ * the tables can be 3/4 full. */
 static int table_probe(table *t, uint32_t h, size_t *at)
 {
-	if ((t->used + 1) * 2 > t->count)
+	if ((t->used + 1) * 4 > t->count * 3)
 		PK_FORWARD(table_grow(t));
 	*at = h & (t->count - 1);
 	return 0;
@@ -469,6 +472,14 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
 	    !w->fn_file || !w->object_id)
 		return PK_ENOMEM;
+	size_t frames = 0;
+	for (size_t i = 0; i < locations; i++) {
+		const pk_line *lines;
+		size_t n = pk_profile_location_lines(p, i, &lines);
+		frames += n ? n : 1;
+	}
+	b->frames += frames;
+	PK_FORWARD(pk__vec_reserve_exact(&w->loc_nodes, sizeof(uint32_t), frames));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
@@ -936,6 +947,12 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = sum_profile(&b, p, types, false);
 	if (rc == 0 && o->base)
 		rc = sum_profile(&b, o->base, base_types, true);
+	/* Room for the nodes up front, as arrays grown by doubling leave
+	 * their old copies behind as holes. */
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&b.nodes, sizeof(gnode), b.frames);
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&b.funcs, sizeof(gfunc), b.frames);
 	b.paths = rc == 0 && o->drop_negative && (o->base || any_negative(&b));
 	if (b.paths)
 		rc = add_paths(&b);
