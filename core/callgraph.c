@@ -92,8 +92,11 @@ typedef struct builder {
 	size_t frames;                      /* the walks' location lines: the most nodes */
 	table func_tab, node_tab, path_tab; /* find them by key */
 	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
-	 * empty): calls are the most numerous items, so only keys are kept */
-	uint64_t *calls;
+	 * empty): calls are the most numerous items, so only keys are kept;
+	 * narrow, in 32 bits (caller << 16 | callee, + 1) when every node and
+	 * function index fits 16 */
+	void *calls;
+	bool narrow;
 	size_t call_slots, call_count;
 	/* the last visit counted; a byte each, so all are cleared when the
 	 * visits wrap around */
@@ -196,20 +199,39 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	return 0;
 }
 
+static size_t call_size(const builder *b)
+{
+	return b->narrow ? sizeof(uint32_t) : sizeof(uint64_t);
+}
+
+static uint64_t call_get(const builder *b, const void *slots, size_t i)
+{
+	return b->narrow ? ((const uint32_t *)slots)[i] : ((const uint64_t *)slots)[i];
+}
+
+static void call_set(const builder *b, void *slots, size_t i, uint64_t key)
+{
+	if (b->narrow)
+		((uint32_t *)slots)[i] = (uint32_t)key;
+	else
+		((uint64_t *)slots)[i] = key;
+}
+
 static int grow_calls(builder *b)
 {
 	size_t count = b->call_slots ? b->call_slots * 2 : 256;
-	uint64_t *slots = pk__calloc(count, sizeof *slots);
+	void *slots = pk__calloc(count, call_size(b));
 	if (slots == NULL)
 		return PK_ENOMEM;
+	unsigned shift = b->narrow ? 16 : 32;
 	for (size_t i = 0; i < b->call_slots; i++) {
-		uint64_t key = b->calls[i] - 1;
-		if (b->calls[i] == 0)
+		uint64_t key = call_get(b, b->calls, i);
+		if (key-- == 0)
 			continue;
-		size_t at = mix(key >> 32, key & UINT32_MAX) & (count - 1);
-		while (slots[at] != 0)
+		size_t at = mix(key >> shift, key & ((1ull << shift) - 1)) & (count - 1);
+		while (call_get(b, slots, at) != 0)
 			at = (at + 1) & (count - 1);
-		slots[at] = b->calls[i];
+		call_set(b, slots, at, key + 1);
 	}
 	pk__free(b->calls);
 	b->calls = slots;
@@ -229,14 +251,14 @@ static int add_call(builder *b, uint32_t caller, uint32_t callee)
 	 * of indices. */
 	if ((b->call_count + 1) * 4 > b->call_slots * 3)
 		PK_FORWARD(grow_calls(b));
-	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	uint64_t key = ((uint64_t)caller << (b->narrow ? 16 : 32) | callee) + 1, at_key;
 	size_t at = call_slot(b, caller, callee);
-	for (; b->calls[at] != 0; at = (at + 1) & (b->call_slots - 1))
-		if (b->calls[at] == key)
+	for (; (at_key = call_get(b, b->calls, at)) != 0; at = (at + 1) & (b->call_slots - 1))
+		if (at_key == key)
 			return 0;
 	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	b->calls[at] = key;
+	call_set(b, b->calls, at, key);
 	b->call_count++;
 	return 0;
 }
@@ -536,8 +558,10 @@ static int add_calls(builder *b)
 	const gnode *nodes = b->nodes.items;
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
-			PK_PREFETCH(&b->calls[call_slot(b, path[k - 1] & ~INLINED_BIT,
-			                                nodes[path[k] & ~INLINED_BIT].func)]);
+			PK_PREFETCH((const char *)b->calls +
+			            call_slot(b, path[k - 1] & ~INLINED_BIT,
+			                      nodes[path[k] & ~INLINED_BIT].func) *
+			                call_size(b));
 	for (size_t k = 1; k < depth; k++)
 		PK_FORWARD(
 		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
@@ -708,14 +732,18 @@ static int sort_graph(builder *b, pk__graph *g)
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	b->func_tab = b->node_tab = (table){0};
-	/* The calls' keys where their slots were, then the rest let go. */
-	uint64_t *keys = b->calls;
-	for (size_t i = 0, n = 0; i < b->call_slots; i++)
-		if (keys[i] != 0)
-			keys[n++] = keys[i] - 1;
-	keys = pk__realloc(keys, b->call_slots * sizeof *keys, (ne + 1) * sizeof *keys);
+	/* The calls' keys, in an array of their own: the table's block is
+	 * left whole for what comes next. */
+	uint64_t *keys = pk__malloc((ne + 1) * sizeof *keys);
 	if (keys == NULL)
 		return PK_ENOMEM;
+	unsigned shift = b->narrow ? 16 : 32;
+	for (size_t i = 0, n = 0; i < b->call_slots; i++) {
+		uint64_t key = call_get(b, b->calls, i);
+		if (key-- != 0)
+			keys[n++] = (key >> shift) << 32 | (key & ((1ull << shift) - 1));
+	}
+	pk__free(b->calls);
 	b->calls = keys;
 	b->call_slots = ne + 1;
 
@@ -953,6 +981,7 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = pk__vec_reserve_exact(&b.nodes, sizeof(gnode), b.frames);
 	if (rc == 0)
 		rc = pk__vec_reserve_exact(&b.funcs, sizeof(gfunc), b.frames);
+	b.narrow = b.frames <= UINT16_MAX;
 	b.paths = rc == 0 && o->drop_negative && (o->base || any_negative(&b));
 	if (b.paths)
 		rc = add_paths(&b);
