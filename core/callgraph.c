@@ -34,7 +34,7 @@ typedef struct gname {
 } gname;
 
 typedef struct gfunc {
-	uint32_t name, file, object; /* in strings */
+	uint32_t name, file, object; /* in names */
 	uint32_t host;               /* the file of the code it was inlined into */
 	int64_t start_line;
 } gfunc;
