@@ -304,7 +304,7 @@ static int file_name(builder *b, const char *file, uint32_t *out)
 	if (*file)
 		PK_FORWARD(pk__clean_path(&b->text, file));
 	size_t len = b->text.count;
-	bool same = strlen(file) == len && memcmp(file, b->text.items, len) == 0;
+	bool same = strlen(file) == len && (len == 0 || memcmp(file, b->text.items, len) == 0);
 	return name_of(b, same ? file : b->text.items, len, same, out);
 }
 

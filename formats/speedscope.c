@@ -1486,7 +1486,8 @@ static int start_slot(writer *w, const char *name, const char *file, size_t file
 		w->text.count = 0;
 		if (*raw)
 			PK_FORWARD(pk__clean_path(&w->text, raw));
-		if (w->text.count == file_len && memcmp(w->text.items, file, file_len) == 0)
+		if (w->text.count == file_len &&
+		    (file_len == 0 || memcmp(w->text.items, file, file_len) == 0))
 			break;
 	}
 	*out = at;
