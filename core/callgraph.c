@@ -22,11 +22,19 @@
 #define MAX_ITEMS (INLINED_BIT - 2)
 
 struct pk__graph_data {
-	pk__strtab *strings;
+	pk__strtab *strings; /* the names that are no profile's string */
 };
 
+/* A name of the graph: a profile's string where it is one, else a copy
+ * in strings; each distinct one once. */
+typedef struct gname {
+	const char *s; /* NUL-terminated at len */
+	uint32_t len;
+	uint32_t hash;
+} gname;
+
 typedef struct gfunc {
-	uint32_t name, file, object; /* in strings */
+	uint32_t name, file, object; /* in names */
 	uint32_t host;               /* the file of the code it was inlined into */
 	int64_t start_line;
 } gfunc;
@@ -76,13 +84,19 @@ typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	walk walks[2]; /* the profile's, the base's */
+	pk__vec names;  /* gname */
+	table name_tab; /* finds names by their bytes */
+	walk walks[2];  /* the profile's, the base's */
 	size_t walk_count;
 	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
+	size_t frames;                      /* the walks' location lines: the most nodes */
 	table func_tab, node_tab, path_tab; /* find them by key */
 	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
-	 * empty): calls are the most numerous items, so only keys are kept */
-	uint64_t *calls;
+	 * empty): calls are the most numerous items, so only keys are kept;
+	 * narrow, in 32 bits (caller << 16 | callee, + 1) when every node and
+	 * function index fits 16 */
+	void *calls;
+	bool narrow;
 	size_t call_slots, call_count;
 	/* the last visit counted; a byte each, so all are cleared when the
 	 * visits wrap around */
@@ -118,10 +132,12 @@ static int table_grow(table *t)
 	return 0;
 }
 
-/* The first slot of hash h's probe sequence; room is made first. */
+/* The first slot of hash h's probe sequence; room is made first. Items
+ * are looked up once per location line, and slots compare hashes first:
+ * the tables can be 3/4 full. */
 static int table_probe(table *t, uint32_t h, size_t *at)
 {
-	if ((t->used + 1) * 2 > t->count)
+	if ((t->used + 1) * 4 > t->count * 3)
 		PK_FORWARD(table_grow(t));
 	*at = h & (t->count - 1);
 	return 0;
@@ -183,20 +199,39 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	return 0;
 }
 
+static size_t call_size(const builder *b)
+{
+	return b->narrow ? sizeof(uint32_t) : sizeof(uint64_t);
+}
+
+static uint64_t call_get(const builder *b, const void *slots, size_t i)
+{
+	return b->narrow ? ((const uint32_t *)slots)[i] : ((const uint64_t *)slots)[i];
+}
+
+static void call_set(const builder *b, void *slots, size_t i, uint64_t key)
+{
+	if (b->narrow)
+		((uint32_t *)slots)[i] = (uint32_t)key;
+	else
+		((uint64_t *)slots)[i] = key;
+}
+
 static int grow_calls(builder *b)
 {
 	size_t count = b->call_slots ? b->call_slots * 2 : 256;
-	uint64_t *slots = pk__calloc(count, sizeof *slots);
+	void *slots = pk__calloc(count, call_size(b));
 	if (slots == NULL)
 		return PK_ENOMEM;
+	unsigned shift = b->narrow ? 16 : 32;
 	for (size_t i = 0; i < b->call_slots; i++) {
-		uint64_t key = b->calls[i] - 1;
-		if (b->calls[i] == 0)
+		uint64_t key = call_get(b, b->calls, i);
+		if (key-- == 0)
 			continue;
-		size_t at = mix(key >> 32, key & UINT32_MAX) & (count - 1);
-		while (slots[at] != 0)
+		size_t at = mix(key >> shift, key & ((1ull << shift) - 1)) & (count - 1);
+		while (call_get(b, slots, at) != 0)
 			at = (at + 1) & (count - 1);
-		slots[at] = b->calls[i];
+		call_set(b, slots, at, key + 1);
 	}
 	pk__free(b->calls);
 	b->calls = slots;
@@ -216,23 +251,61 @@ static int add_call(builder *b, uint32_t caller, uint32_t callee)
 	 * of indices. */
 	if ((b->call_count + 1) * 4 > b->call_slots * 3)
 		PK_FORWARD(grow_calls(b));
-	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	uint64_t key = ((uint64_t)caller << (b->narrow ? 16 : 32) | callee) + 1, at_key;
 	size_t at = call_slot(b, caller, callee);
-	for (; b->calls[at] != 0; at = (at + 1) & (b->call_slots - 1))
-		if (b->calls[at] == key)
+	for (; (at_key = call_get(b, b->calls, at)) != 0; at = (at + 1) & (b->call_slots - 1))
+		if (at_key == key)
 			return 0;
 	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	b->calls[at] = key;
+	call_set(b, b->calls, at, key);
 	b->call_count++;
 	return 0;
 }
 
 /* ------------------------------------------------------------- frames */
 
-static int intern_text(builder *b, size_t from, size_t to, uint32_t *out)
+/* The name of the len bytes at s, found or added: s itself if kept
+ * (a profile's string, which outlives the graph), else a copy of it. */
+static int name_of(builder *b, const char *s, size_t len, bool kept, uint32_t *out)
 {
-	return pk__strtab_intern(b->strings, (const char *)b->text.items + from, to - from, out);
+	uint64_t x = pk__hash_bytes(s, len);
+	uint32_t h = (uint32_t)(x ^ (x >> 32));
+	size_t at;
+	PK_FORWARD(table_probe(&b->name_tab, h, &at));
+	const gname *names = b->names.items;
+	for (table *t = &b->name_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const gname *n = &names[t->slots[at].item - 1];
+		if (t->slots[at].hash == h && n->len == len && memcmp(n->s, s, len) == 0) {
+			*out = t->slots[at].item - 1;
+			return 0;
+		}
+	}
+	if (len > UINT32_MAX || b->names.count >= MAX_ITEMS)
+		return PK_ENOMEM;
+	if (!kept) {
+		uint32_t id;
+		PK_FORWARD(pk__strtab_intern(b->strings, s, len, &id));
+		s = pk__strtab_get(b->strings, id, NULL);
+	}
+	gname n = {s, (uint32_t)len, h};
+	size_t index;
+	PK_FORWARD(pk__vec_push(&b->names, sizeof n, &n, 1, &index));
+	table_put(&b->name_tab, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
+}
+
+/* The name of the cleaned file of a function's file, the profile's string
+ * when cleaning leaves it as it is. */
+static int file_name(builder *b, const char *file, uint32_t *out)
+{
+	b->text.count = 0;
+	if (*file)
+		PK_FORWARD(pk__clean_path(&b->text, file));
+	size_t len = b->text.count;
+	bool same = strlen(file) == len && (len == 0 || memcmp(file, b->text.items, len) == 0);
+	return name_of(b, same ? file : b->text.items, len, same, out);
 }
 
 /* The node of one line of a location (line NULL: one without lines).
@@ -251,15 +324,17 @@ static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line
 		name = w->fn_name[line->function] - 1;
 		file_id = w->fn_file[line->function];
 	} else {
-		b->text.count = 0;
-		PK_FORWARD(
-		    pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text, NULL, NULL));
-		size_t name_end = b->text.count;
-		const char *file = fn ? pk_profile_string(p, fn->filename) : "";
-		if (*file)
-			PK_FORWARD(pk__clean_path(&b->text, file));
-		PK_FORWARD(intern_text(b, 0, name_end, &name));
-		PK_FORWARD(intern_text(b, name_end, b->text.count, &file_id));
+		/* at function granularity, a name is the function's own */
+		if (named) {
+			PK_FORWARD(name_of(b, pk_profile_string(p, fn->name),
+			                   pk_profile_string_length(p, fn->name), true, &name));
+		} else {
+			b->text.count = 0;
+			PK_FORWARD(pk__frame_name(p, loc, line, PK_GRANULARITY_FUNCTIONS, &b->text,
+			                          NULL, NULL));
+			PK_FORWARD(name_of(b, b->text.items, b->text.count, false, &name));
+		}
+		PK_FORWARD(file_name(b, fn ? pk_profile_string(p, fn->filename) : "", &file_id));
 		if (named) {
 			w->fn_name[line->function] = name + 1;
 			w->fn_file[line->function] = file_id;
@@ -272,7 +347,7 @@ static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line
 		const pk_mapping *m =
 		    loc->mapping != PK_NONE ? pk_profile_mapping(p, loc->mapping) : NULL;
 		const char *object = m ? pk_profile_string(p, m->filename) : "";
-		PK_FORWARD(pk__strtab_intern(b->strings, object, strlen(object), &object_id));
+		PK_FORWARD(name_of(b, object, strlen(object), true, &object_id));
 		w->object_id[mi] = object_id + 1;
 	}
 	if (*host == PK_NONE)
@@ -419,6 +494,14 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
 	    !w->fn_file || !w->object_id)
 		return PK_ENOMEM;
+	size_t frames = 0;
+	for (size_t i = 0; i < locations; i++) {
+		const pk_line *lines;
+		size_t n = pk_profile_location_lines(p, i, &lines);
+		frames += n ? n : 1;
+	}
+	b->frames += frames;
+	PK_FORWARD(pk__vec_reserve_exact(&w->loc_nodes, sizeof(uint32_t), frames));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
@@ -475,8 +558,10 @@ static int add_calls(builder *b)
 	const gnode *nodes = b->nodes.items;
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
-			PK_PREFETCH(&b->calls[call_slot(b, path[k - 1] & ~INLINED_BIT,
-			                                nodes[path[k] & ~INLINED_BIT].func)]);
+			PK_PREFETCH((const char *)b->calls +
+			            call_slot(b, path[k - 1] & ~INLINED_BIT,
+			                      nodes[path[k] & ~INLINED_BIT].func) *
+			                call_size(b));
 	for (size_t k = 1; k < depth; k++)
 		PK_FORWARD(
 		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
@@ -609,8 +694,8 @@ static int by_names(const void *a, const void *b, void *ctx)
 	int c = 0;
 	for (size_t k = 0; c == 0 && k < 4; k++)
 		c = xs[k] == ys[k] ? 0
-		                   : strcmp(pk__strtab_get(bl->strings, xs[k], NULL),
-		                            pk__strtab_get(bl->strings, ys[k], NULL));
+		                   : strcmp(PK_VEC_AT(bl->names, gname, xs[k]).s,
+		                            PK_VEC_AT(bl->names, gname, ys[k]).s);
 	return c;
 }
 
@@ -647,14 +732,18 @@ static int sort_graph(builder *b, pk__graph *g)
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	b->func_tab = b->node_tab = (table){0};
-	/* The calls' keys where their slots were, then the rest let go. */
-	uint64_t *keys = b->calls;
-	for (size_t i = 0, n = 0; i < b->call_slots; i++)
-		if (keys[i] != 0)
-			keys[n++] = keys[i] - 1;
-	keys = pk__realloc(keys, b->call_slots * sizeof *keys, (ne + 1) * sizeof *keys);
+	/* The calls' keys, in an array of their own: the table's block is
+	 * left whole for what comes next. */
+	uint64_t *keys = pk__malloc((ne + 1) * sizeof *keys);
 	if (keys == NULL)
 		return PK_ENOMEM;
+	unsigned shift = b->narrow ? 16 : 32;
+	for (size_t i = 0, n = 0; i < b->call_slots; i++) {
+		uint64_t key = call_get(b, b->calls, i);
+		if (key-- != 0)
+			keys[n++] = (key >> shift) << 32 | (key & ((1ull << shift) - 1));
+	}
+	pk__free(b->calls);
 	b->calls = keys;
 	b->call_slots = ne + 1;
 
@@ -672,15 +761,19 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
 		func_rank[order[r]] = (uint32_t)r;
-		g->functions[r] = (pk__graph_function){pk__strtab_get(b->strings, f->name, NULL),
-		                                       pk__strtab_get(b->strings, f->file, NULL),
-		                                       pk__strtab_get(b->strings, f->object, NULL),
-		                                       pk__strtab_get(b->strings, f->host, NULL),
+		const gname *names = b->names.items;
+		g->functions[r] = (pk__graph_function){names[f->name].s,
+		                                       names[f->file].s,
+		                                       names[f->object].s,
+		                                       names[f->host].s,
 		                                       f->start_line,
 		                                       0,
 		                                       0};
 	}
 	pk__vec_free(&b->funcs);
+	pk__vec_free(&b->names);
+	pk__free(b->name_tab.slots);
+	b->name_tab = (table){0};
 
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
 	if (g->nodes == NULL) {
@@ -796,6 +889,8 @@ static void builder_free(builder *b)
 {
 	pk__vec_free(&b->funcs);
 	pk__vec_free(&b->nodes);
+	pk__vec_free(&b->names);
+	pk__free(b->name_tab.slots);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	pk__free(b->calls);
@@ -880,6 +975,13 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 		rc = sum_profile(&b, p, types, false);
 	if (rc == 0 && o->base)
 		rc = sum_profile(&b, o->base, base_types, true);
+	/* Room for the nodes up front, as arrays grown by doubling leave
+	 * their old copies behind as holes. */
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&b.nodes, sizeof(gnode), b.frames);
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&b.funcs, sizeof(gfunc), b.frames);
+	b.narrow = b.frames <= UINT16_MAX;
 	b.paths = rc == 0 && o->drop_negative && (o->base || any_negative(&b));
 	if (b.paths)
 		rc = add_paths(&b);

@@ -38,7 +38,7 @@ typedef struct rec {
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
-	pk__strtab *strings; /* functions and files of frames */
+	pk__strtab *strings; /* files of frames that are not the profile's */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec recs;        /* rec, while building */
 	source main, base;
@@ -207,13 +207,17 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	}
 	pk__tree_frame f = {0};
 	f.name = pk__strtab_get(d->names, id, &f.name_len);
-	uint32_t s;
-	const char *fname = fn ? str_of(p, fn->name) : "";
-	PK_FORWARD(pk__strtab_intern(d->strings, fname, strlen(fname), &s));
-	f.function = pk__strtab_get(d->strings, s, NULL);
+	/* The profile's strings where they are the frame's: only a file
+	 * that cleaning changed needs a copy. */
+	f.function = fn ? str_of(p, fn->name) : "";
 	const char *shown = (const char *)w->text.items + file_start;
-	PK_FORWARD(pk__strtab_intern(d->strings, shown, file_end - file_start, &s));
-	f.file = pk__strtab_get(d->strings, s, NULL);
+	size_t shown_len = file_end - file_start;
+	f.file = fn ? str_of(p, fn->filename) : "";
+	if (strlen(f.file) != shown_len || memcmp(f.file, shown, shown_len) != 0) {
+		uint32_t s;
+		PK_FORWARD(pk__strtab_intern(d->strings, shown, shown_len, &s));
+		f.file = pk__strtab_get(d->strings, s, NULL);
+	}
 	f.line = lineno;
 	f.address = address;
 	PK_FORWARD(pk__vec_push(&d->frames, sizeof f, &f, 1, NULL));

@@ -175,10 +175,11 @@ void pk__import_state_free(pk__import_state *st);
 typedef struct pk__tree_frame {
 	const char *name; /* what the frame shows at the tree's granularity */
 	size_t name_len;
-	const char *function; /* "" when the location has no lines */
-	const char *file;     /* "" when unknown or not wanted */
-	int64_t line;         /* 0 when unknown or not wanted */
-	uint64_t address;     /* 0 unless granularity is addresses */
+	/* "" when the location has no lines; the profile's string */
+	const char *function;
+	const char *file; /* "" when unknown or not wanted */
+	int64_t line;     /* 0 when unknown or not wanted */
+	uint64_t address; /* 0 unless granularity is addresses */
 } pk__tree_frame;
 
 /* A distinct stack (its frames' names differ from every other's), with
@@ -257,7 +258,9 @@ int pk__clean_path(pk__vec *text, const char *path);
  * values once to the cumulative value of each distinct position and
  * function in it and to the weight of each distinct call in it, so
  * recursion does not count twice; its leaf position and function get them
- * as flat values. Samples whose chosen values are all 0 add nothing. */
+ * as flat values. Samples whose chosen values are all 0 add nothing.
+ * Names are the profiles' strings where they are theirs (so the graph
+ * must not outlive them), else the graph's copies. */
 typedef struct pk__graph_function {
 	const char *name;   /* pprof's name at function granularity; never "" */
 	const char *file;   /* cleaned as pprof shows it; "" when unknown */

@@ -1718,18 +1718,28 @@ static int callgrind_sniff(const unsigned char *data, size_t size)
 /* KCachegrind reads a relative subposition into 32 bits. */
 #define CGW_MAX_DIFF UINT32_MAX
 
+/* The ids of names of one kind, by first use. The graph's names are
+ * interned, so a name is its pointer: no copy of it is kept. */
+typedef struct cgw_name_id {
+	const char *name; /* NULL: an empty slot */
+	uint32_t id;
+} cgw_name_id;
+
+typedef struct cgw_ids {
+	cgw_name_id *slots;
+	size_t count; /* a power of two, or 0 */
+	size_t used;
+} cgw_ids;
+
 typedef struct cgw_writer {
 	const pk_profile *p;
 	const pk__graph *g;
 	pk__sink *sink;
-	pk__vec out;         /* char: not yet handed to the sink */
-	bool addresses;      /* positions: instr line */
-	pk__strtab *objects; /* ob= and cob= names, id by first use */
-	pk__strtab *files;   /* fl= and cfl= names */
-	uint32_t *fn_ids;    /* per graph function: its fn= id, 0 = not yet */
-	/* per graph function: the id of its object, file and host (in
-	 * objects and files) + 1, 0 = not yet looked up */
-	uint32_t *object_ids, *file_ids, *host_ids;
+	pk__vec out;      /* char: not yet handed to the sink */
+	bool addresses;   /* positions: instr line */
+	cgw_ids objects;  /* ob= and cob= names */
+	cgw_ids files;    /* fl=, fi= and cfl= names */
+	uint32_t *fn_ids; /* per graph function: its fn= id, 0 = not yet */
 	uint32_t next_fn_id;
 	uint64_t *entry_addr; /* per function: its lowest address */
 	bool have_last;       /* a cost line was written in this block */
@@ -1797,23 +1807,59 @@ static size_t cgw_digits(uint64_t v, unsigned base)
 
 /* -------------------------------------------------------------- names */
 
+/* "" is unknown, written "???": the two are one name. */
+static const char cgw_unknown[] = "???";
+
+static uint32_t cgw_name_slot(const cgw_ids *t, const char *name)
+{
+	uint64_t h = (uint64_t)(uintptr_t)name * 0x9e3779b97f4a7c15u;
+	return (uint32_t)(h >> 32) & (uint32_t)(t->count - 1);
+}
+
+/* The id of a name (from 1), *first set if it has none yet. */
+static int cgw_id_of(cgw_ids *t, const char *name, uint32_t *id, bool *first)
+{
+	if ((t->used + 1) * 2 > t->count) {
+		size_t count = t->count ? t->count * 2 : 64;
+		cgw_name_id *slots = pk__calloc(count, sizeof *slots);
+		if (slots == NULL)
+			return PK_ENOMEM;
+		cgw_ids grown = {slots, count, t->used};
+		for (size_t i = 0; i < t->count; i++) {
+			if (t->slots[i].name == NULL)
+				continue;
+			uint32_t at = cgw_name_slot(&grown, t->slots[i].name);
+			while (slots[at].name != NULL)
+				at = (at + 1) & (uint32_t)(count - 1);
+			slots[at] = t->slots[i];
+		}
+		pk__free(t->slots);
+		*t = grown;
+	}
+	uint32_t at = cgw_name_slot(t, name);
+	for (; t->slots[at].name != NULL; at = (at + 1) & (uint32_t)(t->count - 1)) {
+		if (t->slots[at].name == name) {
+			*id = t->slots[at].id;
+			*first = false;
+			return 0;
+		}
+	}
+	t->slots[at] = (cgw_name_id){name, (uint32_t)++t->used};
+	*id = t->slots[at].id;
+	*first = true;
+	return 0;
+}
+
 /* "spec=(id) name" the first time a name of this kind is written,
  * "spec=(id)" after: files and objects share one table per kind, as
- * callgrind_annotate and KCachegrind read them. "" is unknown: "???". */
-static int cgw_put_compressed(cgw_writer *w, const char *spec, pk__strtab *t, const char *name,
-                              uint32_t *cached)
+ * callgrind_annotate and KCachegrind read them. */
+static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
 {
-	if (*name == '\0')
-		name = "???";
-	/* A name seen before (cached: by this function) is not written again. */
-	bool first = false;
-	uint32_t id = *cached - 1;
-	if (*cached == 0) {
-		size_t before = pk__strtab_count(t);
-		PK_FORWARD(pk__strtab_intern(t, name, strlen(name), &id));
-		first = pk__strtab_count(t) != before;
-		*cached = id + 1;
-	}
+	if (*name == '\0' || strcmp(name, cgw_unknown) == 0)
+		name = cgw_unknown;
+	uint32_t id;
+	bool first;
+	PK_FORWARD(cgw_id_of(t, name, &id, &first));
 	PK_FORWARD(cgw_puts(w, spec));
 	PK_FORWARD(cgw_puts(w, "=("));
 	PK_FORWARD(cgw_put_u64(w, id));
@@ -2049,11 +2095,9 @@ static int cgw_call(cgw_writer *w, const char *object, const char *file, const p
 	const pk__graph_edge *edge = &g->edges[e];
 	const pk__graph_function *callee = &g->functions[edge->callee];
 	if (callee->object != object)
-		PK_FORWARD(cgw_put_compressed(w, "cob", w->objects, callee->object,
-		                              &w->object_ids[edge->callee]));
+		PK_FORWARD(cgw_put_compressed(w, "cob", &w->objects, callee->object));
 	if (callee->file != file)
-		PK_FORWARD(cgw_put_compressed(w, "cfl", w->files, callee->file,
-		                              &w->file_ids[edge->callee]));
+		PK_FORWARD(cgw_put_compressed(w, "cfl", &w->files, callee->file));
 	PK_FORWARD(cgw_put_function(w, "cfn", edge->callee));
 	/* Samples that cross a call: each stands for one call at least. */
 	PK_FORWARD(cgw_puts(w, "calls="));
@@ -2094,11 +2138,9 @@ static int cgw_body(cgw_writer *w)
 		const pk__graph_function *fn = &g->functions[f];
 		PK_FORWARD(cgw_puts(w, "\n"));
 		if (fn->object != object)
-			PK_FORWARD(
-			    cgw_put_compressed(w, "ob", w->objects, fn->object, &w->object_ids[f]));
+			PK_FORWARD(cgw_put_compressed(w, "ob", &w->objects, fn->object));
 		if (fn->host != file)
-			PK_FORWARD(
-			    cgw_put_compressed(w, "fl", w->files, fn->host, &w->host_ids[f]));
+			PK_FORWARD(cgw_put_compressed(w, "fl", &w->files, fn->host));
 		object = fn->object;
 		file = fn->host;
 		PK_FORWARD(cgw_put_function(w, "fn", f));
@@ -2110,8 +2152,7 @@ static int cgw_body(cgw_writer *w)
 		 * next fn=, KCachegrind goes back to the fl= file: the next
 		 * block says fl= again. */
 		if (fn->file != fn->host) {
-			PK_FORWARD(
-			    cgw_put_compressed(w, "fi", w->files, fn->file, &w->file_ids[f]));
+			PK_FORWARD(cgw_put_compressed(w, "fi", &w->files, fn->file));
 			file = NULL;
 		}
 		/* Each block starts from absolute positions, for readers that
@@ -2129,9 +2170,10 @@ static int cgw_body(cgw_writer *w)
 			     e++)
 				if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
 					PK_FORWARD(cgw_call(w, fn->object, fn->file, node, e));
+			/* a position at a time: a block can be long */
+			if (w->out.count >= CGW_CHUNK)
+				PK_FORWARD(cgw_flush(w));
 		}
-		if (w->out.count >= CGW_CHUNK)
-			PK_FORWARD(cgw_flush(w));
 	}
 	return 0;
 }
@@ -2187,11 +2229,7 @@ static int cgw_write(cgw_writer *w)
 	const pk__graph *g = w->g;
 	w->fn_ids = pk__calloc(g->function_count + 1, sizeof *w->fn_ids);
 	w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr);
-	w->object_ids = pk__calloc(g->function_count + 1, sizeof *w->object_ids);
-	w->file_ids = pk__calloc(g->function_count + 1, sizeof *w->file_ids);
-	w->host_ids = pk__calloc(g->function_count + 1, sizeof *w->host_ids);
-	if (w->fn_ids == NULL || w->entry_addr == NULL || w->object_ids == NULL ||
-	    w->file_ids == NULL || w->host_ids == NULL)
+	if (w->fn_ids == NULL || w->entry_addr == NULL)
 		return PK_ENOMEM;
 	for (size_t f = 0; f < g->function_count; f++) {
 		const pk__graph_function *fn = &g->functions[f];
@@ -2201,8 +2239,6 @@ static int cgw_write(cgw_writer *w)
 				lowest = g->nodes[n].address;
 		w->entry_addr[f] = lowest;
 	}
-	PK_FORWARD(pk__strtab_new(&w->objects));
-	PK_FORWARD(pk__strtab_new(&w->files));
 	PK_FORWARD(cgw_header(w));
 	PK_FORWARD(cgw_body(w));
 	PK_FORWARD(cgw_totals(w));
@@ -2230,12 +2266,9 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
 	if (rc == 0)
 		rc = cgw_write(&w);
 	pk__vec_free(&w.out);
-	pk__strtab_free(w.objects);
-	pk__strtab_free(w.files);
+	pk__free(w.objects.slots);
+	pk__free(w.files.slots);
 	pk__free(w.fn_ids);
-	pk__free(w.object_ids);
-	pk__free(w.file_ids);
-	pk__free(w.host_ids);
 	pk__free(w.entry_addr);
 	pk__graph_free(g);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;

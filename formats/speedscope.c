@@ -1278,20 +1278,32 @@ static int speedscope_sniff(const unsigned char *data, size_t size)
 
 /* ----------------------------------------------------------------- writer */
 
+/* Open addressing over the indices of the writer's records, each slot
+ * with its key's hash, so that keys are read from the records (and the
+ * strings they point to) instead of being copied. */
+typedef struct slot {
+	uint32_t hash;
+	uint32_t item; /* index + 1; 0 = empty */
+} slot;
+
+typedef struct table {
+	slot *slots;
+	size_t count; /* a power of two, or 0 */
+	size_t used;
+} table;
+
 typedef struct writer {
 	const pk_profile *p;
 	const pk_write_options *o;
 	pk__sink *sink;
-	pk__vec out;         /* char: output not yet handed to the sink */
-	pk__strtab *keys;    /* shared frames: key i + 1 is frame i's */
-	pk__vec frame_name;  /* char: the names and files of frame_info */
-	pk__vec frame_info;  /* frame_out */
-	pk__vec key;         /* char: a key being put together */
-	pk__strtab *starts;  /* (function, file) -> start line, see start_line */
-	pk__vec start_lines; /* int64_t by the key's index */
-	pk__vec text;        /* char: scratch for pk__clean_path */
-	uint32_t *shared;    /* per tree frame: its shared frame + 1, 0 = not yet */
-	uint32_t *frames;    /* the tree frames of the stack being written */
+	pk__vec out;        /* char: output not yet handed to the sink */
+	pk__vec frame_info; /* frame_out, found through frame_tab */
+	table frame_tab;
+	pk__vec starts; /* start_rec, found through start_tab */
+	table start_tab;
+	pk__vec text;     /* char: scratch for pk__clean_path */
+	uint32_t *shared; /* per tree frame: its shared frame + 1, 0 = not yet */
+	uint32_t *frames; /* the tree frames of the stack being written */
 	/* the numbers of the shared frames of the last stack written, "0,4,7":
 	 * those of depth 1 up to `numbered` (as far as the stacks since keep
 	 * its frames); depth d's end at line_ends[d - 1] */
@@ -1300,12 +1312,19 @@ typedef struct writer {
 	size_t numbered;
 } writer;
 
-/* A shared frame as written. */
+/* A shared frame as written; its strings are the tree's, which is kept
+ * until the frames are written. */
 typedef struct frame_out {
-	size_t name_at, name_len; /* in frame_name (the tree goes away) */
-	size_t file_at, file_len;
+	const char *name, *file;
+	size_t name_len;
 	int64_t line;
 } frame_out;
+
+/* The start line of the functions of one name and cleaned file. */
+typedef struct start_rec {
+	uint32_t function; /* the first function of the key: its name and file */
+	int64_t line;
+} start_rec;
 
 static int flush(writer *w)
 {
@@ -1422,50 +1441,113 @@ static const char *speedscope_unit(const char *unit)
 	return "none";
 }
 
-/* A key of (name, file, line) for a string table; names may hold NUL. */
-static int make_key(writer *w, const char *name, size_t name_len, const char *file, int64_t line)
+/* Room for one more item, the table kept at most half full. */
+static int table_room(table *t)
 {
-	w->key.count = 0;
-	uint64_t n = name_len;
-	PK_FORWARD(pk__vec_push(&w->key, 1, &n, sizeof n, NULL));
-	PK_FORWARD(pk__vec_push(&w->key, 1, name, name_len, NULL));
-	PK_FORWARD(pk__vec_push(&w->key, 1, file, strlen(file) + 1, NULL));
-	return pk__vec_push(&w->key, 1, &line, sizeof line, NULL);
-}
-
-/* The start lines of functions by (name, cleaned file): frames at the
- * functions granularity show where their function starts. */
-static int collect_start_lines(writer *w)
-{
-	PK_FORWARD(pk__strtab_new(&w->starts));
-	for (size_t i = 0; i < pk_profile_function_count(w->p); i++) {
-		const pk_function *f = pk_profile_function(w->p, i);
-		const char *name = pk_profile_string(w->p, f->name);
-		w->text.count = 0;
-		const char *file = pk_profile_string(w->p, f->filename);
-		if (*file)
-			PK_FORWARD(pk__clean_path(&w->text, file));
-		PK_FORWARD(pk__vec_push(&w->text, 1, "", 1, NULL));
-		PK_FORWARD(make_key(w, name, strlen(name), w->text.items, 0));
-		uint32_t id;
-		PK_FORWARD(pk__strtab_intern(w->starts, w->key.items, w->key.count, &id));
-		if (id >= w->start_lines.count)
-			PK_FORWARD(pk__vec_push(&w->start_lines, sizeof(int64_t), NULL,
-			                        id + 1 - w->start_lines.count, NULL));
-		int64_t *s = &PK_VEC_AT(w->start_lines, int64_t, id);
-		if (f->start_line != 0 && (*s == 0 || f->start_line < *s))
-			*s = f->start_line;
-	}
+	if ((t->used + 1) * 2 <= t->count)
+		return 0;
+	slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 1024, sizeof *grown,
+	                                    offsetof(slot, item), offsetof(slot, hash));
+	if (grown == NULL)
+		return PK_ENOMEM;
+	t->slots = grown;
 	return 0;
 }
 
-static int64_t start_line(writer *w, const char *function, const char *file)
+static void table_put(table *t, size_t at, uint32_t h, size_t item)
 {
-	uint32_t before = (uint32_t)pk__strtab_count(w->starts), id;
-	if (make_key(w, function, strlen(function), file, 0) < 0 ||
-	    pk__strtab_intern(w->starts, w->key.items, w->key.count, &id) < 0 || id >= before)
+	t->slots[at] = (slot){h, (uint32_t)item + 1};
+	t->used++;
+}
+
+static uint32_t key_hash(const char *name, size_t name_len, uint64_t more)
+{
+	uint64_t h = (pk__hash_bytes(name, name_len) ^ more) * 0x9e3779b97f4a7c15u;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Where the start line of (name, cleaned file) is, or the empty slot
+ * for it. A key is read from its first function, its file cleaned again
+ * (a hash that matches is nearly always the key, so this is rare). */
+static int start_slot(writer *w, const char *name, const char *file, size_t file_len, uint32_t h,
+                      size_t *out)
+{
+	const table *t = &w->start_tab;
+	const start_rec *recs = w->starts.items;
+	size_t at = h & (t->count - 1);
+	for (; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		if (t->slots[at].hash != h)
+			continue;
+		const pk_function *f =
+		    pk_profile_function(w->p, recs[t->slots[at].item - 1].function);
+		if (strcmp(pk_profile_string(w->p, f->name), name) != 0)
+			continue;
+		const char *raw = pk_profile_string(w->p, f->filename);
+		w->text.count = 0;
+		if (*raw)
+			PK_FORWARD(pk__clean_path(&w->text, raw));
+		if (w->text.count == file_len &&
+		    (file_len == 0 || memcmp(w->text.items, file, file_len) == 0))
+			break;
+	}
+	*out = at;
+	return 0;
+}
+
+static uint32_t start_hash(const char *name, const char *file, size_t file_len)
+{
+	return key_hash(name, strlen(name), pk__hash_bytes(file, file_len));
+}
+
+/* The start lines of functions by (name, cleaned file): frames at the
+ * functions granularity show where their function starts. Functions
+ * without one add nothing: a key none has is not wanted. */
+static int collect_start_lines(writer *w)
+{
+	pk__vec file = {0}; /* char: a function's file, cleaned */
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < pk_profile_function_count(w->p); i++) {
+		const pk_function *f = pk_profile_function(w->p, i);
+		if (f->start_line == 0)
+			continue;
+		const char *name = pk_profile_string(w->p, f->name);
+		const char *raw = pk_profile_string(w->p, f->filename);
+		file.count = 0;
+		if (*raw)
+			rc = pk__clean_path(&file, raw);
+		size_t at;
+		if (rc == 0)
+			rc = table_room(&w->start_tab);
+		uint32_t h = start_hash(name, file.items, file.count);
+		if (rc == 0)
+			rc = start_slot(w, name, file.items, file.count, h, &at);
+		if (rc == 0 && w->start_tab.slots[at].item == 0) {
+			start_rec r = {(uint32_t)i, 0};
+			size_t index;
+			rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
+			if (rc == 0)
+				table_put(&w->start_tab, at, h, index);
+		}
+		if (rc < 0)
+			break;
+		start_rec *r = &PK_VEC_AT(w->starts, start_rec, w->start_tab.slots[at].item - 1);
+		if (r->line == 0 || f->start_line < r->line)
+			r->line = f->start_line;
+	}
+	pk__vec_free(&file);
+	return rc;
+}
+
+static int start_line(writer *w, const char *function, const char *file, int64_t *out)
+{
+	*out = 0;
+	if (w->start_tab.count == 0)
 		return 0;
-	return PK_VEC_AT(w->start_lines, int64_t, id);
+	size_t len = strlen(file), at;
+	PK_FORWARD(start_slot(w, function, file, len, start_hash(function, file, len), &at));
+	if (w->start_tab.slots[at].item != 0)
+		*out = PK_VEC_AT(w->starts, start_rec, w->start_tab.slots[at].item - 1).line;
+	return 0;
 }
 
 /* The shared frame of tree frame f. */
@@ -1488,19 +1570,27 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 	if (g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES)
 		line = tf->line;
 	else if (g != PK_GRANULARITY_FILES && tf->function[0] != '\0')
-		line = start_line(w, tf->function, tf->file);
-	PK_FORWARD(make_key(w, name, name_len, tf->file, line));
-	uint32_t id;
-	PK_FORWARD(pk__strtab_intern(w->keys, w->key.items, w->key.count, &id));
-	if (id > w->frame_info.count) {
-		frame_out fo = {w->frame_name.count, name_len, 0, strlen(tf->file), line};
-		PK_FORWARD(pk__vec_push(&w->frame_name, 1, name, name_len, NULL));
-		fo.file_at = w->frame_name.count;
-		PK_FORWARD(pk__vec_push(&w->frame_name, 1, tf->file, fo.file_len, NULL));
-		PK_FORWARD(pk__vec_push(&w->frame_info, sizeof fo, &fo, 1, NULL));
+		PK_FORWARD(start_line(w, tf->function, tf->file, &line));
+	PK_FORWARD(table_room(&w->frame_tab));
+	uint64_t more = pk__hash_bytes(tf->file, strlen(tf->file)) ^ (uint64_t)line;
+	uint32_t h = key_hash(name, name_len, more);
+	table *ft = &w->frame_tab;
+	const frame_out *fos = w->frame_info.items;
+	size_t at = h & (ft->count - 1);
+	for (; ft->slots[at].item != 0; at = (at + 1) & (ft->count - 1)) {
+		const frame_out *fo = &fos[ft->slots[at].item - 1];
+		if (ft->slots[at].hash == h && fo->name_len == name_len && fo->line == line &&
+		    memcmp(fo->name, name, name_len) == 0 && strcmp(fo->file, tf->file) == 0)
+			break;
 	}
-	w->shared[f] = id;
-	*out = id - 1;
+	if (ft->slots[at].item == 0) {
+		frame_out fo = {name, tf->file, name_len, line};
+		size_t index;
+		PK_FORWARD(pk__vec_push(&w->frame_info, sizeof fo, &fo, 1, &index));
+		table_put(ft, at, h, index);
+	}
+	w->shared[f] = ft->slots[at].item;
+	*out = ft->slots[at].item - 1;
 	return 0;
 }
 
@@ -1616,13 +1706,12 @@ static int write_frames(writer *w)
 {
 	PK_FORWARD(puts_(w, "\n ],\n \"shared\": {\"frames\": ["));
 	const frame_out *fo = w->frame_info.items;
-	const char *text = w->frame_name.items;
 	for (size_t i = 0; i < w->frame_info.count; i++) {
 		PK_FORWARD(puts_(w, i ? ",\n  {\"name\": " : "\n  {\"name\": "));
-		PK_FORWARD(put_string(w, text + fo[i].name_at, fo[i].name_len));
-		if (fo[i].file_len) {
+		PK_FORWARD(put_string(w, fo[i].name, fo[i].name_len));
+		if (fo[i].file[0] != '\0') {
 			PK_FORWARD(puts_(w, ", \"file\": "));
-			PK_FORWARD(put_string(w, text + fo[i].file_at, fo[i].file_len));
+			PK_FORWARD(put_string(w, fo[i].file, strlen(fo[i].file)));
 		}
 		if (fo[i].line) {
 			PK_FORWARD(puts_(w, ", \"line\": "));
@@ -1658,7 +1747,6 @@ static int write_file(writer *w, pk_error *err)
 	} else if (types > 0) {
 		PK_FORWARD(pk_profile_find_sample_type(p, NULL, &active, err));
 	}
-	PK_FORWARD(pk__strtab_new(&w->keys));
 	if (w->o->granularity <= PK_GRANULARITY_FILEFUNCTIONS)
 		PK_FORWARD(collect_start_lines(w));
 
@@ -1695,9 +1783,11 @@ static int write_file(writer *w, pk_error *err)
 		if (rc == 0)
 			rc = write_profile(w, t, i == first);
 	}
+	/* The frames' strings are the tree's. */
+	if (rc == 0)
+		rc = write_frames(w);
 	pk__tree_free(t);
-	PK_FORWARD(rc);
-	return write_frames(w);
+	return rc;
 }
 
 static int speedscope_export(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
@@ -1706,12 +1796,10 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	writer w = {.p = p, .o = opts, .sink = sink};
 	int rc = write_file(&w, err);
 	pk__vec_free(&w.out);
-	pk__strtab_free(w.keys);
-	pk__vec_free(&w.frame_name);
 	pk__vec_free(&w.frame_info);
-	pk__vec_free(&w.key);
-	pk__strtab_free(w.starts);
-	pk__vec_free(&w.start_lines);
+	pk__free(w.frame_tab.slots);
+	pk__vec_free(&w.starts);
+	pk__free(w.start_tab.slots);
 	pk__vec_free(&w.text);
 	pk__vec_free(&w.line);
 	pk__vec_free(&w.line_ends);

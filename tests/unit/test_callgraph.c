@@ -396,6 +396,70 @@ static void test_graph_names(void **state)
 	pk_profile_free(p);
 }
 
+/* Names are one function by their bytes, whether a profile's string or
+ * a name put together: a file that cleans to another's, and a function
+ * called as a location without lines is named. */
+static void test_graph_names_by_content(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t a = fn(p, "f", "src/f.c", 0), b = fn(p, "f", "./src/f.c", 3),
+	         u = fn(p, "<unknown>", "", 0), m = fn(p, "main", "m.c", 0);
+	pk_location bare = {0, PK_NONE, 0x43, 0};
+	uint32_t l_bare;
+	assert_int_equal(pk_profile_add_location(p, &bare, NULL, 0, &l_bare), 0);
+	uint32_t la = loc1(p, a, 5), lb = loc1(p, b, 5), lu = loc1(p, u, 0), lm = loc1(p, m, 1);
+	sample(p, (uint32_t[]){la, lm}, 2, 1, 0);
+	sample(p, (uint32_t[]){lb, lm}, 2, 2, 0);
+	sample(p, (uint32_t[]){lu, lm}, 2, 4, 0);
+	sample(p, (uint32_t[]){l_bare, lm}, 2, 8, 0);
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->function_count, 3);
+	assert_string_equal(g->functions[0].name, "<unknown>");
+	assert_string_equal(g->functions[1].name, "f");
+	assert_string_equal(g->functions[1].file, "src/f.c");
+	assert_int_equal(g->functions[1].start_line, 3);
+	assert_int_equal(nflat(g, "f", 5, 0), 3);
+	assert_int_equal(fflat(g, "<unknown>", 0), 12);
+	assert_int_equal(weight(g, "main", 1, "f", 0), 3);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
+/* More location lines than 16 bits count: the calls' keys take 64 bits. */
+static void test_graph_wide_calls(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	enum { N = 70000 };
+	uint32_t *locs = malloc(N * sizeof *locs);
+	assert_non_null(locs);
+	for (uint32_t i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "f%u", i);
+		pk_function f = {0, intern(p, name), intern(p, name), intern(p, "f.c"), 0};
+		uint32_t id;
+		assert_int_equal(pk_profile_add_function(p, &f, &id), 0);
+		locs[i] = loc1(p, id, 1);
+	}
+	/* the last locations call each other, which 16-bit halves would mix up */
+	sample(p, (uint32_t[]){locs[N - 1], locs[N - 2], locs[0]}, 3, 5, 0);
+	sample(p, (uint32_t[]){locs[N - 2], locs[N - 1], locs[0]}, 3, 7, 0);
+	sample(p, (uint32_t[]){locs[1], locs[N - 1]}, 2, 11, 0);
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->function_count, 4);
+	assert_int_equal(g->edge_count, 5);
+	assert_int_equal(weight(g, "f0", 1, "f69998", 0), 5);
+	assert_int_equal(weight(g, "f0", 1, "f69999", 0), 7);
+	assert_int_equal(weight(g, "f69998", 1, "f69999", 0), 5);
+	assert_int_equal(weight(g, "f69999", 1, "f69998", 0), 7);
+	assert_int_equal(weight(g, "f69999", 1, "f1", 0), 11);
+	assert_int_equal(nflat(g, "f1", 1, 0), 11);
+	pk__graph_free(g);
+	pk_profile_free(p);
+	free(locs);
+}
+
 static void test_graph_base(void **state)
 {
 	(void)state;
@@ -1012,6 +1076,8 @@ int main(void)
 	    cmocka_unit_test(test_graph_inlined),
 	    cmocka_unit_test(test_graph_inlined_hosts),
 	    cmocka_unit_test(test_graph_names),
+	    cmocka_unit_test(test_graph_names_by_content),
+	    cmocka_unit_test(test_graph_wide_calls),
 	    cmocka_unit_test(test_graph_base),
 	    cmocka_unit_test(test_graph_drop_negative),
 	    cmocka_unit_test(test_callgrind_text),

@@ -394,6 +394,42 @@ static void test_export_rich(void **state)
 	pk_profile_free(p);
 }
 
+/* A frame shows the smallest start line of the functions of its name and
+ * cleaned file, used or not; none when none has one. */
+static void test_export_start_lines(void **state)
+{
+	(void)state;
+	pk_profile *p;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "cpu"), intern(p, "count")}),
+	    0);
+	const char *fns[][2] = {
+	    {"f", "./src/a.c"}, {"f", "src/a.c"}, {"f", "src//a.c"}, {"g", "src/b.c"}};
+	int64_t starts[] = {0, 12, 9, 0};
+	uint32_t ids[4];
+	for (size_t i = 0; i < 4; i++) {
+		pk_function f = {0, intern(p, fns[i][0]), intern(p, fns[i][0]),
+		                 intern(p, fns[i][1]), starts[i]};
+		assert_int_equal(pk_profile_add_function(p, &f, &ids[i]), 0);
+	}
+	pk_location l = {0, PK_NONE, 0, 0};
+	pk_line lf = {ids[0], 3, 0}, lg = {ids[3], 5, 0};
+	uint32_t locs[2];
+	assert_int_equal(pk_profile_add_location(p, &l, &lg, 1, &locs[0]), 0);
+	assert_int_equal(pk_profile_add_location(p, &l, &lf, 1, &locs[1]), 0);
+	int64_t v = 1;
+	assert_int_equal(pk_profile_add_sample(p, locs, 2, &v, 1, NULL, 0), 0);
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	size_t size;
+	char *out = write_text(p, &wo, &size);
+	assert_non_null(strstr(out, " \"shared\": {\"frames\": [\n"
+	                            "  {\"name\": \"f\", \"file\": \"src/a.c\", \"line\": 9},\n"
+	                            "  {\"name\": \"g\", \"file\": \"src/b.c\"}\n ]}"));
+	free(out);
+	pk_profile_free(p);
+}
+
 static void test_export_negative(void **state)
 {
 	(void)state;
@@ -623,6 +659,7 @@ int main(void)
 	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_export_rich),
+	    cmocka_unit_test(test_export_start_lines),
 	    cmocka_unit_test(test_export_negative),
 	    cmocka_unit_test(test_export_empty_and_strings),
 	    cmocka_unit_test(test_detect),
