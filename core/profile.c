@@ -643,11 +643,25 @@ int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *valu
 	return add_sample(p, PK_NONE, depth, values, labels, label_count);
 }
 
-int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
-                                 const pk_label *labels, size_t label_count)
+int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
 {
-	assert(stack < p->stacks.count);
-	return add_sample(p, stack, 0, values, labels, label_count);
+	return intern_labels(p, labels, count, out);
+}
+
+void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)
+{
+	assert(p->samples.count == 0 && (sets->count == 0 || sets->count == stacks->count));
+	pk__vec *mine[] = {&p->samples, &p->sample_labels, &p->values, &p->value_refs};
+	for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+		pk__vec_free(mine[i]);
+	pk__free(p->value_slots);
+	p->value_slots = NULL;
+	p->value_slot_count = 0;
+	p->own_values = true;
+	p->samples = *stacks;
+	p->sample_labels = *sets;
+	p->values = *values;
+	*stacks = *sets = *values = (pk__vec){0};
 }
 
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
