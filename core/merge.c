@@ -180,13 +180,6 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 	return 0;
 }
 
-/* A slot of the table of labelled samples: it holds the key, so that a
- * look-up touches the slot only. */
-typedef struct sample_slot {
-	uint32_t stack, labels;
-	uint32_t index; /* a sample of the merger + 1; 0: empty */
-} sample_slot;
-
 /* A hash table of our records by content: a slot holds a record's index
  * + 1 (0: empty) and its hash, so that probing past others touches no
  * record. */
@@ -217,10 +210,14 @@ typedef struct pk_merger {
 	pk__vec stack_sample;
 	/* The samples, as q takes them at the end: per sample its stack of
 	 * q, its label set of q (0: none) and its values. */
-	pk__vec sample_stacks;     /* uint32_t */
-	pk__vec sample_sets;       /* uint32_t */
-	pk__vec values;            /* int64_t, types per sample */
-	sample_slot *sample_slots; /* of the labelled samples */
+	pk__vec sample_stacks; /* uint32_t */
+	pk__vec sample_sets;   /* uint32_t */
+	pk__vec values;        /* int64_t, types per sample */
+	/* The table of the labelled samples by (stack, set), the merge's
+	 * largest: a power of two of slots, each a sample's index + 1 in the
+	 * bits below the count (0: empty) and above them bits of its hash,
+	 * which spare most look-ups a look at the sample's key. */
+	uint32_t *sample_slots;
 	size_t sample_slot_count, labelled;
 	/* label sets: a source's (by its index of the set) -> q's, whose
 	 * labels are sorted */
@@ -552,30 +549,51 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	return 0;
 }
 
-static uint64_t sample_hash(uint32_t stack, uint32_t labels)
+static uint64_t sample_hash(uint32_t stack, uint32_t set)
 {
-	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = ((uint64_t)stack << 32 | set) * 0x9e3779b97f4a7c15ull;
 	return h ^ h >> 31;
 }
 
+/* The slot of the labelled sample (stack, set), or the empty one where it
+ * goes. */
+static size_t find_sample(const merger *m, uint32_t stack, uint32_t set)
+{
+	uint64_t h = sample_hash(stack, set);
+	uint32_t mask = (uint32_t)(m->sample_slot_count - 1), tag = (uint32_t)(h >> 32) & ~mask;
+	const uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	size_t at = h & mask;
+	for (uint32_t e; (e = m->sample_slots[at]) != 0; at = (at + 1) & mask)
+		if ((e & ~mask) == tag && stacks[(e & mask) - 1] == stack &&
+		    sets[(e & mask) - 1] == set)
+			break;
+	return at;
+}
+
+/* A table for the labelled samples and one more, up to three quarters
+ * full, whose slots hold every sample's index: built again from them. */
 static int grow_sample_slots(merger *m)
 {
-	size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
-	sample_slot *slots = pk__calloc(count, sizeof *slots);
+	size_t n = m->sample_stacks.count,
+	       count = m->sample_slot_count ? m->sample_slot_count : 1024;
+	while ((m->labelled + 1) * 4 > count * 3 || n + 2 > count)
+		count *= 2;
+	if (count - 1 > UINT32_MAX)
+		return PK_ENOMEM;
+	uint32_t *slots = pk__calloc(count, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < m->sample_slot_count; i++) {
-		const sample_slot *e = &m->sample_slots[i];
-		if (e->index == 0)
-			continue;
-		size_t at = sample_hash(e->stack, e->labels) & (count - 1);
-		while (slots[at].index)
-			at = (at + 1) & (count - 1);
-		slots[at] = *e;
-	}
 	pk__free(m->sample_slots);
 	m->sample_slots = slots;
 	m->sample_slot_count = count;
+	uint32_t mask = (uint32_t)(count - 1);
+	const uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	for (uint32_t i = 0; i < n; i++)
+		if (sets[i] != 0) {
+			size_t at = find_sample(m, stacks[i], sets[i]);
+			uint64_t h = sample_hash(stacks[i], sets[i]);
+			slots[at] = ((uint32_t)(h >> 32) & ~mask) | (i + 1);
+		}
 	return 0;
 }
 
@@ -599,22 +617,18 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	/* up to three quarters full: its slots are the merge's largest table,
-	 * and neighbours share a cache line */
-	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3)
+	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3 ||
+	    m->sample_stacks.count + 2 > m->sample_slot_count)
 		PK_FORWARD(grow_sample_slots(m));
-	size_t mask = m->sample_slot_count - 1;
-	size_t at = sample_hash(stack, labels) & mask;
-	for (sample_slot *e; (e = &m->sample_slots[at])->index; at = (at + 1) & mask) {
-		if (e->stack == stack && e->labels == labels) {
-			uint32_t i = e->index - 1;
-			return add_values(m, &i, values, stack, labels);
-		}
+	uint32_t mask = (uint32_t)(m->sample_slot_count - 1);
+	size_t at = find_sample(m, stack, labels);
+	uint32_t i = m->sample_slots[at] ? (m->sample_slots[at] & mask) - 1 : PK_NONE;
+	PK_FORWARD(add_values(m, &i, values, stack, labels));
+	if (m->sample_slots[at] == 0) {
+		uint64_t h = sample_hash(stack, labels);
+		m->sample_slots[at] = ((uint32_t)(h >> 32) & ~mask) | (i + 1);
+		m->labelled++;
 	}
-	uint32_t slot = PK_NONE;
-	PK_FORWARD(add_values(m, &slot, values, stack, labels));
-	m->sample_slots[at] = (sample_slot){stack, labels, slot + 1};
-	m->labelled++;
 	return 0;
 }
 
