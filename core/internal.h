@@ -629,6 +629,8 @@ int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
 /* The index (> 0) of the label set labels[0..count), count > 0, added to
  * p's if new; labels must not point into p. 0 or PK_ENOMEM. */
 int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out);
+/* The labels of p's label set set (> 0), *out borrowed; their count. */
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out);
 /* Give p, which has no samples, the samples a merge built: per sample its
  * stack (uint32_t, one of p's), its label set (uint32_t, one of p's, 0 for
  * none; or no entries at all) and its values (int64_t, a vector each).

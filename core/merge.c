@@ -225,7 +225,7 @@ typedef struct pk_merger {
 	pk__vec labels;  /* pk_label: a set being mapped */
 	pk__vec key;     /* char */
 	pk__vec scratch; /* uint32_t / pk_line */
-	pk__vec negated; /* int64_t, types */
+	pk__vec vector;  /* int64_t, types: a sample's values, negated or moved */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
@@ -726,7 +726,7 @@ static void merger_free(merger *m)
 {
 	drop_tables(m);
 	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values,  &m->stack_sample,
-	                   &m->labels,        &m->key,         &m->scratch, &m->negated};
+	                   &m->labels,        &m->key,         &m->scratch, &m->vector};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(m->loc_of);
@@ -783,8 +783,8 @@ static int begin_source(merger *m, const pk_profile *p)
  * base by -1 before merging. */
 static int add_source(merger *m, const pk_profile *p, bool negate)
 {
-	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
-	int64_t *negated = m->negated.items;
+	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), m->types));
+	int64_t *negated = m->vector.items;
 	PK_FORWARD(begin_source(m, p));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
@@ -810,6 +810,55 @@ static int merger_init(merger *m)
 	return pk__strtab_new(&m->mappings.keys);
 }
 
+static int finish(merger *m, pk_profile **out);
+
+/* As pprof: merge m's result again, which drops what cancelled and the
+ * objects only it used; m is freed. The samples stay where they are: the
+ * second merge writes each it keeps over m's arrays, at or before where it
+ * read it, so that they are not held twice. */
+static int merge_again(merger *m, pk_profile **out)
+{
+	merger again;
+	int rc = merger_init(&again);
+	size_t n = m->sample_stacks.count, types = m->types;
+	again.types = types;
+	again.canonical = true;
+	again.sample_stacks = m->sample_stacks;
+	again.sample_sets = m->sample_sets;
+	again.values = m->values;
+	again.sample_stacks.count = again.sample_sets.count = again.values.count = 0;
+	m->sample_stacks = m->sample_sets = m->values = (pk__vec){0};
+	if (rc == 0)
+		rc = begin_strings(&again, m->q);
+	if (rc == 0)
+		rc = add_header(&again, m->q, NULL);
+	if (rc == 0)
+		rc = begin_source(&again, m->q);
+	if (rc == 0)
+		rc = pk__vec_reserve(&again.vector, sizeof(int64_t), types);
+	/* the arrays have room for all n, so adding to them moves nothing */
+	const uint32_t *stacks = again.sample_stacks.items, *sets = again.sample_sets.items;
+	const int64_t *values = again.values.items;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (all_zero(values + i * types, types))
+			continue;
+		int64_t *v = again.vector.items;
+		memcpy(v, values + i * types, types * sizeof *v);
+		pk_sample s = {0};
+		s.stack = stacks[i];
+		if (sets[i] != 0)
+			s.label_count = pk__profile_label_set(m->q, sets[i], &s.labels);
+		rc = map_sample(&again, m->q, &s, sets[i], v);
+	}
+	pk_profile_free(m->q);
+	merger_free(m);
+	if (rc == 0)
+		return finish(&again, out);
+	merger_free(&again);
+	pk_profile_free(again.q);
+	return rc;
+}
+
 /* Give m's samples to m->q and hand it to *out; m is freed either way. */
 static int finish(merger *m, pk_profile **out)
 {
@@ -817,35 +866,16 @@ static int finish(merger *m, pk_profile **out)
 	bool zero = false;
 	for (size_t i = 0; !zero && i < m->sample_stacks.count; i++)
 		zero = all_zero(&PK_VEC_AT(m->values, int64_t, i * m->types), m->types);
+	if (zero)
+		return merge_again(m, out);
 	if (pk__profile_label_set_count(m->q) == 0)
 		pk__vec_free(&m->sample_sets); /* no sample has labels */
 	pk_profile *q = m->q;
 	pk__profile_take_samples(q, &m->sample_stacks, &m->sample_sets, &m->values);
-	size_t types = m->types;
 	merger_free(m);
-	if (!zero) {
-		pk__profile_shrink(q);
-		*out = q;
-		return 0;
-	}
-	/* As pprof: merge the result again, which drops what cancelled and
-	 * the objects only it used. */
-	merger again;
-	int rc = merger_init(&again);
-	again.types = types;
-	again.canonical = true;
-	if (rc == 0)
-		rc = begin_strings(&again, q);
-	if (rc == 0)
-		rc = add_header(&again, q, NULL);
-	if (rc == 0)
-		rc = add_source(&again, q, false);
-	pk_profile_free(q);
-	if (rc == 0)
-		return finish(&again, out);
-	merger_free(&again);
-	pk_profile_free(again.q);
-	return rc;
+	pk__profile_shrink(q);
+	*out = q;
+	return 0;
 }
 
 int pk_merger_new(pk_merger **out, pk_error *err)

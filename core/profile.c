@@ -648,6 +648,14 @@ int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t coun
 	return intern_labels(p, labels, count, out);
 }
 
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out)
+{
+	assert(set > 0 && set < p->label_sets.count);
+	const label_set *rec = &PK_VEC_AT(p->label_sets, label_set, set);
+	*out = &PK_VEC_AT(p->labels, pk_label, rec->start);
+	return rec->count;
+}
+
 void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)
 {
 	assert(p->samples.count == 0 && (sets->count == 0 || sets->count == stacks->count));

@@ -753,6 +753,11 @@ static int op_diff(const pk_profile *p, pk_profile **out, void **buf, size_t *si
 	return pk_profile_diff(p, p, PK_DIFF_DIFF_BASE, out, err);
 }
 
+/* The change from p to its samples with main.leaf: those cancel, so the
+ * result is merged again. */
+static int op_diff_cancelled(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                             pk_error *err);
+
 static int op_filter(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
 {
 	(void)buf;
@@ -763,6 +768,21 @@ static int op_filter(const pk_profile *p, pk_profile **out, void **buf, size_t *
 	o.tag_focus = "bytes=1kB:";
 	o.tag_ignore = "role:consumer";
 	return pk_profile_filter(p, &o, out, err);
+}
+
+static int op_diff_cancelled(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                             pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	pk_filter_options o = PK_FILTER_OPTIONS_INIT;
+	o.focus = "leaf";
+	pk_profile *kept = NULL;
+	int rc = pk_profile_filter(p, &o, &kept, err);
+	if (rc == 0)
+		rc = pk_profile_diff(p, kept, PK_DIFF_BASE, out, err);
+	pk_profile_free(kept);
+	return rc;
 }
 
 static int op_aggregate(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
@@ -834,7 +854,8 @@ static void fail_every_allocation(operation op)
 static void test_allocation_failures(void **state)
 {
 	(void)state;
-	operation ops[] = {op_merge, op_diff, op_filter, op_aggregate, op_top, op_tree, op_traces};
+	operation ops[] = {op_merge,     op_diff, op_diff_cancelled, op_filter,
+	                   op_aggregate, op_top,  op_tree,           op_traces};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		print_message("operation %zu\n", i);
 		fail_every_allocation(ops[i]);
