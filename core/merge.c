@@ -722,13 +722,10 @@ static void drop_tables(merger *m)
 	m->sample_slots = NULL;
 }
 
-static void merger_free(merger *m)
+/* What only merging the last source needed: not held while the next is
+ * read. */
+static void end_source(merger *m)
 {
-	drop_tables(m);
-	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values,  &m->stack_sample,
-	                   &m->labels,        &m->key,         &m->scratch, &m->vector};
-	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
-		pk__vec_free(vecs[i]);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
 	pk__free(m->map_of);
@@ -738,6 +735,16 @@ static void merger_free(merger *m)
 	pk__free(m->set_of);
 	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = NULL;
 	m->map_offset = NULL;
+}
+
+static void merger_free(merger *m)
+{
+	drop_tables(m);
+	end_source(m);
+	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values,  &m->stack_sample,
+	                   &m->labels,        &m->key,         &m->scratch, &m->vector};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
 }
 
 /* A table of count entries of PK_NONE (or zeros), replacing *t. */
@@ -909,6 +916,7 @@ int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
 		rc = add_header(m, p, err);
 	if (rc == 0)
 		rc = add_source(m, p, negate != 0);
+	end_source(m);
 	if (rc < 0) {
 		m->failed = rc;
 		/* incompatible profiles have their message already */
