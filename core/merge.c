@@ -570,13 +570,13 @@ static size_t find_sample(const merger *m, uint32_t stack, uint32_t set)
 	return at;
 }
 
-/* A table for the labelled samples and one more, up to three quarters
+/* A table for the labelled samples and one more, up to seven eighths
  * full, whose slots hold every sample's index: built again from them. */
 static int grow_sample_slots(merger *m)
 {
 	size_t n = m->sample_stacks.count,
 	       count = m->sample_slot_count ? m->sample_slot_count : 1024;
-	while ((m->labelled + 1) * 4 > count * 3 || n + 2 > count)
+	while ((m->labelled + 1) * 8 > count * 7 || n + 2 > count)
 		count *= 2;
 	if (count - 1 > UINT32_MAX)
 		return PK_ENOMEM;
@@ -617,7 +617,7 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3 ||
+	if ((m->labelled + 1) * 8 > m->sample_slot_count * 7 ||
 	    m->sample_stacks.count + 2 > m->sample_slot_count)
 		PK_FORWARD(grow_sample_slots(m));
 	uint32_t mask = (uint32_t)(m->sample_slot_count - 1);
