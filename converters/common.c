@@ -7,8 +7,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static int find_option(const cli_tool *tool, const char *name, size_t len)
 {
@@ -276,7 +280,9 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 
 /* cli_merge_profiles' shared state. Positions are in merge order; the
  * profile at a position may be read once those before it, but at most
- * ahead of them, are merged: the window bounds the profiles held. */
+ * ahead of them, are merged, and only while the files read ahead of the
+ * one merging are within a byte budget: the window bounds the profiles
+ * held. */
 typedef struct merge_batch {
 	const char *const *paths;
 	size_t count;
@@ -284,6 +290,8 @@ typedef struct merge_batch {
 	size_t next;       /* the next position to read */
 	size_t merged;     /* positions merged (or dropped) so far */
 	size_t ahead;      /* positions read beyond the one merging */
+	off_t *sizes;      /* by position: the file's size, 0 if not known */
+	off_t budget;      /* of sizes read ahead */
 	pk_profile **list; /* by position */
 	int *codes;        /* by position */
 	bool *ready;       /* by position */
@@ -319,7 +327,12 @@ static void read_next(merge_batch *b)
 
 static bool may_read(const merge_batch *b)
 {
-	return b->next < b->count && b->next <= b->merged + b->ahead;
+	if (b->next >= b->count || b->next > b->merged + b->ahead)
+		return false;
+	off_t held = 0;
+	for (size_t i = b->merged + 1; i <= b->next; i++)
+		held += b->sizes[i];
+	return b->next == b->merged || held <= b->budget;
 }
 
 static void *read_ahead(void *arg)
@@ -385,12 +398,22 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 	                 0,
 	                 threads,
 	                 NULL,
+	                 0,
+	                 NULL,
 	                 NULL,
 	                 NULL,
 	                 NULL,
 	                 PTHREAD_MUTEX_INITIALIZER,
 	                 PTHREAD_COND_INITIALIZER};
+#ifdef M_MMAP_THRESHOLD
+	/* The merge's arrays grow while the inputs' are freed: in the C
+	 * library's heap, which takes blocks up to the size of the largest
+	 * freed since, they leave holes that hold on to memory, where mapped
+	 * blocks grow in place and go back to the system when freed. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
 	b.order = calloc(count, sizeof *b.order);
+	b.sizes = calloc(count, sizeof *b.sizes);
 	b.list = calloc(count, sizeof *b.list);
 	b.codes = calloc(count, sizeof *b.codes);
 	b.ready = calloc(count, sizeof *b.ready);
@@ -398,8 +421,8 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 	pk_merger *m = NULL;
 	pk_error err = PK_ERROR_INIT;
 	int rc = -1;
-	if (count > 0 && (b.order == NULL || b.list == NULL || b.codes == NULL || b.ready == NULL ||
-	                  b.errors == NULL)) {
+	if (count > 0 && (b.order == NULL || b.sizes == NULL || b.list == NULL || b.codes == NULL ||
+	                  b.ready == NULL || b.errors == NULL)) {
 		cli_error(tool->name, "out of memory");
 		rc = EXIT_ERROR;
 	} else if (pk_merger_new(&m, &err) < 0) {
@@ -412,6 +435,18 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			for (size_t i = 0; i < count; i++)
 				if (negate[i] == (pass == 1))
 					b.order[n++] = i;
+		/* A profile read ahead is held with the merge so far: at most
+		 * a quarter of the inputs (by file size) is, so that a few
+		 * large inputs (a diff's two) are read one at a time, and many
+		 * small ones while others merge. */
+		off_t total = 0;
+		for (size_t i = 0; i < count; i++) {
+			struct stat st;
+			if (stat(paths[b.order[i]], &st) == 0 && S_ISREG(st.st_mode))
+				b.sizes[i] = st.st_size;
+			total += b.sizes[i];
+		}
+		b.budget = total / 4;
 		for (size_t i = 0; i < count; i++) {
 			pk_error init = PK_ERROR_INIT;
 			b.errors[i] = init;
@@ -439,6 +474,7 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 	}
 	pk_merger_free(m);
 	free(b.order);
+	free(b.sizes);
 	free(b.list);
 	free(b.codes);
 	free(b.ready);

@@ -627,7 +627,8 @@ int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *valu
 /* The index of the stack of the depth locations in the pool's tail (as
  * pk__profile_stack_room gives it), added if new: for a caller that adds
  * its samples later by stack, with pk__profile_add_stack_sample (stack an
- * index of p's stacks). Both return 0 or PK_ENOMEM. */
+ * index of p's stacks) or all at once with pk__profile_take_samples. Both
+ * return 0 or PK_ENOMEM. */
 int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
 int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
                                  const pk_label *labels, size_t label_count);
@@ -641,5 +642,15 @@ uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);
 void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations);
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
                              uint32_t *out);
+/* The index (> 0) of the label set labels[0..count), count > 0, added to
+ * p's if new; labels must not point into p. 0 or PK_ENOMEM. */
+int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out);
+/* The labels of p's label set set (> 0), *out borrowed; their count. */
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out);
+/* Give p, which has no samples, the samples a merge built: per sample its
+ * stack (uint32_t, one of p's), its label set (uint32_t, one of p's, 0 for
+ * none; or no entries at all) and its values (int64_t, a vector each).
+ * p takes the arrays; the vecs are left empty. */
+void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values);
 
 #endif /* PK_INTERNAL_H */

@@ -180,23 +180,6 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 	return 0;
 }
 
-typedef struct merged_sample {
-	uint32_t stack;  /* a stack of merger.q */
-	uint32_t labels; /* into merger.label_sets; PK_NONE: no labels */
-} merged_sample;
-
-/* A slot of the table of labelled samples: it holds the key, so that a
- * look-up touches the slot only. */
-typedef struct sample_slot {
-	uint32_t stack, labels;
-	uint32_t index; /* into merger.out_samples + 1; 0: empty */
-} sample_slot;
-
-/* A distinct set of labels of ours, sorted: merger.labels[start, +count). */
-typedef struct label_set {
-	size_t start, count;
-} label_set;
-
 /* A hash table of our records by content: a slot holds a record's index
  * + 1 (0: empty) and its hash, so that probing past others touches no
  * record. */
@@ -222,27 +205,32 @@ typedef struct pk_merger {
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
 	int64_t *map_offset;
 	/* uint32_t per stack of q: its sample without labels, or PK_NONE.
-	 * Stacks are interned in q as they are met, so that the samples go
-	 * into q by stack at the end, not hashed a second time. */
+	 * Stacks and label sets are interned in q as they are met, so that
+	 * q takes the samples as they are at the end. */
 	pk__vec stack_sample;
-	pk__vec out_samples;       /* merged_sample */
-	sample_slot *sample_slots; /* of the labelled out_samples */
+	/* The samples, as q takes them at the end: per sample its stack of
+	 * q, its label set of q (0: none) and its values. */
+	pk__vec sample_stacks; /* uint32_t */
+	pk__vec sample_sets;   /* uint32_t */
+	pk__vec values;        /* int64_t, types per sample */
+	/* The table of the labelled samples by (stack, set), the merge's
+	 * largest: a power of two of slots, each a sample's index + 1 in the
+	 * bits below the count (0: empty) and above them bits of its hash,
+	 * which spare most look-ups a look at the sample's key. */
+	uint32_t *sample_slots;
 	size_t sample_slot_count, labelled;
-	/* label sets: a source's (by its index of the set) -> ours (sorted) */
+	/* label sets: a source's (by its index of the set) -> q's, whose
+	 * labels are sorted */
 	uint32_t *set_of;
-	id_table sets;      /* our label_sets by content */
-	pk__vec label_sets; /* label_set */
-	pk__vec values;     /* int64_t, types per sample */
-	pk__vec labels;     /* pk_label, our strings */
-	pk__vec key;        /* char */
-	pk__vec scratch;    /* uint32_t / pk_line */
-	pk__vec negated;    /* int64_t, types */
+	pk__vec labels;  /* pk_label: a set being mapped */
+	pk__vec key;     /* char */
+	pk__vec scratch; /* uint32_t / pk_line */
+	pk__vec vector;  /* int64_t, types: a sample's values, negated or moved */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
-	 * samples cancelled): its functions, locations, stacks, label sets and
-	 * samples are distinct by the keys, so each is new, found by no
-	 * look-up. */
+	 * samples cancelled): its functions, locations and labelled samples
+	 * are distinct by the keys, so each is new, found by no look-up. */
 	bool canonical;
 } merger;
 
@@ -471,32 +459,34 @@ static bool all_zero(const int64_t *v, size_t n)
 	return true;
 }
 
-/* Our stack for source stack st (a list of source locations), interned
- * among ours: once per distinct source stack, not per sample. */
-static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_t *out)
+/* Our stack for source stack st, interned among ours: once per distinct
+ * source stack, not per sample, which is why only then are the stack's
+ * locations (a cache miss away) looked at. */
+static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 {
-	uint32_t st = s->stack;
 	if (m->stack_of[st] != PK_NONE) {
 		*out = m->stack_of[st];
 		return 0;
 	}
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(p, st, &locs);
 	/* The source records of the stack's new locations, asked for
 	 * together: fetched one by one, each was a cache miss in turn. */
 	const pk_line *lines;
-	for (size_t d = 0; d < s->depth; d++)
-		if (m->loc_of[s->locations[d]] == PK_NONE)
-			PK_PREFETCH(pk_profile_location(p, s->locations[d]));
-	for (size_t d = 0; d < s->depth; d++)
-		if (m->loc_of[s->locations[d]] == PK_NONE &&
-		    pk_profile_location_lines(p, s->locations[d], &lines) > 0)
+	for (size_t d = 0; d < depth; d++)
+		if (m->loc_of[locs[d]] == PK_NONE)
+			PK_PREFETCH(pk_profile_location(p, locs[d]));
+	for (size_t d = 0; d < depth; d++)
+		if (m->loc_of[locs[d]] == PK_NONE &&
+		    pk_profile_location_lines(p, locs[d], &lines) > 0)
 			PK_PREFETCH(lines);
 	/* mapped straight into the tail of q's pool, where q interns it */
 	uint32_t *room;
-	PK_FORWARD(pk__profile_stack_room(m->q, 0, s->depth, &room));
-	for (size_t d = 0; d < s->depth; d++)
-		PK_FORWARD(map_location(m, p, s->locations[d], &room[d]));
+	PK_FORWARD(pk__profile_stack_room(m->q, 0, depth, &room));
+	for (size_t d = 0; d < depth; d++)
+		PK_FORWARD(map_location(m, p, locs[d], &room[d]));
 	uint32_t stack;
-	PK_FORWARD(pk__profile_intern_tail_stack(m->q, s->depth, &stack));
+	PK_FORWARD(pk__profile_intern_tail_stack(m->q, depth, &stack));
 	if (stack == m->stack_sample.count) {
 		uint32_t none = PK_NONE;
 		PK_FORWARD(pk__vec_push(&m->stack_sample, sizeof none, &none, 1, NULL));
@@ -505,8 +495,10 @@ static int map_stack(merger *m, const pk_profile *p, const pk_sample *s, uint32_
 	return 0;
 }
 
+/* Add values to the sample *slot, or to a new one of stack and set (put
+ * in *slot) if PK_NONE. */
 static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t stack,
-                      uint32_t labels)
+                      uint32_t set)
 {
 	if (*slot != PK_NONE) {
 		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
@@ -514,17 +506,22 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 			v[t] = pk__add(v[t], values[t]);
 		return 0;
 	}
-	if (m->out_samples.count >= PK_NONE - 1)
+	size_t n = m->sample_stacks.count;
+	if (n >= PK_NONE - 1)
 		return PK_ENOMEM;
-	merged_sample ms = {stack, labels};
+	/* all reserved first, so that a failure adds no part of a sample */
 	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
-	PK_FORWARD(pk__vec_push(&m->out_samples, sizeof ms, &ms, 1, NULL));
-	*slot = (uint32_t)(m->out_samples.count - 1);
-	return pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
+	PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
+	PK_FORWARD(pk__vec_push(&m->sample_stacks, sizeof stack, &stack, 1, NULL));
+	(void)pk__vec_push(&m->sample_sets, sizeof set, &set, 1, NULL);
+	(void)pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
+	*slot = (uint32_t)n;
+	return 0;
 }
 
-/* Our label set for a sample's labels, the source's set number set: mapped
- * and sorted once per distinct set in a source, not once per sample. */
+/* q's label set for a sample's labels, the source's set number set: mapped,
+ * sorted and looked up once per distinct set in a source, not once per
+ * sample. */
 static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
                       uint32_t *out)
 {
@@ -532,80 +529,71 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		*out = m->set_of[set];
 		return 0;
 	}
-	size_t label_start = m->labels.count;
-	for (size_t l = 0; l < s->label_count; l++) {
+	size_t nl = s->label_count;
+	m->labels.count = 0;
+	PK_FORWARD(pk__vec_reserve(&m->labels, sizeof(pk_label), nl));
+	pk_label *labels = m->labels.items;
+	for (size_t l = 0; l < nl; l++) {
 		pk_label c = s->labels[l];
 		PK_FORWARD(str_of(m, p, c.key, &c.key));
 		PK_FORWARD(str_of(m, p, c.str, &c.str));
 		PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
-		PK_FORWARD(pk__vec_push(&m->labels, sizeof c, &c, 1, NULL));
-	}
-	/* a stable sort by key */
-	pk_label *labels = &PK_VEC_AT(m->labels, pk_label, label_start);
-	size_t nl = s->label_count;
-	for (size_t i = 1; i < nl; i++) {
-		pk_label x = labels[i];
-		size_t j = i;
-		while (j > 0 && cmp_label_keys(m->q, &labels[j - 1], &x) > 0) {
+		/* a stable sort by key, as they come */
+		size_t j = l;
+		for (; j > 0 && cmp_label_keys(m->q, &labels[j - 1], &c) > 0; j--)
 			labels[j] = labels[j - 1];
-			j--;
-		}
-		labels[j] = x;
+		labels[j] = c;
 	}
-	/* the table finds an equal set of ours, by its labels in place */
-	uint64_t h = 0;
-	size_t at = 0;
-	if (!m->canonical) {
-		h = pk__hash_labels(labels, nl);
-		PK_FORWARD(table_room(&m->sets));
-		size_t mask = m->sets.count - 1;
-		for (at = h & mask; m->sets.slots[at].index; at = (at + 1) & mask) {
-			const id_slot *e = &m->sets.slots[at];
-			const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, e->index - 1);
-			if (e->hash == (uint32_t)h && ls->count == nl &&
-			    pk__same_labels(&PK_VEC_AT(m->labels, pk_label, ls->start), labels,
-			                    nl)) {
-				m->labels.count = label_start;
-				*out = m->set_of[set] = e->index - 1;
-				return 0;
-			}
-		}
-	}
-	label_set ls = {label_start, nl};
-	size_t index;
-	PK_FORWARD(pk__vec_push(&m->label_sets, sizeof ls, &ls, 1, &index));
-	if (!m->canonical) {
-		m->sets.slots[at] = (id_slot){(uint32_t)index + 1, (uint32_t)h};
-		m->sets.used++;
-	}
-	*out = m->set_of[set] = (uint32_t)index;
+	PK_FORWARD(pk__profile_intern_labels(m->q, labels, nl, out));
+	m->set_of[set] = *out;
 	return 0;
 }
 
-static uint64_t sample_hash(uint32_t stack, uint32_t labels)
+static uint64_t sample_hash(uint32_t stack, uint32_t set)
 {
-	uint64_t h = ((uint64_t)stack << 32 | labels) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = ((uint64_t)stack << 32 | set) * 0x9e3779b97f4a7c15ull;
 	return h ^ h >> 31;
 }
 
+/* The slot of the labelled sample (stack, set), or the empty one where it
+ * goes. */
+static size_t find_sample(const merger *m, uint32_t stack, uint32_t set)
+{
+	uint64_t h = sample_hash(stack, set);
+	uint32_t mask = (uint32_t)(m->sample_slot_count - 1), tag = (uint32_t)(h >> 32) & ~mask;
+	const uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	size_t at = h & mask;
+	for (uint32_t e; (e = m->sample_slots[at]) != 0; at = (at + 1) & mask)
+		if ((e & ~mask) == tag && stacks[(e & mask) - 1] == stack &&
+		    sets[(e & mask) - 1] == set)
+			break;
+	return at;
+}
+
+/* A table for the labelled samples and one more, up to seven eighths
+ * full, whose slots hold every sample's index: built again from them. */
 static int grow_sample_slots(merger *m)
 {
-	size_t count = m->sample_slot_count ? m->sample_slot_count * 2 : 1024;
-	sample_slot *slots = pk__calloc(count, sizeof *slots);
+	size_t n = m->sample_stacks.count,
+	       count = m->sample_slot_count ? m->sample_slot_count : 1024;
+	while ((m->labelled + 1) * 8 > count * 7 || n + 2 > count)
+		count *= 2;
+	if (count - 1 > UINT32_MAX)
+		return PK_ENOMEM;
+	uint32_t *slots = pk__calloc(count, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
-	for (size_t i = 0; i < m->sample_slot_count; i++) {
-		const sample_slot *e = &m->sample_slots[i];
-		if (e->index == 0)
-			continue;
-		size_t at = sample_hash(e->stack, e->labels) & (count - 1);
-		while (slots[at].index)
-			at = (at + 1) & (count - 1);
-		slots[at] = *e;
-	}
 	pk__free(m->sample_slots);
 	m->sample_slots = slots;
 	m->sample_slot_count = count;
+	uint32_t mask = (uint32_t)(count - 1);
+	const uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	for (uint32_t i = 0; i < n; i++)
+		if (sets[i] != 0) {
+			size_t at = find_sample(m, stacks[i], sets[i]);
+			uint64_t h = sample_hash(stacks[i], sets[i]);
+			slots[at] = ((uint32_t)(h >> 32) & ~mask) | (i + 1);
+		}
 	return 0;
 }
 
@@ -614,11 +602,11 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
                       const int64_t *values)
 {
 	uint32_t stack;
-	PK_FORWARD(map_stack(m, p, s, &stack));
+	PK_FORWARD(map_stack(m, p, s->stack, &stack));
 	if (s->label_count == 0) {
 		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
 		uint32_t at = *slot;
-		PK_FORWARD(add_values(m, &at, values, stack, PK_NONE));
+		PK_FORWARD(add_values(m, &at, values, stack, 0));
 		*slot = at;
 		return 0;
 	}
@@ -629,22 +617,18 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		return add_values(m, &slot, values, stack, labels);
 	}
 	/* the sample of (stack, labels) */
-	/* up to three quarters full: its slots are the merge's largest table,
-	 * and neighbours share a cache line */
-	if ((m->labelled + 1) * 4 > m->sample_slot_count * 3)
+	if ((m->labelled + 1) * 8 > m->sample_slot_count * 7 ||
+	    m->sample_stacks.count + 2 > m->sample_slot_count)
 		PK_FORWARD(grow_sample_slots(m));
-	size_t mask = m->sample_slot_count - 1;
-	size_t at = sample_hash(stack, labels) & mask;
-	for (sample_slot *e; (e = &m->sample_slots[at])->index; at = (at + 1) & mask) {
-		if (e->stack == stack && e->labels == labels) {
-			uint32_t i = e->index - 1;
-			return add_values(m, &i, values, stack, labels);
-		}
+	uint32_t mask = (uint32_t)(m->sample_slot_count - 1);
+	size_t at = find_sample(m, stack, labels);
+	uint32_t i = m->sample_slots[at] ? (m->sample_slots[at] & mask) - 1 : PK_NONE;
+	PK_FORWARD(add_values(m, &i, values, stack, labels));
+	if (m->sample_slots[at] == 0) {
+		uint64_t h = sample_hash(stack, labels);
+		m->sample_slots[at] = ((uint32_t)(h >> 32) & ~mask) | (i + 1);
+		m->labelled++;
 	}
-	uint32_t slot = PK_NONE;
-	PK_FORWARD(add_values(m, &slot, values, stack, labels));
-	m->sample_slots[at] = (sample_slot){stack, labels, slot + 1};
-	m->labelled++;
 	return 0;
 }
 
@@ -736,18 +720,12 @@ static void drop_tables(merger *m)
 	m->fns = m->locs = (id_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
-	pk__free(m->sets.slots);
-	m->sets = (id_table){NULL, 0, 0};
 }
 
-static void merger_free(merger *m)
+/* What only merging the last source needed: not held while the next is
+ * read. */
+static void end_source(merger *m)
 {
-	drop_tables(m);
-	pk__vec *vecs[] = {&m->out_samples, &m->values,  &m->stack_sample, &m->labels,
-	                   &m->key,         &m->scratch, &m->negated};
-	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
-		pk__vec_free(vecs[i]);
-	pk__vec_free(&m->label_sets);
 	pk__free(m->loc_of);
 	pk__free(m->fn_of);
 	pk__free(m->map_of);
@@ -757,6 +735,16 @@ static void merger_free(merger *m)
 	pk__free(m->set_of);
 	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = NULL;
 	m->map_offset = NULL;
+}
+
+static void merger_free(merger *m)
+{
+	drop_tables(m);
+	end_source(m);
+	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values,  &m->stack_sample,
+	                   &m->labels,        &m->key,         &m->scratch, &m->vector};
+	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+		pk__vec_free(vecs[i]);
 }
 
 /* A table of count entries of PK_NONE (or zeros), replacing *t. */
@@ -778,9 +766,8 @@ static int begin_strings(merger *m, const pk_profile *p)
 	return fresh_table((void **)&m->str_of, m->source_strings, sizeof *m->str_of, 0xff);
 }
 
-/* Make ready for samples of p, which has stacks stacks and sets label
- * sets. */
-static int begin_source(merger *m, const pk_profile *p, size_t stacks, size_t sets)
+/* Make ready for samples of p. */
+static int begin_source(merger *m, const pk_profile *p)
 {
 	size_t nm = pk_profile_mapping_count(p);
 	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
@@ -788,26 +775,28 @@ static int begin_source(merger *m, const pk_profile *p, size_t stacks, size_t se
 	PK_FORWARD(
 	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
-	PK_FORWARD(fresh_table((void **)&m->stack_of, stacks, sizeof *m->stack_of, 0xff));
+	PK_FORWARD(fresh_table((void **)&m->stack_of, pk_profile_stack_count(p),
+	                       sizeof *m->stack_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_offset, nm, sizeof *m->map_offset, 0));
 	if (pk_profile_mapping_count(m->q) == 0 && nm > 0) {
 		uint32_t ignored;
 		PK_FORWARD(map_mapping(m, p, 0, &ignored));
 	}
-	return fresh_table((void **)&m->set_of, sets, sizeof *m->set_of, 0xff);
+	return fresh_table((void **)&m->set_of, pk__profile_label_set_count(p), sizeof *m->set_of,
+	                   0xff);
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
  * base by -1 before merging. */
 static int add_source(merger *m, const pk_profile *p, bool negate)
 {
-	PK_FORWARD(pk__vec_reserve(&m->negated, sizeof(int64_t), m->types));
-	int64_t *negated = m->negated.items;
-	PK_FORWARD(begin_source(m, p, pk_profile_stack_count(p), pk__profile_label_set_count(p)));
+	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), m->types));
+	int64_t *negated = m->vector.items;
+	PK_FORWARD(begin_source(m, p));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
 		pk_sample s;
-		pk_profile_sample(p, si, &s);
+		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))
 			continue;
 		const int64_t *v = s.values;
@@ -821,26 +810,6 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	return 0;
 }
 
-/* Sample i of what m merged, as pk__profile_sample_shallow would give it
- * had it been added to m->q: its stack's locations are a cache miss away,
- * and adding it by stack needs none. */
-static void merged(const merger *m, size_t i, pk_sample *s)
-{
-	const merged_sample *ms = &PK_VEC_AT(m->out_samples, merged_sample, i);
-	s->stack = ms->stack;
-	s->locations = NULL;
-	s->depth = 0;
-	s->values = &PK_VEC_AT(m->values, int64_t, i * m->types);
-	s->value_count = m->types;
-	s->labels = NULL;
-	s->label_count = 0;
-	if (ms->labels != PK_NONE) {
-		const label_set *ls = &PK_VEC_AT(m->label_sets, label_set, ms->labels);
-		s->labels = &PK_VEC_AT(m->labels, pk_label, ls->start);
-		s->label_count = ls->count;
-	}
-}
-
 static int merger_init(merger *m)
 {
 	memset(m, 0, sizeof *m);
@@ -848,60 +817,71 @@ static int merger_init(merger *m)
 	return pk__strtab_new(&m->mappings.keys);
 }
 
-/* Add m's samples to m->q and hand it to *out; m is freed either way. */
+static int finish(merger *m, pk_profile **out);
+
+/* As pprof: merge m's result again, which drops what cancelled and the
+ * objects only it used; m is freed. The samples stay where they are: the
+ * second merge writes each it keeps over m's arrays, at or before where it
+ * read it, so that they are not held twice. */
+static int merge_again(merger *m, pk_profile **out)
+{
+	merger again;
+	int rc = merger_init(&again);
+	size_t n = m->sample_stacks.count, types = m->types;
+	again.types = types;
+	again.canonical = true;
+	again.sample_stacks = m->sample_stacks;
+	again.sample_sets = m->sample_sets;
+	again.values = m->values;
+	again.sample_stacks.count = again.sample_sets.count = again.values.count = 0;
+	m->sample_stacks = m->sample_sets = m->values = (pk__vec){0};
+	if (rc == 0)
+		rc = begin_strings(&again, m->q);
+	if (rc == 0)
+		rc = add_header(&again, m->q, NULL);
+	if (rc == 0)
+		rc = begin_source(&again, m->q);
+	if (rc == 0)
+		rc = pk__vec_reserve(&again.vector, sizeof(int64_t), types);
+	/* the arrays have room for all n, so adding to them moves nothing */
+	const uint32_t *stacks = again.sample_stacks.items, *sets = again.sample_sets.items;
+	const int64_t *values = again.values.items;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (all_zero(values + i * types, types))
+			continue;
+		int64_t *v = again.vector.items;
+		memcpy(v, values + i * types, types * sizeof *v);
+		pk_sample s = {0};
+		s.stack = stacks[i];
+		if (sets[i] != 0)
+			s.label_count = pk__profile_label_set(m->q, sets[i], &s.labels);
+		rc = map_sample(&again, m->q, &s, sets[i], v);
+	}
+	pk_profile_free(m->q);
+	merger_free(m);
+	if (rc == 0)
+		return finish(&again, out);
+	merger_free(&again);
+	pk_profile_free(again.q);
+	return rc;
+}
+
+/* Give m's samples to m->q and hand it to *out; m is freed either way. */
 static int finish(merger *m, pk_profile **out)
 {
 	drop_tables(m);
 	bool zero = false;
-	for (size_t i = 0; !zero && i < m->out_samples.count; i++)
+	for (size_t i = 0; !zero && i < m->sample_stacks.count; i++)
 		zero = all_zero(&PK_VEC_AT(m->values, int64_t, i * m->types), m->types);
-	int rc = 0;
-	if (zero) {
-		/* As pprof: merge the result again, which drops what cancelled
-		 * and the objects only it used. The samples are taken from m
-		 * as they are, without adding them to m->q first: m->q has all
-		 * else the second merge reads. */
-		merger again;
-		rc = merger_init(&again);
-		again.types = m->types;
-		if (rc == 0)
-			rc = begin_strings(&again, m->q);
-		if (rc == 0)
-			rc = add_header(&again, m->q, NULL);
-		if (rc == 0)
-			rc = begin_source(&again, m->q, pk_profile_stack_count(m->q),
-			                  m->label_sets.count);
-		again.canonical = true;
-		for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
-			pk_sample s;
-			merged(m, i, &s);
-			if (all_zero(s.values, s.value_count))
-				continue;
-			s.depth = pk_profile_stack(m->q, s.stack, &s.locations);
-			rc = map_sample(&again, m->q, &s,
-			                PK_VEC_AT(m->out_samples, merged_sample, i).labels,
-			                s.values);
-		}
-		merger_free(m);
-		pk_profile_free(m->q);
-		if (rc == 0)
-			return finish(&again, out);
-		merger_free(&again);
-		pk_profile_free(again.q);
-		return rc;
-	}
-	rc = pk__profile_reserve_samples(m->q, m->out_samples.count);
-	for (size_t i = 0; rc == 0 && i < m->out_samples.count; i++) {
-		pk_sample s;
-		merged(m, i, &s);
-		rc = pk__profile_add_stack_sample(m->q, s.stack, s.values, s.labels, s.label_count);
-	}
+	if (zero)
+		return merge_again(m, out);
+	if (pk__profile_label_set_count(m->q) == 0)
+		pk__vec_free(&m->sample_sets); /* no sample has labels */
+	pk_profile *q = m->q;
+	pk__profile_take_samples(q, &m->sample_stacks, &m->sample_sets, &m->values);
 	merger_free(m);
-	if (rc < 0) {
-		pk_profile_free(m->q);
-		return rc;
-	}
-	*out = m->q;
+	pk__profile_shrink(q);
+	*out = q;
 	return 0;
 }
 
@@ -936,6 +916,7 @@ int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
 		rc = add_header(m, p, err);
 	if (rc == 0)
 		rc = add_source(m, p, negate != 0);
+	end_source(m);
 	if (rc < 0) {
 		m->failed = rc;
 		/* incompatible profiles have their message already */

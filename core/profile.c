@@ -683,6 +683,35 @@ int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *v
 	return add_sample(p, stack, 0, values, labels, label_count);
 }
 
+int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
+{
+	return intern_labels(p, labels, count, out);
+}
+
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out)
+{
+	assert(set > 0 && set < p->label_sets.count);
+	const label_set *rec = &PK_VEC_AT(p->label_sets, label_set, set);
+	*out = &PK_VEC_AT(p->labels, pk_label, rec->start);
+	return rec->count;
+}
+
+void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)
+{
+	assert(p->samples.count == 0 && (sets->count == 0 || sets->count == stacks->count));
+	pk__vec *mine[] = {&p->samples, &p->sample_labels, &p->values, &p->value_refs};
+	for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+		pk__vec_free(mine[i]);
+	pk__free(p->value_slots);
+	p->value_slots = NULL;
+	p->value_slot_count = 0;
+	p->own_values = true;
+	p->samples = *stacks;
+	p->sample_labels = *sets;
+	p->values = *values;
+	*stacks = *sets = *values = (pk__vec){0};
+}
+
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
                           const int64_t *values, size_t value_count, const pk_label *labels,
                           size_t label_count)

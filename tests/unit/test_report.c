@@ -340,7 +340,8 @@ static void test_merger(void **state)
 	pk_profile_free(c.p);
 }
 
-/* A stack interned from the pool's tail, and samples added by it. */
+/* A stack interned from the pool's tail, a label set, and samples of them
+ * that the profile takes as they are. */
 static void test_stack_sample(void **state)
 {
 	(void)state;
@@ -355,8 +356,21 @@ static void test_stack_sample(void **state)
 	assert_int_equal(first, again);
 	assert_int_equal(pk_profile_stack_count(a.p), 1);
 	pk_label k = {intern(a.p, "k"), intern(a.p, "v"), 0, 0};
-	int64_t v = 9;
-	assert_int_equal(pk__profile_add_stack_sample(a.p, first, &v, &k, 1), 0);
+	uint32_t set, same;
+	assert_int_equal(pk__profile_intern_labels(a.p, &k, 1, &set), 0);
+	assert_int_equal(pk__profile_intern_labels(a.p, &k, 1, &same), 0);
+	assert_int_equal(set, same);
+	assert_true(set > 0);
+	pk__vec stacks = {0}, sets = {0}, values = {0};
+	uint32_t none = 0;
+	int64_t v[2] = {9, 5};
+	assert_int_equal(pk__vec_push(&stacks, sizeof first, &first, 1, NULL), 0);
+	assert_int_equal(pk__vec_push(&stacks, sizeof first, &first, 1, NULL), 0);
+	assert_int_equal(pk__vec_push(&sets, sizeof set, &set, 1, NULL), 0);
+	assert_int_equal(pk__vec_push(&sets, sizeof none, &none, 1, NULL), 0);
+	assert_int_equal(pk__vec_push(&values, sizeof v[0], v, 2, NULL), 0);
+	pk__profile_take_samples(a.p, &stacks, &sets, &values);
+	assert_null(stacks.items);
 	assert_int_equal(pk_profile_validate(a.p, NULL), 0);
 	pk_sample s;
 	assert_int_equal(pk_profile_sample(a.p, 0, &s), 0);
@@ -364,6 +378,16 @@ static void test_stack_sample(void **state)
 	assert_int_equal(s.locations[0], a.loc[2]);
 	assert_int_equal(s.values[0], 9);
 	assert_int_equal(s.label_count, 1);
+	assert_int_equal(pk_profile_sample(a.p, 1, &s), 0);
+	assert_int_equal(s.values[0], 5);
+	assert_int_equal(s.label_count, 0);
+	/* a sample added after them shares nothing with theirs */
+	int64_t w = 7;
+	assert_int_equal(pk_profile_add_sample(a.p, s.locations, s.depth, &w, 1, &k, 1), 0);
+	assert_int_equal(pk_profile_sample(a.p, 2, &s), 0);
+	assert_int_equal(s.values[0], 7);
+	assert_int_equal(s.label_count, 1);
+	assert_int_equal(pk_profile_sample_count(a.p), 3);
 	pk_profile_free(a.p);
 }
 
@@ -729,6 +753,11 @@ static int op_diff(const pk_profile *p, pk_profile **out, void **buf, size_t *si
 	return pk_profile_diff(p, p, PK_DIFF_DIFF_BASE, out, err);
 }
 
+/* The change from p to its samples with main.leaf: those cancel, so the
+ * result is merged again. */
+static int op_diff_cancelled(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                             pk_error *err);
+
 static int op_filter(const pk_profile *p, pk_profile **out, void **buf, size_t *size, pk_error *err)
 {
 	(void)buf;
@@ -739,6 +768,21 @@ static int op_filter(const pk_profile *p, pk_profile **out, void **buf, size_t *
 	o.tag_focus = "bytes=1kB:";
 	o.tag_ignore = "role:consumer";
 	return pk_profile_filter(p, &o, out, err);
+}
+
+static int op_diff_cancelled(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                             pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	pk_filter_options o = PK_FILTER_OPTIONS_INIT;
+	o.focus = "leaf";
+	pk_profile *kept = NULL;
+	int rc = pk_profile_filter(p, &o, &kept, err);
+	if (rc == 0)
+		rc = pk_profile_diff(p, kept, PK_DIFF_BASE, out, err);
+	pk_profile_free(kept);
+	return rc;
 }
 
 static int op_aggregate(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
@@ -810,7 +854,8 @@ static void fail_every_allocation(operation op)
 static void test_allocation_failures(void **state)
 {
 	(void)state;
-	operation ops[] = {op_merge, op_diff, op_filter, op_aggregate, op_top, op_tree, op_traces};
+	operation ops[] = {op_merge,     op_diff, op_diff_cancelled, op_filter,
+	                   op_aggregate, op_top,  op_tree,           op_traces};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		print_message("operation %zu\n", i);
 		fail_every_allocation(ops[i]);
