@@ -49,6 +49,20 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Blocks of 256 KiB and more are mapped, in every tool, before main: the
+ * C library's heap otherwise takes blocks up to the size of the largest
+ * freed so far, and arrays that grow while others are freed (a merge's,
+ * while its inputs go; an export's, after the input's pages) leave holes
+ * there that hold on to memory, where mapped blocks grow in place and go
+ * back to the system when freed. 1-2 MB less at the peak of most commands
+ * on medium profiles (gogen heap callgrind 35.1 -> 33.0 MB), no slower. */
+__attribute__((constructor)) static void map_big_blocks(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
+}
+
 void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 {
 	(void)ctx;
@@ -405,13 +419,6 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 	                 NULL,
 	                 PTHREAD_MUTEX_INITIALIZER,
 	                 PTHREAD_COND_INITIALIZER};
-#ifdef M_MMAP_THRESHOLD
-	/* The merge's arrays grow while the inputs' are freed: in the C
-	 * library's heap, which takes blocks up to the size of the largest
-	 * freed since, they leave holes that hold on to memory, where mapped
-	 * blocks grow in place and go back to the system when freed. */
-	mallopt(M_MMAP_THRESHOLD, 256 << 10);
-#endif
 	b.order = calloc(count, sizeof *b.order);
 	b.sizes = calloc(count, sizeof *b.sizes);
 	b.list = calloc(count, sizeof *b.list);
