@@ -51,19 +51,6 @@ typedef struct gpath {
 	uint32_t walk, stack;
 } gpath;
 
-/* Open addressing over item indices; each slot keeps its key's hash so
- * that growing does not need the keys. */
-typedef struct slot {
-	uint32_t hash;
-	uint32_t item; /* index + 1; 0 = empty */
-} slot;
-
-typedef struct table {
-	slot *slots;
-	size_t count; /* a power of two, or 0 */
-	size_t used;
-} table;
-
 /* What one profile's walk keeps: each location's nodes, root first (high
  * bit: inlined), found on first use, the names of functions and objects,
  * each interned once, and the sums of each stack's samples. */
@@ -84,13 +71,13 @@ typedef struct builder {
 	const pk__graph_options *o;
 	size_t nv;
 	pk__strtab *strings;
-	pk__vec names;  /* gname */
-	table name_tab; /* finds names by their bytes */
-	walk walks[2];  /* the profile's, the base's */
+	pk__vec names;           /* gname */
+	pk__item_table name_tab; /* finds names by their bytes */
+	walk walks[2];           /* the profile's, the base's */
 	size_t walk_count;
-	pk__vec funcs, nodes;               /* gfunc, gnode: until sorted into the graph */
-	size_t frames;                      /* the walks' location lines: the most nodes */
-	table func_tab, node_tab, path_tab; /* find them by key */
+	pk__vec funcs, nodes;                        /* gfunc, gnode: until sorted into the graph */
+	size_t frames;                               /* the walks' location lines: the most nodes */
+	pk__item_table func_tab, node_tab, path_tab; /* find them by key */
 	/* the calls the first walk finds, caller << 32 | callee, + 1 (0 =
 	 * empty): calls are the most numerous items, so only keys are kept;
 	 * narrow, in 32 bits (caller << 16 | callee, + 1) when every node and
@@ -122,32 +109,12 @@ static uint32_t mix(uint64_t a, uint64_t b)
 	return (uint32_t)(h ^ (h >> 29) ^ (h >> 47));
 }
 
-static int table_grow(table *t)
+/* The first slot of hash h's probe sequence; room is made first. */
+static int table_probe(pk__item_table *t, uint32_t h, size_t *at)
 {
-	slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 256, sizeof *grown,
-	                                    offsetof(slot, item), offsetof(slot, hash));
-	if (grown == NULL)
-		return PK_ENOMEM;
-	t->slots = grown;
-	return 0;
-}
-
-/* The first slot of hash h's probe sequence; room is made first. Items
- * are looked up once per location line, and slots compare hashes first:
- * the tables can be 3/4 full. */
-static int table_probe(table *t, uint32_t h, size_t *at)
-{
-	if ((t->used + 1) * 4 > t->count * 3)
-		PK_FORWARD(table_grow(t));
+	PK_FORWARD(pk__item_table_room(t));
 	*at = h & (t->count - 1);
 	return 0;
-}
-
-static void table_put(table *t, size_t at, uint32_t h, size_t item)
-{
-	t->slots[at].hash = h;
-	t->slots[at].item = (uint32_t)item + 1;
-	t->used++;
 }
 
 static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, uint32_t host,
@@ -157,7 +124,8 @@ static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, ui
 	size_t at;
 	PK_FORWARD(table_probe(&b->func_tab, h, &at));
 	const gfunc *funcs = b->funcs.items;
-	for (table *t = &b->func_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+	for (pk__item_table *t = &b->func_tab; t->slots[at].item != 0;
+	     at = (at + 1) & (t->count - 1)) {
 		const gfunc *f = &funcs[t->slots[at].item - 1];
 		if (t->slots[at].hash == h && f->name == name && f->file == file &&
 		    f->object == object && f->host == host) {
@@ -170,7 +138,7 @@ static int func_of(builder *b, uint32_t name, uint32_t file, uint32_t object, ui
 	gfunc f = {name, file, object, host, 0};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->funcs, sizeof f, &f, 1, &index));
-	table_put(&b->func_tab, at, h, index);
+	pk__item_table_put(&b->func_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -181,7 +149,8 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	size_t at;
 	PK_FORWARD(table_probe(&b->node_tab, h, &at));
 	const gnode *nodes = b->nodes.items;
-	for (table *t = &b->node_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+	for (pk__item_table *t = &b->node_tab; t->slots[at].item != 0;
+	     at = (at + 1) & (t->count - 1)) {
 		const gnode *n = &nodes[t->slots[at].item - 1];
 		if (t->slots[at].hash == h && n->func == func && n->line == line &&
 		    n->address == address) {
@@ -194,7 +163,7 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	gnode n = {func, line, address};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
-	table_put(&b->node_tab, at, h, index);
+	pk__item_table_put(&b->node_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -274,7 +243,8 @@ static int name_of(builder *b, const char *s, size_t len, bool kept, uint32_t *o
 	size_t at;
 	PK_FORWARD(table_probe(&b->name_tab, h, &at));
 	const gname *names = b->names.items;
-	for (table *t = &b->name_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+	for (pk__item_table *t = &b->name_tab; t->slots[at].item != 0;
+	     at = (at + 1) & (t->count - 1)) {
 		const gname *n = &names[t->slots[at].item - 1];
 		if (t->slots[at].hash == h && n->len == len && memcmp(n->s, s, len) == 0) {
 			*out = t->slots[at].item - 1;
@@ -291,7 +261,7 @@ static int name_of(builder *b, const char *s, size_t len, bool kept, uint32_t *o
 	gname n = {s, (uint32_t)len, h};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->names, sizeof n, &n, 1, &index));
-	table_put(&b->name_tab, at, h, index);
+	pk__item_table_put(&b->name_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -453,7 +423,8 @@ static int path_of(builder *b, uint32_t wi, uint32_t s, uint32_t *out)
 	uint32_t h = mix(x, len);
 	size_t at;
 	PK_FORWARD(table_probe(&b->path_tab, h, &at));
-	for (table *t = &b->path_tab; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+	for (pk__item_table *t = &b->path_tab; t->slots[at].item != 0;
+	     at = (at + 1) & (t->count - 1)) {
 		if (t->slots[at].hash != h)
 			continue;
 		bool same;
@@ -470,7 +441,7 @@ static int path_of(builder *b, uint32_t wi, uint32_t s, uint32_t *out)
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->path_reps, sizeof r, &r, 1, &index));
 	PK_FORWARD(pk__vec_push(&b->path_values, sizeof(int64_t), NULL, b->nv, NULL));
-	table_put(&b->path_tab, at, h, index);
+	pk__item_table_put(&b->path_tab, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -731,7 +702,7 @@ static int sort_graph(builder *b, pk__graph *g)
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
-	b->func_tab = b->node_tab = (table){0};
+	b->func_tab = b->node_tab = (pk__item_table){0};
 	/* The calls' keys, in an array of their own: the table's block is
 	 * left whole for what comes next. */
 	uint64_t *keys = pk__malloc((ne + 1) * sizeof *keys);
@@ -773,7 +744,7 @@ static int sort_graph(builder *b, pk__graph *g)
 	pk__vec_free(&b->funcs);
 	pk__vec_free(&b->names);
 	pk__free(b->name_tab.slots);
-	b->name_tab = (table){0};
+	b->name_tab = (pk__item_table){0};
 
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
 	if (g->nodes == NULL) {

@@ -203,3 +203,21 @@ size_t pk__strtab_count(const pk__strtab *t)
 {
 	return t->entries.count;
 }
+
+int pk__item_table_room(pk__item_table *t)
+{
+	if ((t->used + 1) * 4 <= t->count * 3)
+		return 0;
+	pk__slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 256, sizeof *grown,
+	                                        offsetof(pk__slot, item), offsetof(pk__slot, hash));
+	if (grown == NULL)
+		return PK_ENOMEM;
+	t->slots = grown;
+	return 0;
+}
+
+void pk__item_table_put(pk__item_table *t, size_t at, uint32_t hash, size_t item)
+{
+	t->slots[at] = (pk__slot){hash, (uint32_t)item + 1};
+	t->used++;
+}

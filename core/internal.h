@@ -122,6 +122,26 @@ int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, si
 void *pk__hashed_slots_grow(void *slots, size_t *slot_count, size_t first_count, size_t slot_size,
                             size_t index_offset, size_t hash_offset);
 
+/* Open addressing over the indices of a caller's items, each slot with
+ * its key's hash, so that keys are read from the items (not copied) and
+ * growing does not need them. The caller probes from hash & (count - 1)
+ * to an empty slot (item 0) or its key's. */
+typedef struct pk__slot {
+	uint32_t hash;
+	uint32_t item; /* index + 1; 0 = empty */
+} pk__slot;
+
+typedef struct pk__item_table {
+	pk__slot *slots;
+	size_t count; /* a power of two, or 0 */
+	size_t used;
+} pk__item_table;
+
+/* Room for one more item: slots compare hashes first, so the table may be
+ * 3/4 full. 0 or PK_ENOMEM. */
+int pk__item_table_room(pk__item_table *t);
+void pk__item_table_put(pk__item_table *t, size_t at, uint32_t hash, size_t item);
+
 /* ------------------------------------------------------------ id lookup */
 
 /* Maps pprof's 64-bit ids to our dense indices. Ids are usually 1..n, so

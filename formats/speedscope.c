@@ -1278,29 +1278,15 @@ static int speedscope_sniff(const unsigned char *data, size_t size)
 
 /* ----------------------------------------------------------------- writer */
 
-/* Open addressing over the indices of the writer's records, each slot
- * with its key's hash, so that keys are read from the records (and the
- * strings they point to) instead of being copied. */
-typedef struct slot {
-	uint32_t hash;
-	uint32_t item; /* index + 1; 0 = empty */
-} slot;
-
-typedef struct table {
-	slot *slots;
-	size_t count; /* a power of two, or 0 */
-	size_t used;
-} table;
-
 typedef struct writer {
 	const pk_profile *p;
 	const pk_write_options *o;
 	pk__sink *sink;
 	pk__vec out;        /* char: output not yet handed to the sink */
 	pk__vec frame_info; /* frame_out, found through frame_tab */
-	table frame_tab;
+	pk__item_table frame_tab;
 	pk__vec starts; /* start_rec, found through start_tab */
-	table start_tab;
+	pk__item_table start_tab;
 	pk__vec text;     /* char: scratch for pk__clean_path */
 	uint32_t *shared; /* per tree frame: its shared frame + 1, 0 = not yet */
 	uint32_t *frames; /* the tree frames of the stack being written */
@@ -1441,25 +1427,6 @@ static const char *speedscope_unit(const char *unit)
 	return "none";
 }
 
-/* Room for one more item, the table kept at most half full. */
-static int table_room(table *t)
-{
-	if ((t->used + 1) * 2 <= t->count)
-		return 0;
-	slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 1024, sizeof *grown,
-	                                    offsetof(slot, item), offsetof(slot, hash));
-	if (grown == NULL)
-		return PK_ENOMEM;
-	t->slots = grown;
-	return 0;
-}
-
-static void table_put(table *t, size_t at, uint32_t h, size_t item)
-{
-	t->slots[at] = (slot){h, (uint32_t)item + 1};
-	t->used++;
-}
-
 static uint32_t key_hash(const char *name, size_t name_len, uint64_t more)
 {
 	uint64_t h = (pk__hash_bytes(name, name_len) ^ more) * 0x9e3779b97f4a7c15u;
@@ -1472,7 +1439,7 @@ static uint32_t key_hash(const char *name, size_t name_len, uint64_t more)
 static int start_slot(writer *w, const char *name, const char *file, size_t file_len, uint32_t h,
                       size_t *out)
 {
-	const table *t = &w->start_tab;
+	const pk__item_table *t = &w->start_tab;
 	const start_rec *recs = w->starts.items;
 	size_t at = h & (t->count - 1);
 	for (; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
@@ -1517,7 +1484,7 @@ static int collect_start_lines(writer *w)
 			rc = pk__clean_path(&file, raw);
 		size_t at;
 		if (rc == 0)
-			rc = table_room(&w->start_tab);
+			rc = pk__item_table_room(&w->start_tab);
 		uint32_t h = start_hash(name, file.items, file.count);
 		if (rc == 0)
 			rc = start_slot(w, name, file.items, file.count, h, &at);
@@ -1526,7 +1493,7 @@ static int collect_start_lines(writer *w)
 			size_t index;
 			rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
 			if (rc == 0)
-				table_put(&w->start_tab, at, h, index);
+				pk__item_table_put(&w->start_tab, at, h, index);
 		}
 		if (rc < 0)
 			break;
@@ -1571,10 +1538,10 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 		line = tf->line;
 	else if (g != PK_GRANULARITY_FILES && tf->function[0] != '\0')
 		PK_FORWARD(start_line(w, tf->function, tf->file, &line));
-	PK_FORWARD(table_room(&w->frame_tab));
+	PK_FORWARD(pk__item_table_room(&w->frame_tab));
 	uint64_t more = pk__hash_bytes(tf->file, strlen(tf->file)) ^ (uint64_t)line;
 	uint32_t h = key_hash(name, name_len, more);
-	table *ft = &w->frame_tab;
+	pk__item_table *ft = &w->frame_tab;
 	const frame_out *fos = w->frame_info.items;
 	size_t at = h & (ft->count - 1);
 	for (; ft->slots[at].item != 0; at = (at + 1) & (ft->count - 1)) {
@@ -1587,7 +1554,7 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 		frame_out fo = {name, tf->file, name_len, line};
 		size_t index;
 		PK_FORWARD(pk__vec_push(&w->frame_info, sizeof fo, &fo, 1, &index));
-		table_put(ft, at, h, index);
+		pk__item_table_put(ft, at, h, index);
 	}
 	w->shared[f] = ft->slots[at].item;
 	*out = ft->slots[at].item - 1;
