@@ -180,18 +180,6 @@ static int keymap_find(keymap *m, const void *key, size_t len, uint32_t **slot)
 	return 0;
 }
 
-/* A hash table of our records by content: a slot holds a record's index
- * + 1 (0: empty) and its hash, so that probing past others touches no
- * record. */
-typedef struct id_slot {
-	uint32_t index, hash;
-} id_slot;
-
-typedef struct id_table {
-	id_slot *slots;
-	size_t count, used; /* slots, and those in use */
-} id_table;
-
 /* Profiles merged one at a time (pk_merger_add): what pk_profile_merge
  * does in one call. */
 typedef struct pk_merger {
@@ -199,7 +187,7 @@ typedef struct pk_merger {
 	size_t added;  /* profiles merged so far */
 	int failed;    /* the error that stopped the merge, or 0 */
 	keymap mappings;
-	id_table fns, locs; /* our functions and locations by content */
+	pk__item_table fns, locs; /* our functions and locations by content */
 	/* per source: its index -> ours (PK_NONE: not yet), so that each
 	 * record is looked up once, not once per sample that uses it */
 	uint32_t *loc_of, *fn_of, *map_of, *str_of, *stack_of;
@@ -301,19 +289,6 @@ static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out
 	return 0;
 }
 
-/* Room for one more record in t: it grows when half full. */
-static int table_room(id_table *t)
-{
-	if ((t->used + 1) * 2 <= t->count)
-		return 0;
-	id_slot *grown = pk__hashed_slots_grow(t->slots, &t->count, 1024, sizeof *grown,
-	                                       offsetof(id_slot, index), offsetof(id_slot, hash));
-	if (grown == NULL)
-		return PK_ENOMEM;
-	t->slots = grown;
-	return 0;
-}
-
 static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->fn_of[i] != PK_NONE) {
@@ -337,24 +312,23 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	uint64_t key[3] = {(uint64_t)c.start_line, (uint64_t)c.name << 32 | c.system_name,
 	                   c.filename};
 	uint32_t h = (uint32_t)pk__hash_bytes(key, sizeof key);
-	PK_FORWARD(table_room(&m->fns));
+	PK_FORWARD(pk__item_table_room(&m->fns));
 	size_t mask = m->fns.count - 1;
 	size_t at = h & mask;
-	for (const id_slot *e; (e = &m->fns.slots[at])->index; at = (at + 1) & mask) {
+	for (const pk__slot *e; (e = &m->fns.slots[at])->item; at = (at + 1) & mask) {
 		if (e->hash != h)
 			continue;
-		const pk_function *f = pk_profile_function(m->q, e->index - 1);
+		const pk_function *f = pk_profile_function(m->q, e->item - 1);
 		if (f->start_line == c.start_line && f->name == c.name &&
 		    f->system_name == c.system_name && f->filename == c.filename) {
-			*out = m->fn_of[i] = e->index - 1;
+			*out = m->fn_of[i] = e->item - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_function_count(m->q) + 1;
 	uint32_t j;
 	PK_FORWARD(pk_profile_add_function(m->q, &c, &j));
-	m->fns.slots[at] = (id_slot){j + 1, h};
-	m->fns.used++;
+	pk__item_table_put(&m->fns, at, h, j);
 	*out = m->fn_of[i] = j;
 	return 0;
 }
@@ -418,20 +392,19 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	for (size_t l = 0; l < n; l++)
 		h = mix_word(mix_word(h, ours[l].function), (uint64_t)ours[l].line);
 	h ^= h >> 32;
-	PK_FORWARD(table_room(&m->locs));
+	PK_FORWARD(pk__item_table_room(&m->locs));
 	size_t mask = m->locs.count - 1;
 	size_t at = h & mask;
-	for (const id_slot *e; (e = &m->locs.slots[at])->index; at = (at + 1) & mask) {
-		if (e->hash == (uint32_t)h && same_location(m->q, e->index - 1, &c, ours, n)) {
-			*out = m->loc_of[i] = e->index - 1;
+	for (const pk__slot *e; (e = &m->locs.slots[at])->item; at = (at + 1) & mask) {
+		if (e->hash == (uint32_t)h && same_location(m->q, e->item - 1, &c, ours, n)) {
+			*out = m->loc_of[i] = e->item - 1;
 			return 0;
 		}
 	}
 	c.id = pk_profile_location_count(m->q) + 1;
 	uint32_t j;
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	m->locs.slots[at] = (id_slot){j + 1, (uint32_t)h};
-	m->locs.used++;
+	pk__item_table_put(&m->locs, at, (uint32_t)h, j);
 	*out = m->loc_of[i] = j;
 	return 0;
 }
@@ -717,7 +690,7 @@ static void drop_tables(merger *m)
 	pk__vec_free(&m->mappings.index);
 	pk__free(m->fns.slots);
 	pk__free(m->locs.slots);
-	m->fns = m->locs = (id_table){NULL, 0, 0};
+	m->fns = m->locs = (pk__item_table){NULL, 0, 0};
 	pk__free(m->sample_slots);
 	m->sample_slots = NULL;
 }
