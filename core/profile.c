@@ -750,9 +750,8 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 	size_t v = p->own_values ? i : PK_VEC_AT(p->value_refs, uint32_t, i);
 	out->values = &PK_VEC_AT(p->values, int64_t, v * stride);
 	out->value_count = stride;
-	const label_set *rec = set ? &PK_VEC_AT(p->label_sets, label_set, set) : NULL;
-	out->label_count = rec ? rec->count : 0;
-	out->labels = rec ? &PK_VEC_AT(p->labels, pk_label, rec->start) : NULL;
+	out->labels = NULL;
+	out->label_count = set ? pk__profile_label_set(p, set, &out->labels) : 0;
 }
 
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i)
