@@ -303,7 +303,7 @@ static bool tag_matches(const filter_ctx *c, const struct tag_filter *t, const p
 	const pk_profile *p = c->p;
 	if (t->numeric) {
 		for (size_t l = 0; l < s->label_count; l++) {
-			const pk_label *lb = &s->labels[l];
+			const pk_label *lb = &pk__profile_labels(p)[s->labels[l]];
 			if (lb->str != 0 ||
 			    (t->key && strcmp(pk_profile_string(p, lb->key), t->key) != 0))
 				continue;
@@ -315,7 +315,7 @@ static bool tag_matches(const filter_ctx *c, const struct tag_filter *t, const p
 	if (t->key) {
 		for (size_t r = 0; r < t->count; r++)
 			for (size_t l = 0; l < s->label_count; l++) {
-				const pk_label *lb = &s->labels[l];
+				const pk_label *lb = &pk__profile_labels(p)[s->labels[l]];
 				if (lb->str != 0 &&
 				    strcmp(pk_profile_string(p, lb->key), t->key) == 0 &&
 				    match_str(&t->rx[r], p, lb->str))
@@ -326,7 +326,7 @@ static bool tag_matches(const filter_ctx *c, const struct tag_filter *t, const p
 	for (size_t r = 0; r < t->count; r++) {
 		bool matched = false;
 		for (size_t l = 0; !matched && l < s->label_count; l++) {
-			const pk_label *lb = &s->labels[l];
+			const pk_label *lb = &pk__profile_labels(p)[s->labels[l]];
 			if (lb->str == 0)
 				continue;
 			text->count = 0;
@@ -350,7 +350,7 @@ int pk__num_label_units(const pk_profile *p, pk__vec *units)
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
 		for (size_t l = 0; l < s.label_count; l++) {
-			const pk_label *lb = &s.labels[l];
+			const pk_label *lb = &pk__profile_labels(p)[s.labels[l]];
 			if (lb->str != 0)
 				continue;
 			pk__num_unit *u = units->items;
@@ -406,7 +406,7 @@ static int compile_all(filter_ctx *c, const pk_filter_options *o, pk_error *err)
 static int filter_samples(filter_ctx *c, pk_profile *q)
 {
 	const pk_profile *p = c->p;
-	pk__vec stack = {0}, text = {0};
+	pk__vec stack = {0}, text = {0}, labels = {0};
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < pk_profile_sample_count(p); i++) {
 		pk_sample s;
@@ -433,11 +433,14 @@ static int filter_samples(filter_ctx *c, pk_profile *q)
 			continue;
 		if (c->tag_ignore.set && tag_matches(c, &c->tag_ignore, &s, &text))
 			continue;
-		rc = pk_profile_add_sample(q, stack.items, stack.count, s.values, s.value_count,
-		                           s.labels, s.label_count);
+		rc = pk__sample_labels(p, &s, &labels);
+		if (rc == 0)
+			rc = pk_profile_add_sample(q, stack.items, stack.count, s.values,
+			                           s.value_count, labels.items, labels.count);
 	}
 	pk__vec_free(&stack);
 	pk__vec_free(&text);
+	pk__vec_free(&labels);
 	return rc;
 }
 

@@ -635,10 +635,13 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
 /* The label set of sample i (< the sample count): 0 for none, else below
  * pk__profile_label_set_count(p); samples with equal labels have one set. */
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i);
-/* A hash of a label set, field by field, and whether two are equal: for the
- * tables of label sets (the profile's, the merge's). */
-uint64_t pk__hash_labels(const pk_label *labels, size_t count);
-bool pk__same_labels(const pk_label *a, const pk_label *b, size_t count);
+/* The table of p's distinct labels (borrowed; pk_profile_label_count of
+ * them), which a sample's label indices point into: for exporters that
+ * read every sample's labels. */
+const pk_label *pk__profile_labels(const pk_profile *p);
+/* Replace the pk_label records in out with those of sample s of p, for
+ * copying the sample with pk_profile_add_sample. 0 or PK_ENOMEM. */
+int pk__sample_labels(const pk_profile *p, const pk_sample *s, pk__vec *out);
 /* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's). */
 int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out);
 size_t pk__profile_label_set_count(const pk_profile *p);
@@ -663,10 +666,11 @@ void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locatio
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
                              uint32_t *out);
 /* The index (> 0) of the label set labels[0..count), count > 0, added to
- * p's if new; labels must not point into p. 0 or PK_ENOMEM. */
+ * p's if new (and each label to p's table if new). 0 or PK_ENOMEM. */
 int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out);
-/* The labels of p's label set set (> 0), *out borrowed; their count. */
-size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out);
+/* The labels of p's label set set (> 0): *out (borrowed) gets their
+ * indices in p's table; returns their count. */
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const uint32_t **out);
 /* Give p, which has no samples, the samples a merge built: per sample its
  * stack (uint32_t, one of p's), its label set (uint32_t, one of p's, 0 for
  * none; or no entries at all) and its values (int64_t, a vector each).

@@ -44,7 +44,7 @@ int pk__profile_copy(const pk_profile *p, const pk__copy_hooks *h, pk_profile **
 			h->function(h->ctx, &f);
 		rc = pk_profile_add_function(q, &f, NULL);
 	}
-	pk__vec lines = {0}, values = {0};
+	pk__vec lines = {0}, values = {0}, labels = {0};
 	for (size_t i = 0; rc == 0 && i < pk_profile_location_count(p); i++) {
 		pk_location loc = *pk_profile_location(p, i);
 		const pk_line *src;
@@ -66,11 +66,14 @@ int pk__profile_copy(const pk_profile *p, const pk__copy_hooks *h, pk_profile **
 		memcpy(v, s.values, types * sizeof *v);
 		if (h && h->sample && !h->sample(h->ctx, v, types))
 			continue;
-		rc = pk_profile_add_sample(q, s.locations, s.depth, v, types, s.labels,
-		                           s.label_count);
+		rc = pk__sample_labels(p, &s, &labels);
+		if (rc == 0)
+			rc = pk_profile_add_sample(q, s.locations, s.depth, v, types, labels.items,
+			                           labels.count);
 	}
 	pk__vec_free(&lines);
 	pk__vec_free(&values);
+	pk__vec_free(&labels);
 	if (rc < 0) {
 		pk_profile_free(q);
 		return rc;
@@ -507,7 +510,7 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	PK_FORWARD(pk__vec_reserve(&m->labels, sizeof(pk_label), nl));
 	pk_label *labels = m->labels.items;
 	for (size_t l = 0; l < nl; l++) {
-		pk_label c = s->labels[l];
+		pk_label c = pk_profile_label(p, s->labels[l]);
 		PK_FORWARD(str_of(m, p, c.key, &c.key));
 		PK_FORWARD(str_of(m, p, c.str, &c.str));
 		PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
@@ -958,10 +961,14 @@ static int with_base_label(const pk_profile *p, pk_profile **out)
 	for (size_t i = 0; rc == 0 && i < pk_profile_sample_count(p); i++) {
 		pk_sample s;
 		pk_profile_sample(p, i, &s);
-		labels.count = 0;
-		for (size_t l = 0; rc == 0 && l < s.label_count; l++)
-			if (s.labels[l].key != key)
-				rc = pk__vec_push(&labels, sizeof(pk_label), &s.labels[l], 1, NULL);
+		rc = pk__sample_labels(p, &s, &labels);
+		/* the base label replaces one the sample may have */
+		pk_label *l = labels.items;
+		size_t n = 0;
+		for (size_t j = 0; j < labels.count; j++)
+			if (l[j].key != key)
+				l[n++] = l[j];
+		labels.count = n;
 		pk_label base = {key, val, 0, 0};
 		if (rc == 0)
 			rc = pk__vec_push(&labels, sizeof base, &base, 1, NULL);

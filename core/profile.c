@@ -33,14 +33,6 @@ typedef struct value_slot {
 	uint32_t hash;
 } value_slot;
 
-/* Samples share label sets as they share stacks: a profile has a few
- * distinct sets of labels (a handler, a thread) over millions of samples. */
-typedef struct label_set {
-	uint32_t start; /* into labels */
-	uint32_t count;
-	uint64_t hash;
-} label_set;
-
 struct pk_profile {
 	pk__strtab *strings;
 	pk__vec sample_types; /* pk_value_type */
@@ -72,10 +64,18 @@ struct pk_profile {
 	value_slot *value_slots; /* open addressing, a power of two of them */
 	size_t value_slot_count;
 	bool own_values;
-	pk__vec labels;        /* pk_label, label sets one after the other */
-	pk__vec label_sets;    /* label_set; set 0 is the empty one, once there are sets */
-	uint32_t *label_slots; /* hash table of label set index + 1 */
-	size_t label_slot_count;
+	/* pk_label: each distinct label once. Samples refer to sets of
+	 * label indices, interned as stacks are: a label takes 4 bytes in a
+	 * set, where most profiles have few distinct labels (a handler, a
+	 * thread) and few sets, and some a set per sample. */
+	pk__vec labels;
+	pk__item_table label_table; /* labels by content */
+	/* uint32_t, the sets' pool: each set is its count then its labels */
+	pk__vec set_labels;
+	/* uint32_t: where each set's labels start in the pool; set 0 is the
+	 * empty one, once there are sets */
+	pk__vec label_sets;
+	pk__item_table set_table; /* label sets by content */
 };
 
 int pk_profile_new(pk_profile **out)
@@ -96,15 +96,16 @@ void pk_profile_free(pk_profile *p)
 	if (p == NULL)
 		return;
 	pk__strtab_free(p->strings);
-	pk__vec *vecs[] = {&p->sample_types, &p->comments,      &p->mappings, &p->functions,
-	                   &p->locations,    &p->lines,         &p->stacks,   &p->stack_locations,
-	                   &p->samples,      &p->sample_labels, &p->values,   &p->value_refs,
-	                   &p->labels,       &p->label_sets};
+	pk__vec *vecs[] = {&p->sample_types, &p->comments,      &p->mappings,  &p->functions,
+	                   &p->locations,    &p->lines,         &p->stacks,    &p->stack_locations,
+	                   &p->samples,      &p->sample_labels, &p->values,    &p->value_refs,
+	                   &p->labels,       &p->set_labels,    &p->label_sets};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
 	pk__free(p->value_slots);
-	pk__free(p->label_slots);
+	pk__free(p->label_table.slots);
+	pk__free(p->set_table.slots);
 	pk__free(p);
 }
 
@@ -496,58 +497,80 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 
 /* --------------------------------------------------------------- samples */
 
-uint64_t pk__hash_labels(const pk_label *labels, size_t count)
+static uint32_t hash_label(const pk_label *l)
 {
 	/* Field by field: the struct's padding is not the caller's data. */
-	uint64_t h = 0x243f6a8885a308d3u ^ count;
-	for (size_t i = 0; i < count; i++) {
-		h = (h ^ labels[i].key ^ (uint64_t)labels[i].str << 32) * 0xff51afd7ed558ccdu;
-		h = (h ^ (uint64_t)labels[i].num) * 0xc4ceb9fe1a85ec53u;
-		h = (h ^ labels[i].num_unit) * 0xff51afd7ed558ccdu;
-		h ^= h >> 32;
-	}
-	return h;
+	uint64_t h = (l->key ^ (uint64_t)l->str << 32) * 0xff51afd7ed558ccdu;
+	h = (h ^ (uint64_t)l->num) * 0xc4ceb9fe1a85ec53u;
+	h = (h ^ l->num_unit) * 0xff51afd7ed558ccdu;
+	return (uint32_t)(h ^ h >> 32);
 }
 
-bool pk__same_labels(const pk_label *a, const pk_label *b, size_t count)
+/* The index of label l in the table, added if new. */
+static int intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
 {
-	for (size_t i = 0; i < count; i++)
-		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
-		    a[i].num_unit != b[i].num_unit)
-			return false;
-	return true;
+	if (p->labels.count >= PK_NONE)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *l, 1));
+	PK_FORWARD(pk__item_table_room(&p->label_table));
+	uint32_t h = hash_label(l);
+	const pk_label *seen = p->labels.items;
+	size_t mask = p->label_table.count - 1, at = h & mask;
+	for (const pk__slot *s; (s = &p->label_table.slots[at])->item != 0; at = (at + 1) & mask) {
+		const pk_label *o = &seen[s->item - 1];
+		if (s->hash == h && o->key == l->key && o->str == l->str && o->num == l->num &&
+		    o->num_unit == l->num_unit) {
+			*out = s->item - 1;
+			return 0;
+		}
+	}
+	size_t index = p->labels.count++;
+	PK_VEC_AT(p->labels, pk_label, index) = *l;
+	pk__item_table_put(&p->label_table, at, h, index);
+	*out = (uint32_t)index;
+	return 0;
 }
 
-/* The index of the label set labels[0..count), added if new (count > 0). */
+/* The index of the label set labels[0..count), added if new (count > 0).
+ * Its labels' indices go in the pool's free tail, which becomes the set's
+ * storage only if the set is new. */
 static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
 {
-	if (p->label_sets.count == 0)
-		PK_FORWARD(pk__vec_push(&p->label_sets, sizeof(label_set), NULL, 1, NULL));
-	if (p->label_sets.count >= PK_NONE - 1 || count > UINT32_MAX - p->labels.count)
+	pk__vec *pool = &p->set_labels;
+	if (p->label_sets.count == 0) {
+		/* set 0, the empty one: a count of 0 */
+		uint32_t zero = 0, start = 1;
+		PK_FORWARD(pk__vec_reserve(pool, sizeof zero, 1));
+		PK_FORWARD(pk__vec_push(&p->label_sets, sizeof start, &start, 1, NULL));
+		(void)pk__vec_push(pool, sizeof zero, &zero, 1, NULL);
+	}
+	if (p->label_sets.count >= PK_NONE - 1 || count >= UINT32_MAX - 1 - pool->count)
 		return PK_ENOMEM;
-	PK_FORWARD(pk__vec_reserve(&p->label_sets, sizeof(label_set), 1));
-	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *labels, count));
-	if ((p->label_sets.count + 1) * 2 > p->label_slot_count)
-		PK_FORWARD(pk__slots_grow(&p->label_slots, &p->label_slot_count,
-		                          p->label_sets.items, p->label_sets.count,
-		                          sizeof(label_set), offsetof(label_set, hash)));
-	uint64_t h = pk__hash_labels(labels, count);
-	size_t mask = p->label_slot_count - 1;
-	size_t at = h & mask;
-	const pk_label *pool = p->labels.items;
-	for (uint32_t slot; (slot = p->label_slots[at]) != 0; at = (at + 1) & mask) {
-		const label_set *set = &PK_VEC_AT(p->label_sets, label_set, slot - 1);
-		if (set->hash == h && set->count == count &&
-		    pk__same_labels(pool + set->start, labels, count)) {
-			*out = slot - 1;
+	PK_FORWARD(pk__vec_reserve(&p->label_sets, sizeof(uint32_t), 1));
+	PK_FORWARD(pk__vec_reserve(pool, sizeof(uint32_t), 1 + count));
+	PK_FORWARD(pk__item_table_room(&p->set_table));
+	size_t start = pool->count + 1;
+	uint32_t *ids = (uint32_t *)pool->items + start;
+	for (size_t i = 0; i < count; i++)
+		PK_FORWARD(intern_label(p, &labels[i], &ids[i]));
+	uint64_t h64 = pk__hash_bytes(ids, count * sizeof *ids);
+	uint32_t h = (uint32_t)(h64 ^ h64 >> 32);
+	const uint32_t *seen = pool->items;
+	const uint32_t *starts = p->label_sets.items;
+	size_t mask = p->set_table.count - 1, at = h & mask;
+	for (const pk__slot *s; (s = &p->set_table.slots[at])->item != 0; at = (at + 1) & mask) {
+		uint32_t o = starts[s->item - 1];
+		if (s->hash == h && seen[o - 1] == count &&
+		    memcmp(seen + o, ids, count * sizeof *ids) == 0) {
+			*out = s->item - 1;
 			return 0;
 		}
 	}
 	size_t index = p->label_sets.count++;
-	PK_VEC_AT(p->label_sets, label_set, index) =
-	    (label_set){(uint32_t)p->labels.count, (uint32_t)count, h};
-	pk__vec_push(&p->labels, sizeof *labels, labels, count, NULL);
-	p->label_slots[at] = (uint32_t)(index + 1);
+	PK_VEC_AT(p->label_sets, uint32_t, index) = (uint32_t)start;
+	((uint32_t *)pool->items)[start - 1] = (uint32_t)count;
+	pool->count = start + count;
+	pk__item_table_put(&p->set_table, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
 }
@@ -688,12 +711,40 @@ int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t coun
 	return intern_labels(p, labels, count, out);
 }
 
-size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const pk_label **out)
+size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const uint32_t **out)
 {
 	assert(set > 0 && set < p->label_sets.count);
-	const label_set *rec = &PK_VEC_AT(p->label_sets, label_set, set);
-	*out = &PK_VEC_AT(p->labels, pk_label, rec->start);
-	return rec->count;
+	const uint32_t *at =
+	    (const uint32_t *)p->set_labels.items + PK_VEC_AT(p->label_sets, uint32_t, set);
+	*out = at;
+	return at[-1];
+}
+
+size_t pk_profile_label_count(const pk_profile *p)
+{
+	return p->labels.count;
+}
+
+pk_label pk_profile_label(const pk_profile *p, size_t i)
+{
+	if (i >= p->labels.count)
+		return (pk_label){0, 0, 0, 0};
+	return PK_VEC_AT(p->labels, pk_label, i);
+}
+
+const pk_label *pk__profile_labels(const pk_profile *p)
+{
+	return p->labels.items;
+}
+
+int pk__sample_labels(const pk_profile *p, const pk_sample *s, pk__vec *out)
+{
+	out->count = 0;
+	PK_FORWARD(pk__vec_reserve(out, sizeof(pk_label), s->label_count));
+	for (size_t i = 0; i < s->label_count; i++)
+		PK_VEC_AT(*out, pk_label, i) = PK_VEC_AT(p->labels, pk_label, s->labels[i]);
+	out->count = s->label_count;
+	return 0;
 }
 
 void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)

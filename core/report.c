@@ -599,7 +599,7 @@ void pk__report_free(pk__report *r)
 static bool is_diff_base(const pk_profile *p, const pk_sample *s)
 {
 	for (size_t i = 0; i < s->label_count; i++) {
-		const pk_label *l = &s->labels[i];
+		const pk_label *l = &pk__profile_labels(p)[s->labels[i]];
 		if (strcmp(pk_profile_string(p, l->key), "pprof::base") == 0 &&
 		    strcmp(pk_profile_string(p, l->str), "true") == 0)
 			return true;

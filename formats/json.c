@@ -2306,9 +2306,10 @@ static void sample_json(writer *w, size_t i)
 	put_char(w, ']');
 	if (s.label_count > 0) {
 		put_bytes(w, ",\"labels\":", 10);
+		const pk_label *labels = pk__profile_labels(w->p);
 		for (size_t j = 0; j < s.label_count; j++) {
 			put_char(w, j == 0 ? '[' : ',');
-			label_json(w, &s.labels[j]);
+			label_json(w, &labels[s.labels[j]]);
 		}
 		put_char(w, ']');
 	}

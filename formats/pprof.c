@@ -1229,8 +1229,9 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		size += len_field_size(ids);
 	if (values > 0)
 		size += len_field_size(values);
+	const pk_label *labels = pk__profile_labels(ps->p);
 	for (size_t j = 0; j < s->label_count; j++)
-		size += len_field_size(label_size(&s->labels[j]));
+		size += len_field_size(label_size(&labels[s->labels[j]]));
 	put_len(w, 2, size);
 	if (ids > 0) {
 		put_len(w, 1, ids);
@@ -1242,7 +1243,7 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 			put_varint(w, (uint64_t)s->values[j]);
 	}
 	for (size_t j = 0; j < s->label_count; j++) {
-		const pk_label *l = &s->labels[j];
+		const pk_label *l = &labels[s->labels[j]];
 		put_len(w, 3, label_size(l));
 		put_uint(w, 1, l->key);
 		put_uint(w, 2, l->str);

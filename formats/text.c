@@ -362,15 +362,17 @@ static int cmp_label_lines(const void *a, const void *b)
 static int print_labels(text_report *t, const pk_sample *s, bool num, pk__vec *text, pk__vec *lines)
 {
 	const pk_profile *p = t->p;
+	const pk_label *labels = pk__profile_labels(p);
 	text->count = 0;
 	lines->count = 0;
 	for (size_t i = 0; i < s->label_count; i++) {
-		const pk_label *l = &s->labels[i];
+		const pk_label *l = &labels[s->labels[i]];
 		if ((l->str == 0) != num)
 			continue;
 		bool seen = false;
 		for (size_t j = 0; j < i; j++)
-			if (s->labels[j].key == l->key && (s->labels[j].str == 0) == num)
+			if (labels[s->labels[j]].key == l->key &&
+			    (labels[s->labels[j]].str == 0) == num)
 				seen = true;
 		if (seen)
 			continue;
@@ -388,7 +390,7 @@ static int print_labels(text_report *t, const pk_sample *s, bool num, pk__vec *t
 		bool first = true;
 		const char *unit = num ? pk__num_label_unit(&t->num_units, l->key) : NULL;
 		for (size_t j = i; j < s->label_count; j++) {
-			const pk_label *m = &s->labels[j];
+			const pk_label *m = &labels[s->labels[j]];
 			if (m->key != l->key || (m->str == 0) != num)
 				continue;
 			if (!first)

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define PK_VERSION_MAJOR 0
-#define PK_VERSION_MINOR 1
+#define PK_VERSION_MINOR 2
 #define PK_VERSION_PATCH 0
 #define PK_VERSION_NUMBER (PK_VERSION_MAJOR * 10000 + PK_VERSION_MINOR * 100 + PK_VERSION_PATCH)
 
@@ -175,7 +175,7 @@ typedef struct pk_sample {
 	size_t depth;
 	const int64_t *values;
 	size_t value_count;
-	const pk_label *labels;
+	const uint32_t *labels; /**< label indices (pk_profile_label) */
 	size_t label_count;
 } pk_sample;
 
@@ -256,14 +256,20 @@ PK_EXTERN const pk_location *pk_profile_location(const pk_profile *p, size_t i);
 PK_EXTERN size_t pk_profile_location_lines(const pk_profile *p, size_t i, const pk_line **lines);
 
 /** Add a sample: a stack of location indices (leaf first), exactly one
- * value per sample type, and labels. The stack is stored once however
- * many samples share it. */
+ * value per sample type, and labels. The stack and each label are stored
+ * once however many samples share them. */
 PK_EXTERN int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
                                     const int64_t *values, size_t value_count,
                                     const pk_label *labels, size_t label_count);
 PK_EXTERN size_t pk_profile_sample_count(const pk_profile *p);
 /** Fill *out with a view of sample i. */
 PK_EXTERN int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out);
+
+/** The distinct labels of the samples: each is stored once, and a sample's
+ * labels are indices into them (pk_sample.labels). Label i; {0, 0, 0, 0}
+ * if i is out of range. */
+PK_EXTERN size_t pk_profile_label_count(const pk_profile *p);
+PK_EXTERN pk_label pk_profile_label(const pk_profile *p, size_t i);
 
 /** The distinct stacks. Returns the depth of stack s and points *locations
  * (borrowed) at its location indices, leaf first. */

@@ -374,7 +374,8 @@ static PyObject *profile_item(ProfileObject *o, Py_ssize_t i)
 		PyTuple_SET_ITEM(values, (Py_ssize_t)k, v);
 	}
 	for (size_t k = 0; k < s.label_count; k++) {
-		PyObject *l = make_label(p, &s.labels[k]);
+		pk_label label = pk_profile_label(p, s.labels[k]);
+		PyObject *l = make_label(p, &label);
 		if (l == NULL)
 			goto done;
 		PyTuple_SET_ITEM(labels, (Py_ssize_t)k, l);

@@ -229,10 +229,12 @@ static inline void assert_profiles_equal(const pk_profile *a, const pk_profile *
 			assert_true(x.values[j] == y.values[j]);
 		assert_int_equal(x.label_count, y.label_count);
 		for (size_t j = 0; j < x.label_count; j++) {
-			PK_TEST_STR(x.labels[j].key, y.labels[j].key, "label key");
-			PK_TEST_STR(x.labels[j].str, y.labels[j].str, "label str");
-			assert_true(x.labels[j].num == y.labels[j].num);
-			PK_TEST_STR(x.labels[j].num_unit, y.labels[j].num_unit, "label num_unit");
+			pk_label lx = pk_profile_label(a, x.labels[j]);
+			pk_label ly = pk_profile_label(b, y.labels[j]);
+			PK_TEST_STR(lx.key, ly.key, "label key");
+			PK_TEST_STR(lx.str, ly.str, "label str");
+			assert_true(lx.num == ly.num);
+			PK_TEST_STR(lx.num_unit, ly.num_unit, "label num_unit");
 		}
 	}
 #undef PK_TEST_STR

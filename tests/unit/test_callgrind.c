@@ -97,8 +97,9 @@ static char *dump(const pk_profile *p)
 		for (size_t j = 0; j < s.value_count; j++)
 			put(&t, "%s%lld", j ? "," : " ", (long long)s.values[j]);
 		for (size_t j = 0; j < s.label_count; j++)
-			put(&t, " %s=%lld", pk_profile_string(p, s.labels[j].key),
-			    (long long)s.labels[j].num);
+			put(&t, " %s=%lld",
+			    pk_profile_string(p, pk_profile_label(p, s.labels[j]).key),
+			    (long long)pk_profile_label(p, s.labels[j]).num);
 		put(&t, "\n");
 	}
 	return t.s;

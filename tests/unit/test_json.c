@@ -319,8 +319,8 @@ static void test_hand_written(void **state)
 	assert_int_equal(s.depth, 2);
 	assert_int_equal(s.locations[0], 1);
 	assert_int_equal(s.values[0], 5);
-	assert_int_equal(s.labels[0].num, -3);
-	assert_int_equal(s.labels[0].str, 0);
+	assert_int_equal(pk_profile_label(p, s.labels[0]).num, -3);
+	assert_int_equal(pk_profile_label(p, s.labels[0]).str, 0);
 	assert_string_equal(pk_profile_string(p, pk_profile_sample_type(p, 0).unit), "");
 	pk_profile_free(p);
 }
@@ -358,8 +358,8 @@ static void test_fast_reader(void **state)
 	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
 	assert_int_equal(s.values[0], INT64_MAX);
 	assert_int_equal(s.label_count, 1);
-	assert_string_equal(pk_profile_string(p, s.labels[0].key), "k");
-	assert_string_equal(pk_profile_string(p, s.labels[0].num_unit), "u");
+	assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).key), "k");
+	assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).num_unit), "u");
 	/* strings are interned in the order of the fields, whatever the order
 	 * of the keys, as the jansson reader did: it decides pprof's bytes */
 	pk_str k, u;
@@ -410,10 +410,12 @@ static void test_label_strings_repeat(void **state)
 		pk_sample s;
 		assert_int_equal(pk_profile_sample(p, i, &s), 0);
 		assert_int_equal(s.label_count, 1);
-		assert_string_equal(pk_profile_string(p, s.labels[0].key), labels[i][0]);
+		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).key),
+		                    labels[i][0]);
 		const char *str = i == 4 ? "a" : labels[i][1];
-		assert_string_equal(pk_profile_string(p, s.labels[0].str), str);
-		assert_string_equal(pk_profile_string(p, s.labels[0].num_unit),
+		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).str),
+		                    str);
+		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).num_unit),
 		                    labels[i][2] ? labels[i][2] : "");
 	}
 	pk_profile_free(p);
@@ -766,8 +768,10 @@ static void test_string_table_at_the_end(void **state)
 		assert_string_equal(pk_profile_string(p, 2), "a\"]");
 		pk_sample s;
 		assert_int_equal(pk_profile_sample(p, 0, &s), 0);
-		assert_string_equal(pk_profile_string(p, s.labels[0].key), "]");
-		assert_string_equal(pk_profile_string(p, s.labels[0].str), "[\"");
+		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).key),
+		                    "]");
+		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).str),
+		                    "[\"");
 		pk_profile_free(p);
 	}
 }

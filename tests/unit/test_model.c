@@ -146,14 +146,14 @@ static void test_rich_profile_reads_back(void **state)
 	assert_int_equal(s.values[0], 3);
 	assert_int_equal(s.values[1], 3072);
 	assert_int_equal(s.label_count, 2);
-	assert_str(p, s.labels[0].key, "role");
-	assert_str(p, s.labels[0].str, "producer");
-	assert_int_equal(s.labels[0].num, 0);
-	assert_int_equal(s.labels[0].num_unit, 0);
-	assert_str(p, s.labels[1].key, "bytes");
-	assert_int_equal(s.labels[1].str, 0);
-	assert_int_equal(s.labels[1].num, 1024);
-	assert_str(p, s.labels[1].num_unit, "bytes");
+	assert_str(p, pk_profile_label(p, s.labels[0]).key, "role");
+	assert_str(p, pk_profile_label(p, s.labels[0]).str, "producer");
+	assert_int_equal(pk_profile_label(p, s.labels[0]).num, 0);
+	assert_int_equal(pk_profile_label(p, s.labels[0]).num_unit, 0);
+	assert_str(p, pk_profile_label(p, s.labels[1]).key, "bytes");
+	assert_int_equal(pk_profile_label(p, s.labels[1]).str, 0);
+	assert_int_equal(pk_profile_label(p, s.labels[1]).num, 1024);
+	assert_str(p, pk_profile_label(p, s.labels[1]).num_unit, "bytes");
 	uint32_t first_stack = s.stack;
 
 	assert_int_equal(pk_profile_sample(p, 1, &s), 0);
@@ -168,7 +168,7 @@ static void test_rich_profile_reads_back(void **state)
 	assert_int_equal(s.depth, 1);
 	assert_int_equal(s.locations[0], 0);
 	assert_int_equal(s.label_count, 1);
-	assert_str(p, s.labels[0].key, "bytes");
+	assert_str(p, pk_profile_label(p, s.labels[0]).key, "bytes");
 
 	assert_int_equal(pk_profile_sample(p, 3, &s), PK_ENOTFOUND);
 
@@ -404,8 +404,8 @@ static void test_labels_after_unlabeled_samples(void **state)
 	}
 	pk_sample s;
 	assert_int_equal(pk_profile_sample(p, 3, &s), 0);
-	assert_int_equal(s.labels[0].key, label.key);
-	assert_int_equal(s.labels[0].str, label.str);
+	assert_int_equal(pk_profile_label(p, s.labels[0]).key, label.key);
+	assert_int_equal(pk_profile_label(p, s.labels[0]).str, label.str);
 	pk_profile_free(p);
 }
 

@@ -680,8 +680,8 @@ static void test_unknown_fields_skipped(void **state)
 	pk_sample s;
 	assert_int_equal(pk_profile_sample(p, 0, &s), 0);
 	assert_int_equal(s.label_count, 1);
-	assert_string_equal(str(p, s.labels[0].key), "f");
-	assert_string_equal(str(p, s.labels[0].str), "samples");
+	assert_string_equal(str(p, pk_profile_label(p, s.labels[0]).key), "f");
+	assert_string_equal(str(p, pk_profile_label(p, s.labels[0]).str), "samples");
 	pk_profile_free(p);
 	pb_free(&b);
 	pk_profile_free(want);
@@ -811,12 +811,12 @@ static void test_all_fields(void **state)
 	assert_int_equal(smp.depth, 2);
 	assert_true(smp.values[0] == INT64_MIN);
 	assert_int_equal(smp.label_count, 2);
-	assert_string_equal(str(p, smp.labels[0].key), "role");
-	assert_string_equal(str(p, smp.labels[0].str), "producer");
-	assert_string_equal(str(p, smp.labels[1].key), "size");
-	assert_int_equal(smp.labels[1].str, 0);
-	assert_int_equal(smp.labels[1].num, -4096);
-	assert_string_equal(str(p, smp.labels[1].num_unit), "bytes");
+	assert_string_equal(str(p, pk_profile_label(p, smp.labels[0]).key), "role");
+	assert_string_equal(str(p, pk_profile_label(p, smp.labels[0]).str), "producer");
+	assert_string_equal(str(p, pk_profile_label(p, smp.labels[1]).key), "size");
+	assert_int_equal(pk_profile_label(p, smp.labels[1]).str, 0);
+	assert_int_equal(pk_profile_label(p, smp.labels[1]).num, -4096);
+	assert_string_equal(str(p, pk_profile_label(p, smp.labels[1]).num_unit), "bytes");
 
 	/* and everything survives a round trip */
 	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
