@@ -665,9 +665,15 @@ uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);
 void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations);
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
                              uint32_t *out);
-/* The index (> 0) of the label set labels[0..count), count > 0, added to
- * p's if new (and each label to p's table if new). 0 or PK_ENOMEM. */
-int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out);
+/* The index in p's table of label l (of valid strings), added if new. 0 or
+ * PK_ENOMEM. */
+int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out);
+/* A label set is built as stacks are, in the free tail of a pool: *out
+ * gets room for count label indices there (it moves when the pool grows),
+ * then pk__profile_intern_tail_labels gives the index (> 0) of the set of
+ * the count (> 0) labels written there, added if new. 0 or PK_ENOMEM. */
+int pk__profile_label_room(pk_profile *p, size_t count, uint32_t **out);
+int pk__profile_intern_tail_labels(pk_profile *p, size_t count, uint32_t *out);
 /* The labels of p's label set set (> 0): *out (borrowed) gets their
  * indices in p's table; returns their count. */
 size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const uint32_t **out);

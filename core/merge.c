@@ -211,9 +211,8 @@ typedef struct pk_merger {
 	uint32_t *sample_slots;
 	size_t sample_slot_count, labelled;
 	/* label sets: a source's (by its index of the set) -> q's, whose
-	 * labels are sorted */
-	uint32_t *set_of;
-	pk__vec labels;  /* pk_label: a set being mapped */
+	 * labels are sorted; and the source's labels -> q's */
+	uint32_t *set_of, *label_of;
 	pk__vec key;     /* char */
 	pk__vec scratch; /* uint32_t / pk_line */
 	pk__vec vector;  /* int64_t, types: a sample's values, negated or moved */
@@ -495,6 +494,22 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	return 0;
 }
 
+/* q's label for label l of p, looked up once per source. */
+static int map_label(merger *m, const pk_profile *p, uint32_t l, uint32_t *out)
+{
+	if (m->label_of[l] != PK_NONE) {
+		*out = m->label_of[l];
+		return 0;
+	}
+	pk_label c = pk__profile_labels(p)[l];
+	PK_FORWARD(str_of(m, p, c.key, &c.key));
+	PK_FORWARD(str_of(m, p, c.str, &c.str));
+	PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
+	PK_FORWARD(pk__profile_intern_label(m->q, &c, out));
+	m->label_of[l] = *out;
+	return 0;
+}
+
 /* q's label set for a sample's labels, the source's set number set: mapped,
  * sorted and looked up once per distinct set in a source, not once per
  * sample. */
@@ -506,21 +521,19 @@ static int map_labels(merger *m, const pk_profile *p, const pk_sample *s, uint32
 		return 0;
 	}
 	size_t nl = s->label_count;
-	m->labels.count = 0;
-	PK_FORWARD(pk__vec_reserve(&m->labels, sizeof(pk_label), nl));
-	pk_label *labels = m->labels.items;
+	uint32_t *ids;
+	PK_FORWARD(pk__profile_label_room(m->q, nl, &ids));
 	for (size_t l = 0; l < nl; l++) {
-		pk_label c = pk_profile_label(p, s->labels[l]);
-		PK_FORWARD(str_of(m, p, c.key, &c.key));
-		PK_FORWARD(str_of(m, p, c.str, &c.str));
-		PK_FORWARD(str_of(m, p, c.num_unit, &c.num_unit));
+		uint32_t c;
+		PK_FORWARD(map_label(m, p, s->labels[l], &c));
 		/* a stable sort by key, as they come */
+		const pk_label *ours = pk__profile_labels(m->q);
 		size_t j = l;
-		for (; j > 0 && cmp_label_keys(m->q, &labels[j - 1], &c) > 0; j--)
-			labels[j] = labels[j - 1];
-		labels[j] = c;
+		for (; j > 0 && cmp_label_keys(m->q, &ours[ids[j - 1]], &ours[c]) > 0; j--)
+			ids[j] = ids[j - 1];
+		ids[j] = c;
 	}
-	PK_FORWARD(pk__profile_intern_labels(m->q, labels, nl, out));
+	PK_FORWARD(pk__profile_intern_tail_labels(m->q, nl, out));
 	m->set_of[set] = *out;
 	return 0;
 }
@@ -709,7 +722,8 @@ static void end_source(merger *m)
 	pk__free(m->stack_of);
 	pk__free(m->map_offset);
 	pk__free(m->set_of);
-	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = NULL;
+	pk__free(m->label_of);
+	m->loc_of = m->fn_of = m->map_of = m->str_of = m->stack_of = m->set_of = m->label_of = NULL;
 	m->map_offset = NULL;
 }
 
@@ -717,8 +731,8 @@ static void merger_free(merger *m)
 {
 	drop_tables(m);
 	end_source(m);
-	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values,  &m->stack_sample,
-	                   &m->labels,        &m->key,         &m->scratch, &m->vector};
+	pk__vec *vecs[] = {&m->sample_stacks, &m->sample_sets, &m->values, &m->stack_sample,
+	                   &m->key,           &m->scratch,     &m->vector};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 }
@@ -758,6 +772,8 @@ static int begin_source(merger *m, const pk_profile *p)
 		uint32_t ignored;
 		PK_FORWARD(map_mapping(m, p, 0, &ignored));
 	}
+	PK_FORWARD(fresh_table((void **)&m->label_of, pk_profile_label_count(p),
+	                       sizeof *m->label_of, 0xff));
 	return fresh_table((void **)&m->set_of, pk__profile_label_set_count(p), sizeof *m->set_of,
 	                   0xff);
 }

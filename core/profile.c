@@ -33,6 +33,15 @@ typedef struct value_slot {
 	uint32_t hash;
 } value_slot;
 
+/* A slot of the table of labels: the label itself, so that finding one
+ * reads the slots only (an importer looks up every label it reads). */
+typedef struct label_slot {
+	pk_str key, str;
+	int64_t num;
+	pk_str num_unit;
+	uint32_t index; /* label index + 1; 0 = empty */
+} label_slot;
+
 struct pk_profile {
 	pk__strtab *strings;
 	pk__vec sample_types; /* pk_value_type */
@@ -69,7 +78,8 @@ struct pk_profile {
 	 * set, where most profiles have few distinct labels (a handler, a
 	 * thread) and few sets, and some a set per sample. */
 	pk__vec labels;
-	pk__item_table label_table; /* labels by content */
+	label_slot *label_slots; /* open addressing, a power of two of them */
+	size_t label_slot_count;
 	/* uint32_t, the sets' pool: each set is its count then its labels */
 	pk__vec set_labels;
 	/* uint32_t: where each set's labels start in the pool; set 0 is the
@@ -104,7 +114,7 @@ void pk_profile_free(pk_profile *p)
 		pk__vec_free(vecs[i]);
 	pk__free(p->stack_slots);
 	pk__free(p->value_slots);
-	pk__free(p->label_table.slots);
+	pk__free(p->label_slots);
 	pk__free(p->set_table.slots);
 	pk__free(p);
 }
@@ -497,44 +507,66 @@ size_t pk_profile_stack(const pk_profile *p, size_t s, const uint32_t **location
 
 /* --------------------------------------------------------------- samples */
 
-static uint32_t hash_label(const pk_label *l)
+static uint32_t hash_label(pk_str key, pk_str str, int64_t num, pk_str num_unit)
 {
-	/* Field by field: the struct's padding is not the caller's data. */
-	uint64_t h = (l->key ^ (uint64_t)l->str << 32) * 0xff51afd7ed558ccdu;
-	h = (h ^ (uint64_t)l->num) * 0xc4ceb9fe1a85ec53u;
-	h = (h ^ l->num_unit) * 0xff51afd7ed558ccdu;
+	uint64_t h = (key ^ (uint64_t)str << 32) * 0xff51afd7ed558ccdu;
+	h = (h ^ (uint64_t)num) * 0xc4ceb9fe1a85ec53u;
+	h = (h ^ num_unit) * 0xff51afd7ed558ccdu;
 	return (uint32_t)(h ^ h >> 32);
 }
 
-/* The index of label l in the table, added if new. */
-static int intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
+/* Room in the table and the array for more labels: up to 3/4 full, as the
+ * stacks' table. */
+static int label_room(pk_profile *p, size_t more)
 {
-	if (p->labels.count >= PK_NONE)
+	if (more >= PK_NONE - 1 - p->labels.count)
 		return PK_ENOMEM;
-	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof *l, 1));
-	PK_FORWARD(pk__item_table_room(&p->label_table));
-	uint32_t h = hash_label(l);
-	const pk_label *seen = p->labels.items;
-	size_t mask = p->label_table.count - 1, at = h & mask;
-	for (const pk__slot *s; (s = &p->label_table.slots[at])->item != 0; at = (at + 1) & mask) {
-		const pk_label *o = &seen[s->item - 1];
-		if (s->hash == h && o->key == l->key && o->str == l->str && o->num == l->num &&
-		    o->num_unit == l->num_unit) {
-			*out = s->item - 1;
-			return 0;
-		}
+	PK_FORWARD(pk__vec_reserve(&p->labels, sizeof(pk_label), more));
+	size_t n = p->label_slot_count ? p->label_slot_count : 256;
+	while ((p->labels.count + more) * 4 > n * 3)
+		n *= 2;
+	if (n == p->label_slot_count)
+		return 0;
+	label_slot *grown = pk__calloc(n, sizeof *grown);
+	if (grown == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < p->label_slot_count; i++) {
+		const label_slot *s = &p->label_slots[i];
+		if (s->index == 0)
+			continue;
+		size_t at = hash_label(s->key, s->str, s->num, s->num_unit) & (n - 1);
+		while (grown[at].index != 0)
+			at = (at + 1) & (n - 1);
+		grown[at] = *s;
 	}
-	size_t index = p->labels.count++;
-	PK_VEC_AT(p->labels, pk_label, index) = *l;
-	pk__item_table_put(&p->label_table, at, h, index);
-	*out = (uint32_t)index;
+	pk__free(p->label_slots);
+	p->label_slots = grown;
+	p->label_slot_count = n;
 	return 0;
 }
 
-/* The index of the label set labels[0..count), added if new (count > 0).
- * Its labels' indices go in the pool's free tail, which becomes the set's
- * storage only if the set is new. */
-static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
+/* The index of label l, of hash h, with room for it (label_room). */
+static uint32_t intern_label(pk_profile *p, const pk_label *l, uint32_t h)
+{
+	size_t mask = p->label_slot_count - 1, at = h & mask;
+	for (const label_slot *s; (s = &p->label_slots[at])->index != 0; at = (at + 1) & mask)
+		if (s->key == l->key && s->str == l->str && s->num == l->num &&
+		    s->num_unit == l->num_unit)
+			return s->index - 1;
+	size_t index = p->labels.count++;
+	PK_VEC_AT(p->labels, pk_label, index) = *l;
+	p->label_slots[at] = (label_slot){l->key, l->str, l->num, l->num_unit, (uint32_t)index + 1};
+	return (uint32_t)index;
+}
+
+int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
+{
+	PK_FORWARD(label_room(p, 1));
+	*out = intern_label(p, l, hash_label(l->key, l->str, l->num, l->num_unit));
+	return 0;
+}
+
+int pk__profile_label_room(pk_profile *p, size_t count, uint32_t **out)
 {
 	pk__vec *pool = &p->set_labels;
 	if (p->label_sets.count == 0) {
@@ -544,18 +576,25 @@ static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, ui
 		PK_FORWARD(pk__vec_push(&p->label_sets, sizeof start, &start, 1, NULL));
 		(void)pk__vec_push(pool, sizeof zero, &zero, 1, NULL);
 	}
-	if (p->label_sets.count >= PK_NONE - 1 || count >= UINT32_MAX - 1 - pool->count)
+	if (count >= UINT32_MAX - 1 - pool->count)
+		return PK_ENOMEM; /* a set's start must fit in 32 bits */
+	PK_FORWARD(pk__vec_reserve(pool, sizeof(uint32_t), 1 + count));
+	*out = (uint32_t *)pool->items + pool->count + 1;
+	return 0;
+}
+
+int pk__profile_intern_tail_labels(pk_profile *p, size_t count, uint32_t *out)
+{
+	if (p->label_sets.count >= PK_NONE - 1)
 		return PK_ENOMEM;
 	PK_FORWARD(pk__vec_reserve(&p->label_sets, sizeof(uint32_t), 1));
-	PK_FORWARD(pk__vec_reserve(pool, sizeof(uint32_t), 1 + count));
 	PK_FORWARD(pk__item_table_room(&p->set_table));
+	pk__vec *pool = &p->set_labels;
+	uint32_t *seen = pool->items;
 	size_t start = pool->count + 1;
-	uint32_t *ids = (uint32_t *)pool->items + start;
-	for (size_t i = 0; i < count; i++)
-		PK_FORWARD(intern_label(p, &labels[i], &ids[i]));
+	const uint32_t *ids = seen + start;
 	uint64_t h64 = pk__hash_bytes(ids, count * sizeof *ids);
 	uint32_t h = (uint32_t)(h64 ^ h64 >> 32);
-	const uint32_t *seen = pool->items;
 	const uint32_t *starts = p->label_sets.items;
 	size_t mask = p->set_table.count - 1, at = h & mask;
 	for (const pk__slot *s; (s = &p->set_table.slots[at])->item != 0; at = (at + 1) & mask) {
@@ -568,11 +607,30 @@ static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, ui
 	}
 	size_t index = p->label_sets.count++;
 	PK_VEC_AT(p->label_sets, uint32_t, index) = (uint32_t)start;
-	((uint32_t *)pool->items)[start - 1] = (uint32_t)count;
+	seen[start - 1] = (uint32_t)count;
 	pool->count = start + count;
 	pk__item_table_put(&p->set_table, at, h, index);
 	*out = (uint32_t)index;
 	return 0;
+}
+
+/* The index of the label set labels[0..count), added if new (count > 0). */
+static int intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
+{
+	uint32_t *ids;
+	PK_FORWARD(pk__profile_label_room(p, count, &ids));
+	PK_FORWARD(label_room(p, count));
+	/* The labels' slots asked for together (their hashes kept in ids
+	 * meanwhile): looked up one by one, each was a cache miss in turn. */
+	size_t mask = p->label_slot_count - 1;
+	for (size_t i = 0; i < count; i++) {
+		const pk_label *l = &labels[i];
+		ids[i] = hash_label(l->key, l->str, l->num, l->num_unit);
+		PK_PREFETCH(&p->label_slots[ids[i] & mask]);
+	}
+	for (size_t i = 0; i < count; i++)
+		ids[i] = intern_label(p, &labels[i], ids[i]);
+	return pk__profile_intern_tail_labels(p, count, out);
 }
 
 int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
@@ -704,11 +762,6 @@ int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *v
 {
 	assert(stack < p->stacks.count);
 	return add_sample(p, stack, 0, values, labels, label_count);
-}
-
-int pk__profile_intern_labels(pk_profile *p, const pk_label *labels, size_t count, uint32_t *out)
-{
-	return intern_labels(p, labels, count, out);
 }
 
 size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const uint32_t **out)

@@ -356,11 +356,15 @@ static void test_stack_sample(void **state)
 	assert_int_equal(first, again);
 	assert_int_equal(pk_profile_stack_count(a.p), 1);
 	pk_label k = {intern(a.p, "k"), intern(a.p, "v"), 0, 0};
-	uint32_t set, same;
-	assert_int_equal(pk__profile_intern_labels(a.p, &k, 1, &set), 0);
-	assert_int_equal(pk__profile_intern_labels(a.p, &k, 1, &same), 0);
+	uint32_t set, same, *ids;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pk__profile_label_room(a.p, 1, &ids), 0);
+		assert_int_equal(pk__profile_intern_label(a.p, &k, ids), 0);
+		assert_int_equal(pk__profile_intern_tail_labels(a.p, 1, i ? &same : &set), 0);
+	}
 	assert_int_equal(set, same);
 	assert_true(set > 0);
+	assert_int_equal(pk_profile_label_count(a.p), 1);
 	pk__vec stacks = {0}, sets = {0}, values = {0};
 	uint32_t none = 0;
 	int64_t v[2] = {9, 5};
