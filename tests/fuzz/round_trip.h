@@ -44,7 +44,7 @@ static int same_string(const pk_profile *a, pk_str sa, const pk_profile *b, pk_s
 }
 
 /* A cheap check that a and b are the same model: counts, the string table,
- * and every sample's stack and values. */
+ * and every sample's stack, values and labels. */
 static int same_model(const pk_profile *a, const pk_profile *b)
 {
 	if (pk_profile_string_count(a) != pk_profile_string_count(b) ||
@@ -66,6 +66,13 @@ static int same_model(const pk_profile *a, const pk_profile *b)
 		    (x.depth && memcmp(x.locations, y.locations, x.depth * sizeof *x.locations)) ||
 		    memcmp(x.values, y.values, x.value_count * sizeof *x.values) != 0)
 			return 0;
+		for (size_t j = 0; j < x.label_count; j++) {
+			pk_label u = pk_profile_label(a, x.labels[j]),
+			         v = pk_profile_label(b, y.labels[j]);
+			if (u.key != v.key || u.str != v.str || u.num != v.num ||
+			    u.num_unit != v.num_unit)
+				return 0;
+		}
 	}
 	return 1;
 }

@@ -409,6 +409,60 @@ static void test_labels_after_unlabeled_samples(void **state)
 	pk_profile_free(p);
 }
 
+/* Each distinct label is stored once and each distinct set once, through
+ * the tables' growth and allocation failures on the way; labels that
+ * differ in any field are distinct, and a set keeps its order and its
+ * repeats. */
+static void test_labels_interned_once(void **state)
+{
+	(void)state;
+	pk_profile *p = profile_with_locations(1);
+	pk_str key = intern(p, "k"), unit = intern(p, "bytes");
+	uint32_t stack[] = {0};
+	enum { N = 3000 };
+	for (int64_t i = 0; i < N; i++) {
+		/* label i, then label i / 2 (shared by two samples) */
+		pk_label set[2] = {{key, 0, i, unit}, {key, 0, i / 2, unit}};
+		if (i % 500 == 7)
+			add_sample_failing(p, stack, 1, 1, set, 2);
+		else
+			assert_int_equal(
+			    pk_profile_add_sample(p, stack, 1, &(int64_t){1}, 1, set, 2), 0);
+	}
+	assert_int_equal(pk_profile_label_count(p), N);
+	for (size_t i = 0; i < N; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_int_equal(s.label_count, 2);
+		pk_label a = pk_profile_label(p, s.labels[0]), b = pk_profile_label(p, s.labels[1]);
+		assert_true(a.key == key && a.str == 0 && a.num == (int64_t)i &&
+		            a.num_unit == unit);
+		assert_true(b.num == (int64_t)i / 2);
+		uint32_t shared = s.labels[1];
+		assert_int_equal(pk_profile_sample(p, i / 2, &s), 0);
+		assert_int_equal(shared, s.labels[0]);
+	}
+	/* equal sets share their storage; order, repeats and every field count */
+	pk_label l = {key, intern(p, "v"), 0, 0};
+	pk_label sets[][2] = {
+	    {l, l}, {l, l}, {l, {key, 0, 0, 0}}, {{key, 0, 0, 0}, l}, {l, {key, 0, 0, unit}}};
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(pk_profile_add_sample(p, stack, 1, &(int64_t){1}, 1, sets[i], 2),
+		                 0);
+	assert_int_equal(pk_profile_label_count(p), N + 2); /* l and {key, 0, 0, 0} */
+	pk_sample s[5];
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(pk_profile_sample(p, N + i, &s[i]), 0);
+	assert_ptr_equal(s[0].labels, s[1].labels);
+	assert_int_equal(s[0].labels[0], s[0].labels[1]);
+	assert_int_equal(s[2].labels[0], s[3].labels[1]);
+	assert_int_equal(s[2].labels[1], s[3].labels[0]);
+	assert_int_equal(s[4].labels[1], 0); /* {key, 0, 0, unit}: as label 0 */
+	pk_label none = pk_profile_label(p, N + 2);
+	assert_true(none.key == 0 && none.str == 0 && none.num == 0 && none.num_unit == 0);
+	pk_profile_free(p);
+}
+
 /* Samples share their values while few are distinct, then keep their own
  * (also when memory runs out on the way): either way each reads back. */
 static void test_values_shared_then_own(void **state)
@@ -967,6 +1021,7 @@ int main(void)
 	    cmocka_unit_test(test_intern_many),
 	    cmocka_unit_test(test_stack_dedup),
 	    cmocka_unit_test(test_labels_after_unlabeled_samples),
+	    cmocka_unit_test(test_labels_interned_once),
 	    cmocka_unit_test(test_stacks_added_after_read),
 	    cmocka_unit_test(test_values_shared_then_own),
 	    cmocka_unit_test(test_scale_million_samples),

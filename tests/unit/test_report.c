@@ -195,6 +195,15 @@ static void test_merge_zero_and_labels(void **state)
 	assert_int_equal(s.values[0], 7);
 	assert_string_equal(pk_profile_string(m, pk_profile_label(m, s.labels[0]).str), "2");
 	pk_profile_free(m);
+	/* the second source's labels map to the first's: each is kept once */
+	const pk_profile *twice[] = {p, p};
+	assert_int_equal(pk_profile_merge(twice, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_sample_count(m), 2);
+	assert_int_equal(pk_profile_label_count(m), 2);
+	pk_profile_sample(m, 0, &s);
+	assert_int_equal(s.values[0], 12);
+	assert_string_equal(pk_profile_string(m, pk_profile_label(m, s.labels[0]).str), "1");
+	pk_profile_free(m);
 	pk_profile_free(p);
 }
 
