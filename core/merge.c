@@ -487,9 +487,17 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	/* all reserved first, so that a failure adds no part of a sample */
 	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
 	PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
-	PK_FORWARD(pk__vec_push(&m->sample_stacks, sizeof stack, &stack, 1, NULL));
-	(void)pk__vec_push(&m->sample_sets, sizeof set, &set, 1, NULL);
-	(void)pk__vec_push(&m->values, sizeof(int64_t), values, m->types, NULL);
+	PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
+	PK_VEC_AT(m->sample_stacks, uint32_t, n) = stack;
+	PK_VEC_AT(m->sample_sets, uint32_t, n) = set;
+	m->sample_stacks.count = m->sample_sets.count = n + 1;
+	/* Stored one by one: memcpy's wide stores, read back narrower by
+	 * the next sample's sum, stalled the merge; and values may be where
+	 * they go (merge_again). */
+	int64_t *v = &PK_VEC_AT(m->values, int64_t, m->values.count);
+	for (size_t t = 0; t < m->types; t++)
+		v[t] = values[t];
+	m->values.count += m->types;
 	*slot = (uint32_t)n;
 	return 0;
 }
@@ -833,21 +841,18 @@ static int merge_again(merger *m, pk_profile **out)
 		rc = add_header(&again, m->q, NULL);
 	if (rc == 0)
 		rc = begin_source(&again, m->q);
-	if (rc == 0)
-		rc = pk__vec_reserve(&again.vector, sizeof(int64_t), types);
-	/* the arrays have room for all n, so adding to them moves nothing */
+	/* The arrays have room for all n, so adding to them moves nothing, and
+	 * sample i is read before anything is written at or after it. */
 	const uint32_t *stacks = again.sample_stacks.items, *sets = again.sample_sets.items;
 	const int64_t *values = again.values.items;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (all_zero(values + i * types, types))
 			continue;
-		int64_t *v = again.vector.items;
-		memcpy(v, values + i * types, types * sizeof *v);
 		pk_sample s = {0};
 		s.stack = stacks[i];
 		if (sets[i] != 0)
 			s.label_count = pk__profile_label_set(m->q, sets[i], &s.labels);
-		rc = map_sample(&again, m->q, &s, sets[i], v);
+		rc = map_sample(&again, m->q, &s, sets[i], values + i * types);
 	}
 	pk_profile_free(m->q);
 	merger_free(m);
