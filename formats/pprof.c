@@ -6,7 +6,8 @@
  * top-level fields a few times, each walk handling what the earlier ones
  * made resolvable (strings, then functions and mappings, then locations,
  * then samples), because writers put messages in any order: the Go runtime
- * writes the string table last.
+ * writes the string table last. A gzip file still inflating has its
+ * samples, which come first, read meanwhile (see prescan).
  *
  * Writing encodes the wire format directly too (profile.proto stays the
  * reference for the fields): see the exporter below. */
