@@ -548,6 +548,10 @@ typedef struct pk__input {
 	 * pk__discard_pages. */
 	void *map;
 	size_t map_size;
+	/* Non-NULL when a gzip file inflates on a thread into data (of its
+	 * final size, in->size 0 until pk__input_finish): see
+	 * pk__input_wait. */
+	struct pk__inflow *flow;
 } pk__input;
 
 #define PK_DEFAULT_MAX_INPUT ((uint64_t)2 << 30)
@@ -562,9 +566,24 @@ typedef int (*pk__input_probe)(const unsigned char *data, size_t size, bool gunz
 /* probe may be NULL. */
 int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe probe, pk__input *out,
                         pk_error *err);
-/* The same, telling progress (may be NULL) of "reading" and "decompressing". */
+/* The same, telling progress (may be NULL) of "reading" and "decompressing".
+ * With may_flow, a large gzip file may come back still inflating (out->flow
+ * set, out->size 0), for an importer that decodes its start meanwhile. */
 int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_probe probe,
-                                 const pk__progress *progress, pk__input *out, pk_error *err);
+                                 const pk__progress *progress, bool may_flow, pk__input *out,
+                                 pk_error *err);
+/* With in->flow set: how many bytes of in->data are inflated, once at
+ * least want are or the inflating stopped (then perhaps fewer). */
+size_t pk__input_wait(pk__input *in, size_t want);
+/* With in->flow set: how much of it a probe looks at (the bytes
+ * pk__input_read_path_progress would give it), or 0 for none. */
+size_t pk__input_probe_size(pk__input *in);
+/* Have all of in, or the error reading it gives. The bytes are those
+ * pk__input_wait showed, but in->data may move. */
+int pk__input_finish(pk__input *in, pk_error *err);
+/* Read in's gzip file again, whole (after pk__discard_pages on it), as
+ * pk__input_finish; in must have come with a flow. */
+int pk__input_reload(pk__input *in, pk_error *err);
 /* Copies (or inflates) data into out. */
 int pk__input_from_buffer(const void *data, size_t size, uint64_t max_size, pk__input_probe probe,
                           pk__input *out, pk_error *err);
@@ -602,6 +621,10 @@ struct pk_format {
 	 * past them: they read back from the file if it looks again. */
 	int (*import_mapped)(const unsigned char *data, size_t size, pk_profile **out,
 	                     pk_error *err);
+	/* Optional, before the others: import from an input still inflating
+	 * (in->flow set), decoding what pk__input_wait shows before it has
+	 * it all from pk__input_finish, whose error it returns as it is. */
+	int (*import_flow)(pk__input *in, pk_profile **out, pk_error *err);
 	/* Write p; opts is complete (the current version, defaults filled in). */
 	int (*export)(const pk_profile *p, const pk_write_options *opts, pk__sink *sink,
 	              pk_error *err);
@@ -661,6 +684,13 @@ int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *v
  * with locations false, then (later) true, fetches the stack's hash slot,
  * then its stored locations, so that the cache misses of a batch overlap
  * (a hint: it changes nothing). */
+/* For an importer that interned stacks of location ids, before it knew
+ * the locations: each id becomes its location's index (ids 1..direct are
+ * indices 0..direct-1, others are looked up in ids). PK_ENOTFOUND, the
+ * stacks in a mess, if an id has no location. */
+int pk__profile_stacks_from_ids(pk_profile *p, const pk__idmap *ids, size_t direct);
+/* Replace sample type i (added before samples as a placeholder). */
+void pk__profile_set_sample_type(pk_profile *p, size_t i, pk_value_type vt);
 uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);
 void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations);
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,

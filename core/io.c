@@ -530,6 +530,216 @@ static int gunzip_fd(int fd, unsigned char *chunk, size_t head_len, uint64_t tot
 	return gunzip_finish(&g, out);
 }
 
+/* A gzip file inflating on the worker into a buffer of the size its
+ * trailer claims, while the caller decodes what is there already (a
+ * profile's first messages need not wait for its last). The worker only
+ * inflates: on anything but a single member of the claimed size it stops,
+ * and pk__input_finish reads the file again the usual way, which says
+ * what is wrong or copes with what is unusual (several members). */
+typedef struct pk__inflow {
+	worker thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* ready or stopped changed */
+	size_t ready;        /* bytes of data inflated */
+	/* ready once it first reached PK_INPUT_PROBE_SIZE, or 0 */
+	size_t probe_at;
+	bool stopped, ok, quit;
+	inflater g;
+	unsigned char *chunk;
+	size_t chunk_len;
+	int fd;
+	bool own_fd;
+	off_t start; /* where the gzip stream starts in the file */
+	uint64_t total, max_size;
+	pk__input_probe probe; /* for pk__input_reload; the caller probes the flow */
+	unsigned char isize[4];
+	const pk__progress *progress;
+} pk__inflow;
+
+/* Inputs smaller than this inflate at once: a thread would gain little. */
+#define FLOW_MIN ((size_t)1 << 20)
+
+/* Tell the caller how far the worker got; a quit asked for stops it. */
+static void flow_publish(pk__inflow *f, size_t ready, bool stopped, bool ok)
+{
+	pthread_mutex_lock(&f->lock);
+	f->ready = ready;
+	if (f->probe_at == 0 && ready >= PK_INPUT_PROBE_SIZE)
+		f->probe_at = ready;
+	f->stopped = stopped || f->quit;
+	f->ok = ok;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The worker tells how far it got after each chunk read, as gunzip_fd
+ * inflates them, so that the caller probes the same bytes gunzip_fd
+ * would; on a failure, as far as the chunk before. */
+static void flow_job(void *ctx)
+{
+	pk__inflow *f = ctx;
+	inflater *g = &f->g;
+	struct inflate_state *s = g->state;
+	size_t len = f->chunk_len;
+	for (;;) {
+		s->next_in = f->chunk;
+		s->avail_in = (uint32_t)len;
+		size_t room;
+		do {
+			room = g->cap - g->len < (1u << 30) ? g->cap - g->len : (1u << 30);
+			s->next_out = g->buf + g->len;
+			s->avail_out = (uint32_t)room;
+			/* A full buffer means the trailer's size was wrong. */
+			if (room == 0 || isal_inflate(s) < 0) {
+				flow_publish(f, f->ready, true, false);
+				return;
+			}
+			g->len += room - s->avail_out;
+		} while (s->block_state != ISAL_BLOCK_FINISH && s->avail_out == 0);
+		/* At the end there must be nothing more, in this chunk or the
+		 * file. */
+		bool end = s->block_state == ISAL_BLOCK_FINISH;
+		bool ok = end && s->avail_in == 0 && read_full(f->fd, f->chunk, 1) == 0;
+		flow_publish(f, g->len, end, ok);
+		if (f->stopped)
+			return;
+		ssize_t n = read_full(f->fd, f->chunk, IO_CHUNK);
+		if (n <= 0) {
+			flow_publish(f, f->ready, true, false);
+			return;
+		}
+		len = (size_t)n;
+	}
+}
+
+/* Start inflating fd on the worker when it is worth it: chunk (len bytes)
+ * was read from start already and stays ours either way. Returns false if
+ * the file goes the usual way. */
+static bool flow_start(int fd, bool own_fd, off_t start, unsigned char *chunk, size_t len,
+                       uint64_t total, const unsigned char *isize, uint64_t max_size,
+                       pk__input_probe probe, const pk__progress *progress, pk__input *out)
+{
+	size_t cap = first_capacity(total, isize, max_size);
+	if (len != IO_CHUNK || isize == NULL || cap < FLOW_MIN || cap != le32(isize) + (size_t)1)
+		return false;
+	pk__inflow *f = pk__malloc(sizeof *f);
+	if (f == NULL)
+		return false;
+	*f = (pk__inflow){.chunk = chunk,
+	                  .chunk_len = len,
+	                  .fd = fd,
+	                  .own_fd = own_fd,
+	                  .start = start,
+	                  .total = total,
+	                  .max_size = max_size,
+	                  .probe = probe,
+	                  .progress = progress};
+	memcpy(f->isize, isize, 4);
+	if (gunzip_start(&f->g, cap, max_size, false, total, NULL, NULL) < 0 || f->g.cap != cap) {
+		gunzip_discard(&f->g);
+		pk__free(f);
+		return false;
+	}
+	bool ok = pthread_mutex_init(&f->lock, NULL) == 0;
+	if (ok && pthread_cond_init(&f->cond, NULL) != 0) {
+		pthread_mutex_destroy(&f->lock);
+		ok = false;
+	}
+	if (!ok) {
+		gunzip_discard(&f->g);
+		pk__free(f);
+		return false;
+	}
+	worker_run(&f->thread, flow_job, f);
+	*out = (pk__input){.data = f->g.buf, .was_gzip = true, .flow = f};
+	return true;
+}
+
+size_t pk__input_wait(pk__input *in, size_t want)
+{
+	pk__inflow *f = in->flow;
+	if (in->size > 0 || f == NULL)
+		return in->size;
+	pthread_mutex_lock(&f->lock);
+	while (f->ready < want && !f->stopped)
+		pthread_cond_wait(&f->cond, &f->lock);
+	size_t n = f->ready;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+size_t pk__input_probe_size(pk__input *in)
+{
+	pk__inflow *f = in->flow;
+	pthread_mutex_lock(&f->lock);
+	while (f->probe_at == 0 && !f->stopped)
+		pthread_cond_wait(&f->cond, &f->lock);
+	size_t n = f->probe_at;
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+/* Stop the worker (at once with quit). */
+static void flow_stop(pk__inflow *f, bool quit)
+{
+	pthread_mutex_lock(&f->lock);
+	f->quit = f->quit || quit;
+	pthread_mutex_unlock(&f->lock);
+	worker_stop(&f->thread);
+}
+
+int pk__input_reload(pk__input *in, pk_error *err)
+{
+	pk__inflow *f = in->flow;
+	flow_stop(f, true);
+	gunzip_discard(&f->g);
+	in->data = NULL;
+	in->size = 0;
+	ssize_t n = -1;
+	if (lseek(f->fd, f->start, SEEK_SET) == f->start)
+		n = read_full(f->fd, f->chunk, IO_CHUNK);
+	if (n < 0)
+		return cannot_read(errno, 0, err);
+	unsigned char *chunk = f->chunk;
+	f->chunk = pk__malloc(IO_CHUNK);
+	if (f->chunk == NULL) {
+		pk__free(chunk);
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
+	}
+	pk__input whole;
+	PK_FORWARD(gunzip_fd(f->fd, chunk, (size_t)n, f->total, f->isize, f->max_size, f->probe,
+	                     f->progress, &whole, err));
+	in->data = whole.data;
+	in->size = whole.size;
+	return 0;
+}
+
+int pk__input_finish(pk__input *in, pk_error *err)
+{
+	pk__inflow *f = in->flow;
+	if (in->size > 0)
+		return 0;
+	flow_stop(f, false);
+	if (!f->ok)
+		return pk__input_reload(in, err);
+	in->size = f->g.len;
+	if (f->progress && f->progress->fn)
+		f->progress->fn(f->progress->ctx, "decompressing", f->total, f->total);
+	return 0;
+}
+
+static void flow_free(pk__inflow *f)
+{
+	flow_stop(f, true);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	pk__free(f->g.state);
+	pk__free(f->chunk);
+	if (f->own_fd)
+		close(f->fd);
+	pk__free(f);
+}
+
 /* Read all of fd into memory, at most max_size bytes; head (head_len
  * bytes, ours to free) is what was read already. Plain data from a pipe or
  * device is probed as it comes. */
@@ -605,7 +815,7 @@ static int read_all(int fd, unsigned char *head, size_t head_len, uint64_t total
 int pk__input_read_path(const char *path, uint64_t max_size, pk__input_probe probe, pk__input *out,
                         pk_error *err)
 {
-	return pk__input_read_path_progress(path, max_size, probe, NULL, out, err);
+	return pk__input_read_path_progress(path, max_size, probe, NULL, false, out, err);
 }
 
 /* What is left of a regular file from where fd is (stdin may be part way
@@ -650,7 +860,8 @@ static bool map_rest(int fd, const struct stat *st, uint64_t total, pk__input *o
 }
 
 int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_probe probe,
-                                 const pk__progress *progress, pk__input *out, pk_error *err)
+                                 const pk__progress *progress, bool may_flow, pk__input *out,
+                                 pk_error *err)
 {
 	if (max_size == 0)
 		max_size = PK_DEFAULT_MAX_INPUT;
@@ -677,7 +888,12 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 			rc = cannot_read(errno, 0, err);
 			pk__free(chunk);
 		}
-		/* gunzip_fd and read_all take the chunk over. */
+		/* flow_start, gunzip_fd and read_all take the chunk over. */
+		else if (pk__is_gzip(chunk, (size_t)n) && may_flow &&
+		         flow_start(fd, !is_stdin, (off_t)(st.st_size - (off_t)total), chunk,
+		                    (size_t)n, total, has_isize ? isize : NULL, max_size, probe,
+		                    progress, out))
+			return 0;
 		else if (pk__is_gzip(chunk, (size_t)n))
 			rc = gunzip_fd(fd, chunk, (size_t)n, total, has_isize ? isize : NULL,
 			               max_size, probe, progress, out, err);
@@ -697,6 +913,8 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 
 void pk__input_release(pk__input *in)
 {
+	if (in->flow != NULL)
+		flow_free(in->flow);
 	if (in->map != NULL)
 		munmap(in->map, in->map_size);
 	else

@@ -166,6 +166,12 @@ int pk_profile_add_sample_type(pk_profile *p, pk_value_type vt)
 	return pk__vec_push(&p->sample_types, sizeof vt, &vt, 1, NULL);
 }
 
+void pk__profile_set_sample_type(pk_profile *p, size_t i, pk_value_type vt)
+{
+	assert(i < p->sample_types.count && str_ok(p, vt.type) && str_ok(p, vt.unit));
+	PK_VEC_AT(p->sample_types, pk_value_type, i) = vt;
+}
+
 size_t pk_profile_sample_type_count(const pk_profile *p)
 {
 	return p->sample_types.count;
@@ -440,6 +446,22 @@ int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, 
 	if (depth > UINT32_MAX)
 		return PK_ENOMEM;
 	return intern_stack(p, locs, depth, hash, out);
+}
+
+int pk__profile_stacks_from_ids(pk_profile *p, const pk__idmap *ids, size_t direct)
+{
+	uint32_t *pool = p->stack_locations.items;
+	for (size_t i = 0; i < p->stacks.count; i++) {
+		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
+		for (uint32_t *loc = pool + start, *end = loc + pool[start - 1]; loc < end; loc++) {
+			*loc = *loc - 1u < direct ? *loc - 1u : pk__idmap_get(ids, *loc);
+			if (*loc == PK_NONE)
+				return PK_ENOTFOUND;
+		}
+	}
+	/* The hashes were of the ids: the table is built again when needed. */
+	pk__profile_shrink(p);
+	return 0;
 }
 
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out)

@@ -6,7 +6,8 @@
  * top-level fields a few times, each walk handling what the earlier ones
  * made resolvable (strings, then functions and mappings, then locations,
  * then samples), because writers put messages in any order: the Go runtime
- * writes the string table last.
+ * writes the string table last. A gzip file still inflating has its
+ * samples, which come first, read meanwhile (see prescan).
  *
  * Writing encodes the wire format directly too (profile.proto stays the
  * reference for the fields): see the exporter below. */
@@ -257,6 +258,11 @@ typedef struct importer {
 	pending_sample batch[SAMPLE_BATCH];
 	size_t batch_count;
 	pk__vec batch_locs; /* uint32_t */
+	/* While the input inflates (see prescan): samples' stacks are of
+	 * location ids, not indices yet. */
+	bool ids_raw;
+	size_t pre_types; /* sample types prescan added as placeholders */
+	size_t pre_end;   /* where prescan stopped (0: it read no sample) */
 } importer;
 
 /* Resolve a string index found at offset `at`. */
@@ -306,10 +312,12 @@ static int add_comment(void *ctx, uint64_t v, size_t at)
 	return 0;
 }
 
-/* Walk 1: count messages, collect the string table and header scalars. */
+/* Walk 1: count messages, collect the string table and header scalars;
+ * from where prescan stopped, which counted what it read. */
 static int walk_strings(importer *im)
 {
 	pb_reader r = im->top;
+	r.pos = im->pre_end;
 	pb_field f;
 	int rc;
 	pk__vec spans = {0}; /* size_t pairs: start, len */
@@ -537,6 +545,8 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		if (g->wire != WIRE_VARINT)
 			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
 		uint32_t index = id - 1 < direct ? (uint32_t)(id - 1) : pk__idmap_get(ids, id);
+		if (im->ids_raw)
+			index = id - 1 < PK_NONE - 1 ? (uint32_t)id : PK_NONE;
 		if (index == PK_NONE)
 			return pk__error_at(
 			    im->err, PK_EFORMAT, (long long)at,
@@ -631,6 +641,8 @@ static int read_sample(importer *im, const pb_field *f)
 			PK_FORWARD(read_location_ids(im, &r, &g));
 		else if (g.number == 2)
 			PK_FORWARD(read_values(im, &r, &g));
+		else if (g.number == 3 && im->ids_raw)
+			return PK_EFORMAT; /* labels wait for the strings */
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
 			PK_FORWARD(read_label(im, &r, &g));
 		PK_FORWARD(rc);
@@ -654,6 +666,7 @@ static int walk_header(importer *im)
 	pb_reader r = im->top;
 	pb_field f;
 	int rc;
+	size_t types = 0;
 	while ((rc = next_field_but_samples(im, &r, &f)) > 0) {
 		uint64_t v = 0;
 		pk_value_type vt;
@@ -661,7 +674,9 @@ static int walk_header(importer *im)
 		switch (f.number) {
 		case 1:
 			PK_FORWARD(read_value_type(im, &f, &vt));
-			if (pk_profile_add_sample_type(im->p, vt) < 0)
+			if (types < im->pre_types)
+				pk__profile_set_sample_type(im->p, types++, vt);
+			else if (pk_profile_add_sample_type(im->p, vt) < 0)
 				return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 			break;
 		case 3:
@@ -722,11 +737,14 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 		/* Walk 1 checked the framing of every field: the last walk
 		 * needs only the span of the samples, and not the bytes around
 		 * it (where Go writes the other messages and the strings). */
-		r.pos = im->first_sample_at;
+		r.pos = im->pre_end > im->first_sample_at ? im->pre_end : im->first_sample_at;
 		r.end = im->counts[2] > 0 ? im->samples_end : r.pos;
+		if (r.pos > r.end)
+			r.pos = r.end;
 		if (im->kept != NULL) {
-			pk__discard_pages(im->kept + r.end, im->kept + im->top.end);
-			im->kept = pk__discard_pages(im->kept, im->kept + r.pos);
+			unsigned char *data = (unsigned char *)im->top.data;
+			pk__discard_pages(data + r.end, data + im->top.end);
+			im->kept = pk__discard_pages(im->kept, data + r.pos);
 		}
 	}
 	/* Pages go back 256 KiB at a time: a madvise call per sample would
@@ -755,6 +773,54 @@ static size_t direct_location_ids(const pk_profile *p)
 	return n;
 }
 
+/* What prescan read cannot be used: the input is read again, whole. */
+#define PRESCAN_VOID 1
+
+/* The walks, after a prescan if any; im->p is made. */
+static int walk_all(importer *im)
+{
+	int rc = walk_strings(im);
+	if (rc == 0 && im->ids_raw && im->pre_types != im->counts[1])
+		rc = PRESCAN_VOID; /* sample types after the samples */
+	/* A location has a line or more, but for unsymbolized ones. */
+	if (rc == 0 &&
+	    (pk__import_state_init(&im->st, im->counts[3], im->counts[5], im->counts[4]) < 0 ||
+	     pk__profile_reserve_objects(im->p, im->counts[3], im->counts[5], im->counts[4],
+	                                 im->counts[4]) < 0))
+		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = walk_header(im);
+	if (rc == 0 && im->counts[2] > 0 && pk_profile_sample_type_count(im->p) == 0)
+		rc = pk__error_at(im->err, PK_EFORMAT, (long long)im->first_sample_at,
+		                  "the profile has samples but no sample types");
+	/* The batch's arrays exist from here on: an offset into a NULL one,
+	 * even of nothing, is undefined. */
+	if (rc == 0 && (pk__profile_reserve_samples(im->p, im->counts[2]) < 0 ||
+	                pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
+	                pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0))
+		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = walk_messages(im, 4, "Profile.location", read_location, false);
+	if (rc == 0)
+		im->location_ids_direct = direct_location_ids(im->p);
+	if (rc == 0 && im->ids_raw &&
+	    pk__profile_stacks_from_ids(im->p, &im->st.location_ids, im->location_ids_direct) < 0)
+		rc = PRESCAN_VOID; /* the sample walk tells which id is wrong */
+	im->ids_raw = false;
+	if (rc == 0)
+		rc = walk_messages(im, 2, "Profile.sample", read_sample, true);
+	if (rc == 0)
+		rc = add_samples(im);
+	return rc;
+}
+
+static void importer_free(importer *im)
+{
+	pk__free(im->strings);
+	pk__vec_free(&im->batch_locs);
+	pk__import_state_free(&im->st);
+}
+
 static int decode(unsigned char *owned, const unsigned char *data, size_t size, pk_profile **out,
                   pk_error *err)
 {
@@ -762,35 +828,8 @@ static int decode(unsigned char *owned, const unsigned char *data, size_t size, 
 	int rc = pk_profile_new(&im.p);
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
-	rc = walk_strings(&im);
-	/* A location has a line or more, but for unsymbolized ones. */
-	if (rc == 0 &&
-	    (pk__import_state_init(&im.st, im.counts[3], im.counts[5], im.counts[4]) < 0 ||
-	     pk__profile_reserve_objects(im.p, im.counts[3], im.counts[5], im.counts[4],
-	                                 im.counts[4]) < 0))
-		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = walk_header(&im);
-	if (rc == 0 && im.counts[2] > 0 && pk_profile_sample_type_count(im.p) == 0)
-		rc = pk__error_at(err, PK_EFORMAT, (long long)im.first_sample_at,
-		                  "the profile has samples but no sample types");
-	/* The batch's arrays exist from here on: an offset into a NULL one,
-	 * even of nothing, is undefined. */
-	if (rc == 0 && (pk__profile_reserve_samples(im.p, im.counts[2]) < 0 ||
-	                pk__vec_reserve(&im.batch_locs, sizeof(uint32_t), 1024) < 0 ||
-	                pk__vec_reserve(&im.st.labels, sizeof(pk_label), 1) < 0))
-		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = walk_messages(&im, 4, "Profile.location", read_location, false);
-	if (rc == 0)
-		im.location_ids_direct = direct_location_ids(im.p);
-	if (rc == 0)
-		rc = walk_messages(&im, 2, "Profile.sample", read_sample, true);
-	if (rc == 0)
-		rc = add_samples(&im);
-	pk__free(im.strings);
-	pk__vec_free(&im.batch_locs);
-	pk__import_state_free(&im.st);
+	rc = walk_all(&im);
+	importer_free(&im);
 	if (rc < 0) {
 		pk_profile_free(im.p);
 		return rc;
@@ -807,6 +846,118 @@ static int pprof_import(const unsigned char *data, size_t size, pk_profile **out
 static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out, pk_error *err)
 {
 	return decode(data, data, size, out, err);
+}
+
+/* What the inflater is asked for at least when the next field is not in
+ * yet: a wait per small field would cost more than it saves. */
+#define PRESCAN_WANT ((size_t)64 * 1024)
+
+/* Read the samples while the input still inflates (see pk__input_wait):
+ * Go and our own writer put them first, before the locations they refer
+ * to, so their stacks are of location ids, made indices once the
+ * locations are in (pk__profile_stacks_from_ids). Anything else stops it
+ * where it is, silently: the walks read on from there, and say what is
+ * wrong. Returns false if what it read cannot be used (out of memory). */
+static bool prescan(importer *im, pk__input *in)
+{
+	pk_error *err = im->err;
+	size_t avail = pk__input_wait(in, PRESCAN_WANT), pos = 0;
+	const size_t discard_step = (size_t)256 << 10;
+	bool usable = true;
+	im->err = NULL;
+	im->ids_raw = true;
+	for (;;) {
+		im->top = (pb_reader){in->data, 0, avail, NULL, avail};
+		pb_reader r = im->top;
+		r.pos = pos;
+		pb_field f;
+		int rc = next_field(&r, &f);
+		if (rc <= 0) {
+			/* Perhaps only cut where the inflater is. */
+			size_t more = pk__input_wait(in, avail + PRESCAN_WANT);
+			if (more == avail)
+				break;
+			avail = more;
+			continue;
+		}
+		if (f.number == 1 && f.wire == WIRE_LEN && im->counts[2] == 0) {
+			if (pk_profile_add_sample_type(im->p, (pk_value_type){0, 0}) < 0)
+				break;
+			im->pre_types++;
+			im->counts[1]++;
+		} else if (f.number == 2 && f.wire == WIRE_LEN && im->pre_types > 0) {
+			if (im->counts[2] == 0 &&
+			    (pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
+			     pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0)) {
+				usable = false;
+				break;
+			}
+			/* A sample it cannot read is left whole to the walk. */
+			size_t locs = im->batch_locs.count, values = im->st.values.count;
+			rc = read_sample(im, &f);
+			if (rc == PK_ENOMEM) {
+				usable = false;
+				break;
+			}
+			if (rc < 0) {
+				im->batch_locs.count = locs;
+				im->st.values.count = values;
+				break;
+			}
+			if (im->counts[2]++ == 0) {
+				im->first_sample_at = f.at;
+				im->kept = in->data + f.at;
+			}
+			im->samples_end = im->samples_run_end = im->pre_end = r.pos;
+			if (in->data + r.pos - im->kept >= (ptrdiff_t)discard_step)
+				im->kept = pk__discard_pages(im->kept, in->data + r.pos);
+		} else {
+			break;
+		}
+		pos = r.pos;
+	}
+	if (usable && add_samples(im) < 0)
+		usable = false;
+	usable = usable && im->counts[2] > 0;
+	im->err = err;
+	pk__import_state_free(&im->st);
+	return usable;
+}
+
+/* The input inflates meanwhile: see prescan. */
+static int pprof_import_flow(pk__input *in, pk_profile **out, pk_error *err)
+{
+	importer im = {.err = err};
+	int rc = pk_profile_new(&im.p);
+	bool usable = rc == 0 && prescan(&im, in);
+	size_t kept_at = im.kept != NULL ? (size_t)(im.kept - in->data) : 0;
+	unsigned char *before = in->data;
+	if (rc < 0)
+		rc = pk__error_set(err, PK_ENOMEM, "out of memory");
+	else
+		rc = pk__input_finish(in, err);
+	if (rc < 0) {
+		importer_free(&im);
+		pk_profile_free(im.p);
+		return rc;
+	}
+	if (usable) {
+		im.top = (pb_reader){in->data, 0, in->size, err, in->size};
+		im.kept = in->data == before ? in->data + kept_at : in->data;
+		rc = walk_all(&im);
+	}
+	importer_free(&im);
+	if (rc == 0 && usable) {
+		*out = im.p;
+		return 0;
+	}
+	pk_profile_free(im.p);
+	if (usable && rc != PRESCAN_VOID)
+		return rc;
+	/* The pages prescan read are given back: the input comes again. */
+	if (im.counts[2] > 0 && in->data == before)
+		PK_FORWARD(pk__input_reload(in, err));
+	return decode(in->data, in->data, in->size, out, err);
 }
 
 /* Whether a top-level field's wire type suits Profile's field of that
@@ -1350,5 +1501,6 @@ const pk_format pk__format_pprof = {
     .probe = pprof_probe,
     .import = pprof_import,
     .import_owned = pprof_import_owned,
+    .import_flow = pprof_import_flow,
     .export = pprof_export,
 };

@@ -164,23 +164,11 @@ static int check_read_options(const pk_read_options *opts, pk_read_options *out,
 	return 0;
 }
 
-static int import_input(pk__input *in, const pk_read_options *opts, const char *source,
-                        pk_profile **out, const pk_format **format_out, pk_error *err)
+/* Validate what format f's importer made of in (rc its result). */
+static int finish_import(const pk__input *in, const pk_format *f, pk_profile *p, int rc,
+                         bool had_error, const char *source, pk_profile **out,
+                         const pk_format **format_out, pk_error *err)
 {
-	const pk_format *f = opts ? opts->format : NULL;
-	if (in->size == 0)
-		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
-	if (f == NULL && (f = detect(in->data, in->size, false)) == NULL)
-		return not_a_profile(in->was_gzip, err);
-	if (f->import == NULL)
-		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
-		                     f->name);
-	pk_profile *p = NULL;
-	bool had_error = err != NULL && err->code != 0; /* then the first error stays as it is */
-	/* in->data is our copy, even of a caller's buffer. */
-	int rc = in->map != NULL && f->import_mapped ? f->import_mapped(in->data, in->size, &p, err)
-	         : f->import_owned                   ? f->import_owned(in->data, in->size, &p, err)
-	                                             : f->import(in->data, in->size, &p, err);
 	if (rc == 0)
 		rc = pk_profile_validate(p, err);
 	if (rc == 0)
@@ -202,6 +190,60 @@ static int import_input(pk__input *in, const pk_read_options *opts, const char *
 	return 0;
 }
 
+/* An input still inflating goes to a format that decodes as it comes,
+ * when its start says which format that is and all of it agrees later;
+ * else it is had whole first. Returns 1 if it went to none. */
+static int import_flow(pk__input *in, const pk_format *f, bool had_error, const char *source,
+                       pk_profile **out, const pk_format **format_out, pk_error *err)
+{
+	size_t n = f == NULL ? pk__input_probe_size(in) : 0;
+	if (n > 0)
+		PK_FORWARD(probe_formats(in->data, n, true, err));
+	n = pk__input_wait(in, PK_INPUT_PROBE_SIZE);
+	const pk_format *early = f ? f : detect(in->data, n, false);
+	if (n > 0 && early != NULL && early->import_flow != NULL) {
+		pk_profile *p = NULL;
+		int rc = early->import_flow(in, &p, err);
+		if (rc < 0 && in->size == 0)
+			return rc; /* the gunzip's error */
+		if (in->size > 0 && (f != NULL || detect(in->data, in->size, false) == early))
+			return finish_import(in, early, p, rc, had_error, source, out, format_out,
+			                     err);
+		pk_profile_free(p);
+		/* Cleared of any error the importer left. */
+		if (err != NULL && !had_error)
+			*err = (pk_error)PK_ERROR_INIT;
+		PK_FORWARD(pk__input_reload(in, err));
+	}
+	PK_FORWARD(pk__input_finish(in, err));
+	return 1;
+}
+
+static int import_input(pk__input *in, const pk_read_options *opts, const char *source,
+                        pk_profile **out, const pk_format **format_out, pk_error *err)
+{
+	const pk_format *f = opts ? opts->format : NULL;
+	bool had_error = err != NULL && err->code != 0; /* then the first error stays as it is */
+	if (in->flow != NULL) {
+		int rc = import_flow(in, f, had_error, source, out, format_out, err);
+		if (rc <= 0)
+			return rc;
+	}
+	if (in->size == 0)
+		return pk__error_at(err, PK_EFORMAT, 0, "empty input");
+	if (f == NULL && (f = detect(in->data, in->size, false)) == NULL)
+		return not_a_profile(in->was_gzip, err);
+	if (f->import == NULL)
+		return pk__error_set(err, PK_EUNSUPPORTED, "profkit cannot read the %s format",
+		                     f->name);
+	pk_profile *p = NULL;
+	/* in->data is our copy, even of a caller's buffer. */
+	int rc = in->map != NULL && f->import_mapped ? f->import_mapped(in->data, in->size, &p, err)
+	         : f->import_owned                   ? f->import_owned(in->data, in->size, &p, err)
+	                                             : f->import(in->data, in->size, &p, err);
+	return finish_import(in, f, p, rc, had_error, source, out, format_out, err);
+}
+
 int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profile **out,
                          const pk_format **format_out, pk_error *err)
 {
@@ -210,7 +252,8 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
 	PK_FORWARD(check_read_options(opts, &o, err));
 	pk__input in;
 	pk__progress progress = {o.progress, o.progress_ctx};
-	int rc = pk__input_read_path_progress(path, o.max_size, probe_for(&o), &progress, &in, err);
+	int rc = pk__input_read_path_progress(path, o.max_size, probe_for(&o), &progress, true, &in,
+	                                      err);
 	if (rc == 0) {
 		if (progress.fn)
 			progress.fn(progress.ctx, "decoding", 0, in.size);

@@ -1924,6 +1924,215 @@ static void test_fixtures(void **state)
 
 /* A real profile read and written with each allocation failing in turn:
  * every failure comes back as PK_ENOMEM with nothing leaked. */
+/* ------------------------------------- large files, read as they inflate */
+
+/* Large enough (over a MiB of pprof) to be read while it inflates: samples
+ * of up to 40 frames without labels, but for one of the last with
+ * late_label. Location ids are not their indices + 1. */
+static pk_profile *make_flow_profile(bool late_label)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	pk_str samples = intern(p, "samples"), count = intern(p, "count");
+	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){samples, count}), 0);
+	assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){count, samples}), 0);
+	uint32_t li[64];
+	for (uint32_t i = 0; i < 64; i++) {
+		pk_function fn = {1 + i, i % 2 ? samples : count, 0, 0, i};
+		uint32_t fi;
+		assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+		pk_location loc = {1 + (uint64_t)i * 977, PK_NONE, 0, 0};
+		pk_line line = {fi, i, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[i]), 0);
+	}
+	pk_label label = {samples, count, 0, 0};
+	uint32_t seed = 1;
+	for (int i = 0; i < 80000; i++) {
+		uint32_t stack[40];
+		size_t depth = 1 + (size_t)i % 40;
+		for (size_t j = 0; j < depth; j++) {
+			seed = seed * 1103515245u + 12345u;
+			stack[j] = li[(seed >> 16) % (i % 7 == 0 ? 64 : 8)];
+		}
+		int64_t v[2] = {i, 1};
+		bool labeled = late_label && i == 79990;
+		assert_int_equal(
+		    pk_profile_add_sample(p, stack, depth, v, 2, labeled ? &label : NULL, labeled),
+		    0);
+	}
+	return p;
+}
+
+/* data gzipped (owned by the caller, free). */
+static unsigned char *gzip_bytes(const void *data, size_t size, size_t *out_size)
+{
+	pk__buffer_sink b;
+	pk__buffer_sink_init(&b, NULL);
+	pk__gzip_sink *g = NULL;
+	assert_int_equal(pk__gzip_sink_new(&b.base, NULL, &g), 0);
+	assert_int_equal(pk__sink_write(pk__gzip_sink_base(g), data, size), 0);
+	assert_int_equal(pk__gzip_sink_finish(g), 0);
+	pk__gzip_sink_free(g);
+	assert_int_equal(pk__sink_flush(&b.base), 0);
+	unsigned char *out = malloc(b.size);
+	assert_non_null(out);
+	memcpy(out, b.data, b.size);
+	*out_size = b.size;
+	pk__buffer_sink_release(&b);
+	return out;
+}
+
+/* Reading the bytes from a file (as they inflate) gives what reading them
+ * from memory gives: the same model, or the same error at the same byte;
+ * or with want set, a gzip error of that text (a buffer is inflated whole
+ * before the formats are probed, a file a chunk at a time). */
+static void assert_file_reads_as_buffer(const void *data, size_t size, const char *want)
+{
+	char path[] = "/tmp/pk_test_flow.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	pk_profile *a = NULL, *b = NULL;
+	pk_error ea = PK_ERROR_INIT, eb = PK_ERROR_INIT;
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.source_name = "<buffer>";
+	int ra = pk_profile_read_path(path, &ro, &a, NULL, &ea);
+	int rb = pk_profile_read_buffer(data, size, NULL, &b, NULL, &eb);
+	unlink(path);
+	if (want != NULL) {
+		assert_int_equal(ra, PK_EFORMAT);
+		assert_string_equal(ea.message, want);
+	} else {
+		assert_int_equal(ra, rb);
+		if (ra == 0)
+			assert_profiles_equal(a, b);
+		assert_string_equal(ea.message, eb.message);
+		assert_int_equal(ea.offset, eb.offset);
+	}
+	pk_profile_free(a);
+	pk_profile_free(b);
+}
+
+static uint64_t get_varint(const unsigned char *d, size_t *at)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		unsigned char c = d[(*at)++];
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (c < 0x80)
+			return v;
+	}
+}
+
+/* The offset of the first location id of the n-th sample of raw (our
+ * exporter's: fields of wire types 0 and 2, ids packed). */
+static size_t nth_sample_locations(const unsigned char *raw, size_t size, size_t n)
+{
+	for (size_t at = 0; at < size;) {
+		uint64_t key = get_varint(raw, &at);
+		uint64_t v = get_varint(raw, &at);
+		if ((key & 7) != 2)
+			continue;
+		if (key >> 3 == 2 && n-- == 0) {
+			assert_int_equal(raw[at], 0x0a); /* location_id, packed */
+			return at + 2 + (raw[at + 1] >= 0x80);
+		}
+		at += (size_t)v;
+	}
+	fail_msg("too few samples");
+	return 0;
+}
+
+static void test_flow(void **state)
+{
+	(void)state;
+	for (int late_label = 0; late_label < 2; late_label++) {
+		pk_profile *p = make_flow_profile(late_label);
+		size_t raw_size, gz_size;
+		unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+		assert_true(raw_size > (1 << 20));
+		unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
+		assert_file_reads_as_buffer(gz, gz_size, NULL);
+		pk_profile_free(p);
+		free(gz);
+
+		/* An unknown location id in a late sample; and sample types
+		 * after the samples. */
+		size_t at = nth_sample_locations(raw, raw_size, 20000);
+		raw[at] ^= 1;
+		gz = gzip_bytes(raw, raw_size, &gz_size);
+		assert_file_reads_as_buffer(gz, gz_size, NULL);
+		free(gz);
+		raw[at] ^= 1;
+		unsigned char *more = malloc(raw_size + 6);
+		assert_non_null(more);
+		memcpy(more, raw, raw_size);
+		memcpy(more + raw_size, "\x0a\x04\x08\x01\x10\x02", 6);
+		gz = gzip_bytes(more, raw_size + 6, &gz_size);
+		assert_file_reads_as_buffer(gz, gz_size, NULL);
+		free(more);
+
+		/* Cut, corrupt, with a wrong size in the trailer, and twice. */
+		assert_file_reads_as_buffer(gz, gz_size / 2, NULL);
+		gz[gz_size / 2] ^= 0x55;
+		assert_file_reads_as_buffer(gz, gz_size, "corrupt gzip data: incorrect data check");
+		gz[gz_size / 2] ^= 0x55;
+		gz[gz_size - 2] ^= 1;
+		assert_file_reads_as_buffer(gz, gz_size, NULL);
+		gz[gz_size - 2] ^= 1;
+		unsigned char *twice = malloc(2 * gz_size);
+		assert_non_null(twice);
+		memcpy(twice, gz, gz_size);
+		memcpy(twice + gz_size, gz, gz_size);
+		assert_file_reads_as_buffer(twice, 2 * gz_size, NULL);
+		free(twice);
+		free(gz);
+		pk_free(raw);
+	}
+}
+
+/* Allocation failures while a file inflates, where the importer's and the
+ * inflater's are many. */
+static void test_flow_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = make_flow_profile(false);
+	size_t raw_size, gz_size;
+	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
+	pk_profile_free(p);
+	pk_free(raw);
+	char path[] = "/tmp/pk_test_flow.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
+	close(fd);
+	free(gz);
+	long n;
+	for (n = 1;; n++) {
+		pk_error err = PK_ERROR_INIT;
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = pk_profile_read_path(path, NULL, &p, NULL, &err);
+		if (rc == 0)
+			pk_profile_free(p);
+		pk_set_allocator(NULL, NULL);
+		/* Some failures only cost the thread: then all goes on. */
+		if (rc == 0 && chaos.calls < n)
+			break;
+		if (rc == 0)
+			continue;
+		if (rc != PK_ENOMEM || err.code != PK_ENOMEM)
+			fail_msg("allocation %ld failed: got %d (%d: %s)", n, rc, err.code,
+			         err.message);
+		if (chaos.live != 0)
+			fail_msg("allocation %ld failed: %ld blocks leaked", n, chaos.live);
+	}
+	unlink(path);
+	print_message("%ld allocations, each failed once\n", n - 1);
+}
+
 static void test_allocation_failures_fixture(void **state)
 {
 	(void)state;
@@ -1990,6 +2199,8 @@ int main(void)
 	    cmocka_unit_test(test_error_concatenated),
 	    cmocka_unit_test(test_error_empty),
 	    cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_flow),
+	    cmocka_unit_test(test_flow_allocation_failures),
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
 	    cmocka_unit_test(test_export_corner_cases),
