@@ -476,7 +476,7 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(p, i, &s);
+		pk__profile_sample_shallow(p, i, &s);
 		int64_t *sum = &w->sums[(size_t)s.stack * nv];
 		bool any = false;
 		for (size_t k = 0; k < nv; k++) {
@@ -727,7 +727,9 @@ static int sort_graph(builder *b, pk__graph *g)
 		goto done;
 	for (size_t i = 0; i < nf; i++)
 		order[i] = (uint32_t)i;
-	pk__sort(order, nf, sizeof *order, by_names, b);
+	rc = pk__sort(order, nf, by_names, b);
+	if (rc < 0)
+		goto done;
 	const gfunc *funcs = b->funcs.items;
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
@@ -754,7 +756,9 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t i = 0; i < nn; i++)
 		order[i] = (uint32_t)i;
 	node_order no = {b->nodes.items, func_rank};
-	pk__sort(order, nn, sizeof *order, by_position, &no);
+	rc = pk__sort(order, nn, by_position, &no);
+	if (rc < 0)
+		goto done;
 	for (size_t r = 0; r < nn; r++) {
 		const gnode *n = &no.nodes[order[r]];
 		uint32_t f = func_rank[n->func];

@@ -30,10 +30,9 @@ typedef struct source {
 /* A stack a profile uses (stack has SOURCE_BASE set for the base's), while
  * the tree's stacks are sorted. */
 typedef struct rec {
-	const source *src;
-	const uint32_t *locs; /* its locations, leaf first */
-	uint32_t depth, stack;
+	uint32_t stack;
 	uint32_t len; /* its frames */
+	size_t key;   /* where its key starts in the keys */
 } rec;
 
 struct pk__tree_data {
@@ -285,7 +284,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(p, i, &s);
+		pk__profile_sample_shallow(p, i, &s);
 		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
 			src->to_tree[s.stack] = 1;
 	}
@@ -301,8 +300,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		}
 		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		rec r = {src, locs, (uint32_t)depth, (uint32_t)s | (base ? SOURCE_BASE : 0),
-		         (uint32_t)len};
+		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
@@ -359,76 +357,10 @@ static int sort_frames(struct pk__tree_data *d)
 	return 0;
 }
 
-/* Reads the frames of a stack one by one, in the tree's order. */
-typedef struct cursor {
-	const source *src;
-	const uint32_t *locs; /* the stack's locations, leaf first */
-	size_t read, depth;   /* locations read, of depth */
-	bool reverse;
-	const uint32_t *f, *end; /* the frames left of the location being read */
-} cursor;
-
-/* From location `read` on (counting from the root). */
-static void cursor_init(cursor *c, const source *src, const uint32_t *locs, size_t depth,
-                        size_t read)
-{
-	*c = (cursor){src, locs, read, depth, src->reverse, NULL, NULL};
-}
-
 /* The location `k` from the root of a stack of `depth`. */
 static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, size_t k)
 {
 	return locs[reverse ? k : depth - 1 - k];
-}
-
-static bool cursor_next(cursor *c, uint32_t *frame)
-{
-	while (c->f == c->end) {
-		if (c->read == c->depth)
-			return false;
-		uint32_t loc = location_at(c->locs, c->depth, c->reverse, c->read++);
-		span sp = c->src->locs[loc];
-		c->f = (const uint32_t *)c->src->loc_frames.items + sp.first;
-		c->end = c->f + sp.count;
-	}
-	*frame = *c->f++;
-	return true;
-}
-
-/* How many leading frames stacks a and b have in common; *order gets
- * their order by their frames' names, a prefix first. */
-static uint32_t common(const rec *a, const rec *b, int *order)
-{
-	/* Stacks in common mostly share the locations too: those are passed
-	 * whole, their frames unread. */
-	uint32_t n = 0;
-	size_t k = 0, depth = a->depth < b->depth ? a->depth : b->depth;
-	if (a->src->p == b->src->p) {
-		for (bool rev = a->src->reverse; k < depth; k++) {
-			uint32_t loc = location_at(a->locs, a->depth, rev, k);
-			if (loc != location_at(b->locs, b->depth, rev, k))
-				break;
-			n += a->src->locs[loc].count;
-		}
-	}
-	cursor x, y;
-	cursor_init(&x, a->src, a->locs, a->depth, k);
-	cursor_init(&y, b->src, b->locs, b->depth, k);
-	for (;; n++) {
-		uint32_t u = 0, v = 0;
-		bool more_a = cursor_next(&x, &u), more_b = cursor_next(&y, &v);
-		if (!more_a || !more_b || u != v) {
-			*order = more_a && more_b ? (u < v ? -1 : 1) : more_a - more_b;
-			return n;
-		}
-	}
-}
-
-static int by_frames(const void *a, const void *b)
-{
-	int order;
-	common(a, b, &order);
-	return order;
 }
 
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
@@ -446,6 +378,62 @@ void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 	}
 }
 
+/* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
+ * root first, big-endian, in width bytes each. */
+typedef struct keys {
+	const rec *recs;
+	unsigned char *bytes;
+	size_t width;
+} keys;
+
+static int by_frames(const void *a, const void *b, void *ctx)
+{
+	const keys *k = ctx;
+	const rec *x = &k->recs[*(const uint32_t *)a], *y = &k->recs[*(const uint32_t *)b];
+	size_t lx = x->len * k->width, ly = y->len * k->width;
+	int c = memcmp(k->bytes + x->key, k->bytes + y->key, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* How many leading frames stacks a and b have in common. */
+static uint32_t common(const keys *k, const rec *a, const rec *b)
+{
+	const unsigned char *x = k->bytes + a->key, *y = k->bytes + b->key;
+	size_t n = (a->len < b->len ? a->len : b->len) * k->width, i = 0;
+	while (i < n && x[i] == y[i])
+		i++;
+	return (uint32_t)(i / k->width);
+}
+
+/* The key of every stack: the frames (already ranks) of its locations. */
+static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < nr; i++) {
+		recs[i].key = total * out->width;
+		total += recs[i].len;
+	}
+	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
+	if (out->bytes == NULL)
+		return PK_ENOMEM;
+	unsigned char *at = out->bytes;
+	for (size_t i = 0; i < nr; i++) {
+		const source *src = recs[i].stack & SOURCE_BASE ? &d->base : &d->main;
+		const uint32_t *locs, *frames = src->loc_frames.items;
+		size_t depth = pk_profile_stack(src->p, recs[i].stack & ~SOURCE_BASE, &locs);
+		for (size_t k = 0; k < depth; k++) {
+			span sp = src->locs[location_at(locs, depth, src->reverse, k)];
+			for (uint32_t j = 0; j < sp.count; j++) {
+				uint32_t f = frames[sp.first + j];
+				for (size_t b = out->width; b-- > 0; f >>= 8)
+					at[b] = (unsigned char)f;
+				at += out->width;
+			}
+		}
+	}
+	return 0;
+}
+
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,
  * those whose frames are the same (locations that name the same frames)
  * made one. */
@@ -455,20 +443,21 @@ static int make_stacks(pk__tree *t)
 	PK_FORWARD(sort_frames(d));
 	rec *recs = d->recs.items;
 	size_t nr = d->recs.count;
-	if (nr > 1)
-		qsort(recs, nr, sizeof *recs, by_frames);
-
+	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
 	pk__tree_stack *stacks = pk__malloc((nr ? nr : 1) * sizeof *stacks);
-	if (stacks == NULL)
-		return PK_ENOMEM;
+	int rc = order && stacks ? make_keys(d, recs, nr, &k) : PK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < nr; i++)
+		order[i] = (uint32_t)i;
+	if (rc == 0)
+		rc = pk__sort(order, nr, by_frames, &k);
 	t->stacks = stacks;
 	size_t count = 0;
 	const rec *last = NULL; /* the stack of stacks[count - 1] */
-	for (size_t i = 0; i < nr; i++) {
-		const rec *r = &recs[i];
-		int order = 1;
-		uint32_t shared = last ? common(last, r, &order) : 0;
-		if (order != 0) {
+	for (size_t i = 0; rc == 0 && i < nr; i++) {
+		const rec *r = &recs[order[i]];
+		uint32_t shared = last ? common(&k, last, r) : 0;
+		if (last == NULL || shared != r->len || r->len != last->len) {
 			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
 			last = r;
 		}
@@ -477,7 +466,11 @@ static int make_stacks(pk__tree *t)
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
 		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
 	}
+	pk__free(k.bytes);
+	pk__free(order);
 	pk__vec_free(&d->recs);
+	if (rc < 0)
+		return rc;
 	pk__tree_stack *fit =
 	    count ? pk__realloc(stacks, nr * sizeof *stacks, count * sizeof *stacks) : NULL;
 	if (fit != NULL)
@@ -497,7 +490,7 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 	size_t samples = pk_profile_sample_count(src->p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(src->p, i, &s);
+		pk__profile_sample_shallow(src->p, i, &s);
 		int64_t v = s.values[type];
 		uint32_t k = src->to_tree[s.stack];
 		if (v == 0 || k == 0)
