@@ -32,8 +32,12 @@ typedef struct source {
 typedef struct rec {
 	uint32_t stack;
 	uint32_t len; /* its frames */
-	size_t key;   /* where its key starts in the keys */
+	/* where its key starts in the keys; once sorted, its frames in common
+	 * with the stack before, SAME_FRAMES if they are all of both */
+	size_t key;
 } rec;
+
+#define SAME_FRAMES SIZE_MAX
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
@@ -281,13 +285,18 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
 		pk__profile_sample_shallow(p, i, &s);
-		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
+		if (src->to_tree[s.stack] == 0 &&
+		    (s.values[type] != 0 || (o->all_types && any_value(p, &s)))) {
 			src->to_tree[s.stack] = 1;
+			used++;
+		}
 	}
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), used);
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
 		if (src->to_tree[s] == 0)
 			continue;
@@ -395,12 +404,13 @@ static int by_frames(const void *a, const void *b, void *ctx)
 	return c ? c : (lx > ly) - (lx < ly);
 }
 
-/* How many leading frames stacks a and b have in common. */
-static uint32_t common(const keys *k, const rec *a, const rec *b)
+/* How many leading frames keys a and b, of len_a and len_b frames, have in
+ * common. */
+static uint32_t common(const keys *k, const unsigned char *a, uint32_t len_a,
+                       const unsigned char *b, uint32_t len_b)
 {
-	const unsigned char *x = k->bytes + a->key, *y = k->bytes + b->key;
-	size_t n = (a->len < b->len ? a->len : b->len) * k->width, i = 0;
-	while (i < n && x[i] == y[i])
+	size_t n = (len_a < len_b ? len_a : len_b) * k->width, i = 0;
+	while (i < n && a[i] == b[i])
 		i++;
 	return (uint32_t)(i / k->width);
 }
@@ -434,6 +444,37 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 	return 0;
 }
 
+/* Sort the stacks (order gets their indices) and find what each has in
+ * common with the one before (in their key fields). */
+static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
+{
+	rec *recs = d->recs.items;
+	size_t nr = d->recs.count;
+	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	PK_FORWARD(make_keys(d, recs, nr, &k));
+	for (size_t i = 0; i < nr; i++)
+		order[i] = (uint32_t)i;
+	int rc = pk__sort(order, nr, by_frames, &k);
+	const unsigned char *last = NULL; /* the key of the last stack kept */
+	uint32_t last_len = 0;
+	*count = 0;
+	for (size_t i = 0; rc == 0 && i < nr; i++) {
+		rec *r = &recs[order[i]];
+		const unsigned char *key = k.bytes + r->key;
+		uint32_t shared = last ? common(&k, last, last_len, key, r->len) : 0;
+		if (last && shared == r->len && shared == last_len) {
+			r->key = SAME_FRAMES;
+			continue;
+		}
+		r->key = shared;
+		last = key;
+		last_len = r->len;
+		++*count;
+	}
+	pk__free(k.bytes);
+	return rc;
+}
+
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,
  * those whose frames are the same (locations that name the same frames)
  * made one. */
@@ -441,47 +482,32 @@ static int make_stacks(pk__tree *t)
 {
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
-	rec *recs = d->recs.items;
-	size_t nr = d->recs.count;
-	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	size_t nr = d->recs.count, count = 0;
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
-	pk__tree_stack *stacks = pk__malloc((nr ? nr : 1) * sizeof *stacks);
-	int rc = order && stacks ? make_keys(d, recs, nr, &k) : PK_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < nr; i++)
-		order[i] = (uint32_t)i;
-	if (rc == 0)
-		rc = pk__sort(order, nr, by_frames, &k);
-	t->stacks = stacks;
-	size_t count = 0;
-	const rec *last = NULL; /* the stack of stacks[count - 1] */
+	int rc = order ? sort_stacks(d, order, &count) : PK_ENOMEM;
+	/* Only now, with the keys gone: the peak is lower. */
+	t->stacks = rc == 0 ? pk__malloc((count ? count : 1) * sizeof *t->stacks) : NULL;
+	if (rc == 0 && t->stacks == NULL)
+		rc = PK_ENOMEM;
+	const rec *recs = d->recs.items;
 	for (size_t i = 0; rc == 0 && i < nr; i++) {
 		const rec *r = &recs[order[i]];
-		uint32_t shared = last ? common(&k, last, r) : 0;
-		if (last == NULL || shared != r->len || r->len != last->len) {
-			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
-			last = r;
-		}
+		if (r->key != SAME_FRAMES)
+			t->stacks[t->stack_count++] =
+			    (pk__tree_stack){r->stack, r->len, (uint32_t)r->key, 0};
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)t->stack_count;
 	}
-	pk__free(k.bytes);
 	pk__free(order);
 	pk__vec_free(&d->recs);
-	if (rc < 0)
-		return rc;
-	pk__tree_stack *fit =
-	    count ? pk__realloc(stacks, nr * sizeof *stacks, count * sizeof *stacks) : NULL;
-	if (fit != NULL)
-		t->stacks = fit;
-	t->stack_count = count;
-	if (t->has_base) {
-		t->base_self = pk__calloc(count + 1, sizeof *t->base_self);
+	if (rc == 0 && t->has_base) {
+		t->base_self = pk__calloc(t->stack_count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
-			return PK_ENOMEM;
+			rc = PK_ENOMEM;
 	}
-	return 0;
+	return rc;
 }
 
 /* Add p's values of sample type `type` to the stacks they are of. */

@@ -1339,10 +1339,16 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 {
 	config c;
 	PK_FORWARD(read_options(opts->flamegraph, &c, err));
-	PK_FORWARD(need_libxml2(err));
 	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, c.reverse, false};
 	pk__tree *t = NULL;
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
+	/* Loaded only now: its pages and the tree's building ones are not
+	 * both resident at once. */
+	int rc = need_libxml2(err);
+	if (rc < 0) {
+		pk__tree_free(t);
+		return rc;
+	}
 	layout l = {0};
 	svg s = {0};
 	s.sink = sink;
@@ -1354,7 +1360,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	const char *subtitle = NULL;
 	handlers saved;
 	bool silenced = false;
-	int rc = lay_out(t, &c, &l, err);
+	rc = lay_out(t, &c, &l, err);
 	if (rc == 0)
 		rc = make_subtitle(&s, &subtitle);
 	if (rc == 0) {
