@@ -375,6 +375,11 @@ static inline char *pk__format_int(int64_t v, char *end)
 	return end;
 }
 
+/* v with `decimals` digits after the point into buf, as printf's %f rounds
+ * it, but with a '.' whatever the locale; trim drops trailing zeros and the
+ * point. (formats/flamegraph.c) */
+void pk__format_fixed(char *buf, size_t size, double v, int decimals, bool trim);
+
 /* ---------------------------------------------------------------- reports */
 
 /* pprof's measurement package: Scale converts value from unit `from` to
