@@ -388,7 +388,11 @@ static int expand(builder *b, walk *w, size_t s)
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_push(&b->path, sizeof(uint32_t), nodes, count, NULL));
+		/* a copy where there is room: this runs for each location of each stack, twice */
+		if (b->path.capacity - b->path.count < count)
+			PK_FORWARD(pk__vec_reserve(&b->path, sizeof(uint32_t), count));
+		memcpy((uint32_t *)b->path.items + b->path.count, nodes, count * sizeof *nodes);
+		b->path.count += count;
 	}
 	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
 }
@@ -476,7 +480,7 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(p, i, &s);
+		pk__profile_sample_shallow(p, i, &s);
 		int64_t *sum = &w->sums[(size_t)s.stack * nv];
 		bool any = false;
 		for (size_t k = 0; k < nv; k++) {
@@ -727,7 +731,9 @@ static int sort_graph(builder *b, pk__graph *g)
 		goto done;
 	for (size_t i = 0; i < nf; i++)
 		order[i] = (uint32_t)i;
-	pk__sort(order, nf, sizeof *order, by_names, b);
+	rc = pk__sort(order, nf, by_names, b);
+	if (rc < 0)
+		goto done;
 	const gfunc *funcs = b->funcs.items;
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
@@ -754,7 +760,9 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t i = 0; i < nn; i++)
 		order[i] = (uint32_t)i;
 	node_order no = {b->nodes.items, func_rank};
-	pk__sort(order, nn, sizeof *order, by_position, &no);
+	rc = pk__sort(order, nn, by_position, &no);
+	if (rc < 0)
+		goto done;
 	for (size_t r = 0; r < nn; r++) {
 		const gnode *n = &no.nodes[order[r]];
 		uint32_t f = func_rank[n->func];

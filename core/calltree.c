@@ -30,11 +30,14 @@ typedef struct source {
 /* A stack a profile uses (stack has SOURCE_BASE set for the base's), while
  * the tree's stacks are sorted. */
 typedef struct rec {
-	const source *src;
-	const uint32_t *locs; /* its locations, leaf first */
-	uint32_t depth, stack;
+	uint32_t stack;
 	uint32_t len; /* its frames */
+	/* where its key starts in the keys; once sorted, its frames in common
+	 * with the stack before, SAME_FRAMES if they are all of both */
+	size_t key;
 } rec;
+
+#define SAME_FRAMES SIZE_MAX
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
@@ -282,13 +285,18 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0;
+	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(p, i, &s);
-		if (s.values[type] != 0 || (o->all_types && any_value(p, &s)))
+		pk__profile_sample_shallow(p, i, &s);
+		if (src->to_tree[s.stack] == 0 &&
+		    (s.values[type] != 0 || (o->all_types && any_value(p, &s)))) {
 			src->to_tree[s.stack] = 1;
+			used++;
+		}
 	}
+	if (rc == 0)
+		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), used);
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
 		if (src->to_tree[s] == 0)
 			continue;
@@ -301,8 +309,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		}
 		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		rec r = {src, locs, (uint32_t)depth, (uint32_t)s | (base ? SOURCE_BASE : 0),
-		         (uint32_t)len};
+		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
@@ -359,76 +366,10 @@ static int sort_frames(struct pk__tree_data *d)
 	return 0;
 }
 
-/* Reads the frames of a stack one by one, in the tree's order. */
-typedef struct cursor {
-	const source *src;
-	const uint32_t *locs; /* the stack's locations, leaf first */
-	size_t read, depth;   /* locations read, of depth */
-	bool reverse;
-	const uint32_t *f, *end; /* the frames left of the location being read */
-} cursor;
-
-/* From location `read` on (counting from the root). */
-static void cursor_init(cursor *c, const source *src, const uint32_t *locs, size_t depth,
-                        size_t read)
-{
-	*c = (cursor){src, locs, read, depth, src->reverse, NULL, NULL};
-}
-
 /* The location `k` from the root of a stack of `depth`. */
 static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, size_t k)
 {
 	return locs[reverse ? k : depth - 1 - k];
-}
-
-static bool cursor_next(cursor *c, uint32_t *frame)
-{
-	while (c->f == c->end) {
-		if (c->read == c->depth)
-			return false;
-		uint32_t loc = location_at(c->locs, c->depth, c->reverse, c->read++);
-		span sp = c->src->locs[loc];
-		c->f = (const uint32_t *)c->src->loc_frames.items + sp.first;
-		c->end = c->f + sp.count;
-	}
-	*frame = *c->f++;
-	return true;
-}
-
-/* How many leading frames stacks a and b have in common; *order gets
- * their order by their frames' names, a prefix first. */
-static uint32_t common(const rec *a, const rec *b, int *order)
-{
-	/* Stacks in common mostly share the locations too: those are passed
-	 * whole, their frames unread. */
-	uint32_t n = 0;
-	size_t k = 0, depth = a->depth < b->depth ? a->depth : b->depth;
-	if (a->src->p == b->src->p) {
-		for (bool rev = a->src->reverse; k < depth; k++) {
-			uint32_t loc = location_at(a->locs, a->depth, rev, k);
-			if (loc != location_at(b->locs, b->depth, rev, k))
-				break;
-			n += a->src->locs[loc].count;
-		}
-	}
-	cursor x, y;
-	cursor_init(&x, a->src, a->locs, a->depth, k);
-	cursor_init(&y, b->src, b->locs, b->depth, k);
-	for (;; n++) {
-		uint32_t u = 0, v = 0;
-		bool more_a = cursor_next(&x, &u), more_b = cursor_next(&y, &v);
-		if (!more_a || !more_b || u != v) {
-			*order = more_a && more_b ? (u < v ? -1 : 1) : more_a - more_b;
-			return n;
-		}
-	}
-}
-
-static int by_frames(const void *a, const void *b)
-{
-	int order;
-	common(a, b, &order);
-	return order;
 }
 
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
@@ -446,6 +387,94 @@ void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 	}
 }
 
+/* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
+ * root first, big-endian, in width bytes each. */
+typedef struct keys {
+	const rec *recs;
+	unsigned char *bytes;
+	size_t width;
+} keys;
+
+static int by_frames(const void *a, const void *b, void *ctx)
+{
+	const keys *k = ctx;
+	const rec *x = &k->recs[*(const uint32_t *)a], *y = &k->recs[*(const uint32_t *)b];
+	size_t lx = x->len * k->width, ly = y->len * k->width;
+	int c = memcmp(k->bytes + x->key, k->bytes + y->key, lx < ly ? lx : ly);
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* How many leading frames keys a and b, of len_a and len_b frames, have in
+ * common. */
+static uint32_t common(const keys *k, const unsigned char *a, uint32_t len_a,
+                       const unsigned char *b, uint32_t len_b)
+{
+	size_t n = (len_a < len_b ? len_a : len_b) * k->width, i = 0;
+	while (i < n && a[i] == b[i])
+		i++;
+	return (uint32_t)(i / k->width);
+}
+
+/* The key of every stack: the frames (already ranks) of its locations. */
+static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < nr; i++) {
+		recs[i].key = total * out->width;
+		total += recs[i].len;
+	}
+	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
+	if (out->bytes == NULL)
+		return PK_ENOMEM;
+	unsigned char *at = out->bytes;
+	for (size_t i = 0; i < nr; i++) {
+		const source *src = recs[i].stack & SOURCE_BASE ? &d->base : &d->main;
+		const uint32_t *locs, *frames = src->loc_frames.items;
+		size_t depth = pk_profile_stack(src->p, recs[i].stack & ~SOURCE_BASE, &locs);
+		for (size_t k = 0; k < depth; k++) {
+			span sp = src->locs[location_at(locs, depth, src->reverse, k)];
+			for (uint32_t j = 0; j < sp.count; j++) {
+				uint32_t f = frames[sp.first + j];
+				for (size_t b = out->width; b-- > 0; f >>= 8)
+					at[b] = (unsigned char)f;
+				at += out->width;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Sort the stacks (order gets their indices) and find what each has in
+ * common with the one before (in their key fields). */
+static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
+{
+	rec *recs = d->recs.items;
+	size_t nr = d->recs.count;
+	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	PK_FORWARD(make_keys(d, recs, nr, &k));
+	for (size_t i = 0; i < nr; i++)
+		order[i] = (uint32_t)i;
+	int rc = pk__sort(order, nr, by_frames, &k);
+	const unsigned char *last = NULL; /* the key of the last stack kept */
+	uint32_t last_len = 0;
+	*count = 0;
+	for (size_t i = 0; rc == 0 && i < nr; i++) {
+		rec *r = &recs[order[i]];
+		const unsigned char *key = k.bytes + r->key;
+		uint32_t shared = last ? common(&k, last, last_len, key, r->len) : 0;
+		if (last && shared == r->len && shared == last_len) {
+			r->key = SAME_FRAMES;
+			continue;
+		}
+		r->key = shared;
+		last = key;
+		last_len = r->len;
+		++*count;
+	}
+	pk__free(k.bytes);
+	return rc;
+}
+
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,
  * those whose frames are the same (locations that name the same frames)
  * made one. */
@@ -453,42 +482,32 @@ static int make_stacks(pk__tree *t)
 {
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
-	rec *recs = d->recs.items;
-	size_t nr = d->recs.count;
-	if (nr > 1)
-		qsort(recs, nr, sizeof *recs, by_frames);
-
-	pk__tree_stack *stacks = pk__malloc((nr ? nr : 1) * sizeof *stacks);
-	if (stacks == NULL)
-		return PK_ENOMEM;
-	t->stacks = stacks;
-	size_t count = 0;
-	const rec *last = NULL; /* the stack of stacks[count - 1] */
-	for (size_t i = 0; i < nr; i++) {
-		const rec *r = &recs[i];
-		int order = 1;
-		uint32_t shared = last ? common(last, r, &order) : 0;
-		if (order != 0) {
-			stacks[count++] = (pk__tree_stack){r->stack, r->len, shared, 0};
-			last = r;
-		}
+	size_t nr = d->recs.count, count = 0;
+	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
+	int rc = order ? sort_stacks(d, order, &count) : PK_ENOMEM;
+	/* Only now, with the keys gone: the peak is lower. */
+	t->stacks = rc == 0 ? pk__malloc((count ? count : 1) * sizeof *t->stacks) : NULL;
+	if (rc == 0 && t->stacks == NULL)
+		rc = PK_ENOMEM;
+	const rec *recs = d->recs.items;
+	for (size_t i = 0; rc == 0 && i < nr; i++) {
+		const rec *r = &recs[order[i]];
+		if (r->key != SAME_FRAMES)
+			t->stacks[t->stack_count++] =
+			    (pk__tree_stack){r->stack, r->len, (uint32_t)r->key, 0};
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)t->stack_count;
 	}
+	pk__free(order);
 	pk__vec_free(&d->recs);
-	pk__tree_stack *fit =
-	    count ? pk__realloc(stacks, nr * sizeof *stacks, count * sizeof *stacks) : NULL;
-	if (fit != NULL)
-		t->stacks = fit;
-	t->stack_count = count;
-	if (t->has_base) {
-		t->base_self = pk__calloc(count + 1, sizeof *t->base_self);
+	if (rc == 0 && t->has_base) {
+		t->base_self = pk__calloc(t->stack_count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
-			return PK_ENOMEM;
+			rc = PK_ENOMEM;
 	}
-	return 0;
+	return rc;
 }
 
 /* Add p's values of sample type `type` to the stacks they are of. */
@@ -497,7 +516,7 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 	size_t samples = pk_profile_sample_count(src->p);
 	for (size_t i = 0; i < samples; i++) {
 		pk_sample s;
-		pk_profile_sample(src->p, i, &s);
+		pk__profile_sample_shallow(src->p, i, &s);
 		int64_t v = s.values[type];
 		uint32_t k = src->to_tree[s.stack];
 		if (v == 0 || k == 0)

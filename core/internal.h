@@ -375,6 +375,11 @@ static inline char *pk__format_int(int64_t v, char *end)
 	return end;
 }
 
+/* v with `decimals` digits after the point into buf, as printf's %f rounds
+ * it, but with a '.' whatever the locale; trim drops trailing zeros and the
+ * point. (formats/flamegraph.c) */
+void pk__format_fixed(char *buf, size_t size, double v, int decimals, bool trim);
+
 /* ---------------------------------------------------------------- reports */
 
 /* pprof's measurement package: Scale converts value from unit `from` to
@@ -393,9 +398,10 @@ typedef struct pk__num_unit {
 int pk__num_label_units(const pk_profile *p, pk__vec *units);
 /* the unit of key in units; "" if it is not there */
 const char *pk__num_label_unit(const pk__vec *units, pk_str key);
-/* qsort with a context for cmp (the library has no global state) */
-void pk__sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
-              void *ctx);
+/* Sort n indices by cmp, which gets pointers to two of them and a context
+ * (the library has no global state). Stable: a merge sort, which compares
+ * least, for orders that read strings. 0 or PK_ENOMEM. */
+int pk__sort(uint32_t *items, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx);
 
 /* A node of pprof's report graph: a NodeInfo at the report's granularity. */
 typedef struct pk__report_info {

@@ -331,7 +331,7 @@ static int index_stacks(struct pk__report_data *d, size_t type, bool mean)
 	size_t samples = pk_profile_sample_count(p), count = 0;
 	for (size_t si = 0; si < samples; si++) {
 		pk_sample s;
-		pk_profile_sample(p, si, &s);
+		pk__profile_sample_shallow(p, si, &s);
 		int64_t w = s.values[type];
 		int64_t dw = mean ? s.values[0] : 0;
 		if (w == 0 && dw == 0)
@@ -489,38 +489,48 @@ static int cmp_str(const char *a, size_t al, const char *b, size_t bl)
 /* A heap sort that passes ctx to cmp: qsort has no context argument and
  * qsort_r differs between C libraries, and the library keeps no global
  * state. Not stable: comparators give a total order. */
-void pk__sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *, void *),
-              void *ctx)
+/* Runs this long are sorted by insertion before they are merged. */
+#define SORT_RUN 8
+
+int pk__sort(uint32_t *items, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
 {
-	unsigned char *b = base;
-	for (size_t end = n, start = n / 2;;) {
-		size_t root;
-		if (start > 0) {
-			root = --start;
-		} else if (end > 1) {
-			end--;
-			for (size_t k = 0; k < size; k++) {
-				unsigned char t = b[k];
-				b[k] = b[end * size + k];
-				b[end * size + k] = t;
-			}
-			root = 0;
-		} else {
-			return;
-		}
-		for (size_t child; (child = 2 * root + 1) < end; root = child) {
-			if (child + 1 < end &&
-			    cmp(b + child * size, b + (child + 1) * size, ctx) < 0)
-				child++;
-			if (cmp(b + root * size, b + child * size, ctx) >= 0)
-				break;
-			for (size_t k = 0; k < size; k++) {
-				unsigned char t = b[root * size + k];
-				b[root * size + k] = b[child * size + k];
-				b[child * size + k] = t;
-			}
+	if (n < 2)
+		return 0;
+	uint32_t *tmp = pk__malloc(pk__mul(n, sizeof *tmp));
+	if (tmp == NULL)
+		return PK_ENOMEM;
+	for (size_t lo = 0; lo < n; lo += SORT_RUN) {
+		size_t hi = n - lo < SORT_RUN ? n : lo + SORT_RUN;
+		for (size_t i = lo + 1; i < hi; i++) {
+			uint32_t x = items[i];
+			size_t j = i;
+			for (; j > lo && cmp(&x, &items[j - 1], ctx) < 0; j--)
+				items[j] = items[j - 1];
+			items[j] = x;
 		}
 	}
+	/* Runs merge back and forth between items and tmp. */
+	uint32_t *from = items, *to = tmp;
+	for (size_t width = SORT_RUN; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = n - lo < width ? n : lo + width;
+			size_t hi = n - mid < width ? n : mid + width;
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				to[k++] = cmp(&from[j], &from[i], ctx) < 0 ? from[j++] : from[i++];
+			while (i < mid)
+				to[k++] = from[i++];
+			while (j < hi)
+				to[k++] = from[j++];
+		}
+		uint32_t *t = from;
+		from = to;
+		to = t;
+	}
+	if (from != items)
+		memcpy(items, from, n * sizeof *items);
+	pk__free(tmp);
+	return 0;
 }
 
 static int cmp_nodes(const void *pa, const void *pb, void *ctx)
@@ -542,11 +552,9 @@ static int cmp_nodes(const void *pa, const void *pb, void *ctx)
 	return cmp_str(ia->sprint, ia->sprint_len, ib->sprint, ib->sprint_len);
 }
 
-static void sort_nodes(pk__report *r)
+static int sort_nodes(pk__report *r)
 {
-	/* The order is total (infos are distinct), so an unstable sort does
-	 * not show. */
-	pk__sort(r->nodes, r->node_count, sizeof *r->nodes, cmp_nodes, r);
+	return pk__sort(r->nodes, r->node_count, cmp_nodes, r);
 }
 
 static int trim_edges(pk__report *r, int64_t cutoff)
@@ -612,7 +620,7 @@ int64_t pk__report_total(const pk_profile *p, size_t type, bool mean)
 	int64_t div = 0, total = 0, diff_div = 0, diff_total = 0;
 	for (size_t i = 0; i < pk_profile_sample_count(p); i++) {
 		pk_sample s;
-		pk_profile_sample(p, i, &s);
+		pk__profile_sample_shallow(p, i, &s);
 		int64_t v = abs64(s.values[type]);
 		int64_t dv = mean ? s.values[0] : 0;
 		total = pk__add(total, v);
@@ -702,7 +710,7 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 			rc = build_graph(r, NULL, true);
 		r->orig_count = r->node_count;
 		if (rc == 0)
-			sort_nodes(r);
+			rc = sort_nodes(r);
 		if (rc == 0 && o->node_count > 0) {
 			trim_edges(r, edge_cutoff);
 			if ((size_t)o->node_count < r->node_count) {
@@ -711,14 +719,14 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 					kept[r->nodes[i]] = true;
 				rc = build_graph(r, kept, true);
 				if (rc == 0)
-					sort_nodes(r);
+					rc = sort_nodes(r);
 			}
 		}
 		if (rc == 0)
 			r->dropped_edges = trim_edges(r, edge_cutoff);
 	} else if (rc == 0) {
 		r->orig_count = r->node_count;
-		sort_nodes(r);
+		rc = sort_nodes(r);
 	}
 	pk__free(kept);
 	if (rc < 0) {

@@ -16,6 +16,7 @@
 #include <libxml/xmlversion.h>
 #include <libxml/xmlwriter.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,7 +133,7 @@ static int read_options(const pk_flamegraph_options *o, config *c, pk_error *err
 
 /* v with `decimals` digits after the point, as printf's %f rounds it, but
  * with a '.' whatever the locale; trim drops trailing zeros and the point. */
-static void fmt_num(char *buf, size_t size, double v, int decimals, bool trim)
+static void format_fixed_printf(char *buf, size_t size, double v, int decimals, bool trim)
 {
 	char raw[400];
 	snprintf(raw, sizeof raw, "%.*f", decimals, v);
@@ -155,6 +156,43 @@ static void fmt_num(char *buf, size_t size, double v, int decimals, bool trim)
 			n--;
 	}
 	buf[n] = '\0';
+}
+
+/* format_fixed_printf without printf, which costs a frame's numbers more than all
+ * else: scaled by 10^decimals, v is below 1e9, so the product is within
+ * 1.2e-7 of the exact one, and where its fraction is not within 1e-6 of
+ * one half, rounding it to the nearest integer rounds as printf does.
+ * Near a tie (and for other values) printf decides. */
+void pk__format_fixed(char *buf, size_t size, double v, int decimals, bool trim)
+{
+	static const double scale[] = {1, 10, 100, 1000};
+	double x = decimals >= 0 && decimals <= 3 ? fabs(v) * scale[decimals] : NAN;
+	uint64_t u = x < 1e9 ? (uint64_t)x : 0;
+	double frac = x - (double)u;
+	if (!(x < 1e9) || size < 24 || (frac > 0.5 - 1e-6 && frac < 0.5 + 1e-6)) {
+		format_fixed_printf(buf, size, v, decimals, trim);
+		return;
+	}
+	u += frac > 0.5;
+	char digits[24], *end = digits + sizeof digits, *d = end;
+	for (int i = 0; i < decimals || u != 0 || d == end - decimals; i++) {
+		if (i == decimals && decimals > 0)
+			*--d = '.';
+		*--d = (char)('0' + u % 10);
+		u /= 10;
+	}
+	size_t n = 0;
+	if (signbit(v))
+		buf[n++] = '-';
+	size_t len = (size_t)(end - d);
+	if (trim && decimals > 0) {
+		while (d[len - 1] == '0')
+			len--;
+		if (d[len - 1] == '.')
+			len--;
+	}
+	memcpy(buf + n, d, len);
+	buf[n + len] = '\0';
 }
 
 /* An integer with thousands separators: 1,234,567. */
@@ -233,7 +271,7 @@ static void fmt_scaled(char *buf, size_t size, int64_t v, const unit *kind, cons
 			to = u;
 	if (mag / to->factor < 1.0 && kind == time_units)
 		to = &time_units[3]; /* pprof's default time unit is the second */
-	fmt_num(buf, size, x / to->factor, 2, false);
+	pk__format_fixed(buf, size, x / to->factor, 2, false);
 	size_t n = strlen(buf);
 	if (n > 3 && strcmp(buf + n - 3, ".00") == 0)
 		buf[n -= 3] = '\0';
@@ -748,7 +786,7 @@ static int attr(svg *s, const char *name, const char *value)
 static int attr_num(svg *s, const char *name, double v, int decimals, bool trim)
 {
 	char buf[64];
-	fmt_num(buf, sizeof buf, v, decimals, trim);
+	pk__format_fixed(buf, sizeof buf, v, decimals, trim);
 	return attr(s, name, buf);
 }
 
@@ -830,13 +868,13 @@ static int write_frame(svg *s, const drawn *f)
 	    finish_str(&s->name, &shown) < 0 || add_str(&s->text, shown) < 0)
 		return scratch_failed(s);
 	fmt_value(s, num, sizeof num, value);
-	fmt_num(pct, sizeof pct, 100.0 * (double)value / (double)l->total, 2, false);
+	pk__format_fixed(pct, sizeof pct, 100.0 * (double)value / (double)l->total, 2, false);
 	if (add_str(&s->text, " (") < 0 || add_text(&s->text, num, strlen(num), NULL) < 0 ||
 	    add_str(&s->text, ", ") < 0 || add_str(&s->text, pct) < 0 || add_str(&s->text, "%") < 0)
 		return scratch_failed(s);
 	if (t->has_base) {
 		double d = 100.0 * (double)f->delta / (double)l->total;
-		fmt_num(pct, sizeof pct, d, 2, false);
+		pk__format_fixed(pct, sizeof pct, d, 2, false);
 		if (add_str(&s->text, d > 0 ? "; +" : "; ") < 0 || add_str(&s->text, pct) < 0 ||
 		    add_str(&s->text, "%") < 0)
 			return scratch_failed(s);
@@ -909,8 +947,8 @@ static int write_style(svg *s)
 {
 	const config *c = s->c;
 	char size[64], title_size[64];
-	fmt_num(size, sizeof size, c->font_size, 2, true);
-	fmt_num(title_size, sizeof title_size, c->font_size + 5, 2, true);
+	pk__format_fixed(size, sizeof size, c->font_size, 2, true);
+	pk__format_fixed(title_size, sizeof title_size, c->font_size + 5, 2, true);
 	const char *parts[] = {
 	    "\ntext { font-family:",
 	    c->font_type,
@@ -1142,8 +1180,8 @@ static int write_script(svg *s)
 {
 	const config *c = s->c;
 	char width[64], size[64], params[256];
-	fmt_num(width, sizeof width, c->width, 2, true);
-	fmt_num(size, sizeof size, c->font_size, 2, true);
+	pk__format_fixed(width, sizeof width, c->width, 2, true);
+	pk__format_fixed(size, sizeof size, c->font_size, 2, true);
 	snprintf(params, sizeof params,
 	         "\nvar pkfg = {width: %s, xpad: %d, fontSize: %s, fontWidth: 0.59, inverted: %s, "
 	         "searchColor: \"%s\"};\n",
@@ -1179,8 +1217,8 @@ static int write_svg(svg *s, const char *subtitle)
 	const config *c = s->c;
 	double w = c->width, h = s->height, fs = c->font_size;
 	char box[160], wbuf[64], hbuf[64];
-	fmt_num(wbuf, sizeof wbuf, w, 2, true);
-	fmt_num(hbuf, sizeof hbuf, h, 2, true);
+	pk__format_fixed(wbuf, sizeof wbuf, w, 2, true);
+	pk__format_fixed(hbuf, sizeof hbuf, h, 2, true);
 	snprintf(box, sizeof box, "0 0 %s %s", wbuf, hbuf);
 
 	XW(s, xml.xmlTextWriterStartDocument(s->w, NULL, NULL, "no"));
@@ -1339,10 +1377,16 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 {
 	config c;
 	PK_FORWARD(read_options(opts->flamegraph, &c, err));
-	PK_FORWARD(need_libxml2(err));
 	pk__tree_options to = {opts->sample_type, opts->base, opts->granularity, c.reverse, false};
 	pk__tree *t = NULL;
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
+	/* Loaded only now: its pages and the tree's building ones are not
+	 * both resident at once. */
+	int rc = need_libxml2(err);
+	if (rc < 0) {
+		pk__tree_free(t);
+		return rc;
+	}
 	layout l = {0};
 	svg s = {0};
 	s.sink = sink;
@@ -1354,7 +1398,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	const char *subtitle = NULL;
 	handlers saved;
 	bool silenced = false;
-	int rc = lay_out(t, &c, &l, err);
+	rc = lay_out(t, &c, &l, err);
 	if (rc == 0)
 		rc = make_subtitle(&s, &subtitle);
 	if (rc == 0) {

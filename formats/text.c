@@ -265,15 +265,14 @@ static int cmp_edges(const void *pa, const void *pb, void *ctx)
 {
 	const pk__report *r = ctx;
 	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-	int c = cmp_edges_by(r, &r->edges[a], &r->edges[b]);
-	/* ties keep the order of the edges, as a stable sort would */
-	return c ? c : (a > b) - (a < b);
+	/* ties keep the order of the edges: pk__sort is stable */
+	return cmp_edges_by(r, &r->edges[a], &r->edges[b]);
 }
 
 static int print_edges(text_report *t, const pk__report *r, uint32_t *list, size_t n, int64_t cum,
                        bool incoming)
 {
-	pk__sort(list, n, sizeof *list, cmp_edges, (void *)r);
+	PK_FORWARD(pk__sort(list, n, cmp_edges, (void *)r));
 	for (size_t i = 0; i < n; i++) {
 		const pk__report_edge *e = &r->edges[list[i]];
 		char w[64], pct[32];

@@ -2,6 +2,7 @@
  * escaping, options, palettes, differential colors, determinism, and
  * allocation failures. The SVGs are read back with libxml2. */
 #include "helpers.h"
+#include "internal.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -867,6 +868,40 @@ static void test_allocation_failures(void **state)
 	pk_profile_free(p);
 }
 
+/* pk__format_fixed writes what printf's %f does (in the C locale), ties
+ * and signs included, with and without trimming. */
+static void test_format_fixed(void **state)
+{
+	(void)state;
+	const double special[] = {0,        -0.0,       0.125, -0.125,    2.5,
+	                          0.005,    1.005,      0.015, 1e9,       -1e9,
+	                          999.9995, 123456.785, 1e300, 0.0004999, 1234567.8901};
+	for (int decimals = 0; decimals <= 4; decimals++) {
+		for (int trim = 0; trim <= 1; trim++) {
+			for (size_t i = 0; i < 2000 + sizeof special / sizeof special[0]; i++) {
+				double v =
+				    i < sizeof special / sizeof special[0]
+				        ? special[i]
+				        : (double)((long)(i * 2654435761u % 20000001) - 10000000) /
+				              (double)(1 + i % 1000);
+				char want[400], got[64];
+				snprintf(want, sizeof want, "%.*f", decimals, v);
+				size_t n = strlen(want);
+				if (trim && strchr(want, '.')) {
+					while (want[n - 1] == '0')
+						n--;
+					if (want[n - 1] == '.')
+						n--;
+					want[n] = '\0';
+				}
+				pk__format_fixed(got, sizeof got, v, decimals, trim);
+				if (n < sizeof got)
+					assert_string_equal(got, want);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -887,6 +922,7 @@ int main(void)
 	    cmocka_unit_test(test_negative_values),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_allocation_failures),
+	    cmocka_unit_test(test_format_fixed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -882,25 +882,42 @@ static void test_allocation_failures(void **state)
 
 /* ----------------------------------------------------------------- sort */
 
-static int cmp_int(const void *a, const void *b, void *ctx)
+/* An item's key is (item * 7919) % 101 - 50; ctx is the order's sign. */
+static int sort_key(uint32_t item)
+{
+	return (int)(item * 7919 % 101) - 50;
+}
+
+static int cmp_key(const void *a, const void *b, void *ctx)
 {
 	int sign = *(const int *)ctx;
-	int x = *(const int *)a, y = *(const int *)b;
+	int x = sort_key(*(const uint32_t *)a), y = sort_key(*(const uint32_t *)b);
 	return sign * ((x > y) - (x < y));
 }
 
 static void test_sort(void **state)
 {
 	(void)state;
-	int v[257];
-	for (int n = 0; n <= 257; n += 1 + n / 3) {
-		for (int i = 0; i < n; i++)
-			v[i] = (i * 7919) % 101 - 50;
+	uint32_t v[257];
+	for (uint32_t n = 0; n <= 257; n += 1 + n / 3) {
+		for (uint32_t i = 0; i < n; i++)
+			v[i] = i;
 		int sign = n % 2 ? 1 : -1;
-		pk__sort(v, (size_t)n, sizeof *v, cmp_int, &sign);
-		for (int i = 1; i < n; i++)
-			assert_true(sign * v[i - 1] <= sign * v[i]);
+		assert_int_equal(pk__sort(v, n, cmp_key, &sign), 0);
+		for (uint32_t i = 1; i < n; i++) {
+			int c = cmp_key(&v[i - 1], &v[i], &sign);
+			assert_true(c <= 0);
+			/* stable: items of equal keys keep their order */
+			assert_true(c < 0 || v[i - 1] < v[i]);
+		}
 	}
+	pk_set_allocator(chaos_malloc, chaos_free);
+	chaos_reset(1, 1);
+	int sign = 1;
+	assert_int_equal(pk__sort(v, 2, cmp_key, &sign), PK_ENOMEM);
+	assert_int_equal(pk__sort(v, 1, cmp_key, &sign), 0);
+	chaos_reset(0, 0);
+	pk_set_allocator(NULL, NULL);
 }
 
 int main(void)
