@@ -655,6 +655,13 @@ static bool flow_start(int fd, bool own_fd, off_t start, unsigned char *chunk, s
 	return true;
 }
 
+/* The bar, on the caller's thread: bytes inflated of the trailer's size. */
+static void flow_progress(const pk__inflow *f, size_t ready)
+{
+	if (f->progress && f->progress->fn)
+		f->progress->fn(f->progress->ctx, "decompressing", ready, le32(f->isize));
+}
+
 size_t pk__input_wait(pk__input *in, size_t want)
 {
 	pk__inflow *f = in->flow;
@@ -665,6 +672,7 @@ size_t pk__input_wait(pk__input *in, size_t want)
 		pthread_cond_wait(&f->cond, &f->lock);
 	size_t n = f->ready;
 	pthread_mutex_unlock(&f->lock);
+	flow_progress(f, n);
 	return n;
 }
 
@@ -719,12 +727,23 @@ int pk__input_finish(pk__input *in, pk_error *err)
 	pk__inflow *f = in->flow;
 	if (in->size > 0)
 		return 0;
+	/* The bar moves with each chunk inflated until the worker stops. */
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopped) {
+		size_t ready = f->ready;
+		pthread_mutex_unlock(&f->lock);
+		flow_progress(f, ready);
+		pthread_mutex_lock(&f->lock);
+		while (f->ready == ready && !f->stopped)
+			pthread_cond_wait(&f->cond, &f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
 	flow_stop(f, false);
 	if (!f->ok)
 		return pk__input_reload(in, err);
 	in->size = f->g.len;
 	if (f->progress && f->progress->fn)
-		f->progress->fn(f->progress->ctx, "decompressing", f->total, f->total);
+		f->progress->fn(f->progress->ctx, "decoding", 0, in->size);
 	return 0;
 }
 

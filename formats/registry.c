@@ -255,7 +255,7 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
 	int rc = pk__input_read_path_progress(path, o.max_size, probe_for(&o), &progress, true, &in,
 	                                      err);
 	if (rc == 0) {
-		if (progress.fn)
+		if (progress.fn && in.flow == NULL) /* else pk__input_finish says it */
 			progress.fn(progress.ctx, "decoding", 0, in.size);
 		rc = import_input(&in, &o, source, out, format_out, err);
 	}
