@@ -56,6 +56,16 @@ else
 	fail "the bar is not cleared at the end: $(tail -c 40 "$WORK/tty.txt" | cat -v)"
 fi
 
+# A large gzip file inflates while its samples are read: the bar still
+# shows the bytes inflated of the size its trailer gives.
+check "a gzip input on a terminal" on_pty "$WORK/gz.txt" "$PROFKIT" convert "$WORK/in.pb.gz" \
+	-o "$WORK/out2.folded"
+if tr '\r' '\n' <"$WORK/gz.txt" | grep -aq '^decompressing .*[0-9]%.*/.*MB'; then
+	pass
+else
+	fail "no decompressing bar: $(cat -v "$WORK/gz.txt")"
+fi
+
 check "--quiet on a terminal" on_pty "$WORK/quiet.txt" "${run[@]}" --quiet
 [ ! -s "$WORK/quiet.txt" ] && pass || fail "--quiet printed: $(cat -v "$WORK/quiet.txt")"
 check "-q on a terminal" on_pty "$WORK/q.txt" "${run[@]}" -q
