@@ -215,7 +215,7 @@ typedef struct pk_merger {
 	uint32_t *set_of, *label_of;
 	pk__vec key;     /* char */
 	pk__vec scratch; /* uint32_t / pk_line */
-	pk__vec vector;  /* int64_t, types: a sample's values, negated or moved */
+	pk__vec vector;  /* int64_t, types: a sample's values, negated */
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
