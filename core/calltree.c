@@ -395,13 +395,107 @@ typedef struct keys {
 	size_t width;
 } keys;
 
-static int by_frames(const void *a, const void *b, void *ctx)
+/* Frame d of rec r's key plus one; 0 past its end, so shorter sorts first. */
+static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
 {
-	const keys *k = ctx;
-	const rec *x = &k->recs[*(const uint32_t *)a], *y = &k->recs[*(const uint32_t *)b];
-	size_t lx = x->len * k->width, ly = y->len * k->width;
-	int c = memcmp(k->bytes + x->key, k->bytes + y->key, lx < ly ? lx : ly);
-	return c ? c : (lx > ly) - (lx < ly);
+	if (d >= r->len)
+		return 0;
+	const unsigned char *b = k->bytes + r->key + d * k->width;
+	if (k->width == 2)
+		return ((uint32_t)b[0] << 8 | b[1]) + 1;
+	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) + 1;
+}
+
+/* Keys x and y compared from frame d on; equal ones by index, as a stable
+ * sort leaves them. */
+static int compare_from(const keys *k, uint32_t x, uint32_t y, size_t d)
+{
+	const rec *a = &k->recs[x], *b = &k->recs[y];
+	size_t la = a->len * k->width, lb = b->len * k->width, at = d * k->width;
+	size_t n = la < lb ? la : lb;
+	int c = n > at ? memcmp(k->bytes + a->key + at, k->bytes + b->key + at, n - at) : 0;
+	if (c == 0)
+		c = la != lb ? (la > lb) - (la < lb) : (x > y) - (x < y);
+	return c;
+}
+
+static void insertion_sort(uint32_t *a, size_t n, size_t d, const keys *k)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = a[i];
+		size_t j = i;
+		for (; j > 0 && compare_from(k, x, a[j - 1], d) < 0; j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
+static int by_index(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static uint32_t median3(uint32_t a, uint32_t b, uint32_t c)
+{
+	if (a > b) {
+		uint32_t t = a;
+		a = b;
+		b = t;
+	}
+	return c < a ? a : c > b ? b : c;
+}
+
+/* Sort the n recs at a (whose keys agree before frame d) by their keys:
+ * a three-way quicksort on one frame at a time (multikey quicksort), so
+ * that no frame is compared again once its prefix is settled; a
+ * comparison sort read whole keys from the start each time. The largest
+ * part is sorted by the loop, the others (at most half each) by
+ * recursion, so the recursion is at most log2(n) deep. */
+static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
+{
+	while (n > 1) {
+		if (n < 16) {
+			insertion_sort(a, n, d, k);
+			return;
+		}
+		const rec *recs = k->recs;
+		uint32_t pivot = median3(key_at(k, &recs[a[0]], d), key_at(k, &recs[a[n / 2]], d),
+		                         key_at(k, &recs[a[n - 1]], d));
+		size_t lt = 0, i = 0, gt = n;
+		while (i < gt) {
+			uint32_t v = key_at(k, &recs[a[i]], d), x = a[i];
+			if (v < pivot) {
+				a[i++] = a[lt];
+				a[lt++] = x;
+			} else if (v > pivot) {
+				a[i] = a[--gt];
+				a[gt] = x;
+			} else {
+				i++;
+			}
+		}
+		/* Keys that all end here are the same: by index. */
+		if (pivot == 0)
+			qsort(a + lt, gt - lt, sizeof *a, by_index);
+		size_t eq = pivot == 0 ? 0 : gt - lt, big = lt > n - gt ? lt : n - gt;
+		if (eq >= big) {
+			sort_keys(a, lt, d, k);
+			sort_keys(a + gt, n - gt, d, k);
+			a += lt;
+			n = eq;
+			d++;
+		} else if (lt == big) {
+			sort_keys(a + lt, eq, d + 1, k);
+			sort_keys(a + gt, n - gt, d, k);
+			n = lt;
+		} else {
+			sort_keys(a, lt, d, k);
+			sort_keys(a + lt, eq, d + 1, k);
+			a += gt;
+			n -= gt;
+		}
+	}
 }
 
 /* How many leading frames keys a and b, of len_a and len_b frames, have in
@@ -454,7 +548,8 @@ static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
 	PK_FORWARD(make_keys(d, recs, nr, &k));
 	for (size_t i = 0; i < nr; i++)
 		order[i] = (uint32_t)i;
-	int rc = pk__sort(order, nr, by_frames, &k);
+	sort_keys(order, nr, 0, &k);
+	int rc = 0;
 	const unsigned char *last = NULL; /* the key of the last stack kept */
 	uint32_t last_len = 0;
 	*count = 0;

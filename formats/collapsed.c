@@ -18,8 +18,6 @@
 
 /* Fractional counts keep at most this many digits; more are rounded. */
 #define MAX_FRACTION_DIGITS 6
-/* Output is handed to the sink in pieces of about this size. */
-#define OUT_CHUNK (64 * 1024)
 /* Sniffers look for NUL bytes in this many bytes at most. */
 #define SNIFF_TEXT_BYTES 4096
 
@@ -539,7 +537,6 @@ typedef struct writer {
 	uint32_t *frames;     /* the frames of the stack being written */
 	pk__vec path;         /* char: the stack being written */
 	pk__vec ends;         /* size_t by depth - 1: where path ends at that depth */
-	pk__vec out;          /* char: lines not yet handed to the sink */
 	bool started;         /* a line has been written */
 } writer;
 
@@ -566,13 +563,6 @@ static int add_name(writer *w, const char *name, size_t len, bool *ends_in_numbe
 	return 0;
 }
 
-static int flush(writer *w)
-{
-	int rc = pk__sink_write(w->sink, w->out.items, w->out.count);
-	w->out.count = 0;
-	return rc;
-}
-
 /* One line: the path, then the base's count (in a diff) and the count.
  * A leaf whose name ends in a space and a number gets a ';' after it in a
  * one-count line, or readers would take that number for a first count;
@@ -585,14 +575,13 @@ static int write_line(writer *w, size_t i)
 	 * begins with one keeps it behind one more. One that begins as gzip
 	 * does would be gunzipped: a blank line first keeps it text. */
 	if (!w->started && bom_length(w->path.items, w->path.count) > 0)
-		PK_FORWARD(pk__vec_push(&w->out, 1, "\xef\xbb\xbf", 3, NULL));
+		PK_FORWARD(pk__sink_write(w->sink, "\xef\xbb\xbf", 3));
 	else if (!w->started && pk__is_gzip(w->path.items, w->path.count))
-		PK_FORWARD(pk__vec_push(&w->out, 1, "\n", 1, NULL));
+		PK_FORWARD(pk__sink_write(w->sink, "\n", 1));
 	w->started = true;
-	PK_FORWARD(pk__vec_push(&w->out, 1, w->path.items, w->path.count, NULL));
+	PK_FORWARD(pk__sink_write(w->sink, w->path.items, w->path.count));
 	const pk__tree_stack *st = &w->t->stacks[i];
-	if (w->ends_in_number[w->frames[st->len - 1]] && !w->t->has_base)
-		PK_FORWARD(pk__vec_push(&w->out, 1, ";", 1, NULL));
+	/* The ';' goes before the counts, in one write with them. */
 	char buf[48], *end = buf + sizeof buf, *s = end;
 	*--s = '\n';
 	s = pk__format_int(st->self, s);
@@ -601,8 +590,9 @@ static int write_line(writer *w, size_t i)
 		s = pk__format_int(w->t->base_self[i], s);
 		*--s = ' ';
 	}
-	PK_FORWARD(pk__vec_push(&w->out, 1, s, (size_t)(end - s), NULL));
-	return w->out.count >= OUT_CHUNK ? flush(w) : 0;
+	if (w->ends_in_number[w->frames[st->len - 1]] && !w->t->has_base)
+		*--s = ';';
+	return pk__sink_write(w->sink, s, (size_t)(end - s));
 }
 
 /* Every stack with a count, in the tree's (name) order, so the same
@@ -635,7 +625,7 @@ static int write_stacks(writer *w)
 		if (st->self != 0 || (t->has_base && t->base_self[i] != 0))
 			PK_FORWARD(write_line(w, i));
 	}
-	return flush(w);
+	return 0;
 }
 
 static int write_folded(writer *w)
@@ -671,7 +661,6 @@ static int collapsed_export(const pk_profile *p, const pk_write_options *opts, p
 	pk__free(w.frames);
 	pk__vec_free(&w.path);
 	pk__vec_free(&w.ends);
-	pk__vec_free(&w.out);
 	pk__tree_free(t);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
 }
