@@ -372,8 +372,20 @@ static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, si
 	return locs[reverse ? k : depth - 1 - k];
 }
 
+/* How far ahead pk__tree_frames asks for the locations of the stacks its
+ * callers, which go front to back, want next: in name order they lie all
+ * over the profile's pool. */
+#define FRAMES_AHEAD 6
+
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 {
+	if (i + FRAMES_AHEAD < t->stack_count) {
+		uint32_t ahead = t->stacks[i + FRAMES_AHEAD].stack;
+		const source *s = ahead & SOURCE_BASE ? &t->data->base : &t->data->main;
+		const uint32_t *at;
+		pk_profile_stack(s->p, ahead & ~SOURCE_BASE, &at);
+		PK_PREFETCH(at);
+	}
 	uint32_t stack = t->stacks[i].stack;
 	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
 	const uint32_t *locs;
