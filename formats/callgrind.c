@@ -1715,6 +1715,8 @@ static int callgrind_sniff(const unsigned char *data, size_t size)
 
 /* Output is handed to the sink in pieces of about this size. */
 #define CGW_CHUNK (64 * 1024)
+/* How many calls ahead the body asks for the callee's record. */
+#define CGW_AHEAD 8
 /* KCachegrind reads a relative subposition into 32 bits. */
 #define CGW_MAX_DIFF UINT32_MAX
 
@@ -2174,9 +2176,13 @@ static int cgw_body(cgw_writer *w)
 				PK_FORWARD(cgw_put_costs(w, flat));
 			}
 			for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count;
-			     e++)
+			     e++) {
+				/* edges go in order, their callees all over */
+				if (e + CGW_AHEAD < g->edge_count)
+					PK_PREFETCH(&g->functions[g->edges[e + CGW_AHEAD].callee]);
 				if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
 					PK_FORWARD(cgw_call(w, fn->object, fn->file, node, e));
+			}
 			/* a position at a time: a block can be long */
 			if (w->out.count >= CGW_CHUNK)
 				PK_FORWARD(cgw_flush(w));
