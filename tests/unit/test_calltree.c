@@ -389,6 +389,70 @@ static void test_tree_same_frames(void **state)
 	pk_profile_free(p);
 }
 
+/* Many stacks (more than the sort's small runs) over few names: each
+ * distinct name path once, in name order (a path before those it
+ * extends), its `shared` what it has in common with the one before, its
+ * value the sum of its samples'. */
+static void test_tree_sort_many(void **state)
+{
+	(void)state;
+	enum { N = 400 };
+	static char text[N][64];
+	const char *stacks[N];
+	int64_t values[2 * N];
+	uint32_t seed = 12345;
+	for (size_t i = 0; i < N; i++) {
+		size_t depth = 1 + (seed >> 16) % 6, n = 0;
+		for (size_t d = 0; d < depth; d++) {
+			seed = seed * 1103515245u + 12345u;
+			n += (size_t)snprintf(text[i] + n, sizeof text[i] - n, "%s%c", d ? ";" : "",
+			                      "abcd"[(seed >> 16) % (d < 2 ? 2 : 4)]);
+		}
+		seed = seed * 1103515245u + 12345u;
+		stacks[i] = text[i];
+		values[2 * i] = (int64_t)(i % 7) + 1;
+		values[2 * i + 1] = 0;
+	}
+	pk_profile *p = stacks_profile(stacks, values, N, "samples", NULL);
+	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
+	uint32_t frames[8], last[8];
+	uint32_t last_len = 0;
+	int64_t sum = 0, want = 0;
+	for (size_t i = 0; i < N; i++)
+		want += values[2 * i];
+	for (size_t i = 0; i < t->stack_count; i++) {
+		const pk__tree_stack *st = &t->stacks[i];
+		pk__tree_frames(t, i, frames);
+		uint32_t shared = 0;
+		while (shared < st->len && shared < last_len &&
+		       strcmp(t->frames[frames[shared]].name, t->frames[last[shared]].name) == 0)
+			shared++;
+		assert_int_equal(st->shared, shared);
+		/* after the last: longer where that is a prefix, else a larger name */
+		if (i > 0 && shared == last_len)
+			assert_true(st->len > last_len);
+		else if (i > 0)
+			assert_true(shared < st->len && strcmp(t->frames[frames[shared]].name,
+			                                       t->frames[last[shared]].name) > 0);
+		char path[64];
+		size_t n = 0;
+		for (uint32_t d = 0; d < st->len; d++)
+			n += (size_t)snprintf(path + n, sizeof path - n, "%s%s", d ? ";" : "",
+			                      t->frames[frames[d]].name);
+		int64_t self = 0;
+		for (size_t k = 0; k < N; k++)
+			if (strcmp(stacks[k], path) == 0)
+				self += values[2 * k];
+		assert_int_equal(st->self, self);
+		sum += st->self;
+		memcpy(last, frames, st->len * sizeof *frames);
+		last_len = st->len;
+	}
+	assert_int_equal(sum, want);
+	pk__tree_free(t);
+	pk_profile_free(p);
+}
+
 static void test_tree_allocation_failures(void **state)
 {
 	(void)state;
@@ -429,6 +493,7 @@ int main(void)
 	    cmocka_unit_test(test_tree_self_diff),
 	    cmocka_unit_test(test_tree_select_type),
 	    cmocka_unit_test(test_tree_same_frames),
+	    cmocka_unit_test(test_tree_sort_many),
 	    cmocka_unit_test(test_tree_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
