@@ -1763,7 +1763,8 @@ static int cgw_flush(cgw_writer *w)
 static inline int cgw_put(cgw_writer *w, const char *s, size_t len)
 {
 	if (len <= w->out.capacity - w->out.count) {
-		memcpy((char *)w->out.items + w->out.count, s, len);
+		if (len > 0) /* s may be an empty vector's NULL */
+			memcpy((char *)w->out.items + w->out.count, s, len);
 		w->out.count += len;
 		return 0;
 	}

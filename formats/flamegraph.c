@@ -732,6 +732,16 @@ static int add_text(pk__vec *v, const char *text, size_t len, size_t *chars)
 	const unsigned char *s = (const unsigned char *)text;
 	size_t count = 0;
 	for (size_t i = 0; i < len; count++) {
+		/* A run of printable ASCII, the most of any name, goes at once. */
+		size_t run = 0;
+		while (i + run < len && s[i + run] >= 0x20 && s[i + run] < 0x7f)
+			run++;
+		if (run > 0) {
+			PK_FORWARD(pk__vec_push(v, 1, s + i, run, NULL));
+			i += run;
+			count += run - 1;
+			continue;
+		}
 		uint32_t cp = 0;
 		size_t n = utf8_next(s + i, len - i, &cp);
 		if (n == 0 || cp < 0x20 || cp == 0x7f || cp == 0xfffe || cp == 0xffff) {

@@ -1325,7 +1325,8 @@ static int flush(writer *w)
 static inline int put(writer *w, const char *s, size_t n)
 {
 	if (n <= w->out.capacity - w->out.count) {
-		memcpy((char *)w->out.items + w->out.count, s, n);
+		if (n > 0) /* s may be an empty vector's NULL */
+			memcpy((char *)w->out.items + w->out.count, s, n);
 		w->out.count += n;
 	} else {
 		PK_FORWARD(pk__vec_push(&w->out, 1, s, n, NULL));
