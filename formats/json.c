@@ -178,6 +178,15 @@ typedef struct recent_str {
 	unsigned char bytes[RECENT_MAX];
 } recent_str;
 
+/* A sample the fast path read, waiting in a batch to be added: its
+ * locations, values and labels are in the import state's scratch arrays
+ * after those of the samples before it. */
+#define SAMPLE_BATCH 16
+typedef struct pending_sample {
+	size_t locs, depth, labels, label_count;
+	uint32_t hash;
+} pending_sample;
+
 typedef struct importer {
 	const unsigned char *data;
 	size_t size;
@@ -205,6 +214,8 @@ typedef struct importer {
 	size_t plain_ids;
 	/* each label string field's last string, by the label's position */
 	recent_str recent[RECENT_LABELS][LABEL_FIELDS];
+	pending_sample batch[SAMPLE_BATCH];
+	size_t batch_count;
 } importer;
 _Static_assert(sizeof label_fields / sizeof label_fields[0] == LABEL_FIELDS + 1,
                "a recent string for each label field");
@@ -1684,19 +1695,53 @@ static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx
 	}
 }
 
+/* Add the batch of samples the fast path read: their stacks' hash slots
+ * were fetched as they were read, their stored locations are fetched
+ * now, then they are looked up, so that the cache misses of a batch
+ * overlap (as formats/pprof.c does). */
+static int add_batch(importer *im)
+{
+	const uint32_t *locs = im->st.u32s.items;
+	const int64_t *values = im->st.values.items;
+	const pk_label *labels = im->st.labels.items;
+	size_t types = pk_profile_sample_type_count(im->p);
+	for (size_t i = 0; i < im->batch_count; i++)
+		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
+	for (size_t i = 0; i < im->batch_count; i++) {
+		const pending_sample *s = &im->batch[i];
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, s->depth ? locs + s->locs : NULL, s->depth,
+		                             s->hash, &stack) < 0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 s->label_count ? labels + s->labels : NULL,
+		                                 s->label_count) < 0)
+			return out_of_memory(im);
+	}
+	im->batch_count = im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	return 0;
+}
+
 static int fast_sample(importer *im, size_t *pos)
 {
+	pending_sample *s = &im->batch[im->batch_count];
+	s->locs = im->st.u32s.count;
+	s->labels = im->st.labels.count;
+	size_t values = im->st.values.count, types = pk_profile_sample_type_count(im->p);
 	im->scratch.count = 0;
-	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
 	im->label_recs.count = 0;
 	unsigned seen;
 	int rc = fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member,
 	                     &im->label_recs);
-	if (rc != 0)
+	if (rc == 0 && (types == 0 || im->st.values.count - values != types))
+		rc = MISS;
+	if (rc != 0) {
+		im->st.u32s.count = s->locs;
+		im->st.values.count = values;
+		/* The jansson path adds this one: the ones before go first. */
+		if (rc == MISS)
+			PK_FORWARD(add_batch(im));
 		return rc;
-	size_t types = pk_profile_sample_type_count(im->p);
-	if (types == 0 || im->st.values.count != types)
-		return MISS;
+	}
 	if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), im->label_recs.count) < 0)
 		return out_of_memory(im);
 	for (size_t i = 0; i < im->label_recs.count; i++) {
@@ -1706,11 +1751,11 @@ static int fast_sample(importer *im, size_t *pos)
 		    intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen, recent));
 		PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = rec->label;
 	}
-	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
-	                          im->st.values.count, im->st.labels.items,
-	                          im->st.labels.count) < 0)
-		return out_of_memory(im);
-	return 0;
+	s->depth = im->st.u32s.count - s->locs;
+	s->label_count = im->st.labels.count - s->labels;
+	s->hash = pk__stack_hash((const uint32_t *)im->st.u32s.items + s->locs, s->depth);
+	pk__profile_prefetch_stack(im->p, s->hash, false);
+	return ++im->batch_count == SAMPLE_BATCH ? add_batch(im) : 0;
 }
 
 /* The marker and the version, checked before anything else. */
@@ -1851,6 +1896,8 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids = 0;
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
+	if (rc == 0)
+		rc = add_batch(&im);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)
 		rc = MISS;
 	pk__import_state_free(&im.st);
