@@ -1760,6 +1760,8 @@ static int add_batch(importer *im)
 
 static int fast_sample(importer *im, size_t *pos)
 {
+	if (im->batch_count == 0) /* the jansson path leaves its sample there */
+		im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
 	pending_sample *s = &im->batch[im->batch_count];
 	s->locs = im->st.u32s.count;
 	s->labels = im->st.labels.count;
