@@ -178,6 +178,15 @@ typedef struct recent_str {
 	unsigned char bytes[RECENT_MAX];
 } recent_str;
 
+/* A sample the fast path read, waiting in a batch to be added: its
+ * locations, values and labels are in the import state's scratch arrays
+ * after those of the samples before it. */
+#define SAMPLE_BATCH 16
+typedef struct pending_sample {
+	size_t locs, depth, labels, label_count;
+	uint32_t hash;
+} pending_sample;
+
 typedef struct importer {
 	const unsigned char *data;
 	size_t size;
@@ -205,6 +214,8 @@ typedef struct importer {
 	size_t plain_ids;
 	/* each label string field's last string, by the label's position */
 	recent_str recent[RECENT_LABELS][LABEL_FIELDS];
+	pending_sample batch[SAMPLE_BATCH];
+	size_t batch_count;
 } importer;
 _Static_assert(sizeof label_fields / sizeof label_fields[0] == LABEL_FIELDS + 1,
                "a recent string for each label field");
@@ -1610,6 +1621,39 @@ static inline bool quick_uint(const unsigned char *d, size_t size, size_t *pos, 
 	return true;
 }
 
+/* The common case of an array element that is a number, as writers put
+ * the ids and values of samples: 1 to 7 digits, no leading zero, then ','
+ * (returns 1) or ']' (returns 0), *pos then past it. -1, with nothing
+ * read, for anything else. All from one 8-byte word, checked at once. */
+static inline int quick_element(const unsigned char *d, size_t size, size_t *pos, uint64_t *out)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t i = *pos;
+	if (size - i < 8)
+		return -1;
+	const uint64_t ones = 0x0101010101010101u, threes = 0x30 * ones;
+	uint64_t w;
+	memcpy(&w, d + i, 8);
+	/* as in quick_uint */
+	uint64_t bad = ((w & 0xf0 * ones) ^ threes) | (((w + 6 * ones) & 0xf0 * ones) ^ threes);
+	if ((bad & 0xff) != 0 || bad == 0)
+		return -1; /* no digit first, or 8 of them */
+	size_t n = (size_t)__builtin_ctzll(bad) / 8;
+	unsigned end = (unsigned)(w >> 8 * n) & 0xff;
+	if ((end != ',' && end != ']') || (n > 1 && (w & 0xff) == '0'))
+		return -1;
+	uint64_t v = (w - threes) << (64 - 8 * n);
+	v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffu;
+	v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffu;
+	*out = (v * 10000 + (v >> 32)) & 0xffffffffu;
+	*pos = i + n + 1;
+	return end == ',';
+#else
+	(void)d, (void)size, (void)pos, (void)out;
+	return -1;
+#endif
+}
+
 /* After an element of an array: 1 at a comma (*pos then past it and any
  * white space), 0 at the closing bracket (*pos past it), 2 otherwise. */
 static inline int next_element(const unsigned char *d, size_t size, size_t *pos)
@@ -1646,7 +1690,10 @@ static int fast_sample_numbers(importer *im, size_t *pos, bool locations)
 	for (;;) {
 		uint64_t u;
 		int64_t value;
-		if (quick_uint(d, size, &i, &u)) {
+		int more = quick_element(d, size, &i, &u);
+		if (more >= 0) {
+			value = (int64_t)u;
+		} else if (quick_uint(d, size, &i, &u)) {
 			value = (int64_t)u;
 		} else {
 			int rc = locations ? fast_u64(im, &i, &u) : fast_i64(im, &i, &value);
@@ -1665,7 +1712,8 @@ static int fast_sample_numbers(importer *im, size_t *pos, bool locations)
 		} else {
 			((int64_t *)v->items)[v->count++] = value;
 		}
-		int more = next_element(d, size, &i);
+		if (more < 0)
+			more = next_element(d, size, &i);
 		if (more == 0) {
 			*pos = i;
 			return 0;
@@ -1684,19 +1732,55 @@ static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx
 	}
 }
 
+/* Add the batch of samples the fast path read: their stacks' hash slots
+ * were fetched as they were read, their stored locations are fetched
+ * now, then they are looked up, so that the cache misses of a batch
+ * overlap (as formats/pprof.c does). */
+static int add_batch(importer *im)
+{
+	const uint32_t *locs = im->st.u32s.items;
+	const int64_t *values = im->st.values.items;
+	const pk_label *labels = im->st.labels.items;
+	size_t types = pk_profile_sample_type_count(im->p);
+	for (size_t i = 0; i < im->batch_count; i++)
+		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
+	for (size_t i = 0; i < im->batch_count; i++) {
+		const pending_sample *s = &im->batch[i];
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, s->depth ? locs + s->locs : NULL, s->depth,
+		                             s->hash, &stack) < 0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 s->label_count ? labels + s->labels : NULL,
+		                                 s->label_count) < 0)
+			return out_of_memory(im);
+	}
+	im->batch_count = im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	return 0;
+}
+
 static int fast_sample(importer *im, size_t *pos)
 {
+	if (im->batch_count == 0) /* the jansson path leaves its sample there */
+		im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
+	pending_sample *s = &im->batch[im->batch_count];
+	s->locs = im->st.u32s.count;
+	s->labels = im->st.labels.count;
+	size_t values = im->st.values.count, types = pk_profile_sample_type_count(im->p);
 	im->scratch.count = 0;
-	im->st.u32s.count = im->st.values.count = im->st.labels.count = 0;
 	im->label_recs.count = 0;
 	unsigned seen;
 	int rc = fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member,
 	                     &im->label_recs);
-	if (rc != 0)
+	if (rc == 0 && (types == 0 || im->st.values.count - values != types))
+		rc = MISS;
+	if (rc != 0) {
+		im->st.u32s.count = s->locs;
+		im->st.values.count = values;
+		/* The jansson path adds this one: the ones before go first. */
+		if (rc == MISS)
+			PK_FORWARD(add_batch(im));
 		return rc;
-	size_t types = pk_profile_sample_type_count(im->p);
-	if (types == 0 || im->st.values.count != types)
-		return MISS;
+	}
 	if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), im->label_recs.count) < 0)
 		return out_of_memory(im);
 	for (size_t i = 0; i < im->label_recs.count; i++) {
@@ -1706,11 +1790,11 @@ static int fast_sample(importer *im, size_t *pos)
 		    intern_fields(im, label_fields, &rec->label, rec->strs, rec->seen, recent));
 		PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = rec->label;
 	}
-	if (pk_profile_add_sample(im->p, im->st.u32s.items, im->st.u32s.count, im->st.values.items,
-	                          im->st.values.count, im->st.labels.items,
-	                          im->st.labels.count) < 0)
-		return out_of_memory(im);
-	return 0;
+	s->depth = im->st.u32s.count - s->locs;
+	s->label_count = im->st.labels.count - s->labels;
+	s->hash = pk__stack_hash((const uint32_t *)im->st.u32s.items + s->locs, s->depth);
+	pk__profile_prefetch_stack(im->p, s->hash, false);
+	return ++im->batch_count == SAMPLE_BATCH ? add_batch(im) : 0;
 }
 
 /* The marker and the version, checked before anything else. */
@@ -1851,6 +1935,8 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids = 0;
 	if (rc == 0)
 		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
+	if (rc == 0)
+		rc = add_batch(&im);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)
 		rc = MISS;
 	pk__import_state_free(&im.st);
@@ -1913,57 +1999,98 @@ static int json_sniff(const unsigned char *data, size_t size)
 
 /* --------------------------------------------------------------- exporter */
 
-/* The exporter formats into one block of memory and hands the sink whole
+/* The exporter formats into blocks of memory and hands the sink whole
  * blocks: a call per value (jansson's dump callback, fprintf) cost more
- * than the formatting itself. The bytes are exactly jansson's compact
- * form, which the files written so far have. */
-#define OUT_BLOCK ((size_t)1 << 18)
+ * than the formatting itself. A sink with a buffer of its own (a file's,
+ * gzip's) is written into directly, which saves a copy of every byte and
+ * a block of memory; else the writer's own block is. The bytes are exactly
+ * jansson's compact form, which the files written so far have. */
+#define OUT_OWN ((size_t)1 << 16)
 #define OUT_SLACK 64 /* room always left for one number or a short token */
 
 typedef struct writer {
 	const pk_profile *p;
 	pk__sink *sink;
 	pk_error *err;
-	int rc; /* the sink's first failure */
-	unsigned char *buf;
-	size_t len; /* below OUT_BLOCK after every put */
-	/* Location ids by index for the samples' stacks, or NULL when every id
-	 * is its index + 1 (as pprof writers number them): reading them from
-	 * the locations themselves missed the cache at every frame. */
-	uint64_t *location_ids;
+	int rc;             /* the sink's first failure */
+	unsigned char *own; /* OUT_OWN + OUT_SLACK bytes */
+	unsigned char *buf; /* the sink's buffer or own */
+	size_t len, limit;  /* len below limit after every put; limit +
+	                       OUT_SLACK bytes at buf */
+	/* Each location's id as the samples' stacks write it, by index: ","
+	 * and up to 7 digits as the bytes of a word, the first the lowest,
+	 * zeros after; 0 for a longer id. Formatting each frame of millions of
+	 * stacks cost more than the rest of the samples, and reading the ids
+	 * from the locations themselves missed the cache at every frame. */
+	uint64_t *id_text;
 	size_t location_count;
 } writer;
 
-static void flush(writer *w)
+/* Where the next bytes go: the rest of the sink's buffer when it has room
+ * for more than a few tokens, else the own block. */
+static void aim(writer *w)
 {
-	if (w->rc == 0 && w->len > 0)
+	pk__sink *s = w->sink;
+	if (w->rc == 0 && s->buf != NULL && s->cap - s->len >= OUT_OWN / 4) {
+		w->buf = s->buf;
+		w->len = s->len;
+		w->limit = s->cap - OUT_SLACK;
+	} else {
+		w->buf = w->own;
+		w->len = 0;
+		w->limit = OUT_OWN;
+	}
+}
+
+/* Leave the bytes written with the sink, as pk__sink_write does. */
+static void settle(writer *w)
+{
+	if (w->buf == w->sink->buf)
+		w->sink->len = w->len;
+	else if (w->rc == 0 && w->len > 0)
 		w->rc = pk__sink_write(w->sink, w->buf, w->len);
 	w->len = 0;
 }
 
+/* Out of line, so that the puts stay small enough to inline. */
+static __attribute__((noinline)) void flush(writer *w)
+{
+	bool direct = w->buf == w->sink->buf;
+	settle(w);
+	if (direct && w->rc == 0)
+		w->rc = pk__sink_flush(w->sink);
+	aim(w);
+}
+
 /* After writing up to OUT_SLACK bytes at w->buf + w->len. */
-static void advance(writer *w, size_t n)
+static inline void advance(writer *w, size_t n)
 {
 	w->len += n;
-	if (w->len >= OUT_BLOCK)
+	if (w->len >= w->limit)
 		flush(w);
 }
 
-static void put_bytes(writer *w, const void *data, size_t n)
+static __attribute__((noinline)) void put_large(writer *w, const void *data, size_t n)
 {
-	if (n < OUT_BLOCK - w->len) {
+	flush(w);
+	if (n < w->limit - w->len) {
 		memcpy(w->buf + w->len, data, n);
 		w->len += n;
 		return;
 	}
-	flush(w);
-	if (n >= OUT_BLOCK / 2) {
-		if (w->rc == 0)
-			w->rc = pk__sink_write(w->sink, data, n);
-	} else {
-		memcpy(w->buf, data, n);
-		w->len = n;
+	if (w->rc == 0)
+		w->rc = pk__sink_write(w->sink, data, n);
+	aim(w);
+}
+
+static inline void put_bytes(writer *w, const void *data, size_t n)
+{
+	if (n >= w->limit - w->len) {
+		put_large(w, data, n);
+		return;
 	}
+	memcpy(w->buf + w->len, data, n);
+	w->len += n;
 }
 
 static void put_text(writer *w, const char *s)
@@ -2269,28 +2396,54 @@ static void label_json(writer *w, const pk_label *l)
 	put_char(w, '}');
 }
 
-static uint64_t location_id(const writer *w, uint32_t index)
+/* Fill w->id_text. */
+static int format_location_ids(writer *w)
 {
-	if (index >= w->location_count)
-		return 0;
-	return w->location_ids != NULL ? w->location_ids[index] : (uint64_t)index + 1;
+	size_t count = pk_profile_location_count(w->p);
+	w->location_count = count;
+	w->id_text = pk__malloc(pk__mul(count, sizeof *w->id_text));
+	if (w->id_text == NULL && count > 0)
+		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		uint64_t id = pk_profile_location(w->p, i)->id, word = 0;
+		unsigned char text[24] = ",";
+		if (id < 10000000) {
+			size_t n = 1 + format_u64(text + 1, id);
+			while (n-- > 0)
+				word = word << 8 | text[n];
+		}
+		w->id_text[i] = word;
+	}
+	return 0;
 }
 
-/* Fill w->location_ids unless the ids are 1, 2, 3... */
-static int index_location_ids(writer *w)
+/* A stack's location ids, comma-separated. */
+static void put_stack(writer *w, const uint32_t *locations, size_t depth)
 {
-	size_t count = pk_profile_location_count(w->p), i = 0;
-	w->location_count = count;
-	while (i < count && pk_profile_location(w->p, i)->id == i + 1)
-		i++;
-	if (i == count)
-		return 0;
-	w->location_ids = pk__malloc(pk__mul(count, sizeof *w->location_ids));
-	if (w->location_ids == NULL)
-		return pk__error_set(w->err, PK_ENOMEM, "out of memory");
-	for (i = 0; i < count; i++)
-		w->location_ids[i] = pk_profile_location(w->p, i)->id;
-	return 0;
+	for (size_t j = 0; j < depth; j++) {
+		uint32_t index = locations[j];
+		uint64_t word = index < w->location_count ? w->id_text[index] : 0;
+		if (word == 0) {
+			if (j > 0)
+				put_char(w, ',');
+			put_id(w, index < w->location_count ? pk_profile_location(w->p, index)->id
+			                                    : 0);
+			continue;
+		}
+		size_t n = (size_t)(71 - __builtin_clzll(word)) / 8;
+		if (j == 0) {
+			word >>= 8; /* no comma before the first */
+			n--;
+		}
+		unsigned char *to = w->buf + w->len;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		memcpy(to, &word, 8);
+#else
+		for (size_t k = 0; k < n; k++)
+			to[k] = (unsigned char)(word >> 8 * k);
+#endif
+		advance(w, n);
+	}
 }
 
 static void sample_json(writer *w, size_t i)
@@ -2303,11 +2456,7 @@ static void sample_json(writer *w, size_t i)
 		return;
 	}
 	put_bytes(w, "{\"locations\":[", 14);
-	for (size_t j = 0; j < s.depth; j++) {
-		if (j > 0)
-			put_char(w, ',');
-		put_id(w, location_id(w, s.locations[j]));
-	}
+	put_stack(w, s.locations, s.depth);
 	put_bytes(w, "],\"values\":[", 12);
 	for (size_t j = 0; j < s.value_count; j++) {
 		if (j > 0)
@@ -2365,13 +2514,14 @@ static int json_export(const pk_profile *p, const pk_write_options *opts, pk__si
                        pk_error *err)
 {
 	(void)opts; /* nothing in them applies to this format */
-	writer w = {p, sink, err, 0, pk__malloc(OUT_BLOCK + OUT_SLACK), 0, NULL, 0};
-	if (w.buf == NULL)
+	writer w = {p, sink, err, 0, pk__malloc(OUT_OWN + OUT_SLACK), NULL, 0, 0, NULL, 0};
+	if (w.own == NULL)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
-	if (index_location_ids(&w) < 0) {
-		pk__free(w.buf);
+	if (format_location_ids(&w) < 0) {
+		pk__free(w.own);
 		return PK_ENOMEM;
 	}
+	aim(&w);
 	pk_value_type pt = pk_profile_period_type(p);
 	put_top_key(&w, K_FORMAT);
 	put_text(&w, "\"" JSON_MARKER "\"");
@@ -2393,9 +2543,9 @@ static int json_export(const pk_profile *p, const pk_write_options *opts, pk__si
 	put_array(&w, K_SAMPLES, pk_profile_sample_count(p), sample_json);
 	put_array(&w, K_STRING_TABLE, pk_profile_string_count(p), table_string_json);
 	put_bytes(&w, "\n}\n", 3);
-	flush(&w);
-	pk__free(w.buf);
-	pk__free(w.location_ids);
+	settle(&w);
+	pk__free(w.own);
+	pk__free(w.id_text);
 	return w.rc;
 }
 

@@ -6,6 +6,7 @@
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -656,6 +657,19 @@ static const bad_case bad_cases[] = {
      "invalid JSON: too big negative integer"},
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"locations\": [\"0x0\"]}]}", 3, 13,
      "samples[0].locations[0] refers to location id 0, which no location has"},
+    /* a sample's numbers: what the one-word reader leaves to the others */
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [01,2,3,4,5]}]}", 6, 25,
+     "invalid JSON: invalid token near '0'"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1.5], \"locations\": [1]}]}", 6, 13,
+     "samples[0].values[0] must be an integer"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1e3,1,1], \"values\": [1]}]}", 6,
+     13, "samples[0].locations[1] must be a non-negative integer"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1,12345678,1], \"values\": [1]}]}",
+     6, 13, "samples[0].locations[2] refers to location id 12345678, which no location has"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1,1,1,1,1,1,1,1,1,1,1", 6, 0,
+     "invalid JSON"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1,1,1,1,1,1,1]", 6, 0,
+     "invalid JSON"},
     /* the input ends where the samples' value should be (the string
      * table's guess from the end must not look past it: found by fuzz_json) */
     {"{\"samples\":\t", 1, 13, "expected a JSON value, found the end of the input"},
@@ -830,6 +844,136 @@ static void test_mapped_file(void **state)
 	pk_profile_free(p);
 }
 
+/* Many samples in a row, which the fast path adds in batches: one it
+ * leaves to jansson (a key with an escape) anywhere in a batch keeps its
+ * place; the numbers come in every form the readers take. */
+static void test_sample_batches(void **state)
+{
+	(void)state;
+	char *text = malloc(65536);
+	assert_non_null(text);
+	size_t len = (size_t)snprintf(text, 65536, "%s", HEAD TYPES ",\n" OBJECTS "\"samples\": [");
+	const char *forms[] = {"[1]",       "[ 1 ]",     "[1 ,1]",
+	                       "[\"1\",1]", "[\"0x1\"]", "[1,1,1,1,1,1,1,1,1]"};
+	for (int i = 0; i < 100; i++) {
+		const char *values = i % 17 == 5 ? "v\\u0061lues" : "values";
+		len += (size_t)snprintf(text + len, 65536 - len,
+		                        "%s{\"locations\": %s, \"%s\": [%d%s]}", i ? ",\n" : "",
+		                        forms[i % 6], values, i % 3 == 0 ? -i : i * 1000003,
+		                        i % 7 == 0 ? " " : "");
+		assert_true(len < 65536);
+	}
+	snprintf(text + len, 65536 - len, "]}");
+	pk_profile *p = NULL;
+	pk_error err;
+	if (read_json_text(text, &p, &err) != 0)
+		fail_msg("%s at %ld:%ld", err.message, err.line, err.column);
+	assert_int_equal(pk_profile_sample_count(p), 100);
+	const size_t depths[] = {1, 1, 2, 2, 1, 9};
+	for (int i = 0; i < 100; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, (size_t)i, &s), 0);
+		assert_int_equal(s.values[0], i % 3 == 0 ? -i : i * 1000003);
+		assert_int_equal(s.depth, depths[i % 6]);
+		for (size_t j = 0; j < s.depth; j++)
+			assert_int_equal(s.locations[j], 0);
+	}
+	pk_profile_free(p);
+	free(text);
+}
+
+/* Stacks are written with each location's id formatted once: ids of every
+ * length, the first of a stack and the others, and ids beyond int64. */
+static void test_writer_stack_ids(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	pk_value_type vt = {0, 0};
+	assert_int_equal(pk_profile_add_sample_type(p, vt), 0);
+	const uint64_t ids[] = {7, 9999999, 10000000, 123456789012, 0x8000000000000000u, 1};
+	size_t n = sizeof ids / sizeof ids[0];
+	uint32_t index[sizeof ids / sizeof ids[0]];
+	for (size_t i = 0; i < n; i++) {
+		pk_location loc = {ids[i], PK_NONE, 0, false};
+		assert_int_equal(pk_profile_add_location(p, &loc, NULL, 0, &index[i]), 0);
+	}
+	int64_t v = 1;
+	uint32_t stack[] = {index[2], index[0], index[1], index[4], index[3], index[5]};
+	assert_int_equal(pk_profile_add_sample(p, stack, 6, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, stack + 1, 5, &v, 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(p, stack + 3, 3, &v, 1, NULL, 0), 0);
+	size_t size;
+	char *json = to_json(p, &size);
+	assert_non_null(strstr(json, "{\"locations\":[10000000,7,9999999,\"9223372036854775808\","
+	                             "123456789012,1],\"values\":[1]}"));
+	assert_non_null(strstr(json, "{\"locations\":[7,9999999,\"9223372036854775808\","
+	                             "123456789012,1],\"values\":[1]}"));
+	assert_non_null(strstr(json, "{\"locations\":[\"9223372036854775808\",123456789012,1],"));
+	pk_profile *q = json_round_trip(p);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+	free(json);
+	pk_profile_free(p);
+}
+
+/* A file's sink is written into directly, block after block, and a string
+ * longer than a block goes straight on: the bytes are those written to
+ * memory, plain or gzipped. */
+static void test_written_to_file(void **state)
+{
+	(void)state;
+	pk_profile *p = make_rich_profile();
+	size_t long_len = (size_t)600 << 10;
+	char *long_name = malloc(long_len);
+	assert_non_null(long_name);
+	memset(long_name, 'x', long_len);
+	pk_function f = {0};
+	f.id = 424242;
+	assert_int_equal(pk_profile_intern(p, long_name, long_len, &f.name), 0);
+	uint32_t index;
+	assert_int_equal(pk_profile_add_function(p, &f, &index), 0);
+	for (int i = 0; i < 50000; i++) {
+		int64_t v[2] = {i, -i};
+		assert_int_equal(pk_profile_add_sample(p, NULL, 0, v, 2, NULL, 0), 0);
+	}
+	size_t size;
+	char *json = to_json(p, &size);
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/pk_test_json_out.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	for (int gz = 0; gz < 2; gz++) {
+		pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+		wo.format = json_format();
+		wo.compress = gz ? PK_COMPRESS_GZIP : PK_COMPRESS_NONE;
+		pk_error err = PK_ERROR_INIT;
+		if (pk_profile_write_path(p, path, &wo, &err) != 0)
+			fail_msg("%s", err.message);
+		pk_profile *q = NULL;
+		if (pk_profile_read_path(path, NULL, &q, NULL, &err) != 0)
+			fail_msg("%s", err.message);
+		assert_profiles_identical(p, q);
+		pk_profile_free(q);
+		if (!gz) {
+			FILE *in = fopen(path, "rb");
+			assert_non_null(in);
+			char *back = malloc(size + 1);
+			assert_non_null(back);
+			assert_int_equal(fread(back, 1, size + 1, in), size);
+			fclose(in);
+			assert_memory_equal(back, json, size);
+			free(back);
+		}
+	}
+	remove(path);
+	free(json);
+	free(long_name);
+	pk_profile_free(p);
+}
+
 /* ------------------------------------------------------ allocation failure */
 
 /* Failing each of our allocations in turn gives PK_ENOMEM and no leak
@@ -897,6 +1041,9 @@ int main(void)
 	    cmocka_unit_test(test_error_position_in_big_document),
 	    cmocka_unit_test(test_string_table_at_the_end),
 	    cmocka_unit_test(test_mapped_file),
+	    cmocka_unit_test(test_sample_batches),
+	    cmocka_unit_test(test_writer_stack_ids),
+	    cmocka_unit_test(test_written_to_file),
 	    cmocka_unit_test(test_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
