@@ -767,9 +767,17 @@ static int begin_strings(merger *m, const pk_profile *p)
 /* Make ready for samples of p. */
 static int begin_source(merger *m, const pk_profile *p)
 {
-	size_t nm = pk_profile_mapping_count(p);
-	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
-	                       0xff));
+	size_t nm = pk_profile_mapping_count(p), nl = pk_profile_location_count(p);
+	/* q starts with room for the objects of the first source, all of
+	 * which but duplicates it takes: grown by doubling, they were copied
+	 * and fresh pages touched at each step. Lines: one per location. */
+	if (m->added == 0) {
+		PK_FORWARD(
+		    pk__profile_reserve_objects(m->q, nm, pk_profile_function_count(p), nl, nl));
+		PK_FORWARD(pk__vec_reserve_exact(&m->stack_sample, sizeof(uint32_t),
+		                                 pk_profile_stack_count(p)));
+	}
+	PK_FORWARD(fresh_table((void **)&m->loc_of, nl, sizeof *m->loc_of, 0xff));
 	PK_FORWARD(
 	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));
