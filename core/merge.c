@@ -490,10 +490,14 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	size_t n = m->sample_stacks.count;
 	if (n >= PK_NONE - 1)
 		return PK_ENOMEM;
-	/* all reserved first, so that a failure adds no part of a sample */
-	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
-	PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
-	PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
+	/* all reserved first, so that a failure adds no part of a sample;
+	 * asked only when one is full, as most new samples find room */
+	if (m->values.capacity - m->values.count < m->types || m->sample_sets.capacity == n ||
+	    m->sample_stacks.capacity == n) {
+		PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
+		PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
+		PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
+	}
 	PK_VEC_AT(m->sample_stacks, uint32_t, n) = stack;
 	PK_VEC_AT(m->sample_sets, uint32_t, n) = set;
 	m->sample_stacks.count = m->sample_sets.count = n + 1;
