@@ -385,12 +385,14 @@ static int merge_in_order(merge_batch *b, bool readers, const bool *negate, pk_m
 			rc = b->codes[i] < 0
 			         ? b->codes[i]
 			         : pk_merger_add(m, b->list[i], negate[b->order[i]], err);
-		pk_profile_free(b->list[i]);
-		b->list[i] = NULL;
+		/* the next read starts first: freeing a large profile takes
+		 * a few ms of unmapping (a diff's reads wait for it) */
 		pthread_mutex_lock(&b->lock);
 		b->merged = i + 1;
 		pthread_cond_broadcast(&b->cond);
 		pthread_mutex_unlock(&b->lock);
+		pk_profile_free(b->list[i]);
+		b->list[i] = NULL;
 	}
 	return rc;
 }

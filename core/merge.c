@@ -253,12 +253,15 @@ static int key_str(pk__vec *k, const pk_profile *p, pk_str s)
 	return key_add(k, pk_profile_string(p, s), len);
 }
 
-static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+/* One more word into a hash of words, for the tables keyed by content. */
+static uint64_t mix_word(uint64_t h, uint64_t word)
 {
-	if (m->map_of[i] != PK_NONE) {
-		*out = m->map_of[i];
-		return 0;
-	}
+	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
+}
+
+/* map_mapping for a mapping not met yet in this source. */
+static int find_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+{
 	const pk_mapping *src = pk_profile_mapping(p, i);
 	pk__vec *k = &m->key;
 	k->count = 0;
@@ -291,6 +294,13 @@ static int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out
 	return 0;
 }
 
+/* Inline: every new location asks, and all but a few mappings are met. */
+static inline int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+{
+	*out = m->map_of[i];
+	return *out != PK_NONE ? 0 : find_mapping(m, p, i, out);
+}
+
 static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->fn_of[i] != PK_NONE) {
@@ -311,9 +321,10 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		m->fn_of[i] = *out;
 		return 0;
 	}
-	uint64_t key[3] = {(uint64_t)c.start_line, (uint64_t)c.name << 32 | c.system_name,
-	                   c.filename};
-	uint32_t h = (uint32_t)pk__hash_bytes(key, sizeof key);
+	uint64_t mixed = mix_word(
+	    mix_word(mix_word(0, (uint64_t)c.start_line), (uint64_t)c.name << 32 | c.system_name),
+	    c.filename);
+	uint32_t h = (uint32_t)(mixed ^ mixed >> 32);
 	PK_FORWARD(pk__item_table_room(&m->fns));
 	size_t mask = m->fns.count - 1;
 	size_t at = h & mask;
@@ -352,12 +363,6 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 	return true;
 }
 
-/* One more word into a hash of words, for the tables keyed by content. */
-static uint64_t mix_word(uint64_t h, uint64_t word)
-{
-	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
-}
-
 static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	if (m->loc_of[i] != PK_NONE) {
@@ -374,7 +379,8 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	const pk_line *lines;
 	size_t n = pk_profile_location_lines(p, i, &lines);
 	m->scratch.count = 0;
-	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), n));
+	if (m->scratch.capacity < n)
+		PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), n));
 	pk_line *ours = m->scratch.items;
 	for (size_t l = 0; l < n; l++) {
 		ours[l] = lines[l];
@@ -484,10 +490,14 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	size_t n = m->sample_stacks.count;
 	if (n >= PK_NONE - 1)
 		return PK_ENOMEM;
-	/* all reserved first, so that a failure adds no part of a sample */
-	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
-	PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
-	PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
+	/* all reserved first, so that a failure adds no part of a sample;
+	 * asked only when one is full, as most new samples find room */
+	if (m->values.capacity - m->values.count < m->types || m->sample_sets.capacity == n ||
+	    m->sample_stacks.capacity == n) {
+		PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
+		PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
+		PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
+	}
 	PK_VEC_AT(m->sample_stacks, uint32_t, n) = stack;
 	PK_VEC_AT(m->sample_sets, uint32_t, n) = set;
 	m->sample_stacks.count = m->sample_sets.count = n + 1;
@@ -767,9 +777,17 @@ static int begin_strings(merger *m, const pk_profile *p)
 /* Make ready for samples of p. */
 static int begin_source(merger *m, const pk_profile *p)
 {
-	size_t nm = pk_profile_mapping_count(p);
-	PK_FORWARD(fresh_table((void **)&m->loc_of, pk_profile_location_count(p), sizeof *m->loc_of,
-	                       0xff));
+	size_t nm = pk_profile_mapping_count(p), nl = pk_profile_location_count(p);
+	/* q starts with room for the objects of the first source, all of
+	 * which but duplicates it takes: grown by doubling, they were copied
+	 * and fresh pages touched at each step. Lines: one per location. */
+	if (m->added == 0) {
+		PK_FORWARD(
+		    pk__profile_reserve_objects(m->q, nm, pk_profile_function_count(p), nl, nl));
+		PK_FORWARD(pk__vec_reserve_exact(&m->stack_sample, sizeof(uint32_t),
+		                                 pk_profile_stack_count(p)));
+	}
+	PK_FORWARD(fresh_table((void **)&m->loc_of, nl, sizeof *m->loc_of, 0xff));
 	PK_FORWARD(
 	    fresh_table((void **)&m->fn_of, pk_profile_function_count(p), sizeof *m->fn_of, 0xff));
 	PK_FORWARD(fresh_table((void **)&m->map_of, nm, sizeof *m->map_of, 0xff));

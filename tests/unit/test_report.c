@@ -349,6 +349,47 @@ static void test_merger(void **state)
 	pk_profile_free(c.p);
 }
 
+/* q starts with room for the first source's objects: duplicates there
+ * take one of ours, and a later source grows q past that room. */
+static void test_merge_room(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	pk_function f = *pk_profile_function(a.p, 0); /* "a" again */
+	f.id = 5;
+	uint32_t fi, dup, e;
+	assert_int_equal(pk_profile_add_function(a.p, &f, &fi), 0);
+	pk_location loc = {5, PK_NONE, 0x1000, 0}; /* as a.loc[0] */
+	pk_line line = {fi, 10, 0};
+	assert_int_equal(pk_profile_add_location(a.p, &loc, &line, 1, &dup), 0);
+	uint32_t s1[2] = {dup, a.loc[1]}, s2[1] = {a.loc[0]};
+	add(&a, s1, 2, 1, NULL, 0);
+	add(&a, s2, 1, 2, NULL, 0);
+	f.name = f.system_name = intern(b.p, "e");
+	f.filename = intern(b.p, "z.go");
+	assert_int_equal(pk_profile_add_function(b.p, &f, &fi), 0);
+	loc.address = 0x2000;
+	line.function = fi;
+	assert_int_equal(pk_profile_add_location(b.p, &loc, &line, 1, &e), 0);
+	uint32_t s3[3] = {e, b.loc[2], b.loc[3]};
+	add(&b, s3, 3, 4, NULL, 0);
+	const pk_profile *in[2] = {a.p, b.p};
+	pk_profile *m;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_validate(m, NULL), 0);
+	assert_int_equal(pk_profile_function_count(m), 5); /* a b e c d */
+	assert_int_equal(pk_profile_location_count(m), 5);
+	assert_int_equal(pk_profile_sample_count(m), 3);
+	assert_int_equal(total(m, 0), 7);
+	pk_sample s;
+	assert_int_equal(pk_profile_sample(m, 1, &s), 0);
+	assert_int_equal(s.depth, 1);
+	assert_int_equal(s.locations[0], 0); /* a.loc[0] is the duplicate's */
+	pk_profile_free(m);
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+}
+
 /* A stack interned from the pool's tail, a label set, and samples of them
  * that the profile takes as they are. */
 static void test_stack_sample(void **state)
@@ -932,6 +973,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
+	    cmocka_unit_test(test_merge_room),
 	    cmocka_unit_test(test_stack_sample),
 	    cmocka_unit_test(test_diff),
 	    cmocka_unit_test(test_diff_cancelled),
