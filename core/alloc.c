@@ -56,9 +56,31 @@ void *pk__malloc(size_t size)
 void *pk__calloc(size_t count, size_t size)
 {
 	size_t total = pk__mul(count, size);
+	/* The C library's calloc knows a fresh mapping is zeros already,
+	 * which then needs no pass of memset. */
+	if (pk_malloc_fn == malloc)
+		return total == SIZE_MAX ? NULL : huge_pages(calloc(total ? total : 1, 1), total);
 	void *p = pk__malloc(total);
 	if (p != NULL)
 		memset(p, 0, total == 0 ? 1 : total);
+	return p;
+}
+
+void *pk__calloc_table(size_t count, size_t size)
+{
+	void *p = pk__calloc(count, size);
+#ifdef MADV_POPULATE_WRITE
+	/* One call faults in all the pages for half what a fault per page
+	 * costs: a page of a table is read before it is written, which
+	 * would cost two faults (the zero page's, then its own). */
+	const uintptr_t page = 4096;
+	size_t total = count * size;
+	if (p != NULL && pk_malloc_fn == malloc && total >= 16 * page) {
+		uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+		uintptr_t end = ((uintptr_t)p + total) & ~(page - 1);
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+	}
+#endif
 	return p;
 }
 
@@ -141,7 +163,7 @@ static int vec_grow(pk__vec *v, size_t elem, size_t more, bool exact)
 	return 0;
 }
 
-int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+int pk__vec_grow(pk__vec *v, size_t elem, size_t more)
 {
 	return vec_grow(v, elem, more, false);
 }

@@ -14,6 +14,8 @@
 
 void *pk__malloc(size_t size);
 void *pk__calloc(size_t count, size_t size);
+/* The same for a hash table, whose every page is read and written. */
+void *pk__calloc_table(size_t count, size_t size);
 /* realloc through our allocator, which has no realloc of its own. */
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
 void pk__free(void *ptr);
@@ -38,8 +40,13 @@ typedef struct pk__vec {
 	size_t capacity;
 } pk__vec;
 
-/* Make room for `more` elements; returns 0 or PK_ENOMEM. */
-int pk__vec_reserve(pk__vec *v, size_t elem, size_t more);
+/* Make room for `more` elements; returns 0 or PK_ENOMEM. Inline: most
+ * calls find room already, a few times per sample of an import. */
+int pk__vec_grow(pk__vec *v, size_t elem, size_t more);
+static inline int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+{
+	return more <= v->capacity - v->count ? 0 : pk__vec_grow(v, elem, more);
+}
 /* The same for a count known up front: room for exactly that many more
  * (growing later doubles from there). */
 int pk__vec_reserve_exact(pk__vec *v, size_t elem, size_t more);

@@ -539,14 +539,18 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
 	const uint32_t *first = out;
+	/* Ids 1..limit are id - base: all of them while ids stay raw, which
+	 * then need no look-up. */
+	uint64_t limit = im->ids_raw ? PK_NONE - 1 : direct;
+	uint32_t base = im->ids_raw ? 0 : 1;
 	do {
 		size_t at = pos;
 		uint64_t id = g->varint;
 		if (g->wire != WIRE_VARINT)
 			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
-		uint32_t index = id - 1 < direct ? (uint32_t)(id - 1) : pk__idmap_get(ids, id);
-		if (im->ids_raw)
-			index = id - 1 < PK_NONE - 1 ? (uint32_t)id : PK_NONE;
+		uint32_t index = id - 1 < limit ? (uint32_t)(id - base)
+		                 : im->ids_raw  ? PK_NONE
+		                                : pk__idmap_get(ids, id);
 		if (index == PK_NONE)
 			return pk__error_at(
 			    im->err, PK_EFORMAT, (long long)at,
@@ -921,6 +925,9 @@ static bool prescan(importer *im, pk__input *in)
 	usable = usable && im->counts[2] > 0;
 	im->err = err;
 	pk__import_state_free(&im->st);
+	/* The stacks' table hashed ids, which pk__profile_stacks_from_ids
+	 * makes indices: it goes now, not after the walks it would outlive. */
+	pk__profile_shrink(im->p);
 	return usable;
 }
 
