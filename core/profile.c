@@ -894,6 +894,16 @@ int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
 {
 	if (i >= p->samples.count)
 		return PK_ENOTFOUND;
+	/* Callers go through the samples in order, and a sample's stack is a
+	 * cache miss or two away: those of the samples ahead are fetched
+	 * now, so that the misses overlap. */
+	const uint32_t *stack_of = p->samples.items;
+	const uint64_t *starts = p->stacks.items;
+	if (i + 16 < p->samples.count)
+		PK_PREFETCH(&starts[stack_of[i + 16]]);
+	if (i + 8 < p->samples.count)
+		PK_PREFETCH((const uint32_t *)p->stack_locations.items + starts[stack_of[i + 8]] -
+		            1);
 	pk__profile_sample_shallow(p, i, out);
 	out->depth = pk_profile_stack(p, out->stack, &out->locations);
 	return 0;
