@@ -14,7 +14,8 @@
 
 void *pk__malloc(size_t size);
 void *pk__calloc(size_t count, size_t size);
-/* The same for a hash table, whose every page is read and written. */
+/* The same with every page touched at once: for a hash table, whose
+ * slots are read before they are written. */
 void *pk__calloc_table(size_t count, size_t size);
 /* realloc through our allocator, which has no realloc of its own. */
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
