@@ -53,32 +53,13 @@ void *pk__malloc(size_t size)
 	return pk_malloc_fn(size);
 }
 
-/* Zeroed by a memset, which touches every page at once. */
-static void *zeroed(size_t count, size_t size)
+void *pk__calloc(size_t count, size_t size)
 {
 	size_t total = pk__mul(count, size);
 	void *p = pk__malloc(total);
 	if (p != NULL)
 		memset(p, 0, total == 0 ? 1 : total);
 	return p;
-}
-
-void *pk__calloc(size_t count, size_t size)
-{
-	if (pk_malloc_fn != malloc)
-		return zeroed(count, size);
-	/* The C library's calloc knows a fresh mapping is zeros already:
-	 * its pages are touched only where written, some never. */
-	size_t total = pk__mul(count, size);
-	return total == SIZE_MAX ? NULL : huge_pages(calloc(total ? total : 1, 1), total);
-}
-
-void *pk__calloc_table(size_t count, size_t size)
-{
-	/* A page of a table is read before it is written: one that calloc
-	 * left to fault in would fault twice (the zero page's, then its
-	 * own). */
-	return zeroed(count, size);
 }
 
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size)

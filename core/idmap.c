@@ -6,7 +6,7 @@ int pk__idmap_init(pk__idmap *m, size_t dense_hint)
 {
 	*m = (pk__idmap){0};
 	if (dense_hint > 0) {
-		m->dense = pk__calloc_table(dense_hint, sizeof *m->dense);
+		m->dense = pk__calloc(dense_hint, sizeof *m->dense);
 		if (m->dense == NULL)
 			return PK_ENOMEM;
 		m->dense_count = dense_hint;
@@ -33,8 +33,8 @@ static size_t slot_of(uint64_t id, size_t count)
 static int grow(pk__idmap *m)
 {
 	size_t count = m->slot_count ? m->slot_count * 2 : 64;
-	uint64_t *keys = pk__calloc_table(count, sizeof *keys);
-	uint32_t *values = pk__calloc_table(count, sizeof *values);
+	uint64_t *keys = pk__calloc(count, sizeof *keys);
+	uint32_t *values = pk__calloc(count, sizeof *values);
 	if (keys == NULL || values == NULL) {
 		pk__free(keys);
 		pk__free(values);

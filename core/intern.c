@@ -72,7 +72,7 @@ int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, si
                    size_t stride, size_t hash_offset)
 {
 	size_t n = *slot_count ? *slot_count * 2 : 1024;
-	uint32_t *grown = pk__calloc_table(n, sizeof *grown);
+	uint32_t *grown = pk__calloc(n, sizeof *grown);
 	if (grown == NULL)
 		return PK_ENOMEM;
 	for (size_t i = 0; i < count; i++) {
@@ -100,7 +100,7 @@ void *pk__hashed_slots_grow(void *slots, size_t *slot_count, size_t first_count,
                             size_t index_offset, size_t hash_offset)
 {
 	size_t n = *slot_count ? *slot_count * 2 : first_count;
-	unsigned char *grown = pk__calloc_table(n, slot_size);
+	unsigned char *grown = pk__calloc(n, slot_size);
 	if (grown == NULL)
 		return NULL;
 	for (size_t i = 0; i < *slot_count; i++) {

@@ -14,9 +14,6 @@
 
 void *pk__malloc(size_t size);
 void *pk__calloc(size_t count, size_t size);
-/* The same with every page touched at once: for a hash table, whose
- * slots are read before they are written. */
-void *pk__calloc_table(size_t count, size_t size);
 /* realloc through our allocator, which has no realloc of its own. */
 void *pk__realloc(void *ptr, size_t old_size, size_t new_size);
 void pk__free(void *ptr);

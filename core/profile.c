@@ -363,7 +363,7 @@ static int rebuild_stack_slots(pk_profile *p)
 	size_t n = 1024;
 	while (stack_slots_full(p->stacks.count, n))
 		n *= 2;
-	stack_slot *slots = pk__calloc_table(n, sizeof *slots);
+	stack_slot *slots = pk__calloc(n, sizeof *slots);
 	if (slots == NULL)
 		return PK_ENOMEM;
 	const uint32_t *pool = p->stack_locations.items;
@@ -575,7 +575,7 @@ static int label_room(pk_profile *p, size_t more)
 		n *= 2;
 	if (n == p->label_slot_count)
 		return 0;
-	label_slot *grown = pk__calloc_table(n, sizeof *grown);
+	label_slot *grown = pk__calloc(n, sizeof *grown);
 	if (grown == NULL)
 		return PK_ENOMEM;
 	for (size_t i = 0; i < p->label_slot_count; i++) {
