@@ -141,7 +141,7 @@ static int vec_grow(pk__vec *v, size_t elem, size_t more, bool exact)
 	return 0;
 }
 
-int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+int pk__vec_grow(pk__vec *v, size_t elem, size_t more)
 {
 	return vec_grow(v, elem, more, false);
 }

@@ -38,8 +38,13 @@ typedef struct pk__vec {
 	size_t capacity;
 } pk__vec;
 
-/* Make room for `more` elements; returns 0 or PK_ENOMEM. */
-int pk__vec_reserve(pk__vec *v, size_t elem, size_t more);
+/* Make room for `more` elements; returns 0 or PK_ENOMEM. Inline: most
+ * calls find room already, a few times per sample of an import. */
+int pk__vec_grow(pk__vec *v, size_t elem, size_t more);
+static inline int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
+{
+	return more <= v->capacity - v->count ? 0 : pk__vec_grow(v, elem, more);
+}
 /* The same for a count known up front: room for exactly that many more
  * (growing later doubles from there). */
 int pk__vec_reserve_exact(pk__vec *v, size_t elem, size_t more);

@@ -70,6 +70,15 @@ static inline int read_varint(pb_reader *r, uint64_t *out)
 	return read_varint_long(r, out);
 }
 
+/* The value of a varint's bytes (at most 8, the rest of w zero), read
+ * little-endian: their groups of 7 bits closed up in three steps. */
+static inline uint64_t varint_bits(uint64_t w)
+{
+	w = (w & 0x007f007f007f007fu) | (w & 0x7f007f007f007f00u) >> 1;
+	w = (w & 0x00003fff00003fffu) | (w & 0x3fff00003fff0000u) >> 2;
+	return (w & 0x000000000fffffffu) | (w & 0x0fffffff00000000u) >> 4;
+}
+
 /* The length of the varint at data[i] (i + 8 <= data's size), stored in
  * *out, or 0 if it runs past end or is longer than 8 bytes (read_varint_long
  * reads or reports those). The 8 bytes there say where it stops, and its
@@ -88,11 +97,32 @@ static inline size_t varint8(const unsigned char *data, size_t i, size_t end, ui
 	size_t n = (size_t)__builtin_ctzll(stop) / 8 + 1;
 	if (n > end - i)
 		return 0;
-	w &= stop ^ (stop - 1);
-	w = (w & 0x007f007f007f007fu) | (w & 0x7f007f007f007f00u) >> 1;
-	w = (w & 0x00003fff00003fffu) | (w & 0x3fff00003fff0000u) >> 2;
-	*out = (w & 0x000000000fffffffu) | (w & 0x0fffffff00000000u) >> 4;
+	*out = varint_bits(w & (stop ^ (stop - 1)));
 	return n;
+}
+
+/* The same for the two varints at data[i], when both end within its 8
+ * bytes and end: a packed run of small ids (a stack) then takes a load per
+ * two. Returns their bytes, or 0. */
+static inline size_t varint8_pair(const unsigned char *data, size_t i, size_t end, uint64_t *a,
+                                  uint64_t *b)
+{
+	uint64_t w;
+	memcpy(&w, data + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	uint64_t stop = ~w & 0x8080808080808080u;
+	uint64_t stop2 = stop & (stop - 1);
+	if (stop2 == 0)
+		return 0;
+	size_t n1 = (size_t)__builtin_ctzll(stop) / 8 + 1;
+	size_t n2 = (size_t)__builtin_ctzll(stop2) / 8 + 1;
+	if (n2 > end - i)
+		return 0;
+	*a = varint_bits(w & (stop ^ (stop - 1)));
+	*b = varint_bits((w & (stop2 ^ (stop2 - 1))) >> (8 * n1));
+	return n2;
 }
 
 /* The varint at r->data[*pos], within r->end: the loop of packed fields. */
@@ -221,8 +251,9 @@ static int read_repeated(pb_reader *r, const pb_field *f, const char *what,
  * hashed first, and their hash slots, then their stored locations, fetched
  * ahead of the look-ups, so that the cache misses of a batch (two per
  * sample with hundreds of thousands of stacks) overlap instead of coming
- * one after the other. */
-enum { SAMPLE_BATCH = 16 };
+ * one after the other. A sample's locations are fetched once FETCH_LEAD
+ * samples more are decoded, by when its slot has come. */
+enum { SAMPLE_BATCH = 32, FETCH_LEAD = 16 };
 
 typedef struct pending_sample {
 	size_t locs, depth;         /* in batch_locs */
@@ -539,14 +570,30 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
 	const uint32_t *first = out;
+	/* Ids 1..limit are id - base: all of them while ids stay raw, which
+	 * then need no look-up. */
+	uint64_t limit = im->ids_raw ? PK_NONE - 1 : direct;
+	uint32_t base = im->ids_raw ? 0 : 1;
+	size_t pair_end = r->size >= 8 ? r->size - 8 : 0;
 	do {
-		size_t at = pos;
-		uint64_t id = g->varint;
+		size_t at = pos, n;
+		uint64_t id = g->varint, id2;
+		/* Two ids at a time where both are on the fast path; any other
+		 * goes one at a time below, which says what is wrong. */
+		if (g->wire != WIRE_VARINT && r->size >= 8 && pos <= pair_end &&
+		    (n = varint8_pair(r->data, pos, end, &id, &id2)) != 0 && id - 1 < limit &&
+		    id2 - 1 < limit) {
+			*out++ = (uint32_t)(id - base);
+			*out++ = (uint32_t)(id2 - base);
+			pos += n;
+			continue;
+		}
+		id = g->varint;
 		if (g->wire != WIRE_VARINT)
 			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
-		uint32_t index = id - 1 < direct ? (uint32_t)(id - 1) : pk__idmap_get(ids, id);
-		if (im->ids_raw)
-			index = id - 1 < PK_NONE - 1 ? (uint32_t)id : PK_NONE;
+		uint32_t index = id - 1 < limit ? (uint32_t)(id - base)
+		                 : im->ids_raw  ? PK_NONE
+		                                : pk__idmap_get(ids, id);
 		if (index == PK_NONE)
 			return pk__error_at(
 			    im->err, PK_EFORMAT, (long long)at,
@@ -605,14 +652,16 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 }
 
 /* Add the batch's samples: all their hash slots were fetched as they were
- * decoded; their stored locations are fetched now, then looked up. */
+ * decoded, and the stored locations of all but the last FETCH_LEAD; theirs
+ * are fetched now, then all looked up. */
 static int add_samples(importer *im)
 {
 	const uint32_t *locs = im->batch_locs.items;
 	const int64_t *values = im->st.values.items;
 	const pk_label *labels = im->st.labels.items;
 	size_t types = pk_profile_sample_type_count(im->p);
-	for (size_t i = 0; i < im->batch_count; i++)
+	size_t fetched = im->batch_count > FETCH_LEAD ? im->batch_count - FETCH_LEAD : 0;
+	for (size_t i = fetched; i < im->batch_count; i++)
 		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
 	for (size_t i = 0; i < im->batch_count; i++) {
 		const pending_sample *s = &im->batch[i];
@@ -657,6 +706,9 @@ static int read_sample(importer *im, const pb_field *f)
 	s->label_count = im->st.labels.count - s->labels;
 	s->hash = pk__stack_hash((const uint32_t *)im->batch_locs.items + s->locs, s->depth);
 	pk__profile_prefetch_stack(im->p, s->hash, false);
+	if (im->batch_count >= FETCH_LEAD)
+		pk__profile_prefetch_stack(im->p, im->batch[im->batch_count - FETCH_LEAD].hash,
+		                           true);
 	return ++im->batch_count == SAMPLE_BATCH ? add_samples(im) : 0;
 }
 
@@ -921,6 +973,9 @@ static bool prescan(importer *im, pk__input *in)
 	usable = usable && im->counts[2] > 0;
 	im->err = err;
 	pk__import_state_free(&im->st);
+	/* The stacks' table hashed ids, which pk__profile_stacks_from_ids
+	 * makes indices: it goes now, not after the walks it would outlive. */
+	pk__profile_shrink(im->p);
 	return usable;
 }
 

@@ -919,6 +919,22 @@ static void test_error_missing_ids(void **state)
 	pb_strings(&b, small_strings, 6);
 	expect_error(&b, (long long)(at + inner + 2), "location id 200, which no location");
 
+	/* ... either of two ids read with one load: the offset of that one */
+	const uint64_t pairs[][4] = {{1, 200, 1, 1}, {300, 1, 1, 1}, {1, 1, 1, 0}, {1, 1, 0, 1}};
+	const size_t bad_at[] = {1, 0, 3, 2};
+	const char *bad_id[] = {"location id 200,", "location id 300,", "location id 0,",
+	                        "location id 0,"};
+	for (size_t i = 0; i < 4; i++) {
+		small_sample_type(&b);
+		small_function(&b, 1, 3);
+		small_location(&b, 1, 1, 7);
+		pb_int(&m, 2, 1);
+		inner = pb_packed(&m, 1, pairs[i], 4);
+		at = pb_msg(&b, 2, &m);
+		pb_strings(&b, small_strings, 6);
+		expect_error(&b, (long long)(at + inner + bad_at[i]), bad_id[i]);
+	}
+
 	/* location id 0 in a sample */
 	small_sample_type(&b);
 	inner = pb_uint(&m, 1, 0);
