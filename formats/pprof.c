@@ -79,6 +79,17 @@ static inline uint64_t varint_bits(uint64_t w)
 	return (w & 0x000000000fffffffu) | (w & 0x0fffffff00000000u) >> 4;
 }
 
+/* The 8 bytes at p as a little-endian word, the order varints are in. */
+static inline uint64_t load_le64(const unsigned char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
 /* The length of the varint at data[i] (i + 8 <= data's size), stored in
  * *out, or 0 if it runs past end or is longer than 8 bytes (read_varint_long
  * reads or reports those). The 8 bytes there say where it stops, and its
@@ -86,11 +97,7 @@ static inline uint64_t varint_bits(uint64_t w)
  * mixed at random, make a branch per byte mispredict. */
 static inline size_t varint8(const unsigned char *data, size_t i, size_t end, uint64_t *out)
 {
-	uint64_t w;
-	memcpy(&w, data + i, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
-#endif
+	uint64_t w = load_le64(data + i);
 	uint64_t stop = ~w & 0x8080808080808080u;
 	if (stop == 0)
 		return 0;
@@ -107,11 +114,7 @@ static inline size_t varint8(const unsigned char *data, size_t i, size_t end, ui
 static inline size_t varint8_pair(const unsigned char *data, size_t i, size_t end, uint64_t *a,
                                   uint64_t *b)
 {
-	uint64_t w;
-	memcpy(&w, data + i, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
-#endif
+	uint64_t w = load_le64(data + i);
 	uint64_t stop = ~w & 0x8080808080808080u;
 	uint64_t stop2 = stop & (stop - 1);
 	if (stop2 == 0)
