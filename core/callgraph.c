@@ -388,11 +388,7 @@ static int expand(builder *b, walk *w, size_t s)
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		/* a copy where there is room: this runs for each location of each stack, twice */
-		if (b->path.capacity - b->path.count < count)
-			PK_FORWARD(pk__vec_reserve(&b->path, sizeof(uint32_t), count));
-		memcpy((uint32_t *)b->path.items + b->path.count, nodes, count * sizeof *nodes);
-		b->path.count += count;
+		PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
 	}
 	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
 }

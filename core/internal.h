@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------- memory */
 
@@ -50,6 +51,17 @@ static inline int pk__vec_reserve(pk__vec *v, size_t elem, size_t more)
 int pk__vec_reserve_exact(pk__vec *v, size_t elem, size_t more);
 /* Append n elements copied from src (NULL: zeroed); *at gets their index. */
 int pk__vec_push(pk__vec *v, size_t elem, const void *src, size_t n, size_t *at);
+/* pk__vec_push of n elements from src, inline where there is room: for
+ * writers that append millions of pieces of a few bytes, which only need
+ * a copy. */
+static inline int pk__vec_append(pk__vec *v, size_t elem, const void *src, size_t n)
+{
+	if (n == 0 || n > v->capacity - v->count)
+		return pk__vec_push(v, elem, src, n, NULL);
+	memcpy((unsigned char *)v->items + v->count * elem, src, n * elem);
+	v->count += n;
+	return 0;
+}
 void pk__vec_free(pk__vec *v);
 #define PK_VEC_AT(v, type, i) (((type *)(v).items)[i])
 

@@ -379,8 +379,7 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 	const pk_line *lines;
 	size_t n = pk_profile_location_lines(p, i, &lines);
 	m->scratch.count = 0;
-	if (m->scratch.capacity < n)
-		PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), n));
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), n));
 	pk_line *ours = m->scratch.items;
 	for (size_t l = 0; l < n; l++) {
 		ours[l] = lines[l];
@@ -490,14 +489,10 @@ static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t
 	size_t n = m->sample_stacks.count;
 	if (n >= PK_NONE - 1)
 		return PK_ENOMEM;
-	/* all reserved first, so that a failure adds no part of a sample;
-	 * asked only when one is full, as most new samples find room */
-	if (m->values.capacity - m->values.count < m->types || m->sample_sets.capacity == n ||
-	    m->sample_stacks.capacity == n) {
-		PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
-		PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
-		PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
-	}
+	/* all reserved first, so that a failure adds no part of a sample */
+	PK_FORWARD(pk__vec_reserve(&m->values, sizeof(int64_t), m->types));
+	PK_FORWARD(pk__vec_reserve(&m->sample_sets, sizeof set, 1));
+	PK_FORWARD(pk__vec_reserve(&m->sample_stacks, sizeof stack, 1));
 	PK_VEC_AT(m->sample_stacks, uint32_t, n) = stack;
 	PK_VEC_AT(m->sample_sets, uint32_t, n) = set;
 	m->sample_stacks.count = m->sample_sets.count = n + 1;

@@ -1758,17 +1758,9 @@ static int cgw_flush(cgw_writer *w)
 	return rc;
 }
 
-/* Inline: the output is millions of pieces of a few bytes, which only
- * need a copy. */
 static inline int cgw_put(cgw_writer *w, const char *s, size_t len)
 {
-	if (len <= w->out.capacity - w->out.count) {
-		if (len > 0) /* s may be an empty vector's NULL */
-			memcpy((char *)w->out.items + w->out.count, s, len);
-		w->out.count += len;
-		return 0;
-	}
-	return pk__vec_push(&w->out, 1, s, len, NULL);
+	return pk__vec_append(&w->out, 1, s, len);
 }
 
 static inline int cgw_puts(cgw_writer *w, const char *s)
@@ -2245,8 +2237,6 @@ static int cgw_write(cgw_writer *w)
 	w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr);
 	if (w->fn_ids == NULL || w->entry_addr == NULL)
 		return PK_ENOMEM;
-	/* cgw_put's fast path needs a buffer: room for a chunk and then some */
-	PK_FORWARD(pk__vec_reserve(&w->out, 1, 2 * CGW_CHUNK));
 	for (size_t f = 0; f < g->function_count; f++) {
 		const pk__graph_function *fn = &g->functions[f];
 		uint64_t lowest = fn->node_count ? UINT64_MAX : 0;

@@ -1321,16 +1321,9 @@ static int flush(writer *w)
 	return rc;
 }
 
-/* Inline: most pieces are a few bytes that only need a copy. */
 static inline int put(writer *w, const char *s, size_t n)
 {
-	if (n <= w->out.capacity - w->out.count) {
-		if (n > 0) /* s may be an empty vector's NULL */
-			memcpy((char *)w->out.items + w->out.count, s, n);
-		w->out.count += n;
-	} else {
-		PK_FORWARD(pk__vec_push(&w->out, 1, s, n, NULL));
-	}
+	PK_FORWARD(pk__vec_append(&w->out, 1, s, n));
 	return w->out.count >= OUT_CHUNK ? flush(w) : 0;
 }
 
@@ -1768,10 +1761,7 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
                              pk_error *err)
 {
 	writer w = {.p = p, .o = opts, .sink = sink};
-	/* put's fast path needs a buffer: a chunk and the longest piece */
-	int rc = pk__vec_reserve(&w.out, 1, 2 * OUT_CHUNK);
-	if (rc == 0)
-		rc = write_file(&w, err);
+	int rc = write_file(&w, err);
 	pk__vec_free(&w.out);
 	pk__vec_free(&w.frame_info);
 	pk__free(w.frame_tab.slots);
