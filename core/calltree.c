@@ -569,11 +569,10 @@ static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
 	for (size_t i = 0; i < nr; i++)
 		order[i] = (uint32_t)i;
 	sort_keys(order, nr, 0, &k);
-	int rc = 0;
 	const unsigned char *last = NULL; /* the key of the last stack kept */
 	uint32_t last_len = 0;
 	*count = 0;
-	for (size_t i = 0; rc == 0 && i < nr; i++) {
+	for (size_t i = 0; i < nr; i++) {
 		rec *r = &recs[order[i]];
 		const unsigned char *key = k.bytes + r->key;
 		uint32_t shared = last ? common(&k, last, last_len, key, r->len) : 0;
@@ -587,7 +586,7 @@ static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
 		++*count;
 	}
 	pk__free(k.bytes);
-	return rc;
+	return 0;
 }
 
 /* The tree's stacks: the profiles' stacks sorted by their frames' names,

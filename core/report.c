@@ -486,10 +486,9 @@ static int cmp_str(const char *a, size_t al, const char *b, size_t bl)
 	return al < bl ? -1 : al > bl;
 }
 
-/* A heap sort that passes ctx to cmp: qsort has no context argument and
+/* A merge sort that passes ctx to cmp: qsort has no context argument and
  * qsort_r differs between C libraries, and the library keeps no global
- * state. Not stable: comparators give a total order. */
-/* Runs this long are sorted by insertion before they are merged. */
+ * state. Runs this long are sorted by insertion before they are merged. */
 #define SORT_RUN 8
 
 int pk__sort(uint32_t *items, size_t n, int (*cmp)(const void *, const void *, void *), void *ctx)
