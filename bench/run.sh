@@ -4,7 +4,7 @@
 # bench/README.md (between its "results" markers). Run by `make bench`.
 #
 # Environment:
-#   PROFKIT, GENPROFILE  the programs (set by make bench)
+#   PROFKIT, GENPROFILE, MEASURE  the programs (set by make bench)
 #   BENCH_GENERATOR      genprofile (default), or gogen: profiles written by
 #                        go tool pprof's own package (bench/gogen, built
 #                        into $BENCH_DIR/gogen)
@@ -32,7 +32,7 @@ default_dir=/tmp/profkit-bench
 BENCH_DIR=${BENCH_DIR:-$default_dir}
 BENCH_GO_LARGE_RUNS=${BENCH_GO_LARGE_RUNS:-1}
 GO=${GO:-go}
-TIME=/usr/bin/time
+MEASURE=${MEASURE:-./bench/measure}
 
 die() {
 	echo "bench: $*" >&2
@@ -46,7 +46,7 @@ if [ -x "$real" ] && head -c 2 "$PROFKIT" | grep -q '#!'; then
 	LD_LIBRARY_PATH="$(dirname "$real")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 	export LD_LIBRARY_PATH
 fi
-test -x "$TIME" || die "$TIME is needed for the peak RSS (Debian: apt-get install time)"
+test -x "$MEASURE" || die "$MEASURE is missing (make bench builds it)"
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 case $BENCH_GENERATOR in
 genprofile) ;;
@@ -82,12 +82,11 @@ measure() {
 	shift 2
 	walls="" rsses="" i=0
 	while [ "$i" -lt "$m_runs" ]; do
-		t0=$(date +%s%N)
-		"$TIME" -f %M -o "$BENCH_DIR/$m_name.rss" "$@" >"$BENCH_DIR/$m_name.out" 2>"$BENCH_DIR/$m_name.err" ||
+		"$MEASURE" "$BENCH_DIR/$m_name.m" "$@" >"$BENCH_DIR/$m_name.out" 2>"$BENCH_DIR/$m_name.err" ||
 			die "failed: $* (see $BENCH_DIR/$m_name.err)"
-		t1=$(date +%s%N)
-		walls="$walls $((t1 - t0))"
-		rsses="$rsses $(tail -n 1 "$BENCH_DIR/$m_name.rss")"
+		read -r m_wall m_rss <"$BENCH_DIR/$m_name.m"
+		walls="$walls $m_wall"
+		rsses="$rsses $m_rss"
 		i=$((i + 1))
 	done
 	WALL=$(echo $walls | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1e9}')
