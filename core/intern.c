@@ -186,6 +186,39 @@ int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, ui
 	return intern_hashed(t, e->str, e->len, e->hash, out);
 }
 
+/* Three stages run ahead of the look-up: a string's slot is fetched, then
+ * the entry it names, then the entry's bytes, each some strings before
+ * they are compared, so that the look-ups' cache misses overlap. */
+#define FIND_AHEAD 4
+
+void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t *out)
+{
+	size_t n = from->entries.count, mask = t->slot_count - 1;
+	const strtab_entry *src = from->entries.items, *ours = t->entries.items;
+	for (size_t i = 0; i < n + 3 * FIND_AHEAD; i++) {
+		if (i < n)
+			PK_PREFETCH(&t->slots[src[i].hash & mask]);
+		size_t j = i - FIND_AHEAD;
+		if (i >= FIND_AHEAD && j < n && t->slots[src[j].hash & mask] != 0)
+			PK_PREFETCH(&ours[t->slots[src[j].hash & mask] - 1]);
+		j -= FIND_AHEAD;
+		if (i >= 2 * FIND_AHEAD && j < n && t->slots[src[j].hash & mask] != 0)
+			PK_PREFETCH(ours[t->slots[src[j].hash & mask] - 1].str);
+		if (i < 3 * FIND_AHEAD || (j -= FIND_AHEAD) >= n)
+			continue;
+		const strtab_entry *s = &src[j];
+		out[j] = PK_NONE;
+		for (size_t at = s->hash & mask; t->slots[at] != 0; at = (at + 1) & mask) {
+			const strtab_entry *e = &ours[t->slots[at] - 1];
+			if (e->hash == s->hash && e->len == s->len &&
+			    memcmp(e->str, s->str, s->len) == 0) {
+				out[j] = t->slots[at] - 1;
+				break;
+			}
+		}
+	}
+}
+
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len)
 {
 	if (i >= t->entries.count) {

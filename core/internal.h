@@ -116,6 +116,9 @@ void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
 /* Intern string i of another table (its hash is not computed again). */
 int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out);
+/* For every string i of from, its index in t, or PK_NONE: out[i]. For a
+ * caller that asks about many strings at once. */
+void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t *out);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
 
@@ -691,6 +694,8 @@ int pk__sample_labels(const pk_profile *p, const pk_sample *s, pk__vec *out);
 /* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's). */
 int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out);
 size_t pk__profile_label_set_count(const pk_profile *p);
+/* For every string s of p, its index in q, or PK_NONE: out[s]. */
+void pk__profile_find_strings(const pk_profile *q, const pk_profile *p, pk_str *out);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
 /* The index of the stack of the depth locations in the pool's tail (as

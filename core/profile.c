@@ -133,6 +133,11 @@ int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str
 	return pk__strtab_intern_from(q->strings, p->strings, s, out);
 }
 
+void pk__profile_find_strings(const pk_profile *q, const pk_profile *p, pk_str *out)
+{
+	pk__strtab_find_from(q->strings, p->strings, out);
+}
+
 const char *pk_profile_string(const pk_profile *p, pk_str s)
 {
 	return pk__strtab_get(p->strings, s, NULL);

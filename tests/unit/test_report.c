@@ -265,6 +265,92 @@ static void test_merge_source_internals(void **state)
 	pk_profile_free(p);
 }
 
+/* A profile of one sample type with a mapping of bin at start, for the
+ * test below: functions by name, locations (address, function, line). */
+static pk_profile *make_mapped(uint64_t start)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+	                 0);
+	pk_mapping m = {1, start, start + 0x10000, 0, intern(p, "bin"), 0, 1, 1, 1, 0};
+	assert_int_equal(pk_profile_add_mapping(p, &m, NULL), 0);
+	return p;
+}
+
+static uint32_t add_location(pk_profile *p, const char *fn, uint64_t address, int64_t line)
+{
+	pk_function f = {0};
+	f.name = f.system_name = intern(p, fn);
+	f.filename = intern(p, "f.go");
+	uint32_t fi = PK_NONE, li = PK_NONE;
+	for (size_t i = 0; i < pk_profile_function_count(p); i++)
+		if (pk_profile_function(p, i)->name == f.name)
+			fi = (uint32_t)i;
+	if (fi == PK_NONE)
+		assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+	pk_location loc = {0, 0, address, 0};
+	pk_line l = {fi, line, 0};
+	assert_int_equal(pk_profile_add_location(p, &loc, &l, 1, &li), 0);
+	return li;
+}
+
+/* What q has of a later source is found before its samples are merged;
+ * what it lacks is added at its first use, so the result's order is that
+ * of first use still. */
+static void test_merge_known_first(void **state)
+{
+	(void)state;
+	pk_profile *a = make_mapped(0x1000), *b = make_mapped(0x4000);
+	uint32_t a0 = add_location(a, "main", 0x1010, 1), a1 = add_location(a, "work", 0x1020, 2);
+	int64_t one = 1;
+	assert_int_equal(pk_profile_add_sample(a, (uint32_t[]){a0, a1}, 2, &one, 1, NULL, 0), 0);
+	/* b: a new function, a known one at a new line, a known location (by
+	 * its address in the mapping, which starts elsewhere in b) */
+	uint32_t b0 = add_location(b, "fresh", 0x4030, 3), b1 = add_location(b, "work", 0x4040, 9),
+	         b2 = add_location(b, "main", 0x4010, 1);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b0, b1, b2}, 3, &one, 1, NULL, 0),
+	                 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b2}, 1, &one, 1, NULL, 0), 0);
+
+	pk_str found[8];
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_new(&q), 0);
+	pk_str work = intern(q, "work");
+	assert_true(pk_profile_string_count(b) <= 8);
+	pk__profile_find_strings(q, b, found);
+	for (size_t i = 0; i < pk_profile_string_count(b); i++) {
+		const char *str = pk_profile_string(b, (pk_str)i);
+		pk_str want = *str == '\0' ? 0 : strcmp(str, "work") == 0 ? work : PK_NONE;
+		assert_int_equal(found[i], want);
+	}
+	pk_profile_free(q);
+
+	const pk_profile *in[] = {a, b};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_validate(m, NULL), 0);
+	assert_int_equal(pk_profile_mapping_count(m), 1);
+	const char *names[] = {"main", "work", "fresh"};
+	assert_int_equal(pk_profile_function_count(m), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(pk_profile_string(m, pk_profile_function(m, i)->name),
+		                    names[i]);
+	/* main, work:2, then fresh and work:9 in b's order; b's main is a's */
+	const uint64_t addresses[] = {0x1010, 0x1020, 0x1030, 0x1040};
+	assert_int_equal(pk_profile_location_count(m), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(pk_profile_location(m, i)->address, addresses[i]);
+	pk_sample s;
+	pk_profile_sample(m, 2, &s);
+	assert_int_equal(s.depth, 1);
+	assert_int_equal(s.locations[0], 0);
+	pk_profile_free(m);
+	pk_profile_free(a);
+	pk_profile_free(b);
+}
+
 static char *report_all(const pk_profile *p)
 {
 	pk_report_options o = PK_REPORT_OPTIONS_INIT;
@@ -971,6 +1057,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_zero_and_labels),
 	    cmocka_unit_test(test_merge_header_strings),
 	    cmocka_unit_test(test_merge_source_internals),
+	    cmocka_unit_test(test_merge_known_first),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_merge_room),
