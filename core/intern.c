@@ -144,8 +144,9 @@ void pk__strtab_free(pk__strtab *t)
 	pk__free(t);
 }
 
-/* Intern s, whose hash is h. */
-static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, uint32_t *out)
+/* Intern s, whose hash is h; with known_new, s is not in t (no look-up). */
+static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, bool known_new,
+                         uint32_t *out)
 {
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if ((t->entries.count + 1) * 2 > t->slot_count)
@@ -156,7 +157,7 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, u
 	size_t at = h & mask;
 	for (; t->slots[at] != 0; at = (at + 1) & mask) {
 		const strtab_entry *e = &PK_VEC_AT(t->entries, strtab_entry, t->slots[at] - 1);
-		if (e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
+		if (!known_new && e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
 			*out = t->slots[at] - 1;
 			return 0;
 		}
@@ -175,15 +176,16 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, u
 
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 {
-	return intern_hashed(t, s, len, pk__hash_bytes(s, len), out);
+	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, out);
 }
 
-int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out)
+int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bool known_new,
+                           uint32_t *out)
 {
 	if (i >= from->entries.count)
 		return PK_EINVAL;
 	const strtab_entry *e = &PK_VEC_AT(from->entries, strtab_entry, i);
-	return intern_hashed(t, e->str, e->len, e->hash, out);
+	return intern_hashed(t, e->str, e->len, e->hash, known_new, out);
 }
 
 /* Three stages run ahead of the look-up: a string's slot is fetched, then

@@ -235,7 +235,7 @@ static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
 		*out = m->str_of[s];
 		return 0;
 	}
-	PK_FORWARD(pk__profile_intern_from(m->q, p, s, out));
+	PK_FORWARD(pk__profile_intern_from(m->q, p, s, m->canonical, out));
 	if (cached)
 		m->str_of[s] = *out;
 	return 0;
@@ -502,7 +502,10 @@ static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 	for (size_t d = 0; d < depth; d++)
 		PK_FORWARD(map_location(m, p, locs[d], &room[d]));
 	uint32_t stack;
-	PK_FORWARD(pk__profile_intern_tail_stack(m->q, depth, &stack));
+	if (m->canonical)
+		PK_FORWARD(pk__profile_append_tail_stack(m->q, depth, &stack));
+	else
+		PK_FORWARD(pk__profile_intern_tail_stack(m->q, depth, &stack));
 	if (stack == m->stack_sample.count) {
 		uint32_t none = PK_NONE;
 		PK_FORWARD(pk__vec_push(&m->stack_sample, sizeof none, &none, 1, NULL));

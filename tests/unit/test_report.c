@@ -255,12 +255,13 @@ static void test_merge_source_internals(void **state)
 	pk_profile *q = NULL;
 	assert_int_equal(pk_profile_new(&q), 0);
 	pk_str before = intern(q, "2"), got = 0;
-	assert_int_equal(pk__profile_intern_from(q, p, k1.key, &got), 0);
+	assert_int_equal(pk__profile_intern_from(q, p, k1.key, false, &got), 0);
 	assert_string_equal(pk_profile_string(q, got), "k");
-	assert_int_equal(pk__profile_intern_from(q, p, k2.str, &got), 0);
+	assert_int_equal(pk__profile_intern_from(q, p, k2.str, false, &got), 0);
 	assert_int_equal(got, before); /* found, not added again */
-	assert_int_equal(pk__profile_intern_from(q, p, (pk_str)pk_profile_string_count(p), &got),
-	                 PK_EINVAL);
+	assert_int_equal(
+	    pk__profile_intern_from(q, p, (pk_str)pk_profile_string_count(p), false, &got),
+	    PK_EINVAL);
 	pk_profile_free(q);
 	pk_profile_free(p);
 }
@@ -349,6 +350,42 @@ static void test_merge_known_first(void **state)
 	pk_profile_free(m);
 	pk_profile_free(a);
 	pk_profile_free(b);
+}
+
+/* What the second merge adds knowing it is new is found by later look-ups. */
+static void test_append_known_new(void **state)
+{
+	(void)state;
+	small a = make_small("samples");
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_new(&q), 0);
+	pk_str k = intern(a.p, "k"), got = 0, again = 0;
+	assert_int_equal(pk__profile_intern_from(q, a.p, k, true, &got), 0);
+	assert_int_equal(pk_profile_intern(q, "k", 1, &again), 0);
+	assert_int_equal(again, got);
+
+	uint32_t *room, first, second, found;
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 2, &room), 0);
+	room[0] = a.loc[0];
+	room[1] = a.loc[1];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 2, &first), 0);
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 1, &room), 0);
+	room[0] = a.loc[2];
+	assert_int_equal(pk__profile_append_tail_stack(a.p, 1, &second), 0);
+	assert_int_not_equal(second, first);
+	/* the table dropped by the append is built again for both */
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 1, &room), 0);
+	room[0] = a.loc[2];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 1, &found), 0);
+	assert_int_equal(found, second);
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 2, &room), 0);
+	room[0] = a.loc[0];
+	room[1] = a.loc[1];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 2, &found), 0);
+	assert_int_equal(found, first);
+	assert_int_equal(pk_profile_stack_count(a.p), 2);
+	pk_profile_free(q);
+	pk_profile_free(a.p);
 }
 
 static char *report_all(const pk_profile *p)
@@ -1058,6 +1095,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_header_strings),
 	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_known_first),
+	    cmocka_unit_test(test_append_known_new),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_merge_room),
