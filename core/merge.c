@@ -219,8 +219,9 @@ typedef struct pk_merger {
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
-	 * samples cancelled): its functions, locations and labelled samples
-	 * are distinct by the keys, so each is new, found by no look-up. */
+	 * samples cancelled): its strings, functions, locations, stacks and
+	 * labelled samples are distinct by the keys, so each is new, found by
+	 * no look-up. */
 	bool canonical;
 } merger;
 
