@@ -888,9 +888,10 @@ static void find_known_functions(merger *m, const pk_profile *p)
 		if (i < n) {
 			size_t r = i % KNOWN_RING;
 			known[r] = known_function(m, p, (uint32_t)i, &c);
-			ring[r] = function_hash(&c);
-			if (known[r])
+			if (known[r]) {
+				ring[r] = function_hash(&c);
 				PK_PREFETCH(&m->fns.slots[ring[r] & (m->fns.count - 1)]);
+			}
 		}
 		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
 		if (i >= KNOWN_STEP && j < n && known[r]) {
@@ -946,9 +947,10 @@ static int find_known_locations(merger *m, const pk_profile *p)
 			int rc = known_location(m, p, (uint32_t)i, &c, &lines);
 			PK_FORWARD(rc);
 			known[r] = rc == 1;
-			ring[r] = location_hash(&c, m->scratch.items, lines);
-			if (known[r])
+			if (known[r]) {
+				ring[r] = location_hash(&c, m->scratch.items, lines);
 				PK_PREFETCH(&m->locs.slots[ring[r] & (m->locs.count - 1)]);
+			}
 		}
 		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
 		if (i >= KNOWN_STEP && j < n && known[r]) {

@@ -314,12 +314,23 @@ static void test_merge_known_first(void **state)
 	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b0, b1, b2}, 3, &one, 1, NULL, 0),
 	                 0);
 	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b2}, 1, &one, 1, NULL, 0), 0);
+	/* and a location in a mapping a lacks */
+	pk_mapping other = {2, 0x9000, 0xa000, 0, intern(b, "lib.so"), 0, 1, 1, 1, 0};
+	uint32_t mapping;
+	assert_int_equal(pk_profile_add_mapping(b, &other, &mapping), 0);
+	pk_location in_lib = {0, mapping, 0x9010, 0};
+	const pk_line *fresh;
+	assert_int_equal(pk_profile_location_lines(b, b0, &fresh), 1);
+	pk_line lib_line = {fresh[0].function, 4, 0};
+	uint32_t b3;
+	assert_int_equal(pk_profile_add_location(b, &in_lib, &lib_line, 1, &b3), 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b3, b2}, 2, &one, 1, NULL, 0), 0);
 
-	pk_str found[8];
+	pk_str found[16];
 	pk_profile *q = NULL;
 	assert_int_equal(pk_profile_new(&q), 0);
 	pk_str work = intern(q, "work");
-	assert_true(pk_profile_string_count(b) <= 8);
+	assert_true(pk_profile_string_count(b) <= 16);
 	pk__profile_find_strings(q, b, found);
 	for (size_t i = 0; i < pk_profile_string_count(b); i++) {
 		const char *str = pk_profile_string(b, (pk_str)i);
@@ -332,16 +343,17 @@ static void test_merge_known_first(void **state)
 	pk_profile *m = NULL;
 	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
 	assert_int_equal(pk_profile_validate(m, NULL), 0);
-	assert_int_equal(pk_profile_mapping_count(m), 1);
+	assert_int_equal(pk_profile_mapping_count(m), 2);
 	const char *names[] = {"main", "work", "fresh"};
 	assert_int_equal(pk_profile_function_count(m), 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_string_equal(pk_profile_string(m, pk_profile_function(m, i)->name),
 		                    names[i]);
 	/* main, work:2, then fresh and work:9 in b's order; b's main is a's */
-	const uint64_t addresses[] = {0x1010, 0x1020, 0x1030, 0x1040};
-	assert_int_equal(pk_profile_location_count(m), 4);
-	for (size_t i = 0; i < 4; i++)
+	const uint64_t addresses[] = {0x1010, 0x1020, 0x1030, 0x1040, 0x9010};
+	assert_int_equal(pk_profile_location_count(m), 5);
+	assert_int_equal(pk_profile_location(m, 4)->mapping, 1);
+	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(pk_profile_location(m, i)->address, addresses[i]);
 	pk_sample s;
 	pk_profile_sample(m, 2, &s);
