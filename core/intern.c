@@ -144,8 +144,9 @@ void pk__strtab_free(pk__strtab *t)
 	pk__free(t);
 }
 
-/* Intern s, whose hash is h. */
-static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, uint32_t *out)
+/* Intern s, whose hash is h; with known_new, s is not in t (no look-up). */
+static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, bool known_new,
+                         uint32_t *out)
 {
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if ((t->entries.count + 1) * 2 > t->slot_count)
@@ -156,7 +157,7 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, u
 	size_t at = h & mask;
 	for (; t->slots[at] != 0; at = (at + 1) & mask) {
 		const strtab_entry *e = &PK_VEC_AT(t->entries, strtab_entry, t->slots[at] - 1);
-		if (e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
+		if (!known_new && e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
 			*out = t->slots[at] - 1;
 			return 0;
 		}
@@ -175,15 +176,49 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, u
 
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 {
-	return intern_hashed(t, s, len, pk__hash_bytes(s, len), out);
+	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, out);
 }
 
-int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out)
+int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bool known_new,
+                           uint32_t *out)
 {
 	if (i >= from->entries.count)
 		return PK_EINVAL;
 	const strtab_entry *e = &PK_VEC_AT(from->entries, strtab_entry, i);
-	return intern_hashed(t, e->str, e->len, e->hash, out);
+	return intern_hashed(t, e->str, e->len, e->hash, known_new, out);
+}
+
+/* Three stages run ahead of the look-up: a string's slot is fetched, then
+ * the entry it names, then the entry's bytes, each some strings before
+ * they are compared, so that the look-ups' cache misses overlap. */
+#define FIND_AHEAD 4
+
+void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t *out)
+{
+	size_t n = from->entries.count, mask = t->slot_count - 1;
+	const strtab_entry *src = from->entries.items, *ours = t->entries.items;
+	for (size_t i = 0; i < n + 3 * FIND_AHEAD; i++) {
+		if (i < n)
+			PK_PREFETCH(&t->slots[src[i].hash & mask]);
+		size_t j = i - FIND_AHEAD;
+		if (i >= FIND_AHEAD && j < n && t->slots[src[j].hash & mask] != 0)
+			PK_PREFETCH(&ours[t->slots[src[j].hash & mask] - 1]);
+		j -= FIND_AHEAD;
+		if (i >= 2 * FIND_AHEAD && j < n && t->slots[src[j].hash & mask] != 0)
+			PK_PREFETCH(ours[t->slots[src[j].hash & mask] - 1].str);
+		if (i < 3 * FIND_AHEAD || (j -= FIND_AHEAD) >= n)
+			continue;
+		const strtab_entry *s = &src[j];
+		out[j] = PK_NONE;
+		for (size_t at = s->hash & mask; t->slots[at] != 0; at = (at + 1) & mask) {
+			const strtab_entry *e = &ours[t->slots[at] - 1];
+			if (e->hash == s->hash && e->len == s->len &&
+			    memcmp(e->str, s->str, s->len) == 0) {
+				out[j] = t->slots[at] - 1;
+				break;
+			}
+		}
+	}
 }
 
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len)

@@ -114,8 +114,13 @@ typedef struct pk__strtab pk__strtab;
 int pk__strtab_new(pk__strtab **out);
 void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
-/* Intern string i of another table (its hash is not computed again). */
-int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, uint32_t *out);
+/* Intern string i of another table (its hash is not computed again); with
+ * known_new the caller knows t lacks it, and it is added without a look-up. */
+int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bool known_new,
+                           uint32_t *out);
+/* For every string i of from, its index in t, or PK_NONE: out[i]. For a
+ * caller that asks about many strings at once. */
+void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t *out);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
 
@@ -688,9 +693,13 @@ const pk_label *pk__profile_labels(const pk_profile *p);
 /* Replace the pk_label records in out with those of sample s of p, for
  * copying the sample with pk_profile_add_sample. 0 or PK_ENOMEM. */
 int pk__sample_labels(const pk_profile *p, const pk_sample *s, pk__vec *out);
-/* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's). */
-int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out);
+/* Intern p's string s in q (0 or PK_ENOMEM; PK_EINVAL if s is not p's);
+ * with known_new the caller knows q lacks it (no look-up). */
+int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, bool known_new,
+                            pk_str *out);
 size_t pk__profile_label_set_count(const pk_profile *p);
+/* For every string s of p, its index in q, or PK_NONE: out[s]. */
+void pk__profile_find_strings(const pk_profile *q, const pk_profile *p, pk_str *out);
 int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *values,
                                 const pk_label *labels, size_t label_count);
 /* The index of the stack of the depth locations in the pool's tail (as
@@ -699,6 +708,9 @@ int pk__profile_add_tail_sample(pk_profile *p, size_t depth, const int64_t *valu
  * index of p's stacks) or all at once with pk__profile_take_samples. Both
  * return 0 or PK_ENOMEM. */
 int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
+/* The same for a stack the caller knows p lacks: added without a look-up.
+ * p's stack table is dropped then, built again when a look-up needs it. */
+int pk__profile_append_tail_stack(pk_profile *p, size_t depth, uint32_t *out);
 int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *values,
                                  const pk_label *labels, size_t label_count);
 /* The same for the depth locations at locs (valid location indices, of

@@ -219,8 +219,9 @@ typedef struct pk_merger {
 	size_t types;
 	size_t source_strings; /* the size of str_of */
 	/* The source is itself what a merger made (the second merge after
-	 * samples cancelled): its functions, locations and labelled samples
-	 * are distinct by the keys, so each is new, found by no look-up. */
+	 * samples cancelled): its strings, functions, locations, stacks and
+	 * labelled samples are distinct by the keys, so each is new, found by
+	 * no look-up. */
 	bool canonical;
 } merger;
 
@@ -235,7 +236,7 @@ static int str_of(merger *m, const pk_profile *p, pk_str s, pk_str *out)
 		*out = m->str_of[s];
 		return 0;
 	}
-	PK_FORWARD(pk__profile_intern_from(m->q, p, s, out));
+	PK_FORWARD(pk__profile_intern_from(m->q, p, s, m->canonical, out));
 	if (cached)
 		m->str_of[s] = *out;
 	return 0;
@@ -259,8 +260,9 @@ static uint64_t mix_word(uint64_t h, uint64_t word)
 	return (h ^ word) * 0x9e3779b97f4a7c15u + (h >> 29);
 }
 
-/* map_mapping for a mapping not met yet in this source. */
-static int find_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
+/* map_mapping for a mapping not met yet in this source; without add, only
+ * one that q has (else *out is PK_NONE). */
+static int find_mapping(merger *m, const pk_profile *p, uint32_t i, bool add, uint32_t *out)
 {
 	const pk_mapping *src = pk_profile_mapping(p, i);
 	pk__vec *k = &m->key;
@@ -281,6 +283,9 @@ static int find_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		*out = *slot;
 		return 0;
 	}
+	*out = PK_NONE;
+	if (!add)
+		return 0;
 	pk_mapping c = *src;
 	c.id = pk_profile_mapping_count(m->q) + 1;
 	PK_FORWARD(str_of(m, p, src->filename, &c.filename));
@@ -298,7 +303,33 @@ static int find_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 static inline int map_mapping(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
 {
 	*out = m->map_of[i];
-	return *out != PK_NONE ? 0 : find_mapping(m, p, i, out);
+	return *out != PK_NONE ? 0 : find_mapping(m, p, i, true, out);
+}
+
+/* The key of a function (with our strings): all but its id. */
+static uint32_t function_hash(const pk_function *c)
+{
+	uint64_t mixed = mix_word(mix_word(mix_word(0, (uint64_t)c->start_line),
+	                                   (uint64_t)c->name << 32 | c->system_name),
+	                          c->filename);
+	return (uint32_t)(mixed ^ mixed >> 32);
+}
+
+/* Our function of c's key whose hash is h, or PK_NONE and the free slot at
+ * *at where it goes. */
+static uint32_t find_function(const merger *m, const pk_function *c, uint32_t h, size_t *at)
+{
+	size_t mask = m->fns.count - 1;
+	for (*at = h & mask; m->fns.slots[*at].item; *at = (*at + 1) & mask) {
+		const pk__slot *e = &m->fns.slots[*at];
+		if (e->hash != h)
+			continue;
+		const pk_function *f = pk_profile_function(m->q, e->item - 1);
+		if (f->start_line == c->start_line && f->name == c->name &&
+		    f->system_name == c->system_name && f->filename == c->filename)
+			return e->item - 1;
+	}
+	return PK_NONE;
 }
 
 static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
@@ -321,25 +352,15 @@ static int map_function(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		m->fn_of[i] = *out;
 		return 0;
 	}
-	uint64_t mixed = mix_word(
-	    mix_word(mix_word(0, (uint64_t)c.start_line), (uint64_t)c.name << 32 | c.system_name),
-	    c.filename);
-	uint32_t h = (uint32_t)(mixed ^ mixed >> 32);
+	uint32_t h = function_hash(&c);
 	PK_FORWARD(pk__item_table_room(&m->fns));
-	size_t mask = m->fns.count - 1;
-	size_t at = h & mask;
-	for (const pk__slot *e; (e = &m->fns.slots[at])->item; at = (at + 1) & mask) {
-		if (e->hash != h)
-			continue;
-		const pk_function *f = pk_profile_function(m->q, e->item - 1);
-		if (f->start_line == c.start_line && f->name == c.name &&
-		    f->system_name == c.system_name && f->filename == c.filename) {
-			*out = m->fn_of[i] = e->item - 1;
-			return 0;
-		}
+	size_t at;
+	uint32_t j = find_function(m, &c, h, &at);
+	if (j != PK_NONE) {
+		*out = m->fn_of[i] = j;
+		return 0;
 	}
 	c.id = pk_profile_function_count(m->q) + 1;
-	uint32_t j;
 	PK_FORWARD(pk_profile_add_function(m->q, &c, &j));
 	pk__item_table_put(&m->fns, at, h, j);
 	*out = m->fn_of[i] = j;
@@ -361,6 +382,32 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 		if (ours[l].function != lines[l].function || ours[l].line != lines[l].line)
 			return false;
 	return true;
+}
+
+/* The key of a location of ours: the address in the mapping (one mapping
+ * of ours has one start, so the address itself), the mapping, folding,
+ * the lines (without columns, as pprof's), mixed word by word in place. */
+static uint32_t location_hash(const pk_location *c, const pk_line *lines, size_t n)
+{
+	uint64_t h = mix_word(0, c->address);
+	h = mix_word(h, (uint64_t)c->mapping << 8 | c->is_folded);
+	for (size_t l = 0; l < n; l++)
+		h = mix_word(mix_word(h, lines[l].function), (uint64_t)lines[l].line);
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* Our location of the key of c and lines whose hash is h, or PK_NONE and
+ * the free slot at *at where it goes. */
+static uint32_t find_location(const merger *m, const pk_location *c, const pk_line *lines, size_t n,
+                              uint32_t h, size_t *at)
+{
+	size_t mask = m->locs.count - 1;
+	for (*at = h & mask; m->locs.slots[*at].item; *at = (*at + 1) & mask) {
+		const pk__slot *e = &m->locs.slots[*at];
+		if (e->hash == h && same_location(m->q, e->item - 1, c, lines, n))
+			return e->item - 1;
+	}
+	return PK_NONE;
 }
 
 static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *out)
@@ -391,27 +438,17 @@ static int map_location(merger *m, const pk_profile *p, uint32_t i, uint32_t *ou
 		m->loc_of[i] = *out;
 		return 0;
 	}
-	/* the key: the address in the mapping (one mapping of ours has one
-	 * start, so the address itself), the mapping, folding, the lines
-	 * (without columns, as pprof's), mixed word by word in place */
-	uint64_t h = mix_word(0, c.address);
-	h = mix_word(h, (uint64_t)c.mapping << 8 | c.is_folded);
-	for (size_t l = 0; l < n; l++)
-		h = mix_word(mix_word(h, ours[l].function), (uint64_t)ours[l].line);
-	h ^= h >> 32;
+	uint32_t h = location_hash(&c, ours, n);
 	PK_FORWARD(pk__item_table_room(&m->locs));
-	size_t mask = m->locs.count - 1;
-	size_t at = h & mask;
-	for (const pk__slot *e; (e = &m->locs.slots[at])->item; at = (at + 1) & mask) {
-		if (e->hash == (uint32_t)h && same_location(m->q, e->item - 1, &c, ours, n)) {
-			*out = m->loc_of[i] = e->item - 1;
-			return 0;
-		}
+	size_t at;
+	uint32_t j = find_location(m, &c, ours, n, h, &at);
+	if (j != PK_NONE) {
+		*out = m->loc_of[i] = j;
+		return 0;
 	}
 	c.id = pk_profile_location_count(m->q) + 1;
-	uint32_t j;
 	PK_FORWARD(pk_profile_add_location(m->q, &c, ours, n, &j));
-	pk__item_table_put(&m->locs, at, (uint32_t)h, j);
+	pk__item_table_put(&m->locs, at, h, j);
 	*out = m->loc_of[i] = j;
 	return 0;
 }
@@ -466,7 +503,10 @@ static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 	for (size_t d = 0; d < depth; d++)
 		PK_FORWARD(map_location(m, p, locs[d], &room[d]));
 	uint32_t stack;
-	PK_FORWARD(pk__profile_intern_tail_stack(m->q, depth, &stack));
+	if (m->canonical)
+		PK_FORWARD(pk__profile_append_tail_stack(m->q, depth, &stack));
+	else
+		PK_FORWARD(pk__profile_intern_tail_stack(m->q, depth, &stack));
 	if (stack == m->stack_sample.count) {
 		uint32_t none = PK_NONE;
 		PK_FORWARD(pk__vec_push(&m->stack_sample, sizeof none, &none, 1, NULL));
@@ -799,6 +839,156 @@ static int begin_source(merger *m, const pk_profile *p)
 	                   0xff);
 }
 
+/* ------------------------------------------------- what q has already */
+
+/* Before a source's samples, its strings, mappings, functions and
+ * locations that q has already are found all at once (found one by one as
+ * the samples first used them, each look-up waited for its cache misses in
+ * turn: most of merging profiles much like the ones before). Those q lacks
+ * stay unmapped and are added at their first use, so q's order is the
+ * same. The look-ups run in stages a few records apart: the slot is
+ * fetched, then the record it names, then (locations) its lines, and then
+ * the key is compared. */
+#define KNOWN_STEP 4
+#define KNOWN_RING 16 /* > 3 steps, a power of two */
+
+/* Our string for p's s, or PK_NONE if q lacks it. */
+static pk_str known_str(const merger *m, pk_str s)
+{
+	return s == 0 ? 0 : s < m->source_strings ? m->str_of[s] : PK_NONE;
+}
+
+/* Source function i with our strings in *c, if q has them all. */
+static bool known_function(const merger *m, const pk_profile *p, uint32_t i, pk_function *c)
+{
+	*c = *pk_profile_function(p, i);
+	c->name = known_str(m, c->name);
+	c->system_name = known_str(m, c->system_name);
+	c->filename = known_str(m, c->filename);
+	return c->name != PK_NONE && c->system_name != PK_NONE && c->filename != PK_NONE;
+}
+
+/* The first record a slot of t names for hash h, to fetch early. */
+static uint32_t first_item(const pk__item_table *t, uint32_t h)
+{
+	size_t mask = t->count - 1, at = h & mask;
+	for (; t->slots[at].item; at = (at + 1) & mask)
+		if (t->slots[at].hash == h)
+			return t->slots[at].item - 1;
+	return PK_NONE;
+}
+
+static void find_known_functions(merger *m, const pk_profile *p)
+{
+	uint32_t ring[KNOWN_RING]; /* key hashes */
+	bool known[KNOWN_RING];    /* q has the key's strings */
+	size_t n = pk_profile_function_count(p);
+	pk_function c;
+	for (size_t i = 0; i < n + 2 * KNOWN_STEP; i++) {
+		if (i < n) {
+			size_t r = i % KNOWN_RING;
+			known[r] = known_function(m, p, (uint32_t)i, &c);
+			if (known[r]) {
+				ring[r] = function_hash(&c);
+				PK_PREFETCH(&m->fns.slots[ring[r] & (m->fns.count - 1)]);
+			}
+		}
+		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
+		if (i >= KNOWN_STEP && j < n && known[r]) {
+			uint32_t f = first_item(&m->fns, ring[r]);
+			if (f != PK_NONE)
+				PK_PREFETCH(pk_profile_function(m->q, f));
+		}
+		j -= KNOWN_STEP;
+		r = j % KNOWN_RING;
+		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
+			size_t at;
+			known_function(m, p, (uint32_t)j, &c);
+			m->fn_of[j] = find_function(m, &c, ring[r], &at);
+		}
+	}
+}
+
+/* Source location i as ours in *c and its lines in m->scratch, if q has
+ * its mapping and functions: 1, else 0 (or PK_ENOMEM). */
+static int known_location(merger *m, const pk_profile *p, uint32_t i, pk_location *c, size_t *n)
+{
+	const pk_location *src = pk_profile_location(p, i);
+	*c = *src;
+	if (src->mapping != PK_NONE) {
+		c->mapping = m->map_of[src->mapping];
+		if (c->mapping == PK_NONE)
+			return 0;
+		c->address = (uint64_t)((int64_t)src->address + m->map_offset[src->mapping]);
+	}
+	const pk_line *lines;
+	*n = pk_profile_location_lines(p, i, &lines);
+	m->scratch.count = 0;
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), *n));
+	pk_line *ours = m->scratch.items;
+	for (size_t l = 0; l < *n; l++) {
+		ours[l] = lines[l];
+		ours[l].function = m->fn_of[lines[l].function];
+		if (ours[l].function == PK_NONE)
+			return 0;
+	}
+	return 1;
+}
+
+static int find_known_locations(merger *m, const pk_profile *p)
+{
+	uint32_t ring[KNOWN_RING];
+	bool known[KNOWN_RING];
+	size_t n = pk_profile_location_count(p), lines;
+	pk_location c;
+	for (size_t i = 0; i < n + 3 * KNOWN_STEP; i++) {
+		if (i < n) {
+			size_t r = i % KNOWN_RING;
+			int rc = known_location(m, p, (uint32_t)i, &c, &lines);
+			PK_FORWARD(rc);
+			known[r] = rc == 1;
+			if (known[r]) {
+				ring[r] = location_hash(&c, m->scratch.items, lines);
+				PK_PREFETCH(&m->locs.slots[ring[r] & (m->locs.count - 1)]);
+			}
+		}
+		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
+		if (i >= KNOWN_STEP && j < n && known[r]) {
+			uint32_t l = first_item(&m->locs, ring[r]);
+			if (l != PK_NONE)
+				PK_PREFETCH(pk_profile_location(m->q, l));
+		}
+		j -= KNOWN_STEP;
+		r = j % KNOWN_RING;
+		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
+			const pk_line *ours;
+			uint32_t l = first_item(&m->locs, ring[r]);
+			if (l != PK_NONE && pk_profile_location_lines(m->q, l, &ours) > 0)
+				PK_PREFETCH(ours);
+		}
+		j -= KNOWN_STEP;
+		r = j % KNOWN_RING;
+		if (i >= 3 * KNOWN_STEP && j < n && known[r]) {
+			size_t at;
+			PK_FORWARD(known_location(m, p, (uint32_t)j, &c, &lines));
+			m->loc_of[j] = find_location(m, &c, m->scratch.items, lines, ring[r], &at);
+		}
+	}
+	return 0;
+}
+
+static int find_known(merger *m, const pk_profile *p)
+{
+	pk__profile_find_strings(m->q, p, m->str_of);
+	uint32_t ours;
+	for (uint32_t i = 0; i < pk_profile_mapping_count(p); i++)
+		if (m->map_of[i] == PK_NONE)
+			PK_FORWARD(find_mapping(m, p, i, false, &ours));
+	if (m->fns.count > 0)
+		find_known_functions(m, p);
+	return m->locs.count > 0 ? find_known_locations(m, p) : 0;
+}
+
 /* Merge p's samples, negated with negate, as pprof's -base scales the
  * base by -1 before merging. */
 static int add_source(merger *m, const pk_profile *p, bool negate)
@@ -806,6 +996,9 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), m->types));
 	int64_t *negated = m->vector.items;
 	PK_FORWARD(begin_source(m, p));
+	/* the first source finds nothing, and a canonical one only itself */
+	if (m->added > 0 && !m->canonical)
+		PK_FORWARD(find_known(m, p));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
 		pk_sample s;

@@ -128,9 +128,15 @@ int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out)
 	return pk__strtab_intern(p->strings, s ? s : "", len, out);
 }
 
-int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, pk_str *out)
+int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, bool known_new,
+                            pk_str *out)
 {
-	return pk__strtab_intern_from(q->strings, p->strings, s, out);
+	return pk__strtab_intern_from(q->strings, p->strings, s, known_new, out);
+}
+
+void pk__profile_find_strings(const pk_profile *q, const pk_profile *p, pk_str *out)
+{
+	pk__strtab_find_from(q->strings, p->strings, out);
 }
 
 const char *pk_profile_string(const pk_profile *p, pk_str s)
@@ -417,6 +423,18 @@ static size_t find_stack(const pk_profile *p, const uint32_t *locs, size_t depth
 	return at;
 }
 
+/* Make the depth locations in the pool's tail (after room for the depth
+ * word, all reserved) the next stack; its index. */
+static uint32_t push_tail_stack(pk_profile *p, size_t depth)
+{
+	uint32_t *pool = p->stack_locations.items;
+	size_t start = p->stack_locations.count + 1, index = p->stacks.count++;
+	PK_VEC_AT(p->stacks, uint64_t, index) = start;
+	pool[start - 1] = (uint32_t)depth;
+	p->stack_locations.count = start + depth;
+	return (uint32_t)index;
+}
+
 /* The index of the stack of the depth locations locs (of hash h), added
  * if new. locs NULL means the locations lie in the pool's free tail, after
  * the word kept for its depth (reserved by the caller): then the tail
@@ -446,12 +464,19 @@ static int intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint3
 	}
 	if (locs != pool + start && depth > 0)
 		memcpy(pool + start, locs, depth * sizeof *locs);
-	size_t index = p->stacks.count++;
-	PK_VEC_AT(p->stacks, uint64_t, index) = start;
-	pool[start - 1] = (uint32_t)depth;
-	p->stack_locations.count = start + depth;
-	p->stack_slots[at] = (stack_slot){start, (uint32_t)(index + 1), h};
-	*out = (uint32_t)index;
+	p->stack_slots[at] = (stack_slot){start, (uint32_t)(p->stacks.count + 1), h};
+	*out = push_tail_stack(p, depth);
+	return 0;
+}
+
+int pk__profile_append_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
+{
+	if (depth > UINT32_MAX || p->stacks.count >= PK_NONE - 1)
+		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&p->stacks, sizeof(uint64_t), 1));
+	PK_FORWARD(pk__vec_reserve(&p->stack_locations, sizeof(uint32_t), 1 + depth));
+	pk__profile_shrink(p);
+	*out = push_tail_stack(p, depth);
 	return 0;
 }
 

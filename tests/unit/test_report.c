@@ -255,14 +255,149 @@ static void test_merge_source_internals(void **state)
 	pk_profile *q = NULL;
 	assert_int_equal(pk_profile_new(&q), 0);
 	pk_str before = intern(q, "2"), got = 0;
-	assert_int_equal(pk__profile_intern_from(q, p, k1.key, &got), 0);
+	assert_int_equal(pk__profile_intern_from(q, p, k1.key, false, &got), 0);
 	assert_string_equal(pk_profile_string(q, got), "k");
-	assert_int_equal(pk__profile_intern_from(q, p, k2.str, &got), 0);
+	assert_int_equal(pk__profile_intern_from(q, p, k2.str, false, &got), 0);
 	assert_int_equal(got, before); /* found, not added again */
-	assert_int_equal(pk__profile_intern_from(q, p, (pk_str)pk_profile_string_count(p), &got),
-	                 PK_EINVAL);
+	assert_int_equal(
+	    pk__profile_intern_from(q, p, (pk_str)pk_profile_string_count(p), false, &got),
+	    PK_EINVAL);
 	pk_profile_free(q);
 	pk_profile_free(p);
+}
+
+/* A profile of one sample type with a mapping of bin at start, for the
+ * test below: functions by name, locations (address, function, line). */
+static pk_profile *make_mapped(uint64_t start)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+	                 0);
+	pk_mapping m = {1, start, start + 0x10000, 0, intern(p, "bin"), 0, 1, 1, 1, 0};
+	assert_int_equal(pk_profile_add_mapping(p, &m, NULL), 0);
+	return p;
+}
+
+static uint32_t add_location(pk_profile *p, const char *fn, uint64_t address, int64_t line)
+{
+	pk_function f = {0};
+	f.name = f.system_name = intern(p, fn);
+	f.filename = intern(p, "f.go");
+	uint32_t fi = PK_NONE, li = PK_NONE;
+	for (size_t i = 0; i < pk_profile_function_count(p); i++)
+		if (pk_profile_function(p, i)->name == f.name)
+			fi = (uint32_t)i;
+	if (fi == PK_NONE)
+		assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+	pk_location loc = {0, 0, address, 0};
+	pk_line l = {fi, line, 0};
+	assert_int_equal(pk_profile_add_location(p, &loc, &l, 1, &li), 0);
+	return li;
+}
+
+/* What q has of a later source is found before its samples are merged;
+ * what it lacks is added at its first use, so the result's order is that
+ * of first use still. */
+static void test_merge_known_first(void **state)
+{
+	(void)state;
+	pk_profile *a = make_mapped(0x1000), *b = make_mapped(0x4000);
+	uint32_t a0 = add_location(a, "main", 0x1010, 1), a1 = add_location(a, "work", 0x1020, 2);
+	int64_t one = 1;
+	assert_int_equal(pk_profile_add_sample(a, (uint32_t[]){a0, a1}, 2, &one, 1, NULL, 0), 0);
+	/* b: a new function, a known one at a new line, a known location (by
+	 * its address in the mapping, which starts elsewhere in b) */
+	uint32_t b0 = add_location(b, "fresh", 0x4030, 3), b1 = add_location(b, "work", 0x4040, 9),
+	         b2 = add_location(b, "main", 0x4010, 1);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b0, b1, b2}, 3, &one, 1, NULL, 0),
+	                 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b2}, 1, &one, 1, NULL, 0), 0);
+	/* and a location in a mapping a lacks */
+	pk_mapping other = {2, 0x9000, 0xa000, 0, intern(b, "lib.so"), 0, 1, 1, 1, 0};
+	uint32_t mapping;
+	assert_int_equal(pk_profile_add_mapping(b, &other, &mapping), 0);
+	pk_location in_lib = {0, mapping, 0x9010, 0};
+	const pk_line *fresh;
+	assert_int_equal(pk_profile_location_lines(b, b0, &fresh), 1);
+	pk_line lib_line = {fresh[0].function, 4, 0};
+	uint32_t b3;
+	assert_int_equal(pk_profile_add_location(b, &in_lib, &lib_line, 1, &b3), 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b3, b2}, 2, &one, 1, NULL, 0), 0);
+
+	pk_str found[16];
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_new(&q), 0);
+	pk_str work = intern(q, "work");
+	assert_true(pk_profile_string_count(b) <= 16);
+	pk__profile_find_strings(q, b, found);
+	for (size_t i = 0; i < pk_profile_string_count(b); i++) {
+		const char *str = pk_profile_string(b, (pk_str)i);
+		pk_str want = *str == '\0' ? 0 : strcmp(str, "work") == 0 ? work : PK_NONE;
+		assert_int_equal(found[i], want);
+	}
+	pk_profile_free(q);
+
+	const pk_profile *in[] = {a, b};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_validate(m, NULL), 0);
+	assert_int_equal(pk_profile_mapping_count(m), 2);
+	const char *names[] = {"main", "work", "fresh"};
+	assert_int_equal(pk_profile_function_count(m), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(pk_profile_string(m, pk_profile_function(m, i)->name),
+		                    names[i]);
+	/* main, work:2, then fresh and work:9 in b's order; b's main is a's */
+	const uint64_t addresses[] = {0x1010, 0x1020, 0x1030, 0x1040, 0x9010};
+	assert_int_equal(pk_profile_location_count(m), 5);
+	assert_int_equal(pk_profile_location(m, 4)->mapping, 1);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(pk_profile_location(m, i)->address, addresses[i]);
+	pk_sample s;
+	pk_profile_sample(m, 2, &s);
+	assert_int_equal(s.depth, 1);
+	assert_int_equal(s.locations[0], 0);
+	pk_profile_free(m);
+	pk_profile_free(a);
+	pk_profile_free(b);
+}
+
+/* What the second merge adds knowing it is new is found by later look-ups. */
+static void test_append_known_new(void **state)
+{
+	(void)state;
+	small a = make_small("samples");
+	pk_profile *q = NULL;
+	assert_int_equal(pk_profile_new(&q), 0);
+	pk_str k = intern(a.p, "k"), got = 0, again = 0;
+	assert_int_equal(pk__profile_intern_from(q, a.p, k, true, &got), 0);
+	assert_int_equal(pk_profile_intern(q, "k", 1, &again), 0);
+	assert_int_equal(again, got);
+
+	uint32_t *room, first, second, found;
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 2, &room), 0);
+	room[0] = a.loc[0];
+	room[1] = a.loc[1];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 2, &first), 0);
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 1, &room), 0);
+	room[0] = a.loc[2];
+	assert_int_equal(pk__profile_append_tail_stack(a.p, 1, &second), 0);
+	assert_int_not_equal(second, first);
+	/* the table dropped by the append is built again for both */
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 1, &room), 0);
+	room[0] = a.loc[2];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 1, &found), 0);
+	assert_int_equal(found, second);
+	assert_int_equal(pk__profile_stack_room(a.p, 0, 2, &room), 0);
+	room[0] = a.loc[0];
+	room[1] = a.loc[1];
+	assert_int_equal(pk__profile_intern_tail_stack(a.p, 2, &found), 0);
+	assert_int_equal(found, first);
+	assert_int_equal(pk_profile_stack_count(a.p), 2);
+	pk_profile_free(q);
+	pk_profile_free(a.p);
 }
 
 static char *report_all(const pk_profile *p)
@@ -971,6 +1106,8 @@ int main(void)
 	    cmocka_unit_test(test_merge_zero_and_labels),
 	    cmocka_unit_test(test_merge_header_strings),
 	    cmocka_unit_test(test_merge_source_internals),
+	    cmocka_unit_test(test_merge_known_first),
+	    cmocka_unit_test(test_append_known_new),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_merge_room),
