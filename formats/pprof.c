@@ -598,10 +598,10 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
 	const uint32_t *first = out;
-	/* Ids 1..limit are id - base: all of them while ids stay raw, which
-	 * then need no look-up. */
+	/* Ids 1..limit are kept less one: the index of each where ids are
+	 * direct, of all of them while ids stay raw (then made indices by
+	 * pk__profile_stacks_from_ids, which leaves direct ones as they are). */
 	uint64_t limit = im->ids_raw ? PK_NONE - 1 : direct;
-	uint32_t base = im->ids_raw ? 0 : 1;
 	size_t pair_end = r->size >= 8 ? r->size - 8 : 0;
 	do {
 		size_t at = pos, n;
@@ -613,9 +613,9 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		if (g->wire != WIRE_VARINT && r->size >= 8 && pos <= pair_end &&
 		    (n = varint8_triple(r->data, pos, end, three)) != 0 && three[0] - 1 < limit &&
 		    three[1] - 1 < limit && three[2] - 1 < limit) {
-			out[0] = (uint32_t)(three[0] - base);
-			out[1] = (uint32_t)(three[1] - base);
-			out[2] = (uint32_t)(three[2] - base);
+			out[0] = (uint32_t)(three[0] - 1);
+			out[1] = (uint32_t)(three[1] - 1);
+			out[2] = (uint32_t)(three[2] - 1);
 			out += 3;
 			pos += n;
 			continue;
@@ -623,15 +623,15 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		if (g->wire != WIRE_VARINT && r->size >= 8 && pos <= pair_end &&
 		    (n = varint8_pair(r->data, pos, end, &id, &id2)) != 0 && id - 1 < limit &&
 		    id2 - 1 < limit) {
-			*out++ = (uint32_t)(id - base);
-			*out++ = (uint32_t)(id2 - base);
+			*out++ = (uint32_t)(id - 1);
+			*out++ = (uint32_t)(id2 - 1);
 			pos += n;
 			continue;
 		}
 		id = g->varint;
 		if (g->wire != WIRE_VARINT)
 			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
-		uint32_t index = id - 1 < limit ? (uint32_t)(id - base)
+		uint32_t index = id - 1 < limit ? (uint32_t)(id - 1)
 		                 : im->ids_raw  ? PK_NONE
 		                                : pk__idmap_get(ids, id);
 		if (index == PK_NONE)
@@ -946,7 +946,7 @@ static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out
 
 /* Read the samples while the input still inflates (see pk__input_wait):
  * Go and our own writer put them first, before the locations they refer
- * to, so their stacks are of location ids, made indices once the
+ * to, so their stacks are of location ids (less one), made indices once the
  * locations are in (pk__profile_stacks_from_ids). Anything else stops it
  * where it is, silently: the walks read on from there, and say what is
  * wrong. Returns false if what it read cannot be used (out of memory). */
