@@ -106,11 +106,6 @@ unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end)
 #endif
 }
 
-bool pk__alloc_any_thread(void)
-{
-	return pk_malloc_fn == malloc && pk_free_fn == free;
-}
-
 void pk_free(void *ptr)
 {
 	pk__free(ptr);

@@ -25,9 +25,6 @@ void pk__free(void *ptr);
  * of the block should start: end, rounded down to a page. */
 unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end);
 char *pk__strdup(const char *s);
-/* Whether allocations may come from several threads at once: the C
- * library's allocator allows it, a user's (pk_set_allocator) may not. */
-bool pk__alloc_any_thread(void);
 
 /* a * b, or SIZE_MAX when it overflows (every allocation of SIZE_MAX fails). */
 static inline size_t pk__mul(size_t a, size_t b)
@@ -565,14 +562,6 @@ void pk__file_sink_abort(pk__file_sink *f);
 /* ------------------------------------------------------------- byte input */
 
 /* The whole input in memory, gunzipped if it was gzip. */
-/* A job on a thread of its own beside the caller's, for work that touches
- * no memory the caller does meanwhile; where no thread can start, it runs
- * at once on the caller's. Returns NULL (nothing run) if out of memory. */
-typedef struct pk__job pk__job;
-pk__job *pk__job_start(void (*fn)(void *ctx), void *ctx);
-/* Wait for job (NULL: none) to end, and free it. */
-void pk__job_finish(pk__job *job);
-
 typedef struct pk__input {
 	unsigned char *data;
 	size_t size;
@@ -609,9 +598,6 @@ int pk__input_read_path_progress(const char *path, uint64_t max_size, pk__input_
 /* With in->flow set: how many bytes of in->data are inflated, once at
  * least want are or the inflating stopped (then perhaps fewer). */
 size_t pk__input_wait(pk__input *in, size_t want);
-/* With in->flow set: whether all of it is inflated, and well (then
- * pk__input_wait gives its size at once). */
-bool pk__input_inflated(pk__input *in);
 /* With in->flow set: how much of it a probe looks at (the bytes
  * pk__input_read_path_progress would give it), or 0 for none. */
 size_t pk__input_probe_size(pk__input *in);

@@ -116,28 +116,6 @@ static void worker_stop(worker *w)
 	w->started = false;
 }
 
-struct pk__job {
-	worker thread;
-};
-
-pk__job *pk__job_start(void (*fn)(void *ctx), void *ctx)
-{
-	pk__job *job = pk__malloc(sizeof *job);
-	if (job == NULL)
-		return NULL;
-	job->thread.started = false;
-	worker_run(&job->thread, fn, ctx);
-	return job;
-}
-
-void pk__job_finish(pk__job *job)
-{
-	if (job == NULL)
-		return;
-	worker_stop(&job->thread);
-	pk__free(job);
-}
-
 /* ----------------------------------------------------------------- input */
 
 bool pk__is_gzip(const void *data, size_t size)
@@ -696,15 +674,6 @@ size_t pk__input_wait(pk__input *in, size_t want)
 	pthread_mutex_unlock(&f->lock);
 	flow_progress(f, n);
 	return n;
-}
-
-bool pk__input_inflated(pk__input *in)
-{
-	pk__inflow *f = in->flow;
-	pthread_mutex_lock(&f->lock);
-	bool done = f->stopped && f->ok;
-	pthread_mutex_unlock(&f->lock);
-	return done;
 }
 
 size_t pk__input_probe_size(pk__input *in)

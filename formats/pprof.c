@@ -320,8 +320,6 @@ typedef struct importer {
 	/* While the input inflates (see prescan): samples' stacks are of
 	 * location ids, not indices yet. */
 	bool ids_raw;
-	/* walk_objects on the worker meanwhile, or NULL: see objects_start */
-	struct objects_walk *objects;
 	size_t pre_types; /* sample types prescan added as placeholders */
 	size_t pre_end;   /* where prescan stopped (0: it read no sample) */
 } importer;
@@ -870,8 +868,8 @@ static size_t direct_location_ids(const pk_profile *p)
 /* What prescan read cannot be used: the input is read again, whole. */
 #define PRESCAN_VOID 1
 
-/* Walks 1 to 3: what the samples refer to. */
-static int walk_objects(importer *im)
+/* The walks, after a prescan if any; im->p is made. */
+static int walk_all(importer *im)
 {
 	int rc = walk_strings(im);
 	if (rc == 0 && im->ids_raw && im->pre_types != im->counts[1])
@@ -887,25 +885,16 @@ static int walk_objects(importer *im)
 	if (rc == 0 && im->counts[2] > 0 && pk_profile_sample_type_count(im->p) == 0)
 		rc = pk__error_at(im->err, PK_EFORMAT, (long long)im->first_sample_at,
 		                  "the profile has samples but no sample types");
+	/* The batch's arrays exist from here on: an offset into a NULL one,
+	 * even of nothing, is undefined. */
+	if (rc == 0 && (pk__profile_reserve_samples(im->p, im->counts[2]) < 0 ||
+	                pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
+	                pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0))
+		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = walk_messages(im, 4, "Profile.location", read_location, false);
 	if (rc == 0)
 		im->location_ids_direct = direct_location_ids(im->p);
-	return rc;
-}
-
-/* Walk 4, the samples, after walk_objects. */
-static int walk_rest(importer *im)
-{
-	int rc = 0;
-	size_t have = pk_profile_sample_count(im->p);
-	/* The batch's arrays exist from here on: an offset into a NULL one,
-	 * even of nothing, is undefined. */
-	if (pk__profile_reserve_samples(im->p, im->counts[2] > have ? im->counts[2] - have : 0) <
-	        0 ||
-	    pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
-	    pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0)
-		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	if (rc == 0 && im->ids_raw &&
 	    pk__profile_stacks_from_ids(im->p, &im->st.location_ids, im->location_ids_direct) < 0)
 		rc = PRESCAN_VOID; /* the sample walk tells which id is wrong */
@@ -917,91 +906,8 @@ static int walk_rest(importer *im)
 	return rc;
 }
 
-/* ----------------------------------------------- the objects on a worker */
-
-/* Once a flowing input is all inflated, its worker is free: it walks what
- * the samples refer to (walk_objects, from after the run of samples) while
- * the caller reads the samples of the run, with importers of their own.
- * The two touch different parts of the profile (its strings, header and
- * objects; its stacks and samples) and of the input. The C library's
- * allocator only: the walks allocate. */
-typedef struct objects_walk {
-	importer im; /* the worker's: the caller's profile, input and error */
-	int rc;
-	pk__job *job;
-} objects_walk;
-
-static void objects_job(void *ctx)
-{
-	objects_walk *w = ctx;
-	w->rc = walk_objects(&w->im);
-}
-
-/* Start walk_objects on the worker from the end of the run of samples at
- * pos in r (all of the input), on im's profile; err is the caller's. */
-static void objects_start(importer *im, const pb_reader *r, size_t pos, pk_error *err)
-{
-	if (!pk__alloc_any_thread())
-		return;
-	objects_walk *w = pk__calloc(1, sizeof *w);
-	if (w == NULL)
-		return;
-	/* The run's end: the walks start there and jump over the run. */
-	pb_reader run = *r;
-	pb_field f;
-	size_t count = 0, end = pos;
-	run.pos = pos;
-	run.err = NULL;
-	for (; next_field(&run, &f) > 0 && f.number == 2 && f.wire == WIRE_LEN; count++)
-		end = run.pos;
-	importer *o = &w->im;
-	o->top = (pb_reader){r->data, 0, r->end, err, r->size};
-	o->p = im->p;
-	o->err = err;
-	memcpy(o->counts, im->counts, sizeof o->counts);
-	o->counts[2] += count;
-	o->first_sample_at = im->first_sample_at;
-	o->samples_end = o->samples_run_end = o->pre_end = end;
-	o->ids_raw = true;
-	o->pre_types = im->pre_types;
-	w->job = pk__job_start(objects_job, w);
-	if (w->job == NULL)
-		pk__free(w);
-	else
-		im->objects = w;
-}
-
-/* Wait for im->objects, and take what it made. */
-static int objects_join(importer *im)
-{
-	objects_walk *w = im->objects;
-	pk__job_finish(w->job);
-	importer *o = &w->im;
-	im->strings = o->strings;
-	im->string_count = o->string_count;
-	pk__import_state_free(&im->st);
-	im->st = o->st;
-	memcpy(im->counts, o->counts, sizeof im->counts);
-	im->samples_end = o->samples_end;
-	im->samples_run_end = o->samples_run_end;
-	im->location_ids_direct = o->location_ids_direct;
-	int rc = w->rc;
-	pk__free(w);
-	im->objects = NULL;
-	return rc;
-}
-
-/* The walks, after a prescan if any; im->p is made. */
-static int walk_all(importer *im)
-{
-	int rc = im->objects != NULL ? objects_join(im) : walk_objects(im);
-	return rc == 0 ? walk_rest(im) : rc;
-}
-
 static void importer_free(importer *im)
 {
-	if (im->objects != NULL)
-		(void)objects_join(im); /* before the input it reads goes */
 	pk__free(im->strings);
 	pk__vec_free(&im->batch_locs);
 	pk__import_state_free(&im->st);
@@ -1049,7 +955,7 @@ static bool prescan(importer *im, pk__input *in)
 	pk_error *err = im->err;
 	size_t avail = pk__input_wait(in, PRESCAN_WANT), pos = 0;
 	const size_t discard_step = (size_t)256 << 10;
-	bool usable = true, objects_tried = false;
+	bool usable = true;
 	im->err = NULL;
 	im->ids_raw = true;
 	for (;;) {
@@ -1095,15 +1001,8 @@ static bool prescan(importer *im, pk__input *in)
 				im->kept = in->data + f.at;
 			}
 			im->samples_end = im->samples_run_end = im->pre_end = r.pos;
-			if (in->data + r.pos - im->kept >= (ptrdiff_t)discard_step) {
+			if (in->data + r.pos - im->kept >= (ptrdiff_t)discard_step)
 				im->kept = pk__discard_pages(im->kept, in->data + r.pos);
-				if (!objects_tried && pk__input_inflated(in)) {
-					objects_tried = true;
-					avail = pk__input_wait(in, SIZE_MAX);
-					r.end = r.size = avail;
-					objects_start(im, &r, r.pos, err);
-				}
-			}
 		} else {
 			break;
 		}

@@ -1410,38 +1410,6 @@ static void test_read_gzip_file_in_chunks(void **state)
 
 /* ----------------------------------------------------------------- errors */
 
-static void count_job(void *ctx)
-{
-	int *n = ctx;
-	for (int i = 0; i < 1000; i++)
-		++*n;
-}
-
-/* A job runs once, beside the caller, and is over when finished. */
-static void test_job(void **state)
-{
-	(void)state;
-	int a = 0, b = 0;
-	pk__job *ja = pk__job_start(count_job, &a);
-	pk__job *jb = pk__job_start(count_job, &b);
-	assert_non_null(ja);
-	assert_non_null(jb);
-	pk__job_finish(ja);
-	pk__job_finish(jb);
-	assert_int_equal(a, 1000);
-	assert_int_equal(b, 1000);
-	pk__job_finish(NULL);
-	/* The C library's allocator is shared by threads; a user's may not
-	 * be, and none starts then. */
-	assert_true(pk__alloc_any_thread());
-	chaos_reset(1, 0);
-	pk_set_allocator(chaos_malloc, chaos_free);
-	assert_false(pk__alloc_any_thread());
-	assert_null(pk__job_start(count_job, &a));
-	pk_set_allocator(NULL, NULL);
-	assert_int_equal(chaos.live, 0);
-}
-
 static void test_error_describe(void **state)
 {
 	(void)state;
@@ -1609,7 +1577,6 @@ int main(void)
 	    cmocka_unit_test(test_file_sink_abort_and_commit),
 	    cmocka_unit_test(test_worker_sinks_keep_order),
 	    cmocka_unit_test(test_worker_sink_errors),
-	    cmocka_unit_test(test_job),
 	    cmocka_unit_test(test_worker_sink_allocation_failures),
 	    cmocka_unit_test(test_read_gzip_file_in_chunks),
 	    cmocka_unit_test(test_error_describe),

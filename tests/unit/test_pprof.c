@@ -2108,59 +2108,6 @@ static void test_flow(void **state)
 	}
 }
 
-/* The offset of the payload of the n-th top-level field of that number in
- * raw (our exporter's: fields of wire types 0 and 2). */
-static size_t nth_field(const unsigned char *raw, size_t size, uint64_t number, size_t n)
-{
-	for (size_t at = 0; at < size;) {
-		uint64_t key = get_varint(raw, &at);
-		uint64_t v = get_varint(raw, &at);
-		if ((key & 7) != 2)
-			continue;
-		if (key >> 3 == number && n-- == 0)
-			return at;
-		at += (size_t)v;
-	}
-	fail_msg("too few fields %llu", (unsigned long long)number);
-	return 0;
-}
-
-/* Once a file is all inflated, the objects after its samples are read on
- * the worker while the samples are: what is wrong there is told as the
- * walks of a buffer tell it. Which thread reads them depends on timing;
- * the answer must not. */
-static void test_flow_objects(void **state)
-{
-	(void)state;
-	pk_profile *p = make_flow_profile(false);
-	size_t raw_size, gz_size;
-	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
-	pk_profile_free(p);
-	/* A function's id no line refers to (Function.id, then its name),
-	 * then a name out of the string table. */
-	size_t fn = nth_field(raw, raw_size, 5, 0);
-	assert_int_equal(raw[fn], 0x08);
-	assert_int_equal(raw[fn + 2], 0x10);
-	for (int i = 0; i < 4; i++) {
-		unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
-		assert_file_reads_as_buffer(gz, gz_size, NULL);
-		free(gz);
-	}
-	unsigned char id = raw[fn + 1];
-	raw[fn + 1] = 0x7f;
-	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
-	for (int i = 0; i < 4; i++)
-		assert_file_reads_as_buffer(gz, gz_size, NULL);
-	free(gz);
-	raw[fn + 1] = id;
-	raw[fn + 3] = 0x7f;
-	gz = gzip_bytes(raw, raw_size, &gz_size);
-	for (int i = 0; i < 4; i++)
-		assert_file_reads_as_buffer(gz, gz_size, NULL);
-	free(gz);
-	pk_free(raw);
-}
-
 /* Allocation failures while a file inflates, where the importer's and the
  * inflater's are many. */
 static void test_flow_allocation_failures(void **state)
@@ -2269,7 +2216,6 @@ int main(void)
 	    cmocka_unit_test(test_error_empty),
 	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_flow),
-	    cmocka_unit_test(test_flow_objects),
 	    cmocka_unit_test(test_flow_allocation_failures),
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
