@@ -719,10 +719,10 @@ int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *v
  * with locations false, then (later) true, fetches the stack's hash slot,
  * then its stored locations, so that the cache misses of a batch overlap
  * (a hint: it changes nothing). */
-/* For an importer that interned stacks of location ids, before it knew
- * the locations: each id becomes its location's index (ids 1..direct are
- * indices 0..direct-1, others are looked up in ids). PK_ENOTFOUND, the
- * stacks in a mess, if an id has no location. */
+/* For an importer that interned stacks of location ids less one, before
+ * it knew the locations: each becomes its location's index (those below
+ * direct are indices already, the others' ids are looked up in ids).
+ * PK_ENOTFOUND, the stacks in a mess, if an id has no location. */
 int pk__profile_stacks_from_ids(pk_profile *p, const pk__idmap *ids, size_t direct);
 /* Replace sample type i (added before samples as a placeholder). */
 void pk__profile_set_sample_type(pk_profile *p, size_t i, pk_value_type vt);

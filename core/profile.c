@@ -504,11 +504,11 @@ int pk__profile_stacks_from_ids(pk_profile *p, const pk__idmap *ids, size_t dire
 	uint32_t *pool = p->stack_locations.items;
 	for (size_t i = 0; i < p->stacks.count; i++) {
 		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
-		for (uint32_t *loc = pool + start, *end = loc + pool[start - 1]; loc < end; loc++) {
-			*loc = *loc - 1u < direct ? *loc - 1u : pk__idmap_get(ids, *loc);
-			if (*loc == PK_NONE)
+		/* Go numbers locations 1..n: then nothing changes. */
+		for (uint32_t *loc = pool + start, *end = loc + pool[start - 1]; loc < end; loc++)
+			if (*loc >= direct &&
+			    (*loc = pk__idmap_get(ids, (uint64_t)*loc + 1)) == PK_NONE)
 				return PK_ENOTFOUND;
-		}
 	}
 	/* The hashes were of the ids: the table is built again when needed. */
 	pk__profile_shrink(p);

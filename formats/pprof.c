@@ -128,6 +128,31 @@ static inline size_t varint8_pair(const unsigned char *data, size_t i, size_t en
 	return n2;
 }
 
+/* The same for the three varints at data[i], when all end within its 8
+ * bytes and end: their groups close up together, in one varint_bits, and
+ * are then cut where each stops. Ids of one to three bytes (a stack's) fit
+ * three to a load nearly always. Returns their bytes, or 0. */
+static inline size_t varint8_triple(const unsigned char *data, size_t i, size_t end,
+                                    uint64_t out[3])
+{
+	uint64_t w = load_le64(data + i);
+	uint64_t stop = ~w & 0x8080808080808080u;
+	uint64_t stop2 = stop & (stop - 1);
+	uint64_t stop3 = stop2 & (stop2 - 1);
+	if (stop3 == 0)
+		return 0;
+	size_t n3 = (size_t)__builtin_ctzll(stop3) / 8 + 1;
+	if (n3 > end - i)
+		return 0;
+	uint64_t bits = varint_bits(w & (stop3 ^ (stop3 - 1)));
+	unsigned s1 = 7 * ((unsigned)__builtin_ctzll(stop) / 8 + 1);
+	unsigned s2 = 7 * ((unsigned)__builtin_ctzll(stop2) / 8 + 1);
+	out[0] = bits & ((UINT64_C(1) << s1) - 1);
+	out[1] = (bits & ((UINT64_C(1) << s2) - 1)) >> s1;
+	out[2] = bits >> s2;
+	return n3;
+}
+
 /* The varint at r->data[*pos], within r->end: the loop of packed fields. */
 static inline int read_packed_varint(const pb_reader *r, size_t *pos, size_t end, uint64_t *out)
 {
@@ -573,28 +598,40 @@ static int read_location_ids(importer *im, const pb_reader *r, const pb_field *g
 		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 	uint32_t *out = (uint32_t *)im->batch_locs.items + im->batch_locs.count;
 	const uint32_t *first = out;
-	/* Ids 1..limit are id - base: all of them while ids stay raw, which
-	 * then need no look-up. */
+	/* Ids 1..limit are kept less one: the index of each where ids are
+	 * direct, of all of them while ids stay raw (then made indices by
+	 * pk__profile_stacks_from_ids, which leaves direct ones as they are). */
 	uint64_t limit = im->ids_raw ? PK_NONE - 1 : direct;
-	uint32_t base = im->ids_raw ? 0 : 1;
 	size_t pair_end = r->size >= 8 ? r->size - 8 : 0;
 	do {
 		size_t at = pos, n;
 		uint64_t id = g->varint, id2;
-		/* Two ids at a time where both are on the fast path; any other
-		 * goes one at a time below, which says what is wrong. */
+		uint64_t three[3];
+		/* Three or two ids at a time where all are on the fast path;
+		 * any other goes one at a time below, which says what is
+		 * wrong. */
+		if (g->wire != WIRE_VARINT && r->size >= 8 && pos <= pair_end &&
+		    (n = varint8_triple(r->data, pos, end, three)) != 0 && three[0] - 1 < limit &&
+		    three[1] - 1 < limit && three[2] - 1 < limit) {
+			out[0] = (uint32_t)(three[0] - 1);
+			out[1] = (uint32_t)(three[1] - 1);
+			out[2] = (uint32_t)(three[2] - 1);
+			out += 3;
+			pos += n;
+			continue;
+		}
 		if (g->wire != WIRE_VARINT && r->size >= 8 && pos <= pair_end &&
 		    (n = varint8_pair(r->data, pos, end, &id, &id2)) != 0 && id - 1 < limit &&
 		    id2 - 1 < limit) {
-			*out++ = (uint32_t)(id - base);
-			*out++ = (uint32_t)(id2 - base);
+			*out++ = (uint32_t)(id - 1);
+			*out++ = (uint32_t)(id2 - 1);
 			pos += n;
 			continue;
 		}
 		id = g->varint;
 		if (g->wire != WIRE_VARINT)
 			PK_FORWARD(read_packed_varint(r, &pos, end, &id));
-		uint32_t index = id - 1 < limit ? (uint32_t)(id - base)
+		uint32_t index = id - 1 < limit ? (uint32_t)(id - 1)
 		                 : im->ids_raw  ? PK_NONE
 		                                : pk__idmap_get(ids, id);
 		if (index == PK_NONE)
@@ -909,7 +946,7 @@ static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out
 
 /* Read the samples while the input still inflates (see pk__input_wait):
  * Go and our own writer put them first, before the locations they refer
- * to, so their stacks are of location ids, made indices once the
+ * to, so their stacks are of location ids (less one), made indices once the
  * locations are in (pk__profile_stacks_from_ids). Anything else stops it
  * where it is, silently: the walks read on from there, and say what is
  * wrong. Returns false if what it read cannot be used (out of memory). */

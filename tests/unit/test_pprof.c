@@ -935,6 +935,46 @@ static void test_error_missing_ids(void **state)
 		expect_error(&b, (long long)(at + inner + bad_at[i]), bad_id[i]);
 	}
 
+	/* ... or any of three read with one load, of one to eight bytes */
+	const uint64_t bad[] = {200, 0, 70000, 1ULL << 40};
+	for (size_t k = 0; k < 6; k++) {
+		for (size_t i = 0; i < 4; i++) {
+			uint64_t ids[6] = {1, 1, 1, 1, 1, 1};
+			char want[64];
+			ids[k] = bad[i];
+			snprintf(want, sizeof want, "location id %llu,",
+			         (unsigned long long)bad[i]);
+			small_sample_type(&b);
+			small_function(&b, 1, 3);
+			small_location(&b, 1, 1, 7);
+			pb_int(&m, 2, 1);
+			inner = pb_packed(&m, 1, ids, 6);
+			at = pb_msg(&b, 2, &m);
+			pb_strings(&b, small_strings, 6);
+			expect_error(&b, (long long)(at + inner + k), want);
+		}
+	}
+
+	/* ids of one to three bytes, mixed, read right three at a time */
+	small_sample_type(&b);
+	small_function(&b, 1, 3);
+	small_location(&b, 200, 1, 7);
+	small_location(&b, 1, 1, 8);
+	small_location(&b, 70000, 1, 9);
+	pb_int(&m, 2, 1);
+	pb_packed(&m, 1, (uint64_t[]){200, 1, 70000, 70000, 1, 200, 1, 1, 70000}, 9);
+	pb_msg(&b, 2, &m);
+	pb_strings(&b, small_strings, 6);
+	pk_profile *mixed = import_ok(&b);
+	pb_free(&b);
+	pk_sample smp;
+	assert_int_equal(pk_profile_sample(mixed, 0, &smp), 0);
+	assert_int_equal(smp.depth, 9);
+	const uint32_t want_locs[] = {0, 1, 2, 2, 1, 0, 1, 1, 2};
+	for (size_t i = 0; i < 9; i++)
+		assert_int_equal(smp.locations[i], want_locs[i]);
+	pk_profile_free(mixed);
+
 	/* location id 0 in a sample */
 	small_sample_type(&b);
 	inner = pb_uint(&m, 1, 0);
