@@ -32,18 +32,15 @@ typedef struct source {
 typedef struct rec {
 	uint32_t stack;
 	uint32_t len; /* its frames */
-	/* where its key starts in the keys; once sorted, its frames in common
-	 * with the stack before, SAME_FRAMES if they are all of both */
-	size_t key;
+	size_t key;   /* where its key starts in the keys */
 } rec;
-
-#define SAME_FRAMES SIZE_MAX
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* files of frames that are not the profile's */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec recs;        /* rec, while building */
+	uint32_t *added;     /* each tree stack's frames past its `shared`, in turn */
 	source main, base;
 	pk__tree_options o;
 	bool self_diff; /* the base is p itself (two-count folded) */
@@ -372,33 +369,6 @@ static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, si
 	return locs[reverse ? k : depth - 1 - k];
 }
 
-/* How far ahead pk__tree_frames asks for the locations of the stacks its
- * callers, which go front to back, want next: in name order they lie all
- * over the profile's pool. */
-#define FRAMES_AHEAD 6
-
-void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
-{
-	if (i + FRAMES_AHEAD < t->stack_count) {
-		uint32_t ahead = t->stacks[i + FRAMES_AHEAD].stack;
-		const source *s = ahead & SOURCE_BASE ? &t->data->base : &t->data->main;
-		const uint32_t *at;
-		pk_profile_stack(s->p, ahead & ~SOURCE_BASE, &at);
-		PK_PREFETCH(at);
-	}
-	uint32_t stack = t->stacks[i].stack;
-	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
-	const uint32_t *locs;
-	size_t depth = pk_profile_stack(src->p, stack & ~SOURCE_BASE, &locs);
-	const uint32_t *frames = src->loc_frames.items;
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t loc = location_at(locs, depth, src->reverse, k);
-		span sp = src->locs[loc];
-		for (uint32_t j = 0; j < sp.count; j++)
-			*out++ = frames[sp.first + j];
-	}
-}
-
 /* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
  * root first, big-endian, in width bytes each. */
 typedef struct keys {
@@ -558,64 +528,77 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 	return 0;
 }
 
-/* Sort the stacks (order gets their indices) and find what each has in
- * common with the one before (in their key fields). */
-static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
-{
-	rec *recs = d->recs.items;
-	size_t nr = d->recs.count;
-	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
-	PK_FORWARD(make_keys(d, recs, nr, &k));
-	for (size_t i = 0; i < nr; i++)
-		order[i] = (uint32_t)i;
-	sort_keys(order, nr, 0, &k);
-	const unsigned char *last = NULL; /* the key of the last stack kept */
-	uint32_t last_len = 0;
-	*count = 0;
-	for (size_t i = 0; i < nr; i++) {
-		rec *r = &recs[order[i]];
-		const unsigned char *key = k.bytes + r->key;
-		uint32_t shared = last ? common(&k, last, last_len, key, r->len) : 0;
-		if (last && shared == r->len && shared == last_len) {
-			r->key = SAME_FRAMES;
-			continue;
-		}
-		r->key = shared;
-		last = key;
-		last_len = r->len;
-		++*count;
-	}
-	pk__free(k.bytes);
-	return 0;
-}
-
-/* The tree's stacks: the profiles' stacks sorted by their frames' names,
- * those whose frames are the same (locations that name the same frames)
- * made one. */
-static int make_stacks(pk__tree *t)
+/* The tree's stacks from the recs in order: those whose frames are the
+ * same made one, each with what it has in common with the one before and
+ * the frames it adds, copied out of the keys in the tree's order so that
+ * exporters read them front to back (the profile's stacks lie all over
+ * its pool in that order). */
+static int keep_stacks(pk__tree *t, const uint32_t *order, const keys *k)
 {
 	struct pk__tree_data *d = t->data;
-	PK_FORWARD(sort_frames(d));
-	size_t nr = d->recs.count, count = 0;
-	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
-	int rc = order ? sort_stacks(d, order, &count) : PK_ENOMEM;
-	/* Only now, with the keys gone: the peak is lower. */
-	t->stacks = rc == 0 ? pk__malloc((count ? count : 1) * sizeof *t->stacks) : NULL;
-	if (rc == 0 && t->stacks == NULL)
-		rc = PK_ENOMEM;
 	const rec *recs = d->recs.items;
-	for (size_t i = 0; rc == 0 && i < nr; i++) {
+	size_t nr = d->recs.count, added = 0;
+	t->stacks = pk__malloc((nr ? nr : 1) * sizeof *t->stacks);
+	if (t->stacks == NULL)
+		return PK_ENOMEM;
+	const rec *last = NULL; /* the last stack kept */
+	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[order[i]];
-		if (r->key != SAME_FRAMES)
-			t->stacks[t->stack_count++] =
-			    (pk__tree_stack){r->stack, r->len, (uint32_t)r->key, 0};
+		const unsigned char *key = k->bytes + r->key;
+		uint32_t shared =
+		    last ? common(k, k->bytes + last->key, last->len, key, r->len) : 0;
+		if (!last || shared < r->len || shared < last->len) {
+			/* first: the rec, until its frames are copied */
+			t->stacks[t->stack_count++] = (pk__tree_stack){order[i], r->len, shared, 0};
+			added += r->len - shared;
+			last = r;
+		}
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
 		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)t->stack_count;
 	}
+	if (added > UINT32_MAX)
+		return PK_EFORMAT;
+	d->added = pk__malloc((added ? added : 1) * sizeof *d->added);
+	if (d->added == NULL)
+		return PK_ENOMEM;
+	uint32_t *to = d->added;
+	for (size_t i = 0; i < t->stack_count; i++) {
+		pk__tree_stack *st = &t->stacks[i];
+		const rec *r = &recs[st->first];
+		st->first = (uint32_t)(to - d->added);
+		for (uint32_t j = st->shared; j < st->len; j++)
+			*to++ = key_at(k, r, j) - 1;
+	}
+	return 0;
+}
+
+/* The tree's stacks: the profiles' stacks sorted by their frames' names. */
+static int make_stacks(pk__tree *t)
+{
+	struct pk__tree_data *d = t->data;
+	PK_FORWARD(sort_frames(d));
+	size_t nr = d->recs.count;
+	keys k = {d->recs.items, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
+	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
+	if (rc == 0) {
+		for (size_t i = 0; i < nr; i++)
+			order[i] = (uint32_t)i;
+		sort_keys(order, nr, 0, &k);
+		rc = keep_stacks(t, order, &k);
+	}
+	pk__free(k.bytes);
 	pk__free(order);
 	pk__vec_free(&d->recs);
+	/* The stacks' frames are all in d->added now. */
+	for (int b = 0; b < 2; b++) {
+		source *src = b ? &d->base : &d->main;
+		pk__free(src->locs);
+		pk__vec_free(&src->loc_frames);
+		src->locs = NULL;
+	}
 	if (rc == 0 && t->has_base) {
 		t->base_self = pk__calloc(t->stack_count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
@@ -787,8 +770,17 @@ void pk__tree_free(pk__tree *t)
 		pk__free(src->locs);
 		pk__vec_free(&src->loc_frames);
 	}
+	pk__free(t->data->added);
 	pk__free(t->data);
 	pk__free(t->stacks);
 	pk__free(t->base_self);
 	pk__free(t);
+}
+
+void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
+{
+	const pk__tree_stack *st = &t->stacks[i];
+	const uint32_t *from = t->data->added + st->first;
+	for (uint32_t d = st->shared; d < st->len; d++)
+		out[d] = *from++;
 }

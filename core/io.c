@@ -1343,7 +1343,7 @@ static void write_job(void *ctx)
 	f->job_errno = write_full(f->fd, f->job_data, f->job_size);
 	/* ext4 writes out a file renamed over another at the rename (so that
 	 * a crash cannot leave it empty), on the caller's thread: starting
-	 * that here, a block at a time, takes it off the exporter's path. */
+	 * that here, every few MiB, takes it off the exporter's path. */
 #ifdef SYNC_FILE_RANGE_WRITE
 	uint64_t end = f->job_at + f->job_size;
 	if (f->job_errno == 0 && f->replaces && end - f->synced >= SYNC_EVERY) {

@@ -463,8 +463,8 @@ typedef struct walker {
 	size_t next;      /* the stack whose nodes come next */
 	uint32_t open;    /* the depth of the deepest drawn node the walk is in */
 	int64_t *at;      /* by depth: where the next child of the open node there starts */
-	uint32_t *frames; /* the frames of stack `next` */
-	size_t read;      /* the stack whose frames those are + 1; 0: none */
+	uint32_t *frames; /* the frames of stack read - 1 */
+	size_t read;      /* the stacks whose frames were read, in turn */
 } walker;
 
 static int64_t add_saturated(int64_t a, int64_t b)
@@ -546,10 +546,8 @@ static bool next_drawn(walker *w, drawn *out)
 		}
 		w->at[depth] = start;
 		w->open = depth;
-		if (w->read != k + 1) {
-			pk__tree_frames(t, k, w->frames);
-			w->read = k + 1;
-		}
+		while (w->read <= k)
+			pk__tree_frames(t, w->read++, w->frames);
 		*out = (drawn){depth, w->frames[depth - 1], value, start,
 		               st->len == depth ? self_delta(t, k) : 0};
 		return true;

@@ -1628,10 +1628,10 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		size_t depth = st->len;
 		if (w->numbered > st->shared)
 			w->numbered = st->shared;
+		pk__tree_frames(t, i, w->frames);
 		if (stack_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
-		pk__tree_frames(t, i, w->frames);
 		/* The frames above were numbered when the last stack was written,
 		 * as far as it shares them; the rest are numbered now, in order. */
 		if (w->line_ends.count < depth)

@@ -117,6 +117,7 @@ static void test_tree_inlined_frames(void **state)
 	expect_stacks(t, "0|main.main 3072\n1|main.main;main.work;main.leaf 2048\n");
 	assert_int_equal(t->max_len, 3);
 	uint32_t frames[3];
+	pk__tree_frames(t, 0, frames);
 	pk__tree_frames(t, 1, frames);
 	const pk__tree_frame *f = &t->frames[frames[2]];
 	assert_string_equal(f->function, "main.leaf");
