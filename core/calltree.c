@@ -31,16 +31,22 @@ typedef struct source {
  * the tree's stacks are sorted. */
 typedef struct rec {
 	uint32_t stack;
-	uint32_t len; /* its frames */
-	size_t key;   /* where its key starts in the keys */
+	uint32_t len;    /* its frames */
+	uint32_t key;    /* where its key starts in the keys, in frames */
+	uint32_t shared; /* once sorted: frames in common with the stack kept
+	                  * before, SAME_FRAMES if they are all of both */
 } rec;
+
+#define SAME_FRAMES UINT32_MAX
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* files of frames that are not the profile's */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec recs;        /* rec, while building */
-	uint32_t *added;     /* each tree stack's frames past its `shared`, in turn */
+	/* each tree stack's frames past its `shared`, in turn, as in its key */
+	unsigned char *added;
+	size_t width; /* bytes a frame there */
 	source main, base;
 	pk__tree_options o;
 	bool self_diff; /* the base is p itself (two-count folded) */
@@ -306,7 +312,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		}
 		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0};
+		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0, 0};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
@@ -382,7 +388,7 @@ static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
 {
 	if (d >= r->len)
 		return 0;
-	const unsigned char *b = k->bytes + r->key + d * k->width;
+	const unsigned char *b = k->bytes + ((size_t)r->key + d) * k->width;
 	if (k->width == 2)
 		return ((uint32_t)b[0] << 8 | b[1]) + 1;
 	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) + 1;
@@ -395,7 +401,9 @@ static int compare_from(const keys *k, uint32_t x, uint32_t y, size_t d)
 	const rec *a = &k->recs[x], *b = &k->recs[y];
 	size_t la = a->len * k->width, lb = b->len * k->width, at = d * k->width;
 	size_t n = la < lb ? la : lb;
-	int c = n > at ? memcmp(k->bytes + a->key + at, k->bytes + b->key + at, n - at) : 0;
+	const unsigned char *ka = k->bytes + (size_t)a->key * k->width;
+	const unsigned char *kb = k->bytes + (size_t)b->key * k->width;
+	int c = n > at ? memcmp(ka + at, kb + at, n - at) : 0;
 	if (c == 0)
 		c = la != lb ? (la > lb) - (la < lb) : (x > y) - (x < y);
 	return c;
@@ -504,8 +512,10 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < nr; i++) {
-		recs[i].key = total * out->width;
+		recs[i].key = (uint32_t)total;
 		total += recs[i].len;
+		if (total >= UINT32_MAX)
+			return PK_EFORMAT;
 	}
 	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
 	if (out->bytes == NULL)
@@ -532,44 +542,58 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
  * same made one, each with what it has in common with the one before and
  * the frames it adds, copied out of the keys in the tree's order so that
  * exporters read them front to back (the profile's stacks lie all over
- * its pool in that order). */
-static int keep_stacks(pk__tree *t, const uint32_t *order, const keys *k)
+ * its pool in that order). Frees the keys. */
+static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 {
 	struct pk__tree_data *d = t->data;
-	const rec *recs = d->recs.items;
-	size_t nr = d->recs.count, added = 0;
-	t->stacks = pk__malloc((nr ? nr : 1) * sizeof *t->stacks);
-	if (t->stacks == NULL)
-		return PK_ENOMEM;
+	rec *recs = d->recs.items;
+	size_t nr = d->recs.count, count = 0, added = 0, w = k->width;
 	const rec *last = NULL; /* the last stack kept */
 	for (size_t i = 0; i < nr; i++) {
-		const rec *r = &recs[order[i]];
-		const unsigned char *key = k->bytes + r->key;
-		uint32_t shared =
-		    last ? common(k, k->bytes + last->key, last->len, key, r->len) : 0;
-		if (!last || shared < r->len || shared < last->len) {
-			/* first: the rec, until its frames are copied */
-			t->stacks[t->stack_count++] = (pk__tree_stack){order[i], r->len, shared, 0};
-			added += r->len - shared;
+		rec *r = &recs[order[i]];
+		const unsigned char *key = k->bytes + (size_t)r->key * w;
+		r->shared =
+		    last ? common(k, k->bytes + (size_t)last->key * w, last->len, key, r->len) : 0;
+		if (last && r->shared == r->len && r->shared == last->len) {
+			r->shared = SAME_FRAMES;
+		} else {
+			count++;
+			added += r->len - r->shared;
 			last = r;
 		}
 		if (r->len > t->max_len)
 			t->max_len = r->len;
 		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)t->stack_count;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
 	}
-	if (added > UINT32_MAX)
+	if (added >= UINT32_MAX)
 		return PK_EFORMAT;
-	d->added = pk__malloc((added ? added : 1) * sizeof *d->added);
+	d->added = pk__malloc(added ? added * w : 1);
 	if (d->added == NULL)
 		return PK_ENOMEM;
-	uint32_t *to = d->added;
-	for (size_t i = 0; i < t->stack_count; i++) {
-		pk__tree_stack *st = &t->stacks[i];
-		const rec *r = &recs[st->first];
-		st->first = (uint32_t)(to - d->added);
-		for (uint32_t j = st->shared; j < st->len; j++)
-			*to++ = key_at(k, r, j) - 1;
+	d->width = w;
+	/* rec.key becomes where its frames start in d->added */
+	size_t at = 0;
+	for (size_t i = 0; i < nr; i++) {
+		rec *r = &recs[order[i]];
+		if (r->shared == SAME_FRAMES)
+			continue;
+		size_t n = r->len - r->shared;
+		memcpy(d->added + at * w, k->bytes + ((size_t)r->key + r->shared) * w, n * w);
+		r->key = (uint32_t)at;
+		at += n;
+	}
+	/* The stacks only once the keys are gone: the peak is lower. */
+	pk__free(k->bytes);
+	k->bytes = NULL;
+	t->stacks = pk__malloc((count ? count : 1) * sizeof *t->stacks);
+	if (t->stacks == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		const rec *r = &recs[order[i]];
+		if (r->shared != SAME_FRAMES)
+			t->stacks[t->stack_count++] =
+			    (pk__tree_stack){r->key, r->len, r->shared, 0};
 	}
 	return 0;
 }
@@ -583,6 +607,13 @@ static int make_stacks(pk__tree *t)
 	keys k = {d->recs.items, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
 	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
+	/* The keys hold the stacks' frames now. */
+	for (int b = 0; b < 2; b++) {
+		source *src = b ? &d->base : &d->main;
+		pk__free(src->locs);
+		pk__vec_free(&src->loc_frames);
+		src->locs = NULL;
+	}
 	if (rc == 0) {
 		for (size_t i = 0; i < nr; i++)
 			order[i] = (uint32_t)i;
@@ -592,13 +623,6 @@ static int make_stacks(pk__tree *t)
 	pk__free(k.bytes);
 	pk__free(order);
 	pk__vec_free(&d->recs);
-	/* The stacks' frames are all in d->added now. */
-	for (int b = 0; b < 2; b++) {
-		source *src = b ? &d->base : &d->main;
-		pk__free(src->locs);
-		pk__vec_free(&src->loc_frames);
-		src->locs = NULL;
-	}
 	if (rc == 0 && t->has_base) {
 		t->base_self = pk__calloc(t->stack_count + 1, sizeof *t->base_self);
 		if (t->base_self == NULL)
@@ -780,7 +804,10 @@ void pk__tree_free(pk__tree *t)
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 {
 	const pk__tree_stack *st = &t->stacks[i];
-	const uint32_t *from = t->data->added + st->first;
-	for (uint32_t d = st->shared; d < st->len; d++)
-		out[d] = *from++;
+	const struct pk__tree_data *d = t->data;
+	const unsigned char *b = d->added + (size_t)st->first * d->width;
+	for (uint32_t j = st->shared; j < st->len; j++, b += d->width)
+		out[j] = d->width == 2 ? (uint32_t)b[0] << 8 | b[1]
+		                       : (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		                             (uint32_t)b[2] << 8 | b[3];
 }
