@@ -44,7 +44,7 @@ struct pk__tree_data {
 	pk__strtab *strings; /* files of frames that are not the profile's */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec recs;        /* rec, while building */
-	/* each tree stack's frames past its `shared`, in turn, as in its key */
+	/* each tree stack's frames past its `shared`, as in its key */
 	unsigned char *added;
 	size_t width; /* bytes a frame there */
 	source main, base;
@@ -540,9 +540,9 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 
 /* The tree's stacks from the recs in order: those whose frames are the
  * same made one, each with what it has in common with the one before and
- * the frames it adds, copied out of the keys in the tree's order so that
- * exporters read them front to back (the profile's stacks lie all over
- * its pool in that order). Frees the keys. */
+ * the frames it adds, kept out of the keys (which it takes) so that
+ * exporters read them from one small array, not each stack's locations
+ * from the profile (in name order, all over its pool). */
 static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 {
 	struct pk__tree_data *d = t->data;
@@ -568,24 +568,25 @@ static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 	}
 	if (added >= UINT32_MAX)
 		return PK_EFORMAT;
-	d->added = pk__malloc(added ? added * w : 1);
-	if (d->added == NULL)
-		return PK_ENOMEM;
-	d->width = w;
-	/* rec.key becomes where its frames start in d->added */
+	/* The frames each adds, moved to the front of the keys in the recs'
+	 * order (never past where they are), and the rest given back: no
+	 * second array beside the keys at the peak. rec.key becomes where its
+	 * frames start. */
 	size_t at = 0;
 	for (size_t i = 0; i < nr; i++) {
-		rec *r = &recs[order[i]];
+		rec *r = &recs[i];
 		if (r->shared == SAME_FRAMES)
 			continue;
 		size_t n = r->len - r->shared;
-		memcpy(d->added + at * w, k->bytes + ((size_t)r->key + r->shared) * w, n * w);
+		memmove(k->bytes + at * w, k->bytes + ((size_t)r->key + r->shared) * w, n * w);
 		r->key = (uint32_t)at;
 		at += n;
 	}
-	/* The stacks only once the keys are gone: the peak is lower. */
-	pk__free(k->bytes);
+	d->added = pk__realloc(k->bytes, at * w, at * w);
+	if (d->added == NULL)
+		d->added = k->bytes; /* too big then, but whole */
 	k->bytes = NULL;
+	d->width = w;
 	t->stacks = pk__malloc((count ? count : 1) * sizeof *t->stacks);
 	if (t->stacks == NULL)
 		return PK_ENOMEM;
