@@ -31,19 +31,22 @@ typedef struct source {
  * the tree's stacks are sorted. */
 typedef struct rec {
 	uint32_t stack;
-	uint32_t len; /* its frames */
-	/* where its key starts in the keys; once sorted, its frames in common
-	 * with the stack before, SAME_FRAMES if they are all of both */
-	size_t key;
+	uint32_t len;    /* its frames */
+	uint32_t key;    /* where its key starts in the keys, in frames */
+	uint32_t shared; /* once sorted: frames in common with the stack kept
+	                  * before, SAME_FRAMES if they are all of both */
 } rec;
 
-#define SAME_FRAMES SIZE_MAX
+#define SAME_FRAMES UINT32_MAX
 
 struct pk__tree_data {
 	pk__strtab *names;   /* frame names: name i + 1 is frame i's */
 	pk__strtab *strings; /* files of frames that are not the profile's */
 	pk__vec frames;      /* pk__tree_frame */
 	pk__vec recs;        /* rec, while building */
+	/* each tree stack's frames past its `shared`, as in its key */
+	unsigned char *added;
+	size_t width; /* bytes a frame there */
 	source main, base;
 	pk__tree_options o;
 	bool self_diff; /* the base is p itself (two-count folded) */
@@ -309,7 +312,7 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		}
 		if (rc == 0 && len >= UINT32_MAX)
 			rc = PK_EFORMAT;
-		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0};
+		rec r = {(uint32_t)s | (base ? SOURCE_BASE : 0), (uint32_t)len, 0, 0};
 		if (rc == 0)
 			rc = pk__vec_push(&d->recs, sizeof r, &r, 1, NULL);
 	}
@@ -372,33 +375,6 @@ static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, si
 	return locs[reverse ? k : depth - 1 - k];
 }
 
-/* How far ahead pk__tree_frames asks for the locations of the stacks its
- * callers, which go front to back, want next: in name order they lie all
- * over the profile's pool. */
-#define FRAMES_AHEAD 6
-
-void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
-{
-	if (i + FRAMES_AHEAD < t->stack_count) {
-		uint32_t ahead = t->stacks[i + FRAMES_AHEAD].stack;
-		const source *s = ahead & SOURCE_BASE ? &t->data->base : &t->data->main;
-		const uint32_t *at;
-		pk_profile_stack(s->p, ahead & ~SOURCE_BASE, &at);
-		PK_PREFETCH(at);
-	}
-	uint32_t stack = t->stacks[i].stack;
-	const source *src = stack & SOURCE_BASE ? &t->data->base : &t->data->main;
-	const uint32_t *locs;
-	size_t depth = pk_profile_stack(src->p, stack & ~SOURCE_BASE, &locs);
-	const uint32_t *frames = src->loc_frames.items;
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t loc = location_at(locs, depth, src->reverse, k);
-		span sp = src->locs[loc];
-		for (uint32_t j = 0; j < sp.count; j++)
-			*out++ = frames[sp.first + j];
-	}
-}
-
 /* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
  * root first, big-endian, in width bytes each. */
 typedef struct keys {
@@ -412,7 +388,7 @@ static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
 {
 	if (d >= r->len)
 		return 0;
-	const unsigned char *b = k->bytes + r->key + d * k->width;
+	const unsigned char *b = k->bytes + ((size_t)r->key + d) * k->width;
 	if (k->width == 2)
 		return ((uint32_t)b[0] << 8 | b[1]) + 1;
 	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) + 1;
@@ -425,7 +401,9 @@ static int compare_from(const keys *k, uint32_t x, uint32_t y, size_t d)
 	const rec *a = &k->recs[x], *b = &k->recs[y];
 	size_t la = a->len * k->width, lb = b->len * k->width, at = d * k->width;
 	size_t n = la < lb ? la : lb;
-	int c = n > at ? memcmp(k->bytes + a->key + at, k->bytes + b->key + at, n - at) : 0;
+	const unsigned char *ka = k->bytes + (size_t)a->key * k->width;
+	const unsigned char *kb = k->bytes + (size_t)b->key * k->width;
+	int c = n > at ? memcmp(ka + at, kb + at, n - at) : 0;
 	if (c == 0)
 		c = la != lb ? (la > lb) - (la < lb) : (x > y) - (x < y);
 	return c;
@@ -534,8 +512,10 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < nr; i++) {
-		recs[i].key = total * out->width;
+		recs[i].key = (uint32_t)total;
 		total += recs[i].len;
+		if (total >= UINT32_MAX)
+			return PK_EFORMAT;
 	}
 	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
 	if (out->bytes == NULL)
@@ -558,62 +538,90 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 	return 0;
 }
 
-/* Sort the stacks (order gets their indices) and find what each has in
- * common with the one before (in their key fields). */
-static int sort_stacks(struct pk__tree_data *d, uint32_t *order, size_t *count)
+/* The tree's stacks from the recs in order: those whose frames are the
+ * same made one, each with what it has in common with the one before and
+ * the frames it adds, kept out of the keys (which it takes) so that
+ * exporters read them from one small array, not each stack's locations
+ * from the profile (in name order, all over its pool). */
+static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 {
+	struct pk__tree_data *d = t->data;
 	rec *recs = d->recs.items;
-	size_t nr = d->recs.count;
-	keys k = {recs, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
-	PK_FORWARD(make_keys(d, recs, nr, &k));
-	for (size_t i = 0; i < nr; i++)
-		order[i] = (uint32_t)i;
-	sort_keys(order, nr, 0, &k);
-	const unsigned char *last = NULL; /* the key of the last stack kept */
-	uint32_t last_len = 0;
-	*count = 0;
+	size_t nr = d->recs.count, count = 0, added = 0, w = k->width;
+	const rec *last = NULL; /* the last stack kept */
 	for (size_t i = 0; i < nr; i++) {
 		rec *r = &recs[order[i]];
-		const unsigned char *key = k.bytes + r->key;
-		uint32_t shared = last ? common(&k, last, last_len, key, r->len) : 0;
-		if (last && shared == r->len && shared == last_len) {
-			r->key = SAME_FRAMES;
-			continue;
+		const unsigned char *key = k->bytes + (size_t)r->key * w;
+		r->shared =
+		    last ? common(k, k->bytes + (size_t)last->key * w, last->len, key, r->len) : 0;
+		if (last && r->shared == r->len && r->shared == last->len) {
+			r->shared = SAME_FRAMES;
+		} else {
+			count++;
+			added += r->len - r->shared;
+			last = r;
 		}
-		r->key = shared;
-		last = key;
-		last_len = r->len;
-		++*count;
+		if (r->len > t->max_len)
+			t->max_len = r->len;
+		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
+		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)count;
 	}
-	pk__free(k.bytes);
+	if (added >= UINT32_MAX)
+		return PK_EFORMAT;
+	/* The frames each adds, moved to the front of the keys in the recs'
+	 * order (never past where they are), and the rest given back: no
+	 * second array beside the keys at the peak. rec.key becomes where its
+	 * frames start. */
+	size_t at = 0;
+	for (size_t i = 0; i < nr; i++) {
+		rec *r = &recs[i];
+		if (r->shared == SAME_FRAMES)
+			continue;
+		size_t n = r->len - r->shared;
+		memmove(k->bytes + at * w, k->bytes + ((size_t)r->key + r->shared) * w, n * w);
+		r->key = (uint32_t)at;
+		at += n;
+	}
+	d->added = pk__realloc(k->bytes, at * w, at * w);
+	if (d->added == NULL)
+		d->added = k->bytes; /* too big then, but whole */
+	k->bytes = NULL;
+	d->width = w;
+	t->stacks = pk__malloc((count ? count : 1) * sizeof *t->stacks);
+	if (t->stacks == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		const rec *r = &recs[order[i]];
+		if (r->shared != SAME_FRAMES)
+			t->stacks[t->stack_count++] =
+			    (pk__tree_stack){r->key, r->len, r->shared, 0};
+	}
 	return 0;
 }
 
-/* The tree's stacks: the profiles' stacks sorted by their frames' names,
- * those whose frames are the same (locations that name the same frames)
- * made one. */
+/* The tree's stacks: the profiles' stacks sorted by their frames' names. */
 static int make_stacks(pk__tree *t)
 {
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
-	size_t nr = d->recs.count, count = 0;
+	size_t nr = d->recs.count;
+	keys k = {d->recs.items, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
-	int rc = order ? sort_stacks(d, order, &count) : PK_ENOMEM;
-	/* Only now, with the keys gone: the peak is lower. */
-	t->stacks = rc == 0 ? pk__malloc((count ? count : 1) * sizeof *t->stacks) : NULL;
-	if (rc == 0 && t->stacks == NULL)
-		rc = PK_ENOMEM;
-	const rec *recs = d->recs.items;
-	for (size_t i = 0; rc == 0 && i < nr; i++) {
-		const rec *r = &recs[order[i]];
-		if (r->key != SAME_FRAMES)
-			t->stacks[t->stack_count++] =
-			    (pk__tree_stack){r->stack, r->len, (uint32_t)r->key, 0};
-		if (r->len > t->max_len)
-			t->max_len = r->len;
-		source *src = r->stack & SOURCE_BASE ? &d->base : &d->main;
-		src->to_tree[r->stack & ~SOURCE_BASE] = (uint32_t)t->stack_count;
+	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
+	/* The keys hold the stacks' frames now. */
+	for (int b = 0; b < 2; b++) {
+		source *src = b ? &d->base : &d->main;
+		pk__free(src->locs);
+		pk__vec_free(&src->loc_frames);
+		src->locs = NULL;
 	}
+	if (rc == 0) {
+		for (size_t i = 0; i < nr; i++)
+			order[i] = (uint32_t)i;
+		sort_keys(order, nr, 0, &k);
+		rc = keep_stacks(t, order, &k);
+	}
+	pk__free(k.bytes);
 	pk__free(order);
 	pk__vec_free(&d->recs);
 	if (rc == 0 && t->has_base) {
@@ -787,8 +795,20 @@ void pk__tree_free(pk__tree *t)
 		pk__free(src->locs);
 		pk__vec_free(&src->loc_frames);
 	}
+	pk__free(t->data->added);
 	pk__free(t->data);
 	pk__free(t->stacks);
 	pk__free(t->base_self);
 	pk__free(t);
+}
+
+void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
+{
+	const pk__tree_stack *st = &t->stacks[i];
+	const struct pk__tree_data *d = t->data;
+	const unsigned char *b = d->added + (size_t)st->first * d->width;
+	for (uint32_t j = st->shared; j < st->len; j++, b += d->width)
+		out[j] = d->width == 2 ? (uint32_t)b[0] << 8 | b[1]
+		                       : (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		                             (uint32_t)b[2] << 8 | b[3];
 }

@@ -225,10 +225,10 @@ typedef struct pk__tree_frame {
 } pk__tree_frame;
 
 /* A distinct stack (its frames' names differ from every other's), with
- * what the samples that end in it add up to. Its frames are read from the
- * profile's stack when wanted (pk__tree_frames), not kept. */
+ * what the samples that end in it add up to. Only the frames it adds to
+ * the stack before are kept (pk__tree_frames). */
 typedef struct pk__tree_stack {
-	uint32_t stack;  /* a stack of the profile (or the base) it stands for */
+	uint32_t first;  /* where the frames it adds start in the tree's store */
 	uint32_t len;    /* its frames; 0: the root's own (samples without locations) */
 	uint32_t shared; /* leading frames in common with the stack before */
 	int64_t self;    /* the profile's value */
@@ -275,7 +275,9 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err);
 void pk__tree_free(pk__tree *t);
 /* The frames of stack i (indices into t->frames), root first (leaf first
- * when reversed), into out, which has room for t->max_len. */
+ * when reversed), into out, which has room for t->max_len: only those past
+ * its first `shared`, so out must hold stack i - 1's frames (from the call
+ * for it) where i > 0. */
 void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out);
 
 /* Append to text the name pprof gives one line of a location (line NULL:

@@ -463,8 +463,8 @@ typedef struct walker {
 	size_t next;      /* the stack whose nodes come next */
 	uint32_t open;    /* the depth of the deepest drawn node the walk is in */
 	int64_t *at;      /* by depth: where the next child of the open node there starts */
-	uint32_t *frames; /* the frames of stack `next` */
-	size_t read;      /* the stack whose frames those are + 1; 0: none */
+	uint32_t *frames; /* the frames of stack read - 1 */
+	size_t read;      /* the stacks whose frames were read, in turn */
 } walker;
 
 static int64_t add_saturated(int64_t a, int64_t b)
@@ -546,10 +546,8 @@ static bool next_drawn(walker *w, drawn *out)
 		}
 		w->at[depth] = start;
 		w->open = depth;
-		if (w->read != k + 1) {
-			pk__tree_frames(t, k, w->frames);
-			w->read = k + 1;
-		}
+		while (w->read <= k)
+			pk__tree_frames(t, w->read++, w->frames);
 		*out = (drawn){depth, w->frames[depth - 1], value, start,
 		               st->len == depth ? self_delta(t, k) : 0};
 		return true;
@@ -666,6 +664,7 @@ typedef struct svg {
 	const char *count_name;  /* otherwise what a count is called */
 	double height, ypad1, ypad2, ypad3;
 	pk__vec name, text; /* char scratch */
+	pk__vec element;    /* char: a frame's element, written at once */
 	pk__vec subtitle;   /* char: the subtitle with its note */
 } svg;
 
@@ -760,6 +759,39 @@ static int add_text(pk__vec *v, const char *text, size_t len, size_t *chars)
 static int add_str(pk__vec *v, const char *s)
 {
 	return pk__vec_push(v, 1, s, strlen(s), NULL);
+}
+
+/* Appends str to v as libxml2's writer writes element content
+ * (xmlEncodeSpecialChars): the same bytes as through it, at a fraction of
+ * the cost for the many elements of the frames. */
+static int add_escaped(pk__vec *v, const char *str)
+{
+	for (;;) {
+		size_t run = strcspn(str, "<>&\"\r");
+		PK_FORWARD(pk__vec_push(v, 1, str, run, NULL));
+		str += run;
+		if (*str == '\0')
+			return 0;
+		const char *e = *str == '<'   ? "&lt;"
+		                : *str == '>' ? "&gt;"
+		                : *str == '&' ? "&amp;"
+		                : *str == '"' ? "&quot;"
+		                              : "&#13;";
+		PK_FORWARD(add_str(v, e));
+		str++;
+	}
+}
+
+/* Appends ` name="v"` with v formatted as pk__format_fixed does. */
+static int add_num_attr(pk__vec *v, const char *name, double x, int decimals, bool trim)
+{
+	char buf[64];
+	pk__format_fixed(buf, sizeof buf, x, decimals, trim);
+	PK_FORWARD(add_str(v, " "));
+	PK_FORWARD(add_str(v, name));
+	PK_FORWARD(add_str(v, "=\""));
+	PK_FORWARD(add_str(v, buf));
+	return add_str(v, "\"");
 }
 
 /* v's bytes as a C string (the NUL is not counted). */
@@ -913,22 +945,19 @@ static int write_frame(svg *s, const drawn *f)
 	char fill[40];
 	snprintf(fill, sizeof fill, "rgb(%d,%d,%d)", color.r, color.g, color.b);
 
-	PK_FORWARD(start(s, "g"));
-	PK_FORWARD(start(s, "title"));
-	XW(s, xml.xmlTextWriterWriteString(s->w, X(title)));
-	PK_FORWARD(end(s));
-	PK_FORWARD(start(s, "rect"));
-	PK_FORWARD(attr_num(s, "x", (double)t1 / 10, 1, false));
-	PK_FORWARD(attr_num(s, "y", y1, 2, true));
-	PK_FORWARD(attr_num(s, "width", (double)(t2 - t1) / 10, 1, false));
-	PK_FORWARD(attr_num(s, "height", fh - FRAMEPAD, 2, true));
-	PK_FORWARD(attr(s, "fill", fill));
-	PK_FORWARD(attr(s, "rx", "2"));
-	PK_FORWARD(attr(s, "ry", "2"));
-	PK_FORWARD(end(s));
-	PK_FORWARD(start(s, "text"));
-	PK_FORWARD(attr_num(s, "x", (double)(t1 + 30) / 10, 1, false));
-	PK_FORWARD(attr_num(s, "y", 3 + (y1 + y2) / 2, 2, true));
+	/* The element as libxml2's writer would write it, in one piece. */
+	pk__vec *e = &s->element;
+	e->count = 0;
+	if (add_str(e, "<g><title>") < 0 || add_escaped(e, title) < 0 ||
+	    add_str(e, "</title><rect") < 0 ||
+	    add_num_attr(e, "x", (double)t1 / 10, 1, false) < 0 ||
+	    add_num_attr(e, "y", y1, 2, true) < 0 ||
+	    add_num_attr(e, "width", (double)(t2 - t1) / 10, 1, false) < 0 ||
+	    add_num_attr(e, "height", fh - FRAMEPAD, 2, true) < 0 || add_str(e, " fill=\"") < 0 ||
+	    add_str(e, fill) < 0 || add_str(e, "\" rx=\"2\" ry=\"2\"/><text") < 0 ||
+	    add_num_attr(e, "x", (double)(t1 + 30) / 10, 1, false) < 0 ||
+	    add_num_attr(e, "y", 3 + (y1 + y2) / 2, 2, true) < 0)
+		return scratch_failed(s);
 	/* As many characters as fit, the last two of a cut name turned to "..". */
 	double fit = (double)(t2 - t1) / 10 / (c->font_size * FONT_WIDTH);
 	size_t room = fit >= 3 ? (fit < 1e6 ? (size_t)fit : (size_t)1e6) : 0;
@@ -944,13 +973,15 @@ static int write_frame(svg *s, const drawn *f)
 			if (add_str(&s->name, "..") < 0)
 				return scratch_failed(s);
 		}
-		if (finish_str(&s->name, &shown) < 0)
+		if (finish_str(&s->name, &shown) < 0 || add_str(e, ">") < 0 ||
+		    add_escaped(e, shown) < 0 || add_str(e, "</text></g>\n") < 0 ||
+		    finish_str(e, &shown) < 0)
 			return scratch_failed(s);
-		XW(s, xml.xmlTextWriterWriteString(s->w, X(shown)));
+	} else if (add_str(e, "/></g>\n") < 0 || finish_str(e, &shown) < 0) {
+		return scratch_failed(s);
 	}
-	PK_FORWARD(end(s));
-	PK_FORWARD(end(s));
-	return newline(s);
+	XW(s, xml.xmlTextWriterWriteRaw(s->w, X(shown)));
+	return 0;
 }
 
 static int write_style(svg *s)
@@ -1436,6 +1467,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&s.subtitle);
 	pk__vec_free(&s.name);
 	pk__vec_free(&s.text);
+	pk__vec_free(&s.element);
 	pk__tree_free(t);
 	return rc;
 }

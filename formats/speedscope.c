@@ -1628,10 +1628,10 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 		size_t depth = st->len;
 		if (w->numbered > st->shared)
 			w->numbered = st->shared;
+		pk__tree_frames(t, i, w->frames);
 		if (stack_value(t, i) <= 0)
 			continue;
 		PK_FORWARD(puts_(w, k++ ? ",\n    [" : "\n    ["));
-		pk__tree_frames(t, i, w->frames);
 		/* The frames above were numbered when the last stack was written,
 		 * as far as it shares them; the rest are numbered now, in order. */
 		if (w->line_ends.count < depth)
@@ -1714,8 +1714,6 @@ static int write_file(writer *w, pk_error *err)
 	} else if (types > 0) {
 		PK_FORWARD(pk_profile_find_sample_type(p, NULL, &active, err));
 	}
-	if (w->o->granularity <= PK_GRANULARITY_FILEFUNCTIONS)
-		PK_FORWARD(collect_start_lines(w));
 
 	PK_FORWARD(puts_(w, "{\"$schema\": \"" SCHEMA_URL "\",\n \"exporter\": "));
 	char exporter[64];
@@ -1746,7 +1744,11 @@ static int write_file(writer *w, pk_error *err)
 		int g = w->o->granularity == PK_GRANULARITY_FUNCTIONS ? PK_GRANULARITY_FILEFUNCTIONS
 		                                                      : w->o->granularity;
 		pk__tree_options to = {index, w->o->base, g, false, count > 1};
-		rc = t ? pk__tree_select_type(t, index, err) : pk__tree_build(p, &to, &t, err);
+		bool built = t != NULL;
+		rc = built ? pk__tree_select_type(t, index, err) : pk__tree_build(p, &to, &t, err);
+		/* After the tree, whose build is the peak of memory. */
+		if (rc == 0 && !built && w->o->granularity <= PK_GRANULARITY_FILEFUNCTIONS)
+			rc = collect_start_lines(w);
 		if (rc == 0)
 			rc = write_profile(w, t, i == first);
 	}

@@ -117,6 +117,7 @@ static void test_tree_inlined_frames(void **state)
 	expect_stacks(t, "0|main.main 3072\n1|main.main;main.work;main.leaf 2048\n");
 	assert_int_equal(t->max_len, 3);
 	uint32_t frames[3];
+	pk__tree_frames(t, 0, frames);
 	pk__tree_frames(t, 1, frames);
 	const pk__tree_frame *f = &t->frames[frames[2]];
 	assert_string_equal(f->function, "main.leaf");
@@ -389,17 +390,20 @@ static void test_tree_same_frames(void **state)
 	pk_profile_free(p);
 }
 
-/* Many stacks (more than the sort's small runs) over few names: each
+/* Many stacks (more than the sort's small runs) over few names, of 1 to 6
+ * frames (chunks of the sort's keys hold 4 frames, or 2 past 65535
+ * frames), and `unique` more of one frame each, "z" and a number: each
  * distinct name path once, in name order (a path before those it
  * extends), its `shared` what it has in common with the one before, its
  * value the sum of its samples'. */
-static void test_tree_sort_many(void **state)
+static void check_sort_many(size_t unique)
 {
-	(void)state;
 	enum { N = 400 };
-	static char text[N][64];
-	const char *stacks[N];
-	int64_t values[2 * N];
+	size_t total = N + unique;
+	char(*text)[64] = calloc(total, sizeof *text);
+	const char **stacks = calloc(total, sizeof *stacks);
+	int64_t *values = calloc(2 * total, sizeof *values);
+	assert_true(text && stacks && values);
 	uint32_t seed = 12345;
 	for (size_t i = 0; i < N; i++) {
 		size_t depth = 1 + (seed >> 16) % 6, n = 0;
@@ -413,13 +417,19 @@ static void test_tree_sort_many(void **state)
 		values[2 * i] = (int64_t)(i % 7) + 1;
 		values[2 * i + 1] = 0;
 	}
-	pk_profile *p = stacks_profile(stacks, values, N, "samples", NULL);
+	for (size_t i = N; i < total; i++) {
+		snprintf(text[i], sizeof text[i], "z%zu", i);
+		stacks[i] = text[i];
+		values[2 * i] = 1;
+	}
+	pk_profile *p = stacks_profile(stacks, values, total, "samples", NULL);
 	pk__tree *t = build(p, NULL, NULL, PK_GRANULARITY_FUNCTIONS, false);
 	uint32_t frames[8], last[8];
 	uint32_t last_len = 0;
 	int64_t sum = 0, want = 0;
-	for (size_t i = 0; i < N; i++)
+	for (size_t i = 0; i < total; i++)
 		want += values[2 * i];
+	assert_int_equal(t->stack_count > unique, true);
 	for (size_t i = 0; i < t->stack_count; i++) {
 		const pk__tree_stack *st = &t->stacks[i];
 		pk__tree_frames(t, i, frames);
@@ -439,10 +449,11 @@ static void test_tree_sort_many(void **state)
 		for (uint32_t d = 0; d < st->len; d++)
 			n += (size_t)snprintf(path + n, sizeof path - n, "%s%s", d ? ";" : "",
 			                      t->frames[frames[d]].name);
-		int64_t self = 0;
-		for (size_t k = 0; k < N; k++)
+		int64_t self = path[0] == 'z' ? 1 : 0;
+		for (size_t k = 0; k < N && self == 0; k++)
 			if (strcmp(stacks[k], path) == 0)
-				self += values[2 * k];
+				for (size_t j = k; j < N; j++)
+					self += strcmp(stacks[j], path) == 0 ? values[2 * j] : 0;
 		assert_int_equal(st->self, self);
 		sum += st->self;
 		memcpy(last, frames, st->len * sizeof *frames);
@@ -451,6 +462,16 @@ static void test_tree_sort_many(void **state)
 	assert_int_equal(sum, want);
 	pk__tree_free(t);
 	pk_profile_free(p);
+	free(text);
+	free(stacks);
+	free(values);
+}
+
+static void test_tree_sort_many(void **state)
+{
+	(void)state;
+	check_sort_many(0);
+	check_sort_many(70000); /* frames past 65535: 4 bytes a frame */
 }
 
 static void test_tree_allocation_failures(void **state)

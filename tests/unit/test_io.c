@@ -1171,6 +1171,8 @@ static void test_worker_sinks_keep_order(void **state)
 	snprintf(path, sizeof path, "%s/out", dir);
 	for (int gzip = 0; gzip < 2; gzip++)
 		write_and_read_back(path, gzip, write_shapes, data, size, data, size);
+	/* over the file there now: the writer starts writing it out early */
+	write_and_read_back(path, 0, write_shapes, data, size, data, size);
 
 	/* gzip into memory, and a gzip sink freed with a block in flight */
 	pk_error err = PK_ERROR_INIT;
@@ -1221,7 +1223,8 @@ static int failing_write(pk__sink *s, const void *data, size_t size)
 
 /* Failures behind the threads reach the caller, with the texts of the
  * sinks that failed: the sink behind a gzip sink, and a write on the file
- * sink's thread (the file-size limit, in a child process). */
+ * sink's thread (the file-size limit, in a child process), before and
+ * after that thread has started writing the file out. */
 static void test_worker_sink_errors(void **state)
 {
 	(void)state;
@@ -1247,7 +1250,9 @@ static void test_worker_sink_errors(void **state)
 	char path[4200];
 	snprintf(path, sizeof path, "%s/out.gz", dir);
 	const char *old = "old";
-	for (int gzip = 0; gzip < 2; gzip++) {
+	for (int run = 0; run < 4; run++) {
+		int gzip = run & 1;
+		rlim_t limit = (run < 2 ? 3 : 6) * 1024 * 1024 + 100;
 		write_file(path, old, strlen(old));
 		fflush(NULL);
 		pid_t pid = fork();
@@ -1256,7 +1261,7 @@ static void test_worker_sink_errors(void **state)
 			signal(SIGXFSZ, SIG_IGN);
 			struct rlimit rl;
 			getrlimit(RLIMIT_FSIZE, &rl);
-			rl.rlim_cur = 3 * 1024 * 1024 + 100;
+			rl.rlim_cur = limit;
 			if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 				_exit(3);
 			pk_error err = PK_ERROR_INIT;
