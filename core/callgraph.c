@@ -653,44 +653,124 @@ static int walk_stacks(builder *b, pk__graph *g)
 
 /* ------------------------------------------------------------ sorting */
 
-/* Orders of the builder's items by index, for pk__sort (the indices
- * take less room than copies of the keys). */
-static int by_names(const void *a, const void *b, void *ctx)
+/* Orders for pk__sort of indices (the indices take less room than
+ * copies of the keys). Names are ranked once, so that functions compare
+ * by four numbers instead of up to four strings. */
+static int by_name(const void *a, const void *b, void *ctx)
 {
-	const builder *bl = ctx;
-	const gfunc *x = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)a);
-	const gfunc *y = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)b);
-	uint32_t xs[] = {x->name, x->file, x->object, x->host};
-	uint32_t ys[] = {y->name, y->file, y->object, y->host};
-	int c = 0;
-	for (size_t k = 0; c == 0 && k < 4; k++)
-		c = xs[k] == ys[k] ? 0
-		                   : strcmp(PK_VEC_AT(bl->names, gname, xs[k]).s,
-		                            PK_VEC_AT(bl->names, gname, ys[k]).s);
-	return c;
+	const gname *names = ctx;
+	return strcmp(names[*(const uint32_t *)a].s, names[*(const uint32_t *)b].s);
 }
 
-typedef struct node_order {
-	const gnode *nodes;
-	const uint32_t *func_rank;
-} node_order;
+typedef struct func_order {
+	const gfunc *funcs;
+	const uint32_t *name_rank;
+} func_order;
 
-static int by_position(const void *a, const void *b, void *ctx)
+/* After the name: file, object, host. */
+static int func_cmp(const func_order *o, uint32_t a, uint32_t b)
 {
-	const node_order *o = ctx;
-	const gnode *x = &o->nodes[*(const uint32_t *)a], *y = &o->nodes[*(const uint32_t *)b];
-	uint32_t fx = o->func_rank[x->func], fy = o->func_rank[y->func];
-	if (fx != fy)
-		return fx < fy ? -1 : 1;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return (x->address > y->address) - (x->address < y->address);
+	const gfunc *x = &o->funcs[a], *y = &o->funcs[b];
+	uint32_t xs[] = {x->file, x->object, x->host}, ys[] = {y->file, y->object, y->host};
+	for (size_t k = 0; k < 3; k++) {
+		uint32_t rx = o->name_rank[xs[k]], ry = o->name_rank[ys[k]];
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+	}
+	return 0;
 }
+
+static int by_file(const void *a, const void *b, void *ctx)
+{
+	return func_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+static bool line_before(const gnode *x, const gnode *y)
+{
+	return x->line != y->line ? x->line < y->line : x->address < y->address;
+}
+
+static int by_line(const void *a, const void *b, void *ctx)
+{
+	const gnode *nodes = ctx;
+	const gnode *x = &nodes[*(const uint32_t *)a], *y = &nodes[*(const uint32_t *)b];
+	return line_before(x, y) ? -1 : line_before(y, x);
+}
+
+/* Buckets this small are sorted by insertion: most hold a few items. */
+#define SMALL_BUCKET 16
 
 static int by_key(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);
+}
+
+static void sort_keys(uint64_t *keys, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(keys, n, sizeof *keys, by_key);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = keys[i];
+		size_t j = i;
+		for (; j > 0 && keys[j - 1] > x; j--)
+			keys[j] = keys[j - 1];
+		keys[j] = x;
+	}
+}
+
+/* A function's nodes (indices in order) by line and address. */
+static int sort_lines(uint32_t *order, size_t n, const gnode *nodes)
+{
+	if (n > SMALL_BUCKET)
+		return pk__sort(order, n, by_line, (void *)nodes);
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = order[i];
+		size_t j = i;
+		for (; j > 0 && line_before(&nodes[x], &nodes[order[j - 1]]); j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+	return 0;
+}
+
+/* Functions of one name (indices in order) by file, object and host. */
+static int sort_files(uint32_t *order, size_t n, const func_order *o)
+{
+	if (n > SMALL_BUCKET)
+		return pk__sort(order, n, by_file, (void *)o);
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = order[i];
+		size_t j = i;
+		for (; j > 0 && func_cmp(o, x, order[j - 1]) < 0; j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+	return 0;
+}
+
+/* The names' ranks in strcmp order. */
+static int rank_names(builder *b, uint32_t **out)
+{
+	size_t nm = b->names.count;
+	uint32_t *order = pk__malloc((nm + 1) * sizeof *order);
+	uint32_t *rank = pk__malloc((nm + 1) * sizeof *rank);
+	int rc = order && rank ? 0 : PK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < nm; i++)
+		order[i] = (uint32_t)i;
+	if (rc == 0)
+		rc = pk__sort(order, nm, by_name, b->names.items);
+	for (size_t r = 0; rc == 0 && r < nm; r++)
+		rank[order[r]] = (uint32_t)r;
+	pk__free(order);
+	if (rc < 0) {
+		pk__free(rank);
+		return rc;
+	}
+	*out = rank;
+	return 0;
 }
 
 /* The graph's functions (by name, file and object), each function's
@@ -718,19 +798,39 @@ static int sort_graph(builder *b, pk__graph *g)
 	b->calls = keys;
 	b->call_slots = ne + 1;
 
-	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
+	uint32_t *name_rank = NULL;
+	uint32_t *func_rank =
+	    pk__calloc((nf > b->names.count ? nf : b->names.count) + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
 	uint32_t *order = pk__calloc((nf > nn ? nf : nn) + 1, sizeof *order);
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
 	int rc = func_rank && node_rank && order && g->functions ? 0 : PK_ENOMEM;
 	if (rc < 0)
 		goto done;
-	for (size_t i = 0; i < nf; i++)
-		order[i] = (uint32_t)i;
-	rc = pk__sort(order, nf, by_names, b);
+	/* Functions by name into buckets (names are ranked), then each
+	 * bucket by the other names; nodes the same way below. */
+	rc = rank_names(b, &name_rank);
 	if (rc < 0)
 		goto done;
 	const gfunc *funcs = b->funcs.items;
+	size_t nm = b->names.count;
+	uint32_t *next = func_rank; /* where each name's next function goes */
+	for (size_t i = 0; i < nf; i++)
+		next[name_rank[funcs[i].name]]++;
+	for (size_t r = 0, at = 0; r < nm; r++) {
+		uint32_t n = next[r];
+		next[r] = (uint32_t)at;
+		at += n;
+	}
+	for (size_t i = 0; i < nf; i++)
+		order[next[name_rank[funcs[i].name]]++] = (uint32_t)i;
+	func_order fo = {funcs, name_rank};
+	for (size_t r = 0, at = 0; rc == 0 && r < nm; r++) {
+		rc = sort_files(&order[at], next[r] - at, &fo);
+		at = next[r];
+	}
+	if (rc < 0)
+		goto done;
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
 		func_rank[order[r]] = (uint32_t)r;
@@ -753,19 +853,27 @@ static int sort_graph(builder *b, pk__graph *g)
 		rc = PK_ENOMEM;
 		goto done;
 	}
+	const gnode *nodes = b->nodes.items;
 	for (size_t i = 0; i < nn; i++)
-		order[i] = (uint32_t)i;
-	node_order no = {b->nodes.items, func_rank};
-	rc = pk__sort(order, nn, by_position, &no);
+		g->functions[func_rank[nodes[i].func]].node_count++;
+	for (size_t f = 0, at = 0; f < nf; f++) {
+		g->functions[f].first_node = (uint32_t)at;
+		at += g->functions[f].node_count;
+		g->functions[f].node_count = 0;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		pk__graph_function *f = &g->functions[func_rank[nodes[i].func]];
+		order[f->first_node + f->node_count++] = (uint32_t)i;
+	}
+	for (size_t f = 0; rc == 0 && f < nf; f++)
+		rc = sort_lines(&order[g->functions[f].first_node], g->functions[f].node_count,
+		                nodes);
 	if (rc < 0)
 		goto done;
 	for (size_t r = 0; r < nn; r++) {
-		const gnode *n = &no.nodes[order[r]];
-		uint32_t f = func_rank[n->func];
+		const gnode *n = &nodes[order[r]];
 		node_rank[order[r]] = (uint32_t)r;
-		g->nodes[r] = (pk__graph_node){f, n->line, n->address, 0, 0};
-		if (g->functions[f].node_count++ == 0)
-			g->functions[f].first_node = (uint32_t)r;
+		g->nodes[r] = (pk__graph_node){func_rank[n->func], n->line, n->address, 0, 0};
 	}
 	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
@@ -784,7 +892,7 @@ static int sort_graph(builder *b, pk__graph *g)
 		keys[i] = (uint64_t)caller << 32 | func_rank[keys[i] & UINT32_MAX];
 		g->nodes[caller].edge_count++;
 	}
-	uint32_t *next = order; /* where each bucket's next key goes */
+	next = order; /* where each bucket's next key goes */
 	for (size_t r = 0, at = 0; r < nn; at += g->nodes[r].edge_count, r++)
 		g->nodes[r].first_edge = next[r] = (uint32_t)at;
 	for (uint32_t r = 0; r < nn; r++) {
@@ -799,8 +907,7 @@ static int sort_graph(builder *b, pk__graph *g)
 				next[r]++;
 			}
 		}
-		if (n->edge_count > 1)
-			qsort(&keys[n->first_edge], n->edge_count, sizeof *keys, by_key);
+		sort_keys(&keys[n->first_edge], n->edge_count);
 	}
 	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
@@ -813,6 +920,7 @@ static int sort_graph(builder *b, pk__graph *g)
 	g->node_count = nn;
 	g->edge_count = ne;
 done:
+	pk__free(name_rank);
 	pk__free(func_rank);
 	pk__free(node_rank);
 	pk__free(order);
