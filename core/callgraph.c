@@ -85,10 +85,9 @@ typedef struct builder {
 	void *calls;
 	bool narrow;
 	size_t call_slots, call_count;
-	/* the last visit counted; a byte each, so all are cleared when the
-	 * visits wrap around */
+	/* what the stack at hand counted: set as counted, cleared after the
+	 * stack (only its own items, not the whole arrays) */
 	uint8_t *func_seen, *node_seen, *edge_seen;
-	uint8_t visit;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -369,12 +368,12 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 		to[k] = pk__add(to[k], v[k]);
 }
 
-/* Count once: whether item i was not yet seen in this visit. */
-static bool first_visit(uint8_t *seen, uint32_t i, uint8_t visit)
+/* Count once: whether item i was not yet seen in this stack. */
+static bool first_visit(uint8_t *seen, uint32_t i)
 {
-	if (seen[i] == visit)
+	if (seen[i])
 		return false;
-	seen[i] = visit;
+	seen[i] = 1;
 	return true;
 }
 
@@ -384,11 +383,22 @@ static int expand(builder *b, walk *w, size_t s)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
 	b->path.count = 0;
+	/* Where each location's nodes are, then the nodes, asked for
+	 * together: the two loads of a location depend on each other. */
+	for (size_t k = 0; k < depth; k++)
+		PK_PREFETCH(&w->loc_start[locs[k]]);
+	for (size_t k = 0; k < depth; k++)
+		if (w->loc_start[locs[k]] != 0)
+			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[locs[k]] - 1));
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
+		/* most locations are one node: no copy call for those */
+		if (count == 1 && b->path.count < b->path.capacity)
+			PK_VEC_AT(b->path, uint32_t, b->path.count++) = nodes[0];
+		else
+			PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
 	}
 	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
 }
@@ -564,15 +574,6 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
 	bool cumulative = g->node_cum != NULL;
-	if (++b->visit == 0) {
-		memset(b->edge_seen, 0, g->edge_count);
-		if (cumulative) {
-			memset(b->func_seen, 0, g->function_count);
-			memset(b->node_seen, 0, g->node_count);
-		}
-		b->visit = 1;
-	}
-	uint8_t visit = b->visit;
 	b->pending.count = 0;
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
@@ -592,24 +593,30 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
 		uint32_t func = g->nodes[node].function;
-		if (cumulative && first_visit(b->node_seen, node, visit))
+		if (cumulative && first_visit(b->node_seen, node))
 			add_vector(&g->node_cum[node * nv], v, nv);
-		if (cumulative && first_visit(b->func_seen, func, visit))
+		if (cumulative && first_visit(b->func_seen, func))
 			add_vector(&g->function_cum[func * nv], v, nv);
 		if (k == 0)
 			continue;
 		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
 		pk__graph_edge *edge = &g->edges[e];
 		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(b->edge_seen, e, visit)) {
+		if (first_visit(b->edge_seen, e)) {
 			pending[due++] = e;
 			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
 			edge->samples += samples;
 		}
 	}
 	/* The weights last, each edge's once: their loads were asked for. */
-	for (size_t i = 0; i < due; i++)
+	for (size_t i = 0; i < due; i++) {
 		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
+		b->edge_seen[pending[i]] = 0;
+	}
+	for (size_t k = 0; cumulative && k < depth; k++) {
+		uint32_t node = path[k] & ~INLINED_BIT;
+		b->node_seen[node] = b->func_seen[g->nodes[node].function] = 0;
+	}
 	return 0;
 }
 
