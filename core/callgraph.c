@@ -86,8 +86,8 @@ typedef struct builder {
 	bool narrow;
 	size_t call_slots, call_count;
 	/* what the stack at hand counted: set as counted, cleared after the
-	 * stack (only its own items, not the whole arrays) */
-	uint8_t *func_seen, *node_seen, *edge_seen;
+	 * stack (only its own items, not the whole arrays); a bit each */
+	uint64_t *func_seen, *node_seen, *edge_seen;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -369,12 +369,18 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 }
 
 /* Count once: whether item i was not yet seen in this stack. */
-static bool first_visit(uint8_t *seen, uint32_t i)
+static bool first_visit(uint64_t *seen, uint32_t i)
 {
-	if (seen[i])
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (seen[i >> 6] & bit)
 		return false;
-	seen[i] = 1;
+	seen[i >> 6] |= bit;
 	return true;
+}
+
+static void clear_visit(uint64_t *seen, uint32_t i)
+{
+	seen[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
 /* Put the nodes of stack s of walk w, root first, in b->path. */
@@ -553,7 +559,7 @@ static int add_calls(builder *b)
  * found: the caller's edges are sorted by callee. */
 static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
 {
-	uint32_t lo = g->nodes[caller].first_edge, hi = lo + g->nodes[caller].edge_count;
+	uint32_t lo = g->nodes[caller].first_edge, hi = g->nodes[caller + 1].first_edge;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (g->edges[mid].callee <= callee)
@@ -584,7 +590,7 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 		PK_PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
 	for (size_t k = 0; k + 1 < depth; k++) {
 		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
-		PK_PREFETCH(&g->edges[n->first_edge + n->edge_count / 2]);
+		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	add_vector(&g->node_flat[leaf * nv], v, nv);
@@ -611,11 +617,12 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	/* The weights last, each edge's once: their loads were asked for. */
 	for (size_t i = 0; i < due; i++) {
 		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
-		b->edge_seen[pending[i]] = 0;
+		clear_visit(b->edge_seen, pending[i]);
 	}
 	for (size_t k = 0; cumulative && k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
-		b->node_seen[node] = b->func_seen[g->nodes[node].function] = 0;
+		clear_visit(b->node_seen, node);
+		clear_visit(b->func_seen, g->nodes[node].function);
 	}
 	return 0;
 }
@@ -787,6 +794,15 @@ static int rank_names(builder *b, uint32_t **out)
 static int sort_graph(builder *b, pk__graph *g)
 {
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
+	/* Every location walked is named: what named them goes first. */
+	for (size_t i = 0; i < b->walk_count; i++) {
+		walk *w = &b->walks[i];
+		pk__free(w->fn_name);
+		pk__free(w->fn_file);
+		pk__free(w->object_id);
+		w->fn_name = w->fn_file = w->object_id = NULL;
+	}
+	pk__vec_free(&b->text);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	b->func_tab = b->node_tab = (pk__item_table){0};
@@ -856,7 +872,9 @@ static int sort_graph(builder *b, pk__graph *g)
 	b->name_tab = (pk__item_table){0};
 
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	if (g->nodes == NULL) {
+	if (b->o->granularity == PK_GRANULARITY_ADDRESSES)
+		g->addresses = pk__calloc(nn + 1, sizeof *g->addresses);
+	if (g->nodes == NULL || (b->o->granularity == PK_GRANULARITY_ADDRESSES && !g->addresses)) {
 		rc = PK_ENOMEM;
 		goto done;
 	}
@@ -880,7 +898,9 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t r = 0; r < nn; r++) {
 		const gnode *n = &nodes[order[r]];
 		node_rank[order[r]] = (uint32_t)r;
-		g->nodes[r] = (pk__graph_node){func_rank[n->func], n->line, n->address, 0, 0};
+		g->nodes[r] = (pk__graph_node){func_rank[n->func], 0, n->line};
+		if (g->addresses)
+			g->addresses[r] = n->address;
 	}
 	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
@@ -897,14 +917,16 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t i = 0; i < ne; i++) {
 		uint32_t caller = node_rank[keys[i] >> 32];
 		keys[i] = (uint64_t)caller << 32 | func_rank[keys[i] & UINT32_MAX];
-		g->nodes[caller].edge_count++;
+		g->nodes[caller + 1].first_edge++;
 	}
 	next = order; /* where each bucket's next key goes */
-	for (size_t r = 0, at = 0; r < nn; at += g->nodes[r].edge_count, r++)
-		g->nodes[r].first_edge = next[r] = (uint32_t)at;
+	for (size_t r = 0; r < nn; r++) {
+		next[r] = g->nodes[r].first_edge;
+		g->nodes[r + 1].first_edge += next[r];
+	}
 	for (uint32_t r = 0; r < nn; r++) {
 		const pk__graph_node *n = &g->nodes[r];
-		while (next[r] < n->first_edge + n->edge_count) {
+		while (next[r] < n[1].first_edge) {
 			uint64_t key = keys[next[r]];
 			uint32_t to = (uint32_t)(key >> 32);
 			if (to != r) {
@@ -914,7 +936,7 @@ static int sort_graph(builder *b, pk__graph *g)
 				next[r]++;
 			}
 		}
-		sort_keys(&keys[n->first_edge], n->edge_count);
+		sort_keys(&keys[n->first_edge], n[1].first_edge - n->first_edge);
 	}
 	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
@@ -940,7 +962,7 @@ static int add_values(builder *b, pk__graph *g)
 	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
 	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
 	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
-	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
+	b->edge_seen = pk__calloc(ne / 64 + 1, sizeof *b->edge_seen);
 	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
 		return PK_ENOMEM;
 	if (!b->o->cumulative)
@@ -948,8 +970,8 @@ static int add_values(builder *b, pk__graph *g)
 	g->function_flat = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
 	g->function_cum = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
 	g->node_cum = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
-	b->func_seen = pk__calloc(nf + 1, sizeof *b->func_seen);
-	b->node_seen = pk__calloc(nn + 1, sizeof *b->node_seen);
+	b->func_seen = pk__calloc(nf / 64 + 1, sizeof *b->func_seen);
+	b->node_seen = pk__calloc(nn / 64 + 1, sizeof *b->node_seen);
 	return g->function_flat && g->function_cum && g->node_cum && b->func_seen && b->node_seen
 	           ? 0
 	           : PK_ENOMEM;
@@ -1102,6 +1124,7 @@ void pk__graph_free(pk__graph *g)
 	pk__free(g->types);
 	pk__free(g->functions);
 	pk__free(g->nodes);
+	pk__free(g->addresses);
 	pk__free(g->edges);
 	pk__free(g->node_flat);
 	pk__free(g->node_cum);

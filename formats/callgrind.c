@@ -1743,7 +1743,7 @@ typedef struct cgw_writer {
 	cgw_ids files;    /* fl=, fi= and cfl= names */
 	uint32_t *fn_ids; /* per graph function: its fn= id, 0 = not yet */
 	uint32_t next_fn_id;
-	uint64_t *entry_addr; /* per function: its lowest address */
+	uint64_t *entry_addr; /* per function: its lowest address (NULL: all 0) */
 	size_t line_room;     /* the most bytes of a calls= line and its cost line */
 	bool have_last;       /* a cost line was written in this block */
 	uint64_t last_addr;
@@ -2119,20 +2119,24 @@ static int cgw_header(cgw_writer *w)
 
 /* --------------------------------------------------------------- body */
 
+static uint64_t cgw_address(const pk__graph *g, uint32_t node)
+{
+	return g->addresses ? g->addresses[node] : 0;
+}
+
 /* Where a call to function f is said to go: its start line, or else its
  * first line, and its lowest address. */
 static void cgw_entry(const cgw_writer *w, uint32_t f, uint64_t *address, uint64_t *line)
 {
 	const pk__graph_function *fn = &w->g->functions[f];
-	*address = w->entry_addr[f];
+	*address = w->entry_addr ? w->entry_addr[f] : 0;
 	*line = cgw_line(fn->start_line);
 	if (*line == 0 && fn->node_count > 0)
 		*line = cgw_line(w->g->nodes[fn->first_node].line);
 }
 
 /* Call e, made at site. */
-static int cgw_call(cgw_writer *w, const char *object, const char *file, const pk__graph_node *site,
-                    uint32_t e)
+static int cgw_call(cgw_writer *w, const char *object, const char *file, uint32_t site, uint32_t e)
 {
 	const pk__graph *g = w->g;
 	const pk__graph_edge *edge = &g->edges[e];
@@ -2153,7 +2157,7 @@ static int cgw_call(cgw_writer *w, const char *object, const char *file, const p
 	cgw_entry(w, edge->callee, &address, &line);
 	o = cgw_position(w, o, address, line, false);
 	*o++ = '\n';
-	o = cgw_cost_line(w, o, site->address, cgw_line(site->line),
+	o = cgw_cost_line(w, o, cgw_address(g, site), cgw_line(g->nodes[site].line),
 	                  &g->edge_weight[(size_t)e * g->value_count]);
 	cgw_keep(w, o);
 	return 0;
@@ -2168,7 +2172,7 @@ static bool cgw_has_lines(const pk__graph *g, uint32_t f)
 		if (cgw_any(&g->node_flat[(size_t)n * nv], nv))
 			return true;
 		const pk__graph_node *node = &g->nodes[n];
-		for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count; e++)
+		for (uint32_t e = node->first_edge; e < node[1].first_edge; e++)
 			if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
 				return true;
 	}
@@ -2213,16 +2217,15 @@ static int cgw_body(cgw_writer *w)
 				char *o = cgw_room(w, w->line_room);
 				if (o == NULL)
 					return PK_ENOMEM;
-				cgw_keep(w, cgw_cost_line(w, o, node->address, cgw_line(node->line),
-				                          flat));
+				cgw_keep(w, cgw_cost_line(w, o, cgw_address(g, n),
+				                          cgw_line(node->line), flat));
 			}
-			for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count;
-			     e++) {
+			for (uint32_t e = node->first_edge; e < node[1].first_edge; e++) {
 				/* edges go in order, their callees all over */
 				if (e + CGW_AHEAD < g->edge_count)
 					PK_PREFETCH(&g->functions[g->edges[e + CGW_AHEAD].callee]);
 				if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
-					PK_FORWARD(cgw_call(w, fn->object, fn->file, node, e));
+					PK_FORWARD(cgw_call(w, fn->object, fn->file, n, e));
 			}
 			/* a position at a time: a block can be long */
 			if (w->out.count >= CGW_CHUNK)
@@ -2283,15 +2286,17 @@ static int cgw_write(cgw_writer *w)
 	const pk__graph *g = w->g;
 	w->line_room = 16 + 4 * (CGW_NUM + 2) + g->value_count * (CGW_NUM + 1);
 	w->fn_ids = pk__calloc(g->function_count + 1, sizeof *w->fn_ids);
-	w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr);
-	if (w->fn_ids == NULL || w->entry_addr == NULL)
+	if (w->fn_ids == NULL)
 		return PK_ENOMEM;
-	for (size_t f = 0; f < g->function_count; f++) {
+	if (g->addresses &&
+	    (w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr)) == NULL)
+		return PK_ENOMEM;
+	for (size_t f = 0; g->addresses && f < g->function_count; f++) {
 		const pk__graph_function *fn = &g->functions[f];
 		uint64_t lowest = fn->node_count ? UINT64_MAX : 0;
 		for (uint32_t n = fn->first_node; n < fn->first_node + fn->node_count; n++)
-			if (g->nodes[n].address < lowest)
-				lowest = g->nodes[n].address;
+			if (g->addresses[n] < lowest)
+				lowest = g->addresses[n];
 		w->entry_addr[f] = lowest;
 	}
 	PK_FORWARD(cgw_header(w));

@@ -102,7 +102,7 @@ static const pk__graph_edge *edge(const pk__graph *g, const char *caller, int64_
 {
 	const pk__graph_node *n = &g->nodes[node_at(g, caller, line)];
 	uint32_t to = function_named(g, callee);
-	for (uint32_t e = n->first_edge; e < n->first_edge + n->edge_count; e++) {
+	for (uint32_t e = n->first_edge; e < n[1].first_edge; e++) {
 		if (g->edges[e].callee == to) {
 			if (index)
 				*index = e;
@@ -318,9 +318,9 @@ static void test_graph_inlined(void **state)
 
 	/* Addresses: the inlined frame shares its location's address. */
 	g = build(p, NULL, true, NULL, PK_GRANULARITY_ADDRESSES);
-	assert_int_equal(g->nodes[node_at(g, "leaf", 4)].address, 0x200);
-	assert_int_equal(g->nodes[node_at(g, "work", 20)].address, 0x200);
-	assert_int_equal(g->nodes[node_at(g, "work", 21)].address, 0x210);
+	assert_int_equal(g->addresses[node_at(g, "leaf", 4)], 0x200);
+	assert_int_equal(g->addresses[node_at(g, "work", 20)], 0x200);
+	assert_int_equal(g->addresses[node_at(g, "work", 21)], 0x210);
 	pk__graph_free(g);
 	pk_profile_free(p);
 }
