@@ -458,7 +458,8 @@ typedef struct pk__report_options {
 typedef struct pk__report {
 	const pk__report_info *infos;
 	size_t info_count;
-	int64_t *flat, *cum, *flat_div, *cum_div;
+	int64_t *flat, *cum;
+	int64_t *flat_div, *cum_div; /* the mean's divisors; NULL without mean */
 	uint32_t *nodes;
 	size_t node_count;
 	pk__report_edge *edges; /* removed ones are to be skipped */
