@@ -85,10 +85,9 @@ typedef struct builder {
 	void *calls;
 	bool narrow;
 	size_t call_slots, call_count;
-	/* the last visit counted; a byte each, so all are cleared when the
-	 * visits wrap around */
-	uint8_t *func_seen, *node_seen, *edge_seen;
-	uint8_t visit;
+	/* what the stack at hand counted: set as counted, cleared after the
+	 * stack (only its own items, not the whole arrays); a bit each */
+	uint64_t *func_seen, *node_seen, *edge_seen;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -369,13 +368,19 @@ static void add_vector(int64_t *to, const int64_t *v, size_t nv)
 		to[k] = pk__add(to[k], v[k]);
 }
 
-/* Count once: whether item i was not yet seen in this visit. */
-static bool first_visit(uint8_t *seen, uint32_t i, uint8_t visit)
+/* Count once: whether item i was not yet seen in this stack. */
+static bool first_visit(uint64_t *seen, uint32_t i)
 {
-	if (seen[i] == visit)
+	uint64_t bit = (uint64_t)1 << (i & 63);
+	if (seen[i >> 6] & bit)
 		return false;
-	seen[i] = visit;
+	seen[i >> 6] |= bit;
 	return true;
+}
+
+static void clear_visit(uint64_t *seen, uint32_t i)
+{
+	seen[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
 /* Put the nodes of stack s of walk w, root first, in b->path. */
@@ -384,11 +389,22 @@ static int expand(builder *b, walk *w, size_t s)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
 	b->path.count = 0;
+	/* Where each location's nodes are, then the nodes, asked for
+	 * together: the two loads of a location depend on each other. */
+	for (size_t k = 0; k < depth; k++)
+		PK_PREFETCH(&w->loc_start[locs[k]]);
+	for (size_t k = 0; k < depth; k++)
+		if (w->loc_start[locs[k]] != 0)
+			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[locs[k]] - 1));
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
-		PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
+		/* most locations are one node: no copy call for those */
+		if (count == 1 && b->path.count < b->path.capacity)
+			PK_VEC_AT(b->path, uint32_t, b->path.count++) = nodes[0];
+		else
+			PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
 	}
 	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
 }
@@ -543,7 +559,7 @@ static int add_calls(builder *b)
  * found: the caller's edges are sorted by callee. */
 static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
 {
-	uint32_t lo = g->nodes[caller].first_edge, hi = lo + g->nodes[caller].edge_count;
+	uint32_t lo = g->nodes[caller].first_edge, hi = g->nodes[caller + 1].first_edge;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		if (g->edges[mid].callee <= callee)
@@ -564,15 +580,6 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
 	bool cumulative = g->node_cum != NULL;
-	if (++b->visit == 0) {
-		memset(b->edge_seen, 0, g->edge_count);
-		if (cumulative) {
-			memset(b->func_seen, 0, g->function_count);
-			memset(b->node_seen, 0, g->node_count);
-		}
-		b->visit = 1;
-	}
-	uint8_t visit = b->visit;
 	b->pending.count = 0;
 	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
 	uint32_t *pending = b->pending.items;
@@ -583,7 +590,7 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 		PK_PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
 	for (size_t k = 0; k + 1 < depth; k++) {
 		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
-		PK_PREFETCH(&g->edges[n->first_edge + n->edge_count / 2]);
+		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	add_vector(&g->node_flat[leaf * nv], v, nv);
@@ -592,24 +599,31 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	for (size_t k = 0; k < depth; k++) {
 		uint32_t node = path[k] & ~INLINED_BIT;
 		uint32_t func = g->nodes[node].function;
-		if (cumulative && first_visit(b->node_seen, node, visit))
+		if (cumulative && first_visit(b->node_seen, node))
 			add_vector(&g->node_cum[node * nv], v, nv);
-		if (cumulative && first_visit(b->func_seen, func, visit))
+		if (cumulative && first_visit(b->func_seen, func))
 			add_vector(&g->function_cum[func * nv], v, nv);
 		if (k == 0)
 			continue;
 		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
 		pk__graph_edge *edge = &g->edges[e];
 		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(b->edge_seen, e, visit)) {
+		if (first_visit(b->edge_seen, e)) {
 			pending[due++] = e;
 			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
 			edge->samples += samples;
 		}
 	}
 	/* The weights last, each edge's once: their loads were asked for. */
-	for (size_t i = 0; i < due; i++)
+	for (size_t i = 0; i < due; i++) {
 		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
+		clear_visit(b->edge_seen, pending[i]);
+	}
+	for (size_t k = 0; cumulative && k < depth; k++) {
+		uint32_t node = path[k] & ~INLINED_BIT;
+		clear_visit(b->node_seen, node);
+		clear_visit(b->func_seen, g->nodes[node].function);
+	}
 	return 0;
 }
 
@@ -653,44 +667,124 @@ static int walk_stacks(builder *b, pk__graph *g)
 
 /* ------------------------------------------------------------ sorting */
 
-/* Orders of the builder's items by index, for pk__sort (the indices
- * take less room than copies of the keys). */
-static int by_names(const void *a, const void *b, void *ctx)
+/* Orders for pk__sort of indices (the indices take less room than
+ * copies of the keys). Names are ranked once, so that functions compare
+ * by four numbers instead of up to four strings. */
+static int by_name(const void *a, const void *b, void *ctx)
 {
-	const builder *bl = ctx;
-	const gfunc *x = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)a);
-	const gfunc *y = &PK_VEC_AT(bl->funcs, gfunc, *(const uint32_t *)b);
-	uint32_t xs[] = {x->name, x->file, x->object, x->host};
-	uint32_t ys[] = {y->name, y->file, y->object, y->host};
-	int c = 0;
-	for (size_t k = 0; c == 0 && k < 4; k++)
-		c = xs[k] == ys[k] ? 0
-		                   : strcmp(PK_VEC_AT(bl->names, gname, xs[k]).s,
-		                            PK_VEC_AT(bl->names, gname, ys[k]).s);
-	return c;
+	const gname *names = ctx;
+	return strcmp(names[*(const uint32_t *)a].s, names[*(const uint32_t *)b].s);
 }
 
-typedef struct node_order {
-	const gnode *nodes;
-	const uint32_t *func_rank;
-} node_order;
+typedef struct func_order {
+	const gfunc *funcs;
+	const uint32_t *name_rank;
+} func_order;
 
-static int by_position(const void *a, const void *b, void *ctx)
+/* After the name: file, object, host. */
+static int func_cmp(const func_order *o, uint32_t a, uint32_t b)
 {
-	const node_order *o = ctx;
-	const gnode *x = &o->nodes[*(const uint32_t *)a], *y = &o->nodes[*(const uint32_t *)b];
-	uint32_t fx = o->func_rank[x->func], fy = o->func_rank[y->func];
-	if (fx != fy)
-		return fx < fy ? -1 : 1;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return (x->address > y->address) - (x->address < y->address);
+	const gfunc *x = &o->funcs[a], *y = &o->funcs[b];
+	uint32_t xs[] = {x->file, x->object, x->host}, ys[] = {y->file, y->object, y->host};
+	for (size_t k = 0; k < 3; k++) {
+		uint32_t rx = o->name_rank[xs[k]], ry = o->name_rank[ys[k]];
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+	}
+	return 0;
 }
+
+static int by_file(const void *a, const void *b, void *ctx)
+{
+	return func_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+static bool line_before(const gnode *x, const gnode *y)
+{
+	return x->line != y->line ? x->line < y->line : x->address < y->address;
+}
+
+static int by_line(const void *a, const void *b, void *ctx)
+{
+	const gnode *nodes = ctx;
+	const gnode *x = &nodes[*(const uint32_t *)a], *y = &nodes[*(const uint32_t *)b];
+	return line_before(x, y) ? -1 : line_before(y, x);
+}
+
+/* Buckets this small are sorted by insertion: most hold a few items. */
+#define SMALL_BUCKET 16
 
 static int by_key(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);
+}
+
+static void sort_keys(uint64_t *keys, size_t n)
+{
+	if (n > SMALL_BUCKET) {
+		qsort(keys, n, sizeof *keys, by_key);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = keys[i];
+		size_t j = i;
+		for (; j > 0 && keys[j - 1] > x; j--)
+			keys[j] = keys[j - 1];
+		keys[j] = x;
+	}
+}
+
+/* A function's nodes (indices in order) by line and address. */
+static int sort_lines(uint32_t *order, size_t n, const gnode *nodes)
+{
+	if (n > SMALL_BUCKET)
+		return pk__sort(order, n, by_line, (void *)nodes);
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = order[i];
+		size_t j = i;
+		for (; j > 0 && line_before(&nodes[x], &nodes[order[j - 1]]); j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+	return 0;
+}
+
+/* Functions of one name (indices in order) by file, object and host. */
+static int sort_files(uint32_t *order, size_t n, const func_order *o)
+{
+	if (n > SMALL_BUCKET)
+		return pk__sort(order, n, by_file, (void *)o);
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = order[i];
+		size_t j = i;
+		for (; j > 0 && func_cmp(o, x, order[j - 1]) < 0; j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+	return 0;
+}
+
+/* The names' ranks in strcmp order. */
+static int rank_names(builder *b, uint32_t **out)
+{
+	size_t nm = b->names.count;
+	uint32_t *order = pk__malloc((nm + 1) * sizeof *order);
+	uint32_t *rank = pk__malloc((nm + 1) * sizeof *rank);
+	int rc = order && rank ? 0 : PK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < nm; i++)
+		order[i] = (uint32_t)i;
+	if (rc == 0)
+		rc = pk__sort(order, nm, by_name, b->names.items);
+	for (size_t r = 0; rc == 0 && r < nm; r++)
+		rank[order[r]] = (uint32_t)r;
+	pk__free(order);
+	if (rc < 0) {
+		pk__free(rank);
+		return rc;
+	}
+	*out = rank;
+	return 0;
 }
 
 /* The graph's functions (by name, file and object), each function's
@@ -700,6 +794,15 @@ static int by_key(const void *a, const void *b)
 static int sort_graph(builder *b, pk__graph *g)
 {
 	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
+	/* Every location walked is named: what named them goes first. */
+	for (size_t i = 0; i < b->walk_count; i++) {
+		walk *w = &b->walks[i];
+		pk__free(w->fn_name);
+		pk__free(w->fn_file);
+		pk__free(w->object_id);
+		w->fn_name = w->fn_file = w->object_id = NULL;
+	}
+	pk__vec_free(&b->text);
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	b->func_tab = b->node_tab = (pk__item_table){0};
@@ -718,19 +821,39 @@ static int sort_graph(builder *b, pk__graph *g)
 	b->calls = keys;
 	b->call_slots = ne + 1;
 
-	uint32_t *func_rank = pk__calloc(nf + 1, sizeof *func_rank);
+	uint32_t *name_rank = NULL;
+	uint32_t *func_rank =
+	    pk__calloc((nf > b->names.count ? nf : b->names.count) + 1, sizeof *func_rank);
 	uint32_t *node_rank = pk__calloc(nn + 1, sizeof *node_rank);
 	uint32_t *order = pk__calloc((nf > nn ? nf : nn) + 1, sizeof *order);
 	g->functions = pk__calloc(nf + 1, sizeof *g->functions);
 	int rc = func_rank && node_rank && order && g->functions ? 0 : PK_ENOMEM;
 	if (rc < 0)
 		goto done;
-	for (size_t i = 0; i < nf; i++)
-		order[i] = (uint32_t)i;
-	rc = pk__sort(order, nf, by_names, b);
+	/* Functions by name into buckets (names are ranked), then each
+	 * bucket by the other names; nodes the same way below. */
+	rc = rank_names(b, &name_rank);
 	if (rc < 0)
 		goto done;
 	const gfunc *funcs = b->funcs.items;
+	size_t nm = b->names.count;
+	uint32_t *next = func_rank; /* where each name's next function goes */
+	for (size_t i = 0; i < nf; i++)
+		next[name_rank[funcs[i].name]]++;
+	for (size_t r = 0, at = 0; r < nm; r++) {
+		uint32_t n = next[r];
+		next[r] = (uint32_t)at;
+		at += n;
+	}
+	for (size_t i = 0; i < nf; i++)
+		order[next[name_rank[funcs[i].name]]++] = (uint32_t)i;
+	func_order fo = {funcs, name_rank};
+	for (size_t r = 0, at = 0; rc == 0 && r < nm; r++) {
+		rc = sort_files(&order[at], next[r] - at, &fo);
+		at = next[r];
+	}
+	if (rc < 0)
+		goto done;
 	for (size_t r = 0; r < nf; r++) {
 		const gfunc *f = &funcs[order[r]];
 		func_rank[order[r]] = (uint32_t)r;
@@ -749,23 +872,35 @@ static int sort_graph(builder *b, pk__graph *g)
 	b->name_tab = (pk__item_table){0};
 
 	g->nodes = pk__calloc(nn + 1, sizeof *g->nodes);
-	if (g->nodes == NULL) {
+	if (b->o->granularity == PK_GRANULARITY_ADDRESSES)
+		g->addresses = pk__calloc(nn + 1, sizeof *g->addresses);
+	if (g->nodes == NULL || (b->o->granularity == PK_GRANULARITY_ADDRESSES && !g->addresses)) {
 		rc = PK_ENOMEM;
 		goto done;
 	}
+	const gnode *nodes = b->nodes.items;
 	for (size_t i = 0; i < nn; i++)
-		order[i] = (uint32_t)i;
-	node_order no = {b->nodes.items, func_rank};
-	rc = pk__sort(order, nn, by_position, &no);
+		g->functions[func_rank[nodes[i].func]].node_count++;
+	for (size_t f = 0, at = 0; f < nf; f++) {
+		g->functions[f].first_node = (uint32_t)at;
+		at += g->functions[f].node_count;
+		g->functions[f].node_count = 0;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		pk__graph_function *f = &g->functions[func_rank[nodes[i].func]];
+		order[f->first_node + f->node_count++] = (uint32_t)i;
+	}
+	for (size_t f = 0; rc == 0 && f < nf; f++)
+		rc = sort_lines(&order[g->functions[f].first_node], g->functions[f].node_count,
+		                nodes);
 	if (rc < 0)
 		goto done;
 	for (size_t r = 0; r < nn; r++) {
-		const gnode *n = &no.nodes[order[r]];
-		uint32_t f = func_rank[n->func];
+		const gnode *n = &nodes[order[r]];
 		node_rank[order[r]] = (uint32_t)r;
-		g->nodes[r] = (pk__graph_node){f, n->line, n->address, 0, 0};
-		if (g->functions[f].node_count++ == 0)
-			g->functions[f].first_node = (uint32_t)r;
+		g->nodes[r] = (pk__graph_node){func_rank[n->func], 0, n->line};
+		if (g->addresses)
+			g->addresses[r] = n->address;
 	}
 	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
@@ -782,14 +917,16 @@ static int sort_graph(builder *b, pk__graph *g)
 	for (size_t i = 0; i < ne; i++) {
 		uint32_t caller = node_rank[keys[i] >> 32];
 		keys[i] = (uint64_t)caller << 32 | func_rank[keys[i] & UINT32_MAX];
-		g->nodes[caller].edge_count++;
+		g->nodes[caller + 1].first_edge++;
 	}
-	uint32_t *next = order; /* where each bucket's next key goes */
-	for (size_t r = 0, at = 0; r < nn; at += g->nodes[r].edge_count, r++)
-		g->nodes[r].first_edge = next[r] = (uint32_t)at;
+	next = order; /* where each bucket's next key goes */
+	for (size_t r = 0; r < nn; r++) {
+		next[r] = g->nodes[r].first_edge;
+		g->nodes[r + 1].first_edge += next[r];
+	}
 	for (uint32_t r = 0; r < nn; r++) {
 		const pk__graph_node *n = &g->nodes[r];
-		while (next[r] < n->first_edge + n->edge_count) {
+		while (next[r] < n[1].first_edge) {
 			uint64_t key = keys[next[r]];
 			uint32_t to = (uint32_t)(key >> 32);
 			if (to != r) {
@@ -799,8 +936,7 @@ static int sort_graph(builder *b, pk__graph *g)
 				next[r]++;
 			}
 		}
-		if (n->edge_count > 1)
-			qsort(&keys[n->first_edge], n->edge_count, sizeof *keys, by_key);
+		sort_keys(&keys[n->first_edge], n[1].first_edge - n->first_edge);
 	}
 	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
@@ -813,6 +949,7 @@ static int sort_graph(builder *b, pk__graph *g)
 	g->node_count = nn;
 	g->edge_count = ne;
 done:
+	pk__free(name_rank);
 	pk__free(func_rank);
 	pk__free(node_rank);
 	pk__free(order);
@@ -825,7 +962,7 @@ static int add_values(builder *b, pk__graph *g)
 	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
 	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
 	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
-	b->edge_seen = pk__calloc(ne + 1, sizeof *b->edge_seen);
+	b->edge_seen = pk__calloc(ne / 64 + 1, sizeof *b->edge_seen);
 	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
 		return PK_ENOMEM;
 	if (!b->o->cumulative)
@@ -833,8 +970,8 @@ static int add_values(builder *b, pk__graph *g)
 	g->function_flat = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
 	g->function_cum = pk__calloc(pk__mul(nf + 1, nv), sizeof(int64_t));
 	g->node_cum = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
-	b->func_seen = pk__calloc(nf + 1, sizeof *b->func_seen);
-	b->node_seen = pk__calloc(nn + 1, sizeof *b->node_seen);
+	b->func_seen = pk__calloc(nf / 64 + 1, sizeof *b->func_seen);
+	b->node_seen = pk__calloc(nn / 64 + 1, sizeof *b->node_seen);
 	return g->function_flat && g->function_cum && g->node_cum && b->func_seen && b->node_seen
 	           ? 0
 	           : PK_ENOMEM;
@@ -987,6 +1124,7 @@ void pk__graph_free(pk__graph *g)
 	pk__free(g->types);
 	pk__free(g->functions);
 	pk__free(g->nodes);
+	pk__free(g->addresses);
 	pk__free(g->edges);
 	pk__free(g->node_flat);
 	pk__free(g->node_cum);

@@ -320,10 +320,10 @@ typedef struct pk__graph_function {
 
 typedef struct pk__graph_node {
 	uint32_t function;
-	int64_t line;     /* 0 when unknown or below line granularity */
-	uint64_t address; /* 0 unless the granularity is addresses */
-	/* the calls made here: edges [first_edge, ...), by callee */
-	uint32_t first_edge, edge_count;
+	/* the calls made here: edges [first_edge, the next node's
+	 * first_edge), by callee */
+	uint32_t first_edge;
+	int64_t line; /* 0 when unknown or below line granularity */
 } pk__graph_node;
 
 /* A call from the node whose edges it is among. */
@@ -339,8 +339,11 @@ typedef struct pk__graph {
 	/* by name, file, then object */
 	pk__graph_function *functions;
 	size_t function_count;
-	pk__graph_node *nodes; /* grouped by function, in function order */
+	/* grouped by function, in function order; one more after them, whose
+	 * first_edge is edge_count */
+	pk__graph_node *nodes;
 	size_t node_count;
+	uint64_t *addresses;   /* by node at address granularity; else NULL (all 0) */
 	pk__graph_edge *edges; /* grouped by caller, in node order */
 	size_t edge_count;
 	/* value_count entries per item: item i's are [i * value_count, ...);
@@ -462,7 +465,8 @@ typedef struct pk__report_options {
 typedef struct pk__report {
 	const pk__report_info *infos;
 	size_t info_count;
-	int64_t *flat, *cum, *flat_div, *cum_div;
+	int64_t *flat, *cum;
+	int64_t *flat_div, *cum_div; /* the mean's divisors; NULL without mean */
 	uint32_t *nodes;
 	size_t node_count;
 	pk__report_edge *edges; /* removed ones are to be skipped */

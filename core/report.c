@@ -186,7 +186,7 @@ struct pk__report_data {
 	 * built per stack, not per sample (addition wraps, so the sums are
 	 * the same in any order) */
 	uint32_t *stacks;
-	int64_t *stack_w, *stack_dw;
+	int64_t *stack_w, *stack_dw; /* stack_dw: NULL without mean */
 	size_t stack_count;
 	const pk_profile *p;
 	const pk__report_options *o;
@@ -322,8 +322,9 @@ static int index_stacks(struct pk__report_data *d, size_t type, bool mean)
 	uint32_t *at = pk__malloc(pk__mul(n ? n : 1, sizeof *at));
 	d->stacks = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stacks));
 	d->stack_w = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stack_w));
-	d->stack_dw = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stack_dw));
-	if (!at || !d->stacks || !d->stack_w || !d->stack_dw) {
+	if (mean)
+		d->stack_dw = pk__malloc(pk__mul(n ? n : 1, sizeof *d->stack_dw));
+	if (!at || !d->stacks || !d->stack_w || (mean && !d->stack_dw)) {
 		pk__free(at);
 		return PK_ENOMEM;
 	}
@@ -341,10 +342,12 @@ static int index_stacks(struct pk__report_data *d, size_t type, bool mean)
 			i = at[s.stack] = (uint32_t)count++;
 			d->stacks[i] = s.stack;
 			d->stack_w[i] = 0;
-			d->stack_dw[i] = 0;
+			if (mean)
+				d->stack_dw[i] = 0;
 		}
 		d->stack_w[i] = pk__add(d->stack_w[i], w);
-		d->stack_dw[i] = pk__add(d->stack_dw[i], dw);
+		if (mean)
+			d->stack_dw[i] = pk__add(d->stack_dw[i], dw);
 	}
 	d->stack_count = count;
 	pk__free(at);
@@ -407,8 +410,10 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 	size_t n = d->infos.count;
 	memset(r->flat, 0, n * sizeof *r->flat);
 	memset(r->cum, 0, n * sizeof *r->cum);
-	memset(r->flat_div, 0, n * sizeof *r->flat_div);
-	memset(r->cum_div, 0, n * sizeof *r->cum_div);
+	if (r->flat_div) {
+		memset(r->flat_div, 0, n * sizeof *r->flat_div);
+		memset(r->cum_div, 0, n * sizeof *r->cum_div);
+	}
 	memset(d->stamp, 0, n * sizeof *d->stamp);
 	d->edges.count = 0;
 	if (d->edge_slots)
@@ -417,7 +422,7 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 	for (size_t si = 0; si < d->stack_count; si++) {
 		const uint32_t *locations;
 		size_t depth = pk_profile_stack(p, d->stacks[si], &locations);
-		int64_t w = d->stack_w[si], dw = d->stack_dw[si];
+		int64_t w = d->stack_w[si], dw = d->stack_dw ? d->stack_dw[si] : 0;
 		uint32_t stamp = (uint32_t)si + 1;
 		uint32_t parent = PK_NONE;
 		bool residual = false;
@@ -435,7 +440,8 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 				if (d->stamp[node] != stamp) {
 					d->stamp[node] = stamp;
 					r->cum[node] = pk__add(r->cum[node], w);
-					r->cum_div[node] = pk__add(r->cum_div[node], dw);
+					if (r->cum_div)
+						r->cum_div[node] = pk__add(r->cum_div[node], dw);
 				}
 				if (edges && parent != PK_NONE && node != parent) {
 					pk__report_edge *e;
@@ -453,7 +459,8 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 		}
 		if (parent != PK_NONE && !residual) {
 			r->flat[parent] = pk__add(r->flat[parent], w);
-			r->flat_div[parent] = pk__add(r->flat_div[parent], dw);
+			if (r->flat_div)
+				r->flat_div[parent] = pk__add(r->flat_div[parent], dw);
 		}
 	}
 	/* the graph's nodes: those with a value */
@@ -470,12 +477,12 @@ static int build_graph(pk__report *r, const bool *kept, bool edges)
 
 int64_t pk__report_flat(const pk__report *r, uint32_t node)
 {
-	return r->flat_div[node] ? r->flat[node] / r->flat_div[node] : r->flat[node];
+	return r->flat_div && r->flat_div[node] ? r->flat[node] / r->flat_div[node] : r->flat[node];
 }
 
 int64_t pk__report_cum(const pk__report *r, uint32_t node)
 {
-	return r->cum_div[node] ? r->cum[node] / r->cum_div[node] : r->cum[node];
+	return r->cum_div && r->cum_div[node] ? r->cum[node] / r->cum_div[node] : r->cum[node];
 }
 
 static int cmp_str(const char *a, size_t al, const char *b, size_t bl)
@@ -666,13 +673,16 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 		size_t m = n ? n : 1;
 		r->flat = pk__calloc(m, sizeof *r->flat);
 		r->cum = pk__calloc(m, sizeof *r->cum);
-		r->flat_div = pk__calloc(m, sizeof *r->flat_div);
-		r->cum_div = pk__calloc(m, sizeof *r->cum_div);
+		/* divisors only for -mean: without it every one is 0 */
+		if (o->mean) {
+			r->flat_div = pk__calloc(m, sizeof *r->flat_div);
+			r->cum_div = pk__calloc(m, sizeof *r->cum_div);
+		}
 		r->nodes = pk__calloc(m, sizeof *r->nodes);
 		d->stamp = pk__calloc(m, sizeof *d->stamp);
 		d->in_graph = pk__calloc(m, sizeof *d->in_graph);
-		if (!r->flat || !r->cum || !r->flat_div || !r->cum_div || !r->nodes || !d->stamp ||
-		    !d->in_graph)
+		if (!r->flat || !r->cum || (o->mean && (!r->flat_div || !r->cum_div)) ||
+		    !r->nodes || !d->stamp || !d->in_graph)
 			rc = PK_ENOMEM;
 	}
 	bool *kept = NULL;

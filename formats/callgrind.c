@@ -1743,7 +1743,8 @@ typedef struct cgw_writer {
 	cgw_ids files;    /* fl=, fi= and cfl= names */
 	uint32_t *fn_ids; /* per graph function: its fn= id, 0 = not yet */
 	uint32_t next_fn_id;
-	uint64_t *entry_addr; /* per function: its lowest address */
+	uint64_t *entry_addr; /* per function: its lowest address (NULL: all 0) */
+	size_t line_room;     /* the most bytes of a calls= line and its cost line */
 	bool have_last;       /* a cost line was written in this block */
 	uint64_t last_addr;
 	uint64_t last_line;
@@ -1780,21 +1781,45 @@ static int cgw_put_name(cgw_writer *w, const char *s)
 	return 0;
 }
 
-static int cgw_put_u64(cgw_writer *w, uint64_t v)
+/* The body's lines are put together in place: room for a whole line is
+ * made first (a number takes CGW_NUM bytes at most), then it is kept. */
+#define CGW_NUM 24
+
+static inline char *cgw_room(cgw_writer *w, size_t n)
 {
-	char buf[24], *s = buf + sizeof buf;
-	do {
-		*--s = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	return cgw_put(w, s, (size_t)(buf + sizeof buf - s));
+	return pk__vec_reserve(&w->out, 1, n) == 0 ? (char *)w->out.items + w->out.count : NULL;
 }
 
-static int cgw_put_hex(cgw_writer *w, uint64_t v)
+static inline void cgw_keep(cgw_writer *w, const char *end)
 {
-	char buf[24];
-	int n = snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)v);
-	return cgw_put(w, buf, (size_t)n);
+	w->out.count = (size_t)(end - (const char *)w->out.items);
+}
+
+/* v at o in decimal, or in hex after "0x"; returns the end. The digits
+ * are copied as one CGW_NUM-byte block, which the room allows. */
+static inline char *cgw_number(char *o, uint64_t v, bool hex)
+{
+	char buf[2 * CGW_NUM], *s = buf + CGW_NUM;
+	unsigned base = hex ? 16 : 10;
+	do {
+		*--s = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v != 0);
+	if (hex) {
+		*--s = 'x';
+		*--s = '0';
+	}
+	memcpy(o, s, CGW_NUM);
+	return o + (buf + CGW_NUM - s);
+}
+
+static int cgw_put_u64(cgw_writer *w, uint64_t v)
+{
+	char *o = cgw_room(w, CGW_NUM);
+	if (o == NULL)
+		return PK_ENOMEM;
+	cgw_keep(w, cgw_number(o, v, false));
+	return 0;
 }
 
 static size_t cgw_digits(uint64_t v, unsigned base)
@@ -1852,25 +1877,42 @@ static int cgw_id_of(cgw_ids *t, const char *name, uint32_t *id, bool *first)
 	return 0;
 }
 
+/* "spec=(id) name\n", or "spec=(id)\n" with name NULL. */
+static int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *name)
+{
+	size_t len = strlen(spec);
+	char *o = cgw_room(w, len + 4 + CGW_NUM);
+	if (o == NULL)
+		return PK_ENOMEM;
+	memcpy(o, spec, len);
+	o += len;
+	*o++ = '=';
+	*o++ = '(';
+	o = cgw_number(o, id, false);
+	*o++ = ')';
+	if (name) {
+		*o++ = ' ';
+		cgw_keep(w, o);
+		PK_FORWARD(cgw_put_name(w, name));
+		if ((o = cgw_room(w, 1)) == NULL)
+			return PK_ENOMEM;
+	}
+	*o++ = '\n';
+	cgw_keep(w, o);
+	return 0;
+}
+
 /* "spec=(id) name" the first time a name of this kind is written,
  * "spec=(id)" after: files and objects share one table per kind, as
  * callgrind_annotate and KCachegrind read them. */
 static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
 {
-	if (*name == '\0' || strcmp(name, cgw_unknown) == 0)
+	if (*name == '\0' || (*name == '?' && strcmp(name, cgw_unknown) == 0))
 		name = cgw_unknown;
 	uint32_t id;
 	bool first;
 	PK_FORWARD(cgw_id_of(t, name, &id, &first));
-	PK_FORWARD(cgw_puts(w, spec));
-	PK_FORWARD(cgw_puts(w, "=("));
-	PK_FORWARD(cgw_put_u64(w, id));
-	PK_FORWARD(cgw_puts(w, ")"));
-	if (first) {
-		PK_FORWARD(cgw_puts(w, " "));
-		PK_FORWARD(cgw_put_name(w, name));
-	}
-	return cgw_puts(w, "\n");
+	return cgw_put_id(w, spec, id, first ? name : NULL);
 }
 
 /* Functions get one id each (not one per name), for KCachegrind keeps
@@ -1880,15 +1922,7 @@ static int cgw_put_function(cgw_writer *w, const char *spec, uint32_t f)
 	bool first = w->fn_ids[f] == 0;
 	if (first)
 		w->fn_ids[f] = ++w->next_fn_id;
-	PK_FORWARD(cgw_puts(w, spec));
-	PK_FORWARD(cgw_puts(w, "=("));
-	PK_FORWARD(cgw_put_u64(w, w->fn_ids[f]));
-	PK_FORWARD(cgw_puts(w, ")"));
-	if (first) {
-		PK_FORWARD(cgw_puts(w, " "));
-		PK_FORWARD(cgw_put_name(w, w->g->functions[f].name));
-	}
-	return cgw_puts(w, "\n");
+	return cgw_put_id(w, spec, w->fn_ids[f], first ? w->g->functions[f].name : NULL);
 }
 
 /* ---------------------------------------------------------- positions */
@@ -1900,45 +1934,52 @@ static uint64_t cgw_line(int64_t line)
 	return line > 0 && line <= (int64_t)UINT32_MAX ? (uint64_t)line : 0;
 }
 
-/* One subposition: "*" when it repeats the last cost line's, "+N"/"-N"
- * when that is shorter, else absolute. */
-static int cgw_put_sub(cgw_writer *w, uint64_t v, uint64_t last, bool hex)
+/* One subposition at o: "*" when it repeats the last cost line's,
+ * "+N"/"-N" when that is shorter, else absolute. */
+static char *cgw_sub(const cgw_writer *w, char *o, uint64_t v, uint64_t last, bool hex)
 {
-	if (w->have_last && v == last)
-		return cgw_put(w, "*", 1);
+	if (w->have_last && v == last) {
+		*o++ = '*';
+		return o;
+	}
 	size_t absolute = hex ? 2 + cgw_digits(v, 16) : cgw_digits(v, 10);
 	uint64_t diff = v > last ? v - last : last - v;
 	if (w->have_last && diff <= CGW_MAX_DIFF && 1 + cgw_digits(diff, 10) < absolute) {
-		PK_FORWARD(cgw_put(w, v > last ? "+" : "-", 1));
-		return cgw_put_u64(w, diff);
+		*o++ = v > last ? '+' : '-';
+		return cgw_number(o, diff, false);
 	}
-	return hex ? cgw_put_hex(w, v) : cgw_put_u64(w, v);
+	return cgw_number(o, v, hex);
 }
 
-/* A position, relative to the last cost line; a cost line's becomes the
- * last one, a calls= target's does not. */
-static int cgw_put_position(cgw_writer *w, uint64_t address, uint64_t line, bool cost_line)
+/* A position at o (2 * CGW_NUM + 2 bytes of room), relative to the last
+ * cost line; a cost line's becomes the last one, a calls= target's does
+ * not. */
+static char *cgw_position(cgw_writer *w, char *o, uint64_t address, uint64_t line, bool cost_line)
 {
 	if (w->addresses) {
-		PK_FORWARD(cgw_put_sub(w, address, w->last_addr, true));
-		PK_FORWARD(cgw_put(w, " ", 1));
+		o = cgw_sub(w, o, address, w->last_addr, true);
+		*o++ = ' ';
 	}
-	PK_FORWARD(cgw_put_sub(w, line, w->last_line, false));
+	o = cgw_sub(w, o, line, w->last_line, false);
 	if (cost_line) {
 		w->have_last = true;
 		w->last_addr = address;
 		w->last_line = line;
 	}
-	return 0;
+	return o;
 }
 
-static int cgw_put_costs(cgw_writer *w, const int64_t *v)
+/* A cost line at o: its position and v. */
+static char *cgw_cost_line(cgw_writer *w, char *o, uint64_t address, uint64_t line,
+                           const int64_t *v)
 {
+	o = cgw_position(w, o, address, line, true);
 	for (size_t k = 0; k < w->g->value_count; k++) {
-		PK_FORWARD(cgw_put(w, " ", 1));
-		PK_FORWARD(cgw_put_u64(w, (uint64_t)v[k]));
+		*o++ = ' ';
+		o = cgw_number(o, (uint64_t)v[k], false);
 	}
-	return cgw_put(w, "\n", 1);
+	*o++ = '\n';
+	return o;
 }
 
 static bool cgw_any(const int64_t *v, size_t n)
@@ -2078,20 +2119,24 @@ static int cgw_header(cgw_writer *w)
 
 /* --------------------------------------------------------------- body */
 
+static uint64_t cgw_address(const pk__graph *g, uint32_t node)
+{
+	return g->addresses ? g->addresses[node] : 0;
+}
+
 /* Where a call to function f is said to go: its start line, or else its
  * first line, and its lowest address. */
 static void cgw_entry(const cgw_writer *w, uint32_t f, uint64_t *address, uint64_t *line)
 {
 	const pk__graph_function *fn = &w->g->functions[f];
-	*address = w->entry_addr[f];
+	*address = w->entry_addr ? w->entry_addr[f] : 0;
 	*line = cgw_line(fn->start_line);
 	if (*line == 0 && fn->node_count > 0)
 		*line = cgw_line(w->g->nodes[fn->first_node].line);
 }
 
 /* Call e, made at site. */
-static int cgw_call(cgw_writer *w, const char *object, const char *file, const pk__graph_node *site,
-                    uint32_t e)
+static int cgw_call(cgw_writer *w, const char *object, const char *file, uint32_t site, uint32_t e)
 {
 	const pk__graph *g = w->g;
 	const pk__graph_edge *edge = &g->edges[e];
@@ -2101,16 +2146,21 @@ static int cgw_call(cgw_writer *w, const char *object, const char *file, const p
 	if (callee->file != file)
 		PK_FORWARD(cgw_put_compressed(w, "cfl", &w->files, callee->file));
 	PK_FORWARD(cgw_put_function(w, "cfn", edge->callee));
+	char *o = cgw_room(w, w->line_room);
+	if (o == NULL)
+		return PK_ENOMEM;
 	/* Samples that cross a call: each stands for one call at least. */
-	PK_FORWARD(cgw_puts(w, "calls="));
-	PK_FORWARD(cgw_put_u64(w, edge->samples > 0 ? edge->samples : 1));
-	PK_FORWARD(cgw_puts(w, " "));
+	memcpy(o, "calls=", 6);
+	o = cgw_number(o + 6, edge->samples > 0 ? edge->samples : 1, false);
+	*o++ = ' ';
 	uint64_t address, line;
 	cgw_entry(w, edge->callee, &address, &line);
-	PK_FORWARD(cgw_put_position(w, address, line, false));
-	PK_FORWARD(cgw_puts(w, "\n"));
-	PK_FORWARD(cgw_put_position(w, site->address, cgw_line(site->line), true));
-	return cgw_put_costs(w, &g->edge_weight[(size_t)e * g->value_count]);
+	o = cgw_position(w, o, address, line, false);
+	*o++ = '\n';
+	o = cgw_cost_line(w, o, cgw_address(g, site), cgw_line(g->nodes[site].line),
+	                  &g->edge_weight[(size_t)e * g->value_count]);
+	cgw_keep(w, o);
+	return 0;
 }
 
 /* Whether function f has a cost line or a call to write. */
@@ -2122,7 +2172,7 @@ static bool cgw_has_lines(const pk__graph *g, uint32_t f)
 		if (cgw_any(&g->node_flat[(size_t)n * nv], nv))
 			return true;
 		const pk__graph_node *node = &g->nodes[n];
-		for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count; e++)
+		for (uint32_t e = node->first_edge; e < node[1].first_edge; e++)
 			if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
 				return true;
 	}
@@ -2164,17 +2214,18 @@ static int cgw_body(cgw_writer *w)
 			const pk__graph_node *node = &g->nodes[n];
 			const int64_t *flat = &g->node_flat[(size_t)n * nv];
 			if (cgw_any(flat, nv)) {
-				PK_FORWARD(
-				    cgw_put_position(w, node->address, cgw_line(node->line), true));
-				PK_FORWARD(cgw_put_costs(w, flat));
+				char *o = cgw_room(w, w->line_room);
+				if (o == NULL)
+					return PK_ENOMEM;
+				cgw_keep(w, cgw_cost_line(w, o, cgw_address(g, n),
+				                          cgw_line(node->line), flat));
 			}
-			for (uint32_t e = node->first_edge; e < node->first_edge + node->edge_count;
-			     e++) {
+			for (uint32_t e = node->first_edge; e < node[1].first_edge; e++) {
 				/* edges go in order, their callees all over */
 				if (e + CGW_AHEAD < g->edge_count)
 					PK_PREFETCH(&g->functions[g->edges[e + CGW_AHEAD].callee]);
 				if (cgw_any(&g->edge_weight[(size_t)e * nv], nv))
-					PK_FORWARD(cgw_call(w, fn->object, fn->file, node, e));
+					PK_FORWARD(cgw_call(w, fn->object, fn->file, n, e));
 			}
 			/* a position at a time: a block can be long */
 			if (w->out.count >= CGW_CHUNK)
@@ -2233,16 +2284,19 @@ static int cgw_check_totals(const cgw_writer *w, pk_error *err)
 static int cgw_write(cgw_writer *w)
 {
 	const pk__graph *g = w->g;
+	w->line_room = 16 + 4 * (CGW_NUM + 2) + g->value_count * (CGW_NUM + 1);
 	w->fn_ids = pk__calloc(g->function_count + 1, sizeof *w->fn_ids);
-	w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr);
-	if (w->fn_ids == NULL || w->entry_addr == NULL)
+	if (w->fn_ids == NULL)
 		return PK_ENOMEM;
-	for (size_t f = 0; f < g->function_count; f++) {
+	if (g->addresses &&
+	    (w->entry_addr = pk__calloc(g->function_count + 1, sizeof *w->entry_addr)) == NULL)
+		return PK_ENOMEM;
+	for (size_t f = 0; g->addresses && f < g->function_count; f++) {
 		const pk__graph_function *fn = &g->functions[f];
 		uint64_t lowest = fn->node_count ? UINT64_MAX : 0;
 		for (uint32_t n = fn->first_node; n < fn->first_node + fn->node_count; n++)
-			if (g->nodes[n].address < lowest)
-				lowest = g->nodes[n].address;
+			if (g->addresses[n] < lowest)
+				lowest = g->addresses[n];
 		w->entry_addr[f] = lowest;
 	}
 	PK_FORWARD(cgw_header(w));

@@ -102,7 +102,7 @@ static const pk__graph_edge *edge(const pk__graph *g, const char *caller, int64_
 {
 	const pk__graph_node *n = &g->nodes[node_at(g, caller, line)];
 	uint32_t to = function_named(g, callee);
-	for (uint32_t e = n->first_edge; e < n->first_edge + n->edge_count; e++) {
+	for (uint32_t e = n->first_edge; e < n[1].first_edge; e++) {
 		if (g->edges[e].callee == to) {
 			if (index)
 				*index = e;
@@ -286,6 +286,39 @@ static void test_graph_recursion_many_stacks(void **state)
 	pk_profile_free(p);
 }
 
+/* Buckets past the insertion sort's size: a name of 20 functions, a
+ * function of 20 lines and a position calling 20 functions. */
+static void test_graph_large_buckets(void **state)
+{
+	(void)state;
+	pk_profile *p = new_profile("samples", NULL);
+	uint32_t m1 = loc1(p, fn(p, "main", "m.c", 0), 1), big = fn(p, "big", "b.c", 0);
+	for (int i = 19; i >= 0; i--) {
+		char file[16];
+		snprintf(file, sizeof file, "f%02d.c", i);
+		uint32_t f = loc1(p, fn(p, "f", file, 0), 1);
+		sample(p, (uint32_t[]){loc1(p, big, 20 - i), f, m1}, 3, 1, 0);
+	}
+	pk__graph *g = build(p, NULL, true, NULL, PK_GRANULARITY_LINES);
+	assert_int_equal(g->function_count, 22);
+	assert_string_equal(g->functions[0].name, "big");
+	assert_int_equal(g->functions[0].node_count, 20);
+	for (uint32_t n = 0; n < 20; n++)
+		assert_int_equal(g->nodes[g->functions[0].first_node + n].line, n + 1);
+	for (uint32_t f = 1; f <= 20; f++) {
+		char file[16];
+		snprintf(file, sizeof file, "f%02u.c", f - 1);
+		assert_string_equal(g->functions[f].name, "f");
+		assert_string_equal(g->functions[f].file, file);
+	}
+	const pk__graph_node *n = &g->nodes[node_at(g, "main", 1)];
+	assert_int_equal(n[1].first_edge - n->first_edge, 20);
+	for (uint32_t e = 0; e < 20; e++)
+		assert_int_equal(g->edges[n->first_edge + e].callee, e + 1);
+	pk__graph_free(g);
+	pk_profile_free(p);
+}
+
 /* A location whose code was inlined: its last line calls the others. */
 static void test_graph_inlined(void **state)
 {
@@ -318,9 +351,9 @@ static void test_graph_inlined(void **state)
 
 	/* Addresses: the inlined frame shares its location's address. */
 	g = build(p, NULL, true, NULL, PK_GRANULARITY_ADDRESSES);
-	assert_int_equal(g->nodes[node_at(g, "leaf", 4)].address, 0x200);
-	assert_int_equal(g->nodes[node_at(g, "work", 20)].address, 0x200);
-	assert_int_equal(g->nodes[node_at(g, "work", 21)].address, 0x210);
+	assert_int_equal(g->addresses[node_at(g, "leaf", 4)], 0x200);
+	assert_int_equal(g->addresses[node_at(g, "work", 20)], 0x200);
+	assert_int_equal(g->addresses[node_at(g, "work", 21)], 0x210);
 	pk__graph_free(g);
 	pk_profile_free(p);
 }
@@ -1073,6 +1106,7 @@ int main(void)
 	    cmocka_unit_test(test_graph_flat_cum_edges),
 	    cmocka_unit_test(test_graph_recursion),
 	    cmocka_unit_test(test_graph_recursion_many_stacks),
+	    cmocka_unit_test(test_graph_large_buckets),
 	    cmocka_unit_test(test_graph_inlined),
 	    cmocka_unit_test(test_graph_inlined_hosts),
 	    cmocka_unit_test(test_graph_names),
