@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -103,6 +106,14 @@ unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end)
 #else
 	(void)end;
 	return start;
+#endif
+}
+
+void pk__trim_heap(void)
+{
+#ifdef __GLIBC__
+	if (pk_free_fn == free)
+		(void)malloc_trim(0);
 #endif
 }
 

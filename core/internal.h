@@ -24,6 +24,10 @@ void pk__free(void *ptr);
  * as usual. Returns where the next call for the rest
  * of the block should start: end, rounded down to a page. */
 unsigned char *pk__discard_pages(unsigned char *start, unsigned char *end);
+/* Give the C library's free heap pages back to the system (glibc keeps
+ * the pages of freed small blocks resident): before a phase that brings
+ * in pages of its own, so that the two do not add up in the peak. */
+void pk__trim_heap(void);
 char *pk__strdup(const char *s);
 
 /* a * b, or SIZE_MAX when it overflows (every allocation of SIZE_MAX fails). */
