@@ -173,6 +173,10 @@ struct pk__report_data {
 	uint32_t *loc_start; /* into loc_infos, per location */
 	uint32_t *loc_count;
 	pk__vec loc_infos; /* uint32_t info per line, the location's lines in order */
+	/* By function: the info of its named lines at functions granularity,
+	 * whose key is the name alone, or PK_NONE before the first (most
+	 * lines are of a function met before). NULL at other granularities. */
+	uint32_t *function_info;
 	/* the graph being built: per info */
 	uint32_t *stamp;
 	bool *in_graph;
@@ -236,12 +240,13 @@ static int info_of(struct pk__report_data *d, const pk_location *loc, const pk_l
 	} else {
 		objfile = "";
 	}
-	char num[80];
-	int n = snprintf(num, sizeof num, "%c%llx %lld %lld", 0, (unsigned long long)address,
-	                 (long long)lineno, (long long)start_line);
-	PK_FORWARD(pk__vec_push(t, 1, num, (size_t)n, NULL));
+	/* the numbers as bytes: the key is only compared, never shown */
+	int64_t num[3] = {(int64_t)address, lineno, start_line};
+	PK_FORWARD(pk__vec_push(t, 1, num, sizeof num, NULL));
 	uint32_t id;
 	PK_FORWARD(pk__strtab_intern(d->keys, t->items, t->count, &id));
+	if (d->function_info && name_len > 0)
+		d->function_info[line->function] = id - 1;
 	if (id - 1 < d->infos.count) {
 		*out = id - 1;
 		return 0;
@@ -266,7 +271,7 @@ static int info_of(struct pk__report_data *d, const pk_location *loc, const pk_l
 	char head[160];
 	PK_FORWARD(pk__vec_push(t, 1, "{", 1, NULL));
 	PK_FORWARD(pk__vec_push(t, 1, info.name, name_len, NULL));
-	n = snprintf(head, sizeof head, "  %llu ", (unsigned long long)address);
+	int n = snprintf(head, sizeof head, "  %llu ", (unsigned long long)address);
 	PK_FORWARD(pk__vec_push(t, 1, head, (size_t)n, NULL));
 	PK_FORWARD(pk__vec_push(t, 1, info.file, file_len, NULL));
 	n = snprintf(head, sizeof head, " %lld %lld ", (long long)start_line, (long long)lineno);
@@ -291,6 +296,13 @@ static int index_locations(struct pk__report_data *d)
 	d->loc_count = pk__calloc(n ? n : 1, sizeof *d->loc_count);
 	if (!d->loc_start || !d->loc_count)
 		return PK_ENOMEM;
+	if (d->o->granularity == PK_GRANULARITY_FUNCTIONS) {
+		size_t functions = pk_profile_function_count(p);
+		d->function_info = pk__malloc(pk__mul(functions ? functions : 1, sizeof(uint32_t)));
+		if (d->function_info == NULL)
+			return PK_ENOMEM;
+		memset(d->function_info, 0xff, functions * sizeof(uint32_t));
+	}
 	for (size_t i = 0; i < n; i++) {
 		const pk_location *loc = pk_profile_location(p, i);
 		const pk_line *lines;
@@ -305,8 +317,10 @@ static int index_locations(struct pk__report_data *d)
 		}
 		size_t first = d->o->no_inlines ? count - 1 : 0;
 		for (size_t l = first; l < count; l++) {
-			uint32_t id;
-			PK_FORWARD(info_of(d, loc, &lines[l], &id));
+			uint32_t id =
+			    d->function_info ? d->function_info[lines[l].function] : PK_NONE;
+			if (id == PK_NONE)
+				PK_FORWARD(info_of(d, loc, &lines[l], &id));
 			PK_FORWARD(pk__vec_push(&d->loc_infos, sizeof id, &id, 1, NULL));
 		}
 		d->loc_count[i] = (uint32_t)(count - first);
@@ -594,6 +608,7 @@ void pk__report_free(pk__report *r)
 		pk__vec_free(&d->scratch);
 		pk__free(d->loc_start);
 		pk__free(d->loc_count);
+		pk__free(d->function_info);
 		pk__free(d->stamp);
 		pk__free(d->in_graph);
 		pk__free(d->edge_slots);
