@@ -69,10 +69,35 @@ static int vec_add(pk__vec *text, const char *s, size_t len)
 	return pk__vec_push(text, 1, s, len, NULL);
 }
 
+/* The length of path if filepath.Clean leaves it as it is (most file
+ * names are clean: one pass, not an append per element), else 0: an
+ * element that is empty, "." or "..", or a slash at the end. */
+static size_t clean_length(const char *path)
+{
+	const char *s = path + (path[0] == '/');
+	if (*s == '\0')
+		return (size_t)(s - path); /* "/" is clean, "" is not */
+	for (;;) {
+		const char *e = s;
+		while (*s != '/' && *s != '\0')
+			s++;
+		size_t n = (size_t)(s - e);
+		if (n == 0 || (e[0] == '.' && (n == 1 || (n == 2 && e[1] == '.'))))
+			return 0;
+		if (*s == '\0')
+			return (size_t)(s - path);
+		if (*++s == '\0')
+			return 0;
+	}
+}
+
 /* Go's filepath.Clean, which pprof applies to file names: single slashes,
  * no "." elements, and ".." taking away the element before it. */
 int pk__clean_path(pk__vec *text, const char *path)
 {
+	size_t clean = clean_length(path);
+	if (clean > 0)
+		return vec_add(text, path, clean);
 	size_t base = text->count;
 	bool rooted = path[0] == '/';
 	if (rooted)

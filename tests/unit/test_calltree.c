@@ -214,6 +214,15 @@ static void test_tree_clean_paths(void **state)
 	    {"//", "/"},
 	    {"a/../../b", "../b"},
 	    {"x/y/../../..", ".."},
+	    /* clean already (one pass), or just not: Go's filepath.Clean */
+	    {"/", "/"},
+	    {"a.go", "a.go"},
+	    {"/a/.b/..c/...go", "/a/.b/..c/...go"},
+	    {"a/.", "a"},
+	    {"a/b/", "a/b"},
+	    {".", "."},
+	    {"..", ".."},
+	    {"/..", "/"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		pk_profile *p = one_frame("f", cases[i][0], NULL);
