@@ -286,6 +286,30 @@ typedef struct rgb {
 	int r, g, b;
 } rgb;
 
+/* "rgb(r,g,b)", without printf for channels of 0-255 (every palette's): a
+ * call per frame cost more than the rest of its numbers. */
+static void format_rgb(char *buf, size_t size, rgb c)
+{
+	const int v[3] = {c.r, c.g, c.b};
+	if (size < 17 || v[0] < 0 || v[0] > 255 || v[1] < 0 || v[1] > 255 || v[2] < 0 ||
+	    v[2] > 255) {
+		snprintf(buf, size, "rgb(%d,%d,%d)", c.r, c.g, c.b);
+		return;
+	}
+	char *d = buf;
+	memcpy(d, "rgb(", 4);
+	d += 4;
+	for (int i = 0; i < 3; i++) {
+		if (v[i] >= 100)
+			*d++ = (char)('0' + v[i] / 100);
+		if (v[i] >= 10)
+			*d++ = (char)('0' + v[i] / 10 % 10);
+		*d++ = (char)('0' + v[i] % 10);
+		*d++ = i < 2 ? ',' : ')';
+	}
+	*d = '\0';
+}
+
 static bool has(const char *s, size_t len, const char *what)
 {
 	size_t n = strlen(what);
@@ -943,7 +967,7 @@ static int write_frame(svg *s, const drawn *f)
 		color = f->frame == PK_NONE ? name_color(c, "", 0) : name_color(c, name, len);
 	}
 	char fill[40];
-	snprintf(fill, sizeof fill, "rgb(%d,%d,%d)", color.r, color.g, color.b);
+	format_rgb(fill, sizeof fill, color);
 
 	/* The element as libxml2's writer would write it, in one piece. */
 	pk__vec *e = &s->element;
