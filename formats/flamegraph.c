@@ -809,13 +809,18 @@ static int add_escaped(pk__vec *v, const char *str)
 /* Appends ` name="v"` with v formatted as pk__format_fixed does. */
 static int add_num_attr(pk__vec *v, const char *name, double x, int decimals, bool trim)
 {
-	char buf[64];
-	pk__format_fixed(buf, sizeof buf, x, decimals, trim);
-	PK_FORWARD(add_str(v, " "));
-	PK_FORWARD(add_str(v, name));
-	PK_FORWARD(add_str(v, "=\""));
-	PK_FORWARD(add_str(v, buf));
-	return add_str(v, "\"");
+	/* put together here and appended at once (six a frame); name is one
+	 * of ours, a few letters */
+	char buf[96];
+	size_t n = strlen(name);
+	buf[0] = ' ';
+	memcpy(buf + 1, name, n);
+	memcpy(buf + 1 + n, "=\"", 2);
+	n += 3;
+	pk__format_fixed(buf + n, sizeof buf - n - 1, x, decimals, trim);
+	n += strlen(buf + n);
+	buf[n++] = '"';
+	return pk__vec_push(v, 1, buf, n, NULL);
 }
 
 /* v's bytes as a C string (the NUL is not counted). */
