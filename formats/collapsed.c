@@ -616,10 +616,10 @@ static int write_stacks(writer *w)
 		w->path.count = st->shared ? ends[st->shared - 1] : 0;
 		for (uint32_t d = st->shared; d < st->len; d++) {
 			if (d > 0)
-				PK_FORWARD(pk__vec_push(&w->path, 1, ";", 1, NULL));
+				PK_FORWARD(pk__vec_append(&w->path, 1, ";", 1));
 			size_t from = w->name_at[w->frames[d]], to = w->name_at[w->frames[d] + 1];
-			PK_FORWARD(pk__vec_push(&w->path, 1, (char *)w->names.items + from,
-			                        to - from, NULL));
+			PK_FORWARD(
+			    pk__vec_append(&w->path, 1, (char *)w->names.items + from, to - from));
 			ends[d] = w->path.count;
 		}
 		if (st->self != 0 || (t->has_base && t->base_self[i] != 0))

@@ -782,7 +782,7 @@ static int add_text(pk__vec *v, const char *text, size_t len, size_t *chars)
 
 static int add_str(pk__vec *v, const char *s)
 {
-	return pk__vec_push(v, 1, s, strlen(s), NULL);
+	return pk__vec_append(v, 1, s, strlen(s));
 }
 
 /* Appends str to v as libxml2's writer writes element content
@@ -820,7 +820,7 @@ static int add_num_attr(pk__vec *v, const char *name, double x, int decimals, bo
 	pk__format_fixed(buf + n, sizeof buf - n - 1, x, decimals, trim);
 	n += strlen(buf + n);
 	buf[n++] = '"';
-	return pk__vec_push(v, 1, buf, n, NULL);
+	return pk__vec_append(v, 1, buf, n);
 }
 
 /* v's bytes as a C string (the NUL is not counted). */

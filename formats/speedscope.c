@@ -1645,7 +1645,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 			char num[16], *end = num + sizeof num, *s = pk__format_int(f, end);
 			if (j)
 				*--s = ',';
-			PK_FORWARD(pk__vec_push(&w->line, 1, s, (size_t)(end - s), NULL));
+			PK_FORWARD(pk__vec_append(&w->line, 1, s, (size_t)(end - s)));
 			ends[j] = w->line.count;
 		}
 		w->numbered = depth;
