@@ -1852,20 +1852,29 @@ static int fast_sample(importer *im, size_t *pos)
 /* Reading the samples' text is most of an import and adding them is the
  * rest, so the samples are cut into parts of about PART_SIZE bytes that
  * both threads read (decode_part), each into a slot of fixed arrays, and
- * the caller's thread adds them in order (add_part), at most PARTS parts
- * ahead of it, which bounds the memory. A part starts where the text
- * looks like a sample's start (`, {"locations":`), which holds in any
- * document that parses; it is used only if the caller's walk arrives
- * exactly there. A part read stops before an element it cannot read
- * (an escape, a full slot, bad syntax...) and before the array's last
- * element, and the caller's walk reads on from there as it always did,
- * so every message is as before. */
-#define PART_SIZE ((size_t)256 << 10)
+ * the caller's thread adds them in order (add_part). The helper thread
+ * starts as soon as the outer object is scanned: while the caller reads
+ * the string table, functions and locations, it reads up to EARLY_PARTS
+ * parts, each into a slot of its own that is freed once added; then
+ * they take turns on PARTS slots, which bounds the memory. Until the
+ * locations are read, a part can only take their ids as the writer
+ * numbers them (1 to n in order); if they are not, or the sample types
+ * differ from their count, the parts are dropped.
+ *
+ * A part starts where the text looks like a sample's start (`,
+ * {"locations":`, which in any document that parses is one), and is used
+ * only if the caller's walk arrives exactly there. A part read stops
+ * before an element it cannot read (an escape, a full slot, bad
+ * syntax...) and before the array's last element, and the caller's walk
+ * reads on from there as it always did, so every message is as before. */
+#define PART_SIZE ((size_t)128 << 10)
+#define EARLY_PARTS 32
 #define PARTS 4
 /* room in a slot for the most the text of a part can hold: an id or
- * value takes 2 bytes ("1,"), a sample or label well over 8 */
+ * value takes 2 bytes ("1,"), a sample 8 or more, a label 11 or more */
 #define PART_NUMBERS (PART_SIZE / 2 + 64)
-#define PART_RECORDS (PART_SIZE / 8)
+#define PART_SAMPLES (PART_SIZE / 8)
+#define PART_LABELS (PART_SIZE / 16)
 
 typedef struct decoded_sample {
 	uint32_t depth, labels, hash;
@@ -1875,19 +1884,24 @@ typedef struct part {
 	size_t start, end; /* a sample's start, and a guess at another's */
 	size_t reached;    /* where the reading stopped: an element's start */
 	bool done;
+	void *mem;                             /* the arrays below, of fixed capacity */
 	pk__vec samples, u32s, values, labels; /* decoded_sample, ..., label_rec */
 } part;
 
 typedef struct helper {
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a part done or consumed, or quit */
+	pthread_cond_t cond; /* a part done or added, or quit */
 	pthread_t thread;
-	importer view[2]; /* fixed views for the helper and the caller */
-	size_t samples_end, types;
+	importer view[2];        /* fixed views for the helper and the caller */
+	size_t types, locations; /* what the parts take the profile to have */
+	size_t first_end;        /* the caller's own first part */
+	size_t samples_end;
 	size_t claimed, consumed; /* parts handed out, and added */
 	size_t next_start;        /* where the next part starts */
+	size_t slots;
+	bool mapped; /* the input: its pages read can go back */
 	bool quit;
-	part parts[PARTS];
+	part parts[EARLY_PARTS];
 } helper;
 
 /* The start of a sample at or after from, where the exporter writes one,
@@ -1908,13 +1922,20 @@ static size_t part_boundary(const unsigned char *d, size_t from, size_t end)
 	return end;
 }
 
-/* Hand out the next part (h locked); NULL when there is none or it is
- * too far ahead. */
+/* Part c's slot: the early parts have one each, the rest take turns. */
+static part *part_slot(helper *h, size_t c)
+{
+	return &h->parts[c < h->slots ? c : h->slots - PARTS + (c - h->slots) % PARTS];
+}
+
+/* Hand out the next part (h locked); NULL when there is none or its slot
+ * is not free. */
 static part *claim_part(helper *h)
 {
-	if (h->quit || h->next_start >= h->samples_end || h->claimed - h->consumed >= PARTS)
+	if (h->quit || h->next_start >= h->samples_end ||
+	    (h->claimed >= h->slots && h->claimed - h->consumed >= PARTS))
 		return NULL;
-	part *pt = &h->parts[h->claimed++ % PARTS];
+	part *pt = part_slot(h, h->claimed++);
 	pt->start = h->next_start;
 	pt->end = part_boundary(h->view[0].data, pt->start + PART_SIZE, h->samples_end);
 	pt->done = false;
@@ -1925,7 +1946,7 @@ static part *claim_part(helper *h)
 /* Read the samples of pt into its slot with view v, which allocates
  * nothing: each sample's locations, values and labels, as fast_sample
  * reads them, for add_part to add. */
-static void decode_part(importer *v, size_t types, part *pt)
+static void decode_part(const helper *h, importer *v, part *pt)
 {
 	const unsigned char *d = v->data;
 	size_t pos = pt->start;
@@ -1939,7 +1960,7 @@ static void decode_part(importer *v, size_t types, part *pt)
 		unsigned seen;
 		int rc = fast_fields(v, &i, sample_fields, NULL, NULL, &seen, fast_sample_member,
 		                     &v->label_recs);
-		if (rc == 0 && (types == 0 || v->st.values.count - values != types))
+		if (rc == 0 && v->st.values.count - values != h->types)
 			rc = MISS;
 		i = skip_ws(d, v->size, i);
 		if (rc != 0 || i >= v->size || d[i] != ',') {
@@ -1959,6 +1980,10 @@ static void decode_part(importer *v, size_t types, part *pt)
 	pt->values = v->st.values;
 	pt->labels = v->label_recs;
 	pt->reached = pos;
+	/* The text read is not looked at again (or comes back from the file
+	 * if it is), and the other thread's parts are elsewhere. */
+	if (h->mapped)
+		pk__discard_pages((unsigned char *)d + pt->start, (unsigned char *)d + pos);
 }
 
 static void *helper_main(void *arg)
@@ -1974,7 +1999,7 @@ static void *helper_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&h->lock);
-		decode_part(&h->view[0], h->types, pt);
+		decode_part(h, &h->view[0], pt);
 		pthread_mutex_lock(&h->lock);
 		pt->done = true;
 		pthread_cond_broadcast(&h->cond);
@@ -2029,55 +2054,75 @@ static int add_part(importer *im, const part *pt)
 
 static void helper_free(helper *h)
 {
-	if (h == NULL)
-		return;
-	for (size_t i = 0; i < PARTS; i++) {
-		pk__vec_free(&h->parts[i].samples);
-		pk__vec_free(&h->parts[i].u32s);
-		pk__vec_free(&h->parts[i].values);
-		pk__vec_free(&h->parts[i].labels);
-	}
+	for (size_t i = 0; i < h->slots; i++)
+		pk__free(h->parts[i].mem);
 	pk__free(h);
 }
 
-/* A helper thread reading parts of the samples from the one at pos on, or
- * NULL where there is no memory or thread for it: the caller's walk then
- * reads them all. */
-static helper *helper_start(importer *im, size_t pos)
+/* Slot pt's arrays, in one block. */
+static bool part_alloc(part *pt)
 {
+	const size_t counts[4] = {PART_SAMPLES, PART_NUMBERS, PART_NUMBERS, PART_LABELS};
+	const size_t sizes[4] = {sizeof(decoded_sample), sizeof(uint32_t), sizeof(int64_t),
+	                         sizeof(label_rec)};
+	pk__vec *vecs[4] = {&pt->samples, &pt->u32s, &pt->values, &pt->labels};
+	size_t total = 0;
+	for (size_t i = 0; i < 4; i++)
+		total += (counts[i] * sizes[i] + 15) & ~(size_t)15;
+	pt->mem = pk__malloc(total);
+	if (pt->mem == NULL)
+		return false;
+	total = 0;
+	for (size_t i = 0; i < 4; i++) {
+		*vecs[i] = (pk__vec){(unsigned char *)pt->mem + total, 0, counts[i]};
+		total += (counts[i] * sizes[i] + 15) & ~(size_t)15;
+	}
+	return true;
+}
+
+/* A helper thread reading parts of the samples, or NULL where there are
+ * few samples or no memory or thread for it: the caller's walk then
+ * reads them all. Called once the outer object is scanned. */
+static helper *helper_start(importer *im)
+{
+	const unsigned char *d = im->data;
+	size_t at = im->at[K_SAMPLES];
+	if (im->samples_end == 0 || im->counts[K_SAMPLE_TYPES] == 0 || d[at] != '[')
+		return NULL;
+	size_t first = skip_ws(d, im->size, at + 1);
+	if (first >= im->samples_end || im->samples_end - first <= 2 * PART_SIZE)
+		return NULL;
 	helper *h = pk__malloc(sizeof *h);
 	if (h == NULL)
 		return NULL;
 	memset(h, 0, sizeof *h);
-	size_t types = pk_profile_sample_type_count(im->p);
-	bool ok = true;
-	for (size_t i = 0; i < PARTS && ok; i++) {
-		part *pt = &h->parts[i];
-		ok = pk__vec_reserve_exact(&pt->samples, sizeof(decoded_sample), PART_RECORDS) ==
-		         0 &&
-		     pk__vec_reserve_exact(&pt->u32s, sizeof(uint32_t), PART_NUMBERS) == 0 &&
-		     pk__vec_reserve_exact(&pt->values, sizeof(int64_t), PART_NUMBERS) == 0 &&
-		     pk__vec_reserve_exact(&pt->labels, sizeof(label_rec), PART_RECORDS) == 0;
-	}
-	if (!ok) {
-		helper_free(h);
-		return NULL;
-	}
+	size_t parts = (im->samples_end - first) / PART_SIZE + 1;
+	h->slots = parts < EARLY_PARTS ? parts : EARLY_PARTS;
+	if (h->slots < PARTS)
+		h->slots = PARTS;
+	for (size_t i = 0; i < h->slots; i++)
+		if (!part_alloc(&h->parts[i])) {
+			h->slots = i;
+			helper_free(h);
+			return NULL;
+		}
+	h->types = im->counts[K_SAMPLE_TYPES];
+	h->locations = im->counts[K_LOCATIONS];
 	for (size_t i = 0; i < 2; i++) {
-		/* it reads the id maps, which nothing changes meanwhile */
+		/* No id map yet: only the ids 1 to n are read. */
 		importer *v = &h->view[i];
 		*v = *im;
 		v->p = NULL;
 		v->err = NULL;
 		v->kept = NULL;
 		v->fixed = true;
+		v->plain_ids = h->locations;
+		v->st = (pk__import_state){0};
 		v->bytes = v->scratch = v->label_recs = (pk__vec){0};
 	}
 	h->samples_end = im->samples_end;
-	h->types = types;
-	/* the caller takes the first part */
-	h->next_start = part_boundary(im->data, pos + PART_SIZE, h->samples_end);
-	h->claimed = h->consumed = 1;
+	h->mapped = im->kept != NULL;
+	h->first_end = h->next_start = part_boundary(d, first + PART_SIZE, h->samples_end);
 	if (pthread_mutex_init(&h->lock, NULL) != 0) {
 		helper_free(h);
 		return NULL;
@@ -2098,6 +2143,8 @@ static helper *helper_start(importer *im, size_t pos)
 
 static void helper_stop(helper *h)
 {
+	if (h == NULL)
+		return;
 	pthread_mutex_lock(&h->lock);
 	h->quit = true;
 	pthread_cond_broadcast(&h->cond);
@@ -2108,16 +2155,15 @@ static void helper_stop(helper *h)
 	helper_free(h);
 }
 
-/* The part that comes after the c parts added, once read (the caller's
- * thread reads parts too while it waits), or NULL when the rest of the
- * samples are in no part. */
+/* Part c once read (the caller's thread reads parts too while it waits),
+ * or NULL when the rest of the samples are in no part. */
 static part *next_part(helper *h, size_t c)
 {
 	pthread_mutex_lock(&h->lock);
 	part *pt = NULL;
 	for (;;) {
-		if (c < h->claimed && h->parts[c % PARTS].done) {
-			pt = &h->parts[c % PARTS];
+		if (c < h->claimed && part_slot(h, c)->done) {
+			pt = part_slot(h, c);
 			break;
 		}
 		if (c >= h->claimed && h->next_start >= h->samples_end)
@@ -2128,7 +2174,7 @@ static part *next_part(helper *h, size_t c)
 			continue;
 		}
 		pthread_mutex_unlock(&h->lock);
-		decode_part(&h->view[1], h->types, other);
+		decode_part(h, &h->view[1], other);
 		pthread_mutex_lock(&h->lock);
 		other->done = true;
 	}
@@ -2136,29 +2182,24 @@ static part *next_part(helper *h, size_t c)
 	return pt;
 }
 
-/* The samples, on two threads where there are enough of them (see
- * decode_part). */
-static int walk_samples(importer *im)
+/* The samples, with the parts h read (NULL: none). */
+static int walk_samples(importer *im, helper *h)
 {
 	size_t pos;
 	PK_FORWARD(array_start(im, K_SAMPLES, &pos));
 	where w = {top_keys[K_SAMPLES], 0, NULL, 0, pos};
 	if (pos == SIZE_MAX)
 		return 0;
-	helper *h = NULL;
-	if (im->samples_end != 0 && im->samples_end - pos > 2 * PART_SIZE)
-		h = helper_start(im, pos);
 	if (h == NULL)
 		return walk_from(im, &w, &pos, SIZE_MAX, fast_sample, read_sample);
-	/* The first part is the caller's own. */
-	int rc = walk_from(im, &w, &pos, h->next_start, fast_sample, read_sample);
-	for (size_t c = 1; rc == 0 && pos != SIZE_MAX; c++) {
+	PK_FORWARD(walk_from(im, &w, &pos, h->first_end, fast_sample, read_sample));
+	for (size_t c = 0; pos != SIZE_MAX; c++) {
 		part *pt = next_part(h, c);
 		size_t stop = SIZE_MAX;
 		if (pt != NULL) {
 			stop = pt->end;
 			if (pos == pt->start) {
-				rc = add_part(im, pt);
+				PK_FORWARD(add_part(im, pt));
 				w.index += pt->samples.count;
 				pos = pt->reached;
 				pass_at(im, pos);
@@ -2167,12 +2208,15 @@ static int walk_samples(importer *im)
 			h->consumed = c + 1;
 			pthread_cond_broadcast(&h->cond);
 			pthread_mutex_unlock(&h->lock);
+			/* an early part's slot is not used again */
+			if (c < h->slots - PARTS) {
+				pk__free(pt->mem);
+				pt->mem = NULL;
+			}
 		}
-		if (rc == 0)
-			rc = walk_from(im, &w, &pos, stop, fast_sample, read_sample);
+		PK_FORWARD(walk_from(im, &w, &pos, stop, fast_sample, read_sample));
 	}
-	helper_stop(h);
-	return rc;
+	return 0;
 }
 
 /* The marker and the version, checked before anything else. */
@@ -2292,6 +2336,7 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 	int rc = scan_top(&im);
 	if (rc == 0)
 		rc = check_marker(&im);
+	helper *h = rc == 0 ? helper_start(&im) : NULL;
 	if (rc == 0)
 		rc = read_header(&im);
 	if (rc == 0 && pk__import_state_init(&im.st, im.counts[K_MAPPINGS], im.counts[K_FUNCTIONS],
@@ -2311,8 +2356,14 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids++;
 	if (im.plain_ids < locations)
 		im.plain_ids = 0;
+	if (h != NULL && (rc != 0 || im.plain_ids != h->locations ||
+	                  pk_profile_sample_type_count(im.p) != h->types)) {
+		helper_stop(h);
+		h = NULL;
+	}
 	if (rc == 0)
-		rc = walk_samples(&im);
+		rc = walk_samples(&im, h);
+	helper_stop(h);
 	if (rc == 0)
 		rc = add_batch(&im);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)
