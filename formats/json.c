@@ -1899,7 +1899,6 @@ typedef struct helper {
 	size_t claimed, consumed; /* parts handed out, and added */
 	size_t next_start;        /* where the next part starts */
 	size_t slots;
-	bool mapped; /* the input: its pages read can go back */
 	bool quit;
 	part parts[EARLY_PARTS];
 } helper;
@@ -1980,10 +1979,6 @@ static void decode_part(const helper *h, importer *v, part *pt)
 	pt->values = v->st.values;
 	pt->labels = v->label_recs;
 	pt->reached = pos;
-	/* The text read is not looked at again (or comes back from the file
-	 * if it is), and the other thread's parts are elsewhere. */
-	if (h->mapped)
-		pk__discard_pages((unsigned char *)d + pt->start, (unsigned char *)d + pos);
 }
 
 static void *helper_main(void *arg)
@@ -2121,7 +2116,6 @@ static helper *helper_start(importer *im)
 		v->bytes = v->scratch = v->label_recs = (pk__vec){0};
 	}
 	h->samples_end = im->samples_end;
-	h->mapped = im->kept != NULL;
 	h->first_end = h->next_start = part_boundary(d, first + PART_SIZE, h->samples_end);
 	if (pthread_mutex_init(&h->lock, NULL) != 0) {
 		helper_free(h);
