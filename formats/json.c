@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -152,6 +153,13 @@ static const field sample_fields[] = {
 
 /* --------------------------------------------------------------- importer */
 
+/* The fast path's answer for an element it leaves to jansson: anything
+ * unusual (an escape in a key, a real number, a duplicate key, a dangling
+ * id, bad syntax...). The element is then parsed again by jansson and read
+ * by the code below, which accepts what it should and reports any error
+ * with the message and place it always had. */
+#define MISS 1
+
 /* Where a value is, for messages: "period", "samples[3]" or
  * "locations[2].lines[0]", and the input offset of that element. */
 typedef struct where {
@@ -216,6 +224,9 @@ typedef struct importer {
 	recent_str recent[RECENT_LABELS][LABEL_FIELDS];
 	pending_sample batch[SAMPLE_BATCH];
 	size_t batch_count;
+	/* a view that reads samples on either thread (see decode_part): it
+	 * allocates nothing, and misses where its arrays are full */
+	bool fixed;
 } importer;
 _Static_assert(sizeof label_fields / sizeof label_fields[0] == LABEL_FIELDS + 1,
                "a recent string for each label field");
@@ -308,6 +319,8 @@ static int fail_in(importer *im, const where *w, const char *fmt, ...)
 
 static int out_of_memory(importer *im)
 {
+	if (im->fixed)
+		return MISS;
 	return pk__error_set(im->err, PK_ENOMEM, "out of memory");
 }
 
@@ -623,54 +636,73 @@ static int parse_top(importer *im, int k, json_t **out)
 	return parse_span(im, im->at[k], end, out);
 }
 
-/* The fast path's answer for an element it leaves to jansson: anything
- * unusual (an escape in a key, a real number, a duplicate key, a dangling
- * id, bad syntax...). The element is then parsed again by jansson and read
- * by the code below, which accepts what it should and reports any error
- * with the message and place it always had. */
-#define MISS 1
-
 typedef int (*fast_reader)(importer *im, size_t *pos);
 typedef int (*json_reader)(importer *im, json_t *v, const where *w);
 
-/* Call a reader on each element of the top-level array k: `fast` reads
- * the element's bytes and returns 0, a negative error or MISS (it may be
- * NULL: always MISS); `slow` gets the element parsed by jansson. */
-static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
+/* Read the elements of a top-level array from the one at *pos, w's
+ * index'th, until one starts at or past stop (*pos then there) or the
+ * array ends (*pos then SIZE_MAX): `fast` reads an element's bytes and
+ * returns 0, a negative error or MISS (it may be NULL: always MISS);
+ * `slow` gets the element parsed by jansson. */
+static int walk_from(importer *im, where *w, size_t *pos, size_t stop, fast_reader fast,
+                     json_reader slow)
 {
-	if (!im->seen[k])
-		return 0;
-	where w = {top_keys[k], SIZE_MAX, NULL, 0, im->at[k]};
-	size_t pos = im->at[k];
-	if (im->data[pos] != '[')
-		return fail_in(im, &w, " must be an array");
-	pos = skip_ws(im->data, im->size, pos + 1);
-	im->walked_end = pos + 1;
-	if (pos < im->size && im->data[pos] == ']')
-		return 0;
-	pass_start(im, pos);
-	for (w.index = 0;; w.index++) {
-		size_t end = pos;
-		w.at = pos;
-		pass_at(im, pos);
+	size_t at = *pos;
+	for (; at < stop; w->index++) {
+		size_t end = at;
+		w->at = at;
+		pass_at(im, at);
 		int rc = fast != NULL ? fast(im, &end) : MISS;
 		PK_FORWARD(rc);
 		if (rc == MISS) {
 			json_t *v = NULL;
-			PK_FORWARD(value_end(im, pos, NULL, &end));
-			PK_FORWARD(parse_span(im, pos, end, &v));
-			rc = slow(im, v, &w);
+			PK_FORWARD(value_end(im, at, NULL, &end));
+			PK_FORWARD(parse_span(im, at, end, &v));
+			rc = slow(im, v, w);
 			json_decref(v);
 			PK_FORWARD(rc);
 		}
-		pos = skip_ws(im->data, im->size, end);
-		im->walked_end = pos + 1;
-		if (pos < im->size && im->data[pos] == ']')
+		at = skip_ws(im->data, im->size, end);
+		im->walked_end = at + 1;
+		if (at < im->size && im->data[at] == ']') {
+			*pos = SIZE_MAX;
 			return 0;
-		if (pos >= im->size || im->data[pos] != ',')
-			return expected(im, pos, "',' or ']' after an element");
-		pos = skip_ws(im->data, im->size, pos + 1);
+		}
+		if (at >= im->size || im->data[at] != ',')
+			return expected(im, at, "',' or ']' after an element");
+		at = skip_ws(im->data, im->size, at + 1);
 	}
+	*pos = at;
+	return 0;
+}
+
+/* Where the elements of the top-level array k start (*pos), or SIZE_MAX
+ * when it has none: 0, or an error if it is not an array. */
+static int array_start(importer *im, int k, size_t *pos)
+{
+	*pos = SIZE_MAX;
+	if (!im->seen[k])
+		return 0;
+	where w = {top_keys[k], SIZE_MAX, NULL, 0, im->at[k]};
+	size_t at = im->at[k];
+	if (im->data[at] != '[')
+		return fail_in(im, &w, " must be an array");
+	at = skip_ws(im->data, im->size, at + 1);
+	im->walked_end = at + 1;
+	if (at < im->size && im->data[at] == ']')
+		return 0;
+	pass_start(im, at);
+	*pos = at;
+	return 0;
+}
+
+/* Call a reader on each element of the top-level array k (see walk_from). */
+static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
+{
+	size_t pos;
+	PK_FORWARD(array_start(im, k, &pos));
+	where w = {top_keys[k], 0, NULL, 0, pos};
+	return pos == SIZE_MAX ? 0 : walk_from(im, &w, &pos, SIZE_MAX, fast, slow);
 }
 
 /* ------------------------------------------------------- scalar values */
@@ -1081,6 +1113,16 @@ static size_t utf8_length(const unsigned char *s, size_t avail)
 	return n;
 }
 
+/* Room for n more elements in v: 0, or MISS in a fixed view. */
+static inline int room(importer *im, pk__vec *v, size_t elem, size_t n)
+{
+	if (v->capacity - v->count >= n)
+		return 0;
+	if (im->fixed)
+		return MISS;
+	return pk__vec_reserve(v, elem, n) < 0 ? out_of_memory(im) : 0;
+}
+
 static int scratch_put(importer *im, const void *bytes, size_t n)
 {
 	if (pk__vec_push(&im->scratch, 1, bytes, n, NULL) < 0)
@@ -1109,6 +1151,8 @@ static int fast_escaped_string(importer *im, size_t start, size_t i, size_t *pos
 {
 	const unsigned char *d = im->data;
 	size_t size = im->size, at = im->scratch.count;
+	if (im->fixed)
+		return MISS; /* it would need memory */
 	PK_FORWARD(scratch_put(im, d + start, i - start));
 	for (;;) {
 		size_t run = i;
@@ -1239,8 +1283,9 @@ static int fast_str(importer *im, size_t *pos, span *out)
 	if (i >= size || d[i] != '}' || hex.scratch || hex.len % 2 != 0)
 		return MISS;
 	size_t at = im->scratch.count;
-	if (pk__vec_reserve(&im->scratch, 1, hex.len / 2) < 0)
-		return out_of_memory(im);
+	rc = room(im, &im->scratch, 1, hex.len / 2);
+	if (rc != 0)
+		return rc;
 	unsigned char *to = (unsigned char *)im->scratch.items + at;
 	for (size_t j = 0; j < hex.len; j += 2) {
 		int hi = hex_digit((char)d[hex.at + j]), lo = hex_digit((char)d[hex.at + j + 1]);
@@ -1570,8 +1615,10 @@ static int fast_label(importer *im, size_t *pos, void *ctx)
 	int rc = fast_fields(im, pos, label_fields, &rec.label, rec.strs, &rec.seen, NULL, NULL);
 	if (rc != 0)
 		return rc;
-	if (pk__vec_push(labels, sizeof rec, &rec, 1, NULL) < 0)
-		return out_of_memory(im);
+	rc = room(im, labels, sizeof rec, 1);
+	if (rc != 0)
+		return rc;
+	PK_VEC_AT(*labels, label_rec, labels->count++) = rec;
 	return 0;
 }
 
@@ -1700,8 +1747,11 @@ static int fast_sample_numbers(importer *im, size_t *pos, bool locations)
 			if (rc != 0)
 				return rc;
 		}
-		if (v->count == v->capacity && pk__vec_reserve(v, elem, 1) < 0)
-			return out_of_memory(im);
+		if (v->count == v->capacity) {
+			int rc = room(im, v, elem, 1);
+			if (rc != 0)
+				return rc;
+		}
 		if (locations) {
 			uint32_t index = u - 1 < im->plain_ids
 			                     ? (uint32_t)(u - 1)
@@ -1795,6 +1845,372 @@ static int fast_sample(importer *im, size_t *pos)
 	s->hash = pk__stack_hash((const uint32_t *)im->st.u32s.items + s->locs, s->depth);
 	pk__profile_prefetch_stack(im->p, s->hash, false);
 	return ++im->batch_count == SAMPLE_BATCH ? add_batch(im) : 0;
+}
+
+/* ------------------------------------------------ samples on two threads */
+
+/* Reading the samples' text is most of an import and adding them is the
+ * rest, so the samples are cut into parts of about PART_SIZE bytes that
+ * both threads read (decode_part), each into a slot of fixed arrays, and
+ * the caller's thread adds them in order (add_part). The helper thread
+ * starts as soon as the outer object is scanned: while the caller reads
+ * the string table, functions and locations, it reads up to EARLY_PARTS
+ * parts, each into a slot of its own that is freed once added; then
+ * they take turns on PARTS slots, which bounds the memory. Until the
+ * locations are read, a part can only take their ids as the writer
+ * numbers them (1 to n in order); if they are not, or the sample types
+ * differ from their count, the parts are dropped.
+ *
+ * A part starts where the text looks like a sample's start (`,
+ * {"locations":`, which in any document that parses is one), and is used
+ * only if the caller's walk arrives exactly there. A part read stops
+ * before an element it cannot read (an escape, a full slot, bad
+ * syntax...) and before the array's last element, and the caller's walk
+ * reads on from there as it always did, so every message is as before. */
+#define PART_SIZE ((size_t)128 << 10)
+#define EARLY_PARTS 32
+#define PARTS 4
+/* room in a slot for the most the text of a part can hold: an id or
+ * value takes 2 bytes ("1,"), a sample 8 or more, a label 11 or more */
+#define PART_NUMBERS (PART_SIZE / 2 + 64)
+#define PART_SAMPLES (PART_SIZE / 8)
+#define PART_LABELS (PART_SIZE / 16)
+
+typedef struct decoded_sample {
+	uint32_t depth, labels, hash;
+} decoded_sample;
+
+typedef struct part {
+	size_t start, end; /* a sample's start, and a guess at another's */
+	size_t reached;    /* where the reading stopped: an element's start */
+	bool done;
+	void *mem;                             /* the arrays below, of fixed capacity */
+	pk__vec samples, u32s, values, labels; /* decoded_sample, ..., label_rec */
+} part;
+
+typedef struct helper {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a part done or added, or quit */
+	pthread_t thread;
+	importer view[2];        /* fixed views for the helper and the caller */
+	size_t types, locations; /* what the parts take the profile to have */
+	size_t first_end;        /* the caller's own first part */
+	size_t samples_end;
+	size_t claimed, consumed; /* parts handed out, and added */
+	size_t next_start;        /* where the next part starts */
+	size_t slots;
+	bool quit;
+	part parts[EARLY_PARTS];
+} helper;
+
+/* The start of a sample at or after from, where the exporter writes one,
+ * within a window; end if none. */
+static size_t part_boundary(const unsigned char *d, size_t from, size_t end)
+{
+	static const char key[] = "{\"locations\":";
+	size_t window = from + PART_SIZE / 4 < end ? from + PART_SIZE / 4 : end;
+	while (from < window) {
+		const unsigned char *at = memmem(d + from, window - from, key, sizeof key - 1);
+		if (at == NULL)
+			break;
+		size_t i = skip_ws_back(d, 0, (size_t)(at - d));
+		if (i > 0 && d[i - 1] == ',')
+			return (size_t)(at - d);
+		from = (size_t)(at - d) + 1;
+	}
+	return end;
+}
+
+/* Part c's slot: the early parts have one each, the rest take turns. */
+static part *part_slot(helper *h, size_t c)
+{
+	return &h->parts[c < h->slots ? c : h->slots - PARTS + (c - h->slots) % PARTS];
+}
+
+/* Hand out the next part (h locked); NULL when there is none or its slot
+ * is not free. */
+static part *claim_part(helper *h)
+{
+	if (h->quit || h->next_start >= h->samples_end ||
+	    (h->claimed >= h->slots && h->claimed - h->consumed >= PARTS))
+		return NULL;
+	part *pt = part_slot(h, h->claimed++);
+	pt->start = h->next_start;
+	pt->end = part_boundary(h->view[0].data, pt->start + PART_SIZE, h->samples_end);
+	pt->done = false;
+	h->next_start = pt->end;
+	return pt;
+}
+
+/* Read the samples of pt into its slot with view v, which allocates
+ * nothing: each sample's locations, values and labels, as fast_sample
+ * reads them, for add_part to add. */
+static void decode_part(const helper *h, importer *v, part *pt)
+{
+	const unsigned char *d = v->data;
+	size_t pos = pt->start;
+	pt->samples.count = pt->u32s.count = pt->values.count = pt->labels.count = 0;
+	v->st.u32s = pt->u32s;
+	v->st.values = pt->values;
+	v->label_recs = pt->labels;
+	while (pos < pt->end && pt->samples.count < pt->samples.capacity) {
+		size_t i = pos, locs = v->st.u32s.count, values = v->st.values.count,
+		       labels = v->label_recs.count;
+		unsigned seen;
+		int rc = fast_fields(v, &i, sample_fields, NULL, NULL, &seen, fast_sample_member,
+		                     &v->label_recs);
+		if (rc == 0 && v->st.values.count - values != h->types)
+			rc = MISS;
+		i = skip_ws(d, v->size, i);
+		if (rc != 0 || i >= v->size || d[i] != ',') {
+			v->st.u32s.count = locs;
+			v->st.values.count = values;
+			v->label_recs.count = labels;
+			break;
+		}
+		size_t depth = v->st.u32s.count - locs;
+		decoded_sample s = {
+		    (uint32_t)depth, (uint32_t)(v->label_recs.count - labels),
+		    pk__stack_hash((const uint32_t *)v->st.u32s.items + locs, depth)};
+		PK_VEC_AT(pt->samples, decoded_sample, pt->samples.count++) = s;
+		pos = skip_ws(d, v->size, i + 1);
+	}
+	pt->u32s = v->st.u32s;
+	pt->values = v->st.values;
+	pt->labels = v->label_recs;
+	pt->reached = pos;
+}
+
+static void *helper_main(void *arg)
+{
+	helper *h = arg;
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		part *pt = claim_part(h);
+		if (pt == NULL && (h->quit || h->next_start >= h->samples_end))
+			break;
+		if (pt == NULL) {
+			pthread_cond_wait(&h->cond, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		decode_part(h, &h->view[0], pt);
+		pthread_mutex_lock(&h->lock);
+		pt->done = true;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Add the samples read into pt, in order, as add_batch does. */
+static int add_part(importer *im, const part *pt)
+{
+	PK_FORWARD(add_batch(im));
+	const decoded_sample *s = pt->samples.items;
+	const uint32_t *locs = pt->u32s.items;
+	const int64_t *values = pt->values.items;
+	const label_rec *recs = pt->labels.items;
+	size_t types = pk_profile_sample_type_count(im->p), rec = 0;
+	for (size_t first = 0; first < pt->samples.count; first += SAMPLE_BATCH) {
+		size_t n = pt->samples.count - first < SAMPLE_BATCH ? pt->samples.count - first
+		                                                    : SAMPLE_BATCH;
+		im->st.labels.count = 0;
+		for (size_t i = first; i < first + n; i++) {
+			pk__profile_prefetch_stack(im->p, s[i].hash, false);
+			if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), s[i].labels) < 0)
+				return out_of_memory(im);
+			for (size_t j = 0; j < s[i].labels; j++, rec++) {
+				label_rec r = recs[rec];
+				recent_str *recent = j < RECENT_LABELS ? im->recent[j] : NULL;
+				PK_FORWARD(intern_fields(im, label_fields, &r.label, r.strs, r.seen,
+				                         recent));
+				PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = r.label;
+			}
+		}
+		for (size_t i = first; i < first + n; i++)
+			pk__profile_prefetch_stack(im->p, s[i].hash, true);
+		const pk_label *labels = im->st.labels.items;
+		for (size_t i = first; i < first + n; i++) {
+			uint32_t stack;
+			if (pk__profile_intern_stack(im->p, s[i].depth ? locs : NULL, s[i].depth,
+			                             s[i].hash, &stack) < 0 ||
+			    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+			                                 s[i].labels ? labels : NULL,
+			                                 s[i].labels) < 0)
+				return out_of_memory(im);
+			locs += s[i].depth;
+			labels += s[i].labels;
+		}
+	}
+	im->st.labels.count = 0;
+	return 0;
+}
+
+static void helper_free(helper *h)
+{
+	for (size_t i = 0; i < h->slots; i++)
+		pk__free(h->parts[i].mem);
+	pk__free(h);
+}
+
+/* Slot pt's arrays, in one block. */
+static bool part_alloc(part *pt)
+{
+	const size_t counts[4] = {PART_SAMPLES, PART_NUMBERS, PART_NUMBERS, PART_LABELS};
+	const size_t sizes[4] = {sizeof(decoded_sample), sizeof(uint32_t), sizeof(int64_t),
+	                         sizeof(label_rec)};
+	pk__vec *vecs[4] = {&pt->samples, &pt->u32s, &pt->values, &pt->labels};
+	size_t total = 0;
+	for (size_t i = 0; i < 4; i++)
+		total += (counts[i] * sizes[i] + 15) & ~(size_t)15;
+	pt->mem = pk__malloc(total);
+	if (pt->mem == NULL)
+		return false;
+	total = 0;
+	for (size_t i = 0; i < 4; i++) {
+		*vecs[i] = (pk__vec){(unsigned char *)pt->mem + total, 0, counts[i]};
+		total += (counts[i] * sizes[i] + 15) & ~(size_t)15;
+	}
+	return true;
+}
+
+/* A helper thread reading parts of the samples, or NULL where there are
+ * few samples or no memory or thread for it: the caller's walk then
+ * reads them all. Called once the outer object is scanned. */
+static helper *helper_start(importer *im)
+{
+	const unsigned char *d = im->data;
+	size_t at = im->at[K_SAMPLES];
+	if (im->samples_end == 0 || im->counts[K_SAMPLE_TYPES] == 0 || d[at] != '[')
+		return NULL;
+	size_t first = skip_ws(d, im->size, at + 1);
+	if (first >= im->samples_end || im->samples_end - first <= 2 * PART_SIZE)
+		return NULL;
+	helper *h = pk__malloc(sizeof *h);
+	if (h == NULL)
+		return NULL;
+	memset(h, 0, sizeof *h);
+	size_t parts = (im->samples_end - first) / PART_SIZE + 1;
+	h->slots = parts < EARLY_PARTS ? parts : EARLY_PARTS;
+	if (h->slots < PARTS)
+		h->slots = PARTS;
+	for (size_t i = 0; i < h->slots; i++)
+		if (!part_alloc(&h->parts[i])) {
+			h->slots = i;
+			helper_free(h);
+			return NULL;
+		}
+	h->types = im->counts[K_SAMPLE_TYPES];
+	h->locations = im->counts[K_LOCATIONS];
+	for (size_t i = 0; i < 2; i++) {
+		/* No id map yet: only the ids 1 to n are read. */
+		importer *v = &h->view[i];
+		*v = *im;
+		v->p = NULL;
+		v->err = NULL;
+		v->kept = NULL;
+		v->fixed = true;
+		v->plain_ids = h->locations;
+		v->st = (pk__import_state){0};
+		v->bytes = v->scratch = v->label_recs = (pk__vec){0};
+	}
+	h->samples_end = im->samples_end;
+	h->first_end = h->next_start = part_boundary(d, first + PART_SIZE, h->samples_end);
+	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+		helper_free(h);
+		return NULL;
+	}
+	if (pthread_cond_init(&h->cond, NULL) != 0) {
+		pthread_mutex_destroy(&h->lock);
+		helper_free(h);
+		return NULL;
+	}
+	if (pthread_create(&h->thread, NULL, helper_main, h) != 0) {
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		helper_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void helper_stop(helper *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->quit = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	helper_free(h);
+}
+
+/* Part c once read (the caller's thread reads parts too while it waits),
+ * or NULL when the rest of the samples are in no part. */
+static part *next_part(helper *h, size_t c)
+{
+	pthread_mutex_lock(&h->lock);
+	part *pt = NULL;
+	for (;;) {
+		if (c < h->claimed && part_slot(h, c)->done) {
+			pt = part_slot(h, c);
+			break;
+		}
+		if (c >= h->claimed && h->next_start >= h->samples_end)
+			break;
+		part *other = claim_part(h);
+		if (other == NULL) {
+			pthread_cond_wait(&h->cond, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		decode_part(h, &h->view[1], other);
+		pthread_mutex_lock(&h->lock);
+		other->done = true;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return pt;
+}
+
+/* The samples, with the parts h read (NULL: none). */
+static int walk_samples(importer *im, helper *h)
+{
+	size_t pos;
+	PK_FORWARD(array_start(im, K_SAMPLES, &pos));
+	where w = {top_keys[K_SAMPLES], 0, NULL, 0, pos};
+	if (pos == SIZE_MAX)
+		return 0;
+	if (h == NULL)
+		return walk_from(im, &w, &pos, SIZE_MAX, fast_sample, read_sample);
+	PK_FORWARD(walk_from(im, &w, &pos, h->first_end, fast_sample, read_sample));
+	for (size_t c = 0; pos != SIZE_MAX; c++) {
+		part *pt = next_part(h, c);
+		size_t stop = SIZE_MAX;
+		if (pt != NULL) {
+			stop = pt->end;
+			if (pos == pt->start) {
+				PK_FORWARD(add_part(im, pt));
+				w.index += pt->samples.count;
+				pos = pt->reached;
+				pass_at(im, pos);
+			}
+			pthread_mutex_lock(&h->lock);
+			h->consumed = c + 1;
+			pthread_cond_broadcast(&h->cond);
+			pthread_mutex_unlock(&h->lock);
+			/* an early part's slot is not used again */
+			if (c < h->slots - PARTS) {
+				pk__free(pt->mem);
+				pt->mem = NULL;
+			}
+		}
+		PK_FORWARD(walk_from(im, &w, &pos, stop, fast_sample, read_sample));
+	}
+	return 0;
 }
 
 /* The marker and the version, checked before anything else. */
@@ -1914,6 +2330,7 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 	int rc = scan_top(&im);
 	if (rc == 0)
 		rc = check_marker(&im);
+	helper *h = rc == 0 ? helper_start(&im) : NULL;
 	if (rc == 0)
 		rc = read_header(&im);
 	if (rc == 0 && pk__import_state_init(&im.st, im.counts[K_MAPPINGS], im.counts[K_FUNCTIONS],
@@ -1933,8 +2350,14 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids++;
 	if (im.plain_ids < locations)
 		im.plain_ids = 0;
+	if (h != NULL && (rc != 0 || im.plain_ids != h->locations ||
+	                  pk_profile_sample_type_count(im.p) != h->types)) {
+		helper_stop(h);
+		h = NULL;
+	}
 	if (rc == 0)
-		rc = walk_array(&im, K_SAMPLES, fast_sample, read_sample);
+		rc = walk_samples(&im, h);
+	helper_stop(h);
 	if (rc == 0)
 		rc = add_batch(&im);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)

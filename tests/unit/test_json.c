@@ -884,6 +884,162 @@ static void test_sample_batches(void **state)
 
 /* Stacks are written with each location's id formatted once: ids of every
  * length, the first of a stack and the others, and ids beyond int64. */
+/* A profile of n samples whose JSON is large enough that both threads
+ * read parts of the samples: stacks, values and labels that vary, and
+ * now and then a label string with an escape, which a part stops at. The
+ * locations' ids start at first_id: from 1, as writers number them, the
+ * parts are read before the locations are. */
+static pk_profile *make_many_samples(int n, uint64_t first_id)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+	                 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "cpu"), intern(p, "nanoseconds")}),
+	                 0);
+	pk_function f = {1, intern(p, "main.work"), 0, intern(p, "main.go"), 3};
+	uint32_t fi, li[8];
+	assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+	for (uint32_t k = 0; k < 8; k++) {
+		pk_location loc = {first_id + k, PK_NONE, 0x1000 + k, 0};
+		pk_line line = {fi, 10 + k, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[k]), 0);
+	}
+	pk_str keys[2] = {intern(p, "user"), intern(p, "bytes")}, unit = intern(p, "bytes");
+	for (int i = 0; i < n; i++) {
+		uint32_t stack[6];
+		size_t depth = (size_t)(i % 7 == 3 ? 0 : 1 + i % 6);
+		for (size_t j = 0; j < depth; j++)
+			stack[j] = li[(i >> j) & 7];
+		char user[32];
+		snprintf(user, sizeof user, i % 97 == 5 ? "user\t%d" : "user-%d", i % 1000);
+		pk_label labels[2] = {{keys[0], intern(p, user), 0, 0}, {keys[1], 0, i * 7, unit}};
+		int64_t v[2] = {i, (int64_t)i * 1000003};
+		assert_int_equal(pk_profile_add_sample(p, stack, depth, v, 2, labels,
+		                                       (size_t)(i % 3 == 0 ? 0 : 1 + i % 2)),
+		                 0);
+	}
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+static void test_samples_in_parts(void **state)
+{
+	(void)state;
+	/* ids from 1, then ids the parts cannot take before the locations */
+	for (uint64_t first_id = 1; first_id <= 50; first_id += 49) {
+		pk_profile *p = make_many_samples(40000, first_id);
+		size_t size;
+		char *json = to_json(p, &size);
+		assert_true(size > ((size_t)2 << 20));
+		pk_profile *q = read_any(json, size, NULL);
+		assert_profiles_identical(p, q);
+		pk_profile_free(q);
+		free(json);
+		pk_profile_free(p);
+	}
+}
+
+/* Where sample i of make_many_samples starts in its JSON. */
+static char *sample_at(char *json, int i)
+{
+	char *at = strstr(json, "\"samples\": [");
+	assert_non_null(at);
+	at = strchr(at, '{');
+	for (int k = 0; k < i; k++) {
+		at = strstr(at + 1, "\n    {");
+		assert_non_null(at);
+		at += 5;
+	}
+	return at;
+}
+
+/* An error in a sample that the helper thread reads has the message and
+ * place that it has when the samples are read on one thread. */
+static void test_error_in_a_part(void **state)
+{
+	(void)state;
+	pk_profile *p = make_many_samples(40000, 1);
+	size_t size;
+	char *json = to_json(p, &size);
+	for (int round = 0; round < 2; round++) {
+		char *copy = malloc(size + 1);
+		assert_non_null(copy);
+		memcpy(copy, json, size + 1);
+		int i = round == 0 ? 30001 : 39999; /* one in a part, the last */
+		char *at = sample_at(copy, i);
+		char *values = strstr(at, "\"values\":[");
+		assert_non_null(values);
+		values += strlen("\"values\":[");
+		memcpy(values, "\"300\"", 5); /* a string for the 5 digits */
+		long line = 1;
+		for (char *c = copy; c < at; c++)
+			line += *c == '\n';
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk_profile_read_buffer(copy, size, NULL, &q, NULL, &err),
+		                 PK_EFORMAT);
+		assert_null(q);
+		char want[64];
+		snprintf(want, sizeof want, "samples[%d].values[0] must be an integer", i);
+		assert_string_equal(err.message, want);
+		assert_int_equal(err.line, line);
+		assert_int_equal(err.column, 5);
+		assert_int_equal(err.offset, at - copy);
+		free(copy);
+	}
+	free(json);
+	pk_profile_free(p);
+}
+
+/* The text a part starts at is a guess: `{"locations":` escaped in a
+ * string is not taken for a sample, and one inside a sample (here a
+ * label, which cannot have that key) gives the message it always gave. */
+static void test_part_guesses(void **state)
+{
+	(void)state;
+	pk_profile *p = make_many_samples(40000, 1);
+	pk_str key = intern(p, "note");
+	for (int i = 0; i < 20000; i++) {
+		pk_label l = {key, intern(p, ",\n    {\"locations\":[1],\"values\":[1,1]}"), 0, 0};
+		int64_t v[2] = {1, 2};
+		assert_int_equal(pk_profile_add_sample(p, NULL, 0, v, 2, &l, 1), 0);
+	}
+	size_t size;
+	char *json = to_json(p, &size);
+	pk_profile *q = read_any(json, size, NULL);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+
+	/* a label that looks like a sample's start, in sample 30001 */
+	char *at = sample_at(json, 30001);
+	char *labels = strstr(at, "\"labels\":[");
+	assert_non_null(labels);
+	assert_true(labels < strchr(at, '\n'));
+	labels += strlen("\"labels\":[");
+	const char *fake = "{\"locations\":[1],\"values\":[1,1]},";
+	size_t n = strlen(fake);
+	char *copy = malloc(size + n + 1);
+	assert_non_null(copy);
+	memcpy(copy, json, (size_t)(labels - json));
+	memcpy(copy + (labels - json), fake, n);
+	memcpy(copy + (labels - json) + n, labels, size - (size_t)(labels - json) + 1);
+	pk_error err = PK_ERROR_INIT;
+	q = NULL;
+	assert_int_equal(pk_profile_read_buffer(copy, size + n, NULL, &q, NULL, &err), PK_EFORMAT);
+	assert_null(q);
+	long line = 1;
+	for (char *c = json; c < at; c++)
+		line += *c == '\n';
+	assert_string_equal(err.message, "samples[30001].labels[0] has no \"key\"");
+	assert_int_equal(err.line, line);
+	free(copy);
+	free(json);
+	pk_profile_free(p);
+}
+
 static void test_writer_stack_ids(void **state)
 {
 	(void)state;
@@ -1042,6 +1198,9 @@ int main(void)
 	    cmocka_unit_test(test_string_table_at_the_end),
 	    cmocka_unit_test(test_mapped_file),
 	    cmocka_unit_test(test_sample_batches),
+	    cmocka_unit_test(test_samples_in_parts),
+	    cmocka_unit_test(test_error_in_a_part),
+	    cmocka_unit_test(test_part_guesses),
 	    cmocka_unit_test(test_writer_stack_ids),
 	    cmocka_unit_test(test_written_to_file),
 	    cmocka_unit_test(test_allocation_failures),
