@@ -977,6 +977,55 @@ static int find_known_locations(merger *m, const pk_profile *p)
 	return 0;
 }
 
+/* Source stack i as ours in m->scratch, if q has all its locations: its
+ * depth in *depth: 1, else 0 (or PK_ENOMEM). */
+static int known_stack(merger *m, const pk_profile *p, uint32_t i, size_t *depth)
+{
+	const uint32_t *locs;
+	*depth = pk_profile_stack(p, i, &locs);
+	m->scratch.count = 0;
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(uint32_t), *depth));
+	uint32_t *ours = m->scratch.items;
+	for (size_t d = 0; d < *depth; d++)
+		if ((ours[d] = m->loc_of[locs[d]]) == PK_NONE)
+			return 0;
+	return 1;
+}
+
+/* The source's stacks that q has, found as its locations are: the
+ * look-ups of a later source's stacks (a diff's base: most of them known)
+ * were its merge's largest wait, a slot then the stack's locations, each a
+ * cache miss. */
+static int find_known_stacks(merger *m, const pk_profile *p)
+{
+	uint32_t ring[KNOWN_RING];
+	bool known[KNOWN_RING];
+	size_t n = pk_profile_stack_count(p), depth;
+	for (size_t i = 0; i < n + 2 * KNOWN_STEP; i++) {
+		if (i < n) {
+			size_t r = i % KNOWN_RING;
+			int rc = known_stack(m, p, (uint32_t)i, &depth);
+			PK_FORWARD(rc);
+			known[r] = rc == 1;
+			if (known[r]) {
+				ring[r] = pk__stack_hash(m->scratch.items, depth);
+				pk__profile_prefetch_stack(m->q, ring[r], false);
+			}
+		}
+		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
+		if (i >= KNOWN_STEP && j < n && known[r])
+			pk__profile_prefetch_stack(m->q, ring[r], true);
+		j -= KNOWN_STEP;
+		r = j % KNOWN_RING;
+		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
+			PK_FORWARD(known_stack(m, p, (uint32_t)j, &depth));
+			m->stack_of[j] =
+			    pk__profile_find_stack(m->q, m->scratch.items, depth, ring[r]);
+		}
+	}
+	return 0;
+}
+
 static int find_known(merger *m, const pk_profile *p)
 {
 	pk__profile_find_strings(m->q, p, m->str_of);
@@ -986,7 +1035,9 @@ static int find_known(merger *m, const pk_profile *p)
 			PK_FORWARD(find_mapping(m, p, i, false, &ours));
 	if (m->fns.count > 0)
 		find_known_functions(m, p);
-	return m->locs.count > 0 ? find_known_locations(m, p) : 0;
+	if (m->locs.count > 0)
+		PK_FORWARD(find_known_locations(m, p));
+	return find_known_stacks(m, p);
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
