@@ -1040,6 +1040,25 @@ static int find_known(merger *m, const pk_profile *p)
 	return find_known_stacks(m, p);
 }
 
+/* Samples ahead of the one merged whose sums (for a stack known already)
+ * are fetched: SAMPLE_AHEAD before, its stack's sample; half that, its
+ * values. A later source's samples add to sums all over the merge. */
+#define SAMPLE_AHEAD 16
+
+static void prefetch_sum(const merger *m, const pk_profile *p, size_t si, bool values)
+{
+	pk_sample s;
+	pk__profile_sample_shallow(p, si, &s);
+	uint32_t stack = m->stack_of[s.stack];
+	if (stack == PK_NONE || s.label_count > 0)
+		return;
+	const uint32_t *at = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
+	if (!values)
+		PK_PREFETCH(at);
+	else if (*at != PK_NONE)
+		PK_PREFETCH(&PK_VEC_AT(m->values, int64_t, (size_t)*at * m->types));
+}
+
 /* Merge p's samples, negated with negate, as pprof's -base scales the
  * base by -1 before merging. */
 static int add_source(merger *m, const pk_profile *p, bool negate)
@@ -1052,6 +1071,10 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 		PK_FORWARD(find_known(m, p));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
+		if (m->added > 0 && si + SAMPLE_AHEAD < samples)
+			prefetch_sum(m, p, si + SAMPLE_AHEAD, false);
+		if (m->added > 0 && si + SAMPLE_AHEAD / 2 < samples)
+			prefetch_sum(m, p, si + SAMPLE_AHEAD / 2, true);
 		pk_sample s;
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))
