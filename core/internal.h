@@ -740,6 +740,11 @@ uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);
 void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locations);
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
                              uint32_t *out);
+/* The index of the stack of the depth locations at locs (of hash
+ * pk__stack_hash), or PK_NONE if p lacks it (or has dropped its table):
+ * a look-up that adds nothing. */
+uint32_t pk__profile_find_stack(const pk_profile *p, const uint32_t *locs, size_t depth,
+                                uint32_t hash);
 /* The index in p's table of label l (of valid strings), added if new. 0 or
  * PK_ENOMEM. */
 int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out);

@@ -977,6 +977,55 @@ static int find_known_locations(merger *m, const pk_profile *p)
 	return 0;
 }
 
+/* Source stack i as ours in m->scratch, if q has all its locations: its
+ * depth in *depth: 1, else 0 (or PK_ENOMEM). */
+static int known_stack(merger *m, const pk_profile *p, uint32_t i, size_t *depth)
+{
+	const uint32_t *locs;
+	*depth = pk_profile_stack(p, i, &locs);
+	m->scratch.count = 0;
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(uint32_t), *depth));
+	uint32_t *ours = m->scratch.items;
+	for (size_t d = 0; d < *depth; d++)
+		if ((ours[d] = m->loc_of[locs[d]]) == PK_NONE)
+			return 0;
+	return 1;
+}
+
+/* The source's stacks that q has, found as its locations are: the
+ * look-ups of a later source's stacks (a diff's base: most of them known)
+ * were its merge's largest wait, a slot then the stack's locations, each a
+ * cache miss. */
+static int find_known_stacks(merger *m, const pk_profile *p)
+{
+	uint32_t ring[KNOWN_RING];
+	bool known[KNOWN_RING];
+	size_t n = pk_profile_stack_count(p), depth;
+	for (size_t i = 0; i < n + 2 * KNOWN_STEP; i++) {
+		if (i < n) {
+			size_t r = i % KNOWN_RING;
+			int rc = known_stack(m, p, (uint32_t)i, &depth);
+			PK_FORWARD(rc);
+			known[r] = rc == 1;
+			if (known[r]) {
+				ring[r] = pk__stack_hash(m->scratch.items, depth);
+				pk__profile_prefetch_stack(m->q, ring[r], false);
+			}
+		}
+		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
+		if (i >= KNOWN_STEP && j < n && known[r])
+			pk__profile_prefetch_stack(m->q, ring[r], true);
+		j -= KNOWN_STEP;
+		r = j % KNOWN_RING;
+		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
+			PK_FORWARD(known_stack(m, p, (uint32_t)j, &depth));
+			m->stack_of[j] =
+			    pk__profile_find_stack(m->q, m->scratch.items, depth, ring[r]);
+		}
+	}
+	return 0;
+}
+
 static int find_known(merger *m, const pk_profile *p)
 {
 	pk__profile_find_strings(m->q, p, m->str_of);
@@ -986,7 +1035,28 @@ static int find_known(merger *m, const pk_profile *p)
 			PK_FORWARD(find_mapping(m, p, i, false, &ours));
 	if (m->fns.count > 0)
 		find_known_functions(m, p);
-	return m->locs.count > 0 ? find_known_locations(m, p) : 0;
+	if (m->locs.count > 0)
+		PK_FORWARD(find_known_locations(m, p));
+	return find_known_stacks(m, p);
+}
+
+/* Samples ahead of the one merged whose sums (for a stack known already)
+ * are fetched: SAMPLE_AHEAD before, its stack's sample; half that, its
+ * values. A later source's samples add to sums all over the merge. */
+#define SAMPLE_AHEAD 16
+
+static void prefetch_sum(const merger *m, const pk_profile *p, size_t si, bool values)
+{
+	pk_sample s;
+	pk__profile_sample_shallow(p, si, &s);
+	uint32_t stack = m->stack_of[s.stack];
+	if (stack == PK_NONE || s.label_count > 0)
+		return;
+	const uint32_t *at = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
+	if (!values)
+		PK_PREFETCH(at);
+	else if (*at != PK_NONE)
+		PK_PREFETCH(&PK_VEC_AT(m->values, int64_t, (size_t)*at * m->types));
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
@@ -1001,6 +1071,10 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 		PK_FORWARD(find_known(m, p));
 	size_t samples = pk_profile_sample_count(p);
 	for (size_t si = 0; si < samples; si++) {
+		if (m->added > 0 && si + SAMPLE_AHEAD < samples)
+			prefetch_sum(m, p, si + SAMPLE_AHEAD, false);
+		if (m->added > 0 && si + SAMPLE_AHEAD / 2 < samples)
+			prefetch_sum(m, p, si + SAMPLE_AHEAD / 2, true);
 		pk_sample s;
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))

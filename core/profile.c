@@ -491,6 +491,15 @@ void pk__profile_prefetch_stack(const pk_profile *p, uint32_t hash, bool locatio
 		__builtin_prefetch((const uint32_t *)p->stack_locations.items + s->start - 1);
 }
 
+uint32_t pk__profile_find_stack(const pk_profile *p, const uint32_t *locs, size_t depth,
+                                uint32_t hash)
+{
+	if (p->stack_slots == NULL)
+		return PK_NONE;
+	size_t at = find_stack(p, locs, depth, hash);
+	return p->stack_slots[at].index - 1; /* PK_NONE if empty */
+}
+
 int pk__profile_intern_stack(pk_profile *p, const uint32_t *locs, size_t depth, uint32_t hash,
                              uint32_t *out)
 {

@@ -364,6 +364,57 @@ static void test_merge_known_first(void **state)
 	pk_profile_free(b);
 }
 
+/* A later source's stacks that q has are found before its samples (its
+ * samples add to q's), those it lacks are added at their first use; the
+ * look-up adds nothing. */
+static void test_merge_known_stacks(void **state)
+{
+	(void)state;
+	pk_profile *a = make_mapped(0x1000), *b = make_mapped(0x4000);
+	uint32_t a0 = add_location(a, "main", 0x1010, 1), a1 = add_location(a, "work", 0x1020, 2);
+	int64_t v[] = {1, 10, 100, 1000, 10000};
+	assert_int_equal(pk_profile_add_sample(a, (uint32_t[]){a1, a0}, 2, &v[0], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(a, (uint32_t[]){a0}, 1, &v[1], 1, NULL, 0), 0);
+	/* b: a stack of a location a lacks first, then a's two in the other
+	 * order, its locations numbered otherwise */
+	uint32_t b0 = add_location(b, "fresh", 0x4030, 3), b1 = add_location(b, "main", 0x4010, 1),
+	         b2 = add_location(b, "work", 0x4020, 2);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b0, b1}, 2, &v[2], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b1}, 1, &v[3], 1, NULL, 0), 0);
+	assert_int_equal(pk_profile_add_sample(b, (uint32_t[]){b2, b1}, 2, &v[4], 1, NULL, 0), 0);
+
+	const pk_profile *in[] = {a, b};
+	pk_profile *m = NULL;
+	assert_int_equal(pk_profile_merge(in, 2, &m, NULL), 0);
+	assert_int_equal(pk_profile_validate(m, NULL), 0);
+	assert_int_equal(pk_profile_stack_count(m), 3);
+	assert_int_equal(pk_profile_sample_count(m), 3);
+	const int64_t want[] = {10001, 1010, 100};
+	const size_t depth[] = {2, 1, 2};
+	for (size_t i = 0; i < 3; i++) {
+		pk_sample s;
+		pk_profile_sample(m, i, &s);
+		assert_int_equal(s.values[0], want[i]);
+		assert_int_equal(s.depth, depth[i]);
+	}
+	pk_sample s;
+	pk_profile_sample(m, 2, &s);
+	assert_int_equal(pk_profile_location(m, s.locations[0])->address, 0x1030);
+
+	/* the look-up alone: found, missing, and no table */
+	uint32_t known[] = {a1, a0}, unknown[] = {a0, a1};
+	size_t stacks = pk_profile_stack_count(a);
+	assert_int_equal(pk__profile_find_stack(a, known, 2, pk__stack_hash(known, 2)), 0);
+	assert_int_equal(pk__profile_find_stack(a, unknown, 2, pk__stack_hash(unknown, 2)),
+	                 PK_NONE);
+	assert_int_equal(pk_profile_stack_count(a), stacks);
+	pk__profile_shrink(a);
+	assert_int_equal(pk__profile_find_stack(a, known, 2, pk__stack_hash(known, 2)), PK_NONE);
+	pk_profile_free(m);
+	pk_profile_free(a);
+	pk_profile_free(b);
+}
+
 /* What the second merge adds knowing it is new is found by later look-ups. */
 static void test_append_known_new(void **state)
 {
@@ -1107,6 +1158,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_header_strings),
 	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_known_first),
+	    cmocka_unit_test(test_merge_known_stacks),
 	    cmocka_unit_test(test_append_known_new),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
