@@ -173,6 +173,9 @@ struct pk__report_data {
 	uint32_t *loc_start; /* into loc_infos, per location */
 	uint32_t *loc_count;
 	pk__vec loc_infos; /* uint32_t info per line, the location's lines in order */
+	/* At functions granularity, each named function's info once found
+	 * (PK_NONE before), per function: NULL at other granularities */
+	uint32_t *fn_info;
 	/* the graph being built: per info */
 	uint32_t *stamp;
 	bool *in_graph;
@@ -216,6 +219,14 @@ static int info_of(struct pk__report_data *d, const pk_location *loc, const pk_l
 	const char *objfile = m ? pk_profile_string(p, m->filename) : "";
 	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
 
+	/* A named function's lines all have the same key there: it is built
+	 * and looked up once per function, not once per line. */
+	uint32_t *known = d->fn_info != NULL && fn != NULL ? &d->fn_info[line->function] : NULL;
+	if (known != NULL && *known != PK_NONE) {
+		*out = *known;
+		return 0;
+	}
+
 	pk__vec *t = &d->scratch;
 	t->count = 0;
 	uint64_t address = addresses ? loc->address : 0;
@@ -242,6 +253,9 @@ static int info_of(struct pk__report_data *d, const pk_location *loc, const pk_l
 	PK_FORWARD(pk__vec_push(t, 1, num, (size_t)n, NULL));
 	uint32_t id;
 	PK_FORWARD(pk__strtab_intern(d->keys, t->items, t->count, &id));
+	/* An unnamed one's key has its mapping's file too. */
+	if (known != NULL && name_len > 0)
+		*known = id - 1;
 	if (id - 1 < d->infos.count) {
 		*out = id - 1;
 		return 0;
@@ -291,6 +305,13 @@ static int index_locations(struct pk__report_data *d)
 	d->loc_count = pk__calloc(n ? n : 1, sizeof *d->loc_count);
 	if (!d->loc_start || !d->loc_count)
 		return PK_ENOMEM;
+	if (d->o->granularity == PK_GRANULARITY_FUNCTIONS) {
+		size_t nf = pk_profile_function_count(p);
+		d->fn_info = pk__malloc(pk__mul(nf ? nf : 1, sizeof *d->fn_info));
+		if (d->fn_info == NULL)
+			return PK_ENOMEM;
+		memset(d->fn_info, 0xff, nf * sizeof *d->fn_info);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const pk_location *loc = pk_profile_location(p, i);
 		const pk_line *lines;
@@ -594,6 +615,7 @@ void pk__report_free(pk__report *r)
 		pk__vec_free(&d->scratch);
 		pk__free(d->loc_start);
 		pk__free(d->loc_count);
+		pk__free(d->fn_info);
 		pk__free(d->stamp);
 		pk__free(d->in_graph);
 		pk__free(d->edge_slots);
