@@ -174,6 +174,32 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, b
 	return 0;
 }
 
+int pk__strtab_reserve(pk__strtab *t, size_t more)
+{
+	if (more > UINT32_MAX - t->entries.count)
+		return 0; /* a hint only; interning them will say what is wrong */
+	PK_FORWARD(pk__vec_reserve_exact(&t->entries, sizeof(strtab_entry), more));
+	/* The size intern_hashed would grow the table to, at once. */
+	size_t n = t->slot_count ? t->slot_count : 1024;
+	while ((t->entries.count + more) * 2 > n)
+		n *= 2;
+	if (n == t->slot_count)
+		return 0;
+	uint32_t *slots = pk__calloc(n, sizeof *slots);
+	if (slots == NULL)
+		return PK_ENOMEM;
+	for (size_t i = 0; i < t->entries.count; i++) {
+		size_t at = PK_VEC_AT(t->entries, strtab_entry, i).hash & (n - 1);
+		while (slots[at] != 0)
+			at = (at + 1) & (n - 1);
+		slots[at] = (uint32_t)(i + 1);
+	}
+	pk__free(t->slots);
+	t->slots = slots;
+	t->slot_count = n;
+	return 0;
+}
+
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 {
 	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, out);

@@ -118,6 +118,8 @@ typedef struct pk__strtab pk__strtab;
 int pk__strtab_new(pk__strtab **out);
 void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
+/* Room to intern more strings without growing (a hint: 0 or PK_ENOMEM). */
+int pk__strtab_reserve(pk__strtab *t, size_t more);
 /* Intern string i of another table (its hash is not computed again); with
  * known_new the caller knows t lacks it, and it is added without a look-up. */
 int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bool known_new,
@@ -682,6 +684,8 @@ int pk__profile_reserve_samples(pk_profile *p, size_t samples);
  * sample-type-count values and labels of valid strings; the tail is kept
  * only if the stack is new. Both return 0 or PK_ENOMEM. */
 int pk__profile_stack_room(pk_profile *p, size_t depth, size_t more, uint32_t **out);
+/* Room for more strings, as pk__strtab_reserve. */
+int pk__profile_reserve_strings(pk_profile *p, size_t more);
 /* Presize the object arrays for counts known up front (a hint, as
  * pk__profile_reserve_samples). */
 int pk__profile_reserve_objects(pk_profile *p, size_t mappings, size_t functions, size_t locations,

@@ -128,6 +128,11 @@ int pk_profile_intern(pk_profile *p, const char *s, size_t len, pk_str *out)
 	return pk__strtab_intern(p->strings, s ? s : "", len, out);
 }
 
+int pk__profile_reserve_strings(pk_profile *p, size_t more)
+{
+	return pk__strtab_reserve(p->strings, more);
+}
+
 int pk__profile_intern_from(pk_profile *q, const pk_profile *p, pk_str s, bool known_new,
                             pk_str *out)
 {

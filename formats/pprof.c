@@ -371,15 +371,16 @@ static int add_comment(void *ctx, uint64_t v, size_t at)
 	return 0;
 }
 
-/* Walk 1: count messages, collect the string table and header scalars;
- * from where prescan stopped, which counted what it read. */
+/* Walk 1: count messages, check the string table and header scalars;
+ * from where prescan stopped, which counted what it read. The strings are
+ * interned after it, their count known. */
 static int walk_strings(importer *im)
 {
 	pb_reader r = im->top;
 	r.pos = im->pre_end;
 	pb_field f;
 	int rc;
-	pk__vec spans = {0}; /* size_t pairs: start, len */
+	size_t first_string_at = 0;
 	/* pprof takes a time_nanos after a nonzero one for a second profile;
 	 * one after a zero simply replaces it. */
 	bool have_time = false;
@@ -400,32 +401,34 @@ static int walk_strings(importer *im)
 			    im->err, PK_EFORMAT, (long long)f.at,
 			    "a second time_nanos field: two profiles were concatenated");
 		else if (f.number == 6 &&
-		         (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0) {
-			if (spans.count == 0 && f.len != 0)
+		         (rc = expect_wire(&r, &f, WIRE_LEN, "string_table")) == 0 &&
+		         im->counts[6] == 1) {
+			first_string_at = f.at;
+			if (f.len != 0)
 				rc = pk__error_at(im->err, PK_EFORMAT, (long long)f.at,
 				                  "string_table[0] must be the empty string");
-			else if (pk__vec_push(&spans, 2 * sizeof(size_t),
-			                      (size_t[]){f.start, f.len}, 1, NULL) < 0)
-				rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
 		}
 		if (rc < 0)
 			break;
 	}
-	if (rc == 0 && spans.count == 0 && r.end > 0)
+	size_t n = im->counts[6];
+	if (rc == 0 && n == 0 && r.end > 0)
 		rc = pk__error_at(im->err, PK_EFORMAT, 0, "the profile has no string table");
-	if (rc == 0) {
-		const size_t *span = spans.items;
-		im->strings = pk__calloc(spans.count ? spans.count : 1, sizeof *im->strings);
-		if (im->strings == NULL)
-			rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
-		for (size_t i = 0; rc == 0 && i < spans.count; i++)
-			if (pk_profile_intern(im->p, (const char *)im->top.data + span[2 * i],
-			                      span[2 * i + 1], &im->strings[i]) < 0)
-				rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
-		im->string_count = rc == 0 ? spans.count : 0;
-	}
-	pk__vec_free(&spans);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	/* Sized once: grown string by string, the table was built again at
+	 * each doubling, on fresh pages each time. */
+	im->strings = pk__calloc(n ? n : 1, sizeof *im->strings);
+	if (im->strings == NULL || pk__profile_reserve_strings(im->p, n) < 0)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	/* Walk 1 checked the fields from the first string on. */
+	r.pos = first_string_at;
+	for (size_t i = 0; i < n && next_field(&r, &f) > 0;)
+		if (f.number == 6 && pk_profile_intern(im->p, (const char *)im->top.data + f.start,
+		                                       f.len, &im->strings[i++]) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	im->string_count = n;
+	return 0;
 }
 
 /* next_field for the walks that want no samples: walk 1 checked the
