@@ -8,8 +8,10 @@
  * reads each element straight from the input bytes with a small reader of
  * this schema; an element that reader is not sure of is parsed by jansson
  * and read by the code that read every element before, which keeps every
- * message and position as it was. Memory stays the input plus the model,
- * and every element keeps its place in the input for messages.
+ * message and position as it was. Memory stays the input plus the model
+ * (and a few parts of the samples read ahead by a second thread, see
+ * "samples on two threads"), and every element keeps its place in the
+ * input for messages.
  *
  * Objects refer to each other by pprof id, as in profile.proto; strings are
  * written out, not as string-table indices. The string table still comes

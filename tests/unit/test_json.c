@@ -1040,6 +1040,43 @@ static void test_part_guesses(void **state)
 	pk_profile_free(p);
 }
 
+/* An allocation that fails while the parts are set up leaves the samples
+ * to the caller's thread; one that fails later gives PK_ENOMEM, and
+ * nothing leaks either way. */
+static void test_parts_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = make_many_samples(6000, 1);
+	size_t size;
+	char *json = to_json(p, &size);
+	assert_true(size > ((size_t)512 << 10));
+	pk_set_allocator(chaos_malloc, chaos_free);
+	long ok = 0, failed = 0;
+	for (long n = 1;; n++) {
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		chaos_reset(n, 0); /* the n-th fails, no other */
+		int rc = pk_profile_read_buffer(json, size, NULL, &q, NULL, &err);
+		long calls = chaos.calls;
+		if (rc == 0) {
+			ok++;
+			assert_profiles_identical(p, q);
+		} else {
+			failed++;
+			assert_int_equal(rc, PK_ENOMEM);
+		}
+		pk_profile_free(q);
+		assert_int_equal(chaos.live, 0);
+		chaos_reset(0, 0);
+		if (calls < n)
+			break; /* none failed */
+	}
+	pk_set_allocator(NULL, NULL);
+	assert_true(ok > 1 && failed > 0);
+	free(json);
+	pk_profile_free(p);
+}
+
 static void test_writer_stack_ids(void **state)
 {
 	(void)state;
@@ -1201,6 +1238,7 @@ int main(void)
 	    cmocka_unit_test(test_samples_in_parts),
 	    cmocka_unit_test(test_error_in_a_part),
 	    cmocka_unit_test(test_part_guesses),
+	    cmocka_unit_test(test_parts_allocation_failures),
 	    cmocka_unit_test(test_writer_stack_ids),
 	    cmocka_unit_test(test_written_to_file),
 	    cmocka_unit_test(test_allocation_failures),
