@@ -448,6 +448,20 @@ static void test_any_order(void **state)
 	pk_profile_free(p);
 	pb_free(&b);
 
+	/* messages between the strings, which are read again from the
+	 * first once counted: in order, the others passed over */
+	small_sample_type(&b);
+	pb_strings(&b, small_strings, 3);
+	small_function(&b, 1, 3);
+	small_sample(&b, 1, 42);
+	pb_str(&b, 6, "f");
+	small_location(&b, 1, 1, 7);
+	pb_strings(&b, small_strings + 4, 2);
+	p = import_ok(&b);
+	assert_profiles_equal(want, p);
+	pk_profile_free(p);
+	pb_free(&b);
+
 	/* mappings after the locations that use them; header scalars first */
 	pb_uint(&b, 12, 100);
 	pb_uint(&b, 14, 1);
