@@ -45,12 +45,21 @@ static void *huge_pages(void *p, size_t size)
 	return p;
 }
 
+void *pk__malloc(size_t size)
+{
+	if (size == 0)
+		size = 1;
+	if (size == SIZE_MAX)
+		return NULL;
+	if (pk_malloc_fn == malloc)
+		return huge_pages(malloc(size), size);
+	return pk_malloc_fn(size);
+}
+
 /* A block of 2 MiB or more on a 2 MiB boundary, its whole 2 MiB pages
  * huge: for blocks written whole at once (calloc's), whose every page is
  * resident anyway, so a fault per 2 MiB instead of per 4 KiB costs no
- * memory; and for those huge_pages would take, which get as many huge
- * pages as they hold (one fewer, as often as not, where malloc put them).
- * NULL if the C library's allocator is not ours or says no. */
+ * memory. NULL if the C library's allocator is not ours or says no. */
 static void *huge_block(size_t size)
 {
 #ifdef MADV_HUGEPAGE
@@ -65,20 +74,6 @@ static void *huge_block(size_t size)
 	(void)size;
 	return NULL;
 #endif
-}
-
-void *pk__malloc(size_t size)
-{
-	if (size == 0)
-		size = 1;
-	if (size == SIZE_MAX)
-		return NULL;
-	void *p = size >= (size_t)8 << 20 ? huge_block(size) : NULL;
-	if (p != NULL)
-		return p;
-	if (pk_malloc_fn == malloc)
-		return huge_pages(malloc(size), size);
-	return pk_malloc_fn(size);
 }
 
 void *pk__calloc(size_t count, size_t size)
