@@ -882,8 +882,6 @@ static void test_sample_batches(void **state)
 	free(text);
 }
 
-/* Stacks are written with each location's id formatted once: ids of every
- * length, the first of a stack and the others, and ids beyond int64. */
 /* A profile of n samples whose JSON is large enough that both threads
  * read parts of the samples: stacks, values and labels that vary, and
  * now and then a label string with an escape, which a part stops at. The
@@ -1077,6 +1075,8 @@ static void test_parts_allocation_failures(void **state)
 	pk_profile_free(p);
 }
 
+/* Stacks are written with each location's id formatted once: ids of every
+ * length, the first of a stack and the others, and ids beyond int64. */
 static void test_writer_stack_ids(void **state)
 {
 	(void)state;
