@@ -68,10 +68,10 @@ static char *arena_copy(pk__strtab *t, const char *s, size_t len)
 	return dst;
 }
 
-int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, size_t count,
-                   size_t stride, size_t hash_offset)
+/* *slots made n slots (a power of two) of the count records' hashes. */
+static int slots_rehash(uint32_t **slots, size_t *slot_count, size_t n, const void *records,
+                        size_t count, size_t stride, size_t hash_offset)
 {
-	size_t n = *slot_count ? *slot_count * 2 : 1024;
 	uint32_t *grown = pk__calloc(n, sizeof *grown);
 	if (grown == NULL)
 		return PK_ENOMEM;
@@ -87,6 +87,13 @@ int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, si
 	*slots = grown;
 	*slot_count = n;
 	return 0;
+}
+
+int pk__slots_grow(uint32_t **slots, size_t *slot_count, const void *records, size_t count,
+                   size_t stride, size_t hash_offset)
+{
+	size_t n = *slot_count ? *slot_count * 2 : 1024;
+	return slots_rehash(slots, slot_count, n, records, count, stride, hash_offset);
 }
 
 static uint32_t slot_word(const unsigned char *at)
@@ -185,19 +192,8 @@ int pk__strtab_reserve(pk__strtab *t, size_t more)
 		n *= 2;
 	if (n == t->slot_count)
 		return 0;
-	uint32_t *slots = pk__calloc(n, sizeof *slots);
-	if (slots == NULL)
-		return PK_ENOMEM;
-	for (size_t i = 0; i < t->entries.count; i++) {
-		size_t at = PK_VEC_AT(t->entries, strtab_entry, i).hash & (n - 1);
-		while (slots[at] != 0)
-			at = (at + 1) & (n - 1);
-		slots[at] = (uint32_t)(i + 1);
-	}
-	pk__free(t->slots);
-	t->slots = slots;
-	t->slot_count = n;
-	return 0;
+	return slots_rehash(&t->slots, &t->slot_count, n, t->entries.items, t->entries.count,
+	                    sizeof(strtab_entry), offsetof(strtab_entry, hash));
 }
 
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
