@@ -1983,6 +1983,17 @@ static void decode_part(const helper *h, importer *v, part *pt)
 	pt->reached = pos;
 }
 
+/* Read pt, claimed, with view v: called, and returns, with h locked,
+ * which it is not while it reads. */
+static void decode_claimed(helper *h, importer *v, part *pt)
+{
+	pthread_mutex_unlock(&h->lock);
+	decode_part(h, v, pt);
+	pthread_mutex_lock(&h->lock);
+	pt->done = true;
+	pthread_cond_broadcast(&h->cond);
+}
+
 static void *helper_main(void *arg)
 {
 	helper *h = arg;
@@ -1995,11 +2006,7 @@ static void *helper_main(void *arg)
 			pthread_cond_wait(&h->cond, &h->lock);
 			continue;
 		}
-		pthread_mutex_unlock(&h->lock);
-		decode_part(h, &h->view[0], pt);
-		pthread_mutex_lock(&h->lock);
-		pt->done = true;
-		pthread_cond_broadcast(&h->cond);
+		decode_claimed(h, &h->view[0], pt);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return NULL;
@@ -2169,10 +2176,7 @@ static part *next_part(helper *h, size_t c)
 			pthread_cond_wait(&h->cond, &h->lock);
 			continue;
 		}
-		pthread_mutex_unlock(&h->lock);
-		decode_part(h, &h->view[1], other);
-		pthread_mutex_lock(&h->lock);
-		other->done = true;
+		decode_claimed(h, &h->view[1], other);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return pt;
