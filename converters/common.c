@@ -363,6 +363,26 @@ static void *read_ahead(void *arg)
 	return NULL;
 }
 
+/* While many small inputs are read one after another (a merge of a
+ * fleet's profiles), the memory of each freed is the next one's: it stays
+ * in the C library's heap, where blocks of 256 KiB and more would be
+ * mapped anew and fault in every page again (with the pprof reader
+ * keeping a small input's pages, shallow merge of 10 parts: page faults
+ * 14.8k -> 5.5k, CPU -20%; peak +3 MB, +15 MB on gogen labels, 1.37 ->
+ * 1.69x its parts); one arena, so that what a reader thread frees the
+ * other takes. Not for a few large inputs (a diff's two): there the holes
+ * that map_big_blocks avoids cost 7 MB at the peak. Before any thread
+ * starts, as the arenas are made at a thread's first block. */
+static void keep_heap(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 32 << 20); /* the most glibc takes */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mallopt(M_TOP_PAD, 64 << 20); /* the heap grows in few steps */
+	mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 /* Merge the profile at each position as soon as it is read, and free it.
  * Without reader threads, read each first. The first error is kept in
  * err (rc). */
@@ -456,6 +476,11 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			total += b.sizes[i];
 		}
 		b.budget = total / 4;
+		bool small = count > 1;
+		for (size_t i = 0; i < count; i++)
+			small = small && b.sizes[i] > 0 && b.sizes[i] <= b.budget;
+		if (small)
+			keep_heap();
 		for (size_t i = 0; i < count; i++) {
 			pk_error init = PK_ERROR_INIT;
 			b.errors[i] = init;

@@ -618,6 +618,9 @@ size_t pk__input_wait(pk__input *in, size_t want);
 /* With in->flow set: how much of it a probe looks at (the bytes
  * pk__input_read_path_progress would give it), or 0 for none. */
 size_t pk__input_probe_size(pk__input *in);
+/* With in->flow set: the size its gzip trailer claims, which in->size
+ * will be unless the file is unusual. */
+size_t pk__input_claimed_size(const pk__input *in);
 /* Have all of in, or the error reading it gives. The bytes are those
  * pk__input_wait showed, but in->data may move. */
 int pk__input_finish(pk__input *in, pk_error *err);

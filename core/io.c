@@ -687,6 +687,11 @@ size_t pk__input_probe_size(pk__input *in)
 	return n;
 }
 
+size_t pk__input_claimed_size(const pk__input *in)
+{
+	return le32(in->flow->isize);
+}
+
 /* Stop the worker (at once with quit). */
 static void flow_stop(pk__inflow *f, bool quit)
 {

@@ -311,6 +311,7 @@ typedef struct importer {
 	 * walk gives back what it has read, as the model grows. NULL if the
 	 * input is a caller's. */
 	unsigned char *kept;
+	bool small; /* the input keeps its pages: see give_back */
 	/* Samples decoded but not added yet: see add_samples. Their stacks
 	 * lie one after the other in batch_locs, their values (sample type
 	 * count each) in st.values and their labels in st.labels. */
@@ -820,6 +821,17 @@ static int walk_header(importer *im)
 	return rc;
 }
 
+/* Inputs smaller than this keep their pages: giving them back lowers the
+ * peak by little beside the model, and where the freed input's memory is
+ * taken again (the next part of a merge) each page faults in anew. */
+#define GIVE_BACK_MIN ((size_t)4 << 20)
+
+/* pk__discard_pages for the input's bytes, but for a small input. */
+static unsigned char *give_back(const importer *im, unsigned char *start, unsigned char *end)
+{
+	return im->small ? start : pk__discard_pages(start, end);
+}
+
 /* Walks 3 and 4: every top-level message of one field number. With last
  * set, nothing reads the bytes behind the walk again. */
 static int walk_messages(importer *im, uint32_t number, const char *what,
@@ -838,8 +850,8 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 			r.pos = r.end;
 		if (im->kept != NULL) {
 			unsigned char *data = (unsigned char *)im->top.data;
-			pk__discard_pages(data + r.end, data + im->top.end);
-			im->kept = pk__discard_pages(im->kept, data + r.pos);
+			give_back(im, data + r.end, data + im->top.end);
+			im->kept = give_back(im, im->kept, data + r.pos);
 		}
 	}
 	/* Pages go back 256 KiB at a time: a madvise call per sample would
@@ -853,7 +865,7 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 		PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, what));
 		PK_FORWARD(read(im, &f));
 		if (kept != NULL && (size_t)(r.data + r.pos - kept) >= discard_step)
-			kept = pk__discard_pages(kept, kept + (r.data + r.pos - kept));
+			kept = give_back(im, kept, kept + (r.data + r.pos - kept));
 	}
 	return rc;
 }
@@ -919,7 +931,10 @@ static void importer_free(importer *im)
 static int decode(unsigned char *owned, const unsigned char *data, size_t size, pk_profile **out,
                   pk_error *err)
 {
-	importer im = {.top = {data, 0, size, err, size}, .err = err, .kept = owned};
+	importer im = {.top = {data, 0, size, err, size},
+	               .err = err,
+	               .kept = owned,
+	               .small = size < GIVE_BACK_MIN};
 	int rc = pk_profile_new(&im.p);
 	if (rc < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
@@ -1005,7 +1020,7 @@ static bool prescan(importer *im, pk__input *in)
 			}
 			im->samples_end = im->samples_run_end = im->pre_end = r.pos;
 			if (in->data + r.pos - im->kept >= (ptrdiff_t)discard_step)
-				im->kept = pk__discard_pages(im->kept, in->data + r.pos);
+				im->kept = give_back(im, im->kept, in->data + r.pos);
 		} else {
 			break;
 		}
@@ -1025,7 +1040,7 @@ static bool prescan(importer *im, pk__input *in)
 /* The input inflates meanwhile: see prescan. */
 static int pprof_import_flow(pk__input *in, pk_profile **out, pk_error *err)
 {
-	importer im = {.err = err};
+	importer im = {.err = err, .small = pk__input_claimed_size(in) < GIVE_BACK_MIN};
 	int rc = pk_profile_new(&im.p);
 	bool usable = rc == 0 && prescan(&im, in);
 	size_t kept_at = im.kept != NULL ? (size_t)(im.kept - in->data) : 0;
@@ -1041,6 +1056,7 @@ static int pprof_import_flow(pk__input *in, pk_profile **out, pk_error *err)
 	}
 	if (usable) {
 		im.top = (pb_reader){in->data, 0, in->size, err, in->size};
+		im.small = in->size < GIVE_BACK_MIN; /* the trailer may have lied */
 		im.kept = in->data == before ? in->data + kept_at : in->data;
 		rc = walk_all(&im);
 	}

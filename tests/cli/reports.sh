@@ -123,6 +123,20 @@ if "$PROFKIT" diff "$FIXTURES/heap.pb.gz" "$WORK/missing2" >/dev/null 2>"$WORK/e
 else
 	check "diff names the missing input" grep -q "^profkit diff: $WORK/missing2: " "$WORK/err"
 fi
+# many small inputs (the C library keeps their memory for the next): one
+# cut short is named with its offset, and the others merge as before
+head -c 300 "$FIXTURES/heap.pb.gz" >"$WORK/cut.pb.gz"
+h="$FIXTURES/heap.pb.gz"
+if "$PROFKIT" merge "$h" "$h" "$WORK/cut.pb.gz" "$h" "$h" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+	fail "merge with an input cut short fails"
+else
+	check "merge names the input cut short" grep -q "^profkit merge: $WORK/cut.pb.gz: byte 300: truncated gzip stream" "$WORK/err"
+	check "merge with an input cut short writes nothing" test ! -e "$WORK/none.pb.gz"
+fi
+"$PROFKIT" merge "$h" "$h" "$h" "$h" "$h" -o "$WORK/five.pb.gz" &&
+	"$PROFKIT" merge "$h" "$h" -o "$WORK/two.pb.gz" &&
+	"$PROFKIT" merge "$WORK/two.pb.gz" "$WORK/two.pb.gz" "$h" -o "$WORK/five2.pb.gz"
+check "merge of many small inputs" cmp -s <("$PROFKIT" top "$WORK/five.pb.gz") <("$PROFKIT" top "$WORK/five2.pb.gz")
 # the base is merged last, but named first when both are missing
 if "$PROFKIT" diff "$WORK/missing1" "$WORK/missing2" >/dev/null 2>"$WORK/err"; then
 	fail "diff with missing inputs fails"
