@@ -217,7 +217,10 @@ typedef struct importer {
 	bool guess;         /* guess_tail may find the string table */
 	size_t samples_end; /* where it says the samples end; 0: no guess */
 	size_t table_end;   /* and where the string table ends */
-	size_t walked_end;  /* where the last walk_array ended */
+	/* guess_middle's keys after the functions and after the locations
+	 * (each's opening quote); 0: not guessed */
+	size_t after_functions, after_locations;
+	size_t walked_end; /* where the last walk_array ended */
 	/* n when the n locations have the ids 1 to n in order, as writers
 	 * number them: a sample's ids are then their indices + 1, without a
 	 * look in the id map (a cache miss a frame); else 0 */
@@ -383,6 +386,35 @@ static inline size_t find_special(const unsigned char *d, size_t size, size_t i,
 	       d[i] != '}' && d[i] != (unsigned char)c)
 		i++;
 	return i;
+}
+
+/* The last byte in [floor, end) that is a quote, a bracket or a brace, or
+ * SIZE_MAX: guess_tail's scan back over the string table, as
+ * find_special. */
+static inline size_t find_special_back(const unsigned char *d, size_t floor, size_t end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), open = _mm_set1_epi8('['),
+	              close = _mm_set1_epi8(']'), open_brace = _mm_set1_epi8('{'),
+	              close_brace = _mm_set1_epi8('}');
+	for (; end - floor >= 16; end -= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + end - 16));
+		__m128i hit =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, open)),
+		                 _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, close),
+		                                           _mm_cmpeq_epi8(x, open_brace)),
+		                              _mm_cmpeq_epi8(x, close_brace)));
+		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+		if (bits != 0)
+			return end - 16 + (size_t)(31 - __builtin_clz(bits));
+	}
+#endif
+	while (end > floor) {
+		unsigned char c = d[--end];
+		if (c == '"' || c == '[' || c == ']' || c == '{' || c == '}')
+			return end;
+	}
+	return SIZE_MAX;
 }
 
 /* Find where the JSON value at pos ends, without parsing it (the element
@@ -562,6 +594,11 @@ static bool guess_tail(importer *im, size_t samples_at)
 	size_t table_end = i, depth = 0;
 	bool in_string = false;
 	for (i--; i > samples_at; i--) {
+		i = find_special_back(d, samples_at + 1, i + 1);
+		if (i == SIZE_MAX) {
+			i = samples_at;
+			break;
+		}
 		if (d[i] == '"') {
 			size_t k = i;
 			while (d[k - 1] == '\\')
@@ -593,6 +630,101 @@ static bool guess_tail(importer *im, size_t samples_at)
 	return true;
 }
 
+/* Whether the key (with its quotes) of an array is at i, after from: its
+ * array's start then in *value. A quote after a comma cannot be inside a
+ * string, so in JSON that parses this is a key (of the outer object or
+ * not: the walks check, see guess_middle). */
+static bool array_key_at(const importer *im, size_t from, size_t i, const char *key, size_t len,
+                         size_t *value)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, before = skip_ws_back(d, from, i);
+	if (size - i <= len || memcmp(d + i, key, len) != 0 || before == from ||
+	    d[before - 1] != ',')
+		return false;
+	size_t v = skip_ws(d, size, i + len);
+	if (v >= size || d[v] != ':')
+		return false;
+	v = skip_ws(d, size, v + 1);
+	*value = v;
+	return v < size && d[v] == '[';
+}
+
+/* The lines in [from, to): with one element a line, as writers put them,
+ * a bound on an array's elements to size its id map by. */
+static size_t count_lines(const unsigned char *d, size_t from, size_t to)
+{
+	size_t n = 0;
+	for (const unsigned char *at; from < to && (at = memchr(d + from, '\n', to - from)); n++)
+		from = (size_t)(at - d) + 1;
+	return n;
+}
+
+/* The key of an outer object's array after from (see array_key_at), and
+ * the array's start in *value; SIZE_MAX if none. *lines gets the lines
+ * before it. A key that starts a line, as the exporter puts it, is found
+ * while the lines are counted; else by a search for its text. */
+static size_t find_array_key(const importer *im, size_t from, const char *key, size_t *value,
+                             size_t *lines)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, len = strlen(key), n = 0, i = from;
+	for (const unsigned char *at; (at = memchr(d + i, '\n', size - i)) != NULL; n++) {
+		for (i = (size_t)(at - d) + 1; i < size && (d[i] == ' ' || d[i] == '\t'); i++)
+			;
+		if (i < size && d[i] == '"' && array_key_at(im, from, i, key, len, value)) {
+			*lines = n + 1;
+			return i;
+		}
+	}
+	for (i = from; i < size; i++) {
+		const unsigned char *at = memmem(d + i, size - i, key, len);
+		if (at == NULL)
+			break;
+		i = (size_t)(at - d);
+		if (array_key_at(im, from, i, key, len, value)) {
+			*lines = count_lines(d, from, i);
+			return i;
+		}
+	}
+	return SIZE_MAX;
+}
+
+/* The functions and locations before the samples are a fifth of the
+ * text, and skipping them (a byte at a time, for the nesting) would cost
+ * the caller's thread more than reading them: in the exporter's order
+ * (`"functions": [...], "locations": [...], "samples": [...],
+ * "string_table": [...] }`), the locations and samples keys are found by
+ * a search for their text instead, and the walks of the functions and
+ * the locations must each end right before the next key, the samples
+ * and the table where guess_tail says: the document is then the one the
+ * whole scan would have found. A wrong guess makes the import start
+ * again with the whole scan, as guess_tail's does. */
+static bool guess_middle(importer *im, size_t functions_at)
+{
+	const unsigned char *d = im->data;
+	size_t locations_at, samples_at, locations_key, samples_key;
+	if (im->seen[K_LOCATIONS] || im->seen[K_SAMPLES] || d[functions_at] != '[')
+		return false;
+	/* Sized by lines, not elements: the whole scan counted those. */
+	size_t functions, locations;
+	locations_key =
+	    find_array_key(im, functions_at, "\"locations\"", &locations_at, &functions);
+	if (locations_key == SIZE_MAX)
+		return false;
+	samples_key = find_array_key(im, locations_at, "\"samples\"", &samples_at, &locations);
+	if (samples_key == SIZE_MAX || !guess_tail(im, samples_at))
+		return false;
+	im->seen[K_FUNCTIONS] = im->seen[K_LOCATIONS] = true;
+	im->at[K_FUNCTIONS] = functions_at;
+	im->at[K_LOCATIONS] = locations_at;
+	im->counts[K_FUNCTIONS] = functions;
+	im->counts[K_LOCATIONS] = locations;
+	im->after_functions = locations_key;
+	im->after_locations = samples_key;
+	return true;
+}
+
 /* Walk the outer object once, noting where each key's value is. */
 static int scan_top(importer *im)
 {
@@ -614,6 +746,8 @@ static int scan_top(importer *im)
 			return expected(im, pos, "':' after a key");
 		pos = skip_ws(d, im->size, pos + 1);
 		if (k == K_SAMPLES && im->guess && guess_tail(im, pos))
+			return 0;
+		if (k == K_FUNCTIONS && im->guess && guess_middle(im, pos))
 			return 0;
 		PK_FORWARD(value_end(im, pos, &count, &end));
 		if (k < K_COUNT) {
@@ -705,6 +839,18 @@ static int walk_array(importer *im, int k, fast_reader fast, json_reader slow)
 	PK_FORWARD(array_start(im, k, &pos));
 	where w = {top_keys[k], 0, NULL, 0, pos};
 	return pos == SIZE_MAX ? 0 : walk_from(im, &w, &pos, SIZE_MAX, fast, slow);
+}
+
+/* walk_array, then MISS unless the array ends right before the key at
+ * next (0: nothing guessed), as guess_middle said. */
+static int walk_to_key(importer *im, int k, size_t next, fast_reader fast, json_reader slow)
+{
+	PK_FORWARD(walk_array(im, k, fast, slow));
+	if (next == 0)
+		return 0;
+	const unsigned char *d = im->data;
+	size_t i = skip_ws(d, im->size, im->walked_end);
+	return i < im->size && d[i] == ',' && skip_ws(d, im->size, i + 1) == next ? 0 : MISS;
 }
 
 /* ------------------------------------------------------- scalar values */
@@ -1860,8 +2006,9 @@ static int fast_sample(importer *im, size_t *pos)
  * parts, each into a slot of its own that is freed once added; then
  * they take turns on PARTS slots, which bounds the memory. Until the
  * locations are read, a part can only take their ids as the writer
- * numbers them (1 to n in order); if they are not, or the sample types
- * differ from their count, the parts are dropped.
+ * numbers them (1 to n in order; a part read before n is known notes the
+ * highest it read); if they are not, or the sample types differ from
+ * their count, the parts are dropped.
  *
  * A part starts where the text looks like a sample's start (`,
  * {"locations":`, which in any document that parses is one), and is used
@@ -1885,6 +2032,8 @@ typedef struct decoded_sample {
 typedef struct part {
 	size_t start, end; /* a sample's start, and a guess at another's */
 	size_t reached;    /* where the reading stopped: an element's start */
+	uint32_t ids;      /* the location ids it takes: 1 to ids */
+	uint32_t limit;    /* then 1 + the highest location index read, or 0 */
 	bool done;
 	void *mem;                             /* the arrays below, of fixed capacity */
 	pk__vec samples, u32s, values, labels; /* decoded_sample, ..., label_rec */
@@ -1894,9 +2043,10 @@ typedef struct helper {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a part done or added, or quit */
 	pthread_t thread;
-	importer view[2];        /* fixed views for the helper and the caller */
-	size_t types, locations; /* what the parts take the profile to have */
-	size_t first_end;        /* the caller's own first part */
+	importer view[2]; /* fixed views for the helper and the caller */
+	size_t types;     /* what the parts take the profile to have */
+	uint32_t ids;     /* the locations' count once known, else PK_NONE */
+	size_t first_end; /* the caller's own first part */
 	size_t samples_end;
 	size_t claimed, consumed; /* parts handed out, and added */
 	size_t next_start;        /* where the next part starts */
@@ -1940,6 +2090,7 @@ static part *claim_part(helper *h)
 	pt->start = h->next_start;
 	pt->end = part_boundary(h->view[0].data, pt->start + PART_SIZE, h->samples_end);
 	pt->done = false;
+	pt->ids = h->ids;
 	h->next_start = pt->end;
 	return pt;
 }
@@ -1951,6 +2102,7 @@ static void decode_part(const helper *h, importer *v, part *pt)
 {
 	const unsigned char *d = v->data;
 	size_t pos = pt->start;
+	v->plain_ids = pt->ids;
 	pt->samples.count = pt->u32s.count = pt->values.count = pt->labels.count = 0;
 	v->st.u32s = pt->u32s;
 	v->st.values = pt->values;
@@ -1981,6 +2133,11 @@ static void decode_part(const helper *h, importer *v, part *pt)
 	pt->values = v->st.values;
 	pt->labels = v->label_recs;
 	pt->reached = pos;
+	const uint32_t *index = pt->u32s.items;
+	uint32_t limit = 0;
+	for (size_t i = 0; pt->ids == PK_NONE && i < pt->u32s.count; i++)
+		limit = index[i] >= limit ? index[i] + 1 : limit;
+	pt->limit = limit;
 }
 
 /* Read pt, claimed, with view v: called, and returns, with h locked,
@@ -2111,16 +2268,15 @@ static helper *helper_start(importer *im)
 			return NULL;
 		}
 	h->types = im->counts[K_SAMPLE_TYPES];
-	h->locations = im->counts[K_LOCATIONS];
+	h->ids = PK_NONE;
 	for (size_t i = 0; i < 2; i++) {
-		/* No id map yet: only the ids 1 to n are read. */
+		/* No id map: only the ids 1 to n are read (see part.ids). */
 		importer *v = &h->view[i];
 		*v = *im;
 		v->p = NULL;
 		v->err = NULL;
 		v->kept = NULL;
 		v->fixed = true;
-		v->plain_ids = h->locations;
 		v->st = (pk__import_state){0};
 		v->bytes = v->scratch = v->label_recs = (pk__vec){0};
 	}
@@ -2142,6 +2298,14 @@ static helper *helper_start(importer *im)
 		return NULL;
 	}
 	return h;
+}
+
+/* The parts claimed from now on take the ids 1 to n only. */
+static void helper_ids_known(helper *h, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	h->ids = (uint32_t)n;
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void helper_stop(helper *h)
@@ -2198,7 +2362,7 @@ static int walk_samples(importer *im, helper *h)
 		size_t stop = SIZE_MAX;
 		if (pt != NULL) {
 			stop = pt->end;
-			if (pos == pt->start) {
+			if (pos == pt->start && pt->limit <= im->plain_ids) {
 				PK_FORWARD(add_part(im, pt));
 				w.index += pt->samples.count;
 				pos = pt->reached;
@@ -2345,9 +2509,11 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 	if (rc == 0)
 		rc = walk_array(&im, K_MAPPINGS, fast_mapping, read_mapping);
 	if (rc == 0)
-		rc = walk_array(&im, K_FUNCTIONS, fast_function, read_function);
+		rc =
+		    walk_to_key(&im, K_FUNCTIONS, im.after_functions, fast_function, read_function);
 	if (rc == 0)
-		rc = walk_array(&im, K_LOCATIONS, fast_location, read_location);
+		rc =
+		    walk_to_key(&im, K_LOCATIONS, im.after_locations, fast_location, read_location);
 	if (rc == 0 && pk__profile_reserve_samples(im.p, im.counts[K_SAMPLES]) < 0)
 		rc = out_of_memory(&im);
 	size_t locations = rc == 0 ? pk_profile_location_count(im.p) : 0;
@@ -2356,11 +2522,13 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids++;
 	if (im.plain_ids < locations)
 		im.plain_ids = 0;
-	if (h != NULL && (rc != 0 || im.plain_ids != h->locations ||
+	if (h != NULL && (rc != 0 || im.plain_ids != locations ||
 	                  pk_profile_sample_type_count(im.p) != h->types)) {
 		helper_stop(h);
 		h = NULL;
 	}
+	if (h != NULL)
+		helper_ids_known(h, im.plain_ids);
 	if (rc == 0)
 		rc = walk_samples(&im, h);
 	helper_stop(h);

@@ -670,6 +670,21 @@ static const bad_case bad_cases[] = {
      "invalid JSON"},
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1,1,1,1,1,1,1]", 6, 0,
      "invalid JSON"},
+    /* the functions and locations found by a search in the writer's
+     * layout (guess_middle): an error in them, a "locations" key inside
+     * a function, a key twice, give the message of the whole scan */
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1}, {\"id\": 1}],\n\"locations\": [],\n"
+                "\"samples\": [],\n\"string_table\": [\"\"]}",
+     3, 26, "functions[1] has id 1, which functions[0] has too"},
+    {HEAD TYPES ",\n\"functions\": [],\n\"locations\": [{\"id\": 1, \"lines\": "
+                "[{\"function_id\": 8}]}],\n\"samples\": [],\n\"string_table\": [\"\"]}",
+     4, 15, "locations[0].lines[0] refers to function id 8, which no function has"},
+    {HEAD TYPES ",\n\"functions\": [{\"id\": 1, \"locations\": [1]}],\n\"locations\": [],\n"
+                "\"samples\": [],\n\"string_table\": [\"\"]}",
+     3, 15, "functions[0] has an unknown key \"locations\""},
+    {HEAD TYPES ",\n\"functions\": [],\n\"locations\": [],\n\"functions\": [],\n"
+                "\"samples\": [],\n\"string_table\": [\"\"]}",
+     5, 1, "the key \"functions\" appears twice"},
     /* the input ends where the samples' value should be (the string
      * table's guess from the end must not look past it: found by fuzz_json) */
     {"{\"samples\":\t", 1, 13, "expected a JSON value, found the end of the input"},
@@ -786,6 +801,45 @@ static void test_string_table_at_the_end(void **state)
 		                    "]");
 		assert_string_equal(pk_profile_string(p, pk_profile_label(p, s.labels[0]).str),
 		                    "[\"");
+		pk_profile_free(p);
+	}
+}
+
+/* The locations and samples keys are found by a search when the functions
+ * come first (guess_middle): a key's text in a string, or another key
+ * between the arrays, does not fool it. */
+static void test_functions_and_locations_found(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+	    HEAD TYPES
+	    ",\n\"functions\": [{\"id\": 1, \"name\": \", \\\"locations\\\": [\"}],\n"
+	    "\"locations\": [{\"id\": 1, \"mapping_id\": 1, \"lines\": [{\"function_id\": "
+	    "1}]}],\n\"samples\": [{\"locations\": [1], \"values\": [1]}],\n"
+	    "\"string_table\": [\"\"], \"mappings\": [{\"id\": 1}]}",
+	    HEAD TYPES
+	    ",\n\"mappings\": [{\"id\": 1}],\n\"functions\": [{\"id\": 1, \"name\": "
+	    "\", \\\"locations\\\": [\"}],\n\"locations\": [{\"id\": 1, \"mapping_id\": "
+	    "1, \"lines\": [{\"function_id\": 1}]}],\n\"samples\": [{\"locations\": [1], "
+	    "\"values\": [1]}],\n\"string_table\": [\"\"]}",
+	    HEAD TYPES
+	    ",\n\"functions\": [{\"id\": 1, \"name\": \", \\\"locations\\\": [\"}],\n"
+	    "\"mappings\": [{\"id\": 1}],\n\"locations\": [{\"id\": 1, \"mapping_id\": "
+	    "1, \"lines\": [{\"function_id\": 1}]}],\n\"samples\": [{\"locations\": [1], "
+	    "\"values\": [1]}],\n\"string_table\": [\"\"]}",
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		pk_profile *p = NULL;
+		pk_error err;
+		if (read_json_text(texts[i], &p, &err) != 0)
+			fail_msg("text %zu: %s at %ld:%ld", i, err.message, err.line, err.column);
+		assert_int_equal(pk_profile_mapping_count(p), 1);
+		assert_int_equal(pk_profile_function_count(p), 1);
+		assert_string_equal(pk_profile_string(p, pk_profile_function(p, 0)->name),
+		                    ", \"locations\": [");
+		assert_int_equal(pk_profile_location_count(p), 1);
+		assert_int_equal(pk_profile_location(p, 0)->mapping, 0);
+		assert_int_equal(pk_profile_sample_count(p), 1);
 		pk_profile_free(p);
 	}
 }
@@ -983,6 +1037,54 @@ static void test_error_in_a_part(void **state)
 		char want[64];
 		snprintf(want, sizeof want, "samples[%d].values[0] must be an integer", i);
 		assert_string_equal(err.message, want);
+		assert_int_equal(err.line, line);
+		assert_int_equal(err.column, 5);
+		assert_int_equal(err.offset, at - copy);
+		free(copy);
+	}
+	free(json);
+	pk_profile_free(p);
+}
+
+/* An error in the functions or the locations, read while the helper
+ * thread reads parts, or a location id in a part past the last location,
+ * has the message and place that it has with the whole scan. */
+static void test_errors_beside_parts(void **state)
+{
+	(void)state;
+	pk_profile *p = make_many_samples(40000, 1);
+	size_t size;
+	char *json = to_json(p, &size);
+	static const struct {
+		const char *near, *find, *put, *message;
+	} cases[] = {
+	    {"\"functions\": [", "\"id\":1", "\"id\":0",
+	     "functions[0] has id 0, which is reserved for \"none\""},
+	    {"\"locations\": [", "\"function_id\":1", "\"function_id\":7",
+	     "locations[0].lines[0] refers to function id 7, which no function has"},
+	    {NULL, "\"locations\":[", "\"locations\":[9",
+	     "samples[30001].locations[0] refers to location id 9, which no location has"},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		char *copy = malloc(size + 1);
+		assert_non_null(copy);
+		memcpy(copy, json, size + 1);
+		char *at = cases[c].near ? strstr(copy, cases[c].near) : sample_at(copy, 30001);
+		assert_non_null(at);
+		if (cases[c].near)
+			at = strchr(at, '{');
+		char *edit = strstr(at, cases[c].find);
+		assert_non_null(edit);
+		memcpy(edit, cases[c].put, strlen(cases[c].put));
+		long line = 1;
+		for (char *x = copy; x < at; x++)
+			line += *x == '\n';
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk_profile_read_buffer(copy, size, NULL, &q, NULL, &err),
+		                 PK_EFORMAT);
+		assert_null(q);
+		assert_string_equal(err.message, cases[c].message);
 		assert_int_equal(err.line, line);
 		assert_int_equal(err.column, 5);
 		assert_int_equal(err.offset, at - copy);
@@ -1233,10 +1335,12 @@ int main(void)
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_error_position_in_big_document),
 	    cmocka_unit_test(test_string_table_at_the_end),
+	    cmocka_unit_test(test_functions_and_locations_found),
 	    cmocka_unit_test(test_mapped_file),
 	    cmocka_unit_test(test_sample_batches),
 	    cmocka_unit_test(test_samples_in_parts),
 	    cmocka_unit_test(test_error_in_a_part),
+	    cmocka_unit_test(test_errors_beside_parts),
 	    cmocka_unit_test(test_part_guesses),
 	    cmocka_unit_test(test_parts_allocation_failures),
 	    cmocka_unit_test(test_writer_stack_ids),
