@@ -287,11 +287,11 @@ static int location_frames(walk *w, uint32_t i, uint32_t *count)
 
 /* ---------------------------------------------------------------- stacks */
 
-/* Whether sample s has a value in some sample type. */
-static bool any_value(const pk_profile *p, const pk_sample *s)
+/* Whether a sample of these values has a value in some sample type. */
+static bool any_value(const pk_profile *p, const int64_t *values)
 {
 	for (size_t k = 0; k < pk_profile_sample_type_count(p); k++)
-		if (s->values[k] != 0)
+		if (values[k] != 0)
 			return true;
 	return false;
 }
@@ -315,11 +315,11 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
 	for (size_t i = 0; i < samples; i++) {
-		pk_sample s;
-		pk__profile_sample_shallow(p, i, &s);
-		if (src->to_tree[s.stack] == 0 &&
-		    (s.values[type] != 0 || (o->all_types && any_value(p, &s)))) {
-			src->to_tree[s.stack] = 1;
+		uint32_t stack;
+		const int64_t *values = pk__profile_sample_values(p, i, &stack);
+		if (src->to_tree[stack] == 0 &&
+		    (values[type] != 0 || (o->all_types && any_value(p, values)))) {
+			src->to_tree[stack] = 1;
 			used++;
 		}
 	}
@@ -552,11 +552,19 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 		size_t depth = pk_profile_stack(src->p, recs[i].stack & ~SOURCE_BASE, &locs);
 		for (size_t k = 0; k < depth; k++) {
 			span sp = src->locs[location_at(locs, depth, src->reverse, k)];
-			for (uint32_t j = 0; j < sp.count; j++) {
-				uint32_t f = frames[sp.first + j];
-				for (size_t b = out->width; b-- > 0; f >>= 8)
-					at[b] = (unsigned char)f;
-				at += out->width;
+			const uint32_t *f = frames + sp.first;
+			if (out->width == 2) {
+				for (uint32_t j = 0; j < sp.count; j++, at += 2) {
+					at[0] = (unsigned char)(f[j] >> 8);
+					at[1] = (unsigned char)f[j];
+				}
+				continue;
+			}
+			for (uint32_t j = 0; j < sp.count; j++, at += 4) {
+				at[0] = (unsigned char)(f[j] >> 24);
+				at[1] = (unsigned char)(f[j] >> 16);
+				at[2] = (unsigned char)(f[j] >> 8);
+				at[3] = (unsigned char)f[j];
 			}
 		}
 	}
@@ -662,10 +670,9 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 {
 	size_t samples = pk_profile_sample_count(src->p);
 	for (size_t i = 0; i < samples; i++) {
-		pk_sample s;
-		pk__profile_sample_shallow(src->p, i, &s);
-		int64_t v = s.values[type];
-		uint32_t k = src->to_tree[s.stack];
+		uint32_t stack;
+		int64_t v = pk__profile_sample_values(src->p, i, &stack)[type];
+		uint32_t k = src->to_tree[stack];
 		if (v == 0 || k == 0)
 			continue;
 		int64_t *at = base ? &t->base_self[k - 1] : &t->stacks[k - 1].self;
@@ -832,6 +839,11 @@ void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 	const pk__tree_stack *st = &t->stacks[i];
 	const struct pk__tree_data *d = t->data;
 	const unsigned char *b = d->added + (size_t)st->first * d->width;
+	/* The frames are kept in the profile's order of stacks, not the
+	 * tree's: those of a stack ahead are fetched now, or each stack
+	 * would wait on a cache miss. */
+	if (i + 4 < t->stack_count)
+		PK_PREFETCH(d->added + (size_t)t->stacks[i + 4].first * d->width);
 	for (uint32_t j = st->shared; j < st->len; j++, b += d->width)
 		out[j] = d->width == 2 ? (uint32_t)b[0] << 8 | b[1]
 		                       : (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
