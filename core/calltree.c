@@ -34,7 +34,8 @@ typedef struct rec {
 	uint32_t len;    /* its frames */
 	uint32_t key;    /* where its key starts in the keys, in frames */
 	uint32_t shared; /* once sorted: frames in common with the stack kept
-	                  * before, SAME_FRAMES if they are all of both */
+	                  * before, SAME_FRAMES if they are all of both; while
+	                  * sorted: word_at of the frames being sorted on */
 } rec;
 
 #define SAME_FRAMES UINT32_MAX
@@ -207,20 +208,22 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 {
 	const pk_profile *p = w->p;
 	int g = w->o->granularity;
-	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
 	int64_t lineno =
 	    line && (g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES) ? line->line : 0;
 	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
+	/* A function named before names this frame too: its function and
+	 * strings, a cache miss each, are not looked at again. */
+	if (line && lineno == 0 && address == 0 && w->fn_frame[line->function] != 0) {
+		*out = w->fn_frame[line->function] - 1;
+		return 0;
+	}
+	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
 	/* Above lines, a function with a name (or a file, where files count)
 	 * names its frame alone: it is named once, not once per location. */
 	bool by_function =
 	    fn != NULL && lineno == 0 && address == 0 &&
 	    ((g != PK_GRANULARITY_FILES && pk_profile_string_length(p, fn->name) > 0) ||
 	     (g != PK_GRANULARITY_FUNCTIONS && *str_of(p, fn->filename) != '\0'));
-	if (by_function && w->fn_frame[line->function] != 0) {
-		*out = w->fn_frame[line->function] - 1;
-		return 0;
-	}
 	w->text.count = 0;
 	size_t file_start, file_end;
 	PK_FORWARD(pk__frame_name(p, loc, line, g, &w->text, &file_start, &file_end));
@@ -403,9 +406,10 @@ static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, si
 /* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
  * root first, big-endian, in width bytes each. */
 typedef struct keys {
-	const rec *recs;
+	rec *recs;
 	unsigned char *bytes;
 	size_t width;
+	size_t step; /* frames sorted on at once: 2 where key_at fits 16 bits */
 } keys;
 
 /* Frame d of rec r's key plus one; 0 past its end, so shorter sorts first. */
@@ -417,6 +421,16 @@ static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
 	if (k->width == 2)
 		return ((uint32_t)b[0] << 8 | b[1]) + 1;
 	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) + 1;
+}
+
+/* What the sort compares at frame d of rec r's key: key_at of `step`
+ * frames, the first in the high bits; 0 when the key ends at d, and
+ * (with two) low bits 0 when it ends at d + 1. */
+static inline uint32_t word_at(const keys *k, const rec *r, size_t d)
+{
+	if (k->step == 1)
+		return key_at(k, r, d);
+	return key_at(k, r, d) << 16 | key_at(k, r, d + 1);
 }
 
 /* Keys x and y compared from frame d on; equal ones by index, as a stable
@@ -469,17 +483,19 @@ static uint32_t median3(uint32_t a, uint32_t b, uint32_t c)
  * recursion, so the recursion is at most log2(n) deep. */
 static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
 {
+	rec *recs = k->recs;
 	while (n > 1) {
 		if (n < 16) {
 			insertion_sort(a, n, d, k);
 			return;
 		}
-		const rec *recs = k->recs;
-		uint32_t pivot = median3(key_at(k, &recs[a[0]], d), key_at(k, &recs[a[n / 2]], d),
-		                         key_at(k, &recs[a[n - 1]], d));
+		uint32_t pivot =
+		    median3(recs[a[0]].shared, recs[a[n / 2]].shared, recs[a[n - 1]].shared);
+		/* keys equal up to where they end: none goes on */
+		bool ended = pivot == 0 || (k->step == 2 && (pivot & 0xffff) == 0);
 		size_t lt = 0, i = 0, gt = n;
 		while (i < gt) {
-			uint32_t v = key_at(k, &recs[a[i]], d), x = a[i];
+			uint32_t x = a[i], v = recs[x].shared;
 			if (v < pivot) {
 				a[i++] = a[lt];
 				a[lt++] = x;
@@ -490,23 +506,34 @@ static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
 				i++;
 			}
 		}
-		/* Keys that all end here are the same: by index. */
-		if (pivot == 0)
+		/* Keys that all end here are the same: by index. The others go
+		 * on to the next frames. */
+		size_t next = d + k->step;
+		if (ended)
 			qsort(a + lt, gt - lt, sizeof *a, by_index);
-		size_t eq = pivot == 0 ? 0 : gt - lt, big = lt > n - gt ? lt : n - gt;
+		for (size_t j = lt; !ended && j < gt; j++) {
+			/* two cache misses each, overlapped: the rec, then its key */
+			if (j + 16 < gt)
+				PK_PREFETCH(&recs[a[j + 16]]);
+			if (j + 8 < gt)
+				PK_PREFETCH(k->bytes +
+				            ((size_t)recs[a[j + 8]].key + next) * k->width);
+			recs[a[j]].shared = word_at(k, &recs[a[j]], next);
+		}
+		size_t eq = ended ? 0 : gt - lt, big = lt > n - gt ? lt : n - gt;
 		if (eq >= big) {
 			sort_keys(a, lt, d, k);
 			sort_keys(a + gt, n - gt, d, k);
 			a += lt;
 			n = eq;
-			d++;
+			d = next;
 		} else if (lt == big) {
-			sort_keys(a + lt, eq, d + 1, k);
+			sort_keys(a + lt, eq, next, k);
 			sort_keys(a + gt, n - gt, d, k);
 			n = lt;
 		} else {
 			sort_keys(a, lt, d, k);
-			sort_keys(a + lt, eq, d + 1, k);
+			sort_keys(a + lt, eq, next, k);
 			a += gt;
 			n -= gt;
 		}
@@ -584,6 +611,9 @@ static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 	const rec *last = NULL; /* the last stack kept */
 	for (size_t i = 0; i < nr; i++) {
 		rec *r = &recs[order[i]];
+		/* the keys are in the profile's order, read here in the tree's */
+		if (i + 4 < nr)
+			PK_PREFETCH(k->bytes + (size_t)recs[order[i + 4]].key * w);
 		const unsigned char *key = k->bytes + (size_t)r->key * w;
 		r->shared =
 		    last ? common(k, k->bytes + (size_t)last->key * w, last->len, key, r->len) : 0;
@@ -638,7 +668,8 @@ static int make_stacks(pk__tree *t)
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
 	size_t nr = d->recs.count;
-	keys k = {d->recs.items, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	size_t nf = d->frames.count;
+	keys k = {d->recs.items, NULL, nf <= UINT16_MAX + 1 ? 2 : 4, nf < UINT16_MAX ? 2 : 1};
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
 	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
 	/* The keys hold the stacks' frames now. */
@@ -649,8 +680,10 @@ static int make_stacks(pk__tree *t)
 		src->locs = NULL;
 	}
 	if (rc == 0) {
-		for (size_t i = 0; i < nr; i++)
+		for (size_t i = 0; i < nr; i++) {
 			order[i] = (uint32_t)i;
+			k.recs[i].shared = word_at(&k, &k.recs[i], 0);
+		}
 		sort_keys(order, nr, 0, &k);
 		rc = keep_stacks(t, order, &k);
 	}
