@@ -1289,10 +1289,7 @@ typedef struct writer {
 	pk__item_table start_tab;
 	pk__strtab *files; /* the start lines' files that cleaning changed */
 	uint32_t *shared;  /* per tree frame: its shared frame + 1, 0 = not yet */
-	/* per tree frame with a shared frame: its length, ',' and its number,
-	 * formatted once, not once per stack that adds the frame */
-	char (*numbers)[12];
-	uint32_t *frames; /* the tree frames of the stack being written */
+	uint32_t *frames;  /* the tree frames of the stack being written */
 	/* the numbers of the shared frames of the last stack written, "0,4,7":
 	 * those of depth 1 up to `numbered` (as far as the stacks since keep
 	 * its frames); depth d's end at line_ends[d - 1] */
@@ -1311,9 +1308,8 @@ typedef struct frame_out {
 
 /* The start line of the functions of one name and cleaned file. */
 typedef struct start_rec {
-	uint32_t function; /* the first function of the key: its name */
-	const char *file;  /* its file cleaned: the profile's string or in files */
-	size_t file_len;
+	uint32_t function; /* the first function of the key: its name and file */
+	uint32_t file;     /* its file cleaned in w->files; 0: the file is clean */
 	int64_t line;
 } start_rec;
 
@@ -1465,11 +1461,16 @@ static size_t start_slot(const writer *w, const char *name, const char *file, si
 	size_t at = h & (t->count - 1);
 	for (; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
 		const start_rec *r = &recs[t->slots[at].item - 1];
-		if (t->slots[at].hash != h || r->file_len != file_len ||
-		    (file_len && memcmp(r->file, file, file_len) != 0))
+		if (t->slots[at].hash != h)
 			continue;
 		const pk_function *f = pk_profile_function(w->p, r->function);
-		if (strcmp(pk_profile_string(w->p, f->name), name) == 0)
+		size_t len;
+		const char *clean = r->file ? pk__strtab_get(w->files, r->file, &len)
+		                            : pk_profile_string(w->p, f->filename);
+		if (r->file == 0)
+			len = strlen(clean);
+		if (len == file_len && (len == 0 || memcmp(clean, file, len) == 0) &&
+		    strcmp(pk_profile_string(w->p, f->name), name) == 0)
 			break;
 	}
 	return at;
@@ -1504,13 +1505,10 @@ static int collect_start_lines(writer *w)
 			at = start_slot(w, name, file.items, file.count, h);
 		if (rc == 0 && w->start_tab.slots[at].item == 0) {
 			/* A clean file is the profile's string: only others are copied. */
-			start_rec r = {(uint32_t)i, raw, file.count, 0};
+			start_rec r = {(uint32_t)i, 0, 0};
 			if (file.count != strlen(raw) ||
-			    (file.count && memcmp(raw, file.items, file.count) != 0)) {
-				uint32_t s;
-				rc = pk__strtab_intern(w->files, file.items, file.count, &s);
-				r.file = pk__strtab_get(w->files, s, NULL);
-			}
+			    (file.count && memcmp(raw, file.items, file.count) != 0))
+				rc = pk__strtab_intern(w->files, file.items, file.count, &r.file);
 			size_t index;
 			if (rc == 0)
 				rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
@@ -1633,13 +1631,12 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	w->numbered = 0;
 	pk__free(w->shared);
 	pk__free(w->frames);
-	pk__free(w->numbers);
 	w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
 	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
-	w->numbers = pk__calloc(t->frame_count + 1, sizeof *w->numbers);
-	if (w->shared == NULL || w->frames == NULL || w->numbers == NULL)
+	if (w->shared == NULL || w->frames == NULL)
 		return PK_ENOMEM;
 	size_t k = 0;
+	char num[32] = {0}; /* a number ends at num + 16; 11 bytes go from its start */
 	if (root > 0) {
 		PK_FORWARD(puts_(w, "\n    []"));
 		k++;
@@ -1663,25 +1660,17 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 			                        depth - w->line_ends.count, NULL));
 		size_t *ends = w->line_ends.items;
 		w->line.count = w->numbered ? ends[w->numbered - 1] : 0;
-		/* room for each number's 11 bytes: copied whole, not by length */
+		/* room for 11 bytes a number, which go whole (a fixed copy is
+		 * quicker), the line growing by the number's own */
 		PK_FORWARD(pk__vec_reserve(&w->line, 1, (depth - w->numbered) * 11));
 		for (size_t j = w->numbered; j < depth; j++) {
-			uint32_t tf = w->frames[j];
-			char *num = w->numbers[tf];
-			if (w->shared[tf] == 0) {
-				uint32_t f;
-				PK_FORWARD(shared_frame(w, t, tf, &f));
-				char *end = num + sizeof *w->numbers, *s = pk__format_int(f, end);
+			uint32_t f;
+			PK_FORWARD(shared_frame(w, t, w->frames[j], &f));
+			char *s = pk__format_int(f, num + 16);
+			if (j)
 				*--s = ',';
-				num[0] = (char)(end - s);
-				memmove(num + 1, s, (size_t)num[0]);
-			}
-			char *to = (char *)w->line.items + w->line.count;
-			if (j == 0)
-				memcpy(to, num + 2, 10); /* no ',' before the first */
-			else
-				memcpy(to, num + 1, 11);
-			w->line.count += (size_t)num[0] - (j == 0);
+			memcpy((char *)w->line.items + w->line.count, s, 11);
+			w->line.count += (size_t)(num + 16 - s);
 			ends[j] = w->line.count;
 		}
 		w->numbered = depth;
@@ -1810,7 +1799,6 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__vec_free(&w.line_ends);
 	pk__free(w.shared);
 	pk__free(w.frames);
-	pk__free(w.numbers);
 	return rc == PK_ENOMEM ? pk__error_set(err, rc, "out of memory") : rc;
 }
 
