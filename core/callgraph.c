@@ -332,29 +332,38 @@ static int frame_node(builder *b, walk *w, const pk_location *loc, const pk_line
 	return node_of(b, func, lineno, address, out);
 }
 
-static int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes, uint32_t *count)
+/* Location i's nodes to w->loc_nodes: its last line's (the caller) first. */
+static int add_location_nodes(builder *b, walk *w, uint32_t i)
 {
-	if (w->loc_start[i] == 0) {
-		const pk_location *loc = pk_profile_location(w->p, i);
-		const pk_line *lines;
-		size_t n = pk_profile_location_lines(w->p, i, &lines);
-		size_t start = w->loc_nodes.count;
-		if (start >= UINT32_MAX - 1)
-			return PK_ENOMEM;
-		uint32_t node, host = PK_NONE;
-		if (n == 0) {
-			PK_FORWARD(frame_node(b, w, loc, NULL, &host, &node));
-			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
-		}
-		for (size_t k = n; k-- > 0;) {
-			PK_FORWARD(frame_node(b, w, loc, &lines[k], &host, &node));
-			if (k != n - 1)
-				node |= INLINED_BIT;
-			PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
-		}
-		w->loc_start[i] = (uint32_t)start + 1;
-		w->loc_count[i] = (uint32_t)(w->loc_nodes.count - start);
+	const pk_location *loc = pk_profile_location(w->p, i);
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(w->p, i, &lines);
+	size_t start = w->loc_nodes.count;
+	if (start >= UINT32_MAX - 1)
+		return PK_ENOMEM;
+	uint32_t node, host = PK_NONE;
+	if (n == 0) {
+		PK_FORWARD(frame_node(b, w, loc, NULL, &host, &node));
+		PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
 	}
+	for (size_t k = n; k-- > 0;) {
+		PK_FORWARD(frame_node(b, w, loc, &lines[k], &host, &node));
+		if (k != n - 1)
+			node |= INLINED_BIT;
+		PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
+	}
+	w->loc_start[i] = (uint32_t)start + 1;
+	w->loc_count[i] = (uint32_t)(w->loc_nodes.count - start);
+	return 0;
+}
+
+/* Inline: the stacks' walks ask for every location of every stack, and
+ * all but the first ask of each find its nodes there. */
+static inline int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes,
+                                 uint32_t *count)
+{
+	if (w->loc_start[i] == 0)
+		PK_FORWARD(add_location_nodes(b, w, i));
 	*nodes = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
 	*count = w->loc_count[i];
 	return 0;

@@ -34,7 +34,8 @@ typedef struct rec {
 	uint32_t len;    /* its frames */
 	uint32_t key;    /* where its key starts in the keys, in frames */
 	uint32_t shared; /* once sorted: frames in common with the stack kept
-	                  * before, SAME_FRAMES if they are all of both */
+	                  * before, SAME_FRAMES if they are all of both; while
+	                  * sorted: word_at of the frames being sorted on */
 } rec;
 
 #define SAME_FRAMES UINT32_MAX
@@ -207,20 +208,22 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 {
 	const pk_profile *p = w->p;
 	int g = w->o->granularity;
-	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
 	int64_t lineno =
 	    line && (g == PK_GRANULARITY_LINES || g == PK_GRANULARITY_ADDRESSES) ? line->line : 0;
 	uint64_t address = g == PK_GRANULARITY_ADDRESSES ? loc->address : 0;
+	/* A function named before names this frame too: its function and
+	 * strings, a cache miss each, are not looked at again. */
+	if (line && lineno == 0 && address == 0 && w->fn_frame[line->function] != 0) {
+		*out = w->fn_frame[line->function] - 1;
+		return 0;
+	}
+	const pk_function *fn = line ? pk_profile_function(p, line->function) : NULL;
 	/* Above lines, a function with a name (or a file, where files count)
 	 * names its frame alone: it is named once, not once per location. */
 	bool by_function =
 	    fn != NULL && lineno == 0 && address == 0 &&
 	    ((g != PK_GRANULARITY_FILES && pk_profile_string_length(p, fn->name) > 0) ||
 	     (g != PK_GRANULARITY_FUNCTIONS && *str_of(p, fn->filename) != '\0'));
-	if (by_function && w->fn_frame[line->function] != 0) {
-		*out = w->fn_frame[line->function] - 1;
-		return 0;
-	}
 	w->text.count = 0;
 	size_t file_start, file_end;
 	PK_FORWARD(pk__frame_name(p, loc, line, g, &w->text, &file_start, &file_end));
@@ -287,11 +290,11 @@ static int location_frames(walk *w, uint32_t i, uint32_t *count)
 
 /* ---------------------------------------------------------------- stacks */
 
-/* Whether sample s has a value in some sample type. */
-static bool any_value(const pk_profile *p, const pk_sample *s)
+/* Whether a sample of these values has a value in some sample type. */
+static bool any_value(const pk_profile *p, const int64_t *values)
 {
 	for (size_t k = 0; k < pk_profile_sample_type_count(p); k++)
-		if (s->values[k] != 0)
+		if (values[k] != 0)
 			return true;
 	return false;
 }
@@ -315,11 +318,11 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 		rc = PK_EFORMAT;
 	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
 	for (size_t i = 0; i < samples; i++) {
-		pk_sample s;
-		pk__profile_sample_shallow(p, i, &s);
-		if (src->to_tree[s.stack] == 0 &&
-		    (s.values[type] != 0 || (o->all_types && any_value(p, &s)))) {
-			src->to_tree[s.stack] = 1;
+		uint32_t stack;
+		const int64_t *values = pk__profile_sample_values(p, i, &stack);
+		if (src->to_tree[stack] == 0 &&
+		    (values[type] != 0 || (o->all_types && any_value(p, values)))) {
+			src->to_tree[stack] = 1;
 			used++;
 		}
 	}
@@ -403,9 +406,10 @@ static uint32_t location_at(const uint32_t *locs, size_t depth, bool reverse, si
 /* The stacks' frames as keys that sort as bytes: each stack's frame ranks,
  * root first, big-endian, in width bytes each. */
 typedef struct keys {
-	const rec *recs;
+	rec *recs;
 	unsigned char *bytes;
 	size_t width;
+	size_t step; /* frames sorted on at once: 2 where key_at fits 16 bits */
 } keys;
 
 /* Frame d of rec r's key plus one; 0 past its end, so shorter sorts first. */
@@ -417,6 +421,16 @@ static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
 	if (k->width == 2)
 		return ((uint32_t)b[0] << 8 | b[1]) + 1;
 	return ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) + 1;
+}
+
+/* What the sort compares at frame d of rec r's key: key_at of `step`
+ * frames, the first in the high bits; 0 when the key ends at d, and
+ * (with two) low bits 0 when it ends at d + 1. */
+static inline uint32_t word_at(const keys *k, const rec *r, size_t d)
+{
+	if (k->step == 1)
+		return key_at(k, r, d);
+	return key_at(k, r, d) << 16 | key_at(k, r, d + 1);
 }
 
 /* Keys x and y compared from frame d on; equal ones by index, as a stable
@@ -469,17 +483,19 @@ static uint32_t median3(uint32_t a, uint32_t b, uint32_t c)
  * recursion, so the recursion is at most log2(n) deep. */
 static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
 {
+	rec *recs = k->recs;
 	while (n > 1) {
 		if (n < 16) {
 			insertion_sort(a, n, d, k);
 			return;
 		}
-		const rec *recs = k->recs;
-		uint32_t pivot = median3(key_at(k, &recs[a[0]], d), key_at(k, &recs[a[n / 2]], d),
-		                         key_at(k, &recs[a[n - 1]], d));
+		uint32_t pivot =
+		    median3(recs[a[0]].shared, recs[a[n / 2]].shared, recs[a[n - 1]].shared);
+		/* keys equal up to where they end: none goes on */
+		bool ended = pivot == 0 || (k->step == 2 && (pivot & 0xffff) == 0);
 		size_t lt = 0, i = 0, gt = n;
 		while (i < gt) {
-			uint32_t v = key_at(k, &recs[a[i]], d), x = a[i];
+			uint32_t x = a[i], v = recs[x].shared;
 			if (v < pivot) {
 				a[i++] = a[lt];
 				a[lt++] = x;
@@ -490,23 +506,34 @@ static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
 				i++;
 			}
 		}
-		/* Keys that all end here are the same: by index. */
-		if (pivot == 0)
+		/* Keys that all end here are the same: by index. The others go
+		 * on to the next frames. */
+		size_t next = d + k->step;
+		if (ended)
 			qsort(a + lt, gt - lt, sizeof *a, by_index);
-		size_t eq = pivot == 0 ? 0 : gt - lt, big = lt > n - gt ? lt : n - gt;
+		for (size_t j = lt; !ended && j < gt; j++) {
+			/* two cache misses each, overlapped: the rec, then its key */
+			if (j + 16 < gt)
+				PK_PREFETCH(&recs[a[j + 16]]);
+			if (j + 8 < gt)
+				PK_PREFETCH(k->bytes +
+				            ((size_t)recs[a[j + 8]].key + next) * k->width);
+			recs[a[j]].shared = word_at(k, &recs[a[j]], next);
+		}
+		size_t eq = ended ? 0 : gt - lt, big = lt > n - gt ? lt : n - gt;
 		if (eq >= big) {
 			sort_keys(a, lt, d, k);
 			sort_keys(a + gt, n - gt, d, k);
 			a += lt;
 			n = eq;
-			d++;
+			d = next;
 		} else if (lt == big) {
-			sort_keys(a + lt, eq, d + 1, k);
+			sort_keys(a + lt, eq, next, k);
 			sort_keys(a + gt, n - gt, d, k);
 			n = lt;
 		} else {
 			sort_keys(a, lt, d, k);
-			sort_keys(a + lt, eq, d + 1, k);
+			sort_keys(a + lt, eq, next, k);
 			a += gt;
 			n -= gt;
 		}
@@ -552,11 +579,19 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 		size_t depth = pk_profile_stack(src->p, recs[i].stack & ~SOURCE_BASE, &locs);
 		for (size_t k = 0; k < depth; k++) {
 			span sp = src->locs[location_at(locs, depth, src->reverse, k)];
-			for (uint32_t j = 0; j < sp.count; j++) {
-				uint32_t f = frames[sp.first + j];
-				for (size_t b = out->width; b-- > 0; f >>= 8)
-					at[b] = (unsigned char)f;
-				at += out->width;
+			const uint32_t *f = frames + sp.first;
+			if (out->width == 2) {
+				for (uint32_t j = 0; j < sp.count; j++, at += 2) {
+					at[0] = (unsigned char)(f[j] >> 8);
+					at[1] = (unsigned char)f[j];
+				}
+				continue;
+			}
+			for (uint32_t j = 0; j < sp.count; j++, at += 4) {
+				at[0] = (unsigned char)(f[j] >> 24);
+				at[1] = (unsigned char)(f[j] >> 16);
+				at[2] = (unsigned char)(f[j] >> 8);
+				at[3] = (unsigned char)f[j];
 			}
 		}
 	}
@@ -576,6 +611,9 @@ static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 	const rec *last = NULL; /* the last stack kept */
 	for (size_t i = 0; i < nr; i++) {
 		rec *r = &recs[order[i]];
+		/* the keys are in the profile's order, read here in the tree's */
+		if (i + 4 < nr)
+			PK_PREFETCH(k->bytes + (size_t)recs[order[i + 4]].key * w);
 		const unsigned char *key = k->bytes + (size_t)r->key * w;
 		r->shared =
 		    last ? common(k, k->bytes + (size_t)last->key * w, last->len, key, r->len) : 0;
@@ -630,7 +668,8 @@ static int make_stacks(pk__tree *t)
 	struct pk__tree_data *d = t->data;
 	PK_FORWARD(sort_frames(d));
 	size_t nr = d->recs.count;
-	keys k = {d->recs.items, NULL, d->frames.count <= UINT16_MAX + 1 ? 2 : 4};
+	size_t nf = d->frames.count;
+	keys k = {d->recs.items, NULL, nf <= UINT16_MAX + 1 ? 2 : 4, nf < UINT16_MAX ? 2 : 1};
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
 	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
 	/* The keys hold the stacks' frames now. */
@@ -641,8 +680,10 @@ static int make_stacks(pk__tree *t)
 		src->locs = NULL;
 	}
 	if (rc == 0) {
-		for (size_t i = 0; i < nr; i++)
+		for (size_t i = 0; i < nr; i++) {
 			order[i] = (uint32_t)i;
+			k.recs[i].shared = word_at(&k, &k.recs[i], 0);
+		}
 		sort_keys(order, nr, 0, &k);
 		rc = keep_stacks(t, order, &k);
 	}
@@ -662,10 +703,9 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 {
 	size_t samples = pk_profile_sample_count(src->p);
 	for (size_t i = 0; i < samples; i++) {
-		pk_sample s;
-		pk__profile_sample_shallow(src->p, i, &s);
-		int64_t v = s.values[type];
-		uint32_t k = src->to_tree[s.stack];
+		uint32_t stack;
+		int64_t v = pk__profile_sample_values(src->p, i, &stack)[type];
+		uint32_t k = src->to_tree[stack];
 		if (v == 0 || k == 0)
 			continue;
 		int64_t *at = base ? &t->base_self[k - 1] : &t->stacks[k - 1].self;
@@ -832,6 +872,11 @@ void pk__tree_frames(const pk__tree *t, size_t i, uint32_t *out)
 	const pk__tree_stack *st = &t->stacks[i];
 	const struct pk__tree_data *d = t->data;
 	const unsigned char *b = d->added + (size_t)st->first * d->width;
+	/* The frames are kept in the profile's order of stacks, not the
+	 * tree's: those of a stack ahead are fetched now, or each stack
+	 * would wait on a cache miss. */
+	if (i + 4 < t->stack_count)
+		PK_PREFETCH(d->added + (size_t)t->stacks[i + 4].first * d->width);
 	for (uint32_t j = st->shared; j < st->len; j++, b += d->width)
 		out[j] = d->width == 2 ? (uint32_t)b[0] << 8 | b[1]
 		                       : (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |

@@ -398,11 +398,22 @@ static inline int64_t pk__add(int64_t a, int64_t b)
  * enough); returns the start. For writers that format many numbers. */
 static inline char *pk__format_int(int64_t v, char *end)
 {
+	/* two digits a division: weights and counts have 6 to 12 */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+	                            "25262728293031323334353637383940414243444546474849"
+	                            "50515253545556575859606162636465666768697071727374"
+	                            "75767778798081828384858687888990919293949596979899";
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do {
-		*--end = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
+	for (; u >= 100; u /= 100) {
+		end -= 2;
+		memcpy(end, pairs + 2 * (u % 100), 2);
+	}
+	if (u >= 10) {
+		end -= 2;
+		memcpy(end, pairs + 2 * u, 2);
+	} else {
+		*--end = (char)('0' + u);
+	}
 	if (v < 0)
 		*--end = '-';
 	return end;
@@ -700,6 +711,9 @@ void pk__profile_shrink(pk_profile *p);
 /* Sample i (< the sample count) without its stack's locations, which
  * cost a cache miss per sample to look at: locations NULL, depth 0. */
 void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out);
+/* Sample i's values (borrowed, one per sample type) and in *stack its
+ * stack: what walks over every sample for their values need. */
+const int64_t *pk__profile_sample_values(const pk_profile *p, size_t i, uint32_t *stack);
 /* The label set of sample i (< the sample count): 0 for none, else below
  * pk__profile_label_set_count(p); samples with equal labels have one set. */
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i);

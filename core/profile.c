@@ -945,6 +945,13 @@ void pk__profile_sample_shallow(const pk_profile *p, size_t i, pk_sample *out)
 	out->label_count = set ? pk__profile_label_set(p, set, &out->labels) : 0;
 }
 
+const int64_t *pk__profile_sample_values(const pk_profile *p, size_t i, uint32_t *stack)
+{
+	*stack = PK_VEC_AT(p->samples, uint32_t, i);
+	size_t v = p->own_values ? i : PK_VEC_AT(p->value_refs, uint32_t, i);
+	return &PK_VEC_AT(p->values, int64_t, v * p->sample_types.count);
+}
+
 uint32_t pk__profile_sample_label_set(const pk_profile *p, size_t i)
 {
 	return p->sample_labels.count ? PK_VEC_AT(p->sample_labels, uint32_t, i) : 0;

@@ -1287,9 +1287,9 @@ typedef struct writer {
 	pk__item_table frame_tab;
 	pk__vec starts; /* start_rec, found through start_tab */
 	pk__item_table start_tab;
-	pk__vec text;     /* char: scratch for pk__clean_path */
-	uint32_t *shared; /* per tree frame: its shared frame + 1, 0 = not yet */
-	uint32_t *frames; /* the tree frames of the stack being written */
+	pk__strtab *files; /* the start lines' files that cleaning changed */
+	uint32_t *shared;  /* per tree frame: its shared frame + 1, 0 = not yet */
+	uint32_t *frames;  /* the tree frames of the stack being written */
 	/* the numbers of the shared frames of the last stack written, "0,4,7":
 	 * those of depth 1 up to `numbered` (as far as the stacks since keep
 	 * its frames); depth d's end at line_ends[d - 1] */
@@ -1309,6 +1309,7 @@ typedef struct frame_out {
 /* The start line of the functions of one name and cleaned file. */
 typedef struct start_rec {
 	uint32_t function; /* the first function of the key: its name and file */
+	uint32_t file;     /* its file cleaned in w->files; 0: the file is clean */
 	int64_t line;
 } start_rec;
 
@@ -1366,6 +1367,18 @@ static size_t utf8_length(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Whether the 8 bytes at s are all printable ASCII but '"' and '\\':
+ * bytes under 0x20 or 0x80 and up, or equal to either, set a high bit. */
+static bool plain8(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t x, q, b;
+	memcpy(&x, s, 8);
+	q = x ^ ones * '"';
+	b = x ^ ones * '\\';
+	return ((x | (x - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+}
+
 /* A JSON string: bytes that are not UTF-8 become U+FFFD, as JSON must be
  * UTF-8 and speedscope reads it as such. */
 static int put_string(writer *w, const char *str, size_t n)
@@ -1374,6 +1387,11 @@ static int put_string(writer *w, const char *str, size_t n)
 	PK_FORWARD(put(w, "\"", 1));
 	size_t run = 0; /* bytes that go out as they are, from s */
 	for (size_t i = 0; i < n;) {
+		/* plain ASCII, nearly all of names and files, 8 bytes a step */
+		if (i + 8 <= n && plain8(s + i)) {
+			i += 8;
+			continue;
+		}
 		unsigned char c = s[i];
 		size_t len = c >= 0x20 && c != '"' && c != '\\' ? utf8_length(s + i, n - i) : 0;
 		if (len > 0) {
@@ -1434,31 +1452,28 @@ static uint32_t key_hash(const char *name, size_t name_len, uint64_t more)
 }
 
 /* Where the start line of (name, cleaned file) is, or the empty slot
- * for it. A key is read from its first function, its file cleaned again
- * (a hash that matches is nearly always the key, so this is rare). */
-static int start_slot(writer *w, const char *name, const char *file, size_t file_len, uint32_t h,
-                      size_t *out)
+ * for it. A key's name is its first function's. */
+static size_t start_slot(const writer *w, const char *name, const char *file, size_t file_len,
+                         uint32_t h)
 {
 	const pk__item_table *t = &w->start_tab;
 	const start_rec *recs = w->starts.items;
 	size_t at = h & (t->count - 1);
 	for (; t->slots[at].item != 0; at = (at + 1) & (t->count - 1)) {
+		const start_rec *r = &recs[t->slots[at].item - 1];
 		if (t->slots[at].hash != h)
 			continue;
-		const pk_function *f =
-		    pk_profile_function(w->p, recs[t->slots[at].item - 1].function);
-		if (strcmp(pk_profile_string(w->p, f->name), name) != 0)
-			continue;
-		const char *raw = pk_profile_string(w->p, f->filename);
-		w->text.count = 0;
-		if (*raw)
-			PK_FORWARD(pk__clean_path(&w->text, raw));
-		if (w->text.count == file_len &&
-		    (file_len == 0 || memcmp(w->text.items, file, file_len) == 0))
+		const pk_function *f = pk_profile_function(w->p, r->function);
+		size_t len;
+		const char *clean = r->file ? pk__strtab_get(w->files, r->file, &len)
+		                            : pk_profile_string(w->p, f->filename);
+		if (r->file == 0)
+			len = strlen(clean);
+		if (len == file_len && (len == 0 || memcmp(clean, file, len) == 0) &&
+		    strcmp(pk_profile_string(w->p, f->name), name) == 0)
 			break;
 	}
-	*out = at;
-	return 0;
+	return at;
 }
 
 static uint32_t start_hash(const char *name, const char *file, size_t file_len)
@@ -1472,7 +1487,7 @@ static uint32_t start_hash(const char *name, const char *file, size_t file_len)
 static int collect_start_lines(writer *w)
 {
 	pk__vec file = {0}; /* char: a function's file, cleaned */
-	int rc = 0;
+	int rc = pk__strtab_new(&w->files);
 	for (size_t i = 0; rc == 0 && i < pk_profile_function_count(w->p); i++) {
 		const pk_function *f = pk_profile_function(w->p, i);
 		if (f->start_line == 0)
@@ -1482,16 +1497,21 @@ static int collect_start_lines(writer *w)
 		file.count = 0;
 		if (*raw)
 			rc = pk__clean_path(&file, raw);
-		size_t at;
+		size_t at = 0;
 		if (rc == 0)
 			rc = pk__item_table_room(&w->start_tab);
 		uint32_t h = start_hash(name, file.items, file.count);
 		if (rc == 0)
-			rc = start_slot(w, name, file.items, file.count, h, &at);
+			at = start_slot(w, name, file.items, file.count, h);
 		if (rc == 0 && w->start_tab.slots[at].item == 0) {
-			start_rec r = {(uint32_t)i, 0};
+			/* A clean file is the profile's string: only others are copied. */
+			start_rec r = {(uint32_t)i, 0, 0};
+			if (file.count != strlen(raw) ||
+			    (file.count && memcmp(raw, file.items, file.count) != 0))
+				rc = pk__strtab_intern(w->files, file.items, file.count, &r.file);
 			size_t index;
-			rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
+			if (rc == 0)
+				rc = pk__vec_push(&w->starts, sizeof r, &r, 1, &index);
 			if (rc == 0)
 				pk__item_table_put(&w->start_tab, at, h, index);
 		}
@@ -1510,8 +1530,8 @@ static int start_line(writer *w, const char *function, const char *file, int64_t
 	*out = 0;
 	if (w->start_tab.count == 0)
 		return 0;
-	size_t len = strlen(file), at;
-	PK_FORWARD(start_slot(w, function, file, len, start_hash(function, file, len), &at));
+	size_t len = strlen(file);
+	size_t at = start_slot(w, function, file, len, start_hash(function, file, len));
 	if (w->start_tab.slots[at].item != 0)
 		*out = PK_VEC_AT(w->starts, start_rec, w->start_tab.slots[at].item - 1).line;
 	return 0;
@@ -1616,6 +1636,7 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	if (w->shared == NULL || w->frames == NULL)
 		return PK_ENOMEM;
 	size_t k = 0;
+	char num[32] = {0}; /* a number ends at num + 16; 11 bytes go from its start */
 	if (root > 0) {
 		PK_FORWARD(puts_(w, "\n    []"));
 		k++;
@@ -1639,13 +1660,17 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 			                        depth - w->line_ends.count, NULL));
 		size_t *ends = w->line_ends.items;
 		w->line.count = w->numbered ? ends[w->numbered - 1] : 0;
+		/* room for 11 bytes a number, which go whole (a fixed copy is
+		 * quicker), the line growing by the number's own */
+		PK_FORWARD(pk__vec_reserve(&w->line, 1, (depth - w->numbered) * 11));
 		for (size_t j = w->numbered; j < depth; j++) {
 			uint32_t f;
 			PK_FORWARD(shared_frame(w, t, w->frames[j], &f));
-			char num[16], *end = num + sizeof num, *s = pk__format_int(f, end);
+			char *s = pk__format_int(f, num + 16);
 			if (j)
 				*--s = ',';
-			PK_FORWARD(pk__vec_append(&w->line, 1, s, (size_t)(end - s)));
+			memcpy((char *)w->line.items + w->line.count, s, 11);
+			w->line.count += (size_t)(num + 16 - s);
 			ends[j] = w->line.count;
 		}
 		w->numbered = depth;
@@ -1769,7 +1794,7 @@ static int speedscope_export(const pk_profile *p, const pk_write_options *opts, 
 	pk__free(w.frame_tab.slots);
 	pk__vec_free(&w.starts);
 	pk__free(w.start_tab.slots);
-	pk__vec_free(&w.text);
+	pk__strtab_free(w.files);
 	pk__vec_free(&w.line);
 	pk__vec_free(&w.line_ends);
 	pk__free(w.shared);
