@@ -261,30 +261,37 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 
 /* The frames of location i in the tree's order: root first, its last
  * line (the caller) first, then the functions inlined into it. */
-static int location_frames(walk *w, uint32_t i, uint32_t *count)
+static int add_location_frames(walk *w, uint32_t i)
 {
 	source *src = w->src;
 	span *sp = &src->locs[i];
-	if (sp->count == 0) {
-		const pk_location *loc = pk_profile_location(w->p, i);
-		const pk_line *lines;
-		size_t n = pk_profile_location_lines(w->p, i, &lines);
-		size_t start = src->loc_frames.count;
-		if (start >= UINT32_MAX - n)
-			return PK_EFORMAT;
-		uint32_t f;
-		if (n == 0) {
-			PK_FORWARD(frame_of(w, loc, NULL, &f));
-			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
-		}
-		for (size_t k = 0; k < n; k++) {
-			PK_FORWARD(frame_of(w, loc, &lines[w->o->reverse ? k : n - 1 - k], &f));
-			PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
-		}
-		sp->first = (uint32_t)start;
-		sp->count = (uint32_t)(src->loc_frames.count - start);
+	const pk_location *loc = pk_profile_location(w->p, i);
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(w->p, i, &lines);
+	size_t start = src->loc_frames.count;
+	if (start >= UINT32_MAX - n)
+		return PK_EFORMAT;
+	uint32_t f;
+	if (n == 0) {
+		PK_FORWARD(frame_of(w, loc, NULL, &f));
+		PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
 	}
-	*count = sp->count;
+	for (size_t k = 0; k < n; k++) {
+		PK_FORWARD(frame_of(w, loc, &lines[w->o->reverse ? k : n - 1 - k], &f));
+		PK_FORWARD(pk__vec_push(&src->loc_frames, sizeof f, &f, 1, NULL));
+	}
+	sp->first = (uint32_t)start;
+	sp->count = (uint32_t)(src->loc_frames.count - start);
+	return 0;
+}
+
+/* How many frames location i has, adding them the first time: inline, as
+ * every location of every stack asks, nearly always a look-up. */
+static inline int location_frames(walk *w, uint32_t i, uint32_t *count)
+{
+	if (w->src->locs[i].count == 0)
+		PK_FORWARD(add_location_frames(w, i));
+	*count = w->src->locs[i].count;
 	return 0;
 }
 

@@ -1629,12 +1629,15 @@ static int write_profile(writer *w, const pk__tree *t, bool first)
 	PK_FORWARD(puts_(w, buf));
 
 	w->numbered = 0;
-	pk__free(w->shared);
-	pk__free(w->frames);
-	w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
-	w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
-	if (w->shared == NULL || w->frames == NULL)
-		return PK_ENOMEM;
+	/* Every profile is written from the same tree, whose frames keep
+	 * their shared frames: each is looked up once (a few cache misses in
+	 * the profile's functions and strings), not once per profile. */
+	if (w->shared == NULL) {
+		w->shared = pk__calloc(t->frame_count + 1, sizeof *w->shared);
+		w->frames = pk__calloc((size_t)t->max_len + 1, sizeof *w->frames);
+		if (w->shared == NULL || w->frames == NULL)
+			return PK_ENOMEM;
+	}
 	size_t k = 0;
 	char num[32] = {0}; /* a number ends at num + 16; 11 bytes go from its start */
 	if (root > 0) {

@@ -780,6 +780,42 @@ static void test_allocation_failures(void **state)
 	pk_profile_free(rich);
 }
 
+/* pk__format_int, which writes two digits a step, writes what printf's
+ * %lld does: every length of number, both signs, the extremes. */
+static void test_format_int(void **state)
+{
+	(void)state;
+	const int64_t special[] = {0,
+	                           1,
+	                           9,
+	                           10,
+	                           99,
+	                           100,
+	                           101,
+	                           999,
+	                           1000,
+	                           -1,
+	                           -9,
+	                           -10,
+	                           -99,
+	                           -100,
+	                           INT64_MAX,
+	                           INT64_MIN,
+	                           INT64_MAX - 1,
+	                           INT64_MIN + 1,
+	                           1000000000,
+	                           10000000000};
+	for (size_t i = 0; i < 4000; i++) {
+		int64_t v = i < sizeof special / sizeof special[0]
+		                ? special[i]
+		                : (int64_t)((uint64_t)i * 0x9e3779b97f4a7c15u >> (i % 64));
+		char want[32], got[32], *end = got + sizeof got - 1;
+		snprintf(want, sizeof want, "%lld", (long long)v);
+		*end = '\0';
+		assert_string_equal(pk__format_int(v, end), want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +834,7 @@ int main(void)
 	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_gzip),
 	    cmocka_unit_test(test_allocation_failures),
+	    cmocka_unit_test(test_format_int),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
