@@ -663,8 +663,10 @@ static size_t count_lines(const unsigned char *d, size_t from, size_t to)
 /* The key of an outer object's array after from (see array_key_at), and
  * the array's start in *value; SIZE_MAX if none. *lines gets the lines
  * before it. A key that starts a line, as the exporter puts it, is found
- * while the lines are counted; else by a search for its text. */
-static size_t find_array_key(const importer *im, size_t from, const char *key, size_t *value,
+ * while the lines are counted; else by a search for its text. The pages
+ * passed are given back as the scan goes (the walks come back for them
+ * one at a time), else they would be the peak of a mapped input. */
+static size_t find_array_key(importer *im, size_t from, const char *key, size_t *value,
                              size_t *lines)
 {
 	const unsigned char *d = im->data;
@@ -672,6 +674,7 @@ static size_t find_array_key(const importer *im, size_t from, const char *key, s
 	for (const unsigned char *at; (at = memchr(d + i, '\n', size - i)) != NULL; n++) {
 		for (i = (size_t)(at - d) + 1; i < size && (d[i] == ' ' || d[i] == '\t'); i++)
 			;
+		pass_at(im, i);
 		if (i < size && d[i] == '"' && array_key_at(im, from, i, key, len, value)) {
 			*lines = n + 1;
 			return i;
@@ -682,6 +685,7 @@ static size_t find_array_key(const importer *im, size_t from, const char *key, s
 		if (at == NULL)
 			break;
 		i = (size_t)(at - d);
+		pass_at(im, i);
 		if (array_key_at(im, from, i, key, len, value)) {
 			*lines = count_lines(d, from, i);
 			return i;
