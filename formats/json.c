@@ -1736,14 +1736,80 @@ static int fast_location_member(importer *im, size_t *pos, size_t index, void *c
 	return fast_array(im, pos, fast_line, ctx);
 }
 
+static inline bool quick_uint(const unsigned char *d, size_t size, size_t *pos, uint64_t *out);
+
+/* Whether the input at *i is the n bytes of s (*i then past them). */
+static inline bool literal(const unsigned char *d, size_t size, size_t *i, const char *s, size_t n)
+{
+	if (size - *i < n || memcmp(d + *i, s, n) != 0)
+		return false;
+	*i += n;
+	return true;
+}
+#define LITERAL(d, size, i, s) literal(d, size, i, s, sizeof s - 1)
+
+/* A location as the exporter writes it (compact, fields in order, numbers
+ * plain, the address in hex): rec and im->st.lines filled, or MISS for
+ * fast_fields to read it. A walk of the locations is the caller's thread's
+ * alone, and fast_fields' generality cost it most of its time there. */
+static int quick_location(importer *im, size_t *pos, location_rec *rec)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	uint64_t line = 0, column = 0;
+	if (!LITERAL(d, size, &i, "{\"id\":") || !quick_uint(d, size, &i, &rec->id) ||
+	    (LITERAL(d, size, &i, ",\"mapping_id\":") &&
+	     !quick_uint(d, size, &i, &rec->mapping_id)))
+		return MISS;
+	if (LITERAL(d, size, &i, ",\"address\":\"0x")) {
+		size_t start = i;
+		int x;
+		for (; i - start < 16 && i < size && (x = hex_digit((char)d[i])) >= 0; i++)
+			rec->address = rec->address << 4 | (uint64_t)x;
+		if (i == start || !LITERAL(d, size, &i, "\""))
+			return MISS;
+	}
+	if (LITERAL(d, size, &i, ",\"lines\":[")) {
+		do {
+			line_rec lr = {0, 0, 0};
+			if (!LITERAL(d, size, &i, "{\"function_id\":") ||
+			    !quick_uint(d, size, &i, &lr.function_id) ||
+			    (LITERAL(d, size, &i, ",\"line\":") &&
+			     !quick_uint(d, size, &i, &line)) ||
+			    (LITERAL(d, size, &i, ",\"column\":") &&
+			     !quick_uint(d, size, &i, &column)) ||
+			    !LITERAL(d, size, &i, "}"))
+				return MISS;
+			pk_line l = {pk__idmap_get(&im->st.function_ids, lr.function_id),
+			             (int64_t)line, (int64_t)column};
+			line = column = 0;
+			if (l.function == PK_NONE)
+				return MISS;
+			if (pk__vec_push(&im->st.lines, sizeof l, &l, 1, NULL) < 0)
+				return out_of_memory(im);
+		} while (LITERAL(d, size, &i, ","));
+		if (!LITERAL(d, size, &i, "]"))
+			return MISS;
+	}
+	if (!LITERAL(d, size, &i, "}"))
+		return MISS;
+	*pos = i;
+	return 0;
+}
+
 static int fast_location(importer *im, size_t *pos)
 {
 	im->scratch.count = 0;
 	im->st.lines.count = 0;
 	location_rec rec = {0};
 	unsigned seen;
-	int rc =
-	    fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member, NULL);
+	int rc = quick_location(im, pos, &rec);
+	if (rc == MISS) {
+		im->st.lines.count = 0;
+		rec = (location_rec){0};
+		rc = fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member,
+		                 NULL);
+	}
 	if (rc != 0 || !fresh_id(&im->st.location_ids, rec.id))
 		return rc != 0 ? rc : MISS;
 	pk_location loc = {rec.id, PK_NONE, rec.address, rec.is_folded};
