@@ -663,8 +663,10 @@ static size_t count_lines(const unsigned char *d, size_t from, size_t to)
 /* The key of an outer object's array after from (see array_key_at), and
  * the array's start in *value; SIZE_MAX if none. *lines gets the lines
  * before it. A key that starts a line, as the exporter puts it, is found
- * while the lines are counted; else by a search for its text. */
-static size_t find_array_key(const importer *im, size_t from, const char *key, size_t *value,
+ * while the lines are counted; else by a search for its text. The pages
+ * passed are given back as the scan goes (the walks come back for them
+ * one at a time), else they would be the peak of a mapped input. */
+static size_t find_array_key(importer *im, size_t from, const char *key, size_t *value,
                              size_t *lines)
 {
 	const unsigned char *d = im->data;
@@ -672,6 +674,7 @@ static size_t find_array_key(const importer *im, size_t from, const char *key, s
 	for (const unsigned char *at; (at = memchr(d + i, '\n', size - i)) != NULL; n++) {
 		for (i = (size_t)(at - d) + 1; i < size && (d[i] == ' ' || d[i] == '\t'); i++)
 			;
+		pass_at(im, i);
 		if (i < size && d[i] == '"' && array_key_at(im, from, i, key, len, value)) {
 			*lines = n + 1;
 			return i;
@@ -682,6 +685,7 @@ static size_t find_array_key(const importer *im, size_t from, const char *key, s
 		if (at == NULL)
 			break;
 		i = (size_t)(at - d);
+		pass_at(im, i);
 		if (array_key_at(im, from, i, key, len, value)) {
 			*lines = count_lines(d, from, i);
 			return i;
@@ -1732,14 +1736,80 @@ static int fast_location_member(importer *im, size_t *pos, size_t index, void *c
 	return fast_array(im, pos, fast_line, ctx);
 }
 
+static inline bool quick_uint(const unsigned char *d, size_t size, size_t *pos, uint64_t *out);
+
+/* Whether the input at *i is the n bytes of s (*i then past them). */
+static inline bool literal(const unsigned char *d, size_t size, size_t *i, const char *s, size_t n)
+{
+	if (size - *i < n || memcmp(d + *i, s, n) != 0)
+		return false;
+	*i += n;
+	return true;
+}
+#define LITERAL(d, size, i, s) literal(d, size, i, s, sizeof s - 1)
+
+/* A location as the exporter writes it (compact, fields in order, numbers
+ * plain, the address in hex): rec and im->st.lines filled, or MISS for
+ * fast_fields to read it. A walk of the locations is the caller's thread's
+ * alone, and fast_fields' generality cost it most of its time there. */
+static int quick_location(importer *im, size_t *pos, location_rec *rec)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	uint64_t line = 0, column = 0;
+	if (!LITERAL(d, size, &i, "{\"id\":") || !quick_uint(d, size, &i, &rec->id) ||
+	    (LITERAL(d, size, &i, ",\"mapping_id\":") &&
+	     !quick_uint(d, size, &i, &rec->mapping_id)))
+		return MISS;
+	if (LITERAL(d, size, &i, ",\"address\":\"0x")) {
+		size_t start = i;
+		int x;
+		for (; i - start < 16 && i < size && (x = hex_digit((char)d[i])) >= 0; i++)
+			rec->address = rec->address << 4 | (uint64_t)x;
+		if (i == start || !LITERAL(d, size, &i, "\""))
+			return MISS;
+	}
+	if (LITERAL(d, size, &i, ",\"lines\":[")) {
+		do {
+			line_rec lr = {0, 0, 0};
+			if (!LITERAL(d, size, &i, "{\"function_id\":") ||
+			    !quick_uint(d, size, &i, &lr.function_id) ||
+			    (LITERAL(d, size, &i, ",\"line\":") &&
+			     !quick_uint(d, size, &i, &line)) ||
+			    (LITERAL(d, size, &i, ",\"column\":") &&
+			     !quick_uint(d, size, &i, &column)) ||
+			    !LITERAL(d, size, &i, "}"))
+				return MISS;
+			pk_line l = {pk__idmap_get(&im->st.function_ids, lr.function_id),
+			             (int64_t)line, (int64_t)column};
+			line = column = 0;
+			if (l.function == PK_NONE)
+				return MISS;
+			if (pk__vec_push(&im->st.lines, sizeof l, &l, 1, NULL) < 0)
+				return out_of_memory(im);
+		} while (LITERAL(d, size, &i, ","));
+		if (!LITERAL(d, size, &i, "]"))
+			return MISS;
+	}
+	if (!LITERAL(d, size, &i, "}"))
+		return MISS;
+	*pos = i;
+	return 0;
+}
+
 static int fast_location(importer *im, size_t *pos)
 {
 	im->scratch.count = 0;
 	im->st.lines.count = 0;
 	location_rec rec = {0};
 	unsigned seen;
-	int rc =
-	    fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member, NULL);
+	int rc = quick_location(im, pos, &rec);
+	if (rc == MISS) {
+		im->st.lines.count = 0;
+		rec = (location_rec){0};
+		rc = fast_fields(im, pos, location_fields, &rec, NULL, &seen, fast_location_member,
+		                 NULL);
+	}
 	if (rc != 0 || !fresh_id(&im->st.location_ids, rec.id))
 		return rc != 0 ? rc : MISS;
 	pk_location loc = {rec.id, PK_NONE, rec.address, rec.is_folded};
@@ -1849,6 +1919,84 @@ static inline int quick_element(const unsigned char *d, size_t size, size_t *pos
 #endif
 }
 
+#define QUICK_WINDOW 64
+#define QUICK_MAX (QUICK_WINDOW / 2)
+
+/* The value of the len (1 to 8) digits in the low bytes of w (little
+ * endian), as quick_uint reads them. */
+static inline uint64_t digits_value(uint64_t w, size_t len)
+{
+	const uint64_t threes = 0x3030303030303030u;
+	uint64_t v = (w - threes) << (64 - 8 * len);
+	v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffu;
+	v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffu;
+	return (v * 10000 + (v >> 32)) & 0xffffffffu;
+}
+
+/* The common case of a sample's numbers, from the element at *pos, in
+ * the QUICK_WINDOW bytes there: each 1 to 16 digits without a leading
+ * zero, then ',' or ']'. Each number's end comes from a mask of the bytes
+ * that are not digits, so that finding it does not wait on reading the
+ * number before (a load, then its digits, then the next load: the cost
+ * of quick_element's chain). Returns the numbers read into out, *pos
+ * past the last one's comma or the ']'; *more is 0 at the ']', 1 where
+ * the window ended (the next one may go on), 2 where an element is not
+ * one of these (or SSE2 is not there). */
+static inline size_t quick_numbers(const unsigned char *d, size_t size, size_t *pos,
+                                   uint64_t out[QUICK_MAX], int *more)
+{
+	*more = 2;
+#if defined __SSE2__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t i = *pos, at = 0, n = 0;
+	if (size - i < QUICK_WINDOW + 8)
+		return 0;
+	const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+	uint64_t digits = 0;
+	for (int k = 0; k < QUICK_WINDOW / 16; k++) {
+		__m128i x = _mm_sub_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)(d + i + 16 * k)), zero);
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(x, nine), x);
+		digits |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << 16 * k;
+	}
+	for (*more = 1; at < QUICK_WINDOW;) {
+		uint64_t rest = ~digits >> at;
+		if (rest == 0) /* digits to the window's end */
+			break;
+		size_t len = (size_t)__builtin_ctzll(rest);
+		if (len == 0 || len > 16) {
+			*more = 2;
+			break;
+		}
+		unsigned char end = d[i + at + len];
+		uint64_t w;
+		memcpy(&w, d + i + at, 8);
+		if ((end != ',' && end != ']') || (len > 1 && (w & 0xff) == '0')) {
+			*more = 2;
+			break;
+		}
+		if (len <= 8) {
+			out[n++] = digits_value(w, len);
+		} else {
+			uint64_t low;
+			memcpy(&low, d + i + at + len - 8, 8);
+			out[n++] = digits_value(w, len - 8) * 100000000 + digits_value(low, 8);
+		}
+		at += len + 1;
+		if (end == ']') {
+			*more = 0;
+			break;
+		}
+	}
+	if (n == 0 && *more == 1)
+		*more = 2; /* a number longer than the window */
+	*pos = i + at;
+	return n;
+#else
+	(void)d, (void)size, (void)pos, (void)out;
+	return 0;
+#endif
+}
+
 /* After an element of an array: 1 at a comma (*pos then past it and any
  * white space), 0 at the closing bracket (*pos past it), 2 otherwise. */
 static inline int next_element(const unsigned char *d, size_t size, size_t *pos)
@@ -1882,6 +2030,31 @@ static int fast_sample_numbers(importer *im, size_t *pos, bool locations)
 		*pos = i + 1;
 		return 0;
 	}
+	for (int more = 1; more == 1 && v->capacity - v->count >= QUICK_MAX;) {
+		uint64_t quick[QUICK_MAX];
+		size_t n = quick_numbers(d, size, &i, quick, &more);
+		if (locations) {
+			uint32_t *to = (uint32_t *)v->items + v->count;
+			for (size_t k = 0; k < n; k++) {
+				uint64_t u = quick[k];
+				to[k] = u - 1 < im->plain_ids
+				            ? (uint32_t)(u - 1)
+				            : pk__idmap_get(&im->st.location_ids, u);
+				if (to[k] == PK_NONE)
+					return MISS;
+			}
+		} else {
+			int64_t *to = (int64_t *)v->items + v->count;
+			for (size_t k = 0; k < n; k++)
+				to[k] = (int64_t)quick[k];
+		}
+		v->count += n;
+		if (more == 0) {
+			*pos = i;
+			return 0;
+		}
+	}
+	i = skip_ws(d, size, i);
 	for (;;) {
 		uint64_t u;
 		int64_t value;

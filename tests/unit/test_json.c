@@ -658,6 +658,11 @@ static const bad_case bad_cases[] = {
     {HEAD TYPES ",\n\"samples\": [{\"values\": [1], \"locations\": [\"0x0\"]}]}", 3, 13,
      "samples[0].locations[0] refers to location id 0, which no location has"},
     /* a sample's numbers: what the one-word reader leaves to the others */
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"locations\": [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+                "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,01], \"values\": [1]}]}",
+     6, 102, "invalid JSON: invalid token near '0'"},
+    {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [0123456789012]}]}", 6, 25,
+     "invalid JSON: invalid token near '0'"},
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [01,2,3,4,5]}]}", 6, 25,
      "invalid JSON: invalid token near '0'"},
     {HEAD TYPES ",\n" OBJECTS "\"samples\": [{\"values\": [1.5], \"locations\": [1]}]}", 6, 13,
@@ -1046,6 +1051,125 @@ static void test_error_in_a_part(void **state)
 	pk_profile_free(p);
 }
 
+/* Samples' numbers of every length, in arrays longer than the window the
+ * quick reader looks at, and location ids that are not 1 to n, read as
+ * written; white space in the arrays, a number too long for the quick
+ * reader, and a leading zero after numbers it read, are read as before. */
+static void test_sample_numbers(void **state)
+{
+	(void)state;
+	for (int plain = 0; plain < 2; plain++) {
+		pk_profile *p = NULL;
+		assert_int_equal(pk_profile_new(&p), 0);
+		assert_int_equal(
+		    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "a"), intern(p, "b")}),
+		    0);
+		assert_int_equal(
+		    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "c"), intern(p, "d")}),
+		    0);
+		uint32_t li[40];
+		for (uint64_t k = 0; k < 40; k++) {
+			/* ids of 1 to 19 digits, or 1 to 40 */
+			uint64_t id = plain ? k + 1 : k * 7 + 1;
+			for (uint64_t j = 0; !plain && j < k % 19; j++)
+				id = id * 10 % 9000000000000000000u;
+			pk_location loc = {id + (plain ? 0 : k), PK_NONE, 0, 0};
+			assert_int_equal(pk_profile_add_location(p, &loc, NULL, 0, &li[k]), 0);
+		}
+		int64_t power = 1;
+		for (int i = 0; i < 4000; i++) {
+			uint32_t stack[40];
+			size_t depth = (size_t)(i * 7 % 41);
+			for (size_t j = 0; j < depth; j++)
+				stack[j] = li[(i + j * 3) % 40];
+			power = i % 19 == 0 ? 1 : power * 10;
+			int64_t v[2] = {power - i % 3, i % 5 == 0 ? -power : power + i};
+			assert_int_equal(pk_profile_add_sample(p, stack, depth, v, 2, NULL, 0), 0);
+		}
+		size_t size;
+		char *json = to_json(p, &size);
+		pk_profile *q = read_any(json, size, NULL);
+		assert_profiles_identical(p, q);
+		pk_profile_free(q);
+		free(json);
+		pk_profile_free(p);
+	}
+	const char *text = HEAD TYPES ",\n\"samples\": [{\"values\": [ 12 ]}, {\"values\": [3 ]}, "
+	                              "{\"values\": [123456789012345678]}, {\"values\": [\n4]}]}";
+	pk_profile *p = NULL;
+	pk_error err;
+	assert_int_equal(read_json_text(text, &p, &err), 0);
+	int64_t want[] = {12, 3, 123456789012345678, 4};
+	assert_int_equal(pk_profile_sample_count(p), 4);
+	for (size_t i = 0; i < 4; i++) {
+		pk_sample s;
+		assert_int_equal(pk_profile_sample(p, i, &s), 0);
+		assert_int_equal(s.values[0], want[i]);
+	}
+	pk_profile_free(p);
+}
+
+/* Locations in the exporter's form (read by quick_location) and in any
+ * other (fast_fields, here with a space after each comma) read the same:
+ * with and without a mapping, an address, lines, a line or a column, a
+ * negative line, a folded one. */
+static void test_location_forms(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "a"), intern(p, "b")}), 0);
+	pk_mapping m = {0};
+	m.id = 7;
+	uint32_t mi, f[2], l;
+	assert_int_equal(pk_profile_add_mapping(p, &m, &mi), 0);
+	for (int k = 0; k < 2; k++) {
+		pk_function fn = {(uint64_t)k + 1, intern(p, k ? "g" : "f"), 0, 0, 0};
+		assert_int_equal(pk_profile_add_function(p, &fn, &f[k]), 0);
+	}
+	static const struct {
+		uint32_t mapping;
+		uint64_t address;
+		unsigned char folded;
+		size_t lines;
+		int64_t line, column;
+	} locs[] = {
+	    {0, 0x1000, 0, 1, 10, 0}, {PK_NONE, 0, 0, 0, 0, 0}, {0, UINT64_MAX, 0, 2, 5, 7},
+	    {PK_NONE, 0, 1, 1, 0, 0}, {0, 0xabc, 0, 2, -3, 0},  {0, 1, 0, 1, 123456789012345, 99},
+	};
+	for (size_t k = 0; k < sizeof locs / sizeof locs[0]; k++) {
+		pk_location loc = {k + 1, locs[k].mapping, locs[k].address, locs[k].folded};
+		pk_line lines[2] = {{f[0], locs[k].line, locs[k].column}, {f[1], 1, 0}};
+		assert_int_equal(pk_profile_add_location(p, &loc, lines, locs[k].lines, &l), 0);
+	}
+	uint32_t stack[2] = {0, 2};
+	int64_t v = 1;
+	assert_int_equal(pk_profile_add_sample(p, stack, 2, &v, 1, NULL, 0), 0);
+	size_t size;
+	char *json = to_json(p, &size);
+	pk_profile *q = read_any(json, size, NULL);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+	size_t commas = 0;
+	for (size_t i = 0; i + 1 < size; i++)
+		commas += json[i] == ',' && json[i + 1] == '"';
+	char *spaced = malloc(size + commas + 1);
+	assert_non_null(spaced);
+	size_t n = 0;
+	for (size_t i = 0; i < size; i++) {
+		spaced[n++] = json[i];
+		if (json[i] == ',' && json[i + 1] == '"')
+			spaced[n++] = ' ';
+	}
+	q = read_any(spaced, n, NULL);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+	free(spaced);
+	free(json);
+	pk_profile_free(p);
+}
+
 /* An error in the functions or the locations, read while the helper
  * thread reads parts, or a location id in a part past the last location,
  * has the message and place that it has with the whole scan. */
@@ -1341,6 +1465,8 @@ int main(void)
 	    cmocka_unit_test(test_samples_in_parts),
 	    cmocka_unit_test(test_error_in_a_part),
 	    cmocka_unit_test(test_errors_beside_parts),
+	    cmocka_unit_test(test_sample_numbers),
+	    cmocka_unit_test(test_location_forms),
 	    cmocka_unit_test(test_part_guesses),
 	    cmocka_unit_test(test_parts_allocation_failures),
 	    cmocka_unit_test(test_writer_stack_ids),
