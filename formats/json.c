@@ -708,7 +708,8 @@ static bool guess_middle(importer *im, size_t functions_at)
 {
 	const unsigned char *d = im->data;
 	size_t locations_at, samples_at, locations_key, samples_key;
-	if (im->seen[K_LOCATIONS] || im->seen[K_SAMPLES] || d[functions_at] != '[')
+	if (im->seen[K_LOCATIONS] || im->seen[K_SAMPLES] || functions_at >= im->size ||
+	    d[functions_at] != '[')
 		return false;
 	/* Sized by lines, not elements: the whole scan counted those. */
 	size_t functions, locations;

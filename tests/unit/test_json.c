@@ -1170,6 +1170,34 @@ static void test_location_forms(void **state)
 	pk_profile_free(p);
 }
 
+/* Text that ends right after a key's colon (the fuzzer's find: the
+ * functions' key, where the search for the keys after it starts) is
+ * refused there, whatever the key. */
+static void test_ends_after_a_key(void **state)
+{
+	(void)state;
+	pk_profile *p = make_many_samples(100, 1);
+	size_t size;
+	char *json = to_json(p, &size);
+	pk_read_options ro = PK_READ_OPTIONS_INIT;
+	ro.format = json_format();
+	size_t keys = 0;
+	for (size_t n = 1; n < size; n++) {
+		if (json[n - 1] != ':' || json[n - 2] != '"')
+			continue;
+		keys++;
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(pk_profile_read_buffer(json, n, &ro, &q, NULL, &err), PK_EFORMAT);
+		assert_null(q);
+		/* at the end, or at the colon (jansson's "near end of file") */
+		assert_true((size_t)err.offset == n || (size_t)err.offset == n - 1);
+	}
+	assert_true(keys > 100);
+	free(json);
+	pk_profile_free(p);
+}
+
 /* An error in the functions or the locations, read while the helper
  * thread reads parts, or a location id in a part past the last location,
  * has the message and place that it has with the whole scan. */
@@ -1464,6 +1492,7 @@ int main(void)
 	    cmocka_unit_test(test_sample_batches),
 	    cmocka_unit_test(test_samples_in_parts),
 	    cmocka_unit_test(test_error_in_a_part),
+	    cmocka_unit_test(test_ends_after_a_key),
 	    cmocka_unit_test(test_errors_beside_parts),
 	    cmocka_unit_test(test_sample_numbers),
 	    cmocka_unit_test(test_location_forms),
