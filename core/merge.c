@@ -387,12 +387,21 @@ static bool same_location(const pk_profile *q, uint32_t j, const pk_location *c,
 /* The key of a location of ours: the address in the mapping (one mapping
  * of ours has one start, so the address itself), the mapping, folding,
  * the lines (without columns, as pprof's), mixed word by word in place. */
+static uint64_t location_key(const pk_location *c)
+{
+	return mix_word(mix_word(0, c->address), (uint64_t)c->mapping << 8 | c->is_folded);
+}
+
+static uint64_t line_key(uint64_t h, uint32_t function, int64_t line)
+{
+	return mix_word(mix_word(h, function), (uint64_t)line);
+}
+
 static uint32_t location_hash(const pk_location *c, const pk_line *lines, size_t n)
 {
-	uint64_t h = mix_word(0, c->address);
-	h = mix_word(h, (uint64_t)c->mapping << 8 | c->is_folded);
+	uint64_t h = location_key(c);
 	for (size_t l = 0; l < n; l++)
-		h = mix_word(mix_word(h, lines[l].function), (uint64_t)lines[l].line);
+		h = line_key(h, lines[l].function, lines[l].line);
 	return (uint32_t)(h ^ h >> 32);
 }
 
@@ -880,16 +889,16 @@ static uint32_t first_item(const pk__item_table *t, uint32_t h)
 
 static void find_known_functions(merger *m, const pk_profile *p)
 {
-	uint32_t ring[KNOWN_RING]; /* key hashes */
-	bool known[KNOWN_RING];    /* q has the key's strings */
+	uint32_t ring[KNOWN_RING];    /* key hashes */
+	bool known[KNOWN_RING];       /* q has the key's strings */
+	pk_function keys[KNOWN_RING]; /* the keys, with our strings */
 	size_t n = pk_profile_function_count(p);
-	pk_function c;
 	for (size_t i = 0; i < n + 2 * KNOWN_STEP; i++) {
 		if (i < n) {
 			size_t r = i % KNOWN_RING;
-			known[r] = known_function(m, p, (uint32_t)i, &c);
+			known[r] = known_function(m, p, (uint32_t)i, &keys[r]);
 			if (known[r]) {
-				ring[r] = function_hash(&c);
+				ring[r] = function_hash(&keys[r]);
 				PK_PREFETCH(&m->fns.slots[ring[r] & (m->fns.count - 1)]);
 			}
 		}
@@ -903,54 +912,77 @@ static void find_known_functions(merger *m, const pk_profile *p)
 		r = j % KNOWN_RING;
 		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
 			size_t at;
-			known_function(m, p, (uint32_t)j, &c);
-			m->fn_of[j] = find_function(m, &c, ring[r], &at);
+			m->fn_of[j] = find_function(m, &keys[r], ring[r], &at);
 		}
 	}
 }
 
-/* Source location i as ours in *c and its lines in m->scratch, if q has
- * its mapping and functions: 1, else 0 (or PK_ENOMEM). */
-static int known_location(merger *m, const pk_profile *p, uint32_t i, pk_location *c, size_t *n)
+/* Source location i as ours in *c (mapping and address) and the hash of
+ * its key in *h, if q has its mapping and functions. Its lines are the
+ * source's, their functions mapped as they are read: no copy. */
+static bool known_location(const merger *m, const pk_profile *p, uint32_t i, pk_location *c,
+                           uint32_t *h)
 {
 	const pk_location *src = pk_profile_location(p, i);
 	*c = *src;
 	if (src->mapping != PK_NONE) {
 		c->mapping = m->map_of[src->mapping];
 		if (c->mapping == PK_NONE)
-			return 0;
+			return false;
 		c->address = (uint64_t)((int64_t)src->address + m->map_offset[src->mapping]);
 	}
 	const pk_line *lines;
-	*n = pk_profile_location_lines(p, i, &lines);
-	m->scratch.count = 0;
-	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(pk_line), *n));
-	pk_line *ours = m->scratch.items;
-	for (size_t l = 0; l < *n; l++) {
-		ours[l] = lines[l];
-		ours[l].function = m->fn_of[lines[l].function];
-		if (ours[l].function == PK_NONE)
-			return 0;
+	size_t n = pk_profile_location_lines(p, i, &lines);
+	uint64_t k = location_key(c);
+	for (size_t l = 0; l < n; l++) {
+		uint32_t f = m->fn_of[lines[l].function];
+		if (f == PK_NONE)
+			return false;
+		k = line_key(k, f, lines[l].line);
 	}
-	return 1;
+	*h = (uint32_t)(k ^ k >> 32);
+	return true;
 }
 
-static int find_known_locations(merger *m, const pk_profile *p)
+/* find_location for source location i, whose key known_location made. */
+static uint32_t find_known_location(const merger *m, const pk_profile *p, uint32_t i,
+                                    const pk_location *c, uint32_t h)
+{
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(p, i, &lines), mask = m->locs.count - 1;
+	for (size_t at = h & mask; m->locs.slots[at].item; at = (at + 1) & mask) {
+		const pk__slot *e = &m->locs.slots[at];
+		if (e->hash != h)
+			continue;
+		uint32_t j = e->item - 1;
+		const pk_location *loc = pk_profile_location(m->q, j);
+		const pk_line *ours;
+		if (loc->mapping != c->mapping || loc->address != c->address ||
+		    loc->is_folded != c->is_folded ||
+		    pk_profile_location_lines(m->q, j, &ours) != n)
+			continue;
+		size_t l = 0;
+		while (l < n && ours[l].function == m->fn_of[lines[l].function] &&
+		       ours[l].line == lines[l].line)
+			l++;
+		if (l == n)
+			return j;
+	}
+	return PK_NONE;
+}
+
+static void find_known_locations(merger *m, const pk_profile *p)
 {
 	uint32_t ring[KNOWN_RING];
 	bool known[KNOWN_RING];
-	size_t n = pk_profile_location_count(p), lines;
-	pk_location c;
+	pk_location keys[KNOWN_RING];
+	size_t n = pk_profile_location_count(p);
 	for (size_t i = 0; i < n + 3 * KNOWN_STEP; i++) {
 		if (i < n) {
 			size_t r = i % KNOWN_RING;
-			int rc = known_location(m, p, (uint32_t)i, &c, &lines);
-			PK_FORWARD(rc);
-			known[r] = rc == 1;
-			if (known[r]) {
-				ring[r] = location_hash(&c, m->scratch.items, lines);
+			known[r] = known_location(m, p, (uint32_t)i, &keys[r], &ring[r]);
+			if (known[r])
 				PK_PREFETCH(&m->locs.slots[ring[r] & (m->locs.count - 1)]);
-			}
 		}
 		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
 		if (i >= KNOWN_STEP && j < n && known[r]) {
@@ -968,47 +1000,57 @@ static int find_known_locations(merger *m, const pk_profile *p)
 		}
 		j -= KNOWN_STEP;
 		r = j % KNOWN_RING;
-		if (i >= 3 * KNOWN_STEP && j < n && known[r]) {
-			size_t at;
-			PK_FORWARD(known_location(m, p, (uint32_t)j, &c, &lines));
-			m->loc_of[j] = find_location(m, &c, m->scratch.items, lines, ring[r], &at);
-		}
+		if (i >= 3 * KNOWN_STEP && j < n && known[r])
+			m->loc_of[j] = find_known_location(m, p, (uint32_t)j, &keys[r], ring[r]);
 	}
-	return 0;
 }
 
-/* Source stack i as ours in m->scratch, if q has all its locations: its
- * depth in *depth: 1, else 0 (or PK_ENOMEM). */
-static int known_stack(merger *m, const pk_profile *p, uint32_t i, size_t *depth)
+/* The source stack locs as ours in *ours, if q has all its locations. */
+static bool known_stack(const merger *m, const uint32_t *locs, size_t depth, uint32_t *ours)
 {
-	const uint32_t *locs;
-	*depth = pk_profile_stack(p, i, &locs);
-	m->scratch.count = 0;
-	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(uint32_t), *depth));
-	uint32_t *ours = m->scratch.items;
-	for (size_t d = 0; d < *depth; d++)
+	for (size_t d = 0; d < depth; d++)
 		if ((ours[d] = m->loc_of[locs[d]]) == PK_NONE)
-			return 0;
-	return 1;
+			return false;
+	return true;
+}
+
+/* m->scratch made KNOWN_RING stacks of room for depth locations each (from
+ * *stride), the stacks in it kept. */
+static int widen_ring(merger *m, size_t *stride, size_t depth)
+{
+	size_t wide = *stride * 2 > depth ? *stride * 2 : depth;
+	PK_FORWARD(pk__vec_reserve(&m->scratch, sizeof(uint32_t), pk__mul(wide, KNOWN_RING)));
+	uint32_t *ring = m->scratch.items;
+	for (size_t r = KNOWN_RING; r-- > 1;)
+		memmove(ring + r * wide, ring + r * *stride, *stride * sizeof *ring);
+	*stride = wide;
+	return 0;
 }
 
 /* The source's stacks that q has, found as its locations are: the
  * look-ups of a later source's stacks (a diff's base: most of them known)
  * were its merge's largest wait, a slot then the stack's locations, each a
- * cache miss. */
+ * cache miss. Each stack is mapped once, into a ring in m->scratch. */
 static int find_known_stacks(merger *m, const pk_profile *p)
 {
 	uint32_t ring[KNOWN_RING];
 	bool known[KNOWN_RING];
-	size_t n = pk_profile_stack_count(p), depth;
+	size_t depths[KNOWN_RING];
+	size_t n = pk_profile_stack_count(p), stride = 0;
+	m->scratch.count = 0;
+	PK_FORWARD(widen_ring(m, &stride, 32));
 	for (size_t i = 0; i < n + 2 * KNOWN_STEP; i++) {
 		if (i < n) {
 			size_t r = i % KNOWN_RING;
-			int rc = known_stack(m, p, (uint32_t)i, &depth);
-			PK_FORWARD(rc);
-			known[r] = rc == 1;
+			const uint32_t *locs;
+			size_t depth = pk_profile_stack(p, (uint32_t)i, &locs);
+			if (depth > stride)
+				PK_FORWARD(widen_ring(m, &stride, depth));
+			uint32_t *ours = (uint32_t *)m->scratch.items + r * stride;
+			known[r] = known_stack(m, locs, depth, ours);
+			depths[r] = depth;
 			if (known[r]) {
-				ring[r] = pk__stack_hash(m->scratch.items, depth);
+				ring[r] = pk__stack_hash(ours, depth);
 				pk__profile_prefetch_stack(m->q, ring[r], false);
 			}
 		}
@@ -1017,11 +1059,9 @@ static int find_known_stacks(merger *m, const pk_profile *p)
 			pk__profile_prefetch_stack(m->q, ring[r], true);
 		j -= KNOWN_STEP;
 		r = j % KNOWN_RING;
-		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
-			PK_FORWARD(known_stack(m, p, (uint32_t)j, &depth));
-			m->stack_of[j] =
-			    pk__profile_find_stack(m->q, m->scratch.items, depth, ring[r]);
-		}
+		if (i >= 2 * KNOWN_STEP && j < n && known[r])
+			m->stack_of[j] = pk__profile_find_stack(
+			    m->q, (uint32_t *)m->scratch.items + r * stride, depths[r], ring[r]);
 	}
 	return 0;
 }
@@ -1036,7 +1076,7 @@ static int find_known(merger *m, const pk_profile *p)
 	if (m->fns.count > 0)
 		find_known_functions(m, p);
 	if (m->locs.count > 0)
-		PK_FORWARD(find_known_locations(m, p));
+		find_known_locations(m, p);
 	return find_known_stacks(m, p);
 }
 

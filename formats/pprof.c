@@ -1145,6 +1145,24 @@ static int pprof_probe(const unsigned char *data, size_t size)
 	pb_reader r = {data, 0, size, NULL, size};
 	pb_field f;
 	for (;;) {
+		/* Samples, locations and the other messages of fields 1..6 (a
+		 * one-byte key, a length of one or two bytes that fits) are
+		 * nearly all of the head: stepped over here, at a few
+		 * instructions each instead of next_field's ~80 (a merge probes
+		 * every part). Anything else goes the general way. */
+		while (r.pos + 3 <= size && (data[r.pos] & 7) == WIRE_LEN && data[r.pos] >= 0x0a &&
+		       data[r.pos] <= 0x32) {
+			size_t len = data[r.pos + 1], head = 2;
+			if (len >= 0x80) {
+				if (data[r.pos + 2] >= 0x80)
+					break;
+				len = (len & 0x7f) | (size_t)data[r.pos + 2] << 7;
+				head = 3;
+			}
+			if (len > size - r.pos - head)
+				break;
+			r.pos += head + len;
+		}
 		size_t at = r.pos;
 		int rc = next_field(&r, &f);
 		if (rc == 0)

@@ -1607,6 +1607,43 @@ static void test_sniff(void **state)
 	assert_true(detected("\x68\x01", 2)); /* a comment, unpacked */
 }
 
+/* The probe of a large input's head steps over messages of fields 1..6
+ * with a short length at once: it must still refuse a bad field among
+ * them, and take a head whose last message the cut ends. */
+static void test_probe(void **state)
+{
+	(void)state;
+	int (*probe)(const unsigned char *, size_t) = pprof()->probe;
+	assert_non_null(probe);
+	static const unsigned char payload[20000] = {0};
+	/* lengths of one, two and three bytes, messages of each field */
+	static const size_t sizes[] = {0, 1, 30, 127, 128, 300, 16383, 16384, 19999};
+	pb b = {0};
+	pb_str(&b, 1, "\x08\x01");
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+			pb_bytes(&b, 1 + (round * 9 + i) % 6, payload, sizes[i]);
+	size_t good = b.n;
+	assert_int_equal(probe(b.d, good), 0);
+	/* cut anywhere after the first field: the last message runs past
+	 * the end */
+	for (size_t cut = 4; cut < good; cut += 97)
+		if (probe(b.d, cut) != 0)
+			fail_msg("a head cut at %zu is refused", cut);
+	/* a field of the wrong wire type, or a field 0, among them */
+	static const unsigned char bad[][2] = {
+	    {0x10, 0x01}, {0x3a, 0x00}, {0x02, 0x00}, {0x12, 0x00}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		b.n = good;
+		pb_raw(&b, bad[i], 2);
+		pb_bytes(&b, 2, payload, 40);
+		int want = i == 3 ? 0 : PK_ENOTMINE;
+		if (probe(b.d, b.n) != want)
+			fail_msg("case %zu: the probe says %d", i, probe(b.d, b.n));
+	}
+	pb_free(&b);
+}
+
 /* --------------------------------------------------------------- export */
 
 static void test_export_round_trip(void **state)
@@ -2269,6 +2306,7 @@ int main(void)
 	    cmocka_unit_test(test_error_concatenated),
 	    cmocka_unit_test(test_error_empty),
 	    cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_probe),
 	    cmocka_unit_test(test_flow),
 	    cmocka_unit_test(test_flow_allocation_failures),
 	    cmocka_unit_test(test_export_round_trip),
