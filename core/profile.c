@@ -240,14 +240,18 @@ pk_str pk_profile_comment(const pk_profile *p, size_t i)
 /* --------------------------------------------------------------- objects */
 
 /* Append one record; *out gets its index. Indices must fit in 32 bits. */
-static int push_object(pk__vec *v, size_t elem, const void *rec, uint32_t *out)
+/* Inline, the record copied as the words it is: importers add tens of
+ * thousands of functions and locations, where pk__vec_push's call and
+ * memcpy of a size it is told cost more than the record. */
+static inline int push_object(pk__vec *v, size_t elem, const void *rec, uint32_t *out)
 {
 	if (v->count >= PK_NONE)
 		return PK_ENOMEM;
-	size_t at;
-	PK_FORWARD(pk__vec_push(v, elem, rec, 1, &at));
+	PK_FORWARD(pk__vec_reserve(v, elem, 1));
+	memcpy((unsigned char *)v->items + v->count * elem, rec, elem);
 	if (out)
-		*out = (uint32_t)at;
+		*out = (uint32_t)v->count;
+	v->count++;
 	return 0;
 }
 
@@ -308,7 +312,12 @@ int pk_profile_add_location(pk_profile *p, const pk_location *loc, const pk_line
 		rec.pub.id = p->locations.count + 1;
 	PK_FORWARD(pk__vec_reserve(&p->lines, sizeof *lines, line_count));
 	PK_FORWARD(push_object(&p->locations, sizeof rec, &rec, out));
-	return pk__vec_push(&p->lines, sizeof *lines, lines, line_count, NULL);
+	/* nearly always one line: copied in place, not by a memcpy call */
+	pk_line *to = &PK_VEC_AT(p->lines, pk_line, p->lines.count);
+	for (size_t i = 0; i < line_count; i++)
+		to[i] = lines[i];
+	p->lines.count += line_count;
+	return 0;
 }
 
 size_t pk_profile_location_count(const pk_profile *p)

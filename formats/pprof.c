@@ -303,6 +303,9 @@ typedef struct importer {
 	 * of them, as writers put a repeated field): the walks before the
 	 * samples' jump over them */
 	size_t samples_run_end;
+	/* The same for the locations, functions and strings (fields 4..6):
+	 * where the first of each is, and the end of the run it starts */
+	size_t run_at[3], run_end[3];
 	/* Location ids 1..n that are the indices 0..n-1 (as Go and most
 	 * writers number them): samples' ids need no look-up then, which
 	 * misses the cache as often as not. 0 if the ids are otherwise. */
@@ -394,6 +397,11 @@ static int walk_strings(importer *im)
 			im->samples_end = r.pos;
 		if (f.number == 2 && (im->counts[2] == 1 || im->samples_run_end == f.at))
 			im->samples_run_end = r.pos;
+		if (f.number >= 4 && f.number <= 6 && im->counts[f.number] == 1)
+			im->run_at[f.number - 4] = f.at;
+		if (f.number >= 4 && f.number <= 6 &&
+		    (im->counts[f.number] == 1 || im->run_end[f.number - 4] == f.at))
+			im->run_end[f.number - 4] = r.pos;
 		bool second_time = f.number == 9 && have_time;
 		if (f.number == 9)
 			have_time = have_time || (f.wire == WIRE_VARINT && f.varint != 0);
@@ -432,12 +440,19 @@ static int walk_strings(importer *im)
 	return 0;
 }
 
-/* next_field for the walks that want no samples: walk 1 checked the
- * framing of those it jumps over. */
-static int next_field_but_samples(const importer *im, pb_reader *r, pb_field *f)
+/* next_field for the walks that want no samples, nor the fields 4..6
+ * whose bits are in skip: they jump over the first run of each (nearly
+ * always all of them), as walk 1 checked the framing of those. */
+static int next_field_but(const importer *im, pb_reader *r, pb_field *f, unsigned skip)
 {
-	if (im->counts[2] > 0 && r->pos == im->first_sample_at)
-		r->pos = im->samples_run_end;
+	for (size_t at = SIZE_MAX; at != r->pos;) {
+		at = r->pos;
+		if (im->counts[2] > 0 && r->pos == im->first_sample_at)
+			r->pos = im->samples_run_end;
+		for (unsigned n = 4; n <= 6; n++)
+			if ((skip >> n & 1) && im->counts[n] > 0 && r->pos == im->run_at[n - 4])
+				r->pos = im->run_end[n - 4];
+	}
 	return next_field(r, f);
 }
 
@@ -489,8 +504,44 @@ static int read_mapping(importer *im, const pb_field *f)
 	return register_id(im, &im->st.mapping_ids, m.id, index, f->at, "mapping");
 }
 
+/* read_function for a function as writers put it (as quick_location
+ * takes a location): 1 if read, 0 if read_function must read it, or an
+ * error. */
+static int quick_function(importer *im, const pb_field *f)
+{
+	const unsigned char *data = im->top.data;
+	size_t i = f->start, end = f->start + f->len;
+	if (im->top.size < 8 || end > im->top.size - 8)
+		return 0;
+	pk_function fn = {0};
+	while (i < end) {
+		unsigned char key = data[i];
+		uint64_t v;
+		size_t n = varint8(data, i + 1, end, &v);
+		if (n == 0 || (key >= 0x10 && key <= 0x20 && v >= im->string_count))
+			return 0;
+		i += 1 + n;
+		switch (key) {
+		case 0x08: fn.id = v; break;
+		case 0x10: fn.name = im->strings[v]; break;
+		case 0x18: fn.system_name = im->strings[v]; break;
+		case 0x20: fn.filename = im->strings[v]; break;
+		case 0x28: fn.start_line = (int64_t)v; break;
+		default: return 0;
+		}
+	}
+	uint32_t index;
+	if (pk_profile_add_function(im->p, &fn, &index) < 0)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_FORWARD(register_id(im, &im->st.function_ids, fn.id, index, f->at, "function"));
+	return 1;
+}
+
 static int read_function(importer *im, const pb_field *f)
 {
+	int quick = quick_function(im, f);
+	if (quick != 0)
+		return quick < 0 ? quick : 0;
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	pk_function fn = {0};
@@ -551,8 +602,88 @@ static int read_line(importer *im, const pb_reader *parent, const pb_field *f)
 	return 0;
 }
 
+/* A line of quick_location, data[i..end): 1 if read, 0 if not in the
+ * form it takes. */
+static int quick_line(importer *im, const unsigned char *data, size_t i, size_t end)
+{
+	pk_line line = {0, 0, 0};
+	uint64_t function_id = 0, v;
+	while (i < end) {
+		unsigned char key = data[i];
+		size_t n = varint8(data, i + 1, end, &v);
+		if (n == 0)
+			return 0;
+		i += 1 + n;
+		if (key == 0x08)
+			function_id = v;
+		else if (key == 0x10)
+			line.line = (int64_t)v;
+		else if (key == 0x18)
+			line.column = (int64_t)v;
+		else
+			return 0;
+	}
+	line.function = pk__idmap_get(&im->st.function_ids, function_id);
+	if (line.function == PK_NONE)
+		return 0;
+	if (pk__vec_reserve(&im->st.lines, sizeof line, 1) < 0)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_VEC_AT(im->st.lines, pk_line, im->st.lines.count++) = line;
+	return 1;
+}
+
+/* read_location for a location as writers put it: every key one byte,
+ * every field of Location and Line a varint of up to 8 bytes or a line,
+ * a function id that some function has. Read in one loop over the bytes,
+ * without next_field's general cases and per-field checks; 1 if read, 0
+ * if anything else is there (read_location then reads it from its start
+ * and reports what is wrong), or an error. */
+static int quick_location(importer *im, const pb_field *f)
+{
+	const unsigned char *data = im->top.data;
+	size_t i = f->start, end = f->start + f->len;
+	/* every 8-byte load from within the message stays in the input */
+	if (im->top.size < 8 || end > im->top.size - 8)
+		return 0;
+	pk_location loc = {0, PK_NONE, 0, 0};
+	im->st.lines.count = 0;
+	while (i < end) {
+		unsigned char key = data[i];
+		uint64_t v;
+		size_t n = varint8(data, i + 1, end, &v);
+		if (n == 0)
+			return 0;
+		i += 1 + n;
+		switch (key) {
+		case 0x08: loc.id = v; break;
+		case 0x10: loc.mapping = pk__idmap_get(&im->st.mapping_ids, v); break;
+		case 0x18: loc.address = v; break;
+		case 0x28: loc.is_folded = v != 0; break;
+		case 0x22: {
+			if (v > end - i)
+				return 0;
+			int rc = quick_line(im, data, i, i + (size_t)v);
+			if (rc <= 0)
+				return rc;
+			i += (size_t)v;
+			break;
+		}
+		default: return 0;
+		}
+	}
+	uint32_t index;
+	if (pk_profile_add_location(im->p, &loc, im->st.lines.items, im->st.lines.count, &index) <
+	    0)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	PK_FORWARD(register_id(im, &im->st.location_ids, loc.id, index, f->at, "location"));
+	return 1;
+}
+
 static int read_location(importer *im, const pb_field *f)
 {
+	int quick = quick_location(im, f);
+	if (quick != 0)
+		return quick < 0 ? quick : 0;
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	pk_location loc = {0, PK_NONE, 0, 0};
@@ -763,7 +894,8 @@ static int walk_header(importer *im)
 	pb_field f;
 	int rc;
 	size_t types = 0;
-	while ((rc = next_field_but_samples(im, &r, &f)) > 0) {
+	/* nothing here of the locations and strings */
+	while ((rc = next_field_but(im, &r, &f, 1u << 4 | 1u << 6)) > 0) {
 		uint64_t v = 0;
 		pk_value_type vt;
 		pk_str s = 0;
@@ -859,7 +991,9 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 	 * peak early in the walk, where new stacks grow the model fastest. */
 	const size_t discard_step = (size_t)256 << 10;
 	unsigned char *kept = last ? im->kept : NULL;
-	while ((rc = number == 2 ? next_field(&r, &f) : next_field_but_samples(im, &r, &f)) > 0) {
+	/* the fields 4..6 but number are walked over by other walks */
+	unsigned skip = (1u << 4 | 1u << 5 | 1u << 6) & ~(1u << number);
+	while ((rc = number == 2 ? next_field(&r, &f) : next_field_but(im, &r, &f, skip)) > 0) {
 		if (f.number != number)
 			continue;
 		PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, what));

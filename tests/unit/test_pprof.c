@@ -1032,6 +1032,127 @@ static void test_error_missing_ids(void **state)
 	pb_free(&b);
 }
 
+/* Locations and functions as writers put them are read by a quick loop
+ * over their bytes; any other form (here: an unknown field at the end)
+ * goes to the general reader. Both must make the same model, for every
+ * field, in any order, repeated, and with varints too long for the loop. */
+static void quick_objects(pb *b, bool general)
+{
+	pb m = {0}, l = {0};
+	small_sample_type(b);
+	small_sample(b, 1, 5);
+	pb_uint(&m, 1, 1);
+	pb_uint(&m, 2, 0x400000);
+	pb_uint(&m, 3, 0x500000);
+	pb_uint(&m, 5, 4);
+	pb_msg(b, 3, &m);
+	for (int k = 1; k <= 6; k++) {
+		switch (k) {
+		case 1: /* every field, two lines */
+			pb_uint(&m, 1, 1);
+			pb_uint(&m, 2, 1);
+			pb_uint(&m, 3, 0x401000);
+			pb_uint(&l, 1, 1);
+			pb_int(&l, 2, 10);
+			pb_int(&l, 3, 3);
+			pb_msg(&m, 4, &l);
+			pb_uint(&l, 1, 2);
+			pb_int(&l, 2, 20);
+			pb_msg(&m, 4, &l);
+			pb_uint(&m, 5, 1);
+			break;
+		case 2: /* no lines, no mapping */
+			pb_uint(&m, 1, 2);
+			pb_uint(&m, 3, 0x402000);
+			break;
+		case 3: /* fields in reverse order */
+			pb_uint(&l, 1, 2);
+			pb_msg(&m, 4, &l);
+			pb_uint(&m, 3, 0x403000);
+			pb_uint(&m, 1, 3);
+			break;
+		case 4: /* a field repeated: the last wins; an unknown mapping */
+			pb_uint(&m, 1, 4);
+			pb_uint(&m, 3, 5);
+			pb_uint(&m, 3, 6);
+			pb_uint(&m, 2, 9);
+			break;
+		case 5: /* varints of 9 and 10 bytes */
+			pb_uint(&m, 1, 5);
+			pb_uint(&m, 3, (uint64_t)1 << 60);
+			pb_int(&l, 2, -1);
+			pb_uint(&l, 1, 1);
+			pb_msg(&m, 4, &l);
+			break;
+		default: /* a line's fields swapped */
+			pb_uint(&m, 1, 6);
+			pb_int(&l, 2, 7);
+			pb_uint(&l, 1, 3);
+			pb_msg(&m, 4, &l);
+			break;
+		}
+		if (general)
+			pb_uint(&m, 16, 1);
+		pb_msg(b, 4, &m);
+	}
+	for (int k = 1; k <= 4; k++) {
+		switch (k) {
+		case 1:
+			pb_uint(&m, 1, 1);
+			pb_uint(&m, 2, 3);
+			pb_uint(&m, 3, 5);
+			pb_uint(&m, 4, 4);
+			pb_int(&m, 5, 12);
+			break;
+		case 2:
+			pb_uint(&m, 1, 2);
+			pb_uint(&m, 2, 5);
+			break;
+		case 3: /* a start line of 10 bytes */
+			pb_uint(&m, 1, 3);
+			pb_int(&m, 5, -5);
+			pb_uint(&m, 2, 3);
+			break;
+		default:
+			pb_uint(&m, 4, 4);
+			pb_uint(&m, 2, 3);
+			pb_uint(&m, 1, 4);
+			break;
+		}
+		if (general)
+			pb_uint(&m, 16, 1);
+		pb_msg(b, 5, &m);
+	}
+	pb_strings(b, small_strings, 6);
+}
+
+static void test_quick_objects(void **state)
+{
+	(void)state;
+	pb b = {0};
+	quick_objects(&b, false);
+	pk_profile *quick = import_ok(&b);
+	pb_free(&b);
+	quick_objects(&b, true);
+	pk_profile *general = import_ok(&b);
+	pb_free(&b);
+	assert_profiles_equal(quick, general);
+	const pk_line *lines;
+	assert_int_equal(pk_profile_location_lines(quick, 0, &lines), 2);
+	assert_int_equal(lines[0].column, 3);
+	assert_int_equal(lines[1].line, 20);
+	assert_true(pk_profile_location(quick, 0)->is_folded);
+	assert_int_equal(pk_profile_location(quick, 3)->address, 6);
+	assert_int_equal(pk_profile_location(quick, 3)->mapping, PK_NONE);
+	assert_true(pk_profile_location(quick, 4)->address == (uint64_t)1 << 60);
+	assert_int_equal(pk_profile_location_lines(quick, 5, &lines), 1);
+	assert_int_equal(lines[0].line, 7);
+	assert_int_equal(lines[0].function, 2);
+	assert_int_equal(pk_profile_function(quick, 2)->start_line, -5);
+	pk_profile_free(quick);
+	pk_profile_free(general);
+}
+
 static void test_error_bad_ids(void **state)
 {
 	(void)state;
@@ -2297,6 +2418,7 @@ int main(void)
 	    cmocka_unit_test(test_error_string_index),
 	    cmocka_unit_test(test_error_missing_ids),
 	    cmocka_unit_test(test_error_bad_ids),
+	    cmocka_unit_test(test_quick_objects),
 	    cmocka_unit_test(test_error_truncated),
 	    cmocka_unit_test(test_error_wire_types),
 	    cmocka_unit_test(test_error_string_table),
