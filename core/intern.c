@@ -171,11 +171,14 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, b
 	}
 	if (t->entries.count >= UINT32_MAX - 1)
 		return PK_ENOMEM;
+	PK_FORWARD(pk__vec_reserve(&t->entries, sizeof(strtab_entry), 1));
 	strtab_entry e = {arena_copy(t, s, len), len, h};
 	if (e.str == NULL)
 		return PK_ENOMEM;
-	size_t index;
-	PK_FORWARD(pk__vec_push(&t->entries, sizeof e, &e, 1, &index));
+	/* stored in place: a call to push and copy it cost as much as the
+	 * look-up */
+	size_t index = t->entries.count++;
+	PK_VEC_AT(t->entries, strtab_entry, index) = e;
 	t->slots[at] = (uint32_t)(index + 1);
 	*out = (uint32_t)index;
 	return 0;

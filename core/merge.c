@@ -1085,18 +1085,25 @@ static int find_known(merger *m, const pk_profile *p)
  * values. A later source's samples add to sums all over the merge. */
 #define SAMPLE_AHEAD 16
 
-static void prefetch_sum(const merger *m, const pk_profile *p, size_t si, bool values)
+/* Our stack of source sample si if it has no labels and q has its
+ * stack (else PK_NONE), its sample's slot fetched: what prefetch_values
+ * takes SAMPLE_AHEAD / 2 samples later. */
+static uint32_t prefetch_sample(const merger *m, const pk_profile *p, size_t si)
 {
-	pk_sample s;
-	pk__profile_sample_shallow(p, si, &s);
-	uint32_t stack = m->stack_of[s.stack];
-	if (stack == PK_NONE || s.label_count > 0)
-		return;
-	const uint32_t *at = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
-	if (!values)
-		PK_PREFETCH(at);
-	else if (*at != PK_NONE)
-		PK_PREFETCH(&PK_VEC_AT(m->values, int64_t, (size_t)*at * m->types));
+	uint32_t stack;
+	pk__profile_sample_values(p, si, &stack);
+	stack = m->stack_of[stack];
+	if (stack == PK_NONE || pk__profile_sample_label_set(p, si) != 0)
+		return PK_NONE;
+	PK_PREFETCH(&PK_VEC_AT(m->stack_sample, uint32_t, stack));
+	return stack;
+}
+
+static void prefetch_values(const merger *m, uint32_t stack)
+{
+	uint32_t at = stack != PK_NONE ? PK_VEC_AT(m->stack_sample, uint32_t, stack) : PK_NONE;
+	if (at != PK_NONE)
+		PK_PREFETCH(&PK_VEC_AT(m->values, int64_t, (size_t)at * m->types));
 }
 
 /* Merge p's samples, negated with negate, as pprof's -base scales the
@@ -1110,11 +1117,16 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	if (m->added > 0 && !m->canonical)
 		PK_FORWARD(find_known(m, p));
 	size_t samples = pk_profile_sample_count(p);
+	/* the stacks of the samples ahead, each looked at once */
+	uint32_t ahead[SAMPLE_AHEAD];
+	bool fetch = m->added > 0;
+	for (size_t si = 0; fetch && si < samples && si < SAMPLE_AHEAD; si++)
+		ahead[si] = prefetch_sample(m, p, si);
 	for (size_t si = 0; si < samples; si++) {
-		if (m->added > 0 && si + SAMPLE_AHEAD < samples)
-			prefetch_sum(m, p, si + SAMPLE_AHEAD, false);
-		if (m->added > 0 && si + SAMPLE_AHEAD / 2 < samples)
-			prefetch_sum(m, p, si + SAMPLE_AHEAD / 2, true);
+		if (fetch && si + SAMPLE_AHEAD / 2 < samples)
+			prefetch_values(m, ahead[(si + SAMPLE_AHEAD / 2) % SAMPLE_AHEAD]);
+		if (fetch && si + SAMPLE_AHEAD < samples)
+			ahead[si % SAMPLE_AHEAD] = prefetch_sample(m, p, si + SAMPLE_AHEAD);
 		pk_sample s;
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))

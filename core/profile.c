@@ -996,6 +996,17 @@ int pk_profile_sample(const pk_profile *p, size_t i, pk_sample *out)
 static int check_ids(const pk__vec *v, size_t elem, size_t id_offset, const char *kind,
                      pk_error *err)
 {
+	/* Ids 1..n in order (as Go and our builders number them) are unique
+	 * and nonzero: no map needed, nor its pages. */
+	size_t in_order = 0;
+	for (uint64_t id; in_order < v->count; in_order++) {
+		memcpy(&id, (const unsigned char *)v->items + in_order * elem + id_offset,
+		       sizeof id);
+		if (id != in_order + 1)
+			break;
+	}
+	if (in_order == v->count)
+		return 0;
 	pk__idmap ids;
 	if (pk__idmap_init(&ids, v->count) < 0)
 		return pk__error_set(err, PK_ENOMEM, "out of memory");

@@ -440,18 +440,44 @@ static int walk_strings(importer *im)
 	return 0;
 }
 
-/* next_field for the walks that want no samples, nor the fields 4..6
- * whose bits are in skip: they jump over the first run of each (nearly
- * always all of them), as walk 1 checked the framing of those. */
-static int next_field_but(const importer *im, pb_reader *r, pb_field *f, unsigned skip)
+/* The runs of fields a walk jumps over, by their start: walk 1 checked
+ * the framing of each. */
+typedef struct pb_skips {
+	size_t at[4], end[4];
+	size_t n, next; /* runs; the first not passed yet */
+} pb_skips;
+
+/* The walk's runs: the first of the samples and (the fields 4..6 whose
+ * bits are in skip) of the locations, functions and strings, nearly
+ * always all of each. */
+static pb_skips skips_of(const importer *im, unsigned skip)
 {
-	for (size_t at = SIZE_MAX; at != r->pos;) {
-		at = r->pos;
-		if (im->counts[2] > 0 && r->pos == im->first_sample_at)
-			r->pos = im->samples_run_end;
-		for (unsigned n = 4; n <= 6; n++)
-			if ((skip >> n & 1) && im->counts[n] > 0 && r->pos == im->run_at[n - 4])
-				r->pos = im->run_end[n - 4];
+	pb_skips s = {.n = 0};
+	if (im->counts[2] > 0) {
+		s.at[0] = im->first_sample_at;
+		s.end[0] = im->samples_run_end;
+		s.n = 1;
+	}
+	for (unsigned n = 4; n <= 6; n++)
+		if ((skip >> n & 1) && im->counts[n] > 0) {
+			size_t i = s.n++;
+			for (; i > 0 && s.at[i - 1] > im->run_at[n - 4]; i--) {
+				s.at[i] = s.at[i - 1];
+				s.end[i] = s.end[i - 1];
+			}
+			s.at[i] = im->run_at[n - 4];
+			s.end[i] = im->run_end[n - 4];
+		}
+	return s;
+}
+
+/* next_field, over the runs of s where the walk meets their start. */
+static inline int next_field_but(pb_reader *r, pb_field *f, pb_skips *s)
+{
+	while (s->next < s->n && r->pos >= s->at[s->next]) {
+		if (r->pos == s->at[s->next])
+			r->pos = s->end[s->next];
+		s->next++;
 	}
 	return next_field(r, f);
 }
@@ -895,7 +921,8 @@ static int walk_header(importer *im)
 	int rc;
 	size_t types = 0;
 	/* nothing here of the locations and strings */
-	while ((rc = next_field_but(im, &r, &f, 1u << 4 | 1u << 6)) > 0) {
+	pb_skips skips = skips_of(im, 1u << 4 | 1u << 6);
+	while ((rc = next_field_but(&r, &f, &skips)) > 0) {
 		uint64_t v = 0;
 		pk_value_type vt;
 		pk_str s = 0;
@@ -992,8 +1019,8 @@ static int walk_messages(importer *im, uint32_t number, const char *what,
 	const size_t discard_step = (size_t)256 << 10;
 	unsigned char *kept = last ? im->kept : NULL;
 	/* the fields 4..6 but number are walked over by other walks */
-	unsigned skip = (1u << 4 | 1u << 5 | 1u << 6) & ~(1u << number);
-	while ((rc = number == 2 ? next_field(&r, &f) : next_field_but(im, &r, &f, skip)) > 0) {
+	pb_skips skips = skips_of(im, (1u << 4 | 1u << 5 | 1u << 6) & ~(1u << number));
+	while ((rc = number == 2 ? next_field(&r, &f) : next_field_but(&r, &f, &skips)) > 0) {
 		if (f.number != number)
 			continue;
 		PK_FORWARD(expect_wire(&r, &f, WIRE_LEN, what));
