@@ -176,11 +176,22 @@ static inline int next_field(pb_reader *r, pb_field *f)
 		return 0;
 	/* Most fields of a profile have a one-byte key and are messages or
 	 * integers. */
-	size_t i = r->pos, n;
+	size_t i = r->pos, n = 0;
 	unsigned char key = r->data[i];
 	int wire = key & 7;
 	if (key < 0x80 && key >= 8 && (wire == WIRE_LEN || wire == WIRE_VARINT) && r->size >= 9 &&
-	    i <= r->size - 9 && (n = varint8(r->data, i + 1, r->end, &f->varint)) != 0) {
+	    i <= r->size - 9) {
+		/* A message's or string's length is nearly always one byte:
+		 * taken as it is (a value, of any length, goes to varint8,
+		 * whose closing up of its bits cost more than the rest). */
+		if (wire == WIRE_LEN && r->data[i + 1] < 0x80 && i + 1 < r->end) {
+			f->varint = r->data[i + 1];
+			n = 1;
+		} else {
+			n = varint8(r->data, i + 1, r->end, &f->varint);
+		}
+	}
+	if (n != 0) {
 		f->at = i;
 		f->number = key >> 3;
 		f->wire = wire;
