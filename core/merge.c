@@ -524,15 +524,21 @@ static int map_stack(merger *m, const pk_profile *p, uint32_t st, uint32_t *out)
 	return 0;
 }
 
+/* Add values to sample i's. */
+static inline void add_to(merger *m, uint32_t i, const int64_t *values)
+{
+	int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)i * m->types);
+	for (size_t t = 0; t < m->types; t++)
+		v[t] = pk__add(v[t], values[t]);
+}
+
 /* Add values to the sample *slot, or to a new one of stack and set (put
  * in *slot) if PK_NONE. */
 static int add_values(merger *m, uint32_t *slot, const int64_t *values, uint32_t stack,
                       uint32_t set)
 {
 	if (*slot != PK_NONE) {
-		int64_t *v = &PK_VEC_AT(m->values, int64_t, (size_t)*slot * m->types);
-		for (size_t t = 0; t < m->types; t++)
-			v[t] = pk__add(v[t], values[t]);
+		add_to(m, *slot, values);
 		return 0;
 	}
 	size_t n = m->sample_stacks.count;
@@ -657,6 +663,11 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	if (s->label_count == 0) {
 		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
 		uint32_t at = *slot;
+		/* most samples of a later source add to one there already */
+		if (at != PK_NONE) {
+			add_to(m, at, values);
+			return 0;
+		}
 		PK_FORWARD(add_values(m, &at, values, stack, 0));
 		*slot = at;
 		return 0;
