@@ -1159,6 +1159,8 @@ static int merge_again(merger *m, pk_profile **out)
 	return rc;
 }
 
+static int drop_cancelled(merger *m, bool *done);
+
 /* Give m's samples to m->q and hand it to *out; m is freed either way. */
 static int finish(merger *m, pk_profile **out)
 {
@@ -1166,7 +1168,14 @@ static int finish(merger *m, pk_profile **out)
 	bool zero = false;
 	for (size_t i = 0; !zero && i < m->sample_stacks.count; i++)
 		zero = all_zero(&PK_VEC_AT(m->values, int64_t, i * m->types), m->types);
-	if (zero)
+	bool done = false;
+	int rc = zero ? drop_cancelled(m, &done) : 0;
+	if (rc < 0) {
+		pk_profile_free(m->q);
+		merger_free(m);
+		return rc;
+	}
+	if (zero && !done)
 		return merge_again(m, out);
 	if (pk__profile_label_set_count(m->q) == 0)
 		pk__vec_free(&m->sample_sets); /* no sample has labels */
@@ -1241,6 +1250,15 @@ typedef struct first_use {
 	bool ok; /* the copy would be p renumbered */
 } first_use;
 
+/* A table of count entries of PK_NONE (or NULL if it cannot be made). */
+static uint32_t *none_table(size_t count)
+{
+	uint32_t *t = pk__malloc(pk__mul(count + 1, sizeof *t));
+	if (t != NULL)
+		memset(t, 0xff, (count + 1) * sizeof *t);
+	return t;
+}
+
 static int use_str(first_use *u, pk_str s)
 {
 	if (u->str_new[s] != PK_NONE)
@@ -1288,17 +1306,18 @@ static int use_location(first_use *u, uint32_t i)
 	return 0;
 }
 
-static int use_labels(first_use *u, uint32_t set, const pk_sample *s)
+static int use_labels(first_use *u, uint32_t set)
 {
 	if (u->set_seen[set])
 		return 0;
 	u->set_seen[set] = true;
 	const pk_label *labels = pk__profile_labels(u->p);
-	for (size_t l = 0; l < s->label_count; l++) {
-		const pk_label *c = &labels[s->labels[l]];
+	const uint32_t *ids;
+	size_t n = pk__profile_label_set(u->p, set, &ids);
+	for (size_t l = 0; l < n; l++) {
+		const pk_label *c = &labels[ids[l]];
 		/* the copy sorts a set's labels, stably */
-		u->ok =
-		    u->ok && (l == 0 || cmp_label_keys(u->p, &labels[s->labels[l - 1]], c) <= 0);
+		u->ok = u->ok && (l == 0 || cmp_label_keys(u->p, &labels[ids[l - 1]], c) <= 0);
 		PK_FORWARD(use_str(u, c->key));
 		PK_FORWARD(use_str(u, c->str));
 		PK_FORWARD(use_str(u, c->num_unit));
@@ -1306,9 +1325,21 @@ static int use_labels(first_use *u, uint32_t set, const pk_sample *s)
 	return 0;
 }
 
-/* Walk p as pk_merger_add copies a first profile (add_header, then
- * begin_source, then the samples). */
-static int walk_first_use(first_use *u)
+/* A sample of stack and label set (0: none) of u->p. */
+static int use_sample(first_use *u, uint32_t stack, uint32_t set)
+{
+	if (first_time(u->stack_new, &u->stacks, stack)) {
+		const uint32_t *locs;
+		size_t depth = pk_profile_stack(u->p, stack, &locs);
+		for (size_t d = 0; d < depth; d++)
+			PK_FORWARD(use_location(u, locs[d]));
+	}
+	return set != 0 ? use_labels(u, set) : 0;
+}
+
+/* Walk u->p's header as pk_merger_add copies a first profile (add_header,
+ * then begin_source); its samples follow, each with use_sample. */
+static int walk_header(first_use *u)
 {
 	const pk_profile *p = u->p;
 	PK_FORWARD(use_str(u, 0));
@@ -1330,22 +1361,75 @@ static int walk_first_use(first_use *u)
 	PK_FORWARD(use_str(u, pt.unit));
 	PK_FORWARD(use_str(u, pk_profile_drop_frames(p)));
 	PK_FORWARD(use_str(u, pk_profile_keep_frames(p)));
-	if (pk_profile_mapping_count(p) > 0)
-		PK_FORWARD(use_mapping(u, 0));
-	for (size_t si = 0; u->ok && si < pk_profile_sample_count(p); si++) {
-		pk_sample s;
-		pk__profile_sample_shallow(p, si, &s);
-		u->ok = !all_zero(s.values, s.value_count); /* the copy drops it */
-		if (first_time(u->stack_new, &u->stacks, s.stack)) {
-			const uint32_t *locs;
-			size_t depth = pk_profile_stack(p, s.stack, &locs);
-			for (size_t d = 0; d < depth; d++)
-				PK_FORWARD(use_location(u, locs[d]));
+	return pk_profile_mapping_count(p) > 0 ? use_mapping(u, 0) : 0;
+}
+
+/* The tables of a walk of p (ok if all could be made). */
+static bool first_use_init(first_use *u, const pk_profile *p)
+{
+	*u = (first_use){p, NULL, {0}, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, true};
+	u->str_new = none_table(pk_profile_string_count(p));
+	u->stack_new = none_table(pk_profile_stack_count(p));
+	u->loc_new = none_table(pk_profile_location_count(p));
+	u->fn_new = none_table(pk_profile_function_count(p));
+	u->map_new = none_table(pk_profile_mapping_count(p));
+	u->set_seen = pk__calloc(pk__profile_label_set_count(p) + 1, sizeof *u->set_seen);
+	return u->str_new && u->stack_new && u->loc_new && u->fn_new && u->map_new && u->set_seen;
+}
+
+static void first_use_free(first_use *u)
+{
+	pk__free(u->str_new);
+	pk__free(u->stack_new);
+	pk__free(u->loc_new);
+	pk__free(u->fn_new);
+	pk__free(u->map_new);
+	pk__free(u->set_seen);
+	pk__vec_free(&u->order);
+}
+
+/* Renumber u->p (u's walk done) as the walk found. */
+static int renumber(first_use *u, pk_profile *p, bool *done)
+{
+	pk__renumbering r = {u->order.items, u->order.count, u->map_new, u->fn_new, u->loc_new,
+	                     u->stack_new,   u->maps,        u->fns,     u->locs,   u->stacks};
+	return pk__profile_renumber(p, &r, done);
+}
+
+/* What merge_again makes of m, made of m->q in place: q's objects are
+ * distinct and its label sets sorted, so the second merge would be q
+ * without what only the samples that cancelled used, numbered by first
+ * use (shallow medium diff: merge_again 58M instructions). *done false if
+ * not (a label only those samples had: its strings would go); m's samples
+ * and q, renumbered or not, are the same merge still. */
+static int drop_cancelled(merger *m, bool *done)
+{
+	*done = false;
+	first_use u;
+	int rc = first_use_init(&u, m->q) ? walk_header(&u) : PK_ENOMEM;
+	size_t n = m->sample_stacks.count, types = m->types, kept = 0;
+	uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	int64_t *values = m->values.items;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!all_zero(values + i * types, types))
+			rc = use_sample(&u, stacks[i], sets[i]);
+	if (rc == 0 && u.ok) {
+		/* the samples kept move down, their stacks renumbered */
+		for (size_t i = 0; i < n; i++) {
+			if (all_zero(values + i * types, types))
+				continue;
+			stacks[kept] = u.stack_new[stacks[i]];
+			sets[kept] = sets[i];
+			for (size_t t = 0; t < types; t++)
+				values[kept * types + t] = values[i * types + t];
+			kept++;
 		}
-		if (s.label_count > 0)
-			PK_FORWARD(use_labels(u, pk__profile_sample_label_set(p, si), &s));
+		m->sample_stacks.count = m->sample_sets.count = kept;
+		m->values.count = kept * types;
+		rc = renumber(&u, m->q, done);
 	}
-	return 0;
+	first_use_free(&u);
+	return rc;
 }
 
 /* m's look-up tables of p's mappings, locations and functions, as the copy
@@ -1410,31 +1494,20 @@ static int index_samples(merger *m, const pk_profile *p, bool negate)
 	return 0;
 }
 
-/* A table of count entries of PK_NONE (or NULL if it cannot be made). */
-static uint32_t *none_table(size_t count)
-{
-	uint32_t *t = pk__malloc(pk__mul(count + 1, sizeof *t));
-	if (t != NULL)
-		memset(t, 0xff, (count + 1) * sizeof *t);
-	return t;
-}
-
 /* Make p, the first profile, m's own if the copy would be p itself but
  * for the order of its parts (then renumbered): *adopted; if not, m is as
  * it was (p may be renumbered, the same profile). */
 static int adopt(merger *m, pk_profile *p, bool negate, bool *adopted)
 {
 	*adopted = false;
-	first_use u = {p, NULL, {0}, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, true};
-	u.str_new = none_table(pk_profile_string_count(p));
-	u.stack_new = none_table(pk_profile_stack_count(p));
-	u.loc_new = none_table(pk_profile_location_count(p));
-	u.fn_new = none_table(pk_profile_function_count(p));
-	u.map_new = none_table(pk_profile_mapping_count(p));
-	u.set_seen = pk__calloc(pk__profile_label_set_count(p) + 1, sizeof *u.set_seen);
-	int rc = u.str_new && u.stack_new && u.loc_new && u.fn_new && u.map_new && u.set_seen
-	             ? walk_first_use(&u)
-	             : PK_ENOMEM;
+	first_use u;
+	int rc = first_use_init(&u, p) ? walk_header(&u) : PK_ENOMEM;
+	for (size_t si = 0; rc == 0 && u.ok && si < pk_profile_sample_count(p); si++) {
+		uint32_t stack;
+		const int64_t *v = pk__profile_sample_values(p, si, &stack);
+		u.ok = !all_zero(v, pk_profile_sample_type_count(p)); /* the copy drops it */
+		rc = use_sample(&u, stack, pk__profile_sample_label_set(p, si));
+	}
 	/* The tables are built in a merger of their own, given to m if all
 	 * is well. Renumbering p changes no content: a copy of p after is
 	 * what it was before. */
@@ -1447,9 +1520,7 @@ static int adopt(merger *m, pk_profile *p, bool negate, bool *adopted)
 		pk_profile_free(a.q);
 		a.q = p;
 		a.types = pk_profile_sample_type_count(p);
-		pk__renumbering r = {u.order.items, u.order.count, u.map_new, u.fn_new, u.loc_new,
-		                     u.stack_new,   u.maps,        u.fns,     u.locs,   u.stacks};
-		rc = pk__profile_renumber(p, &r, &ok);
+		rc = renumber(&u, p, &ok);
 		if (rc == 0 && ok)
 			rc = index_objects(&a, p, &ok);
 		if (rc == 0 && ok)
@@ -1468,13 +1539,7 @@ static int adopt(merger *m, pk_profile *p, bool negate, bool *adopted)
 			merger_free(&a);
 		}
 	}
-	pk__free(u.str_new);
-	pk__free(u.stack_new);
-	pk__free(u.loc_new);
-	pk__free(u.fn_new);
-	pk__free(u.map_new);
-	pk__free(u.set_seen);
-	pk__vec_free(&u.order);
+	first_use_free(&u);
 	return rc;
 }
 

@@ -431,16 +431,21 @@ static size_t find_stack(const pk_profile *p, const uint32_t *locs, size_t depth
 int pk__profile_index_stacks(pk_profile *p, bool *distinct)
 {
 	pk__profile_shrink(p);
-	PK_FORWARD(rebuild_stack_slots(p));
-	/* rebuild_stack_slots trusts that stacks are distinct: each is
-	 * looked up again, and must find itself */
+	size_t n = 1024;
+	while (stack_slots_full(p->stacks.count, n))
+		n *= 2;
+	p->stack_slots = pk__calloc(n, sizeof *p->stack_slots);
+	if (p->stack_slots == NULL)
+		return PK_ENOMEM;
+	p->stack_slot_count = n;
 	const uint32_t *pool = p->stack_locations.items;
 	*distinct = true;
 	for (size_t i = 0; *distinct && i < p->stacks.count; i++) {
 		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
-		size_t depth = pool[start - 1];
-		uint32_t h = pk__stack_hash(pool + start, depth);
-		*distinct = p->stack_slots[find_stack(p, pool + start, depth, h)].index == i + 1;
+		uint32_t h = pk__stack_hash(pool + start, pool[start - 1]);
+		size_t at = find_stack(p, pool + start, pool[start - 1], h);
+		*distinct = p->stack_slots[at].index == 0;
+		p->stack_slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
 	}
 	return 0;
 }
@@ -787,10 +792,12 @@ int pk__profile_renumber(pk_profile *p, const pk__renumbering *r, bool *done)
 		if (l->mapping != PK_NONE)
 			l->mapping = r->mappings[l->mapping];
 	}
-	/* the lines of locations dropped are no one's */
+	/* the lines of locations dropped are no one's (PK_NONE, if their
+	 * functions went too) */
 	for (size_t i = 0; i < p->lines.count; i++) {
 		pk_line *l = &PK_VEC_AT(p->lines, pk_line, i);
-		l->function = r->functions[l->function];
+		if (l->function < p->functions.count)
+			l->function = r->functions[l->function];
 	}
 	uint32_t *pool = p->stack_locations.items;
 	for (size_t i = 0; i < stacks.count; i++) {

@@ -662,6 +662,51 @@ static void test_merger_add_owned(void **state)
 	pk_profile_free(rich);
 }
 
+/* A diff whose samples cancel gives, to the byte, the merge of only the
+ * samples left: what cancelled leaves no object, string or label behind
+ * (dropped in place, or merged again when a label only they had goes). */
+static void test_diff_cancelled_in_place(void **state)
+{
+	(void)state;
+	for (int unique_label = 0; unique_label < 2; unique_label++) {
+		small a = make_small("samples"), b = make_small("samples"),
+		      left = make_small("samples");
+		uint32_t s1[2] = {a.loc[3], a.loc[1]}, s2[2] = {a.loc[2], a.loc[0]},
+		         s3[1] = {a.loc[1]};
+		/* the cancelled sample's label: the kept one's, or its own */
+		const char *gone = unique_label ? "gone" : "v";
+		pk_label l = {intern(a.p, "k"), intern(a.p, gone), 0, 0};
+		pk_label kept = {intern(a.p, "k"), intern(a.p, "v"), 0, 0};
+		pk_label lb = {intern(b.p, "k"), intern(b.p, gone), 0, 0};
+		pk_label ll = {intern(left.p, "k"), intern(left.p, "v"), 0, 0};
+		add(&a, s2, 2, 3, &l, 1); /* cancels */
+		add(&a, s1, 2, 5, NULL, 0);
+		add(&a, s3, 1, 4, NULL, 0); /* cancels */
+		add(&a, s1, 1, 2, &kept, 1);
+		add(&b, s3, 1, 4, NULL, 0);
+		add(&b, s2, 2, 3, &lb, 1);
+		add(&left, s1, 2, 5, NULL, 0);
+		add(&left, s1, 1, 2, &ll, 1);
+		pk_profile *d, *want;
+		assert_int_equal(pk_profile_diff(b.p, a.p, PK_DIFF_BASE, &d, NULL), 0);
+		const pk_profile *in[] = {left.p};
+		assert_int_equal(pk_profile_merge(in, 1, &want, NULL), 0);
+		void *x, *y;
+		size_t nx, ny;
+		pprof_bytes(d, &x, &nx);
+		pprof_bytes(want, &y, &ny);
+		assert_int_equal(nx, ny);
+		assert_memory_equal(x, y, nx);
+		pk_free(x);
+		pk_free(y);
+		pk_profile_free(d);
+		pk_profile_free(want);
+		pk_profile_free(a.p);
+		pk_profile_free(b.p);
+		pk_profile_free(left.p);
+	}
+}
+
 /* q starts with room for the first source's objects: duplicates there
  * take one of ours, and a later source grows q past that room. */
 static void test_merge_room(void **state)
@@ -1314,6 +1359,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_merger_add_owned),
+	    cmocka_unit_test(test_diff_cancelled_in_place),
 	    cmocka_unit_test(test_merge_room),
 	    cmocka_unit_test(test_stack_sample),
 	    cmocka_unit_test(test_diff),
