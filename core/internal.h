@@ -797,12 +797,12 @@ typedef struct pk__renumbering {
 	const uint32_t *mappings, *functions, *locations, *stacks;
 	size_t mapping_count, function_count, location_count, stack_count;
 } pk__renumbering;
-/* For a merge that takes p as its first profile (its own, not a copy):
- * p's objects renumbered as r says (the ids of those kept their index + 1,
- * the samples' stacks too), then its strings, the others dropped, if no
- * header field, mapping, function or label refers to one dropped (*done;
- * else they are unchanged). 0 or PK_ENOMEM (p unchanged). The profile is
- * the same but for the order of its parts. */
+/* For a merge that takes p as its own (its first profile, or its result
+ * when samples cancel): p's objects renumbered as r says (the ids of those
+ * kept their index + 1, the samples' stacks too), then its strings, the
+ * others dropped, if no header field, mapping, function or label refers to
+ * one dropped (*done; else the strings are unchanged). 0 or PK_ENOMEM.
+ * Either way p is the same profile but for the order of its parts. */
 int pk__profile_renumber(pk_profile *p, const pk__renumbering *r, bool *done);
 /* p's stack table built again; *distinct says whether its stacks are (if
  * not, look-ups find the first of equal ones). 0 or PK_ENOMEM. */
