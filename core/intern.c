@@ -213,6 +213,27 @@ int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bo
 	return intern_hashed(t, e->str, e->len, e->hash, known_new, out);
 }
 
+int pk__strtab_reorder(pk__strtab *t, const uint32_t *order, size_t n)
+{
+	pk__vec entries = {0};
+	PK_FORWARD(pk__vec_reserve_exact(&entries, sizeof(strtab_entry), n));
+	for (size_t i = 0; i < n; i++)
+		PK_VEC_AT(entries, strtab_entry, i) = PK_VEC_AT(t->entries, strtab_entry, order[i]);
+	entries.count = n;
+	size_t slots = 1024;
+	while (n * 2 > slots)
+		slots *= 2;
+	int rc = slots_rehash(&t->slots, &t->slot_count, slots, entries.items, n,
+	                      sizeof(strtab_entry), offsetof(strtab_entry, hash));
+	if (rc < 0) {
+		pk__vec_free(&entries);
+		return rc;
+	}
+	pk__vec_free(&t->entries);
+	t->entries = entries;
+	return 0;
+}
+
 /* Three stages run ahead of the look-up: a string's slot is fetched, then
  * the entry it names, then the entry's bytes, each some strings before
  * they are compared, so that the look-ups' cache misses overlap. */

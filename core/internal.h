@@ -127,6 +127,10 @@ int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bo
 /* For every string i of from, its index in t, or PK_NONE: out[i]. For a
  * caller that asks about many strings at once. */
 void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t *out);
+/* Keep strings order[0..n) only, string order[i] becoming i (order[0] is
+ * 0, ""; no index twice); their bytes stay where they are. 0 or PK_ENOMEM,
+ * t unchanged then. */
+int pk__strtab_reorder(pk__strtab *t, const uint32_t *order, size_t n);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
 
@@ -783,5 +787,27 @@ size_t pk__profile_label_set(const pk_profile *p, uint32_t set, const uint32_t *
  * none; or no entries at all) and its values (int64_t, a vector each).
  * p takes the arrays; the vecs are left empty. */
 void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values);
+
+/* New numbers for a profile's strings and objects. */
+typedef struct pk__renumbering {
+	const pk_str *strings; /* string i becomes strings[i]'s; strings[0] is 0 */
+	size_t string_count;
+	/* per mapping, function, location and stack: its new index, or
+	 * PK_NONE (dropped: nothing kept may refer to it); and how many */
+	const uint32_t *mappings, *functions, *locations, *stacks;
+	size_t mapping_count, function_count, location_count, stack_count;
+} pk__renumbering;
+/* For a merge that takes p as its own (its first profile, or its result
+ * when samples cancel): p's objects renumbered as r says (the ids of those
+ * kept their index + 1, the samples' stacks too), then its strings, the
+ * others dropped, if no header field, mapping, function or label refers to
+ * one dropped (*done; else the strings are unchanged). 0 or PK_ENOMEM.
+ * Either way p is the same profile but for the order of its parts. */
+int pk__profile_renumber(pk_profile *p, const pk__renumbering *r, bool *done);
+/* p's stack table built again; *distinct says whether its stacks are (if
+ * not, look-ups find the first of equal ones). 0 or PK_ENOMEM. */
+int pk__profile_index_stacks(pk_profile *p, bool *distinct);
+/* p without its samples (their stacks and label sets stay). */
+void pk__profile_drop_samples(pk_profile *p);
 
 #endif /* PK_INTERNAL_H */

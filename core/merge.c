@@ -262,9 +262,9 @@ static uint64_t mix_word(uint64_t h, uint64_t word)
 
 /* map_mapping for a mapping not met yet in this source; without add, only
  * one that q has (else *out is PK_NONE). */
-static int find_mapping(merger *m, const pk_profile *p, uint32_t i, bool add, uint32_t *out)
+/* The key of p's mapping src into m->key. */
+static int mapping_key(merger *m, const pk_profile *p, const pk_mapping *src)
 {
-	const pk_mapping *src = pk_profile_mapping(p, i);
 	pk__vec *k = &m->key;
 	k->count = 0;
 	uint64_t size = src->memory_limit - src->memory_start;
@@ -273,7 +273,14 @@ static int find_mapping(merger *m, const pk_profile *p, uint32_t i, bool add, ui
 	PK_FORWARD(key_add(k, &size, sizeof size));
 	PK_FORWARD(key_add(k, &src->file_offset, sizeof src->file_offset));
 	pk_str id = src->build_id ? src->build_id : src->filename;
-	PK_FORWARD(key_str(k, p, id));
+	return key_str(k, p, id);
+}
+
+static int find_mapping(merger *m, const pk_profile *p, uint32_t i, bool add, uint32_t *out)
+{
+	const pk_mapping *src = pk_profile_mapping(p, i);
+	pk__vec *k = &m->key;
+	PK_FORWARD(mapping_key(m, p, src));
 	uint32_t *slot;
 	PK_FORWARD(keymap_find(&m->mappings, k->items, k->count, &slot));
 	if (*slot != PK_NONE) {
@@ -654,6 +661,8 @@ static int grow_sample_slots(merger *m)
 	return 0;
 }
 
+static int add_sample(merger *m, uint32_t stack, uint32_t labels, const int64_t *values);
+
 /* Sample s of p, whose labels are p's set number set, with values. */
 static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
                       const int64_t *values)
@@ -674,6 +683,13 @@ static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32
 	}
 	uint32_t labels;
 	PK_FORWARD(map_labels(m, p, s, set, &labels));
+	return add_sample(m, stack, labels, values);
+}
+
+/* Add values to the sample of our stack and label set (> 0), or to a new
+ * one. */
+static int add_sample(merger *m, uint32_t stack, uint32_t labels, const int64_t *values)
+{
 	if (m->canonical) {
 		uint32_t slot = PK_NONE;
 		return add_values(m, &slot, values, stack, labels);
@@ -1206,6 +1222,8 @@ static int merge_again(merger *m, pk_profile **out)
 	return rc;
 }
 
+static int drop_cancelled(merger *m, bool *done);
+
 /* Give m's samples to m->q and hand it to *out; m is freed either way. */
 static int finish(merger *m, pk_profile **out)
 {
@@ -1213,7 +1231,14 @@ static int finish(merger *m, pk_profile **out)
 	bool zero = false;
 	for (size_t i = 0; !zero && i < m->sample_stacks.count; i++)
 		zero = all_zero(&PK_VEC_AT(m->values, int64_t, i * m->types), m->types);
-	if (zero)
+	bool done = false;
+	int rc = zero ? drop_cancelled(m, &done) : 0;
+	if (rc < 0) {
+		pk_profile_free(m->q);
+		merger_free(m);
+		return rc;
+	}
+	if (zero && !done)
 		return merge_again(m, out);
 	if (pk__profile_label_set_count(m->q) == 0)
 		pk__vec_free(&m->sample_sets); /* no sample has labels */
@@ -1264,6 +1289,339 @@ int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err)
 	}
 	m->added++;
 	return 0;
+}
+
+/* ----------------------------------------------------- the first, adopted */
+
+/* Taking the first profile as the merge's own, instead of copying it (a
+ * diff's NEW: the copy was a second profile in memory, and ~25 ms on gogen
+ * shallow medium), is possible when the copy would be the profile itself
+ * but for the order of its parts and its samples (those of the same stack
+ * and labels add up): none of its samples zero, its mappings, functions
+ * and locations distinct, its label sets sorted. The copy numbers strings
+ * and objects by first use and drops the unused: the profile is renumbered
+ * so, and the result is the same to the byte. Anything else is copied. */
+
+/* What walking p in the copy's order found: the new numbers. */
+typedef struct first_use {
+	const pk_profile *p;
+	pk_str *str_new; /* p's string -> its number in the copy, or PK_NONE */
+	pk__vec order;   /* pk_str: p's strings in the copy's order */
+	uint32_t *stack_new, *loc_new, *fn_new, *map_new; /* or PK_NONE */
+	size_t stacks, locs, fns, maps;                   /* how many so far */
+	bool *set_seen;
+	bool ok; /* the copy would be p renumbered */
+} first_use;
+
+/* A table of count entries of PK_NONE (or NULL if it cannot be made). */
+static uint32_t *none_table(size_t count)
+{
+	uint32_t *t = pk__malloc(pk__mul(count + 1, sizeof *t));
+	if (t != NULL)
+		memset(t, 0xff, (count + 1) * sizeof *t);
+	return t;
+}
+
+static int use_str(first_use *u, pk_str s)
+{
+	if (u->str_new[s] != PK_NONE)
+		return 0;
+	u->str_new[s] = (pk_str)u->order.count;
+	return pk__vec_push(&u->order, sizeof s, &s, 1, NULL);
+}
+
+/* Whether this use of object i is its first: then it is numbered next. */
+static bool first_time(uint32_t *new_index, size_t *next, uint32_t i)
+{
+	if (new_index[i] != PK_NONE)
+		return false;
+	new_index[i] = (uint32_t)(*next)++;
+	return true;
+}
+
+static int use_mapping(first_use *u, uint32_t i)
+{
+	if (!first_time(u->map_new, &u->maps, i))
+		return 0;
+	const pk_mapping *mp = pk_profile_mapping(u->p, i);
+	PK_FORWARD(use_str(u, mp->filename));
+	return use_str(u, mp->build_id);
+}
+
+static int use_location(first_use *u, uint32_t i)
+{
+	const pk_profile *p = u->p;
+	if (!first_time(u->loc_new, &u->locs, i))
+		return 0;
+	const pk_location *loc = pk_profile_location(p, i);
+	if (loc->mapping != PK_NONE)
+		PK_FORWARD(use_mapping(u, loc->mapping));
+	const pk_line *lines;
+	size_t n = pk_profile_location_lines(p, i, &lines);
+	for (size_t l = 0; l < n; l++) {
+		if (!first_time(u->fn_new, &u->fns, lines[l].function))
+			continue;
+		const pk_function *fn = pk_profile_function(p, lines[l].function);
+		PK_FORWARD(use_str(u, fn->name));
+		PK_FORWARD(use_str(u, fn->system_name));
+		PK_FORWARD(use_str(u, fn->filename));
+	}
+	return 0;
+}
+
+static int use_labels(first_use *u, uint32_t set)
+{
+	if (u->set_seen[set])
+		return 0;
+	u->set_seen[set] = true;
+	const pk_label *labels = pk__profile_labels(u->p);
+	const uint32_t *ids;
+	size_t n = pk__profile_label_set(u->p, set, &ids);
+	for (size_t l = 0; l < n; l++) {
+		const pk_label *c = &labels[ids[l]];
+		/* the copy sorts a set's labels, stably */
+		u->ok = u->ok && (l == 0 || cmp_label_keys(u->p, &labels[ids[l - 1]], c) <= 0);
+		PK_FORWARD(use_str(u, c->key));
+		PK_FORWARD(use_str(u, c->str));
+		PK_FORWARD(use_str(u, c->num_unit));
+	}
+	return 0;
+}
+
+/* A sample of stack and label set (0: none) of u->p. */
+static int use_sample(first_use *u, uint32_t stack, uint32_t set)
+{
+	if (first_time(u->stack_new, &u->stacks, stack)) {
+		const uint32_t *locs;
+		size_t depth = pk_profile_stack(u->p, stack, &locs);
+		for (size_t d = 0; d < depth; d++)
+			PK_FORWARD(use_location(u, locs[d]));
+	}
+	return set != 0 ? use_labels(u, set) : 0;
+}
+
+/* Walk u->p's header as pk_merger_add copies a first profile (add_header,
+ * then begin_source); its samples follow, each with use_sample. */
+static int walk_header(first_use *u)
+{
+	const pk_profile *p = u->p;
+	PK_FORWARD(use_str(u, 0));
+	for (size_t c = 0; c < pk_profile_comment_count(p); c++) {
+		pk_str cs = pk_profile_comment(p, c);
+		for (size_t j = 0; j < c; j++)
+			u->ok = u->ok && pk_profile_comment(p, j) != cs; /* the copy drops it */
+		PK_FORWARD(use_str(u, cs));
+	}
+	PK_FORWARD(use_str(u, pk_profile_default_sample_type(p)));
+	PK_FORWARD(use_str(u, pk_profile_doc_url(p)));
+	for (size_t i = 0; i < pk_profile_sample_type_count(p); i++) {
+		pk_value_type vt = pk_profile_sample_type(p, i);
+		PK_FORWARD(use_str(u, vt.type));
+		PK_FORWARD(use_str(u, vt.unit));
+	}
+	pk_value_type pt = pk_profile_period_type(p);
+	PK_FORWARD(use_str(u, pt.type));
+	PK_FORWARD(use_str(u, pt.unit));
+	PK_FORWARD(use_str(u, pk_profile_drop_frames(p)));
+	PK_FORWARD(use_str(u, pk_profile_keep_frames(p)));
+	return pk_profile_mapping_count(p) > 0 ? use_mapping(u, 0) : 0;
+}
+
+/* The tables of a walk of p (ok if all could be made). */
+static bool first_use_init(first_use *u, const pk_profile *p)
+{
+	*u = (first_use){p, NULL, {0}, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, true};
+	u->str_new = none_table(pk_profile_string_count(p));
+	u->stack_new = none_table(pk_profile_stack_count(p));
+	u->loc_new = none_table(pk_profile_location_count(p));
+	u->fn_new = none_table(pk_profile_function_count(p));
+	u->map_new = none_table(pk_profile_mapping_count(p));
+	u->set_seen = pk__calloc(pk__profile_label_set_count(p) + 1, sizeof *u->set_seen);
+	return u->str_new && u->stack_new && u->loc_new && u->fn_new && u->map_new && u->set_seen;
+}
+
+static void first_use_free(first_use *u)
+{
+	pk__free(u->str_new);
+	pk__free(u->stack_new);
+	pk__free(u->loc_new);
+	pk__free(u->fn_new);
+	pk__free(u->map_new);
+	pk__free(u->set_seen);
+	pk__vec_free(&u->order);
+}
+
+/* Renumber u->p (u's walk done) as the walk found. */
+static int renumber(first_use *u, pk_profile *p, bool *done)
+{
+	pk__renumbering r = {u->order.items, u->order.count, u->map_new, u->fn_new, u->loc_new,
+	                     u->stack_new,   u->maps,        u->fns,     u->locs,   u->stacks};
+	return pk__profile_renumber(p, &r, done);
+}
+
+/* What merge_again makes of m, made of m->q in place: q's objects are
+ * distinct and its label sets sorted, so the second merge would be q
+ * without what only the samples that cancelled used, numbered by first
+ * use (shallow medium diff: merge_again 58M instructions). *done false if
+ * not (a label only those samples had: its strings would go); m's samples
+ * and q, renumbered or not, are the same merge still. */
+static int drop_cancelled(merger *m, bool *done)
+{
+	*done = false;
+	first_use u;
+	int rc = first_use_init(&u, m->q) ? walk_header(&u) : PK_ENOMEM;
+	size_t n = m->sample_stacks.count, types = m->types, kept = 0;
+	uint32_t *stacks = m->sample_stacks.items, *sets = m->sample_sets.items;
+	int64_t *values = m->values.items;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!all_zero(values + i * types, types))
+			rc = use_sample(&u, stacks[i], sets[i]);
+	if (rc == 0 && u.ok) {
+		/* the samples kept move down, their stacks renumbered */
+		for (size_t i = 0; i < n; i++) {
+			if (all_zero(values + i * types, types))
+				continue;
+			stacks[kept] = u.stack_new[stacks[i]];
+			sets[kept] = sets[i];
+			for (size_t t = 0; t < types; t++)
+				values[kept * types + t] = values[i * types + t];
+			kept++;
+		}
+		m->sample_stacks.count = m->sample_sets.count = kept;
+		m->values.count = kept * types;
+		rc = renumber(&u, m->q, done);
+	}
+	first_use_free(&u);
+	return rc;
+}
+
+/* m's look-up tables of p's mappings, locations and functions, as the copy
+ * builds them: *ok false if two are the same. */
+static int index_objects(merger *m, const pk_profile *p, bool *ok)
+{
+	for (uint32_t i = 0; *ok && i < pk_profile_mapping_count(p); i++) {
+		uint32_t *slot;
+		PK_FORWARD(mapping_key(m, p, pk_profile_mapping(p, i)));
+		PK_FORWARD(keymap_find(&m->mappings, m->key.items, m->key.count, &slot));
+		*ok = *slot == PK_NONE;
+		*slot = i;
+	}
+	for (uint32_t i = 0; *ok && i < pk_profile_function_count(p); i++) {
+		const pk_function *f = pk_profile_function(p, i);
+		uint32_t h = function_hash(f);
+		size_t at;
+		PK_FORWARD(pk__item_table_room(&m->fns));
+		*ok = find_function(m, f, h, &at) == PK_NONE;
+		pk__item_table_put(&m->fns, at, h, i);
+	}
+	for (uint32_t i = 0; *ok && i < pk_profile_location_count(p); i++) {
+		const pk_location *c = pk_profile_location(p, i);
+		const pk_line *lines;
+		size_t n = pk_profile_location_lines(p, i, &lines), at;
+		uint32_t h = location_hash(c, lines, n);
+		PK_FORWARD(pk__item_table_room(&m->locs));
+		*ok = find_location(m, c, lines, n, h, &at) == PK_NONE;
+		pk__item_table_put(&m->locs, at, h, i);
+	}
+	return 0;
+}
+
+/* m's samples from p's, as the copy adds them: those of the same stack
+ * and labels add up. */
+static int index_samples(merger *m, const pk_profile *p, bool negate)
+{
+	size_t n = pk_profile_sample_count(p), types = m->types;
+	PK_FORWARD(
+	    pk__vec_reserve_exact(&m->stack_sample, sizeof(uint32_t), pk_profile_stack_count(p)));
+	m->stack_sample.count = pk_profile_stack_count(p);
+	if (m->stack_sample.count > 0)
+		memset(m->stack_sample.items, 0xff, m->stack_sample.count * sizeof(uint32_t));
+	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), types));
+	int64_t *negated = m->vector.items;
+	for (size_t si = 0; si < n; si++) {
+		uint32_t stack, set = pk__profile_sample_label_set(p, si);
+		const int64_t *v = pk__profile_sample_values(p, si, &stack);
+		if (negate) {
+			for (size_t t = 0; t < types; t++)
+				negated[t] = (int64_t)(0 - (uint64_t)v[t]);
+			v = negated;
+		}
+		if (set != 0) {
+			PK_FORWARD(add_sample(m, stack, set, v));
+			continue;
+		}
+		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack), at = *slot;
+		PK_FORWARD(add_values(m, &at, v, stack, 0));
+		*slot = at;
+	}
+	return 0;
+}
+
+/* Make p, the first profile, m's own if the copy would be p itself but
+ * for the order of its parts (then renumbered): *adopted; if not, m is as
+ * it was (p may be renumbered, the same profile). */
+static int adopt(merger *m, pk_profile *p, bool negate, bool *adopted)
+{
+	*adopted = false;
+	first_use u;
+	int rc = first_use_init(&u, p) ? walk_header(&u) : PK_ENOMEM;
+	for (size_t si = 0; rc == 0 && u.ok && si < pk_profile_sample_count(p); si++) {
+		uint32_t stack;
+		const int64_t *v = pk__profile_sample_values(p, si, &stack);
+		u.ok = !all_zero(v, pk_profile_sample_type_count(p)); /* the copy drops it */
+		rc = use_sample(&u, stack, pk__profile_sample_label_set(p, si));
+	}
+	/* The tables are built in a merger of their own, given to m if all
+	 * is well. Renumbering p changes no content: a copy of p after is
+	 * what it was before. */
+	merger a;
+	bool ok = rc == 0 && u.ok;
+	if (ok && (rc = merger_init(&a)) < 0) {
+		merger_free(&a);
+		pk_profile_free(a.q);
+	} else if (ok) {
+		pk_profile_free(a.q);
+		a.q = p;
+		a.types = pk_profile_sample_type_count(p);
+		rc = renumber(&u, p, &ok);
+		if (rc == 0 && ok)
+			rc = index_objects(&a, p, &ok);
+		if (rc == 0 && ok)
+			rc = pk__profile_index_stacks(p, &ok);
+		if (rc == 0 && ok)
+			rc = index_samples(&a, p, negate);
+		if (rc == 0 && ok) {
+			pk__profile_drop_samples(p);
+			a.added = 1;
+			merger_free(m);
+			pk_profile_free(m->q);
+			*m = a;
+			*adopted = true;
+		} else {
+			a.q = NULL;
+			merger_free(&a);
+		}
+	}
+	first_use_free(&u);
+	return rc;
+}
+
+int pk_merger_add_owned(pk_merger *m, pk_profile *p, int negate, pk_error *err)
+{
+	bool adopted = false;
+	int rc = 0;
+	if (!m->failed && m->added == 0)
+		rc = adopt(m, p, negate != 0, &adopted);
+	if (rc < 0) {
+		pk_profile_free(p);
+		m->failed = rc;
+		return pk__error_set(err, rc, "out of memory");
+	}
+	if (!adopted) {
+		rc = pk_merger_add(m, p, negate, err);
+		pk_profile_free(p);
+	}
+	return rc;
 }
 
 int pk_merger_finish(pk_merger *m, pk_profile **out, pk_error *err)

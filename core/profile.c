@@ -437,6 +437,28 @@ static size_t find_stack(const pk_profile *p, const uint32_t *locs, size_t depth
 	return at;
 }
 
+int pk__profile_index_stacks(pk_profile *p, bool *distinct)
+{
+	pk__profile_shrink(p);
+	size_t n = 1024;
+	while (stack_slots_full(p->stacks.count, n))
+		n *= 2;
+	p->stack_slots = pk__calloc(n, sizeof *p->stack_slots);
+	if (p->stack_slots == NULL)
+		return PK_ENOMEM;
+	p->stack_slot_count = n;
+	const uint32_t *pool = p->stack_locations.items;
+	*distinct = true;
+	for (size_t i = 0; *distinct && i < p->stacks.count; i++) {
+		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
+		uint32_t h = pk__stack_hash(pool + start, pool[start - 1]);
+		size_t at = find_stack(p, pool + start, pool[start - 1], h);
+		*distinct = p->stack_slots[at].index == 0;
+		p->stack_slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
+	}
+	return 0;
+}
+
 /* Make the depth locations in the pool's tail (after room for the depth
  * word, all reserved) the next stack; its index. */
 static uint32_t push_tail_stack(pk_profile *p, size_t depth)
@@ -653,6 +675,159 @@ static uint32_t intern_label(pk_profile *p, const pk_label *l, uint32_t h)
 	PK_VEC_AT(p->labels, pk_label, index) = *l;
 	p->label_slots[at] = (label_slot){l->key, l->str, l->num, l->num_unit, (uint32_t)index + 1};
 	return (uint32_t)index;
+}
+
+/* The string refs of p's header and objects, each with f. */
+static void each_string(pk_profile *p, void (*f)(pk_str *s, const pk_str *map, bool *ok),
+                        const pk_str *map, bool *ok)
+{
+	for (size_t i = 0; i < p->sample_types.count; i++) {
+		pk_value_type *vt = &PK_VEC_AT(p->sample_types, pk_value_type, i);
+		f(&vt->type, map, ok);
+		f(&vt->unit, map, ok);
+	}
+	pk_str *header[] = {&p->default_sample_type, &p->period_type.type, &p->period_type.unit,
+	                    &p->drop_frames,         &p->keep_frames,      &p->doc_url};
+	for (size_t i = 0; i < sizeof header / sizeof header[0]; i++)
+		f(header[i], map, ok);
+	for (size_t i = 0; i < p->comments.count; i++)
+		f(&PK_VEC_AT(p->comments, pk_str, i), map, ok);
+	for (size_t i = 0; i < p->mappings.count; i++) {
+		pk_mapping *m = &PK_VEC_AT(p->mappings, pk_mapping, i);
+		f(&m->filename, map, ok);
+		f(&m->build_id, map, ok);
+	}
+	for (size_t i = 0; i < p->functions.count; i++) {
+		pk_function *fn = &PK_VEC_AT(p->functions, pk_function, i);
+		f(&fn->name, map, ok);
+		f(&fn->system_name, map, ok);
+		f(&fn->filename, map, ok);
+	}
+	for (size_t i = 0; i < p->labels.count; i++) {
+		pk_label *l = &PK_VEC_AT(p->labels, pk_label, i);
+		f(&l->key, map, ok);
+		f(&l->str, map, ok);
+		f(&l->num_unit, map, ok);
+	}
+}
+
+static void check_string(pk_str *s, const pk_str *map, bool *ok)
+{
+	*ok = *ok && map[*s] != PK_NONE;
+}
+
+static void renumber_string(pk_str *s, const pk_str *map, bool *ok)
+{
+	(void)ok;
+	*s = map[*s];
+}
+
+/* p's strings renumbered as r says (see pk__profile_renumber). */
+static int renumber_strings(pk_profile *p, const pk__renumbering *r, bool *done)
+{
+	size_t count = pk__strtab_count(p->strings);
+	pk_str *map = pk__malloc(pk__mul(count, sizeof *map));
+	if (map == NULL)
+		return PK_ENOMEM;
+	memset(map, 0xff, count * sizeof *map);
+	for (size_t i = 0; i < r->string_count; i++)
+		map[r->strings[i]] = (pk_str)i;
+	*done = true;
+	each_string(p, check_string, map, done);
+	int rc = *done ? pk__strtab_reorder(p->strings, r->strings, r->string_count) : 0;
+	if (rc == 0 && *done) {
+		each_string(p, renumber_string, map, done);
+		/* the labels' table holds their strings: built again */
+		size_t labels = p->labels.count;
+		pk__free(p->label_slots);
+		p->label_slots = NULL;
+		p->label_slot_count = 0;
+		p->labels.count = 0;
+		rc = labels > 0 ? label_room(p, labels) : 0;
+		for (size_t i = 0; rc == 0 && i < labels; i++) {
+			const pk_label *l = &PK_VEC_AT(p->labels, pk_label, i);
+			intern_label(p, l, hash_label(l->key, l->str, l->num, l->num_unit));
+		}
+		p->labels.count = labels;
+	}
+	pk__free(map);
+	return rc;
+}
+
+/* The kept of count records of elem bytes in v, record i at new[i]: kept
+ * of them, in a new array (*out) whose ids (if id) are index + 1. */
+static int renumber_records(const pk__vec *v, size_t elem, const uint32_t *new_index, size_t kept,
+                            bool id, pk__vec *out)
+{
+	*out = (pk__vec){0};
+	PK_FORWARD(pk__vec_reserve_exact(out, elem, kept));
+	for (size_t i = 0; i < v->count; i++) {
+		if (new_index[i] == PK_NONE)
+			continue;
+		unsigned char *dst = (unsigned char *)out->items + new_index[i] * elem;
+		memcpy(dst, (const unsigned char *)v->items + i * elem, elem);
+		if (id) {
+			/* every record kind renumbered begins with its id */
+			uint64_t n = new_index[i] + 1;
+			memcpy(dst, &n, sizeof n);
+		}
+	}
+	out->count = kept;
+	return 0;
+}
+
+int pk__profile_renumber(pk_profile *p, const pk__renumbering *r, bool *done)
+{
+	pk__vec maps = {0}, fns = {0}, locs = {0}, stacks = {0};
+	int rc = renumber_records(&p->mappings, sizeof(pk_mapping), r->mappings, r->mapping_count,
+	                          true, &maps);
+	if (rc == 0)
+		rc = renumber_records(&p->functions, sizeof(pk_function), r->functions,
+		                      r->function_count, true, &fns);
+	if (rc == 0)
+		rc = renumber_records(&p->locations, sizeof(location_rec), r->locations,
+		                      r->location_count, true, &locs);
+	if (rc == 0)
+		rc = renumber_records(&p->stacks, sizeof(uint64_t), r->stacks, r->stack_count,
+		                      false, &stacks);
+	if (rc < 0) {
+		pk__vec *made[] = {&maps, &fns, &locs, &stacks};
+		for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+			pk__vec_free(made[i]);
+		return rc;
+	}
+	for (size_t i = 0; i < locs.count; i++) {
+		pk_location *l = &PK_VEC_AT(locs, location_rec, i).pub;
+		if (l->mapping != PK_NONE)
+			l->mapping = r->mappings[l->mapping];
+	}
+	/* the lines of locations dropped are no one's (PK_NONE, if their
+	 * functions went too) */
+	for (size_t i = 0; i < p->lines.count; i++) {
+		pk_line *l = &PK_VEC_AT(p->lines, pk_line, i);
+		if (l->function < p->functions.count)
+			l->function = r->functions[l->function];
+	}
+	uint32_t *pool = p->stack_locations.items;
+	for (size_t i = 0; i < stacks.count; i++) {
+		uint64_t start = PK_VEC_AT(stacks, uint64_t, i);
+		for (uint32_t *loc = pool + start, *end = loc + pool[start - 1]; loc < end; loc++)
+			*loc = r->locations[*loc];
+	}
+	for (size_t i = 0; i < p->samples.count; i++) {
+		uint32_t *stack = &PK_VEC_AT(p->samples, uint32_t, i);
+		*stack = r->stacks[*stack];
+	}
+	pk__vec_free(&p->mappings);
+	pk__vec_free(&p->functions);
+	pk__vec_free(&p->locations);
+	pk__vec_free(&p->stacks);
+	p->mappings = maps;
+	p->functions = fns;
+	p->locations = locs;
+	p->stacks = stacks;
+	pk__profile_shrink(p); /* its hashes were of other numbers */
+	return renumber_strings(p, r, done);
 }
 
 int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
@@ -910,6 +1085,17 @@ void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk_
 	p->sample_labels = *sets;
 	p->values = *values;
 	*stacks = *sets = *values = (pk__vec){0};
+}
+
+void pk__profile_drop_samples(pk_profile *p)
+{
+	pk__vec *mine[] = {&p->samples, &p->sample_labels, &p->values, &p->value_refs};
+	for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+		pk__vec_free(mine[i]);
+	pk__free(p->value_slots);
+	p->value_slots = NULL;
+	p->value_slot_count = 0;
+	p->own_values = false;
 }
 
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,

@@ -323,6 +323,11 @@ PK_EXTERN int pk_merger_new(pk_merger **out, pk_error *err);
  * names it by its number); after any failure m takes no more. */
 PK_EXTERN int pk_merger_add(pk_merger *m, const pk_profile *p, int negate, pk_error *err);
 
+/** pk_merger_add of p, taking ownership of p (freed, also on failure): the
+ * first profile added may become the merge's own instead of being copied,
+ * which saves its memory and the copy's time. The merge is the same. */
+PK_EXTERN int pk_merger_add_owned(pk_merger *m, pk_profile *p, int negate, pk_error *err);
+
 /** The merge of what was added (*out, owned); m takes no more after. */
 PK_EXTERN int pk_merger_finish(pk_merger *m, pk_profile **out, pk_error *err);
 

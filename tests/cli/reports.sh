@@ -143,6 +143,25 @@ if "$PROFKIT" diff "$WORK/missing1" "$WORK/missing2" >/dev/null 2>"$WORK/err"; t
 else
 	check "diff names the missing base first" grep -q "^profkit diff: $WORK/missing1: " "$WORK/err"
 fi
+# a diff reads its two inputs at once, the new one becoming the merge's
+# own: either cut short (or the base missing) is named as before, with
+# its offset, and nothing is written
+for args in "$h $WORK/cut.pb.gz" "$WORK/cut.pb.gz $h" "$WORK/cut.pb.gz $WORK/missing2"; do
+	rm -f "$WORK/none.pb.gz"
+	# shellcheck disable=SC2086
+	if "$PROFKIT" diff $args -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+		fail "diff $args fails"
+	else
+		check "diff $args names the input cut short" grep -q "^profkit diff: $WORK/cut.pb.gz: byte 300: truncated gzip stream" "$WORK/err"
+		check "diff $args writes nothing" test ! -e "$WORK/none.pb.gz"
+	fi
+done
+if "$PROFKIT" diff "$WORK/missing1" "$h" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then
+	fail "diff with a missing base fails"
+else
+	check "diff names the missing base" grep -q "^profkit diff: $WORK/missing1: byte 0: cannot open" "$WORK/err"
+	check "diff with a missing base writes nothing" test ! -e "$WORK/none.pb.gz"
+fi
 # a merge that fails (incompatible profiles) still names an input that
 # does not read first
 if "$PROFKIT" merge "$FIXTURES/heap.pb.gz" "$FIXTURES/cpu.pb.gz" "$WORK/missing2" -o "$WORK/none.pb.gz" 2>"$WORK/err"; then

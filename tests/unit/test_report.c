@@ -535,6 +535,178 @@ static void test_merger(void **state)
 	pk_profile_free(c.p);
 }
 
+/* The pprof bytes of p, uncompressed (owned). */
+static void pprof_bytes(const pk_profile *p, void **out, size_t *size)
+{
+	pk_write_options o = PK_WRITE_OPTIONS_INIT;
+	o.format = pk_format_by_name("pprof");
+	o.compress = PK_COMPRESS_NONE;
+	assert_int_equal(pk_profile_write_buffer(p, &o, out, size, NULL), 0);
+}
+
+/* first (negated with negate) then second (negated, if any) merged as
+ * pk_merger_add copies them and with the first added by
+ * pk_merger_add_owned (which may make it the merge's own): the same bytes. */
+static void check_owned(const pk_profile *first, const pk_profile *second, int negate)
+{
+	pk_profile *copied, *owned, *own;
+	pk_merger *m;
+	assert_int_equal(pk_merger_new(&m, NULL), 0);
+	assert_int_equal(pk_merger_add(m, first, negate, NULL), 0);
+	if (second)
+		assert_int_equal(pk_merger_add(m, second, 1, NULL), 0);
+	assert_int_equal(pk_merger_finish(m, &copied, NULL), 0);
+	pk_merger_free(m);
+	assert_int_equal(pk__profile_copy(first, NULL, &own), 0);
+	assert_int_equal(pk_merger_new(&m, NULL), 0);
+	assert_int_equal(pk_merger_add_owned(m, own, negate, NULL), 0);
+	if (second)
+		assert_int_equal(pk_merger_add(m, second, 1, NULL), 0);
+	assert_int_equal(pk_merger_finish(m, &owned, NULL), 0);
+	pk_merger_free(m);
+	void *a, *b;
+	size_t na, nb;
+	pprof_bytes(copied, &a, &na);
+	pprof_bytes(owned, &b, &nb);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na);
+	pk_free(a);
+	pk_free(b);
+	pk_profile_free(copied);
+	pk_profile_free(owned);
+}
+
+/* A first profile the merge may take as its own gives what its copy gives,
+ * whatever its order or duplicates: objects out of order of first use and
+ * unused, strings unused, samples of one stack (adopted, renumbered); the
+ * same function or location twice, a zero sample, a comment twice, two
+ * mappings of one key, labels out of order (copied). */
+static void test_merger_add_owned(void **state)
+{
+	(void)state;
+	pk_profile *rich = make_rich_profile();
+	check_owned(rich, NULL, 0);
+	check_owned(rich, rich, 0);
+	check_owned(rich, rich, 1);
+
+	for (int variant = 0; variant < 7; variant++) {
+		small a = make_small("samples"), b = make_small("samples");
+		pk_profile *p = a.p;
+		intern(p, "unused");
+		pk_mapping mp = {0};
+		mp.id = 3;
+		mp.memory_start = 0x1000;
+		mp.memory_limit = 0x2000;
+		mp.filename = intern(p, "/bin/x");
+		uint32_t mi[2];
+		assert_int_equal(pk_profile_add_mapping(p, &mp, &mi[0]), 0);
+		mp.id = 4;
+		mp.filename = intern(p, variant == 5 ? "/bin/x" : "/bin/y");
+		assert_int_equal(pk_profile_add_mapping(p, &mp, &mi[1]), 0);
+		/* a location in the second mapping, another one unused */
+		pk_location loc = {9, mi[1], 0x1800, 0};
+		pk_line line = {1, 99, 0};
+		uint32_t mapped, unused;
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &mapped), 0);
+		loc.id = 10;
+		loc.mapping = mi[0];
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &unused), 0);
+		uint32_t s1[3] = {a.loc[3], mapped, a.loc[1]}, s2[1] = {a.loc[0]};
+		pk_label sorted[2] = {{intern(p, "k"), intern(p, "v"), 0, 0},
+		                      {intern(p, "n"), 0, 5, intern(p, "bytes")}};
+		pk_label unsorted[2] = {{intern(p, "z"), intern(p, "1"), 0, 0},
+		                        {intern(p, "a"), intern(p, "2"), 0, 0}};
+		add(&a, s1, 3, 5, NULL, 0);
+		add(&a, s2, 1, 2, sorted, 2);
+		add(&a, s1, 3, 1, NULL, 0); /* adds up with the first */
+		add(&a, s2, 1, 3, NULL, 0);
+		add(&a, s2, 1, 4, sorted, 2); /* adds up with the second */
+		if (variant == 1) {
+			/* function a again, and a location of it */
+			pk_function f = *pk_profile_function(p, 0);
+			f.id = 20;
+			uint32_t fi, li;
+			assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+			pk_location l2 = {21, PK_NONE, 0x1000, 0};
+			pk_line ln = {fi, 10, 0};
+			assert_int_equal(pk_profile_add_location(p, &l2, &ln, 1, &li), 0);
+			add(&a, &li, 1, 6, NULL, 0);
+		} else if (variant == 2) {
+			/* location 0 again */
+			uint32_t li;
+			const pk_line *ln;
+			size_t n = pk_profile_location_lines(p, 0, &ln);
+			pk_location l2 = *pk_profile_location(p, 0);
+			l2.id = 22;
+			assert_int_equal(pk_profile_add_location(p, &l2, ln, n, &li), 0);
+			add(&a, &li, 1, 6, NULL, 0);
+		} else if (variant == 3) {
+			add(&a, s2, 1, 0, NULL, 0);
+		} else if (variant == 4) {
+			pk_str c = intern(p, "twice");
+			assert_int_equal(pk_profile_add_comment(p, c), 0);
+			assert_int_equal(pk_profile_add_comment(p, c), 0);
+		} else if (variant == 6) {
+			add(&a, s1 + 1, 2, 7, unsorted, 2);
+		}
+		uint32_t t1[2] = {b.loc[0], b.loc[2]};
+		add(&b, t1, 2, 5, NULL, 0);
+		add(&b, b.loc, 1, 2, NULL, 0);
+		check_owned(p, NULL, 0);
+		check_owned(p, b.p, 0);
+		check_owned(p, b.p, 1);
+		check_owned(p, p, 0); /* all cancels: merged again */
+		pk_profile_free(p);
+		pk_profile_free(b.p);
+	}
+	pk_profile_free(rich);
+}
+
+/* A diff whose samples cancel gives, to the byte, the merge of only the
+ * samples left: what cancelled leaves no object, string or label behind
+ * (dropped in place, or merged again when a label only they had goes). */
+static void test_diff_cancelled_in_place(void **state)
+{
+	(void)state;
+	for (int unique_label = 0; unique_label < 2; unique_label++) {
+		small a = make_small("samples"), b = make_small("samples"),
+		      left = make_small("samples");
+		uint32_t s1[2] = {a.loc[3], a.loc[1]}, s2[2] = {a.loc[2], a.loc[0]},
+		         s3[1] = {a.loc[1]};
+		/* the cancelled sample's label: the kept one's, or its own */
+		const char *gone = unique_label ? "gone" : "v";
+		pk_label l = {intern(a.p, "k"), intern(a.p, gone), 0, 0};
+		pk_label kept = {intern(a.p, "k"), intern(a.p, "v"), 0, 0};
+		pk_label lb = {intern(b.p, "k"), intern(b.p, gone), 0, 0};
+		pk_label ll = {intern(left.p, "k"), intern(left.p, "v"), 0, 0};
+		add(&a, s2, 2, 3, &l, 1); /* cancels */
+		add(&a, s1, 2, 5, NULL, 0);
+		add(&a, s3, 1, 4, NULL, 0); /* cancels */
+		add(&a, s1, 1, 2, &kept, 1);
+		add(&b, s3, 1, 4, NULL, 0);
+		add(&b, s2, 2, 3, &lb, 1);
+		add(&left, s1, 2, 5, NULL, 0);
+		add(&left, s1, 1, 2, &ll, 1);
+		pk_profile *d, *want;
+		assert_int_equal(pk_profile_diff(b.p, a.p, PK_DIFF_BASE, &d, NULL), 0);
+		const pk_profile *in[] = {left.p};
+		assert_int_equal(pk_profile_merge(in, 1, &want, NULL), 0);
+		void *x, *y;
+		size_t nx, ny;
+		pprof_bytes(d, &x, &nx);
+		pprof_bytes(want, &y, &ny);
+		assert_int_equal(nx, ny);
+		assert_memory_equal(x, y, nx);
+		pk_free(x);
+		pk_free(y);
+		pk_profile_free(d);
+		pk_profile_free(want);
+		pk_profile_free(a.p);
+		pk_profile_free(b.p);
+		pk_profile_free(left.p);
+	}
+}
+
 /* q starts with room for the first source's objects: duplicates there
  * take one of ours, and a later source grows q past that room. */
 static void test_merge_room(void **state)
@@ -1030,6 +1202,30 @@ static int op_diff_cancelled(const pk_profile *p, pk_profile **out, void **buf, 
 	return rc;
 }
 
+/* p diffed against itself, taken by the merger as its own first. */
+static int op_merge_owned(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
+                          pk_error *err)
+{
+	(void)buf;
+	(void)size;
+	pk_profile *own;
+	pk_merger *m = NULL;
+	int rc = pk__profile_copy(p, NULL, &own);
+	if (rc < 0)
+		return pk__error_set(err, rc, "out of memory");
+	rc = pk_merger_new(&m, err);
+	if (rc == 0)
+		rc = pk_merger_add_owned(m, own, 0, err);
+	else
+		pk_profile_free(own);
+	if (rc == 0)
+		rc = pk_merger_add(m, p, 1, err);
+	if (rc == 0)
+		rc = pk_merger_finish(m, out, err);
+	pk_merger_free(m);
+	return rc;
+}
+
 static int op_aggregate(const pk_profile *p, pk_profile **out, void **buf, size_t *size,
                         pk_error *err)
 {
@@ -1099,7 +1295,7 @@ static void fail_every_allocation(operation op)
 static void test_allocation_failures(void **state)
 {
 	(void)state;
-	operation ops[] = {op_merge,     op_diff, op_diff_cancelled, op_filter,
+	operation ops[] = {op_merge,     op_diff, op_diff_cancelled, op_merge_owned, op_filter,
 	                   op_aggregate, op_top,  op_tree,           op_traces};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		print_message("operation %zu\n", i);
@@ -1162,6 +1358,8 @@ int main(void)
 	    cmocka_unit_test(test_append_known_new),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
+	    cmocka_unit_test(test_merger_add_owned),
+	    cmocka_unit_test(test_diff_cancelled_in_place),
 	    cmocka_unit_test(test_merge_room),
 	    cmocka_unit_test(test_stack_sample),
 	    cmocka_unit_test(test_diff),
