@@ -1071,22 +1071,6 @@ int pk__sample_labels(const pk_profile *p, const pk_sample *s, pk__vec *out)
 	return 0;
 }
 
-void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)
-{
-	assert(p->samples.count == 0 && (sets->count == 0 || sets->count == stacks->count));
-	pk__vec *mine[] = {&p->samples, &p->sample_labels, &p->values, &p->value_refs};
-	for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
-		pk__vec_free(mine[i]);
-	pk__free(p->value_slots);
-	p->value_slots = NULL;
-	p->value_slot_count = 0;
-	p->own_values = true;
-	p->samples = *stacks;
-	p->sample_labels = *sets;
-	p->values = *values;
-	*stacks = *sets = *values = (pk__vec){0};
-}
-
 void pk__profile_drop_samples(pk_profile *p)
 {
 	pk__vec *mine[] = {&p->samples, &p->sample_labels, &p->values, &p->value_refs};
@@ -1096,6 +1080,17 @@ void pk__profile_drop_samples(pk_profile *p)
 	p->value_slots = NULL;
 	p->value_slot_count = 0;
 	p->own_values = false;
+}
+
+void pk__profile_take_samples(pk_profile *p, pk__vec *stacks, pk__vec *sets, pk__vec *values)
+{
+	assert(p->samples.count == 0 && (sets->count == 0 || sets->count == stacks->count));
+	pk__profile_drop_samples(p);
+	p->own_values = true;
+	p->samples = *stacks;
+	p->sample_labels = *sets;
+	p->values = *values;
+	*stacks = *sets = *values = (pk__vec){0};
 }
 
 int pk_profile_add_sample(pk_profile *p, const uint32_t *locations, size_t depth,
