@@ -377,33 +377,12 @@ static bool stack_slots_full(size_t count, size_t n)
 	return (count + 1) * 4 > n * 3;
 }
 
-/* The table pk__profile_shrink dropped, built again for every stack. */
-static int rebuild_stack_slots(pk_profile *p)
-{
-	size_t n = 1024;
-	while (stack_slots_full(p->stacks.count, n))
-		n *= 2;
-	stack_slot *slots = pk__calloc(n, sizeof *slots);
-	if (slots == NULL)
-		return PK_ENOMEM;
-	const uint32_t *pool = p->stack_locations.items;
-	for (size_t i = 0; i < p->stacks.count; i++) {
-		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
-		uint32_t h = pk__stack_hash(pool + start, pool[start - 1]);
-		size_t at = h & (n - 1);
-		while (slots[at].index != 0)
-			at = (at + 1) & (n - 1);
-		slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
-	}
-	p->stack_slots = slots;
-	p->stack_slot_count = n;
-	return 0;
-}
+static int rebuild_stack_slots(pk_profile *p, bool *distinct);
 
 static int grow_stack_slots(pk_profile *p)
 {
 	if (p->stack_slots == NULL && p->stacks.count > 0)
-		return rebuild_stack_slots(p);
+		return rebuild_stack_slots(p, NULL);
 	stack_slot *grown =
 	    pk__hashed_slots_grow(p->stack_slots, &p->stack_slot_count, 1024, sizeof *grown,
 	                          offsetof(stack_slot, index), offsetof(stack_slot, hash));
@@ -437,9 +416,11 @@ static size_t find_stack(const pk_profile *p, const uint32_t *locs, size_t depth
 	return at;
 }
 
-int pk__profile_index_stacks(pk_profile *p, bool *distinct)
+/* The table pk__profile_shrink dropped, built again for every stack;
+ * *distinct (if asked) says whether no two stacks are equal (look-ups then
+ * find the first of equal ones). */
+static int rebuild_stack_slots(pk_profile *p, bool *distinct)
 {
-	pk__profile_shrink(p);
 	size_t n = 1024;
 	while (stack_slots_full(p->stacks.count, n))
 		n *= 2;
@@ -448,15 +429,25 @@ int pk__profile_index_stacks(pk_profile *p, bool *distinct)
 		return PK_ENOMEM;
 	p->stack_slot_count = n;
 	const uint32_t *pool = p->stack_locations.items;
-	*distinct = true;
-	for (size_t i = 0; *distinct && i < p->stacks.count; i++) {
+	bool all = true;
+	for (size_t i = 0; i < p->stacks.count; i++) {
 		uint64_t start = PK_VEC_AT(p->stacks, uint64_t, i);
 		uint32_t h = pk__stack_hash(pool + start, pool[start - 1]);
 		size_t at = find_stack(p, pool + start, pool[start - 1], h);
-		*distinct = p->stack_slots[at].index == 0;
-		p->stack_slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
+		if (p->stack_slots[at].index == 0)
+			p->stack_slots[at] = (stack_slot){start, (uint32_t)(i + 1), h};
+		else
+			all = false;
 	}
+	if (distinct)
+		*distinct = all;
 	return 0;
+}
+
+int pk__profile_index_stacks(pk_profile *p, bool *distinct)
+{
+	pk__profile_shrink(p);
+	return rebuild_stack_slots(p, distinct);
 }
 
 /* Make the depth locations in the pool's tail (after room for the depth
