@@ -663,24 +663,41 @@ static int grow_sample_slots(merger *m)
 
 static int add_sample(merger *m, uint32_t stack, uint32_t labels, const int64_t *values);
 
+/* Add values to the sample of our stack without labels, or to a new one. */
+static int add_unlabelled(merger *m, uint32_t stack, const int64_t *values)
+{
+	uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
+	uint32_t at = *slot;
+	/* most samples of a later source add to one there already */
+	if (at != PK_NONE) {
+		add_to(m, at, values);
+		return 0;
+	}
+	PK_FORWARD(add_values(m, &at, values, stack, 0));
+	*slot = at;
+	return 0;
+}
+
+/* values as merged: negated (in m->vector, reserved for m->types) for a
+ * base, as pprof's -base scales it by -1. */
+static const int64_t *signed_values(merger *m, const int64_t *values, bool negate)
+{
+	if (!negate)
+		return values;
+	int64_t *negated = m->vector.items;
+	for (size_t t = 0; t < m->types; t++)
+		negated[t] = (int64_t)(0 - (uint64_t)values[t]);
+	return negated;
+}
+
 /* Sample s of p, whose labels are p's set number set, with values. */
 static int map_sample(merger *m, const pk_profile *p, const pk_sample *s, uint32_t set,
                       const int64_t *values)
 {
 	uint32_t stack;
 	PK_FORWARD(map_stack(m, p, s->stack, &stack));
-	if (s->label_count == 0) {
-		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack);
-		uint32_t at = *slot;
-		/* most samples of a later source add to one there already */
-		if (at != PK_NONE) {
-			add_to(m, at, values);
-			return 0;
-		}
-		PK_FORWARD(add_values(m, &at, values, stack, 0));
-		*slot = at;
-		return 0;
-	}
+	if (s->label_count == 0)
+		return add_unlabelled(m, stack, values);
 	uint32_t labels;
 	PK_FORWARD(map_labels(m, p, s, set, &labels));
 	return add_sample(m, stack, labels, values);
@@ -1138,7 +1155,6 @@ static void prefetch_values(const merger *m, uint32_t stack)
 static int add_source(merger *m, const pk_profile *p, bool negate)
 {
 	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), m->types));
-	int64_t *negated = m->vector.items;
 	PK_FORWARD(begin_source(m, p));
 	/* the first source finds nothing, and a canonical one only itself */
 	if (m->added > 0 && !m->canonical)
@@ -1158,13 +1174,8 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))
 			continue;
-		const int64_t *v = s.values;
-		if (negate) {
-			for (size_t t = 0; t < m->types; t++)
-				negated[t] = (int64_t)(0 - (uint64_t)s.values[t]);
-			v = negated;
-		}
-		PK_FORWARD(map_sample(m, p, &s, pk__profile_sample_label_set(p, si), v));
+		PK_FORWARD(map_sample(m, p, &s, pk__profile_sample_label_set(p, si),
+		                      signed_values(m, s.values, negate)));
 	}
 	return 0;
 }
@@ -1530,29 +1541,18 @@ static int index_objects(merger *m, const pk_profile *p, bool *ok)
  * and labels add up. */
 static int index_samples(merger *m, const pk_profile *p, bool negate)
 {
-	size_t n = pk_profile_sample_count(p), types = m->types;
+	size_t n = pk_profile_sample_count(p);
 	PK_FORWARD(
 	    pk__vec_reserve_exact(&m->stack_sample, sizeof(uint32_t), pk_profile_stack_count(p)));
 	m->stack_sample.count = pk_profile_stack_count(p);
 	if (m->stack_sample.count > 0)
 		memset(m->stack_sample.items, 0xff, m->stack_sample.count * sizeof(uint32_t));
-	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), types));
-	int64_t *negated = m->vector.items;
+	PK_FORWARD(pk__vec_reserve(&m->vector, sizeof(int64_t), m->types));
 	for (size_t si = 0; si < n; si++) {
 		uint32_t stack, set = pk__profile_sample_label_set(p, si);
-		const int64_t *v = pk__profile_sample_values(p, si, &stack);
-		if (negate) {
-			for (size_t t = 0; t < types; t++)
-				negated[t] = (int64_t)(0 - (uint64_t)v[t]);
-			v = negated;
-		}
-		if (set != 0) {
-			PK_FORWARD(add_sample(m, stack, set, v));
-			continue;
-		}
-		uint32_t *slot = &PK_VEC_AT(m->stack_sample, uint32_t, stack), at = *slot;
-		PK_FORWARD(add_values(m, &at, v, stack, 0));
-		*slot = at;
+		const int64_t *v =
+		    signed_values(m, pk__profile_sample_values(p, si, &stack), negate);
+		PK_FORWARD(set != 0 ? add_sample(m, stack, set, v) : add_unlabelled(m, stack, v));
 	}
 	return 0;
 }
