@@ -1378,6 +1378,34 @@ static inline size_t varint_size(uint64_t v)
 	return n;
 }
 
+/* Write v's varint at d, which has room for 10 bytes; the end. Below
+ * 2^56 its groups of 7 bits spread out in three steps (varint_bits'
+ * inverse) into one 8-byte store: values of 1 to 4 bytes, mixed, make a
+ * loop per byte mispredict its end. */
+static inline unsigned char *varint_put(unsigned char *d, uint64_t v)
+{
+	if (v < 0x80) {
+		*d = (unsigned char)v;
+		return d + 1;
+	}
+	if (v >> 56 != 0) {
+		for (; v >= 0x80; v >>= 7)
+			*d++ = (unsigned char)(v | 0x80);
+		*d++ = (unsigned char)v;
+		return d;
+	}
+	size_t n = varint_size(v);
+	uint64_t w = (v & 0x000000000fffffffu) | (v & 0x00fffffff0000000u) << 4;
+	w = (w & 0x00003fff00003fffu) | (w & 0x0fffc0000fffc000u) << 2;
+	w = (w & 0x007f007f007f007fu) | (w & 0x3f803f803f803f80u) << 1;
+	w |= 0x8080808080808080u & (((uint64_t)1 << 8 * (n - 1)) - 1);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	memcpy(d, &w, 8);
+	return d + n;
+}
+
 static int pb_start(pb_writer *w, pk__sink *sink)
 {
 	*w = (pb_writer){.sink = sink};
@@ -1443,11 +1471,8 @@ static inline unsigned char *pb_room(pb_writer *w, size_t n)
 
 static inline void put_varint(pb_writer *w, uint64_t v)
 {
-	unsigned char *d = pb_room(w, 10), *start = d;
-	for (; v >= 0x80; v >>= 7)
-		*d++ = (unsigned char)(v | 0x80);
-	*d++ = (unsigned char)v;
-	w->used += (size_t)(d - start);
+	unsigned char *d = pb_room(w, 10);
+	w->used += (size_t)(varint_put(d, v) - d);
 }
 
 static void put_bytes(pb_writer *w, const void *data, size_t len)
@@ -1592,10 +1617,15 @@ typedef struct packed_stacks {
 	 * loop per byte mispredicted its end at nearly every id. */
 	unsigned char (*id_bytes)[8];
 	unsigned char *id_len;
-	size_t *at, *len; /* stack s is bytes [at[s], + len[s]), once at[s] is not SIZE_MAX */
+	/* Stack s's packed field, its length and then its ids, is at bytes +
+	 * at[s] once at[s] is not SIZE_MAX: a sample copies it whole. */
+	size_t *at;
 	unsigned char *bytes;
 	size_t used, cap;
 } packed_stacks;
+
+/* Bytes readable past any stack's packed ids, for copies by 16 bytes. */
+#define PACK_SLACK 16
 
 static unsigned char *varint_to(unsigned char *d, uint64_t v)
 {
@@ -1612,8 +1642,7 @@ static int pack_start(const pk_profile *p, packed_stacks *out)
 	out->id_bytes = pk__malloc(pk__mul(locations, sizeof *out->id_bytes));
 	out->id_len = pk__malloc(locations);
 	out->at = pk__malloc(pk__mul(stacks, sizeof *out->at));
-	out->len = pk__malloc(pk__mul(stacks, sizeof *out->len));
-	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL || out->len == NULL)
+	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL)
 		return PK_ENOMEM;
 	for (size_t i = 0; i < locations; i++) {
 		uint64_t id = pk_profile_location(p, i)->id;
@@ -1631,7 +1660,6 @@ static void pack_free(packed_stacks *ps)
 	pk__free(ps->id_bytes);
 	pk__free(ps->id_len);
 	pk__free(ps->at);
-	pk__free(ps->len);
 	pk__free(ps->bytes);
 }
 
@@ -1643,10 +1671,12 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(ps->p, s, &locs);
 	/* 10 bytes an id: the longest varint, and room for an 8-byte copy
-	 * past the end of a shorter one. */
-	if (ps->cap - ps->used < pk__mul(depth, 10)) {
+	 * past the end of a shorter one; 10 for the length; then PACK_SLACK
+	 * after the last. */
+	size_t need = pk__mul(depth, 10) + 10 + PACK_SLACK;
+	if (ps->cap - ps->used < need) {
 		size_t cap = ps->cap ? ps->cap * 2 : (size_t)64 * 1024;
-		while (cap - ps->used < pk__mul(depth, 10))
+		while (cap - ps->used < need)
 			cap = pk__mul(cap, 2);
 		unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
 		if (bytes == NULL)
@@ -1654,7 +1684,9 @@ static int pack_stack(packed_stacks *ps, size_t s)
 		ps->bytes = bytes;
 		ps->cap = cap;
 	}
-	unsigned char *d = ps->bytes + ps->used;
+	/* The ids go after room for a length of 3 bytes (up to 2 MiB of
+	 * ids), which then goes right before them. */
+	unsigned char *ids = ps->bytes + ps->used + 3, *d = ids;
 	for (size_t j = 0; j < depth; j++) {
 		uint32_t l = locs[j];
 		size_t n = ps->id_len[l];
@@ -1665,10 +1697,64 @@ static int pack_stack(packed_stacks *ps, size_t s)
 			d = varint_to(d, pk_profile_location(ps->p, l)->id);
 		}
 	}
-	ps->at[s] = ps->used;
-	ps->len[s] = (size_t)(d - ps->bytes) - ps->used;
-	ps->used += ps->len[s];
+	size_t len = (size_t)(d - ids), n = varint_size(len);
+	if (n > 3) {
+		memmove(ids + n - 3, ids, len);
+		ids += n - 3;
+	}
+	ps->at[s] = (size_t)(ids - n - ps->bytes);
+	varint_to(ids - n, len);
+	ps->used = (size_t)(ids + len - ps->bytes);
 	return 0;
+}
+
+/* The length of stack s's packed ids, and of its field without the key. */
+static inline size_t packed_len(const packed_stacks *ps, size_t s, size_t *field)
+{
+	const unsigned char *r = ps->bytes + ps->at[s];
+	size_t len = r[0] & 0x7f, n = 1;
+	for (; r[n - 1] & 0x80; n++)
+		len |= (size_t)(r[n] & 0x7f) << 7 * n;
+	*field = n + len;
+	return len;
+}
+
+/* Room in the buffer for a sample without labels: its keys and lengths,
+ * values, ids field and what the copy by 16 bytes writes past them. */
+#define SAMPLE_ROOM(field, values) ((field) + 10 * (values) + 3 + 2 * 10 + PACK_SLACK)
+#define SAMPLE_FAST_VALUES 4
+
+/* Most samples: no labels and a few values, all written at once. */
+static void put_sample_fast(pb_writer *w, const pk_sample *s, const unsigned char *field,
+                            size_t ids_len, size_t field_len)
+{
+	unsigned char values[10 * SAMPLE_FAST_VALUES], *v = values;
+	for (size_t j = 0; j < s->value_count; j++)
+		v = varint_put(v, (uint64_t)s->values[j]);
+	size_t values_len = (size_t)(v - values), size = 0;
+	if (ids_len > 0)
+		size += 1 + field_len;
+	if (values_len > 0)
+		size += len_field_size(values_len);
+	unsigned char *d = w->buf + w->used;
+	*d++ = 2 << 3 | WIRE_LEN;
+	d = varint_put(d, size);
+	if (ids_len > 0) {
+		*d++ = 1 << 3 | WIRE_LEN;
+		for (size_t k = 0; k < field_len; k += 16)
+			memcpy(d + k, field + k, 16);
+		d += field_len;
+	}
+	if (values_len > 0) {
+		*d++ = 2 << 3 | WIRE_LEN;
+		d = varint_put(d, values_len);
+		if (values_len <= 16)
+			memcpy(d, values, 16);
+		else
+			memcpy(d, values, values_len);
+		d += values_len;
+	}
+	w->used = (size_t)(d - w->buf);
 }
 
 static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
@@ -1677,7 +1763,14 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		w->rc = PK_ENOMEM;
 		return;
 	}
-	size_t ids = ps->len[s->stack], values = 0, size = 0;
+	const unsigned char *field = ps->bytes + ps->at[s->stack];
+	size_t field_len, ids = packed_len(ps, s->stack, &field_len);
+	if (s->label_count == 0 && s->value_count <= SAMPLE_FAST_VALUES &&
+	    w->cap - w->used >= SAMPLE_ROOM(field_len, s->value_count)) {
+		put_sample_fast(w, s, field, ids, field_len);
+		return;
+	}
+	size_t values = 0, size = 0;
 	for (size_t j = 0; j < s->value_count; j++)
 		values += varint_size((uint64_t)s->values[j]);
 	if (ids > 0)
@@ -1689,8 +1782,8 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		size += len_field_size(label_size(&labels[s->labels[j]]));
 	put_len(w, 2, size);
 	if (ids > 0) {
-		put_len(w, 1, ids);
-		put_bytes(w, ps->bytes + ps->at[s->stack], ids);
+		put_key(w, 1, WIRE_LEN);
+		put_bytes(w, field, field_len);
 	}
 	if (values > 0) {
 		put_len(w, 2, values);
@@ -1733,7 +1826,6 @@ static void put_samples(pb_writer *w, const pk_profile *p, packed_stacks *ps)
 			pk_sample *next = &ring[i % SAMPLE_RING];
 			pk__profile_sample_shallow(p, i + SAMPLE_RING, next);
 			__builtin_prefetch(&ps->at[next->stack]);
-			__builtin_prefetch(&ps->len[next->stack]);
 		}
 	}
 }
