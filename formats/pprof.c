@@ -1782,8 +1782,10 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		size += len_field_size(label_size(&labels[s->labels[j]]));
 	put_len(w, 2, size);
 	if (ids > 0) {
-		put_key(w, 1, WIRE_LEN);
-		put_bytes(w, field, field_len);
+		/* As put_len would, so that the buffer is passed on where it
+		 * was (the gzip blocks end there). */
+		put_len(w, 1, ids);
+		put_bytes(w, field + field_len - ids, ids);
 	}
 	if (values > 0) {
 		put_len(w, 2, values);
