@@ -1620,12 +1620,16 @@ typedef struct packed_stacks {
 	/* Stack s's packed field, its length and then its ids, is at bytes +
 	 * at[s] once at[s] is not SIZE_MAX: a sample copies it whole. */
 	size_t *at;
+	/* Label l's whole field (key, length, body), after a byte of its
+	 * length, at bytes + label_at[l] once that is not SIZE_MAX. */
+	size_t *label_at;
 	unsigned char *bytes;
 	size_t used, cap;
 } packed_stacks;
 
-/* Bytes readable past any stack's packed ids, for copies by 16 bytes. */
-#define PACK_SLACK 16
+/* Bytes readable past any field packed here (a stack's, a label's): a
+ * field up to this long is copied as a whole block, with no loop or call. */
+#define PACK_SLACK 64
 
 static unsigned char *varint_to(unsigned char *d, uint64_t v)
 {
@@ -1642,8 +1646,14 @@ static int pack_start(const pk_profile *p, packed_stacks *out)
 	out->id_bytes = pk__malloc(pk__mul(locations, sizeof *out->id_bytes));
 	out->id_len = pk__malloc(locations);
 	out->at = pk__malloc(pk__mul(stacks, sizeof *out->at));
-	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL)
+	size_t labels = pk_profile_label_count(p);
+	if (labels > 0)
+		out->label_at = pk__malloc(pk__mul(labels, sizeof *out->label_at));
+	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL ||
+	    (out->label_at == NULL && labels > 0))
 		return PK_ENOMEM;
+	if (labels > 0)
+		memset(out->label_at, 0xff, labels * sizeof *out->label_at);
 	for (size_t i = 0; i < locations; i++) {
 		uint64_t id = pk_profile_location(p, i)->id;
 		unsigned char bytes[10];
@@ -1660,7 +1670,27 @@ static void pack_free(packed_stacks *ps)
 	pk__free(ps->id_bytes);
 	pk__free(ps->id_len);
 	pk__free(ps->at);
+	pk__free(ps->label_at);
 	pk__free(ps->bytes);
+}
+
+/* Room for need more bytes and PACK_SLACK after them. */
+static int pack_room(packed_stacks *ps, size_t need)
+{
+	if (need > SIZE_MAX / 2 - PACK_SLACK - ps->used)
+		return PK_ENOMEM;
+	need += PACK_SLACK;
+	if (ps->cap - ps->used >= need)
+		return 0;
+	size_t cap = ps->cap ? ps->cap : (size_t)64 * 1024;
+	while (cap - ps->used < need)
+		cap *= 2;
+	unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
+	if (bytes == NULL)
+		return PK_ENOMEM;
+	ps->bytes = bytes;
+	ps->cap = cap;
+	return 0;
 }
 
 /* Stack s's packed ids, encoded now if they were not yet. */
@@ -1671,19 +1701,8 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(ps->p, s, &locs);
 	/* 10 bytes an id: the longest varint, and room for an 8-byte copy
-	 * past the end of a shorter one; 10 for the length; then PACK_SLACK
-	 * after the last. */
-	size_t need = pk__mul(depth, 10) + 10 + PACK_SLACK;
-	if (ps->cap - ps->used < need) {
-		size_t cap = ps->cap ? ps->cap * 2 : (size_t)64 * 1024;
-		while (cap - ps->used < need)
-			cap = pk__mul(cap, 2);
-		unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
-		if (bytes == NULL)
-			return PK_ENOMEM;
-		ps->bytes = bytes;
-		ps->cap = cap;
-	}
+	 * past the end of a shorter one; 10 for the length. */
+	PK_FORWARD(pack_room(ps, pk__mul(depth, 10) + 10));
 	/* The ids go after room for a length of 3 bytes (up to 2 MiB of
 	 * ids), which then goes right before them. */
 	unsigned char *ids = ps->bytes + ps->used + 3, *d = ids;
@@ -1708,6 +1727,37 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	return 0;
 }
 
+/* A label's field: key, a one-byte length and four varint fields. */
+#define LABEL_FIELD_MAX (2 + 4 * 11)
+
+static unsigned char *uint_to(unsigned char *d, unsigned field, uint64_t v)
+{
+	if (v == 0)
+		return d;
+	*d++ = (unsigned char)(field << 3 | WIRE_VARINT);
+	return varint_to(d, v);
+}
+
+/* Label l's field, encoded now if it was not yet. */
+static int pack_label(packed_stacks *ps, uint32_t l)
+{
+	if (ps->label_at[l] != SIZE_MAX)
+		return 0;
+	PK_FORWARD(pack_room(ps, 1 + LABEL_FIELD_MAX));
+	const pk_label *label = &pk__profile_labels(ps->p)[l];
+	unsigned char *start = ps->bytes + ps->used, *d = start + 1;
+	*d++ = 3 << 3 | WIRE_LEN;
+	*d++ = (unsigned char)label_size(label);
+	d = uint_to(d, 1, label->key);
+	d = uint_to(d, 2, label->str);
+	d = uint_to(d, 3, (uint64_t)label->num);
+	d = uint_to(d, 4, label->num_unit);
+	*start = (unsigned char)(d - start - 1);
+	ps->label_at[l] = ps->used;
+	ps->used = (size_t)(d - ps->bytes);
+	return 0;
+}
+
 /* The length of stack s's packed ids, and of its field without the key. */
 static inline size_t packed_len(const packed_stacks *ps, size_t s, size_t *field)
 {
@@ -1719,15 +1769,18 @@ static inline size_t packed_len(const packed_stacks *ps, size_t s, size_t *field
 	return len;
 }
 
-/* Room in the buffer for a sample without labels: its keys and lengths,
- * values, ids field and what the copy by 16 bytes writes past them. */
-#define SAMPLE_ROOM(field, values) ((field) + 10 * (values) + 3 + 2 * 10 + PACK_SLACK)
+/* Room in the buffer for a sample: its keys and lengths, values, ids and
+ * label fields and what a block copy writes past them. */
+#define SAMPLE_ROOM(field, labels, values)                                                         \
+	((field) + (labels) + 10 * (values) + 3 + 2 * 10 + PACK_SLACK)
 #define SAMPLE_FAST_VALUES 4
 
-/* Most samples: no labels and a few values, all written at once. */
-static void put_sample_fast(pb_writer *w, const pk_sample *s, const unsigned char *field,
-                            size_t ids_len, size_t field_len)
+/* Most samples: a few values, written at once from their stack's and
+ * labels' fields encoded before. */
+static void put_sample_fast(pb_writer *w, const pk_sample *s, const packed_stacks *ps,
+                            size_t ids_len, size_t field_len, size_t labels_len)
 {
+	const unsigned char *field = ps->bytes + ps->at[s->stack];
 	unsigned char values[10 * SAMPLE_FAST_VALUES], *v = values;
 	for (size_t j = 0; j < s->value_count; j++)
 		v = varint_put(v, (uint64_t)s->values[j]);
@@ -1736,13 +1789,16 @@ static void put_sample_fast(pb_writer *w, const pk_sample *s, const unsigned cha
 		size += 1 + field_len;
 	if (values_len > 0)
 		size += len_field_size(values_len);
+	size += labels_len;
 	unsigned char *d = w->buf + w->used;
 	*d++ = 2 << 3 | WIRE_LEN;
 	d = varint_put(d, size);
 	if (ids_len > 0) {
 		*d++ = 1 << 3 | WIRE_LEN;
-		for (size_t k = 0; k < field_len; k += 16)
-			memcpy(d + k, field + k, 16);
+		if (field_len <= PACK_SLACK)
+			memcpy(d, field, PACK_SLACK);
+		else
+			memcpy(d, field, field_len);
 		d += field_len;
 	}
 	if (values_len > 0) {
@@ -1754,6 +1810,11 @@ static void put_sample_fast(pb_writer *w, const pk_sample *s, const unsigned cha
 			memcpy(d, values, values_len);
 		d += values_len;
 	}
+	for (size_t j = 0; j < s->label_count; j++) {
+		const unsigned char *label = ps->bytes + ps->label_at[s->labels[j]];
+		memcpy(d, label + 1, LABEL_FIELD_MAX);
+		d += label[0];
+	}
 	w->used = (size_t)(d - w->buf);
 }
 
@@ -1763,11 +1824,20 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		w->rc = PK_ENOMEM;
 		return;
 	}
+	size_t labels_len = 0;
+	for (size_t j = 0; j < s->label_count; j++) {
+		if (pack_label(ps, s->labels[j]) < 0) {
+			w->rc = PK_ENOMEM;
+			return;
+		}
+		labels_len += ps->bytes[ps->label_at[s->labels[j]]];
+	}
+	/* After the labels, which may move the bytes. */
 	const unsigned char *field = ps->bytes + ps->at[s->stack];
 	size_t field_len, ids = packed_len(ps, s->stack, &field_len);
-	if (s->label_count == 0 && s->value_count <= SAMPLE_FAST_VALUES &&
-	    w->cap - w->used >= SAMPLE_ROOM(field_len, s->value_count)) {
-		put_sample_fast(w, s, field, ids, field_len);
+	if (s->value_count <= SAMPLE_FAST_VALUES &&
+	    w->cap - w->used >= SAMPLE_ROOM(field_len, labels_len, s->value_count)) {
+		put_sample_fast(w, s, ps, ids, field_len, labels_len);
 		return;
 	}
 	size_t values = 0, size = 0;

@@ -1958,8 +1958,8 @@ static void test_export_id_lengths(void **state)
 	pk_profile_free(p);
 }
 
-/* Samples of nvalues values, of every varint length, with and without a
- * label, and one whose packed ids outgrow a 3-byte length (more than
+/* Samples of nvalues values, of every varint length, with no label, one
+ * or two, and one whose packed ids outgrow a 3-byte length (more than
  * 2 MiB). */
 static pk_profile *make_sample_forms(size_t nvalues)
 {
@@ -1982,7 +1982,9 @@ static pk_profile *make_sample_forms(size_t nvalues)
 	assert_non_null(stack);
 	for (size_t j = 0; j < deep; j++)
 		stack[j] = li[j % 3 == 0];
-	pk_label label = {intern(p, "k"), intern(p, "v"), 0, 0};
+	/* a string label, and a numeric one of the longest form */
+	pk_label labels[2] = {{intern(p, "k"), intern(p, "v"), 0, 0},
+	                      {intern(p, "n"), 0, -5, intern(p, "bytes")}};
 	for (int n = 0; n <= 10; n++) {
 		int64_t v[5];
 		for (size_t j = 0; j < nvalues; j++) {
@@ -1992,9 +1994,8 @@ static pk_profile *make_sample_forms(size_t nvalues)
 			                   : (int64_t)(((uint64_t)1 << bits) - 1);
 		}
 		size_t depth = n == 3 ? deep : (size_t)n % 3;
-		size_t labels = n % 4 == 1;
-		assert_int_equal(pk_profile_add_sample(p, stack, depth, v, nvalues, &label, labels),
-		                 0);
+		assert_int_equal(
+		    pk_profile_add_sample(p, stack, depth, v, nvalues, labels, (size_t)n % 3), 0);
 	}
 	free(stack);
 	assert_int_equal(pk_profile_validate(p, NULL), 0);
