@@ -1577,6 +1577,20 @@ static size_t line_size(const pk_profile *p, const pk_line *l)
 	       uint_size((uint64_t)l->column);
 }
 
+/* A varint field at d (room for 10 bytes and its key), left out when 0. */
+static inline unsigned char *uint_put(unsigned char *d, unsigned field, uint64_t v)
+{
+	if (v == 0)
+		return d;
+	*d++ = (unsigned char)(field << 3 | WIRE_VARINT);
+	return varint_put(d, v);
+}
+
+/* The most bytes a location of up to LOCATION_FAST_LINES lines takes, and
+ * 10 more: the room in the buffer in which no put would pass it on. */
+#define LOCATION_FAST_LINES 8
+#define LOCATION_ROOM(lines) (1 + 10 + 3 * 11 + 2 + (lines) * (2 + 3 * 11) + 10)
+
 static void put_location(pb_writer *w, const pk_profile *p, size_t i)
 {
 	const pk_location *loc = pk_profile_location(p, i);
@@ -1585,6 +1599,34 @@ static void put_location(pb_writer *w, const pk_profile *p, size_t i)
 	size_t count = pk_profile_location_lines(p, i, &lines);
 	size_t size = uint_size(loc->id) + uint_size(mapping_id) + uint_size(loc->address) +
 	              2 * (size_t)(loc->is_folded != 0);
+	if (count <= LOCATION_FAST_LINES && w->cap - w->used >= LOCATION_ROOM(count)) {
+		/* Each line's function id and size found once, the location
+		 * written in one go. */
+		uint64_t fn[LOCATION_FAST_LINES];
+		size_t line[LOCATION_FAST_LINES];
+		for (size_t j = 0; j < count; j++) {
+			fn[j] = pk_profile_function(p, lines[j].function)->id;
+			line[j] = uint_size(fn[j]) + uint_size((uint64_t)lines[j].line) +
+			          uint_size((uint64_t)lines[j].column);
+			size += 2 + line[j]; /* a line's size is below 128 */
+		}
+		unsigned char *d = w->buf + w->used;
+		*d++ = 4 << 3 | WIRE_LEN;
+		d = varint_put(d, size);
+		d = uint_put(d, 1, loc->id);
+		d = uint_put(d, 2, mapping_id);
+		d = uint_put(d, 3, loc->address);
+		for (size_t j = 0; j < count; j++) {
+			*d++ = 4 << 3 | WIRE_LEN;
+			*d++ = (unsigned char)line[j];
+			d = uint_put(d, 1, fn[j]);
+			d = uint_put(d, 2, (uint64_t)lines[j].line);
+			d = uint_put(d, 3, (uint64_t)lines[j].column);
+		}
+		d = uint_put(d, 5, loc->is_folded != 0);
+		w->used = (size_t)(d - w->buf);
+		return;
+	}
 	for (size_t j = 0; j < count; j++)
 		size += len_field_size(line_size(p, &lines[j]));
 	put_len(w, 4, size);
