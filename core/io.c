@@ -7,6 +7,7 @@
 #include <isa-l/igzip_lib.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1232,11 +1233,17 @@ static int gzip_settle(pk__gzip_sink *g, uint64_t keep)
 	return rc;
 }
 
-/* Start the threads, as many as there are other cores; fewer if they
- * cannot start, the caller's thread deflating what they would. */
+/* Start the threads, as many as there are other cores this thread may
+ * run on; fewer if they cannot start, the caller's thread deflating what
+ * they would. */
 static void gzip_start_threads(pk__gzip_sink *g)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		cores = CPU_COUNT(&set);
+#endif
 	int n = cores > GZIP_DEFLATERS ? GZIP_DEFLATERS : cores > 1 ? (int)cores - 1 : 0;
 	int i = 0;
 	while (i < n && pthread_create(&g->thread[i], NULL, deflate_thread, g) == 0)
