@@ -1670,8 +1670,9 @@ typedef struct packed_stacks {
 } packed_stacks;
 
 /* Bytes readable past any field packed here (a stack's, a label's): a
- * field up to this long is copied as a whole block, with no loop or call. */
-#define PACK_SLACK 64
+ * field up to this long is copied as a whole block (of 64 bytes or this),
+ * with no loop or call. */
+#define PACK_SLACK 128
 
 static unsigned char *varint_to(unsigned char *d, uint64_t v)
 {
@@ -1815,7 +1816,7 @@ static inline size_t packed_len(const packed_stacks *ps, size_t s, size_t *field
  * label fields and what a block copy writes past them. */
 #define SAMPLE_ROOM(field, labels, values)                                                         \
 	((field) + (labels) + 10 * (values) + 3 + 2 * 10 + PACK_SLACK)
-#define SAMPLE_FAST_VALUES 4
+#define SAMPLE_FAST_VALUES 8
 
 /* Most samples: a few values, written at once from their stack's and
  * labels' fields encoded before. */
@@ -1837,7 +1838,9 @@ static void put_sample_fast(pb_writer *w, const pk_sample *s, const packed_stack
 	d = varint_put(d, size);
 	if (ids_len > 0) {
 		*d++ = 1 << 3 | WIRE_LEN;
-		if (field_len <= PACK_SLACK)
+		if (field_len <= 64)
+			memcpy(d, field, 64);
+		else if (field_len <= PACK_SLACK)
 			memcpy(d, field, PACK_SLACK);
 		else
 			memcpy(d, field, field_len);

@@ -1986,7 +1986,7 @@ static pk_profile *make_sample_forms(size_t nvalues)
 	pk_label labels[2] = {{intern(p, "k"), intern(p, "v"), 0, 0},
 	                      {intern(p, "n"), 0, -5, intern(p, "bytes")}};
 	for (int n = 0; n <= 10; n++) {
-		int64_t v[5];
+		int64_t v[9];
 		for (size_t j = 0; j < nvalues; j++) {
 			int bits = 7 * (int)((n + j) % 10);
 			v[j] = n == 10     ? -1 - (int64_t)j
@@ -2002,12 +2002,12 @@ static pk_profile *make_sample_forms(size_t nvalues)
 	return p;
 }
 
-/* Samples the writer puts in one go (no labels, a few values) and the
- * others come back as they went, plain and through gzip. */
+/* Samples the writer puts in one go (a few values) and field by field
+ * (nine values) come back as they went, plain and through gzip. */
 static void test_export_sample_forms(void **state)
 {
 	(void)state;
-	for (size_t nvalues = 1; nvalues <= 5; nvalues += 4) {
+	for (size_t nvalues = 1; nvalues <= 9; nvalues += 8) {
 		pk_profile *p = make_sample_forms(nvalues);
 		size_t size, gz_size;
 		void *out = export(p, PK_COMPRESS_NONE, &size);
