@@ -7,6 +7,7 @@
 #include <isa-l/igzip_lib.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 
 /* ---------------------------------------------------------------- worker */
 
-/* A second thread for the byte work (deflate, read, write) beside the
+/* A second thread for the byte work (read, write) beside the
  * caller's, which hands it one job at a time and waits for it before the
  * next. Jobs touch only their buffers and file descriptors: errors,
  * progress callbacks and allocations stay on the caller's thread, which
@@ -1055,45 +1056,66 @@ void pk__buffer_sink_release(pk__buffer_sink *b)
 #define GZIP_LEVEL 2
 #define GZIP_LEVEL_BUF ISAL_DEF_LVL2_DEFAULT
 
-/* Deflate costs more than the pprof encoder, which then waited for one
- * deflate thread; so the output is cut into blocks that two threads
- * deflate in turn while the encoder fills the next. Each block has the
- * 32 KiB before it as its dictionary and ends byte-aligned (a sync
- * flush), so the blocks' output joins into one deflate stream of the same
- * size as a single thread's (13.42 MB on medium). */
+/* Deflate costs more than the pprof encoder, so the output is cut into
+ * blocks that threads deflate while the encoder fills the next. Each
+ * block has the 32 KiB before it as its dictionary and ends byte-aligned
+ * (a sync flush), so the blocks' output joins into one deflate stream of
+ * the same size as a single thread's (13.42 MB on medium). When every
+ * slot is taken the caller deflates a queued block itself rather than
+ * sleep: a thread handed one block at a time in turn waited for each
+ * wake-up (two cores: both idle a quarter of the export). Like the
+ * worker's jobs, deflating touches only the blocks; errors, writes and
+ * allocations stay on the caller's thread. */
 #define GZIP_BLOCK ((size_t)256 * 1024)
 #define GZIP_DICT ((size_t)ISAL_DEF_HIST_SIZE)
-/* A block's deflate output; what does not fit is written out and deflated
- * on from there. */
+/* A block's deflate output; a block whose output does not fit is deflated
+ * again on the caller's thread, written out as it goes. */
 #define GZIP_OUT (GZIP_BLOCK + GZIP_BLOCK / 8)
+/* Threads beside the caller's, at most one fewer than the cores. */
 #define GZIP_DEFLATERS 2
-/* Blocks: one for each deflater and the one being filled. */
-#define GZIP_SLOTS (GZIP_DEFLATERS + 1)
+/* Blocks in the sink at once: the one being filled and those queued,
+ * in deflate or deflated but not yet passed on in order. */
+#define GZIP_SLOTS 3
 
-/* A thread's deflate stream and the block it deflates. */
-typedef struct deflater {
+typedef struct deflate_stream {
 	struct isal_zstream z;
 	unsigned char *level_buf;
-	unsigned char *out; /* its output, GZIP_OUT bytes */
-	size_t dict;        /* bytes of dictionary before z.next_in */
-	bool refused;       /* isal_deflate failed, in the job */
-	worker thread;      /* started by the first block */
-} deflater;
+} deflate_stream;
+
+/* A block's state, under the sink's lock once handed over. */
+enum { BLOCK_QUEUED, BLOCK_DONE, BLOCK_FULL, BLOCK_REFUSED };
+
+typedef struct gzip_block {
+	unsigned char *in;  /* its bytes, after dict bytes of dictionary */
+	unsigned char *out; /* GZIP_OUT bytes */
+	size_t n, dict, out_len;
+	bool last;
+	int state;
+} gzip_block;
 
 struct pk__gzip_sink {
 	pk__sink base; /* its buffer is the slot being filled, after its dictionary */
 	pk__sink *next;
-	unsigned char *slots; /* GZIP_SLOTS of GZIP_DICT + GZIP_BLOCK bytes, then the outputs */
-	uint64_t blocks;      /* handed over so far */
-	size_t dict;          /* dictionary bytes before base.buf */
-	uint32_t crc, size;   /* of the input so far, for the trailer */
-	deflater d[GZIP_DEFLATERS];
-	bool in_flight[GZIP_DEFLATERS];
+	unsigned char *slots; /* GZIP_SLOTS of GZIP_DICT + GZIP_BLOCK + GZIP_OUT bytes */
+	gzip_block block[GZIP_SLOTS];
+	/* Blocks by number: [passed, taken) are being deflated or deflated,
+	 * [taken, filled) wait for a thread, and filled is being filled. */
+	uint64_t passed, taken, filled;
+	size_t dict;        /* dictionary bytes before base.buf */
+	uint32_t crc, size; /* of the input so far, for the trailer */
+	deflate_stream own; /* the caller's, which deflates rather than waits */
+	deflate_stream d[GZIP_DEFLATERS];
+	int threads, started;
+	pthread_t thread[GZIP_DEFLATERS];
+	pthread_mutex_t lock;
+	pthread_cond_t work, done; /* a block queued or quit; a block deflated */
+	int idle;                  /* threads waiting for work */
+	bool waiting, quit;        /* the caller waits for done; the threads are to end */
 };
 
-static unsigned char *gzip_slot(pk__gzip_sink *g, uint64_t block)
+static gzip_block *gzip_block_of(pk__gzip_sink *g, uint64_t b)
 {
-	return g->slots + (size_t)(block % GZIP_SLOTS) * (GZIP_DICT + GZIP_BLOCK);
+	return &g->block[b % GZIP_SLOTS];
 }
 
 static bool deflated(const struct isal_zstream *z)
@@ -1102,85 +1124,165 @@ static bool deflated(const struct isal_zstream *z)
 	       (!z->end_of_stream || z->internal_state.state == ZSTATE_END);
 }
 
-/* Deflate d's input into its output until one of them ends. */
-static void deflate_more(deflater *d)
+/* Deflate z's input into its output until one of them ends. */
+static bool deflate_more(struct isal_zstream *z)
 {
 	do {
-		if (isal_deflate(&d->z) != COMP_OK) {
-			d->refused = true;
-			return;
-		}
-	} while (d->z.avail_out > 0 && !deflated(&d->z));
+		if (isal_deflate(z) != COMP_OK)
+			return false;
+	} while (z->avail_out > 0 && !deflated(z));
+	return true;
 }
 
-/* The job: a fresh stream primed with the dictionary, then the block. */
-static void deflate_job(void *ctx)
+/* Start deflating b into its output with a fresh stream primed with its
+ * dictionary. */
+static bool deflate_start(deflate_stream *s, gzip_block *b)
 {
-	deflater *d = ctx;
-	isal_deflate_reset(&d->z);
-	if (d->dict > 0 &&
-	    isal_deflate_set_dict(&d->z, d->z.next_in - d->dict, (uint32_t)d->dict) != COMP_OK) {
-		d->refused = true;
-		return;
-	}
-	deflate_more(d);
+	struct isal_zstream *z = &s->z;
+	isal_deflate_reset(z);
+	z->next_in = b->in;
+	z->avail_in = (uint32_t)b->n;
+	z->flush = b->last ? NO_FLUSH : SYNC_FLUSH;
+	z->end_of_stream = b->last;
+	z->next_out = b->out;
+	z->avail_out = GZIP_OUT;
+	return (b->dict == 0 ||
+	        isal_deflate_set_dict(z, b->in - b->dict, (uint32_t)b->dict) == COMP_OK) &&
+	       deflate_more(z);
 }
 
-/* Wait for d's block and pass its whole output on, deflating here what
- * did not fit its output buffer. */
-static int gzip_settle(pk__gzip_sink *g, int i)
+/* Deflate b, on any thread; its state to set under the lock. */
+static int deflate_block(deflate_stream *s, gzip_block *b)
 {
-	deflater *d = &g->d[i];
-	if (!g->in_flight[i])
-		return 0;
-	g->in_flight[i] = false;
-	worker_wait(&d->thread);
+	if (!deflate_start(s, b))
+		return BLOCK_REFUSED;
+	b->out_len = (size_t)(s->z.next_out - b->out);
+	return deflated(&s->z) ? BLOCK_DONE : BLOCK_FULL;
+}
+
+static void *deflate_thread(void *arg)
+{
+	pk__gzip_sink *g = arg;
+	pthread_mutex_lock(&g->lock);
+	deflate_stream *s = &g->d[g->started++];
 	for (;;) {
-		if (d->refused)
-			return pk__error_set(g->base.err, PK_EIO, "gzip compression failed");
-		PK_FORWARD(pk__sink_write(g->next, d->out, (size_t)(d->z.next_out - d->out)));
-		if (deflated(&d->z))
-			return 0;
-		d->z.next_out = d->out;
-		d->z.avail_out = GZIP_OUT;
-		deflate_more(d);
+		while (!g->quit && g->taken == g->filled) {
+			g->idle++;
+			pthread_cond_wait(&g->work, &g->lock);
+			g->idle--;
+		}
+		if (g->quit)
+			break;
+		gzip_block *b = gzip_block_of(g, g->taken++);
+		pthread_mutex_unlock(&g->lock);
+		int state = deflate_block(s, b);
+		pthread_mutex_lock(&g->lock);
+		b->state = state;
+		if (g->waiting)
+			pthread_cond_signal(&g->done);
 	}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
 }
 
-/* Deflate the n bytes of the slot being filled (the output's end with
- * last) on the next deflater, once its block before is passed on, and
- * start filling the next slot. */
+/* Pass block b's output on, after deflating it here again when it did not
+ * fit its output buffer. */
+static int gzip_pass_on(pk__gzip_sink *g, gzip_block *b)
+{
+	if (b->state == BLOCK_DONE)
+		return pk__sink_write(g->next, b->out, b->out_len);
+	struct isal_zstream *z = &g->own.z;
+	bool ok = b->state == BLOCK_FULL && deflate_start(&g->own, b);
+	while (ok) {
+		PK_FORWARD(pk__sink_write(g->next, b->out, (size_t)(z->next_out - b->out)));
+		if (deflated(z))
+			return 0;
+		z->next_out = b->out;
+		z->avail_out = GZIP_OUT;
+		ok = deflate_more(z);
+	}
+	return pk__error_set(g->base.err, PK_EIO, "gzip compression failed");
+}
+
+/* Until at most keep blocks are left in the sink: pass deflated blocks on
+ * in order, and deflate queued ones here rather than wait for a thread. */
+static int gzip_settle(pk__gzip_sink *g, uint64_t keep)
+{
+	int rc = 0;
+	pthread_mutex_lock(&g->lock);
+	while (rc == 0 && g->filled - g->passed > keep) {
+		gzip_block *b = gzip_block_of(g, g->passed);
+		if (g->passed < g->taken && b->state != BLOCK_QUEUED) {
+			pthread_mutex_unlock(&g->lock);
+			rc = gzip_pass_on(g, b);
+			pthread_mutex_lock(&g->lock);
+			g->passed++;
+		} else if (g->taken < g->filled) {
+			b = gzip_block_of(g, g->taken++);
+			pthread_mutex_unlock(&g->lock);
+			int state = deflate_block(&g->own, b);
+			pthread_mutex_lock(&g->lock);
+			b->state = state;
+		} else {
+			g->waiting = true;
+			pthread_cond_wait(&g->done, &g->lock);
+			g->waiting = false;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+/* Start the threads, as many as there are other cores this thread may
+ * run on; fewer if they cannot start, the caller's thread deflating what
+ * they would. */
+static void gzip_start_threads(pk__gzip_sink *g)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		cores = CPU_COUNT(&set);
+#endif
+	int n = cores > GZIP_DEFLATERS ? GZIP_DEFLATERS : cores > 1 ? (int)cores - 1 : 0;
+	int i = 0;
+	while (i < n && pthread_create(&g->thread[i], NULL, deflate_thread, g) == 0)
+		i++;
+	g->threads = i;
+}
+
+/* Queue the n bytes of the slot being filled (the output's end with last)
+ * and start filling the next one, once it is free. */
 static int gzip_hand_over(pk__gzip_sink *g, size_t n, bool last)
 {
-	int i = (int)(g->blocks % GZIP_DEFLATERS);
-	PK_FORWARD(gzip_settle(g, i));
-	if (g->blocks == 0) {
+	if (g->filled == 0) {
 		/* gzip's header, as ISA-L writes it */
 		static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
 		PK_FORWARD(pk__sink_write(g->next, header, sizeof header));
+		/* Output that fits one block needs no thread. */
+		if (!last)
+			gzip_start_threads(g);
 	}
-	deflater *d = &g->d[i];
 	unsigned char *in = g->base.buf;
 	g->crc = crc32_gzip_refl(g->crc, in, n);
 	g->size += (uint32_t)n;
-	d->z.next_in = in;
-	d->z.avail_in = (uint32_t)n;
-	d->z.flush = last ? NO_FLUSH : SYNC_FLUSH;
-	d->z.end_of_stream = last;
-	d->z.next_out = d->out;
-	d->z.avail_out = GZIP_OUT;
-	d->dict = g->dict;
-	g->in_flight[i] = true;
-	/* Output that fits one block needs no thread. */
-	if (last && g->blocks == 0)
-		deflate_job(d);
-	else
-		worker_run(&d->thread, deflate_job, d);
-	g->blocks++;
+	gzip_block *b = gzip_block_of(g, g->filled);
+	b->n = n;
+	b->dict = g->dict;
+	b->last = last;
+	b->state = BLOCK_QUEUED;
+	pthread_mutex_lock(&g->lock);
+	g->filled++;
+	if (g->idle > 0)
+		pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->lock);
+	PK_FORWARD(gzip_settle(g, last ? 0 : GZIP_SLOTS - 1));
+	if (last)
+		return 0;
 	/* The next block's dictionary: the end of this one and, when it is
 	 * short, of the dictionary before it. */
 	size_t dict = n + g->dict < GZIP_DICT ? n + g->dict : GZIP_DICT;
-	unsigned char *next = gzip_slot(g, g->blocks) + GZIP_DICT;
+	unsigned char *next = gzip_block_of(g, g->filled)->in;
 	memcpy(next - dict, in + n - dict, dict);
 	g->dict = dict;
 	g->base.buf = next;
@@ -1212,29 +1314,41 @@ static int gzip_write(pk__sink *s, const void *data, size_t size)
 	return write_through_buffer(s, data, size);
 }
 
+static bool deflate_stream_init(deflate_stream *s)
+{
+	s->level_buf = pk__malloc(GZIP_LEVEL_BUF);
+	isal_deflate_init(&s->z);
+	s->z.gzip_flag = IGZIP_DEFLATE;
+	s->z.level = GZIP_LEVEL;
+	s->z.level_buf = s->level_buf;
+	s->z.level_buf_size = GZIP_LEVEL_BUF;
+	return s->level_buf != NULL;
+}
+
 int pk__gzip_sink_new(pk__sink *next, pk_error *err, pk__gzip_sink **out)
 {
 	pk__gzip_sink *g = pk__calloc(1, sizeof *g);
 	PK_CHECK_ALLOC(g, err);
-	size_t inputs = GZIP_SLOTS * (GZIP_DICT + GZIP_BLOCK);
-	g->slots = pk__malloc(inputs + GZIP_DEFLATERS * GZIP_OUT);
-	bool ok = g->slots != NULL;
-	for (int i = 0; i < GZIP_DEFLATERS && ok; i++) {
-		deflater *d = &g->d[i];
-		d->level_buf = pk__malloc(GZIP_LEVEL_BUF);
-		ok = d->level_buf != NULL;
-		d->out = g->slots + inputs + (size_t)i * GZIP_OUT;
-		isal_deflate_init(&d->z);
-		d->z.gzip_flag = IGZIP_DEFLATE;
-		d->z.level = GZIP_LEVEL;
-		d->z.level_buf = d->level_buf;
-		d->z.level_buf_size = GZIP_LEVEL_BUF;
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		pk__free(g);
+		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
+	pthread_cond_init(&g->work, NULL);
+	pthread_cond_init(&g->done, NULL);
+	const size_t slot = GZIP_DICT + GZIP_BLOCK + GZIP_OUT;
+	g->slots = pk__malloc(GZIP_SLOTS * slot);
+	bool ok = g->slots != NULL && deflate_stream_init(&g->own);
+	for (int i = 0; i < GZIP_DEFLATERS && ok; i++)
+		ok = deflate_stream_init(&g->d[i]);
 	if (!ok) {
 		pk__gzip_sink_free(g);
 		return pk__error_set(err, PK_ENOMEM, "out of memory");
 	}
-	g->base = (pk__sink){gzip_write, err, g->slots + GZIP_DICT, 0, GZIP_BLOCK};
+	for (int i = 0; i < GZIP_SLOTS; i++) {
+		g->block[i].in = g->slots + (size_t)i * slot + GZIP_DICT;
+		g->block[i].out = g->block[i].in + GZIP_BLOCK;
+	}
+	g->base = (pk__sink){gzip_write, err, g->block[0].in, 0, GZIP_BLOCK};
 	g->next = next;
 	*out = g;
 	return 0;
@@ -1250,9 +1364,6 @@ int pk__gzip_sink_finish(pk__gzip_sink *g)
 	size_t n = g->base.len;
 	g->base.len = 0;
 	PK_FORWARD(gzip_hand_over(g, n, true));
-	/* The blocks in flight, in order. */
-	for (uint64_t b = g->blocks; b < g->blocks + GZIP_DEFLATERS; b++)
-		PK_FORWARD(gzip_settle(g, (int)(b % GZIP_DEFLATERS)));
 	unsigned char trailer[8];
 	for (int i = 0; i < 4; i++) {
 		trailer[i] = (unsigned char)(g->crc >> 8 * i);
@@ -1265,10 +1376,18 @@ void pk__gzip_sink_free(pk__gzip_sink *g)
 {
 	if (g == NULL)
 		return;
-	for (int i = 0; i < GZIP_DEFLATERS; i++) {
-		worker_stop(&g->d[i].thread);
+	pthread_mutex_lock(&g->lock);
+	g->quit = true;
+	pthread_cond_broadcast(&g->work);
+	pthread_mutex_unlock(&g->lock);
+	for (int i = 0; i < g->threads; i++)
+		pthread_join(g->thread[i], NULL);
+	pthread_cond_destroy(&g->work);
+	pthread_cond_destroy(&g->done);
+	pthread_mutex_destroy(&g->lock);
+	pk__free(g->own.level_buf);
+	for (int i = 0; i < GZIP_DEFLATERS; i++)
 		pk__free(g->d[i].level_buf);
-	}
 	pk__free(g->slots);
 	pk__free(g);
 }

@@ -1378,6 +1378,34 @@ static inline size_t varint_size(uint64_t v)
 	return n;
 }
 
+/* Write v's varint at d, which has room for 10 bytes; the end. Below
+ * 2^56 its groups of 7 bits spread out in three steps (varint_bits'
+ * inverse) into one 8-byte store: values of 1 to 4 bytes, mixed, make a
+ * loop per byte mispredict its end. */
+static inline unsigned char *varint_put(unsigned char *d, uint64_t v)
+{
+	if (v < 0x80) {
+		*d = (unsigned char)v;
+		return d + 1;
+	}
+	if (v >> 56 != 0) {
+		for (; v >= 0x80; v >>= 7)
+			*d++ = (unsigned char)(v | 0x80);
+		*d++ = (unsigned char)v;
+		return d;
+	}
+	size_t n = varint_size(v);
+	uint64_t w = (v & 0x000000000fffffffu) | (v & 0x00fffffff0000000u) << 4;
+	w = (w & 0x00003fff00003fffu) | (w & 0x0fffc0000fffc000u) << 2;
+	w = (w & 0x007f007f007f007fu) | (w & 0x3f803f803f803f80u) << 1;
+	w |= 0x8080808080808080u & (((uint64_t)1 << 8 * (n - 1)) - 1);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	memcpy(d, &w, 8);
+	return d + n;
+}
+
 static int pb_start(pb_writer *w, pk__sink *sink)
 {
 	*w = (pb_writer){.sink = sink};
@@ -1443,11 +1471,8 @@ static inline unsigned char *pb_room(pb_writer *w, size_t n)
 
 static inline void put_varint(pb_writer *w, uint64_t v)
 {
-	unsigned char *d = pb_room(w, 10), *start = d;
-	for (; v >= 0x80; v >>= 7)
-		*d++ = (unsigned char)(v | 0x80);
-	*d++ = (unsigned char)v;
-	w->used += (size_t)(d - start);
+	unsigned char *d = pb_room(w, 10);
+	w->used += (size_t)(varint_put(d, v) - d);
 }
 
 static void put_bytes(pb_writer *w, const void *data, size_t len)
@@ -1552,6 +1577,20 @@ static size_t line_size(const pk_profile *p, const pk_line *l)
 	       uint_size((uint64_t)l->column);
 }
 
+/* A varint field at d (room for 10 bytes and its key), left out when 0. */
+static inline unsigned char *uint_put(unsigned char *d, unsigned field, uint64_t v)
+{
+	if (v == 0)
+		return d;
+	*d++ = (unsigned char)(field << 3 | WIRE_VARINT);
+	return varint_put(d, v);
+}
+
+/* The most bytes a location of up to LOCATION_FAST_LINES lines takes, and
+ * 10 more: the room in the buffer in which no put would pass it on. */
+#define LOCATION_FAST_LINES 8
+#define LOCATION_ROOM(lines) (1 + 10 + 3 * 11 + 2 + (lines) * (2 + 3 * 11) + 10)
+
 static void put_location(pb_writer *w, const pk_profile *p, size_t i)
 {
 	const pk_location *loc = pk_profile_location(p, i);
@@ -1560,6 +1599,34 @@ static void put_location(pb_writer *w, const pk_profile *p, size_t i)
 	size_t count = pk_profile_location_lines(p, i, &lines);
 	size_t size = uint_size(loc->id) + uint_size(mapping_id) + uint_size(loc->address) +
 	              2 * (size_t)(loc->is_folded != 0);
+	if (count <= LOCATION_FAST_LINES && w->cap - w->used >= LOCATION_ROOM(count)) {
+		/* Each line's function id and size found once, the location
+		 * written in one go. */
+		uint64_t fn[LOCATION_FAST_LINES];
+		size_t line[LOCATION_FAST_LINES];
+		for (size_t j = 0; j < count; j++) {
+			fn[j] = pk_profile_function(p, lines[j].function)->id;
+			line[j] = uint_size(fn[j]) + uint_size((uint64_t)lines[j].line) +
+			          uint_size((uint64_t)lines[j].column);
+			size += 2 + line[j]; /* a line's size is below 128 */
+		}
+		unsigned char *d = w->buf + w->used;
+		*d++ = 4 << 3 | WIRE_LEN;
+		d = varint_put(d, size);
+		d = uint_put(d, 1, loc->id);
+		d = uint_put(d, 2, mapping_id);
+		d = uint_put(d, 3, loc->address);
+		for (size_t j = 0; j < count; j++) {
+			*d++ = 4 << 3 | WIRE_LEN;
+			*d++ = (unsigned char)line[j];
+			d = uint_put(d, 1, fn[j]);
+			d = uint_put(d, 2, (uint64_t)lines[j].line);
+			d = uint_put(d, 3, (uint64_t)lines[j].column);
+		}
+		d = uint_put(d, 5, loc->is_folded != 0);
+		w->used = (size_t)(d - w->buf);
+		return;
+	}
 	for (size_t j = 0; j < count; j++)
 		size += len_field_size(line_size(p, &lines[j]));
 	put_len(w, 4, size);
@@ -1592,10 +1659,20 @@ typedef struct packed_stacks {
 	 * loop per byte mispredicted its end at nearly every id. */
 	unsigned char (*id_bytes)[8];
 	unsigned char *id_len;
-	size_t *at, *len; /* stack s is bytes [at[s], + len[s]), once at[s] is not SIZE_MAX */
+	/* Stack s's packed field, its length and then its ids, is at bytes +
+	 * at[s] once at[s] is not SIZE_MAX: a sample copies it whole. */
+	size_t *at;
+	/* Label l's whole field (key, length, body), after a byte of its
+	 * length, at bytes + label_at[l] once that is not SIZE_MAX. */
+	size_t *label_at;
 	unsigned char *bytes;
 	size_t used, cap;
 } packed_stacks;
+
+/* Bytes readable past any field packed here (a stack's, a label's): a
+ * field up to this long is copied as a whole block (of 64 bytes or this),
+ * with no loop or call. */
+#define PACK_SLACK 128
 
 static unsigned char *varint_to(unsigned char *d, uint64_t v)
 {
@@ -1612,9 +1689,14 @@ static int pack_start(const pk_profile *p, packed_stacks *out)
 	out->id_bytes = pk__malloc(pk__mul(locations, sizeof *out->id_bytes));
 	out->id_len = pk__malloc(locations);
 	out->at = pk__malloc(pk__mul(stacks, sizeof *out->at));
-	out->len = pk__malloc(pk__mul(stacks, sizeof *out->len));
-	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL || out->len == NULL)
+	size_t labels = pk_profile_label_count(p);
+	if (labels > 0)
+		out->label_at = pk__malloc(pk__mul(labels, sizeof *out->label_at));
+	if (out->id_bytes == NULL || out->id_len == NULL || out->at == NULL ||
+	    (out->label_at == NULL && labels > 0))
 		return PK_ENOMEM;
+	if (labels > 0)
+		memset(out->label_at, 0xff, labels * sizeof *out->label_at);
 	for (size_t i = 0; i < locations; i++) {
 		uint64_t id = pk_profile_location(p, i)->id;
 		unsigned char bytes[10];
@@ -1631,8 +1713,27 @@ static void pack_free(packed_stacks *ps)
 	pk__free(ps->id_bytes);
 	pk__free(ps->id_len);
 	pk__free(ps->at);
-	pk__free(ps->len);
+	pk__free(ps->label_at);
 	pk__free(ps->bytes);
+}
+
+/* Room for need more bytes and PACK_SLACK after them. */
+static int pack_room(packed_stacks *ps, size_t need)
+{
+	if (need > SIZE_MAX / 2 - PACK_SLACK - ps->used)
+		return PK_ENOMEM;
+	need += PACK_SLACK;
+	if (ps->cap - ps->used >= need)
+		return 0;
+	size_t cap = ps->cap ? ps->cap : (size_t)64 * 1024;
+	while (cap - ps->used < need)
+		cap *= 2;
+	unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
+	if (bytes == NULL)
+		return PK_ENOMEM;
+	ps->bytes = bytes;
+	ps->cap = cap;
+	return 0;
 }
 
 /* Stack s's packed ids, encoded now if they were not yet. */
@@ -1643,18 +1744,11 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(ps->p, s, &locs);
 	/* 10 bytes an id: the longest varint, and room for an 8-byte copy
-	 * past the end of a shorter one. */
-	if (ps->cap - ps->used < pk__mul(depth, 10)) {
-		size_t cap = ps->cap ? ps->cap * 2 : (size_t)64 * 1024;
-		while (cap - ps->used < pk__mul(depth, 10))
-			cap = pk__mul(cap, 2);
-		unsigned char *bytes = pk__realloc(ps->bytes, ps->used, cap);
-		if (bytes == NULL)
-			return PK_ENOMEM;
-		ps->bytes = bytes;
-		ps->cap = cap;
-	}
-	unsigned char *d = ps->bytes + ps->used;
+	 * past the end of a shorter one; 10 for the length. */
+	PK_FORWARD(pack_room(ps, pk__mul(depth, 10) + 10));
+	/* The ids go after room for a length of 3 bytes (up to 2 MiB of
+	 * ids), which then goes right before them. */
+	unsigned char *ids = ps->bytes + ps->used + 3, *d = ids;
 	for (size_t j = 0; j < depth; j++) {
 		uint32_t l = locs[j];
 		size_t n = ps->id_len[l];
@@ -1665,10 +1759,108 @@ static int pack_stack(packed_stacks *ps, size_t s)
 			d = varint_to(d, pk_profile_location(ps->p, l)->id);
 		}
 	}
-	ps->at[s] = ps->used;
-	ps->len[s] = (size_t)(d - ps->bytes) - ps->used;
-	ps->used += ps->len[s];
+	size_t len = (size_t)(d - ids), n = varint_size(len);
+	if (n > 3) {
+		memmove(ids + n - 3, ids, len);
+		ids += n - 3;
+	}
+	ps->at[s] = (size_t)(ids - n - ps->bytes);
+	varint_to(ids - n, len);
+	ps->used = (size_t)(ids + len - ps->bytes);
 	return 0;
+}
+
+/* A label's field: key, a one-byte length and four varint fields. */
+#define LABEL_FIELD_MAX (2 + 4 * 11)
+
+static unsigned char *uint_to(unsigned char *d, unsigned field, uint64_t v)
+{
+	if (v == 0)
+		return d;
+	*d++ = (unsigned char)(field << 3 | WIRE_VARINT);
+	return varint_to(d, v);
+}
+
+/* Label l's field, encoded now if it was not yet. */
+static int pack_label(packed_stacks *ps, uint32_t l)
+{
+	if (ps->label_at[l] != SIZE_MAX)
+		return 0;
+	PK_FORWARD(pack_room(ps, 1 + LABEL_FIELD_MAX));
+	const pk_label *label = &pk__profile_labels(ps->p)[l];
+	unsigned char *start = ps->bytes + ps->used, *d = start + 1;
+	*d++ = 3 << 3 | WIRE_LEN;
+	*d++ = (unsigned char)label_size(label);
+	d = uint_to(d, 1, label->key);
+	d = uint_to(d, 2, label->str);
+	d = uint_to(d, 3, (uint64_t)label->num);
+	d = uint_to(d, 4, label->num_unit);
+	*start = (unsigned char)(d - start - 1);
+	ps->label_at[l] = ps->used;
+	ps->used = (size_t)(d - ps->bytes);
+	return 0;
+}
+
+/* The length of stack s's packed ids, and of its field without the key. */
+static inline size_t packed_len(const packed_stacks *ps, size_t s, size_t *field)
+{
+	const unsigned char *r = ps->bytes + ps->at[s];
+	size_t len = r[0] & 0x7f, n = 1;
+	for (; r[n - 1] & 0x80; n++)
+		len |= (size_t)(r[n] & 0x7f) << 7 * n;
+	*field = n + len;
+	return len;
+}
+
+/* Room in the buffer for a sample: its keys and lengths, values, ids and
+ * label fields and what a block copy writes past them. */
+#define SAMPLE_ROOM(field, labels, values)                                                         \
+	((field) + (labels) + 10 * (values) + 3 + 2 * 10 + PACK_SLACK)
+#define SAMPLE_FAST_VALUES 8
+
+/* Most samples: a few values, written at once from their stack's and
+ * labels' fields encoded before. */
+static void put_sample_fast(pb_writer *w, const pk_sample *s, const packed_stacks *ps,
+                            size_t ids_len, size_t field_len, size_t labels_len)
+{
+	const unsigned char *field = ps->bytes + ps->at[s->stack];
+	unsigned char values[10 * SAMPLE_FAST_VALUES], *v = values;
+	for (size_t j = 0; j < s->value_count; j++)
+		v = varint_put(v, (uint64_t)s->values[j]);
+	size_t values_len = (size_t)(v - values), size = 0;
+	if (ids_len > 0)
+		size += 1 + field_len;
+	if (values_len > 0)
+		size += len_field_size(values_len);
+	size += labels_len;
+	unsigned char *d = w->buf + w->used;
+	*d++ = 2 << 3 | WIRE_LEN;
+	d = varint_put(d, size);
+	if (ids_len > 0) {
+		*d++ = 1 << 3 | WIRE_LEN;
+		if (field_len <= 64)
+			memcpy(d, field, 64);
+		else if (field_len <= PACK_SLACK)
+			memcpy(d, field, PACK_SLACK);
+		else
+			memcpy(d, field, field_len);
+		d += field_len;
+	}
+	if (values_len > 0) {
+		*d++ = 2 << 3 | WIRE_LEN;
+		d = varint_put(d, values_len);
+		if (values_len <= 16)
+			memcpy(d, values, 16);
+		else
+			memcpy(d, values, values_len);
+		d += values_len;
+	}
+	for (size_t j = 0; j < s->label_count; j++) {
+		const unsigned char *label = ps->bytes + ps->label_at[s->labels[j]];
+		memcpy(d, label + 1, LABEL_FIELD_MAX);
+		d += label[0];
+	}
+	w->used = (size_t)(d - w->buf);
 }
 
 static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
@@ -1677,7 +1869,23 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		w->rc = PK_ENOMEM;
 		return;
 	}
-	size_t ids = ps->len[s->stack], values = 0, size = 0;
+	size_t labels_len = 0;
+	for (size_t j = 0; j < s->label_count; j++) {
+		if (pack_label(ps, s->labels[j]) < 0) {
+			w->rc = PK_ENOMEM;
+			return;
+		}
+		labels_len += ps->bytes[ps->label_at[s->labels[j]]];
+	}
+	/* After the labels, which may move the bytes. */
+	const unsigned char *field = ps->bytes + ps->at[s->stack];
+	size_t field_len, ids = packed_len(ps, s->stack, &field_len);
+	if (s->value_count <= SAMPLE_FAST_VALUES &&
+	    w->cap - w->used >= SAMPLE_ROOM(field_len, labels_len, s->value_count)) {
+		put_sample_fast(w, s, ps, ids, field_len, labels_len);
+		return;
+	}
+	size_t values = 0, size = 0;
 	for (size_t j = 0; j < s->value_count; j++)
 		values += varint_size((uint64_t)s->values[j]);
 	if (ids > 0)
@@ -1689,8 +1897,10 @@ static void put_sample(pb_writer *w, const pk_sample *s, packed_stacks *ps)
 		size += len_field_size(label_size(&labels[s->labels[j]]));
 	put_len(w, 2, size);
 	if (ids > 0) {
+		/* As put_len would, so that the buffer is passed on where it
+		 * was (the gzip blocks end there). */
 		put_len(w, 1, ids);
-		put_bytes(w, ps->bytes + ps->at[s->stack], ids);
+		put_bytes(w, field + field_len - ids, ids);
 	}
 	if (values > 0) {
 		put_len(w, 2, values);
@@ -1733,7 +1943,6 @@ static void put_samples(pb_writer *w, const pk_profile *p, packed_stacks *ps)
 			pk_sample *next = &ring[i % SAMPLE_RING];
 			pk__profile_sample_shallow(p, i + SAMPLE_RING, next);
 			__builtin_prefetch(&ps->at[next->stack]);
-			__builtin_prefetch(&ps->len[next->stack]);
 		}
 	}
 }

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1159,6 +1160,61 @@ static void test_gzip_blocks(void **state)
 	free(data);
 }
 
+/* data gzipped through a gzip sink into memory (ours to free). */
+static unsigned char *gzip_sink_bytes(const unsigned char *data, size_t size, size_t *out_size)
+{
+	pk_error err = PK_ERROR_INIT;
+	pk__buffer_sink b;
+	pk__buffer_sink_init(&b, &err);
+	pk__gzip_sink *g = NULL;
+	assert_int_equal(pk__gzip_sink_new(&b.base, &err, &g), 0);
+	assert_int_equal(pk__sink_write(pk__gzip_sink_base(g), data, size), 0);
+	assert_int_equal(pk__gzip_sink_finish(g), 0);
+	pk__gzip_sink_free(g);
+	*out_size = b.size;
+	return b.data;
+}
+
+/* Which thread deflates a block does not change the bytes: on one core
+ * the caller deflates every block itself (no thread starts), and its
+ * output is the threads' to the byte, for data that compresses and data
+ * that does not fit a block's output buffer. */
+static void test_gzip_one_core(void **state)
+{
+	(void)state;
+#ifdef CPU_COUNT
+	cpu_set_t all, one;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	int cpu = 0;
+	while (!CPU_ISSET(cpu, &all))
+		cpu++;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	size_t size = 3 * 1024 * 1024 + 7;
+	unsigned char *data = noise(size, 6);
+	for (size_t i = 1000; i < size / 2; i++)
+		data[i] = data[i - 1000];
+	size_t threads_size, one_size;
+	unsigned char *threads = gzip_sink_bytes(data, size, &threads_size);
+	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	unsigned char *alone = gzip_sink_bytes(data, size, &one_size);
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+	assert_int_equal(one_size, threads_size);
+	assert_memory_equal(alone, threads, one_size);
+	pk_error err = PK_ERROR_INIT;
+	pk__input in;
+	assert_int_equal(pk__input_from_buffer(alone, one_size, 0, NULL, &in, &err), 0);
+	assert_int_equal(in.size, size);
+	assert_memory_equal(in.data, data, size);
+	pk__input_release(&in);
+	pk_free(threads);
+	pk_free(alone);
+	free(data);
+#else
+	skip();
+#endif
+}
+
 /* The blocks that the deflate and write threads take reach the file in
  * the order written, through every path into a sink's buffer. */
 static void test_worker_sinks_keep_order(void **state)
@@ -1575,6 +1631,7 @@ int main(void)
 	    cmocka_unit_test(test_read_gzip_file),
 	    cmocka_unit_test(test_buffer_and_gzip_sinks),
 	    cmocka_unit_test(test_gzip_blocks),
+	    cmocka_unit_test(test_gzip_one_core),
 	    cmocka_unit_test(test_sinks_gather_small_writes),
 	    cmocka_unit_test(test_file_sink_failed_export_keeps_old_file),
 	    cmocka_unit_test(test_file_sink_write_error_keeps_old_file),

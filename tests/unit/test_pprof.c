@@ -1958,6 +1958,74 @@ static void test_export_id_lengths(void **state)
 	pk_profile_free(p);
 }
 
+/* Samples of nvalues values, of every varint length, with no label, one
+ * or two, and one whose packed ids outgrow a 3-byte length (more than
+ * 2 MiB). */
+static pk_profile *make_sample_forms(size_t nvalues)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	pk_str count = intern(p, "count");
+	for (size_t i = 0; i < nvalues; i++)
+		assert_int_equal(pk_profile_add_sample_type(p, (pk_value_type){count, count}), 0);
+	pk_function fn = {1, intern(p, "f"), 0, 0, 0};
+	uint32_t fi;
+	assert_int_equal(pk_profile_add_function(p, &fn, &fi), 0);
+	uint32_t li[2];
+	for (uint64_t id = 1; id <= 2; id++) {
+		pk_location loc = {id * 200, PK_NONE, 0, 0}; /* two-byte varints */
+		pk_line line = {fi, (int64_t)id, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[id - 1]), 0);
+	}
+	size_t deep = 1100 * 1000;
+	uint32_t *stack = malloc(deep * sizeof *stack);
+	assert_non_null(stack);
+	for (size_t j = 0; j < deep; j++)
+		stack[j] = li[j % 3 == 0];
+	/* a string label, and a numeric one of the longest form */
+	pk_label labels[2] = {{intern(p, "k"), intern(p, "v"), 0, 0},
+	                      {intern(p, "n"), 0, -5, intern(p, "bytes")}};
+	for (int n = 0; n <= 10; n++) {
+		int64_t v[9];
+		for (size_t j = 0; j < nvalues; j++) {
+			int bits = 7 * (int)((n + j) % 10);
+			v[j] = n == 10     ? -1 - (int64_t)j
+			       : bits == 0 ? (int64_t)j
+			                   : (int64_t)(((uint64_t)1 << bits) - 1);
+		}
+		size_t depth = n == 3 ? deep : (size_t)n % 3;
+		assert_int_equal(
+		    pk_profile_add_sample(p, stack, depth, v, nvalues, labels, (size_t)n % 3), 0);
+	}
+	free(stack);
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+/* Samples the writer puts in one go (a few values) and field by field
+ * (nine values) come back as they went, plain and through gzip. */
+static void test_export_sample_forms(void **state)
+{
+	(void)state;
+	for (size_t nvalues = 1; nvalues <= 9; nvalues += 8) {
+		pk_profile *p = make_sample_forms(nvalues);
+		size_t size, gz_size;
+		void *out = export(p, PK_COMPRESS_NONE, &size);
+		void *gz = export(p, PK_COMPRESS_GZIP, &gz_size);
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		assert_int_equal(import_bytes(out, size, &q, &err), 0);
+		assert_profiles_equal(p, q);
+		pk_profile_free(q);
+		assert_int_equal(import_bytes(gz, gz_size, &q, &err), 0);
+		assert_profiles_equal(p, q);
+		pk_profile_free(q);
+		pk_free(out);
+		pk_free(gz);
+		pk_profile_free(p);
+	}
+}
+
 /* A profile whose output is some megabytes, with a string larger than
  * any buffer on the way. */
 static pk_profile *make_large_profile(void)
@@ -2435,6 +2503,7 @@ int main(void)
 	    cmocka_unit_test(test_export_compression),
 	    cmocka_unit_test(test_export_corner_cases),
 	    cmocka_unit_test(test_export_id_lengths),
+	    cmocka_unit_test(test_export_sample_forms),
 	    cmocka_unit_test(test_export_sink_buffers),
 	    cmocka_unit_test(test_fixtures),
 	    cmocka_unit_test(test_allocation_failures_fixture),
