@@ -45,5 +45,22 @@ check "convert over a 0600 file" "$PROFKIT" convert "$in" -o "$WORK/private.json
 (umask 027 && "$PROFKIT" convert "$in" -o "$WORK/new.json")
 [ "$(stat -c %a "$WORK/new.json")" = 640 ] && pass || fail "new file: $(stat -c %a "$WORK/new.json")"
 
+# A write that fails past the first blocks, on the writer thread, fails
+# the command with the same message and leaves the file it would replace
+# as it was. The size limit stops the output at 100 KiB of its ~400.
+awk 'BEGIN { for (i = 0; i < 8000; i++)
+	printf "main;a_rather_long_function_name_%d;leaf_%d 1\n", i, i }' >"$WORK/big.folded"
+echo old >"$WORK/limited.folded"
+(
+	ulimit -f 100
+	trap '' XFSZ
+	exec "$PROFKIT" convert "$WORK/big.folded" -o "$WORK/limited.folded"
+) 2>"$WORK/stderr"
+[ $? -eq 1 ] && grep -q '^profkit.*: cannot write: File too large' "$WORK/stderr" && pass ||
+	fail "size limit: $(cat "$WORK/stderr")"
+[ "$(cat "$WORK/limited.folded")" = old ] && pass || fail "the file replaced was changed"
+"$PROFKIT" convert "$WORK/big.folded" -o "$WORK/unlimited.folded"
+[ "$(wc -c <"$WORK/unlimited.folded")" -gt 300000 ] && pass || fail "the output is too small to test"
+
 [ -z "$(ls "$WORK" | grep '\.tmp')" ] && pass || fail "a temporary file was left: $(ls "$WORK")"
 finish
