@@ -828,6 +828,26 @@ int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
 	return 0;
 }
 
+int pk__profile_labels_from_strings(pk_profile *p, const pk_str *strings, size_t count)
+{
+	/* The table keeps its size: emptied, it takes each label again, in
+	 * its place in the array, hashed anew. */
+	size_t n = p->labels.count;
+	if (n == 0)
+		return 0;
+	memset(p->label_slots, 0, p->label_slot_count * sizeof *p->label_slots);
+	p->labels.count = 0;
+	for (size_t i = 0; i < n; i++) {
+		pk_label l = PK_VEC_AT(p->labels, pk_label, i);
+		if (l.key >= count || l.str >= count || l.num_unit >= count)
+			return PK_ENOTFOUND;
+		l = (pk_label){strings[l.key], strings[l.str], l.num, strings[l.num_unit]};
+		if (intern_label(p, &l, hash_label(l.key, l.str, l.num, l.num_unit)) != i)
+			return PK_ENOTFOUND;
+	}
+	return 0;
+}
+
 int pk__profile_label_room(pk_profile *p, size_t count, uint32_t **out)
 {
 	pk__vec *pool = &p->set_labels;
