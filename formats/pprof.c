@@ -1090,8 +1090,12 @@ static int walk_all(importer *im)
 		rc = pk__error_at(im->err, PK_EFORMAT, (long long)im->first_sample_at,
 		                  "the profile has samples but no sample types");
 	/* The batch's arrays exist from here on: an offset into a NULL one,
-	 * even of nothing, is undefined. */
-	if (rc == 0 && (pk__profile_reserve_samples(im->p, im->counts[2]) < 0 ||
+	 * even of nothing, is undefined. The samples' room is for those
+	 * prescan did not add (counted in counts[2] too): with more, a heap
+	 * profile's values took huge pages (see pk__realloc) they did not
+	 * fill. */
+	size_t samples_left = im->counts[2] - pk_profile_sample_count(im->p);
+	if (rc == 0 && (pk__profile_reserve_samples(im->p, samples_left) < 0 ||
 	                pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
 	                pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0))
 		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
