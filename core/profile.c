@@ -586,15 +586,31 @@ void pk__profile_shrink(pk_profile *p)
 	p->stack_slot_count = 0;
 }
 
+/* Room for exactly more elements in v. One that grew by doubling (the
+ * samples an importer read before it knew their count) gives its spare
+ * room back: past 8 MiB, its huge pages (see pk__realloc) would be
+ * resident to the next 2 MiB, unfilled. */
+static int fit(pk__vec *v, size_t elem, size_t more)
+{
+	size_t need = v->count + more;
+	if (v->capacity <= need || need == 0)
+		return pk__vec_reserve_exact(v, elem, more);
+	void *items = pk__realloc(v->items, v->count * elem, need * elem);
+	if (items != NULL) { /* else it stays as it was */
+		v->items = items;
+		v->capacity = need;
+	}
+	return 0;
+}
+
 int pk__profile_reserve_samples(pk_profile *p, size_t samples)
 {
 	if (samples > PK_NONE)
 		return 0; /* a hint only; adding them will say what is wrong */
-	PK_FORWARD(pk__vec_reserve_exact(&p->samples, sizeof(uint32_t), samples));
+	PK_FORWARD(fit(&p->samples, sizeof(uint32_t), samples));
 	if (!p->own_values)
-		return pk__vec_reserve_exact(&p->value_refs, sizeof(uint32_t), samples);
-	return pk__vec_reserve_exact(&p->values, sizeof(int64_t),
-	                             pk__mul(samples, p->sample_types.count));
+		return fit(&p->value_refs, sizeof(uint32_t), samples);
+	return fit(&p->values, sizeof(int64_t), pk__mul(samples, p->sample_types.count));
 }
 
 size_t pk_profile_stack_count(const pk_profile *p)
