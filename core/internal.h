@@ -759,6 +759,11 @@ int pk__profile_add_stack_sample(pk_profile *p, uint32_t stack, const int64_t *v
  * direct are indices already, the others' ids are looked up in ids).
  * PK_ENOTFOUND, the stacks in a mess, if an id has no location. */
 int pk__profile_stacks_from_ids(pk_profile *p, const pk__idmap *ids, size_t direct);
+/* For an importer that interned labels of string indices, before it knew
+ * the strings: each becomes strings[index] (count of them). PK_ENOTFOUND,
+ * the labels in a mess, if an index is out of range or two labels become
+ * one (equal strings at two indices: their sets would be wrong). */
+int pk__profile_labels_from_strings(pk_profile *p, const pk_str *strings, size_t count);
 /* Replace sample type i (added before samples as a placeholder). */
 void pk__profile_set_sample_type(pk_profile *p, size_t i, pk_value_type vt);
 uint32_t pk__stack_hash(const uint32_t *locs, size_t depth);

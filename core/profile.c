@@ -586,15 +586,31 @@ void pk__profile_shrink(pk_profile *p)
 	p->stack_slot_count = 0;
 }
 
+/* Room for exactly more elements in v. One that grew by doubling (the
+ * samples an importer read before it knew their count) gives its spare
+ * room back: past 8 MiB, its huge pages (see pk__realloc) would be
+ * resident to the next 2 MiB, unfilled. */
+static int fit(pk__vec *v, size_t elem, size_t more)
+{
+	size_t need = v->count + more;
+	if (v->capacity <= need || need == 0)
+		return pk__vec_reserve_exact(v, elem, more);
+	void *items = pk__realloc(v->items, v->count * elem, need * elem);
+	if (items != NULL) { /* else it stays as it was */
+		v->items = items;
+		v->capacity = need;
+	}
+	return 0;
+}
+
 int pk__profile_reserve_samples(pk_profile *p, size_t samples)
 {
 	if (samples > PK_NONE)
 		return 0; /* a hint only; adding them will say what is wrong */
-	PK_FORWARD(pk__vec_reserve_exact(&p->samples, sizeof(uint32_t), samples));
+	PK_FORWARD(fit(&p->samples, sizeof(uint32_t), samples));
 	if (!p->own_values)
-		return pk__vec_reserve_exact(&p->value_refs, sizeof(uint32_t), samples);
-	return pk__vec_reserve_exact(&p->values, sizeof(int64_t),
-	                             pk__mul(samples, p->sample_types.count));
+		return fit(&p->value_refs, sizeof(uint32_t), samples);
+	return fit(&p->values, sizeof(int64_t), pk__mul(samples, p->sample_types.count));
 }
 
 size_t pk_profile_stack_count(const pk_profile *p)
@@ -825,6 +841,26 @@ int pk__profile_intern_label(pk_profile *p, const pk_label *l, uint32_t *out)
 {
 	PK_FORWARD(label_room(p, 1));
 	*out = intern_label(p, l, hash_label(l->key, l->str, l->num, l->num_unit));
+	return 0;
+}
+
+int pk__profile_labels_from_strings(pk_profile *p, const pk_str *strings, size_t count)
+{
+	/* The table keeps its size: emptied, it takes each label again, in
+	 * its place in the array, hashed anew. */
+	size_t n = p->labels.count;
+	if (n == 0)
+		return 0;
+	memset(p->label_slots, 0, p->label_slot_count * sizeof *p->label_slots);
+	p->labels.count = 0;
+	for (size_t i = 0; i < n; i++) {
+		pk_label l = PK_VEC_AT(p->labels, pk_label, i);
+		if (l.key >= count || l.str >= count || l.num_unit >= count)
+			return PK_ENOTFOUND;
+		l = (pk_label){strings[l.key], strings[l.str], l.num, strings[l.num_unit]};
+		if (intern_label(p, &l, hash_label(l.key, l.str, l.num, l.num_unit)) != i)
+			return PK_ENOTFOUND;
+	}
 	return 0;
 }
 

@@ -333,7 +333,7 @@ typedef struct importer {
 	size_t batch_count;
 	pk__vec batch_locs; /* uint32_t */
 	/* While the input inflates (see prescan): samples' stacks are of
-	 * location ids, not indices yet. */
+	 * location ids, not indices yet, and their labels of string indices. */
 	bool ids_raw;
 	size_t pre_types; /* sample types prescan added as placeholders */
 	size_t pre_end;   /* where prescan stopped (0: it read no sample) */
@@ -838,6 +838,19 @@ static int read_values(importer *im, const pb_reader *r, const pb_field *g)
 	return 0;
 }
 
+/* A label's string index: while the strings are not in yet (see prescan),
+ * the index itself, which pk__profile_labels_from_strings makes a string
+ * (or finds out of range) once they are. */
+static int label_string(importer *im, uint64_t index, size_t at, pk_str *out)
+{
+	if (!im->ids_raw)
+		return get_string(im, index, at, out);
+	if (index >= PK_NONE)
+		return PK_EFORMAT; /* out of range: the walk says so */
+	*out = (pk_str)index;
+	return 0;
+}
+
 static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 {
 	pb_reader r = sub_reader(parent, f);
@@ -850,10 +863,10 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 		uint64_t v;
 		PK_FORWARD(scalar(im, &g, "a Label field", &v));
 		switch (g.number) {
-		case 1: PK_FORWARD(get_string(im, v, g.at, &label.key)); break;
-		case 2: PK_FORWARD(get_string(im, v, g.at, &label.str)); break;
+		case 1: PK_FORWARD(label_string(im, v, g.at, &label.key)); break;
+		case 2: PK_FORWARD(label_string(im, v, g.at, &label.str)); break;
 		case 3: label.num = (int64_t)v; break;
-		case 4: PK_FORWARD(get_string(im, v, g.at, &label.num_unit)); break;
+		case 4: PK_FORWARD(label_string(im, v, g.at, &label.num_unit)); break;
 		}
 	}
 	PK_FORWARD(rc);
@@ -902,8 +915,6 @@ static int read_sample(importer *im, const pb_field *f)
 			PK_FORWARD(read_location_ids(im, &r, &g));
 		else if (g.number == 2)
 			PK_FORWARD(read_values(im, &r, &g));
-		else if (g.number == 3 && im->ids_raw)
-			return PK_EFORMAT; /* labels wait for the strings */
 		else if (g.number == 3 && (rc = expect_wire(&r, &g, WIRE_LEN, "Sample.label")) == 0)
 			PK_FORWARD(read_label(im, &r, &g));
 		PK_FORWARD(rc);
@@ -1061,6 +1072,12 @@ static int walk_all(importer *im)
 	int rc = walk_strings(im);
 	if (rc == 0 && im->ids_raw && im->pre_types != im->counts[1])
 		rc = PRESCAN_VOID; /* sample types after the samples */
+	/* The walk tells which string index is wrong; two labels of equal
+	 * strings at different indices are one, which the prescan's sets
+	 * did not know. */
+	if (rc == 0 && im->ids_raw &&
+	    pk__profile_labels_from_strings(im->p, im->strings, im->string_count) < 0)
+		rc = PRESCAN_VOID;
 	/* A location has a line or more, but for unsymbolized ones. */
 	if (rc == 0 &&
 	    (pk__import_state_init(&im->st, im->counts[3], im->counts[5], im->counts[4]) < 0 ||
@@ -1073,8 +1090,12 @@ static int walk_all(importer *im)
 		rc = pk__error_at(im->err, PK_EFORMAT, (long long)im->first_sample_at,
 		                  "the profile has samples but no sample types");
 	/* The batch's arrays exist from here on: an offset into a NULL one,
-	 * even of nothing, is undefined. */
-	if (rc == 0 && (pk__profile_reserve_samples(im->p, im->counts[2]) < 0 ||
+	 * even of nothing, is undefined. The samples' room is for those
+	 * prescan did not add (counted in counts[2] too): with more, a heap
+	 * profile's values took huge pages (see pk__realloc) they did not
+	 * fill. */
+	size_t samples_left = im->counts[2] - pk_profile_sample_count(im->p);
+	if (rc == 0 && (pk__profile_reserve_samples(im->p, samples_left) < 0 ||
 	                pk__vec_reserve(&im->batch_locs, sizeof(uint32_t), 1024) < 0 ||
 	                pk__vec_reserve(&im->st.labels, sizeof(pk_label), 1) < 0))
 		rc = pk__error_set(im->err, PK_ENOMEM, "out of memory");
@@ -1137,7 +1158,9 @@ static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out
 /* Read the samples while the input still inflates (see pk__input_wait):
  * Go and our own writer put them first, before the locations they refer
  * to, so their stacks are of location ids (less one), made indices once the
- * locations are in (pk__profile_stacks_from_ids). Anything else stops it
+ * locations are in (pk__profile_stacks_from_ids), and their labels of
+ * string indices, made strings once the strings are in
+ * (pk__profile_labels_from_strings). Anything else stops it
  * where it is, silently: the walks read on from there, and say what is
  * wrong. Returns false if what it read cannot be used (out of memory). */
 static bool prescan(importer *im, pk__input *in)
@@ -1175,7 +1198,8 @@ static bool prescan(importer *im, pk__input *in)
 				break;
 			}
 			/* A sample it cannot read is left whole to the walk. */
-			size_t locs = im->batch_locs.count, values = im->st.values.count;
+			size_t locs = im->batch_locs.count, values = im->st.values.count,
+			       labels = im->st.labels.count;
 			rc = read_sample(im, &f);
 			if (rc == PK_ENOMEM) {
 				usable = false;
@@ -1184,6 +1208,7 @@ static bool prescan(importer *im, pk__input *in)
 			if (rc < 0) {
 				im->batch_locs.count = locs;
 				im->st.values.count = values;
+				im->st.labels.count = labels;
 				break;
 			}
 			if (im->counts[2]++ == 0) {

@@ -2222,10 +2222,15 @@ static void test_fixtures(void **state)
  * every failure comes back as PK_ENOMEM with nothing leaked. */
 /* ------------------------------------- large files, read as they inflate */
 
+/* How make_flow_profile labels its samples. */
+enum { NO_LABELS, LATE_LABEL, ALL_LABELED };
+
 /* Large enough (over a MiB of pprof) to be read while it inflates: samples
  * of up to 40 frames without labels, but for one of the last with
- * late_label. Location ids are not their indices + 1. */
-static pk_profile *make_flow_profile(bool late_label)
+ * LATE_LABEL, and with ALL_LABELED each with a string label of 8 values
+ * and a numeric one of a thousand (sets of one or two). Location ids are
+ * not their indices + 1. */
+static pk_profile *make_flow_profile(int labels)
 {
 	pk_profile *p = NULL;
 	assert_int_equal(pk_profile_new(&p), 0);
@@ -2242,6 +2247,12 @@ static pk_profile *make_flow_profile(bool late_label)
 		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &li[i]), 0);
 	}
 	pk_label label = {samples, count, 0, 0};
+	pk_str values[8], bytes = intern(p, "bytes"), thread = intern(p, "thread");
+	for (int i = 0; i < 8; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "worker-%d", i);
+		values[i] = intern(p, name);
+	}
 	uint32_t seed = 1;
 	for (int i = 0; i < 80000; i++) {
 		uint32_t stack[40];
@@ -2251,10 +2262,15 @@ static pk_profile *make_flow_profile(bool late_label)
 			stack[j] = li[(seed >> 16) % (i % 7 == 0 ? 64 : 8)];
 		}
 		int64_t v[2] = {i, 1};
-		bool labeled = late_label && i == 79990;
-		assert_int_equal(
-		    pk_profile_add_sample(p, stack, depth, v, 2, labeled ? &label : NULL, labeled),
-		    0);
+		pk_label set[2] = {{thread, values[i % 8], 0, 0}, {bytes, 0, i % 1000, count}};
+		size_t n = 0;
+		if (labels == ALL_LABELED)
+			n = i % 3 != 0 ? 2 : 1;
+		else if (labels == LATE_LABEL && i == 79990)
+			n = 1;
+		assert_int_equal(pk_profile_add_sample(p, stack, depth, v, 2,
+		                                       labels == LATE_LABEL ? &label : set, n),
+		                 0);
 	}
 	return p;
 }
@@ -2343,8 +2359,8 @@ static size_t nth_sample_locations(const unsigned char *raw, size_t size, size_t
 static void test_flow(void **state)
 {
 	(void)state;
-	for (int late_label = 0; late_label < 2; late_label++) {
-		pk_profile *p = make_flow_profile(late_label);
+	for (int labels = NO_LABELS; labels <= ALL_LABELED; labels++) {
+		pk_profile *p = make_flow_profile(labels);
 		size_t raw_size, gz_size;
 		unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
 		assert_true(raw_size > (1 << 20));
@@ -2388,12 +2404,111 @@ static void test_flow(void **state)
 	}
 }
 
+/* The offset of the first label's fields in the n-th sample of raw (our
+ * exporter's), as nth_sample_locations. */
+static size_t nth_sample_label(const unsigned char *raw, size_t size, size_t n)
+{
+	size_t at = nth_sample_locations(raw, size, n) - 2;
+	for (;;) {
+		uint64_t key = get_varint(raw, &at);
+		uint64_t len = get_varint(raw, &at);
+		assert_int_equal(key & 7, 2);
+		if (key >> 3 == 3)
+			return at;
+		at += (size_t)len;
+	}
+}
+
+/* raw gzipped reads from a file as from memory, and fails with a message
+ * that has want in it (or succeeds, want NULL). */
+static void assert_flow_reads(const unsigned char *raw, size_t size, const char *want)
+{
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(raw, size, &gz_size);
+	assert_file_reads_as_buffer(gz, gz_size, NULL);
+	pk_profile *p = NULL;
+	pk_error err = PK_ERROR_INIT;
+	int rc = pk_profile_read_buffer(gz, gz_size, NULL, &p, NULL, &err);
+	if (want == NULL) {
+		assert_int_equal(rc, 0);
+		pk_profile_free(p);
+	} else if (rc != PK_EFORMAT || strstr(err.message, want) == NULL) {
+		fail_msg("got %d (%s), not \"%s\"", rc, err.message, want);
+	}
+	free(gz);
+}
+
+/* Labelled samples are read while the input inflates, their strings known
+ * later: what is wrong in a label is found as when the input is read whole,
+ * at the same byte, early or late in the samples. */
+static void test_flow_labels(void **state)
+{
+	(void)state;
+	pk_profile *p = make_flow_profile(ALL_LABELED);
+	size_t raw_size;
+	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+	size_t strings = pk_profile_string_count(p);
+	assert_true(strings < 100);
+	pk_profile_free(p);
+	/* a copy with room for one more string at its end */
+	unsigned char *more = malloc(raw_size + 16);
+	assert_non_null(more);
+	memcpy(more, raw, raw_size);
+	const size_t nth[] = {0, 1, 20000, 79999};
+	for (size_t i = 0; i < sizeof nth / sizeof nth[0]; i++) {
+		/* a thread label, 4 bytes: key, str; then a bytes label if any:
+		 * key, num if not 0, num_unit */
+		size_t at = nth_sample_label(raw, raw_size, nth[i]);
+		assert_true(raw[at] == 0x08 && raw[at + 2] == 0x10);
+		size_t index_at[3] = {at + 1, at + 3, 0};
+		if (raw[at + 4] == 0x1a)
+			index_at[2] = at + 6 + raw[at + 5] - 1;
+		/* a string index out of range, as key, str or num_unit */
+		for (size_t j = 0; j < 3 && index_at[j] != 0; j++) {
+			unsigned char index = raw[index_at[j]];
+			assert_true(raw[index_at[j] - 1] == (j == 2 ? 0x20 : 0x08 + 8 * j));
+			raw[index_at[j]] = (unsigned char)strings;
+			assert_flow_reads(raw, raw_size, "string index");
+			raw[index_at[j]] = index;
+		}
+		/* a label of the wrong wire type; cut short in a label */
+		raw[at - 2] = 0x18;
+		assert_flow_reads(raw, raw_size, "wire type");
+		raw[at - 2] = 0x1a;
+		assert_flow_reads(raw, at + 1, "truncated");
+		/* a key equal to the string at another index (appended) */
+		size_t key_at = at + 1;
+		const unsigned char *key = NULL;
+		size_t key_len = 0;
+		for (size_t j = 0, k = 0; j < raw_size && key == NULL;) {
+			uint64_t field = get_varint(raw, &j), len = get_varint(raw, &j);
+			if ((field & 7) == 0)
+				continue; /* len was its value */
+			if (field >> 3 == 6 && k++ == raw[key_at]) {
+				key = raw + j;
+				key_len = (size_t)len;
+			}
+			j += (size_t)len;
+		}
+		assert_non_null(key);
+		assert_true(key_len < 14);
+		more[raw_size] = 0x32;
+		more[raw_size + 1] = (unsigned char)key_len;
+		memcpy(more + raw_size + 2, key, key_len);
+		more[key_at] = (unsigned char)strings;
+		assert_flow_reads(more, raw_size + 2 + key_len, NULL);
+		more[key_at] = raw[key_at];
+	}
+	free(more);
+	pk_free(raw);
+}
+
 /* Allocation failures while a file inflates, where the importer's and the
  * inflater's are many. */
 static void test_flow_allocation_failures(void **state)
 {
 	(void)state;
-	pk_profile *p = make_flow_profile(false);
+	pk_profile *p = make_flow_profile(NO_LABELS);
 	size_t raw_size, gz_size;
 	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
 	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
@@ -2498,6 +2613,7 @@ int main(void)
 	    cmocka_unit_test(test_sniff),
 	    cmocka_unit_test(test_probe),
 	    cmocka_unit_test(test_flow),
+	    cmocka_unit_test(test_flow_labels),
 	    cmocka_unit_test(test_flow_allocation_failures),
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
