@@ -1798,28 +1798,21 @@ static int pack_stack(packed_stacks *ps, size_t s)
 /* A label's field: key, a one-byte length and four varint fields. */
 #define LABEL_FIELD_MAX (2 + 4 * 11)
 
-static unsigned char *uint_to(unsigned char *d, unsigned field, uint64_t v)
-{
-	if (v == 0)
-		return d;
-	*d++ = (unsigned char)(field << 3 | WIRE_VARINT);
-	return varint_to(d, v);
-}
-
 /* Label l's field, encoded now if it was not yet. */
 static int pack_label(packed_stacks *ps, uint32_t l)
 {
 	if (ps->label_at[l] != SIZE_MAX)
 		return 0;
+	/* pack_room's slack takes uint_put's 8-byte stores past the field. */
 	PK_FORWARD(pack_room(ps, 1 + LABEL_FIELD_MAX));
 	const pk_label *label = &pk__profile_labels(ps->p)[l];
 	unsigned char *start = ps->bytes + ps->used, *d = start + 1;
 	*d++ = 3 << 3 | WIRE_LEN;
 	*d++ = (unsigned char)label_size(label);
-	d = uint_to(d, 1, label->key);
-	d = uint_to(d, 2, label->str);
-	d = uint_to(d, 3, (uint64_t)label->num);
-	d = uint_to(d, 4, label->num_unit);
+	d = uint_put(d, 1, label->key);
+	d = uint_put(d, 2, label->str);
+	d = uint_put(d, 3, (uint64_t)label->num);
+	d = uint_put(d, 4, label->num_unit);
 	*start = (unsigned char)(d - start - 1);
 	ps->label_at[l] = ps->used;
 	ps->used = (size_t)(d - ps->bytes);
