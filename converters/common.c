@@ -331,6 +331,7 @@ static void read_next(merge_batch *b)
 	pthread_mutex_unlock(&b->lock);
 	pk_read_options opts = PK_READ_OPTIONS_INIT;
 	opts.progress = locked_progress;
+	opts.one_thread = 1; /* the other readers have the other cores */
 	int rc =
 	    pk_profile_read_path(b->paths[b->order[i]], &opts, &b->list[i], NULL, &b->errors[i]);
 	pthread_mutex_lock(&b->lock);

@@ -607,6 +607,9 @@ typedef struct pk__input {
 	 * final size, in->size 0 until pk__input_finish): see
 	 * pk__input_wait. */
 	struct pk__inflow *flow;
+	/* The importer starts no thread of its own (pk_read_options'
+	 * one_thread). */
+	bool one_thread;
 } pk__input;
 
 #define PK_DEFAULT_MAX_INPUT ((uint64_t)2 << 30)
@@ -636,6 +639,9 @@ size_t pk__input_probe_size(pk__input *in);
 /* With in->flow set: the size its gzip trailer claims, which in->size
  * will be unless the file is unusual. */
 size_t pk__input_claimed_size(const pk__input *in);
+/* With in->flow set: whether the inflating is over and went well, so
+ * that in->data stays as it is until pk__input_finish (no wait). */
+bool pk__input_inflated(pk__input *in);
 /* Have all of in, or the error reading it gives. The bytes are those
  * pk__input_wait showed, but in->data may move. */
 int pk__input_finish(pk__input *in, pk_error *err);
@@ -814,5 +820,43 @@ int pk__profile_renumber(pk_profile *p, const pk__renumbering *r, bool *done);
 int pk__profile_index_stacks(pk_profile *p, bool *distinct);
 /* p without its samples (their stacks and label sets stay). */
 void pk__profile_drop_samples(pk_profile *p);
+
+/* -------------------------------------------------------------- parts */
+
+/* An input's parts decoded on two threads, added in order on the
+ * caller's (see core/parts.c). A part is [start, end) of the input; data
+ * is the importer's slot it is decoded into. */
+typedef struct pk__part {
+	size_t start, end;
+	bool done;
+	void *data;
+} pk__part;
+
+typedef struct pk__parts_ops {
+	/* The end of part pt from pt->start (at most end): called in the
+	 * parts' order, with the queue locked; pt->start or less if no part
+	 * starts there, which ends the parts. */
+	size_t (*cut)(void *ctx, pk__part *pt, size_t end);
+	/* Decode pt into pt->data, on thread `view` (0 the helper's, 1 the
+	 * caller's): it must allocate nothing and tell no errors. */
+	void (*decode)(void *ctx, pk__part *pt, unsigned view);
+} pk__parts_ops;
+
+typedef struct pk__parts pk__parts;
+
+/* A queue of `slots` parts (*out owned), the last `ring` of them taking
+ * turns once the others are used; its slots' data is set, then it runs. */
+int pk__parts_new(pk__parts **out, size_t slots, size_t ring, const pk__parts_ops *ops, void *ctx);
+/* Slot i of q (borrowed), to set its data before pk__parts_run. */
+pk__part *pk__parts_slot(pk__parts *q, size_t i);
+/* Start the helper thread on the parts from start to end. */
+int pk__parts_run(pk__parts *q, size_t start, size_t end);
+/* Part c (0 the first) once decoded, which the caller's thread may do
+ * meanwhile, or NULL when the parts ended before it. */
+pk__part *pk__parts_next(pk__parts *q, size_t c);
+/* Part c is added: its slot may be used again. */
+void pk__parts_added(pk__parts *q, size_t c);
+/* Stop the helper thread and free q; NULL is a no-op. */
+void pk__parts_free(pk__parts *q);
 
 #endif /* PK_INTERNAL_H */

@@ -677,6 +677,17 @@ size_t pk__input_wait(pk__input *in, size_t want)
 	return n;
 }
 
+bool pk__input_inflated(pk__input *in)
+{
+	pk__inflow *f = in->flow;
+	if (in->size > 0 || f == NULL)
+		return true;
+	pthread_mutex_lock(&f->lock);
+	bool done = f->stopped && f->ok;
+	pthread_mutex_unlock(&f->lock);
+	return done;
+}
+
 size_t pk__input_probe_size(pk__input *in)
 {
 	pk__inflow *f = in->flow;

@@ -24,7 +24,6 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -2174,7 +2173,8 @@ static int fast_sample(importer *im, size_t *pos)
 /* Reading the samples' text is most of an import and adding them is the
  * rest, so the samples are cut into parts of about PART_SIZE bytes that
  * both threads read (decode_part), each into a slot of fixed arrays, and
- * the caller's thread adds them in order (add_part). The helper thread
+ * the caller's thread adds them in order (add_part; see pk__parts). The
+ * helper thread
  * starts as soon as the outer object is scanned: while the caller reads
  * the string table, functions and locations, it reads up to EARLY_PARTS
  * parts, each into a slot of its own that is freed once added; then
@@ -2203,29 +2203,25 @@ typedef struct decoded_sample {
 	uint32_t depth, labels, hash;
 } decoded_sample;
 
+/* A slot (pk__part's data): a part's start is a sample's start, its end
+ * a guess at another's. */
 typedef struct part {
-	size_t start, end; /* a sample's start, and a guess at another's */
-	size_t reached;    /* where the reading stopped: an element's start */
-	uint32_t ids;      /* the location ids it takes: 1 to ids */
-	uint32_t limit;    /* then 1 + the highest location index read, or 0 */
-	bool done;
+	size_t reached;                        /* where the reading stopped: an element's start */
+	uint32_t ids;                          /* the location ids it takes: 1 to ids */
+	uint32_t limit;                        /* then 1 + the highest location index read, or 0 */
 	void *mem;                             /* the arrays below, of fixed capacity */
 	pk__vec samples, u32s, values, labels; /* decoded_sample, ..., label_rec */
 } part;
 
 typedef struct helper {
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a part done or added, or quit */
-	pthread_t thread;
+	pk__parts *q;
 	importer view[2]; /* fixed views for the helper and the caller */
 	size_t types;     /* what the parts take the profile to have */
-	uint32_t ids;     /* the locations' count once known, else PK_NONE */
+	/* the locations' count once known, else PK_NONE: set on the
+	 * caller's thread, read as parts are cut (atomically) */
+	uint32_t ids;
 	size_t first_end; /* the caller's own first part */
-	size_t samples_end;
-	size_t claimed, consumed; /* parts handed out, and added */
-	size_t next_start;        /* where the next part starts */
 	size_t slots;
-	bool quit;
 	part parts[EARLY_PARTS];
 } helper;
 
@@ -2247,41 +2243,31 @@ static size_t part_boundary(const unsigned char *d, size_t from, size_t end)
 	return end;
 }
 
-/* Part c's slot: the early parts have one each, the rest take turns. */
-static part *part_slot(helper *h, size_t c)
+/* The next part's end, its slot told the ids it may take. */
+static size_t cut_part(void *ctx, pk__part *c, size_t end)
 {
-	return &h->parts[c < h->slots ? c : h->slots - PARTS + (c - h->slots) % PARTS];
+	helper *h = ctx;
+	part *pt = c->data;
+	pt->ids = __atomic_load_n(&h->ids, __ATOMIC_RELAXED);
+	return part_boundary(h->view[0].data, c->start + PART_SIZE, end);
 }
 
-/* Hand out the next part (h locked); NULL when there is none or its slot
- * is not free. */
-static part *claim_part(helper *h)
+/* Read the samples of part c into its slot with view `view`, which
+ * allocates nothing: each sample's locations, values and labels, as
+ * fast_sample reads them, for add_part to add. */
+static void decode_part(void *ctx, pk__part *c, unsigned view)
 {
-	if (h->quit || h->next_start >= h->samples_end ||
-	    (h->claimed >= h->slots && h->claimed - h->consumed >= PARTS))
-		return NULL;
-	part *pt = part_slot(h, h->claimed++);
-	pt->start = h->next_start;
-	pt->end = part_boundary(h->view[0].data, pt->start + PART_SIZE, h->samples_end);
-	pt->done = false;
-	pt->ids = h->ids;
-	h->next_start = pt->end;
-	return pt;
-}
-
-/* Read the samples of pt into its slot with view v, which allocates
- * nothing: each sample's locations, values and labels, as fast_sample
- * reads them, for add_part to add. */
-static void decode_part(const helper *h, importer *v, part *pt)
-{
+	helper *h = ctx;
+	importer *v = &h->view[view];
+	part *pt = c->data;
 	const unsigned char *d = v->data;
-	size_t pos = pt->start;
+	size_t pos = c->start;
 	v->plain_ids = pt->ids;
 	pt->samples.count = pt->u32s.count = pt->values.count = pt->labels.count = 0;
 	v->st.u32s = pt->u32s;
 	v->st.values = pt->values;
 	v->label_recs = pt->labels;
-	while (pos < pt->end && pt->samples.count < pt->samples.capacity) {
+	while (pos < c->end && pt->samples.count < pt->samples.capacity) {
 		size_t i = pos, locs = v->st.u32s.count, values = v->st.values.count,
 		       labels = v->label_recs.count;
 		unsigned seen;
@@ -2314,34 +2300,7 @@ static void decode_part(const helper *h, importer *v, part *pt)
 	pt->limit = limit;
 }
 
-/* Read pt, claimed, with view v: called, and returns, with h locked,
- * which it is not while it reads. */
-static void decode_claimed(helper *h, importer *v, part *pt)
-{
-	pthread_mutex_unlock(&h->lock);
-	decode_part(h, v, pt);
-	pthread_mutex_lock(&h->lock);
-	pt->done = true;
-	pthread_cond_broadcast(&h->cond);
-}
-
-static void *helper_main(void *arg)
-{
-	helper *h = arg;
-	pthread_mutex_lock(&h->lock);
-	for (;;) {
-		part *pt = claim_part(h);
-		if (pt == NULL && (h->quit || h->next_start >= h->samples_end))
-			break;
-		if (pt == NULL) {
-			pthread_cond_wait(&h->cond, &h->lock);
-			continue;
-		}
-		decode_claimed(h, &h->view[0], pt);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
+static const pk__parts_ops part_ops = {cut_part, decode_part};
 
 /* Add the samples read into pt, in order, as add_batch does. */
 static int add_part(importer *im, const part *pt)
@@ -2389,6 +2348,7 @@ static int add_part(importer *im, const part *pt)
 
 static void helper_free(helper *h)
 {
+	pk__parts_free(h->q);
 	for (size_t i = 0; i < h->slots; i++)
 		pk__free(h->parts[i].mem);
 	pk__free(h);
@@ -2454,70 +2414,30 @@ static helper *helper_start(importer *im)
 		v->st = (pk__import_state){0};
 		v->bytes = v->scratch = v->label_recs = (pk__vec){0};
 	}
-	h->samples_end = im->samples_end;
-	h->first_end = h->next_start = part_boundary(d, first + PART_SIZE, h->samples_end);
-	if (pthread_mutex_init(&h->lock, NULL) != 0) {
+	h->first_end = part_boundary(d, first + PART_SIZE, im->samples_end);
+	if (pk__parts_new(&h->q, h->slots, PARTS, &part_ops, h) < 0) {
 		helper_free(h);
 		return NULL;
 	}
-	if (pthread_cond_init(&h->cond, NULL) != 0) {
-		pthread_mutex_destroy(&h->lock);
-		helper_free(h);
-		return NULL;
-	}
-	if (pthread_create(&h->thread, NULL, helper_main, h) != 0) {
-		pthread_cond_destroy(&h->cond);
-		pthread_mutex_destroy(&h->lock);
+	for (size_t i = 0; i < h->slots; i++)
+		pk__parts_slot(h->q, i)->data = &h->parts[i];
+	if (pk__parts_run(h->q, h->first_end, im->samples_end) < 0) {
 		helper_free(h);
 		return NULL;
 	}
 	return h;
 }
 
-/* The parts claimed from now on take the ids 1 to n only. */
+/* The parts cut from now on take the ids 1 to n only. */
 static void helper_ids_known(helper *h, size_t n)
 {
-	pthread_mutex_lock(&h->lock);
-	h->ids = (uint32_t)n;
-	pthread_mutex_unlock(&h->lock);
+	__atomic_store_n(&h->ids, (uint32_t)n, __ATOMIC_RELAXED);
 }
 
 static void helper_stop(helper *h)
 {
-	if (h == NULL)
-		return;
-	pthread_mutex_lock(&h->lock);
-	h->quit = true;
-	pthread_cond_broadcast(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->thread, NULL);
-	pthread_cond_destroy(&h->cond);
-	pthread_mutex_destroy(&h->lock);
-	helper_free(h);
-}
-
-/* Part c once read (the caller's thread reads parts too while it waits),
- * or NULL when the rest of the samples are in no part. */
-static part *next_part(helper *h, size_t c)
-{
-	pthread_mutex_lock(&h->lock);
-	part *pt = NULL;
-	for (;;) {
-		if (c < h->claimed && part_slot(h, c)->done) {
-			pt = part_slot(h, c);
-			break;
-		}
-		if (c >= h->claimed && h->next_start >= h->samples_end)
-			break;
-		part *other = claim_part(h);
-		if (other == NULL) {
-			pthread_cond_wait(&h->cond, &h->lock);
-			continue;
-		}
-		decode_claimed(h, &h->view[1], other);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return pt;
+	if (h != NULL)
+		helper_free(h);
 }
 
 /* The samples, with the parts h read (NULL: none). */
@@ -2532,20 +2452,18 @@ static int walk_samples(importer *im, helper *h)
 		return walk_from(im, &w, &pos, SIZE_MAX, fast_sample, read_sample);
 	PK_FORWARD(walk_from(im, &w, &pos, h->first_end, fast_sample, read_sample));
 	for (size_t c = 0; pos != SIZE_MAX; c++) {
-		part *pt = next_part(h, c);
+		pk__part *next = pk__parts_next(h->q, c);
 		size_t stop = SIZE_MAX;
-		if (pt != NULL) {
-			stop = pt->end;
-			if (pos == pt->start && pt->limit <= im->plain_ids) {
+		if (next != NULL) {
+			part *pt = next->data;
+			stop = next->end;
+			if (pos == next->start && pt->limit <= im->plain_ids) {
 				PK_FORWARD(add_part(im, pt));
 				w.index += pt->samples.count;
 				pos = pt->reached;
 				pass_at(im, pos);
 			}
-			pthread_mutex_lock(&h->lock);
-			h->consumed = c + 1;
-			pthread_cond_broadcast(&h->cond);
-			pthread_mutex_unlock(&h->lock);
+			pk__parts_added(h->q, c);
 			/* an early part's slot is not used again */
 			if (c < h->slots - PARTS) {
 				pk__free(pt->mem);

@@ -901,12 +901,14 @@ static int add_samples(importer *im)
 	return 0;
 }
 
-static int read_sample(importer *im, const pb_field *f)
+/* Decode sample f of a profile of `types` sample types: its stack goes
+ * after batch_locs', its values after st.values', its labels after
+ * st.labels', and s says where. */
+static int decode_sample(importer *im, const pb_field *f, size_t types, pending_sample *s)
 {
 	pb_reader r = sub_reader(&im->top, f);
 	pb_field g;
 	int rc;
-	pending_sample *s = &im->batch[im->batch_count];
 	size_t values = im->st.values.count;
 	s->locs = im->batch_locs.count;
 	s->labels = im->st.labels.count;
@@ -920,7 +922,6 @@ static int read_sample(importer *im, const pb_field *f)
 		PK_FORWARD(rc);
 	}
 	PK_FORWARD(rc);
-	size_t types = pk_profile_sample_type_count(im->p);
 	if (im->st.values.count - values != types)
 		return pk__error_at(im->err, PK_EFORMAT, (long long)f->at,
 		                    "a sample has %zu values but the profile has %zu sample types",
@@ -928,6 +929,13 @@ static int read_sample(importer *im, const pb_field *f)
 	s->depth = im->batch_locs.count - s->locs;
 	s->label_count = im->st.labels.count - s->labels;
 	s->hash = pk__stack_hash((const uint32_t *)im->batch_locs.items + s->locs, s->depth);
+	return 0;
+}
+
+static int read_sample(importer *im, const pb_field *f)
+{
+	pending_sample *s = &im->batch[im->batch_count];
+	PK_FORWARD(decode_sample(im, f, pk_profile_sample_type_count(im->p), s));
 	pk__profile_prefetch_stack(im->p, s->hash, false);
 	if (im->batch_count >= FETCH_LEAD)
 		pk__profile_prefetch_stack(im->p, im->batch[im->batch_count - FETCH_LEAD].hash,
@@ -1151,6 +1159,172 @@ static int pprof_import_owned(unsigned char *data, size_t size, pk_profile **out
 	return decode(data, data, size, out, err);
 }
 
+/* ------------------------------------------------ samples on two threads */
+
+/* Once the input is inflated, prescan's samples are read on two threads
+ * (pk__parts): they are cut into parts of about PART_SIZE bytes at their
+ * keys, either thread decodes a part into a slot of fixed arrays, as
+ * prescan's read_sample does, and prescan adds the parts in order
+ * (add_part). A part stops before a sample it cannot read (a full slot,
+ * anything wrong) and is used only where prescan arrives exactly at its
+ * start; prescan reads on from where it stopped as it always did, so
+ * nothing is read twice or out of order, and every message is as
+ * before. Until the inflating ends, the inflater has the other core. */
+#define PART_SIZE ((size_t)32 << 10)
+#define PART_RING 4
+/* a sample takes 4 bytes at least (key, length, a value's key and
+ * value), a label 4; one of 16 bytes or more each fits */
+#define PART_SAMPLES (PART_SIZE / 16)
+#define PART_LABELS (PART_SIZE / 4)
+
+typedef struct sample_part {
+	size_t reached; /* where the decoding stopped: a sample's key */
+	size_t count;   /* samples decoded */
+	pending_sample *samples;
+	pk__vec locs, values, labels; /* of fixed capacity */
+} sample_part;
+
+typedef struct sample_parts {
+	pk__parts *q;
+	importer view[2]; /* the helper's and the caller's, to decode with */
+	void *mem;        /* the slots and their arrays */
+} sample_parts;
+
+/* The key after the samples that follow pt->start, up to PART_SIZE
+ * bytes of them (all of one too long), within end. */
+static size_t cut_samples(void *ctx, pk__part *pt, size_t end)
+{
+	const sample_parts *sp = ctx;
+	pb_reader r = {sp->view[0].top.data, pt->start, end, NULL, sp->view[0].top.size};
+	pb_field f;
+	size_t cut = pt->start;
+	while (r.pos - pt->start < PART_SIZE && next_field(&r, &f) > 0 && f.number == 2 &&
+	       f.wire == WIRE_LEN)
+		cut = r.pos;
+	return cut;
+}
+
+static void decode_samples(void *ctx, pk__part *pt, unsigned view)
+{
+	importer *v = &((sample_parts *)ctx)->view[view];
+	sample_part *sl = pt->data;
+	v->batch_locs = sl->locs;
+	v->st.values = sl->values;
+	v->st.labels = sl->labels;
+	v->batch_locs.count = v->st.values.count = v->st.labels.count = 0;
+	pb_reader r = {v->top.data, pt->start, pt->end, NULL, v->top.size};
+	pb_field f;
+	size_t count = 0, at = r.pos;
+	while (count < PART_SAMPLES && next_field(&r, &f) > 0) {
+		/* Each id, value and label takes a byte at least: what the
+		 * sample reserves is there, and nothing grows. */
+		if (f.len > sl->locs.capacity - v->batch_locs.count ||
+		    f.len > sl->values.capacity - v->st.values.count ||
+		    f.len > sl->labels.capacity - v->st.labels.count ||
+		    decode_sample(v, &f, v->pre_types, &sl->samples[count]) < 0)
+			break;
+		count++;
+		at = r.pos;
+	}
+	sl->count = count;
+	sl->reached = at;
+	sl->locs.count = v->batch_locs.count;
+	sl->values.count = v->st.values.count;
+	sl->labels.count = v->st.labels.count;
+}
+
+/* Whether the samples left are worth a second thread, and its core free:
+ * not where the caller's own threads read other inputs meanwhile. */
+static bool parts_wanted(const pk__input *in, size_t size)
+{
+	return !in->one_thread && size >= 16 * PART_SIZE;
+}
+
+static const pk__parts_ops sample_parts_ops = {cut_samples, decode_samples};
+
+static void sample_parts_free(sample_parts *sp)
+{
+	if (sp == NULL)
+		return;
+	pk__parts_free(sp->q);
+	pk__free(sp->mem);
+	pk__free(sp);
+}
+
+/* The samples from start (a sample's key) on in parts, or NULL where
+ * there is no memory or thread for it: prescan then reads them all. */
+static sample_parts *sample_parts_start(const importer *im, const pk__input *in, size_t start,
+                                        size_t size)
+{
+	sample_parts *sp = pk__malloc(sizeof *sp);
+	if (sp == NULL)
+		return NULL;
+	memset(sp, 0, sizeof *sp);
+	const size_t slot = sizeof(sample_part) + PART_SAMPLES * sizeof(pending_sample) +
+	                    PART_SIZE * (sizeof(uint32_t) + sizeof(int64_t)) +
+	                    PART_LABELS * sizeof(pk_label);
+	sp->mem = pk__malloc(PART_RING * slot);
+	if (sp->mem == NULL ||
+	    pk__parts_new(&sp->q, PART_RING, PART_RING, &sample_parts_ops, sp) < 0) {
+		sample_parts_free(sp);
+		return NULL;
+	}
+	for (size_t i = 0; i < PART_RING; i++) {
+		unsigned char *m = (unsigned char *)sp->mem + i * slot;
+		sample_part *sl = (sample_part *)m;
+		m += sizeof *sl;
+		sl->values = (pk__vec){m, 0, PART_SIZE};
+		m += PART_SIZE * sizeof(int64_t);
+		sl->labels = (pk__vec){m, 0, PART_LABELS};
+		m += PART_LABELS * sizeof(pk_label);
+		sl->samples = (pending_sample *)m;
+		m += PART_SAMPLES * sizeof(pending_sample);
+		sl->locs = (pk__vec){m, 0, PART_SIZE};
+		pk__parts_slot(sp->q, i)->data = sl;
+	}
+	for (size_t i = 0; i < 2; i++)
+		/* Stacks of raw ids, labels of string indices, no errors told. */
+		sp->view[i] = (importer){.top = {in->data, 0, size, NULL, size},
+		                         .ids_raw = true,
+		                         .pre_types = im->pre_types};
+	if (pk__parts_run(sp->q, start, size) < 0) {
+		sample_parts_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+/* Add the samples decoded into sl, in order: each one's hash slot is
+ * fetched SAMPLE_BATCH samples ahead, its stored locations FETCH_LEAD
+ * ahead, as read_sample and add_samples do. */
+static int add_part(importer *im, const sample_part *sl)
+{
+	PK_FORWARD(add_samples(im));
+	const pending_sample *s = sl->samples;
+	const uint32_t *locs = sl->locs.items;
+	const int64_t *values = sl->values.items;
+	const pk_label *labels = sl->labels.items;
+	size_t types = pk_profile_sample_type_count(im->p), n = sl->count;
+	for (size_t i = 0; i < n && i < SAMPLE_BATCH; i++)
+		pk__profile_prefetch_stack(im->p, s[i].hash, false);
+	for (size_t i = 0; i < n && i < FETCH_LEAD; i++)
+		pk__profile_prefetch_stack(im->p, s[i].hash, true);
+	for (size_t i = 0; i < n; i++) {
+		if (i + SAMPLE_BATCH < n)
+			pk__profile_prefetch_stack(im->p, s[i + SAMPLE_BATCH].hash, false);
+		if (i + FETCH_LEAD < n)
+			pk__profile_prefetch_stack(im->p, s[i + FETCH_LEAD].hash, true);
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, locs + s[i].locs, s[i].depth, s[i].hash,
+		                             &stack) < 0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 labels + s[i].labels, s[i].label_count) < 0)
+			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	}
+	im->counts[2] += n;
+	return 0;
+}
+
 /* What the inflater is asked for at least when the next field is not in
  * yet: a wait per small field would cost more than it saves. */
 #define PRESCAN_WANT ((size_t)64 * 1024)
@@ -1171,7 +1345,28 @@ static bool prescan(importer *im, pk__input *in)
 	bool usable = true;
 	im->err = NULL;
 	im->ids_raw = true;
+	/* the parts, once the input is inflated: part c starts at part_at */
+	sample_parts *sp = NULL;
+	size_t c = 0, part_at = SIZE_MAX, polled = 0;
 	for (;;) {
+		if (pos == part_at) {
+			pk__part *pt = pk__parts_next(sp->q, c);
+			part_at = pt != NULL ? pt->end : SIZE_MAX;
+			const sample_part *sl = pt != NULL ? pt->data : NULL;
+			if (sl != NULL && sl->count > 0) {
+				if (add_part(im, sl) < 0) {
+					usable = false;
+					break;
+				}
+				pos = im->samples_end = im->samples_run_end = im->pre_end =
+				    sl->reached;
+				if (in->data + pos - im->kept >= (ptrdiff_t)discard_step)
+					im->kept = give_back(im, im->kept, in->data + pos);
+			}
+			if (pt != NULL)
+				pk__parts_added(sp->q, c++);
+			continue;
+		}
 		im->top = (pb_reader){in->data, 0, avail, NULL, avail};
 		pb_reader r = im->top;
 		r.pos = pos;
@@ -1218,11 +1413,25 @@ static bool prescan(importer *im, pk__input *in)
 			im->samples_end = im->samples_run_end = im->pre_end = r.pos;
 			if (in->data + r.pos - im->kept >= (ptrdiff_t)discard_step)
 				im->kept = give_back(im, im->kept, in->data + r.pos);
+			/* Whether the inflater is done, and its core free, is
+			 * asked every PART_SIZE bytes: a lock each time. */
+			if (sp == NULL && r.pos - polled >= PART_SIZE && polled != SIZE_MAX) {
+				polled = r.pos;
+				if (pk__input_inflated(in)) {
+					polled = SIZE_MAX;
+					avail = pk__input_wait(in, avail);
+					sp = parts_wanted(in, avail)
+					         ? sample_parts_start(im, in, r.pos, avail)
+					         : NULL;
+					part_at = sp != NULL ? r.pos : SIZE_MAX;
+				}
+			}
 		} else {
 			break;
 		}
 		pos = r.pos;
 	}
+	sample_parts_free(sp);
 	if (usable && add_samples(im) < 0)
 		usable = false;
 	usable = usable && im->counts[2] > 0;

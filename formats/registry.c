@@ -158,6 +158,8 @@ static int check_read_options(const pk_read_options *opts, pk_read_options *out,
 		                     opts->version);
 	if (opts != NULL && opts->version == 1)
 		memcpy(out, opts, offsetof(pk_read_options, progress));
+	else if (opts != NULL && opts->version == 2)
+		memcpy(out, opts, offsetof(pk_read_options, one_thread));
 	else if (opts != NULL)
 		*out = *opts;
 	out->version = PK_READ_OPTIONS_VERSION;
@@ -254,6 +256,7 @@ int pk_profile_read_path(const char *path, const pk_read_options *opts, pk_profi
 	pk__progress progress = {o.progress, o.progress_ctx};
 	int rc = pk__input_read_path_progress(path, o.max_size, probe_for(&o), &progress, true, &in,
 	                                      err);
+	in.one_thread = o.one_thread != 0;
 	if (rc == 0) {
 		if (progress.fn && in.flow == NULL) /* else pk__input_finish says it */
 			progress.fn(progress.ctx, "decoding", 0, in.size);

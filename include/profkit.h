@@ -465,10 +465,11 @@ PK_EXTERN const pk_format *pk_format_detect(const void *data, size_t size);
  * the library with the same objects. */
 typedef void (*pk_progress_fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 
-#define PK_READ_OPTIONS_VERSION 2
+#define PK_READ_OPTIONS_VERSION 3
 
 /** How to read. Initialize with PK_READ_OPTIONS_INIT; fields are only ever
- * appended (version 2 added progress and progress_ctx). */
+ * appended (version 2 added progress and progress_ctx, version 3
+ * one_thread). */
 typedef struct pk_read_options {
 	unsigned int version;
 	const pk_format *format; /**< NULL: detect from the bytes */
@@ -476,10 +477,15 @@ typedef struct pk_read_options {
 	uint64_t max_size;       /**< largest input after gunzip; 0: 2 GiB */
 	pk_progress_fn progress; /**< NULL: none */
 	void *progress_ctx;      /**< passed to progress */
+	/** nonzero: a large pprof file is decoded on the calling thread
+	 * only (it may still inflate on a second), for a caller whose own
+	 * threads keep the other cores busy, such as reads of several
+	 * inputs at once */
+	int one_thread;
 } pk_read_options;
 
 /* clang-format off */
-#define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL}
+#define PK_READ_OPTIONS_INIT {PK_READ_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL, 0}
 /* clang-format on */
 
 /** Read a profile from a file ("-" is stdin), gzipped or not. On success

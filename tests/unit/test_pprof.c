@@ -2503,6 +2503,145 @@ static void test_flow_labels(void **state)
 	pk_free(raw);
 }
 
+/* Read path's pprof as it inflates, but only once all of it is inflated:
+ * the importer then decodes the samples on two threads from the first
+ * parts on (see pprof.c, "samples on two threads"). Returns as the
+ * importer does, its error not told where. */
+static int read_inflated_first(const char *path, pk_profile **out, pk_error *err)
+{
+	pk__input in;
+	int rc = pk__input_read_path_progress(path, 0, NULL, NULL, true, &in, err);
+	if (rc < 0)
+		return rc;
+	const pk_format *f = pk_format_by_name("pprof");
+	if (in.flow != NULL) {
+		pk__input_wait(&in, SIZE_MAX);
+		rc = f->import_flow(&in, out, err);
+	} else { /* inflated at once, where the thread could not be had */
+		assert_true(chaos.fail_at > 0);
+		rc = f->import(in.data, in.size, out, err);
+	}
+	if (rc == 0 && (rc = pk_profile_validate(*out, err)) < 0)
+		pk_profile_free(*out);
+	pk__input_release(&in);
+	return rc;
+}
+
+/* raw gzipped reads, decoded on two threads, as from memory on one: the
+ * same model, or the same error at the same byte. */
+static void assert_parts_read_as_buffer(const unsigned char *raw, size_t size)
+{
+	size_t gz_size;
+	unsigned char *gz = gzip_bytes(raw, size, &gz_size);
+	char path[] = "/tmp/pk_test_flow.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
+	close(fd);
+	pk_profile *a = NULL, *b = NULL;
+	pk_error ea = PK_ERROR_INIT, eb = PK_ERROR_INIT;
+	int ra = read_inflated_first(path, &a, &ea);
+	int rb = pk_profile_read_buffer(gz, gz_size, NULL, &b, NULL, &eb);
+	unlink(path);
+	free(gz);
+	assert_int_equal(ra, rb);
+	if (ra == 0)
+		assert_profiles_equal(a, b);
+	/* the buffer's says " (offset after gunzip)" too */
+	if (strncmp(ea.message, eb.message, strlen(ea.message)) != 0)
+		fail_msg("\"%s\" read on two threads, \"%s\" on one", ea.message, eb.message);
+	assert_int_equal(ea.offset, eb.offset);
+	pk_profile_free(a);
+	pk_profile_free(b);
+}
+
+/* Samples the second thread decodes (or the first, whichever is free) bad
+ * in turn, early, in the parts and last: an unknown id, a varint that
+ * runs on, the ids' key made a varint's, a value's key made a label's,
+ * a label's string index out of range. Each reads as from memory, where
+ * one thread reads all. */
+static void test_flow_parts(void **state)
+{
+	(void)state;
+	for (int labels = NO_LABELS; labels <= ALL_LABELED; labels += ALL_LABELED) {
+		pk_profile *p = make_flow_profile(labels);
+		size_t raw_size;
+		unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+		size_t strings = pk_profile_string_count(p);
+		pk_profile_free(p);
+		assert_parts_read_as_buffer(raw, raw_size);
+		const size_t samples[] = {1, 900, 20000, 41234, 79998, 79999};
+		for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+			size_t at = nth_sample_locations(raw, raw_size, samples[i]);
+			size_t len = raw[at - 1]; /* the ids' bytes, under 128 */
+			unsigned char *value_key = raw + at + len;
+			assert_int_equal(*value_key, 0x12);
+			struct {
+				unsigned char *byte;
+				unsigned char set;
+			} bad[] = {{raw + at, 0},
+			           {raw + at + len - 1, 0xff},
+			           {raw + at - 2, 0x08},
+			           {value_key, 0x1a},
+			           {NULL, 0}};
+			if (labels == ALL_LABELED) {
+				size_t label = nth_sample_label(raw, raw_size, samples[i]);
+				bad[4].byte = raw + label + 1;
+				bad[4].set = (unsigned char)strings;
+			}
+			for (size_t j = 0; j < sizeof bad / sizeof *bad && bad[j].byte; j++) {
+				unsigned char was = *bad[j].byte;
+				*bad[j].byte = bad[j].set;
+				assert_parts_read_as_buffer(raw, raw_size);
+				*bad[j].byte = was;
+			}
+		}
+		pk_free(raw);
+	}
+}
+
+/* Allocation failures where the samples are decoded on two threads: each
+ * comes back as PK_ENOMEM, or costs only the second thread, with nothing
+ * leaked. */
+static void test_flow_parts_allocation_failures(void **state)
+{
+	(void)state;
+	pk_profile *p = make_flow_profile(NO_LABELS);
+	size_t raw_size, gz_size;
+	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
+	pk_free(raw);
+	char path[] = "/tmp/pk_test_flow.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
+	close(fd);
+	free(gz);
+	long n;
+	for (n = 1;; n++) {
+		pk_error err = PK_ERROR_INIT;
+		pk_profile *q = NULL;
+		chaos_reset(n, 0);
+		pk_set_allocator(chaos_malloc, chaos_free);
+		int rc = read_inflated_first(path, &q, &err);
+		if (rc == 0) {
+			assert_profiles_equal(p, q);
+			pk_profile_free(q);
+		}
+		pk_set_allocator(NULL, NULL);
+		if (rc == 0 && chaos.calls < n)
+			break;
+		if (rc != 0 && (rc != PK_ENOMEM || err.code != PK_ENOMEM))
+			fail_msg("allocation %ld failed: got %d (%d: %s)", n, rc, err.code,
+			         err.message);
+		if (chaos.live != 0)
+			fail_msg("allocation %ld failed: %ld blocks leaked", n, chaos.live);
+	}
+	unlink(path);
+	pk_profile_free(p);
+	print_message("%ld allocations, each failed once\n", n - 1);
+}
+
 /* Allocation failures while a file inflates, where the importer's and the
  * inflater's are many. */
 static void test_flow_allocation_failures(void **state)
@@ -2614,6 +2753,8 @@ int main(void)
 	    cmocka_unit_test(test_probe),
 	    cmocka_unit_test(test_flow),
 	    cmocka_unit_test(test_flow_labels),
+	    cmocka_unit_test(test_flow_parts),
+	    cmocka_unit_test(test_flow_parts_allocation_failures),
 	    cmocka_unit_test(test_flow_allocation_failures),
 	    cmocka_unit_test(test_export_round_trip),
 	    cmocka_unit_test(test_export_compression),
