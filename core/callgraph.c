@@ -14,6 +14,7 @@
  * the same path meet first. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,9 @@ typedef struct gfunc {
 
 typedef struct gnode {
 	uint32_t func;
+	/* how many of the first walk's stacks hold it (a hint, which may
+	 * wrap): how the second walk's threads share the nodes */
+	uint32_t stacks;
 	int64_t line;
 	uint64_t address;
 } gnode;
@@ -85,9 +89,10 @@ typedef struct builder {
 	void *calls;
 	bool narrow;
 	size_t call_slots, call_count;
-	/* what the stack at hand counted: set as counted, cleared after the
-	 * stack (only its own items, not the whole arrays); a bit each */
-	uint64_t *func_seen, *node_seen, *edge_seen;
+	/* what the stack at hand counted (edges: the walker's): set as
+	 * counted, cleared after the stack (only its own items, not the whole
+	 * arrays); a bit each */
+	uint64_t *func_seen, *node_seen;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -95,9 +100,25 @@ typedef struct builder {
 	pk__vec path_reps, path_values; /* gpath; int64_t, nv per path */
 	pk__vec text;                   /* char: a name being put together */
 	pk__vec path;                   /* uint32_t: the nodes of the stack at hand, root first */
-	pk__vec pending; /* uint32_t: edges of the stack walked whose weight is due */
+	size_t longest;                 /* the first walk's longest path */
+	size_t frames_walked;           /* the first walk's paths' nodes */
+	uint32_t split; /* the second walk's threads: nodes below it, and the rest */
 	int64_t *total, *left_out;
 } builder;
+
+/* One thread of the second walk: it adds what the stacks give nodes
+ * [lo, hi) and the calls made from them, so the two threads write apart.
+ * Its arrays are made before the thread starts (no allocation there), the
+ * paths with room for the longest. */
+typedef struct walker {
+	builder *b;
+	pk__graph *g;
+	uint32_t lo, hi;
+	pk__vec path, pending; /* uint32_t: the stack's nodes; its edges whose weight is due */
+	uint64_t *edge_seen;   /* a bit per edge: counted in this stack */
+	int64_t *v;            /* the stack's values, as walked */
+	int rc;
+} walker;
 
 /* ------------------------------------------------------------ hashing */
 
@@ -159,7 +180,7 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	}
 	if (b->nodes.count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gnode n = {func, line, address};
+	gnode n = {func, 0, line, address};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
 	pk__item_table_put(&b->node_tab, at, h, index);
@@ -392,12 +413,12 @@ static void clear_visit(uint64_t *seen, uint32_t i)
 	seen[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
-/* Put the nodes of stack s of walk w, root first, in b->path. */
-static int expand(builder *b, walk *w, size_t s)
+/* Put the nodes of stack s of walk w, root first, in path. */
+static int expand(builder *b, walk *w, size_t s, pk__vec *path)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	b->path.count = 0;
+	path->count = 0;
 	/* Where each location's nodes are, then the nodes, asked for
 	 * together: the two loads of a location depend on each other. */
 	for (size_t k = 0; k < depth; k++)
@@ -410,12 +431,12 @@ static int expand(builder *b, walk *w, size_t s)
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
 		/* most locations are one node: no copy call for those */
-		if (count == 1 && b->path.count < b->path.capacity)
-			PK_VEC_AT(b->path, uint32_t, b->path.count++) = nodes[0];
+		if (count == 1 && path->count < path->capacity)
+			PK_VEC_AT(*path, uint32_t, path->count++) = nodes[0];
 		else
-			PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
+			PK_FORWARD(pk__vec_append(path, sizeof(uint32_t), nodes, count));
 	}
-	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
+	return path->count < UINT32_MAX ? 0 : PK_ENOMEM;
 }
 
 /* Whether path r has the nodes of b->path, inlined or not. */
@@ -531,7 +552,7 @@ static int add_paths(builder *b)
 			w->path[s] = PK_NONE;
 			if (w->counts[s] == 0)
 				continue;
-			PK_FORWARD(expand(b, w, s));
+			PK_FORWARD(expand(b, w, s, &b->path));
 			if (b->path.count == 0)
 				continue;
 			PK_FORWARD(path_of(b, wi, (uint32_t)s, &w->path[s]));
@@ -551,13 +572,16 @@ static int add_calls(builder *b)
 {
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
-	const gnode *nodes = b->nodes.items;
+	gnode *nodes = b->nodes.items;
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
 			PK_PREFETCH((const char *)b->calls +
 			            call_slot(b, path[k - 1] & ~INLINED_BIT,
 			                      nodes[path[k] & ~INLINED_BIT].func) *
 			                call_size(b));
+	/* loaded for the calls: the counts cost no miss */
+	for (size_t k = 0; k < depth; k++)
+		nodes[path[k] & ~INLINED_BIT].stacks++;
 	for (size_t k = 1; k < depth; k++)
 		PK_FORWARD(
 		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
@@ -579,45 +603,50 @@ static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
 	return lo;
 }
 
-/* The second walk: the stack in b->path (nodes of the graph), whose
- * values are v, adds v to its leaf's flat values, and once to the
+/* The second walk: the stack in k->path (nodes of the graph), whose
+ * values are k->v, adds them to its leaf's flat values, and once to the
  * cumulative values of each distinct position and function in it and the
- * weight of each distinct call. */
-static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t samples)
+ * weight of each distinct call, where k adds those. */
+static void walk_stack(walker *k, uint32_t samples)
 {
+	builder *b = k->b;
+	pk__graph *g = k->g;
 	size_t nv = b->nv;
-	const uint32_t *path = b->path.items;
-	size_t depth = b->path.count;
-	bool cumulative = g->node_cum != NULL;
-	b->pending.count = 0;
-	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
-	uint32_t *pending = b->pending.items;
+	const int64_t *v = k->v;
+	const uint32_t *path = k->path.items;
+	size_t depth = k->path.count;
+	uint32_t lo = k->lo, span = k->hi - k->lo; /* node n is k's if n - lo < span */
+	bool cumulative = g->node_cum != NULL;     /* then k has every node */
+	uint32_t *pending = k->pending.items;
 	size_t due = 0;
 	/* The stack's positions, then where their calls are likely found,
 	 * asked for together. */
-	for (size_t k = 0; k < depth; k++)
-		PK_PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
-	for (size_t k = 0; k + 1 < depth; k++) {
-		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
-		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
+	for (size_t i = 0; i < depth; i++)
+		PK_PREFETCH(&g->nodes[path[i] & ~INLINED_BIT]);
+	for (size_t i = 0; i + 1 < depth; i++) {
+		uint32_t caller = path[i] & ~INLINED_BIT;
+		const pk__graph_node *n = &g->nodes[caller];
+		if (caller - lo < span)
+			PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
-	add_vector(&g->node_flat[leaf * nv], v, nv);
+	if (leaf - lo < span)
+		add_vector(&g->node_flat[leaf * nv], v, nv);
 	if (cumulative)
 		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t node = path[k] & ~INLINED_BIT;
-		uint32_t func = g->nodes[node].function;
+	for (size_t i = 0; i < depth; i++) {
+		uint32_t node = path[i] & ~INLINED_BIT;
 		if (cumulative && first_visit(b->node_seen, node))
 			add_vector(&g->node_cum[node * nv], v, nv);
-		if (cumulative && first_visit(b->func_seen, func))
-			add_vector(&g->function_cum[func * nv], v, nv);
-		if (k == 0)
+		if (cumulative && first_visit(b->func_seen, g->nodes[node].function))
+			add_vector(&g->function_cum[g->nodes[node].function * nv], v, nv);
+		uint32_t caller = i > 0 ? path[i - 1] & ~INLINED_BIT : lo + span;
+		if (caller - lo >= span)
 			continue;
-		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
+		uint32_t e = find_edge(g, caller, g->nodes[node].function);
 		pk__graph_edge *edge = &g->edges[e];
-		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(b->edge_seen, e)) {
+		edge->inlined |= (path[i] & INLINED_BIT) != 0;
+		if (first_visit(k->edge_seen, e)) {
 			pending[due++] = e;
 			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
 			edge->samples += samples;
@@ -626,24 +655,40 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	/* The weights last, each edge's once: their loads were asked for. */
 	for (size_t i = 0; i < due; i++) {
 		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
-		clear_visit(b->edge_seen, pending[i]);
+		clear_visit(k->edge_seen, pending[i]);
 	}
-	for (size_t k = 0; cumulative && k < depth; k++) {
-		uint32_t node = path[k] & ~INLINED_BIT;
+	for (size_t i = 0; cumulative && i < depth; i++) {
+		uint32_t node = path[i] & ~INLINED_BIT;
 		clear_visit(b->node_seen, node);
 		clear_visit(b->func_seen, g->nodes[node].function);
 	}
-	return 0;
 }
 
-/* Walk every stack of a value once: with g NULL, the first walk; else the
- * second, into g. With drop_negative, a value whose sum (its path's, with
- * paths) is negative counts 0. */
-static int walk_stacks(builder *b, pk__graph *g)
+/* The values stack s of walk w is walked with, in v; false if none is
+ * left. With drop_negative, a value whose sum (its path's, with paths) is
+ * negative counts 0. */
+static bool stack_values(const builder *b, const walk *w, size_t s, int64_t *v)
 {
+	if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+		return false;
 	size_t nv = b->nv;
-	bool drop = b->o->drop_negative;
-	int64_t *v = pk__calloc(nv + 1, sizeof *v);
+	const int64_t *sum = &w->sums[s * nv], *of = sum;
+	if (b->paths)
+		of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
+	bool any = false;
+	for (size_t k = 0; k < nv; k++) {
+		bool dropped = b->o->drop_negative && of[k] < 0;
+		v[k] = dropped ? 0 : sum[k];
+		any |= !dropped && of[k] != 0;
+	}
+	return any;
+}
+
+/* The first walk: the calls of every stack with a value, which names
+ * their locations. */
+static int walk_calls(builder *b)
+{
+	int64_t *v = pk__calloc(b->nv + 1, sizeof *v);
 	if (v == NULL)
 		return PK_ENOMEM;
 	int rc = 0;
@@ -651,26 +696,87 @@ static int walk_stacks(builder *b, pk__graph *g)
 		walk *w = &b->walks[wi];
 		size_t stacks = pk_profile_stack_count(w->p);
 		for (size_t s = 0; rc == 0 && s < stacks; s++) {
-			if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+			if (!stack_values(b, w, s, v))
 				continue;
-			const int64_t *sum = &w->sums[s * nv], *of = sum;
-			if (b->paths)
-				of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
-			bool any = false;
-			for (size_t k = 0; k < nv; k++) {
-				bool dropped = drop && of[k] < 0;
-				v[k] = dropped ? 0 : sum[k];
-				any |= !dropped && of[k] != 0;
-			}
-			if (!any)
-				continue;
-			rc = expand(b, w, s);
+			rc = expand(b, w, s, &b->path);
 			if (rc < 0 || b->path.count == 0)
 				continue;
-			rc = g ? walk_stack(b, g, v, wi == 0 ? w->counts[s] : 0) : add_calls(b);
+			if (b->path.count > b->longest)
+				b->longest = b->path.count;
+			b->frames_walked += b->path.count;
+			rc = add_calls(b);
 		}
 	}
 	pk__free(v);
+	return rc;
+}
+
+/* The second walk of k's part: the stacks of the first, every location
+ * named, so nothing is added (nor allocated) but values. */
+static int walk_values(walker *k)
+{
+	builder *b = k->b;
+	for (uint32_t wi = 0; wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		for (size_t s = 0; s < stacks; s++) {
+			if (!stack_values(b, w, s, k->v))
+				continue;
+			PK_FORWARD(expand(b, w, s, &k->path));
+			if (k->path.count > 0)
+				walk_stack(k, wi == 0 ? w->counts[s] : 0);
+		}
+	}
+	return 0;
+}
+
+static void *walker_main(void *arg)
+{
+	walker *k = arg;
+	k->rc = walk_values(k);
+	return NULL;
+}
+
+/* Below this many nodes on the first walk's paths, one thread walks. */
+#define THREAD_FRAMES 4096
+
+/* The second walk, into g: on two threads (nodes below b->split and the
+ * rest: each stack is expanded twice, its misses shared) where the graph
+ * is not cumulative and large, else on one. */
+static int second_walk(builder *b, pk__graph *g)
+{
+	size_t nn = g->node_count, ne = g->edge_count;
+	bool two = g->node_cum == NULL && b->split > 0 && b->split < nn &&
+	           b->frames_walked >= THREAD_FRAMES;
+	walker k[2] = {{0}, {0}};
+	int rc = 0;
+	for (size_t i = 0; i < (two ? 2u : 1u); i++) {
+		k[i] = (walker){b, g, 0, (uint32_t)nn, {0}, {0}, NULL, NULL, 0};
+		if (two)
+			k[i].lo = i == 0 ? 0 : b->split, k[i].hi = i == 0 ? b->split : (uint32_t)nn;
+		k[i].edge_seen = pk__calloc(ne / 64 + 1, sizeof *k[i].edge_seen);
+		k[i].v = pk__calloc(b->nv + 1, sizeof *k[i].v);
+		if (!k[i].edge_seen || !k[i].v ||
+		    pk__vec_reserve_exact(&k[i].path, sizeof(uint32_t), b->longest + 1) < 0 ||
+		    pk__vec_reserve_exact(&k[i].pending, sizeof(uint32_t), b->longest + 1) < 0)
+			rc = PK_ENOMEM;
+	}
+	pthread_t thread;
+	bool started = rc == 0 && two && pthread_create(&thread, NULL, walker_main, &k[1]) == 0;
+	if (rc == 0)
+		rc = walk_values(&k[0]);
+	if (started)
+		pthread_join(thread, NULL);
+	else if (rc == 0 && two)
+		k[1].rc = walk_values(&k[1]);
+	if (rc == 0)
+		rc = k[1].rc;
+	for (size_t i = 0; i < 2; i++) {
+		pk__free(k[i].edge_seen);
+		pk__free(k[i].v);
+		pk__vec_free(&k[i].path);
+		pk__vec_free(&k[i].pending);
+	}
 	return rc;
 }
 
@@ -904,8 +1010,16 @@ static int sort_graph(builder *b, pk__graph *g)
 		                nodes);
 	if (rc < 0)
 		goto done;
+	/* The second walk's threads get about half the nodes' stacks each. */
+	uint64_t work = 0, below = 0;
+	for (size_t i = 0; i < nn; i++)
+		work += nodes[i].stacks;
 	for (size_t r = 0; r < nn; r++) {
 		const gnode *n = &nodes[order[r]];
+		if (below * 2 < work) {
+			below += n->stacks;
+			b->split = (uint32_t)r + 1;
+		}
 		node_rank[order[r]] = (uint32_t)r;
 		g->nodes[r] = (pk__graph_node){func_rank[n->func], 0, n->line};
 		if (g->addresses)
@@ -965,14 +1079,15 @@ done:
 	return rc;
 }
 
-/* Zeroed values for the second walk, and what counts items once. */
+/* Zeroed values for the second walk, and what counts positions and
+ * functions once. */
 static int add_values(builder *b, pk__graph *g)
 {
 	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
+	/* edge_seen is each walker's (second_walk) */
 	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
 	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
-	b->edge_seen = pk__calloc(ne / 64 + 1, sizeof *b->edge_seen);
-	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
+	if (!g->node_flat || !g->edge_weight)
 		return PK_ENOMEM;
 	if (!b->o->cumulative)
 		return 0;
@@ -1023,13 +1138,12 @@ static void builder_free(builder *b)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);
 	}
-	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path, &b->pending};
+	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->path_tab.slots);
 	pk__free(b->func_seen);
 	pk__free(b->node_seen);
-	pk__free(b->edge_seen);
 }
 
 /* Whether a stack of the profile or base sums to a negative value. */
@@ -1107,13 +1221,13 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	if (b.paths)
 		rc = add_paths(&b);
 	if (rc == 0)
-		rc = walk_stacks(&b, NULL);
+		rc = walk_calls(&b);
 	if (rc == 0)
 		rc = sort_graph(&b, g);
 	if (rc == 0)
 		rc = add_values(&b, g);
 	if (rc == 0)
-		rc = walk_stacks(&b, g);
+		rc = second_walk(&b, g);
 	builder_free(&b);
 	pk__free(base_types);
 	if (rc < 0) {
