@@ -69,6 +69,7 @@ typedef struct walk {
 	int64_t *sums;       /* nv per stack of the profile (negated for a base) */
 	uint32_t *counts;    /* by stack: its samples of any value */
 	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
+	uint64_t *called;    /* a bit by location: its inlined calls are added */
 } walk;
 
 typedef struct builder {
@@ -114,9 +115,11 @@ typedef struct walker {
 	builder *b;
 	pk__graph *g;
 	uint32_t lo, hi;
-	pk__vec path, pending; /* uint32_t: the stack's nodes; its edges whose weight is due */
-	uint64_t *edge_seen;   /* a bit per edge: counted in this stack */
-	int64_t *v;            /* the stack's values, as walked */
+	/* uint32_t: the stack's nodes; the calls it adds (by callee's place
+	 * in path); their edges whose weight is due */
+	pk__vec path, calls, pending;
+	uint64_t *edge_seen; /* a bit per edge: counted in this stack */
+	int64_t *v;          /* the stack's values, as walked */
 	int rc;
 } walker;
 
@@ -234,7 +237,8 @@ static size_t call_slot(const builder *b, uint32_t caller, uint32_t callee)
 	return mix(caller, callee) & (b->call_slots - 1);
 }
 
-static int add_call(builder *b, uint32_t caller, uint32_t callee)
+/* Inline: the first walk adds every call of every stack. */
+static inline int add_call(builder *b, uint32_t caller, uint32_t callee)
 {
 	/* Slots are keys themselves, so they can be fuller than the tables
 	 * of indices. */
@@ -508,8 +512,9 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	w->fn_name = pk__calloc(functions + 1, sizeof *w->fn_name);
 	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
 	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
+	w->called = pk__calloc(locations / 64 + 1, sizeof *w->called);
 	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
-	    !w->fn_file || !w->object_id)
+	    !w->fn_file || !w->object_id || !w->called)
 		return PK_ENOMEM;
 	size_t frames = 0;
 	for (size_t i = 0; i < locations; i++) {
@@ -567,7 +572,27 @@ static int add_paths(builder *b)
 	return 0;
 }
 
-/* The first walk: the calls of the stack in b->path. */
+/* The first walk: the inlined calls of stack s of walk w, in its
+ * locations, once a location: every stack through one makes the same. */
+static int add_inlined_calls(builder *b, walk *w, size_t s)
+{
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(w->p, s, &locs);
+	const gnode *nodes = b->nodes.items;
+	for (size_t k = 0; k < depth; k++) {
+		uint32_t i = locs[k], count = w->loc_count[i];
+		if (count < 2 || !first_visit(w->called, i))
+			continue;
+		const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
+		for (uint32_t j = 1; j < count; j++)
+			PK_FORWARD(add_call(b, at[j - 1] & ~INLINED_BIT,
+			                    nodes[at[j] & ~INLINED_BIT].func));
+	}
+	return 0;
+}
+
+/* The first walk: the calls of the stack in b->path from one location
+ * to the next (add_inlined_calls has the others). */
 static int add_calls(builder *b)
 {
 	const uint32_t *path = b->path.items;
@@ -575,16 +600,17 @@ static int add_calls(builder *b)
 	gnode *nodes = b->nodes.items;
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
-			PK_PREFETCH((const char *)b->calls +
-			            call_slot(b, path[k - 1] & ~INLINED_BIT,
-			                      nodes[path[k] & ~INLINED_BIT].func) *
-			                call_size(b));
+			if (!(path[k] & INLINED_BIT))
+				PK_PREFETCH(
+				    (const char *)b->calls +
+				    call_slot(b, path[k - 1] & ~INLINED_BIT, nodes[path[k]].func) *
+				        call_size(b));
 	/* loaded for the calls: the counts cost no miss */
 	for (size_t k = 0; k < depth; k++)
 		nodes[path[k] & ~INLINED_BIT].stacks++;
 	for (size_t k = 1; k < depth; k++)
-		PK_FORWARD(
-		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
+		if (!(path[k] & INLINED_BIT))
+			PK_FORWARD(add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k]].func));
 	return 0;
 }
 
@@ -617,35 +643,40 @@ static void walk_stack(walker *k, uint32_t samples)
 	size_t depth = k->path.count;
 	uint32_t lo = k->lo, span = k->hi - k->lo; /* node n is k's if n - lo < span */
 	bool cumulative = g->node_cum != NULL;     /* then k has every node */
-	uint32_t *pending = k->pending.items;
-	size_t due = 0;
-	/* The stack's positions, then where their calls are likely found,
-	 * asked for together. */
-	for (size_t i = 0; i < depth; i++)
-		PK_PREFETCH(&g->nodes[path[i] & ~INLINED_BIT]);
-	for (size_t i = 0; i + 1 < depth; i++) {
-		uint32_t caller = path[i] & ~INLINED_BIT;
-		const pk__graph_node *n = &g->nodes[caller];
-		if (caller - lo < span)
-			PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
+	uint32_t *pending = k->pending.items, *calls = k->calls.items;
+	size_t due = 0, own = 0;
+	/* The calls k adds (path[i - 1] to path[i]), then their positions and
+	 * where their edges are likely found, asked for together. */
+	for (size_t i = 1; i < depth; i++)
+		if ((path[i - 1] & ~INLINED_BIT) - lo < span)
+			calls[own++] = (uint32_t)i;
+	for (size_t j = 0; j < own; j++) {
+		PK_PREFETCH(&g->nodes[path[calls[j]] & ~INLINED_BIT]);
+		PK_PREFETCH(&g->nodes[path[calls[j] - 1] & ~INLINED_BIT]);
+	}
+	for (size_t j = 0; j < own; j++) {
+		const pk__graph_node *n = &g->nodes[path[calls[j] - 1] & ~INLINED_BIT];
+		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
 	if (leaf - lo < span)
 		add_vector(&g->node_flat[leaf * nv], v, nv);
-	if (cumulative)
+	if (cumulative) {
 		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
-	for (size_t i = 0; i < depth; i++) {
-		uint32_t node = path[i] & ~INLINED_BIT;
-		if (cumulative && first_visit(b->node_seen, node))
-			add_vector(&g->node_cum[node * nv], v, nv);
-		if (cumulative && first_visit(b->func_seen, g->nodes[node].function))
-			add_vector(&g->function_cum[g->nodes[node].function * nv], v, nv);
-		uint32_t caller = i > 0 ? path[i - 1] & ~INLINED_BIT : lo + span;
-		if (caller - lo >= span)
-			continue;
-		uint32_t e = find_edge(g, caller, g->nodes[node].function);
+		for (size_t i = 0; i < depth; i++) {
+			uint32_t node = path[i] & ~INLINED_BIT, func = g->nodes[node].function;
+			if (first_visit(b->node_seen, node))
+				add_vector(&g->node_cum[node * nv], v, nv);
+			if (first_visit(b->func_seen, func))
+				add_vector(&g->function_cum[func * nv], v, nv);
+		}
+	}
+	for (size_t j = 0; j < own; j++) {
+		uint32_t callee = path[calls[j]];
+		uint32_t e = find_edge(g, path[calls[j] - 1] & ~INLINED_BIT,
+		                       g->nodes[callee & ~INLINED_BIT].function);
 		pk__graph_edge *edge = &g->edges[e];
-		edge->inlined |= (path[i] & INLINED_BIT) != 0;
+		edge->inlined |= (callee & INLINED_BIT) != 0;
 		if (first_visit(k->edge_seen, e)) {
 			pending[due++] = e;
 			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
@@ -705,6 +736,8 @@ static int walk_calls(builder *b)
 				b->longest = b->path.count;
 			b->frames_walked += b->path.count;
 			rc = add_calls(b);
+			if (rc == 0)
+				rc = add_inlined_calls(b, w, s);
 		}
 	}
 	pk__free(v);
@@ -751,13 +784,14 @@ static int second_walk(builder *b, pk__graph *g)
 	walker k[2] = {{0}, {0}};
 	int rc = 0;
 	for (size_t i = 0; i < (two ? 2u : 1u); i++) {
-		k[i] = (walker){b, g, 0, (uint32_t)nn, {0}, {0}, NULL, NULL, 0};
+		k[i] = (walker){b, g, 0, (uint32_t)nn, {0}, {0}, {0}, NULL, NULL, 0};
 		if (two)
 			k[i].lo = i == 0 ? 0 : b->split, k[i].hi = i == 0 ? b->split : (uint32_t)nn;
 		k[i].edge_seen = pk__calloc(ne / 64 + 1, sizeof *k[i].edge_seen);
 		k[i].v = pk__calloc(b->nv + 1, sizeof *k[i].v);
 		if (!k[i].edge_seen || !k[i].v ||
 		    pk__vec_reserve_exact(&k[i].path, sizeof(uint32_t), b->longest + 1) < 0 ||
+		    pk__vec_reserve_exact(&k[i].calls, sizeof(uint32_t), b->longest + 1) < 0 ||
 		    pk__vec_reserve_exact(&k[i].pending, sizeof(uint32_t), b->longest + 1) < 0)
 			rc = PK_ENOMEM;
 	}
@@ -775,6 +809,7 @@ static int second_walk(builder *b, pk__graph *g)
 		pk__free(k[i].edge_seen);
 		pk__free(k[i].v);
 		pk__vec_free(&k[i].path);
+		pk__vec_free(&k[i].calls);
 		pk__vec_free(&k[i].pending);
 	}
 	return rc;
@@ -915,7 +950,9 @@ static int sort_graph(builder *b, pk__graph *g)
 		pk__free(w->fn_name);
 		pk__free(w->fn_file);
 		pk__free(w->object_id);
+		pk__free(w->called);
 		w->fn_name = w->fn_file = w->object_id = NULL;
+		w->called = NULL;
 	}
 	pk__vec_free(&b->text);
 	pk__free(b->func_tab.slots);
@@ -1132,8 +1169,8 @@ static void builder_free(builder *b)
 	pk__free(b->calls);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
-		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
-		                  w->object_id, w->sums,      w->counts,  w->path};
+		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file, w->object_id,
+		                  w->sums,      w->counts,    w->path,    w->called};
 		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);
