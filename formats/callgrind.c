@@ -1881,8 +1881,9 @@ static int cgw_id_of(cgw_ids *t, const char *name, uint32_t *id, bool *first)
 	return 0;
 }
 
-/* "spec=(id) name\n", or "spec=(id)\n" with name NULL. */
-static int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *name)
+/* "spec=(id) name\n", or "spec=(id)\n" with name NULL. Inline (and the
+ * two below): spec's length is known then, and its copy a move. */
+static inline int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *name)
 {
 	size_t len = strlen(spec);
 	char *o = cgw_room(w, len + 4 + CGW_NUM);
@@ -1909,7 +1910,7 @@ static int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *
 /* "spec=(id) name" the first time a name of this kind is written,
  * "spec=(id)" after: files and objects share one table per kind, as
  * callgrind_annotate and KCachegrind read them. */
-static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
+static inline int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
 {
 	if (*name == '\0' || (*name == '?' && strcmp(name, cgw_unknown) == 0))
 		name = cgw_unknown;
@@ -1921,7 +1922,7 @@ static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const
 
 /* Functions get one id each (not one per name), for KCachegrind keeps
  * the file and object a function id was first given with. */
-static int cgw_put_function(cgw_writer *w, const char *spec, uint32_t f)
+static inline int cgw_put_function(cgw_writer *w, const char *spec, uint32_t f)
 {
 	bool first = w->fn_ids[f] == 0;
 	if (first)
