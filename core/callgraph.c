@@ -55,13 +55,19 @@ typedef struct gpath {
 	uint32_t walk, stack;
 } gpath;
 
+/* Where a location's nodes are: count of them in loc_nodes from first,
+ * or, for one node (most locations), first is the node itself, which the
+ * walks then read with the count; count 0: not yet. */
+typedef struct span {
+	uint32_t first, count;
+} span;
+
 /* What one profile's walk keeps: each location's nodes, root first (high
  * bit: inlined), found on first use, the names of functions and objects,
  * each interned once, and the sums of each stack's samples. */
 typedef struct walk {
 	const pk_profile *p;
-	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
-	uint32_t *loc_count;
+	span *locs;          /* by location */
 	pk__vec loc_nodes;   /* uint32_t */
 	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
 	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
@@ -377,8 +383,9 @@ static int add_location_nodes(builder *b, walk *w, uint32_t i)
 			node |= INLINED_BIT;
 		PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
 	}
-	w->loc_start[i] = (uint32_t)start + 1;
-	w->loc_count[i] = (uint32_t)(w->loc_nodes.count - start);
+	w->locs[i] = (span){(uint32_t)start, (uint32_t)(w->loc_nodes.count - start)};
+	if (w->locs[i].count == 1)
+		w->locs[i].first = PK_VEC_AT(w->loc_nodes, uint32_t, --w->loc_nodes.count);
 	return 0;
 }
 
@@ -387,10 +394,11 @@ static int add_location_nodes(builder *b, walk *w, uint32_t i)
 static inline int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes,
                                  uint32_t *count)
 {
-	if (w->loc_start[i] == 0)
+	const span *at = &w->locs[i];
+	if (at->count == 0)
 		PK_FORWARD(add_location_nodes(b, w, i));
-	*nodes = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
-	*count = w->loc_count[i];
+	*nodes = at->count == 1 ? &at->first : &PK_VEC_AT(w->loc_nodes, uint32_t, at->first);
+	*count = at->count;
 	return 0;
 }
 
@@ -426,10 +434,10 @@ static int expand(builder *b, walk *w, size_t s, pk__vec *path)
 	/* Where each location's nodes are, then the nodes, asked for
 	 * together: the two loads of a location depend on each other. */
 	for (size_t k = 0; k < depth; k++)
-		PK_PREFETCH(&w->loc_start[locs[k]]);
+		PK_PREFETCH(&w->locs[locs[k]]);
 	for (size_t k = 0; k < depth; k++)
-		if (w->loc_start[locs[k]] != 0)
-			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[locs[k]] - 1));
+		if (w->locs[locs[k]].count > 1)
+			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[locs[k]].first));
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
@@ -507,14 +515,13 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	w->p = p;
 	w->sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *w->sums);
 	w->counts = pk__calloc(stacks + 1, sizeof *w->counts);
-	w->loc_start = pk__calloc(locations + 1, sizeof *w->loc_start);
-	w->loc_count = pk__calloc(locations + 1, sizeof *w->loc_count);
+	w->locs = pk__calloc(locations + 1, sizeof *w->locs);
 	w->fn_name = pk__calloc(functions + 1, sizeof *w->fn_name);
 	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
 	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
 	w->called = pk__calloc(locations / 64 + 1, sizeof *w->called);
-	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
-	    !w->fn_file || !w->object_id || !w->called)
+	if (!w->sums || !w->counts || !w->locs || !w->fn_name || !w->fn_file || !w->object_id ||
+	    !w->called)
 		return PK_ENOMEM;
 	size_t frames = 0;
 	for (size_t i = 0; i < locations; i++) {
@@ -580,10 +587,10 @@ static int add_inlined_calls(builder *b, walk *w, size_t s)
 	size_t depth = pk_profile_stack(w->p, s, &locs);
 	const gnode *nodes = b->nodes.items;
 	for (size_t k = 0; k < depth; k++) {
-		uint32_t i = locs[k], count = w->loc_count[i];
+		uint32_t i = locs[k], count = w->locs[i].count;
 		if (count < 2 || !first_visit(w->called, i))
 			continue;
-		const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
+		const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[i].first);
 		for (uint32_t j = 1; j < count; j++)
 			PK_FORWARD(add_call(b, at[j - 1] & ~INLINED_BIT,
 			                    nodes[at[j] & ~INLINED_BIT].func));
@@ -641,14 +648,14 @@ static void walk_stack(walker *k, uint32_t samples)
 	const int64_t *v = k->v;
 	const uint32_t *path = k->path.items;
 	size_t depth = k->path.count;
-	uint32_t lo = k->lo, span = k->hi - k->lo; /* node n is k's if n - lo < span */
-	bool cumulative = g->node_cum != NULL;     /* then k has every node */
+	uint32_t lo = k->lo, width = k->hi - k->lo; /* node n is k's if n - lo < width */
+	bool cumulative = g->node_cum != NULL;      /* then k has every node */
 	uint32_t *pending = k->pending.items, *calls = k->calls.items;
 	size_t due = 0, own = 0;
 	/* The calls k adds (path[i - 1] to path[i]), then their positions and
 	 * where their edges are likely found, asked for together. */
 	for (size_t i = 1; i < depth; i++)
-		if ((path[i - 1] & ~INLINED_BIT) - lo < span)
+		if ((path[i - 1] & ~INLINED_BIT) - lo < width)
 			calls[own++] = (uint32_t)i;
 	for (size_t j = 0; j < own; j++) {
 		PK_PREFETCH(&g->nodes[path[calls[j]] & ~INLINED_BIT]);
@@ -659,7 +666,7 @@ static void walk_stack(walker *k, uint32_t samples)
 		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
-	if (leaf - lo < span)
+	if (leaf - lo < width)
 		add_vector(&g->node_flat[leaf * nv], v, nv);
 	if (cumulative) {
 		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
@@ -1064,10 +1071,14 @@ static int sort_graph(builder *b, pk__graph *g)
 	}
 	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
-		uint32_t *loc_nodes = b->walks[i].loc_nodes.items;
-		for (size_t k = 0; k < b->walks[i].loc_nodes.count; k++)
+		walk *w = &b->walks[i];
+		uint32_t *loc_nodes = w->loc_nodes.items;
+		for (size_t k = 0; k < w->loc_nodes.count; k++)
 			loc_nodes[k] =
 			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
+		for (size_t k = 0; k < pk_profile_location_count(w->p); k++)
+			if (w->locs[k].count == 1)
+				w->locs[k].first = node_rank[w->locs[k].first];
 	}
 
 	/* The keys in the graph's order, in place (qsort would want a copy):
@@ -1169,8 +1180,8 @@ static void builder_free(builder *b)
 	pk__free(b->calls);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
-		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file, w->object_id,
-		                  w->sums,      w->counts,    w->path,    w->called};
+		void *arrays[] = {w->locs, w->fn_name, w->fn_file, w->object_id,
+		                  w->sums, w->counts,  w->path,    w->called};
 		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);
