@@ -431,13 +431,10 @@ static int expand(builder *b, walk *w, size_t s, pk__vec *path)
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
 	path->count = 0;
-	/* Where each location's nodes are, then the nodes, asked for
-	 * together: the two loads of a location depend on each other. */
+	/* Where each location's nodes are, asked for together (most hold
+	 * their one node: a second load, for the rest, is not asked ahead). */
 	for (size_t k = 0; k < depth; k++)
 		PK_PREFETCH(&w->locs[locs[k]]);
-	for (size_t k = 0; k < depth; k++)
-		if (w->locs[locs[k]].count > 1)
-			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[locs[k]].first));
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
