@@ -1139,8 +1139,10 @@ static void test_allocation_failures(void **state)
 {
 	(void)state;
 	pk_profile *p = tiny_profile();
+	/* callgrind's graph of many stacks: the second walk's two threads */
+	pk_profile *many = many_stacks(1, 100), *many_base = many_stacks(2, 0);
 	pk_set_allocator(chaos_malloc, chaos_free);
-	for (int what = 0; what < 2; what++) {
+	for (int what = 0; what < 3; what++) {
 		for (long n = 0;; n++) {
 			chaos_reset(n + 1, 1);
 			pk_error err = PK_ERROR_INIT;
@@ -1151,6 +1153,15 @@ static void test_allocation_failures(void **state)
 				                       true, true};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(p, &o, &g, &err);
+				calls = chaos.calls;
+				if (rc != 0)
+					assert_null(g);
+				pk__graph_free(g);
+			} else if (what == 2) {
+				pk__graph_options o = {NULL, true, many_base, PK_GRANULARITY_LINES,
+				                       true, false};
+				pk__graph *g = NULL;
+				rc = pk__graph_build(many, &o, &g, &err);
 				calls = chaos.calls;
 				if (rc != 0)
 					assert_null(g);
@@ -1177,6 +1188,8 @@ static void test_allocation_failures(void **state)
 	}
 	chaos_reset(0, 0);
 	pk_set_allocator(NULL, NULL);
+	pk_profile_free(many_base);
+	pk_profile_free(many);
 	pk_profile_free(p);
 }
 
