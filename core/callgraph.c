@@ -8,8 +8,10 @@
  * first add their values to their stack's. Stacks are then walked twice:
  * the first walk finds the functions, positions and calls, which are
  * sorted into the graph's arrays of their exact sizes, and the second
- * adds the values there. So the graph is built without a copy, and a call
- * costs its final record and values only. A stack is a path of positions;
+ * adds the values there (for a graph without cumulative values, on two
+ * threads, each adding what falls on its half of the positions). So the
+ * graph is built without a copy, and a call costs its final record and
+ * values only. A stack is a path of positions;
  * where a sum may be dropped as negative, stacks (and the base's) that are
  * the same path meet first. */
 #include "internal.h"
