@@ -8,12 +8,15 @@
  * first add their values to their stack's. Stacks are then walked twice:
  * the first walk finds the functions, positions and calls, which are
  * sorted into the graph's arrays of their exact sizes, and the second
- * adds the values there. So the graph is built without a copy, and a call
- * costs its final record and values only. A stack is a path of positions;
+ * adds the values there (for a graph without cumulative values, on two
+ * threads, each adding what falls on its half of the positions). So the
+ * graph is built without a copy, and a call costs its final record and
+ * values only. A stack is a path of positions;
  * where a sum may be dropped as negative, stacks (and the base's) that are
  * the same path meet first. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +44,9 @@ typedef struct gfunc {
 
 typedef struct gnode {
 	uint32_t func;
+	/* how many of the first walk's stacks hold it (a hint, which may
+	 * wrap): how the second walk's threads share the nodes */
+	uint32_t stacks;
 	int64_t line;
 	uint64_t address;
 } gnode;
@@ -51,13 +57,19 @@ typedef struct gpath {
 	uint32_t walk, stack;
 } gpath;
 
+/* Where a location's nodes are: count of them in loc_nodes from first,
+ * or, for one node (most locations), first is the node itself, which the
+ * walks then read with the count; count 0: not yet. */
+typedef struct span {
+	uint32_t first, count;
+} span;
+
 /* What one profile's walk keeps: each location's nodes, root first (high
  * bit: inlined), found on first use, the names of functions and objects,
  * each interned once, and the sums of each stack's samples. */
 typedef struct walk {
 	const pk_profile *p;
-	uint32_t *loc_start; /* index into loc_nodes + 1; 0 = not yet */
-	uint32_t *loc_count;
+	span *locs;          /* by location */
 	pk__vec loc_nodes;   /* uint32_t */
 	uint32_t *fn_name;   /* by function with a name: its name's id + 1, 0 = not yet */
 	uint32_t *fn_file;   /* by function: its cleaned file's id (with fn_name) */
@@ -65,6 +77,7 @@ typedef struct walk {
 	int64_t *sums;       /* nv per stack of the profile (negated for a base) */
 	uint32_t *counts;    /* by stack: its samples of any value */
 	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
+	uint64_t *called;    /* a bit by location: its inlined calls are added */
 } walk;
 
 typedef struct builder {
@@ -85,9 +98,10 @@ typedef struct builder {
 	void *calls;
 	bool narrow;
 	size_t call_slots, call_count;
-	/* what the stack at hand counted: set as counted, cleared after the
-	 * stack (only its own items, not the whole arrays); a bit each */
-	uint64_t *func_seen, *node_seen, *edge_seen;
+	/* what the stack at hand counted (edges: the walker's): set as
+	 * counted, cleared after the stack (only its own items, not the whole
+	 * arrays); a bit each */
+	uint64_t *func_seen, *node_seen;
 	/* Stacks whose sums could be dropped as negative meet by their paths
 	 * first (a base's stack meets the profile's); else each stack is
 	 * walked on its own, which adds up to the same. */
@@ -95,9 +109,27 @@ typedef struct builder {
 	pk__vec path_reps, path_values; /* gpath; int64_t, nv per path */
 	pk__vec text;                   /* char: a name being put together */
 	pk__vec path;                   /* uint32_t: the nodes of the stack at hand, root first */
-	pk__vec pending; /* uint32_t: edges of the stack walked whose weight is due */
+	size_t longest;                 /* the first walk's longest path */
+	size_t frames_walked;           /* the first walk's paths' nodes */
+	uint32_t split; /* the second walk's threads: nodes below it, and the rest */
 	int64_t *total, *left_out;
 } builder;
+
+/* One thread of the second walk: it adds what the stacks give nodes
+ * [lo, hi) and the calls made from them, so the two threads write apart.
+ * Its arrays are made before the thread starts (no allocation there), the
+ * paths with room for the longest. */
+typedef struct walker {
+	builder *b;
+	pk__graph *g;
+	uint32_t lo, hi;
+	/* uint32_t: the stack's nodes; the calls it adds (by callee's place
+	 * in path); their edges whose weight is due */
+	pk__vec path, calls, pending;
+	uint64_t *edge_seen; /* a bit per edge: counted in this stack */
+	int64_t *v;          /* the stack's values, as walked */
+	int rc;
+} walker;
 
 /* ------------------------------------------------------------ hashing */
 
@@ -159,7 +191,7 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	}
 	if (b->nodes.count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	gnode n = {func, line, address};
+	gnode n = {func, 0, line, address};
 	size_t index;
 	PK_FORWARD(pk__vec_push(&b->nodes, sizeof n, &n, 1, &index));
 	pk__item_table_put(&b->node_tab, at, h, index);
@@ -213,7 +245,8 @@ static size_t call_slot(const builder *b, uint32_t caller, uint32_t callee)
 	return mix(caller, callee) & (b->call_slots - 1);
 }
 
-static int add_call(builder *b, uint32_t caller, uint32_t callee)
+/* Inline: the first walk adds every call of every stack. */
+static inline int add_call(builder *b, uint32_t caller, uint32_t callee)
 {
 	/* Slots are keys themselves, so they can be fuller than the tables
 	 * of indices. */
@@ -352,8 +385,9 @@ static int add_location_nodes(builder *b, walk *w, uint32_t i)
 			node |= INLINED_BIT;
 		PK_FORWARD(pk__vec_push(&w->loc_nodes, sizeof node, &node, 1, NULL));
 	}
-	w->loc_start[i] = (uint32_t)start + 1;
-	w->loc_count[i] = (uint32_t)(w->loc_nodes.count - start);
+	w->locs[i] = (span){(uint32_t)start, (uint32_t)(w->loc_nodes.count - start)};
+	if (w->locs[i].count == 1)
+		w->locs[i].first = PK_VEC_AT(w->loc_nodes, uint32_t, --w->loc_nodes.count);
 	return 0;
 }
 
@@ -362,10 +396,11 @@ static int add_location_nodes(builder *b, walk *w, uint32_t i)
 static inline int location_nodes(builder *b, walk *w, uint32_t i, const uint32_t **nodes,
                                  uint32_t *count)
 {
-	if (w->loc_start[i] == 0)
+	const span *at = &w->locs[i];
+	if (at->count == 0)
 		PK_FORWARD(add_location_nodes(b, w, i));
-	*nodes = &PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[i] - 1);
-	*count = w->loc_count[i];
+	*nodes = at->count == 1 ? &at->first : &PK_VEC_AT(w->loc_nodes, uint32_t, at->first);
+	*count = at->count;
 	return 0;
 }
 
@@ -392,30 +427,27 @@ static void clear_visit(uint64_t *seen, uint32_t i)
 	seen[i >> 6] &= ~((uint64_t)1 << (i & 63));
 }
 
-/* Put the nodes of stack s of walk w, root first, in b->path. */
-static int expand(builder *b, walk *w, size_t s)
+/* Put the nodes of stack s of walk w, root first, in path. */
+static int expand(builder *b, walk *w, size_t s, pk__vec *path)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	b->path.count = 0;
-	/* Where each location's nodes are, then the nodes, asked for
-	 * together: the two loads of a location depend on each other. */
+	path->count = 0;
+	/* Where each location's nodes are, asked for together (most hold
+	 * their one node: a second load, for the rest, is not asked ahead). */
 	for (size_t k = 0; k < depth; k++)
-		PK_PREFETCH(&w->loc_start[locs[k]]);
-	for (size_t k = 0; k < depth; k++)
-		if (w->loc_start[locs[k]] != 0)
-			PK_PREFETCH(&PK_VEC_AT(w->loc_nodes, uint32_t, w->loc_start[locs[k]] - 1));
+		PK_PREFETCH(&w->locs[locs[k]]);
 	for (size_t k = depth; k-- > 0;) {
 		const uint32_t *nodes;
 		uint32_t count;
 		PK_FORWARD(location_nodes(b, w, locs[k], &nodes, &count));
 		/* most locations are one node: no copy call for those */
-		if (count == 1 && b->path.count < b->path.capacity)
-			PK_VEC_AT(b->path, uint32_t, b->path.count++) = nodes[0];
+		if (count == 1 && path->count < path->capacity)
+			PK_VEC_AT(*path, uint32_t, path->count++) = nodes[0];
 		else
-			PK_FORWARD(pk__vec_append(&b->path, sizeof(uint32_t), nodes, count));
+			PK_FORWARD(pk__vec_append(path, sizeof(uint32_t), nodes, count));
 	}
-	return b->path.count < UINT32_MAX ? 0 : PK_ENOMEM;
+	return path->count < UINT32_MAX ? 0 : PK_ENOMEM;
 }
 
 /* Whether path r has the nodes of b->path, inlined or not. */
@@ -482,13 +514,13 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	w->p = p;
 	w->sums = pk__calloc(pk__mul(stacks + 1, nv), sizeof *w->sums);
 	w->counts = pk__calloc(stacks + 1, sizeof *w->counts);
-	w->loc_start = pk__calloc(locations + 1, sizeof *w->loc_start);
-	w->loc_count = pk__calloc(locations + 1, sizeof *w->loc_count);
+	w->locs = pk__calloc(locations + 1, sizeof *w->locs);
 	w->fn_name = pk__calloc(functions + 1, sizeof *w->fn_name);
 	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
 	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
-	if (!w->sums || !w->counts || !w->loc_start || !w->loc_count || !w->fn_name ||
-	    !w->fn_file || !w->object_id)
+	w->called = pk__calloc(locations / 64 + 1, sizeof *w->called);
+	if (!w->sums || !w->counts || !w->locs || !w->fn_name || !w->fn_file || !w->object_id ||
+	    !w->called)
 		return PK_ENOMEM;
 	size_t frames = 0;
 	for (size_t i = 0; i < locations; i++) {
@@ -531,7 +563,7 @@ static int add_paths(builder *b)
 			w->path[s] = PK_NONE;
 			if (w->counts[s] == 0)
 				continue;
-			PK_FORWARD(expand(b, w, s));
+			PK_FORWARD(expand(b, w, s, &b->path));
 			if (b->path.count == 0)
 				continue;
 			PK_FORWARD(path_of(b, wi, (uint32_t)s, &w->path[s]));
@@ -546,21 +578,45 @@ static int add_paths(builder *b)
 	return 0;
 }
 
-/* The first walk: the calls of the stack in b->path. */
+/* The first walk: the inlined calls of stack s of walk w, in its
+ * locations, once a location: every stack through one makes the same. */
+static int add_inlined_calls(builder *b, walk *w, size_t s)
+{
+	const uint32_t *locs;
+	size_t depth = pk_profile_stack(w->p, s, &locs);
+	const gnode *nodes = b->nodes.items;
+	for (size_t k = 0; k < depth; k++) {
+		uint32_t i = locs[k], count = w->locs[i].count;
+		if (count < 2 || !first_visit(w->called, i))
+			continue;
+		const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[i].first);
+		for (uint32_t j = 1; j < count; j++)
+			PK_FORWARD(add_call(b, at[j - 1] & ~INLINED_BIT,
+			                    nodes[at[j] & ~INLINED_BIT].func));
+	}
+	return 0;
+}
+
+/* The first walk: the calls of the stack in b->path from one location
+ * to the next (add_inlined_calls has the others). */
 static int add_calls(builder *b)
 {
 	const uint32_t *path = b->path.items;
 	size_t depth = b->path.count;
-	const gnode *nodes = b->nodes.items;
+	gnode *nodes = b->nodes.items;
 	if (b->call_slots > 0)
 		for (size_t k = 1; k < depth; k++)
-			PK_PREFETCH((const char *)b->calls +
-			            call_slot(b, path[k - 1] & ~INLINED_BIT,
-			                      nodes[path[k] & ~INLINED_BIT].func) *
-			                call_size(b));
+			if (!(path[k] & INLINED_BIT))
+				PK_PREFETCH(
+				    (const char *)b->calls +
+				    call_slot(b, path[k - 1] & ~INLINED_BIT, nodes[path[k]].func) *
+				        call_size(b));
+	/* loaded for the calls: the counts cost no miss */
+	for (size_t k = 0; k < depth; k++)
+		nodes[path[k] & ~INLINED_BIT].stacks++;
 	for (size_t k = 1; k < depth; k++)
-		PK_FORWARD(
-		    add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k] & ~INLINED_BIT].func));
+		if (!(path[k] & INLINED_BIT))
+			PK_FORWARD(add_call(b, path[k - 1] & ~INLINED_BIT, nodes[path[k]].func));
 	return 0;
 }
 
@@ -579,45 +635,55 @@ static uint32_t find_edge(const pk__graph *g, uint32_t caller, uint32_t callee)
 	return lo;
 }
 
-/* The second walk: the stack in b->path (nodes of the graph), whose
- * values are v, adds v to its leaf's flat values, and once to the
+/* The second walk: the stack in k->path (nodes of the graph), whose
+ * values are k->v, adds them to its leaf's flat values, and once to the
  * cumulative values of each distinct position and function in it and the
- * weight of each distinct call. */
-static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t samples)
+ * weight of each distinct call, where k adds those. */
+static void walk_stack(walker *k, uint32_t samples)
 {
+	builder *b = k->b;
+	pk__graph *g = k->g;
 	size_t nv = b->nv;
-	const uint32_t *path = b->path.items;
-	size_t depth = b->path.count;
-	bool cumulative = g->node_cum != NULL;
-	b->pending.count = 0;
-	PK_FORWARD(pk__vec_reserve(&b->pending, sizeof(uint32_t), depth));
-	uint32_t *pending = b->pending.items;
-	size_t due = 0;
-	/* The stack's positions, then where their calls are likely found,
-	 * asked for together. */
-	for (size_t k = 0; k < depth; k++)
-		PK_PREFETCH(&g->nodes[path[k] & ~INLINED_BIT]);
-	for (size_t k = 0; k + 1 < depth; k++) {
-		const pk__graph_node *n = &g->nodes[path[k] & ~INLINED_BIT];
+	const int64_t *v = k->v;
+	const uint32_t *path = k->path.items;
+	size_t depth = k->path.count;
+	uint32_t lo = k->lo, width = k->hi - k->lo; /* node n is k's if n - lo < width */
+	bool cumulative = g->node_cum != NULL;      /* then k has every node */
+	uint32_t *pending = k->pending.items, *calls = k->calls.items;
+	size_t due = 0, own = 0;
+	/* The calls k adds (path[i - 1] to path[i]), then their positions and
+	 * where their edges are likely found, asked for together. */
+	for (size_t i = 1; i < depth; i++)
+		if ((path[i - 1] & ~INLINED_BIT) - lo < width)
+			calls[own++] = (uint32_t)i;
+	for (size_t j = 0; j < own; j++) {
+		PK_PREFETCH(&g->nodes[path[calls[j]] & ~INLINED_BIT]);
+		PK_PREFETCH(&g->nodes[path[calls[j] - 1] & ~INLINED_BIT]);
+	}
+	for (size_t j = 0; j < own; j++) {
+		const pk__graph_node *n = &g->nodes[path[calls[j] - 1] & ~INLINED_BIT];
 		PK_PREFETCH(&g->edges[(n[0].first_edge + n[1].first_edge) / 2]);
 	}
 	uint32_t leaf = path[depth - 1] & ~INLINED_BIT;
-	add_vector(&g->node_flat[leaf * nv], v, nv);
-	if (cumulative)
+	if (leaf - lo < width)
+		add_vector(&g->node_flat[leaf * nv], v, nv);
+	if (cumulative) {
 		add_vector(&g->function_flat[g->nodes[leaf].function * nv], v, nv);
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t node = path[k] & ~INLINED_BIT;
-		uint32_t func = g->nodes[node].function;
-		if (cumulative && first_visit(b->node_seen, node))
-			add_vector(&g->node_cum[node * nv], v, nv);
-		if (cumulative && first_visit(b->func_seen, func))
-			add_vector(&g->function_cum[func * nv], v, nv);
-		if (k == 0)
-			continue;
-		uint32_t e = find_edge(g, path[k - 1] & ~INLINED_BIT, func);
+		for (size_t i = 0; i < depth; i++) {
+			uint32_t node = path[i] & ~INLINED_BIT, func = g->nodes[node].function;
+			if (first_visit(b->node_seen, node))
+				add_vector(&g->node_cum[node * nv], v, nv);
+			if (first_visit(b->func_seen, func))
+				add_vector(&g->function_cum[func * nv], v, nv);
+		}
+	}
+	for (size_t j = 0; j < own; j++) {
+		uint32_t callee = path[calls[j]];
+		uint32_t e = find_edge(g, path[calls[j] - 1] & ~INLINED_BIT,
+		                       g->nodes[callee & ~INLINED_BIT].function);
 		pk__graph_edge *edge = &g->edges[e];
-		edge->inlined |= (path[k] & INLINED_BIT) != 0;
-		if (first_visit(b->edge_seen, e)) {
+		edge->inlined |= (callee & INLINED_BIT) != 0;
+		if (first_visit(k->edge_seen, e)) {
 			pending[due++] = e;
 			PK_PREFETCH(&g->edge_weight[(size_t)e * nv]);
 			edge->samples += samples;
@@ -626,24 +692,40 @@ static int walk_stack(builder *b, pk__graph *g, const int64_t *v, uint32_t sampl
 	/* The weights last, each edge's once: their loads were asked for. */
 	for (size_t i = 0; i < due; i++) {
 		add_vector(&g->edge_weight[(size_t)pending[i] * nv], v, nv);
-		clear_visit(b->edge_seen, pending[i]);
+		clear_visit(k->edge_seen, pending[i]);
 	}
-	for (size_t k = 0; cumulative && k < depth; k++) {
-		uint32_t node = path[k] & ~INLINED_BIT;
+	for (size_t i = 0; cumulative && i < depth; i++) {
+		uint32_t node = path[i] & ~INLINED_BIT;
 		clear_visit(b->node_seen, node);
 		clear_visit(b->func_seen, g->nodes[node].function);
 	}
-	return 0;
 }
 
-/* Walk every stack of a value once: with g NULL, the first walk; else the
- * second, into g. With drop_negative, a value whose sum (its path's, with
- * paths) is negative counts 0. */
-static int walk_stacks(builder *b, pk__graph *g)
+/* The values stack s of walk w is walked with, in v; false if none is
+ * left. With drop_negative, a value whose sum (its path's, with paths) is
+ * negative counts 0. */
+static bool stack_values(const builder *b, const walk *w, size_t s, int64_t *v)
 {
+	if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+		return false;
 	size_t nv = b->nv;
-	bool drop = b->o->drop_negative;
-	int64_t *v = pk__calloc(nv + 1, sizeof *v);
+	const int64_t *sum = &w->sums[s * nv], *of = sum;
+	if (b->paths)
+		of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
+	bool any = false;
+	for (size_t k = 0; k < nv; k++) {
+		bool dropped = b->o->drop_negative && of[k] < 0;
+		v[k] = dropped ? 0 : sum[k];
+		any |= !dropped && of[k] != 0;
+	}
+	return any;
+}
+
+/* The first walk: the calls of every stack with a value, which names
+ * their locations. */
+static int walk_calls(builder *b)
+{
+	int64_t *v = pk__calloc(b->nv + 1, sizeof *v);
 	if (v == NULL)
 		return PK_ENOMEM;
 	int rc = 0;
@@ -651,26 +733,91 @@ static int walk_stacks(builder *b, pk__graph *g)
 		walk *w = &b->walks[wi];
 		size_t stacks = pk_profile_stack_count(w->p);
 		for (size_t s = 0; rc == 0 && s < stacks; s++) {
-			if (w->counts[s] == 0 || (b->paths && w->path[s] == PK_NONE))
+			if (!stack_values(b, w, s, v))
 				continue;
-			const int64_t *sum = &w->sums[s * nv], *of = sum;
-			if (b->paths)
-				of = &PK_VEC_AT(b->path_values, int64_t, (size_t)w->path[s] * nv);
-			bool any = false;
-			for (size_t k = 0; k < nv; k++) {
-				bool dropped = drop && of[k] < 0;
-				v[k] = dropped ? 0 : sum[k];
-				any |= !dropped && of[k] != 0;
-			}
-			if (!any)
-				continue;
-			rc = expand(b, w, s);
+			rc = expand(b, w, s, &b->path);
 			if (rc < 0 || b->path.count == 0)
 				continue;
-			rc = g ? walk_stack(b, g, v, wi == 0 ? w->counts[s] : 0) : add_calls(b);
+			if (b->path.count > b->longest)
+				b->longest = b->path.count;
+			b->frames_walked += b->path.count;
+			rc = add_calls(b);
+			if (rc == 0)
+				rc = add_inlined_calls(b, w, s);
 		}
 	}
 	pk__free(v);
+	return rc;
+}
+
+/* The second walk of k's part: the stacks of the first, every location
+ * named, so nothing is added (nor allocated) but values. */
+static int walk_values(walker *k)
+{
+	builder *b = k->b;
+	for (uint32_t wi = 0; wi < b->walk_count; wi++) {
+		walk *w = &b->walks[wi];
+		size_t stacks = pk_profile_stack_count(w->p);
+		for (size_t s = 0; s < stacks; s++) {
+			if (!stack_values(b, w, s, k->v))
+				continue;
+			PK_FORWARD(expand(b, w, s, &k->path));
+			if (k->path.count > 0)
+				walk_stack(k, wi == 0 ? w->counts[s] : 0);
+		}
+	}
+	return 0;
+}
+
+static void *walker_main(void *arg)
+{
+	walker *k = arg;
+	k->rc = walk_values(k);
+	return NULL;
+}
+
+/* Below this many nodes on the first walk's paths, one thread walks. */
+#define THREAD_FRAMES 4096
+
+/* The second walk, into g: on two threads (nodes below b->split and the
+ * rest: each stack is expanded twice, its misses shared) where the graph
+ * is not cumulative and large, else on one. */
+static int second_walk(builder *b, pk__graph *g)
+{
+	size_t nn = g->node_count, ne = g->edge_count;
+	bool two = g->node_cum == NULL && b->split > 0 && b->split < nn &&
+	           b->frames_walked >= THREAD_FRAMES;
+	walker k[2] = {{0}, {0}};
+	int rc = 0;
+	for (size_t i = 0; i < (two ? 2u : 1u); i++) {
+		k[i] = (walker){b, g, 0, (uint32_t)nn, {0}, {0}, {0}, NULL, NULL, 0};
+		if (two)
+			k[i].lo = i == 0 ? 0 : b->split, k[i].hi = i == 0 ? b->split : (uint32_t)nn;
+		k[i].edge_seen = pk__calloc(ne / 64 + 1, sizeof *k[i].edge_seen);
+		k[i].v = pk__calloc(b->nv + 1, sizeof *k[i].v);
+		if (!k[i].edge_seen || !k[i].v ||
+		    pk__vec_reserve_exact(&k[i].path, sizeof(uint32_t), b->longest + 1) < 0 ||
+		    pk__vec_reserve_exact(&k[i].calls, sizeof(uint32_t), b->longest + 1) < 0 ||
+		    pk__vec_reserve_exact(&k[i].pending, sizeof(uint32_t), b->longest + 1) < 0)
+			rc = PK_ENOMEM;
+	}
+	pthread_t thread;
+	bool started = rc == 0 && two && pthread_create(&thread, NULL, walker_main, &k[1]) == 0;
+	if (rc == 0)
+		rc = walk_values(&k[0]);
+	if (started)
+		pthread_join(thread, NULL);
+	else if (rc == 0 && two)
+		k[1].rc = walk_values(&k[1]);
+	if (rc == 0)
+		rc = k[1].rc;
+	for (size_t i = 0; i < 2; i++) {
+		pk__free(k[i].edge_seen);
+		pk__free(k[i].v);
+		pk__vec_free(&k[i].path);
+		pk__vec_free(&k[i].calls);
+		pk__vec_free(&k[i].pending);
+	}
 	return rc;
 }
 
@@ -809,7 +956,9 @@ static int sort_graph(builder *b, pk__graph *g)
 		pk__free(w->fn_name);
 		pk__free(w->fn_file);
 		pk__free(w->object_id);
+		pk__free(w->called);
 		w->fn_name = w->fn_file = w->object_id = NULL;
+		w->called = NULL;
 	}
 	pk__vec_free(&b->text);
 	pk__free(b->func_tab.slots);
@@ -904,8 +1053,16 @@ static int sort_graph(builder *b, pk__graph *g)
 		                nodes);
 	if (rc < 0)
 		goto done;
+	/* The second walk's threads get about half the nodes' stacks each. */
+	uint64_t work = 0, below = 0;
+	for (size_t i = 0; i < nn; i++)
+		work += nodes[i].stacks;
 	for (size_t r = 0; r < nn; r++) {
 		const gnode *n = &nodes[order[r]];
+		if (below * 2 < work) {
+			below += n->stacks;
+			b->split = (uint32_t)r + 1;
+		}
 		node_rank[order[r]] = (uint32_t)r;
 		g->nodes[r] = (pk__graph_node){func_rank[n->func], 0, n->line};
 		if (g->addresses)
@@ -913,10 +1070,14 @@ static int sort_graph(builder *b, pk__graph *g)
 	}
 	pk__vec_free(&b->nodes);
 	for (size_t i = 0; i < b->walk_count; i++) {
-		uint32_t *loc_nodes = b->walks[i].loc_nodes.items;
-		for (size_t k = 0; k < b->walks[i].loc_nodes.count; k++)
+		walk *w = &b->walks[i];
+		uint32_t *loc_nodes = w->loc_nodes.items;
+		for (size_t k = 0; k < w->loc_nodes.count; k++)
 			loc_nodes[k] =
 			    node_rank[loc_nodes[k] & ~INLINED_BIT] | (loc_nodes[k] & INLINED_BIT);
+		for (size_t k = 0; k < pk_profile_location_count(w->p); k++)
+			if (w->locs[k].count == 1)
+				w->locs[k].first = node_rank[w->locs[k].first];
 	}
 
 	/* The keys in the graph's order, in place (qsort would want a copy):
@@ -965,14 +1126,15 @@ done:
 	return rc;
 }
 
-/* Zeroed values for the second walk, and what counts items once. */
+/* Zeroed values for the second walk, and what counts positions and
+ * functions once. */
 static int add_values(builder *b, pk__graph *g)
 {
 	size_t nv = b->nv, nf = g->function_count, nn = g->node_count, ne = g->edge_count;
+	/* edge_seen is each walker's (second_walk) */
 	g->node_flat = pk__calloc(pk__mul(nn + 1, nv), sizeof(int64_t));
 	g->edge_weight = pk__calloc(pk__mul(ne + 1, nv), sizeof(int64_t));
-	b->edge_seen = pk__calloc(ne / 64 + 1, sizeof *b->edge_seen);
-	if (!g->node_flat || !g->edge_weight || !b->edge_seen)
+	if (!g->node_flat || !g->edge_weight)
 		return PK_ENOMEM;
 	if (!b->o->cumulative)
 		return 0;
@@ -1017,19 +1179,18 @@ static void builder_free(builder *b)
 	pk__free(b->calls);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
-		void *arrays[] = {w->loc_start, w->loc_count, w->fn_name, w->fn_file,
-		                  w->object_id, w->sums,      w->counts,  w->path};
+		void *arrays[] = {w->locs, w->fn_name, w->fn_file, w->object_id,
+		                  w->sums, w->counts,  w->path,    w->called};
 		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);
 	}
-	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path, &b->pending};
+	pk__vec *vecs[] = {&b->path_reps, &b->path_values, &b->text, &b->path};
 	for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
 		pk__vec_free(vecs[i]);
 	pk__free(b->path_tab.slots);
 	pk__free(b->func_seen);
 	pk__free(b->node_seen);
-	pk__free(b->edge_seen);
 }
 
 /* Whether a stack of the profile or base sums to a negative value. */
@@ -1107,13 +1268,13 @@ int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph *
 	if (b.paths)
 		rc = add_paths(&b);
 	if (rc == 0)
-		rc = walk_stacks(&b, NULL);
+		rc = walk_calls(&b);
 	if (rc == 0)
 		rc = sort_graph(&b, g);
 	if (rc == 0)
 		rc = add_values(&b, g);
 	if (rc == 0)
-		rc = walk_stacks(&b, g);
+		rc = second_walk(&b, g);
 	builder_free(&b);
 	pk__free(base_types);
 	if (rc < 0) {

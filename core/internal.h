@@ -398,16 +398,15 @@ static inline int64_t pk__add(int64_t a, int64_t b)
 	return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
-/* Decimal digits of v, written backwards ending at end (21 bytes are
+/* Decimal digits of u, written backwards ending at end (20 bytes are
  * enough); returns the start. For writers that format many numbers. */
-static inline char *pk__format_int(int64_t v, char *end)
+static inline char *pk__format_uint(uint64_t u, char *end)
 {
 	/* two digits a division: weights and counts have 6 to 12 */
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
 	                            "25262728293031323334353637383940414243444546474849"
 	                            "50515253545556575859606162636465666768697071727374"
 	                            "75767778798081828384858687888990919293949596979899";
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 	for (; u >= 100; u /= 100) {
 		end -= 2;
 		memcpy(end, pairs + 2 * (u % 100), 2);
@@ -418,6 +417,13 @@ static inline char *pk__format_int(int64_t v, char *end)
 	} else {
 		*--end = (char)('0' + u);
 	}
+	return end;
+}
+
+/* The same for v, with a '-' (21 bytes are enough). */
+static inline char *pk__format_int(int64_t v, char *end)
+{
+	end = pk__format_uint(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, end);
 	if (v < 0)
 		*--end = '-';
 	return end;

@@ -1775,6 +1775,8 @@ static int cgw_put_name(cgw_writer *w, const char *s)
 	size_t start = w->out.count, len = strlen(s);
 	PK_FORWARD(cgw_put(w, s, len));
 	char *c = (char *)w->out.items + start;
+	if (memchr(c, '\n', len) == NULL && memchr(c, '\r', len) == NULL)
+		return 0; /* as names are: no byte-by-byte pass */
 	for (size_t i = 0; i < len; i++)
 		if (c[i] == '\n' || c[i] == '\r')
 			c[i] = ' ';
@@ -1800,14 +1802,15 @@ static inline void cgw_keep(cgw_writer *w, const char *end)
 static inline char *cgw_number(char *o, uint64_t v, bool hex)
 {
 	char buf[2 * CGW_NUM], *s = buf + CGW_NUM;
-	unsigned base = hex ? 16 : 10;
-	do {
-		*--s = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v != 0);
 	if (hex) {
+		do {
+			*--s = "0123456789abcdef"[v & 15];
+			v >>= 4;
+		} while (v != 0);
 		*--s = 'x';
 		*--s = '0';
+	} else {
+		s = pk__format_uint(v, s);
 	}
 	memcpy(o, s, CGW_NUM);
 	return o + (buf + CGW_NUM - s);
@@ -1822,14 +1825,15 @@ static int cgw_put_u64(cgw_writer *w, uint64_t v)
 	return 0;
 }
 
-static size_t cgw_digits(uint64_t v, unsigned base)
+/* Digits of v in decimal, or in hex with its "0x". */
+static size_t cgw_digits(uint64_t v, bool hex)
 {
+	if (hex)
+		return 2 + (size_t)(67 - __builtin_clzll(v | 1)) / 4;
 	size_t n = 1;
-	while (v >= base) {
-		v /= base;
-		n++;
-	}
-	return n;
+	for (; v >= 100; v /= 100)
+		n += 2;
+	return n + (v >= 10);
 }
 
 /* -------------------------------------------------------------- names */
@@ -1877,8 +1881,9 @@ static int cgw_id_of(cgw_ids *t, const char *name, uint32_t *id, bool *first)
 	return 0;
 }
 
-/* "spec=(id) name\n", or "spec=(id)\n" with name NULL. */
-static int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *name)
+/* "spec=(id) name\n", or "spec=(id)\n" with name NULL. Inline (and the
+ * two below): spec's length is known then, and its copy a move. */
+static inline int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *name)
 {
 	size_t len = strlen(spec);
 	char *o = cgw_room(w, len + 4 + CGW_NUM);
@@ -1905,7 +1910,7 @@ static int cgw_put_id(cgw_writer *w, const char *spec, uint32_t id, const char *
 /* "spec=(id) name" the first time a name of this kind is written,
  * "spec=(id)" after: files and objects share one table per kind, as
  * callgrind_annotate and KCachegrind read them. */
-static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
+static inline int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const char *name)
 {
 	if (*name == '\0' || (*name == '?' && strcmp(name, cgw_unknown) == 0))
 		name = cgw_unknown;
@@ -1917,7 +1922,7 @@ static int cgw_put_compressed(cgw_writer *w, const char *spec, cgw_ids *t, const
 
 /* Functions get one id each (not one per name), for KCachegrind keeps
  * the file and object a function id was first given with. */
-static int cgw_put_function(cgw_writer *w, const char *spec, uint32_t f)
+static inline int cgw_put_function(cgw_writer *w, const char *spec, uint32_t f)
 {
 	bool first = w->fn_ids[f] == 0;
 	if (first)
@@ -1942,9 +1947,9 @@ static char *cgw_sub(const cgw_writer *w, char *o, uint64_t v, uint64_t last, bo
 		*o++ = '*';
 		return o;
 	}
-	size_t absolute = hex ? 2 + cgw_digits(v, 16) : cgw_digits(v, 10);
+	size_t absolute = cgw_digits(v, hex);
 	uint64_t diff = v > last ? v - last : last - v;
-	if (w->have_last && diff <= CGW_MAX_DIFF && 1 + cgw_digits(diff, 10) < absolute) {
+	if (w->have_last && diff <= CGW_MAX_DIFF && 1 + cgw_digits(diff, false) < absolute) {
 		*o++ = v > last ? '+' : '-';
 		return cgw_number(o, diff, false);
 	}

@@ -1053,14 +1053,96 @@ static void test_callgrind_units(void **state)
 	pk_profile_free(back);
 }
 
+/* A fixed pseudo-random sequence. */
+static unsigned next_random(unsigned *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return (*x >> 16) & 0x7fff;
+}
+
+/* A profile of many stacks (the second walk takes two threads past a few
+ * thousand nodes walked): 60 functions in 3 files, locations of one line
+ * or two (inlined), stacks of 1 to 12 locations with recursion, drawn from
+ * seed; space values from -shift. */
+static pk_profile *many_stacks(unsigned seed, int64_t shift)
+{
+	pk_profile *p = new_profile("samples", "space");
+	uint32_t locs[200];
+	for (int i = 0; i < 200; i++) {
+		char name[16], file[16];
+		snprintf(name, sizeof name, "f%d", i % 60);
+		snprintf(file, sizeof file, "file%d.c", i % 3);
+		uint32_t outer = fn(p, name, file, 10);
+		if (i % 5 == 0) {
+			snprintf(name, sizeof name, "f%d", (i + 7) % 60);
+			uint32_t inner = fn(p, name, file, 0);
+			locs[i] = loc(p, PK_NONE, 0, outer, 20 + i % 4, inner, 30 + i % 3);
+		} else {
+			locs[i] = loc1(p, outer, 20 + i % 7);
+		}
+	}
+	unsigned x = seed;
+	for (int s = 0; s < 3000; s++) {
+		uint32_t stack[12];
+		size_t n = 1 + next_random(&x) % 12;
+		for (size_t k = 0; k < n; k++) {
+			bool again = k > 0 && next_random(&x) % 8 == 0; /* recursion */
+			stack[k] = again ? stack[k - 1] : locs[next_random(&x) % 200];
+		}
+		int64_t count = next_random(&x) % 5;
+		sample(p, stack, n, count, (int64_t)(next_random(&x) % 1000) - shift);
+	}
+	return p;
+}
+
+/* The second walk's two threads (callgrind's graph: not cumulative) add
+ * up to what one thread does (the cumulative graph): the same flat
+ * values, weights, sample counts and inlined marks, with and without a
+ * base whose larger stacks are dropped. */
+static void test_graph_two_threads(void **state)
+{
+	(void)state;
+	pk_profile *p = many_stacks(1, 100), *base = many_stacks(2, 0);
+	for (int with_base = 0; with_base < 2; with_base++) {
+		pk_error err = PK_ERROR_INIT;
+		pk__graph *g[2] = {NULL, NULL};
+		for (int cum = 0; cum < 2; cum++) {
+			pk__graph_options o = {
+			    NULL, true,    with_base ? base : NULL, PK_GRANULARITY_LINES,
+			    true, cum == 1};
+			assert_int_equal(pk__graph_build(p, &o, &g[cum], &err), 0);
+		}
+		size_t nv = g[0]->value_count;
+		assert_int_equal(g[0]->node_count, g[1]->node_count);
+		assert_int_equal(g[0]->edge_count, g[1]->edge_count);
+		assert_true(g[0]->edge_count > 1000);
+		assert_memory_equal(g[0]->node_flat, g[1]->node_flat,
+		                    g[0]->node_count * nv * sizeof(int64_t));
+		assert_memory_equal(g[0]->edge_weight, g[1]->edge_weight,
+		                    g[0]->edge_count * nv * sizeof(int64_t));
+		assert_memory_equal(g[0]->edges, g[1]->edges,
+		                    g[0]->edge_count * sizeof(pk__graph_edge));
+		int64_t flat = 0;
+		for (size_t n = 0; n < g[0]->node_count; n++)
+			flat += g[0]->node_flat[n * nv];
+		assert_true(flat > 0);
+		pk__graph_free(g[0]);
+		pk__graph_free(g[1]);
+	}
+	pk_profile_free(base);
+	pk_profile_free(p);
+}
+
 /* ---------------------------------------------------- allocation failures */
 
 static void test_allocation_failures(void **state)
 {
 	(void)state;
 	pk_profile *p = tiny_profile();
+	/* callgrind's graph of many stacks: the second walk's two threads */
+	pk_profile *many = many_stacks(1, 100), *many_base = many_stacks(2, 0);
 	pk_set_allocator(chaos_malloc, chaos_free);
-	for (int what = 0; what < 2; what++) {
+	for (int what = 0; what < 3; what++) {
 		for (long n = 0;; n++) {
 			chaos_reset(n + 1, 1);
 			pk_error err = PK_ERROR_INIT;
@@ -1071,6 +1153,15 @@ static void test_allocation_failures(void **state)
 				                       true, true};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(p, &o, &g, &err);
+				calls = chaos.calls;
+				if (rc != 0)
+					assert_null(g);
+				pk__graph_free(g);
+			} else if (what == 2) {
+				pk__graph_options o = {NULL, true, many_base, PK_GRANULARITY_LINES,
+				                       true, false};
+				pk__graph *g = NULL;
+				rc = pk__graph_build(many, &o, &g, &err);
 				calls = chaos.calls;
 				if (rc != 0)
 					assert_null(g);
@@ -1097,6 +1188,8 @@ static void test_allocation_failures(void **state)
 	}
 	chaos_reset(0, 0);
 	pk_set_allocator(NULL, NULL);
+	pk_profile_free(many_base);
+	pk_profile_free(many);
 	pk_profile_free(p);
 }
 
@@ -1114,6 +1207,7 @@ int main(void)
 	    cmocka_unit_test(test_graph_wide_calls),
 	    cmocka_unit_test(test_graph_base),
 	    cmocka_unit_test(test_graph_drop_negative),
+	    cmocka_unit_test(test_graph_two_threads),
 	    cmocka_unit_test(test_callgrind_text),
 	    cmocka_unit_test(test_callgrind_inlined),
 	    cmocka_unit_test(test_callgrind_names),
