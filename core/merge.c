@@ -1168,8 +1168,21 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	for (size_t si = 0; si < samples; si++) {
 		if (fetch && si + SAMPLE_AHEAD / 2 < samples)
 			prefetch_values(m, ahead[(si + SAMPLE_AHEAD / 2) % SAMPLE_AHEAD]);
+		uint32_t known = fetch ? ahead[si % SAMPLE_AHEAD] : PK_NONE;
 		if (fetch && si + SAMPLE_AHEAD < samples)
 			ahead[si % SAMPLE_AHEAD] = prefetch_sample(m, p, si + SAMPLE_AHEAD);
+		/* Most samples of a later source add to a sum there already,
+		 * of a stack without labels that prefetch_sample found: added
+		 * here, without the sample's record (all_zero: the sum is the
+		 * same). */
+		uint32_t at =
+		    known != PK_NONE ? PK_VEC_AT(m->stack_sample, uint32_t, known) : PK_NONE;
+		if (at != PK_NONE) {
+			uint32_t stack;
+			const int64_t *v = pk__profile_sample_values(p, si, &stack);
+			add_to(m, at, signed_values(m, v, negate));
+			continue;
+		}
 		pk_sample s;
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))
