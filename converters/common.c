@@ -5,8 +5,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,7 +375,12 @@ static void *read_ahead(void *arg)
  * 1.69x its parts); one arena, so that what a reader thread frees the
  * other takes. Not for a few large inputs (a diff's two): there the holes
  * that map_big_blocks avoids cost 7 MB at the peak. Before any thread
- * starts, as the arenas are made at a thread's first block. */
+ * starts, as the arenas are made at a thread's first block.
+ * The heap is then grown once and its pages made huge: each 4 KiB page
+ * still faulted in once, ~3 us a fault here (merge of 10 parts, faults:
+ * gogen shallow 4.9k -> 0.9k, CPU -7%; labels 27k -> 10k, CPU -5-8%; peak
+ * up to 2 MB more for each array that grows: labels 1.56-1.66 -> 1.62-1.84x
+ * its parts, shallow 1.00-1.14 -> 1.01-1.22x). */
 static void keep_heap(void)
 {
 #ifdef M_MMAP_THRESHOLD
@@ -381,6 +388,17 @@ static void keep_heap(void)
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 	mallopt(M_TOP_PAD, 64 << 20); /* the heap grows in few steps */
 	mallopt(M_ARENA_MAX, 1);
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20, grow = (uintptr_t)16 << 20;
+	char *block = malloc(grow);
+	uintptr_t from = ((uintptr_t)block + huge - 1) & ~(huge - 1);
+	uintptr_t to = (uintptr_t)sbrk(0) & ~(huge - 1);
+	free(block);
+	/* only where the block came from the heap's top (not a sanitizer's
+	 * allocator): the pages from it to the break are the heap's */
+	if (block != NULL && to > from && to - from <= grow + (64 << 20))
+		(void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+#endif
 #endif
 }
 

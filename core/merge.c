@@ -962,10 +962,11 @@ static void find_known_functions(merger *m, const pk_profile *p)
 }
 
 /* Source location i as ours in *c (mapping and address) and the hash of
- * its key in *h, if q has its mapping and functions. Its lines are the
- * source's, their functions mapped as they are read: no copy. */
+ * its key in *h, if q has its mapping and functions. Its lines (in *lines
+ * and *n) are the source's, their functions mapped as they are read: no
+ * copy. */
 static bool known_location(const merger *m, const pk_profile *p, uint32_t i, pk_location *c,
-                           uint32_t *h)
+                           uint32_t *h, const pk_line **lines, size_t *n)
 {
 	const pk_location *src = pk_profile_location(p, i);
 	*c = *src;
@@ -975,25 +976,24 @@ static bool known_location(const merger *m, const pk_profile *p, uint32_t i, pk_
 			return false;
 		c->address = (uint64_t)((int64_t)src->address + m->map_offset[src->mapping]);
 	}
-	const pk_line *lines;
-	size_t n = pk_profile_location_lines(p, i, &lines);
+	*n = pk_profile_location_lines(p, i, lines);
 	uint64_t k = location_key(c);
-	for (size_t l = 0; l < n; l++) {
-		uint32_t f = m->fn_of[lines[l].function];
+	for (size_t l = 0; l < *n; l++) {
+		uint32_t f = m->fn_of[(*lines)[l].function];
 		if (f == PK_NONE)
 			return false;
-		k = line_key(k, f, lines[l].line);
+		k = line_key(k, f, (*lines)[l].line);
 	}
 	*h = (uint32_t)(k ^ k >> 32);
 	return true;
 }
 
-/* find_location for source location i, whose key known_location made. */
-static uint32_t find_known_location(const merger *m, const pk_profile *p, uint32_t i,
+/* find_location for a source location of those lines, whose key
+ * known_location made. */
+static uint32_t find_known_location(const merger *m, const pk_line *lines, size_t n,
                                     const pk_location *c, uint32_t h)
 {
-	const pk_line *lines;
-	size_t n = pk_profile_location_lines(p, i, &lines), mask = m->locs.count - 1;
+	size_t mask = m->locs.count - 1;
 	for (size_t at = h & mask; m->locs.slots[at].item; at = (at + 1) & mask) {
 		const pk__slot *e = &m->locs.slots[at];
 		if (e->hash != h)
@@ -1017,35 +1017,39 @@ static uint32_t find_known_location(const merger *m, const pk_profile *p, uint32
 
 static void find_known_locations(merger *m, const pk_profile *p)
 {
-	uint32_t ring[KNOWN_RING];
+	uint32_t ring[KNOWN_RING], first[KNOWN_RING];
 	bool known[KNOWN_RING];
 	pk_location keys[KNOWN_RING];
+	const pk_line *lines[KNOWN_RING];
+	size_t counts[KNOWN_RING];
 	size_t n = pk_profile_location_count(p);
 	for (size_t i = 0; i < n + 3 * KNOWN_STEP; i++) {
 		if (i < n) {
 			size_t r = i % KNOWN_RING;
-			known[r] = known_location(m, p, (uint32_t)i, &keys[r], &ring[r]);
+			known[r] = known_location(m, p, (uint32_t)i, &keys[r], &ring[r], &lines[r],
+			                          &counts[r]);
 			if (known[r])
 				PK_PREFETCH(&m->locs.slots[ring[r] & (m->locs.count - 1)]);
 		}
 		size_t j = i - KNOWN_STEP, r = j % KNOWN_RING;
 		if (i >= KNOWN_STEP && j < n && known[r]) {
-			uint32_t l = first_item(&m->locs, ring[r]);
-			if (l != PK_NONE)
-				PK_PREFETCH(pk_profile_location(m->q, l));
+			first[r] = first_item(&m->locs, ring[r]);
+			if (first[r] != PK_NONE)
+				PK_PREFETCH(pk_profile_location(m->q, first[r]));
 		}
 		j -= KNOWN_STEP;
 		r = j % KNOWN_RING;
 		if (i >= 2 * KNOWN_STEP && j < n && known[r]) {
 			const pk_line *ours;
-			uint32_t l = first_item(&m->locs, ring[r]);
-			if (l != PK_NONE && pk_profile_location_lines(m->q, l, &ours) > 0)
+			if (first[r] != PK_NONE &&
+			    pk_profile_location_lines(m->q, first[r], &ours) > 0)
 				PK_PREFETCH(ours);
 		}
 		j -= KNOWN_STEP;
 		r = j % KNOWN_RING;
 		if (i >= 3 * KNOWN_STEP && j < n && known[r])
-			m->loc_of[j] = find_known_location(m, p, (uint32_t)j, &keys[r], ring[r]);
+			m->loc_of[j] =
+			    find_known_location(m, lines[r], counts[r], &keys[r], ring[r]);
 	}
 }
 
@@ -1168,8 +1172,21 @@ static int add_source(merger *m, const pk_profile *p, bool negate)
 	for (size_t si = 0; si < samples; si++) {
 		if (fetch && si + SAMPLE_AHEAD / 2 < samples)
 			prefetch_values(m, ahead[(si + SAMPLE_AHEAD / 2) % SAMPLE_AHEAD]);
+		uint32_t known = fetch ? ahead[si % SAMPLE_AHEAD] : PK_NONE;
 		if (fetch && si + SAMPLE_AHEAD < samples)
 			ahead[si % SAMPLE_AHEAD] = prefetch_sample(m, p, si + SAMPLE_AHEAD);
+		/* Most samples of a later source add to a sum there already,
+		 * of a stack without labels that prefetch_sample found: added
+		 * here, without the sample's record (all_zero: the sum is the
+		 * same). */
+		uint32_t at =
+		    known != PK_NONE ? PK_VEC_AT(m->stack_sample, uint32_t, known) : PK_NONE;
+		if (at != PK_NONE) {
+			uint32_t stack;
+			const int64_t *v = pk__profile_sample_values(p, si, &stack);
+			add_to(m, at, signed_values(m, v, negate));
+			continue;
+		}
 		pk_sample s;
 		pk__profile_sample_shallow(p, si, &s);
 		if (all_zero(s.values, s.value_count))

@@ -393,11 +393,19 @@ static int grow_stack_slots(pk_profile *p)
 }
 
 /* memcmp of two stacks, inline: most compared are equal, and short
- * enough that calling memcmp cost more than the comparing. */
+ * enough that calling memcmp cost more than the comparing. Two locations
+ * a step: one a step was 7 instructions a location. */
 static bool same_locations(const uint32_t *a, const uint32_t *b, size_t depth)
 {
-	uint32_t diff = 0;
-	for (size_t i = 0; i < depth; i++)
+	uint64_t diff = 0;
+	size_t i = 0;
+	for (; i + 2 <= depth; i += 2) {
+		uint64_t x, y;
+		memcpy(&x, a + i, sizeof x);
+		memcpy(&y, b + i, sizeof y);
+		diff |= x ^ y;
+	}
+	if (i < depth)
 		diff |= a[i] ^ b[i];
 	return diff == 0;
 }
@@ -938,6 +946,27 @@ int pk__profile_intern_tail_stack(pk_profile *p, size_t depth, uint32_t *out)
 	return intern_stack(p, NULL, depth, 0, out);
 }
 
+/* A sample's values hashed and compared inline: every sample of a profile
+ * whose vectors are shared asks, and a vector is a few words, fewer than
+ * the calls to pk__hash_bytes and memcmp cost. */
+static uint32_t values_hash(const int64_t *values, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ (uint64_t)values[i]) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h;
+}
+
+static bool same_values(const int64_t *a, const int64_t *b, size_t n)
+{
+	uint64_t diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (uint64_t)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
 /* The slot of the distinct vector equal to values, or the empty one
  * where it goes. */
 static size_t find_values(const pk_profile *p, const int64_t *values, uint32_t hash)
@@ -946,8 +975,7 @@ static size_t find_values(const pk_profile *p, const int64_t *values, uint32_t h
 	const int64_t *seen = p->values.items;
 	size_t at = hash & mask;
 	for (const value_slot *s; (s = &p->value_slots[at])->index != 0; at = (at + 1) & mask)
-		if (s->hash == hash &&
-		    memcmp(seen + (s->index - 1) * stride, values, stride * sizeof *values) == 0)
+		if (s->hash == hash && same_values(seen + (s->index - 1) * stride, values, stride))
 			break;
 	return at;
 }
@@ -986,8 +1014,7 @@ static void add_values(pk_profile *p, const int64_t *values)
 		p->values.count += stride;
 		return;
 	}
-	uint64_t h64 = pk__hash_bytes(values, stride * sizeof *values);
-	uint32_t h = (uint32_t)(h64 ^ (h64 >> 32));
+	uint32_t h = values_hash(values, stride);
 	size_t at = find_values(p, values, h);
 	size_t index = p->values.count / stride;
 	if (p->value_slots[at].index == 0) {

@@ -415,6 +415,54 @@ static void test_merge_known_stacks(void **state)
 	pk_profile_free(b);
 }
 
+/* A later source's samples of stacks the merge has, more than the samples
+ * looked at ahead (add_source adds those to their sums at once): zero ones
+ * add nothing, labelled ones and new stacks keep their own, and a negated
+ * source subtracts. */
+static void test_merge_known_sums(void **state)
+{
+	(void)state;
+	small a = make_small("samples"), b = make_small("samples");
+	uint32_t st[4][2] = {
+	    {a.loc[0], a.loc[1]}, {a.loc[1], a.loc[2]}, {a.loc[2], a.loc[3]}, {a.loc[3], a.loc[0]}};
+	pk_label k = {intern(b.p, "k"), intern(b.p, "v"), 0, 0};
+	for (int i = 0; i < 3; i++)
+		add(&a, st[i], 2, 1000, NULL, 0);
+	int64_t want[4] = {1000, 1000, 1000, 0}, labelled = 0;
+	for (int i = 0; i < 50; i++) {
+		int s = i % 4;
+		int64_t v = i % 7 == 3 ? 0 : i + 1;
+		bool label = i % 8 == 5; /* of stack 1 */
+		add(&b, st[s], 2, v, label ? &k : NULL, label ? 1 : 0);
+		if (label)
+			labelled += v;
+		else
+			want[s] += v;
+	}
+	for (int negate = 0; negate < 2; negate++) {
+		pk_merger *m;
+		pk_profile *q;
+		assert_int_equal(pk_merger_new(&m, NULL), 0);
+		assert_int_equal(pk_merger_add(m, a.p, 0, NULL), 0);
+		assert_int_equal(pk_merger_add(m, b.p, negate, NULL), 0);
+		assert_int_equal(pk_merger_finish(m, &q, NULL), 0);
+		pk_merger_free(m);
+		assert_int_equal(pk_profile_sample_count(q), 5);
+		for (size_t i = 0; i < 5; i++) {
+			pk_sample s;
+			pk_profile_sample(q, i, &s);
+			const pk_location *leaf = pk_profile_location(q, s.locations[0]);
+			int at = (int)(leaf->address - 0x1000);
+			int64_t from_b = s.label_count ? labelled : want[at] - (at < 3 ? 1000 : 0);
+			int64_t from_a = s.label_count || at == 3 ? 0 : 1000;
+			assert_int_equal(s.values[0], negate ? from_a - from_b : from_a + from_b);
+		}
+		pk_profile_free(q);
+	}
+	pk_profile_free(a.p);
+	pk_profile_free(b.p);
+}
+
 /* What the second merge adds knowing it is new is found by later look-ups. */
 static void test_append_known_new(void **state)
 {
@@ -1355,6 +1403,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_source_internals),
 	    cmocka_unit_test(test_merge_known_first),
 	    cmocka_unit_test(test_merge_known_stacks),
+	    cmocka_unit_test(test_merge_known_sums),
 	    cmocka_unit_test(test_append_known_new),
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
