@@ -2294,6 +2294,27 @@ static unsigned char *gzip_bytes(const void *data, size_t size, size_t *out_size
 	return out;
 }
 
+/* A temporary file of the size bytes at data, named in path (a mkstemp
+ * template). */
+static void write_temp(char *path, const void *data, size_t size)
+{
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+}
+
+/* p exported, gzipped, as a temporary file named in path. */
+static void write_gzipped(char *path, const pk_profile *p)
+{
+	size_t raw_size, gz_size;
+	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
+	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
+	pk_free(raw);
+	write_temp(path, gz, gz_size);
+	free(gz);
+}
+
 /* Reading the bytes from a file (as they inflate) gives what reading them
  * from memory gives: the same model, or the same error at the same byte;
  * or with want set, a gzip error of that text (a buffer is inflated whole
@@ -2301,10 +2322,7 @@ static unsigned char *gzip_bytes(const void *data, size_t size, size_t *out_size
 static void assert_file_reads_as_buffer(const void *data, size_t size, const char *want)
 {
 	char path[] = "/tmp/pk_test_flow.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, size), (ssize_t)size);
-	close(fd);
+	write_temp(path, data, size);
 	pk_profile *a = NULL, *b = NULL;
 	pk_error ea = PK_ERROR_INIT, eb = PK_ERROR_INIT;
 	pk_read_options ro = PK_READ_OPTIONS_INIT;
@@ -2534,10 +2552,7 @@ static void assert_parts_read_as_buffer(const unsigned char *raw, size_t size)
 	size_t gz_size;
 	unsigned char *gz = gzip_bytes(raw, size, &gz_size);
 	char path[] = "/tmp/pk_test_flow.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
-	close(fd);
+	write_temp(path, gz, gz_size);
 	pk_profile *a = NULL, *b = NULL;
 	pk_error ea = PK_ERROR_INIT, eb = PK_ERROR_INIT;
 	int ra = read_inflated_first(path, &a, &ea);
@@ -2607,16 +2622,8 @@ static void test_flow_parts_allocation_failures(void **state)
 {
 	(void)state;
 	pk_profile *p = make_flow_profile(NO_LABELS);
-	size_t raw_size, gz_size;
-	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
-	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
-	pk_free(raw);
 	char path[] = "/tmp/pk_test_flow.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
-	close(fd);
-	free(gz);
+	write_gzipped(path, p);
 	long n;
 	for (n = 1;; n++) {
 		pk_error err = PK_ERROR_INIT;
@@ -2648,17 +2655,9 @@ static void test_flow_allocation_failures(void **state)
 {
 	(void)state;
 	pk_profile *p = make_flow_profile(NO_LABELS);
-	size_t raw_size, gz_size;
-	unsigned char *raw = export(p, PK_COMPRESS_NONE, &raw_size);
-	unsigned char *gz = gzip_bytes(raw, raw_size, &gz_size);
-	pk_profile_free(p);
-	pk_free(raw);
 	char path[] = "/tmp/pk_test_flow.XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, gz, gz_size), (ssize_t)gz_size);
-	close(fd);
-	free(gz);
+	write_gzipped(path, p);
+	pk_profile_free(p);
 	long n;
 	for (n = 1;; n++) {
 		pk_error err = PK_ERROR_INIT;
