@@ -791,8 +791,10 @@ static int second_walk(builder *b, pk__graph *g)
 	int rc = 0;
 	for (size_t i = 0; i < (two ? 2u : 1u); i++) {
 		k[i] = (walker){b, g, 0, (uint32_t)nn, {0}, {0}, {0}, NULL, NULL, 0};
-		if (two)
-			k[i].lo = i == 0 ? 0 : b->split, k[i].hi = i == 0 ? b->split : (uint32_t)nn;
+		if (two) {
+			k[i].lo = i == 0 ? 0 : b->split;
+			k[i].hi = i == 0 ? b->split : (uint32_t)nn;
+		}
 		k[i].edge_seen = pk__calloc(ne / 64 + 1, sizeof *k[i].edge_seen);
 		k[i].v = pk__calloc(b->nv + 1, sizeof *k[i].v);
 		if (!k[i].edge_seen || !k[i].v ||

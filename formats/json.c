@@ -2174,12 +2174,11 @@ static int fast_sample(importer *im, size_t *pos)
  * rest, so the samples are cut into parts of about PART_SIZE bytes that
  * both threads read (decode_part), each into a slot of fixed arrays, and
  * the caller's thread adds them in order (add_part; see pk__parts). The
- * helper thread
- * starts as soon as the outer object is scanned: while the caller reads
- * the string table, functions and locations, it reads up to EARLY_PARTS
- * parts, each into a slot of its own that is freed once added; then
- * they take turns on PARTS slots, which bounds the memory. Until the
- * locations are read, a part can only take their ids as the writer
+ * helper thread starts as soon as the outer object is scanned: while the
+ * caller reads the string table, functions and locations, it reads up to
+ * EARLY_PARTS parts, each into a slot of its own that is freed once
+ * added; then they take turns on PARTS slots, which bounds the memory.
+ * Until the locations are read, a part can only take their ids as the writer
  * numbers them (1 to n in order; a part read before n is known notes the
  * highest it read); if they are not, or the sample types differ from
  * their count, the parts are dropped.
@@ -2346,8 +2345,11 @@ static int add_part(importer *im, const part *pt)
 	return 0;
 }
 
+/* Stop h's thread (pk__parts_free joins it) and free h, if any. */
 static void helper_free(helper *h)
 {
+	if (h == NULL)
+		return;
 	pk__parts_free(h->q);
 	for (size_t i = 0; i < h->slots; i++)
 		pk__free(h->parts[i].mem);
@@ -2432,12 +2434,6 @@ static helper *helper_start(importer *im)
 static void helper_ids_known(helper *h, size_t n)
 {
 	__atomic_store_n(&h->ids, (uint32_t)n, __ATOMIC_RELAXED);
-}
-
-static void helper_stop(helper *h)
-{
-	if (h != NULL)
-		helper_free(h);
 }
 
 /* The samples, with the parts h read (NULL: none). */
@@ -2616,14 +2612,14 @@ static int import_once(const unsigned char *data, size_t size, bool mapped, bool
 		im.plain_ids = 0;
 	if (h != NULL && (rc != 0 || im.plain_ids != locations ||
 	                  pk_profile_sample_type_count(im.p) != h->types)) {
-		helper_stop(h);
+		helper_free(h);
 		h = NULL;
 	}
 	if (h != NULL)
 		helper_ids_known(h, im.plain_ids);
 	if (rc == 0)
 		rc = walk_samples(&im, h);
-	helper_stop(h);
+	helper_free(h);
 	if (rc == 0)
 		rc = add_batch(&im);
 	if (rc == 0 && im.samples_end != 0 && im.walked_end != im.samples_end)

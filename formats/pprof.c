@@ -876,6 +876,19 @@ static int read_label(importer *im, const pb_reader *parent, const pb_field *f)
 	return 0;
 }
 
+/* Decoded sample s added: its stack is in locs after s->locs, its values
+ * at values, its labels in labels after s->labels. */
+static inline int add_pending(importer *im, const pending_sample *s, const uint32_t *locs,
+                              const int64_t *values, const pk_label *labels)
+{
+	uint32_t stack;
+	if (pk__profile_intern_stack(im->p, locs + s->locs, s->depth, s->hash, &stack) < 0 ||
+	    pk__profile_add_stack_sample(im->p, stack, values, labels + s->labels, s->label_count) <
+	        0)
+		return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+	return 0;
+}
+
 /* Add the batch's samples: all their hash slots were fetched as they were
  * decoded, and the stored locations of all but the last FETCH_LEAD; theirs
  * are fetched now, then all looked up. */
@@ -888,15 +901,8 @@ static int add_samples(importer *im)
 	size_t fetched = im->batch_count > FETCH_LEAD ? im->batch_count - FETCH_LEAD : 0;
 	for (size_t i = fetched; i < im->batch_count; i++)
 		pk__profile_prefetch_stack(im->p, im->batch[i].hash, true);
-	for (size_t i = 0; i < im->batch_count; i++) {
-		const pending_sample *s = &im->batch[i];
-		uint32_t stack;
-		if (pk__profile_intern_stack(im->p, locs + s->locs, s->depth, s->hash, &stack) <
-		        0 ||
-		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
-		                                 labels + s->labels, s->label_count) < 0)
-			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
-	}
+	for (size_t i = 0; i < im->batch_count; i++)
+		PK_FORWARD(add_pending(im, &im->batch[i], locs, values + i * types, labels));
 	im->batch_count = im->batch_locs.count = im->st.values.count = im->st.labels.count = 0;
 	return 0;
 }
@@ -1314,12 +1320,7 @@ static int add_part(importer *im, const sample_part *sl)
 			pk__profile_prefetch_stack(im->p, s[i + SAMPLE_BATCH].hash, false);
 		if (i + FETCH_LEAD < n)
 			pk__profile_prefetch_stack(im->p, s[i + FETCH_LEAD].hash, true);
-		uint32_t stack;
-		if (pk__profile_intern_stack(im->p, locs + s[i].locs, s[i].depth, s[i].hash,
-		                             &stack) < 0 ||
-		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
-		                                 labels + s[i].labels, s[i].label_count) < 0)
-			return pk__error_set(im->err, PK_ENOMEM, "out of memory");
+		PK_FORWARD(add_pending(im, &s[i], locs, values + i * types, labels));
 	}
 	im->counts[2] += n;
 	return 0;
