@@ -82,6 +82,10 @@ measure() {
 	shift 2
 	walls="" rsses="" i=0
 	while [ "$i" -lt "$m_runs" ]; do
+		# The shell truncates NAME.out before the clock starts, so go's
+		# output is emptied untimed; profkit's last output is removed
+		# untimed too, or its rename would pay for freeing the old file.
+		rm -f "$BENCH_DIR"/out.*
 		"$MEASURE" "$BENCH_DIR/$m_name.m" "$@" >"$BENCH_DIR/$m_name.out" 2>"$BENCH_DIR/$m_name.err" ||
 			die "failed: $* (see $BENCH_DIR/$m_name.err)"
 		read -r m_wall m_rss <"$BENCH_DIR/$m_name.m"
