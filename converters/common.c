@@ -277,21 +277,6 @@ int cli_format(const cli_tool *tool, const char *name, bool for_output, const pk
 	return -1;
 }
 
-/* While a profile is read, arrays that outgrow the heap move to their own
- * mappings and the heap's top they leave is what the strings fill next:
- * given back at once, its pages are faulted in again (shallow medium: 110
- * of ~4,900 faults a read). Kept up to 1 MiB while profiles are read only:
- * kept all the run, what the exporters free before their peak stays (top
- * +330 KB, 1.96 -> 1.99x raw). */
-static void keep_heap_top(bool keep)
-{
-#ifdef M_TRIM_THRESHOLD
-	mallopt(M_TRIM_THRESHOLD, keep ? 1 << 20 : 128 << 10); /* glibc's default */
-#else
-	(void)keep;
-#endif
-}
-
 int cli_read_profile(const cli_tool *tool, const char *path, const char *format_name,
                      pk_profile **out)
 {
@@ -303,9 +288,19 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 	}
 	opts.progress = cli_progress;
 	pk_error err = PK_ERROR_INIT;
-	keep_heap_top(true);
+	/* While a profile is read, arrays that outgrow the heap move to
+	 * their own mappings and the heap's top they leave is what the
+	 * strings fill next: given back at once, its pages are faulted in
+	 * again (shallow medium: 110 of ~4,900 faults). Kept up to 1 MiB
+	 * during the read only: kept all the run, what the exporters free
+	 * before their peak stays (top +330 KB, 1.96 -> 1.99x raw). */
+#ifdef M_TRIM_THRESHOLD
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
+#endif
 	int rc = pk_profile_read_path(path, &opts, out, NULL, &err);
-	keep_heap_top(false);
+#ifdef M_TRIM_THRESHOLD
+	mallopt(M_TRIM_THRESHOLD, 128 << 10); /* the C library's default */
+#endif
 	if (rc < 0)
 		return cli_fail(tool->name, &err);
 	cli_progress_end();
@@ -529,8 +524,6 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			b.budget = total;
 		if (small)
 			keep_heap();
-		else
-			keep_heap_top(true); /* a diff's two: faults -175 on shallow */
 		for (size_t i = 0; i < count; i++) {
 			pk_error init = PK_ERROR_INIT;
 			b.errors[i] = init;
@@ -547,8 +540,6 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 		int merged = merge_in_order(&b, started > 0, negate, m, &err);
 		for (size_t i = 0; i < started; i++)
 			pthread_join(ids[i], NULL);
-		if (!small)
-			keep_heap_top(false);
 		cli_progress_end();
 		/* the first path that failed to read, in the order given */
 		for (size_t i = 0; i < count && rc < 0; i++)
