@@ -288,20 +288,7 @@ int cli_read_profile(const cli_tool *tool, const char *path, const char *format_
 	}
 	opts.progress = cli_progress;
 	pk_error err = PK_ERROR_INIT;
-	/* While a profile is read, arrays that outgrow the heap move to
-	 * their own mappings and the heap's top they leave is what the
-	 * strings fill next: given back at once, its pages are faulted in
-	 * again (shallow medium: 110 of ~4,900 faults). Kept up to 1 MiB
-	 * during the read only: kept all the run, what the exporters free
-	 * before their peak stays (top +330 KB, 1.96 -> 1.99x raw). */
-#ifdef M_TRIM_THRESHOLD
-	mallopt(M_TRIM_THRESHOLD, 1 << 20);
-#endif
-	int rc = pk_profile_read_path(path, &opts, out, NULL, &err);
-#ifdef M_TRIM_THRESHOLD
-	mallopt(M_TRIM_THRESHOLD, 128 << 10); /* the C library's default */
-#endif
-	if (rc < 0)
+	if (pk_profile_read_path(path, &opts, out, NULL, &err) < 0)
 		return cli_fail(tool->name, &err);
 	cli_progress_end();
 	return -1;
