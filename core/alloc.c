@@ -45,17 +45,6 @@ static void *huge_pages(void *p, size_t size)
 	return p;
 }
 
-void *pk__malloc(size_t size)
-{
-	if (size == 0)
-		size = 1;
-	if (size == SIZE_MAX)
-		return NULL;
-	if (pk_malloc_fn == malloc)
-		return huge_pages(malloc(size), size);
-	return pk_malloc_fn(size);
-}
-
 /* A block of 2 MiB or more on a 2 MiB boundary, its whole 2 MiB pages
  * huge: for blocks written whole at once (calloc's), whose every page is
  * resident anyway, so a fault per 2 MiB instead of per 4 KiB costs no
@@ -74,6 +63,22 @@ static void *huge_block(size_t size)
 	(void)size;
 	return NULL;
 #endif
+}
+
+void *pk__malloc(size_t size)
+{
+	if (size == 0)
+		size = 1;
+	if (size == SIZE_MAX)
+		return NULL;
+	if (pk_malloc_fn != malloc)
+		return pk_malloc_fn(size);
+	/* A block big enough for huge_pages starts on a 2 MiB boundary too,
+	 * so that all its whole 2 MiB are huge: where the C library puts it,
+	 * a third of the time one fewer is (the inflated input of a medium
+	 * profile, 9.3 MiB: 511 page faults more in one run of three). */
+	void *p = size >= (size_t)8 << 20 ? huge_block(size) : NULL;
+	return p != NULL ? p : huge_pages(malloc(size), size);
 }
 
 void *pk__calloc(size_t count, size_t size)

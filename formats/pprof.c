@@ -1971,6 +1971,18 @@ static int pack_room(packed_stacks *ps, size_t need)
 	return 0;
 }
 
+/* The packed bytes now end at end. The writer's block copies read up to 64
+ * bytes past a field (within PACK_SLACK): zeroed here, a new page is
+ * faulted in once, by this write, not mapped to the zero page by such a
+ * read and faulted in again by the next field's write, which also flushes
+ * the TLBs of the cores the deflaters run on (shallow medium: 266 of the
+ * export's 1,400 faults). */
+static void pack_end(packed_stacks *ps, unsigned char *end)
+{
+	memset(end, 0, 64);
+	ps->used = (size_t)(end - ps->bytes);
+}
+
 /* Stack s's packed ids, encoded now if they were not yet. */
 static int pack_stack(packed_stacks *ps, size_t s)
 {
@@ -2001,7 +2013,7 @@ static int pack_stack(packed_stacks *ps, size_t s)
 	}
 	ps->at[s] = (size_t)(ids - n - ps->bytes);
 	varint_to(ids - n, len);
-	ps->used = (size_t)(ids + len - ps->bytes);
+	pack_end(ps, ids + len);
 	return 0;
 }
 
@@ -2025,7 +2037,7 @@ static int pack_label(packed_stacks *ps, uint32_t l)
 	d = uint_put(d, 4, label->num_unit);
 	*start = (unsigned char)(d - start - 1);
 	ps->label_at[l] = ps->used;
-	ps->used = (size_t)(d - ps->bytes);
+	pack_end(ps, d);
 	return 0;
 }
 

@@ -1409,6 +1409,38 @@ static void test_worker_sink_allocation_failures(void **state)
 
 /* A gzip file of many read chunks, read on the worker while the chunk
  * before inflates: whole, cut, damaged, and short of memory. */
+/* Blocks of 8 MiB and more start on a 2 MiB boundary (so that all their
+ * whole 2 MiB pages are huge), grow and shrink keeping their bytes, and a
+ * user's allocator still gets every one of them. */
+static void test_big_blocks(void **state)
+{
+	(void)state;
+	const size_t mib = (size_t)1 << 20;
+	unsigned char *p = pk__malloc(9 * mib + 1);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)p % (2 * mib), 0);
+	memset(p, 0x5a, 9 * mib + 1);
+	p = pk__realloc(p, 9 * mib + 1, 20 * mib);
+	assert_non_null(p);
+	assert_int_equal(p[0], 0x5a);
+	assert_int_equal(p[9 * mib], 0x5a);
+	p = pk__realloc(p, 20 * mib, mib);
+	assert_non_null(p);
+	assert_int_equal(p[mib - 1], 0x5a);
+	pk__free(p);
+
+	chaos_reset(0, 0);
+	pk_set_allocator(chaos_malloc, chaos_free);
+	p = pk__malloc(9 * mib);
+	assert_non_null(p);
+	assert_int_equal(chaos.calls, 1);
+	pk__free(p);
+	assert_int_equal(chaos.live, 0);
+	chaos_reset(1, 0);
+	assert_null(pk__malloc(9 * mib));
+	pk_set_allocator(NULL, NULL);
+}
+
 static void test_read_gzip_file_in_chunks(void **state)
 {
 	(void)state;
@@ -1641,6 +1673,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_sink_errors),
 	    cmocka_unit_test(test_worker_sink_allocation_failures),
 	    cmocka_unit_test(test_read_gzip_file_in_chunks),
+	    cmocka_unit_test(test_big_blocks),
 	    cmocka_unit_test(test_error_describe),
 	    cmocka_unit_test(test_error_control_bytes),
 	};
