@@ -2498,7 +2498,13 @@ static void decode_part(void *ctx, pk__part *c, unsigned view)
 
 static const pk__parts_ops part_ops = {cut_part, decode_part};
 
-/* Add the samples read into pt, in order, as add_batch does. */
+/* Add the samples read into pt, in order. Their stacks' hash slots are
+ * fetched PREFETCH_AHEAD samples ahead and the stored locations there half
+ * as far, so that a look-up rarely waits on memory: each half is a cache
+ * miss where the stack table outgrows the caches, and a batch's fetches
+ * made just before its look-ups (as add_batch does) left the first
+ * look-ups of each batch waiting. */
+#define PREFETCH_AHEAD 16
 static int add_part(importer *im, const part *pt)
 {
 	PK_FORWARD(add_batch(im));
@@ -2506,37 +2512,32 @@ static int add_part(importer *im, const part *pt)
 	const uint32_t *locs = pt->u32s.items;
 	const int64_t *values = pt->values.items;
 	const label_rec *recs = pt->labels.items;
-	size_t types = pk_profile_sample_type_count(im->p), rec = 0;
-	for (size_t first = 0; first < pt->samples.count; first += SAMPLE_BATCH) {
-		size_t n = pt->samples.count - first < SAMPLE_BATCH ? pt->samples.count - first
-		                                                    : SAMPLE_BATCH;
+	size_t types = pk_profile_sample_type_count(im->p), n = pt->samples.count;
+	for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		pk__profile_prefetch_stack(im->p, s[i].hash, false);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			pk__profile_prefetch_stack(im->p, s[i + PREFETCH_AHEAD].hash, false);
+		if (i + PREFETCH_AHEAD / 2 < n)
+			pk__profile_prefetch_stack(im->p, s[i + PREFETCH_AHEAD / 2].hash, true);
 		im->st.labels.count = 0;
-		for (size_t i = first; i < first + n; i++) {
-			pk__profile_prefetch_stack(im->p, s[i].hash, false);
-			if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), s[i].labels) < 0)
-				return out_of_memory(im);
-			for (size_t j = 0; j < s[i].labels; j++, rec++) {
-				label_rec r = recs[rec];
-				recent_str *recent = j < RECENT_LABELS ? im->recent[j] : NULL;
-				PK_FORWARD(intern_fields(im, label_fields, &r.label, r.strs, r.seen,
-				                         recent));
-				PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = r.label;
-			}
+		if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), s[i].labels) < 0)
+			return out_of_memory(im);
+		for (size_t j = 0; j < s[i].labels; j++) {
+			label_rec r = *recs++;
+			recent_str *recent = j < RECENT_LABELS ? im->recent[j] : NULL;
+			PK_FORWARD(
+			    intern_fields(im, label_fields, &r.label, r.strs, r.seen, recent));
+			PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = r.label;
 		}
-		for (size_t i = first; i < first + n; i++)
-			pk__profile_prefetch_stack(im->p, s[i].hash, true);
-		const pk_label *labels = im->st.labels.items;
-		for (size_t i = first; i < first + n; i++) {
-			uint32_t stack;
-			if (pk__profile_intern_stack(im->p, s[i].depth ? locs : NULL, s[i].depth,
-			                             s[i].hash, &stack) < 0 ||
-			    pk__profile_add_stack_sample(im->p, stack, values + i * types,
-			                                 s[i].labels ? labels : NULL,
-			                                 s[i].labels) < 0)
-				return out_of_memory(im);
-			locs += s[i].depth;
-			labels += s[i].labels;
-		}
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, s[i].depth ? locs : NULL, s[i].depth, s[i].hash,
+		                             &stack) < 0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 s[i].labels ? im->st.labels.items : NULL,
+		                                 s[i].labels) < 0)
+			return out_of_memory(im);
+		locs += s[i].depth;
 	}
 	im->st.labels.count = 0;
 	return 0;
