@@ -2279,8 +2279,11 @@ static int quick_sample(importer *im, size_t *pos, pk__vec *labels)
 	if (!LITERAL(d, size, &i, "{\"locations\":[") || quick_list(im, &i, true) != 0 ||
 	    !LITERAL(d, size, &i, ",\"values\":[") || quick_list(im, &i, false) != 0)
 		return MISS;
-	if (LITERAL(d, size, &i, ",\"labels\":"))
-		PK_FORWARD(fast_array(im, &i, fast_label, labels));
+	if (LITERAL(d, size, &i, ",\"labels\":")) {
+		int rc = fast_array(im, &i, fast_label, labels);
+		if (rc != 0)
+			return rc;
+	}
 	if (!LITERAL(d, size, &i, "}"))
 		return MISS;
 	*pos = i;

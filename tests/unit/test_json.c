@@ -1177,6 +1177,7 @@ static void test_quick_samples(void **state)
 	    "{\"locations\":[3],\"values\":[9999999999999999,12345678901234567]}",
 	    "{\"locations\":[1],\"values\":[-5,5]}",
 	    "{\"locations\":[1],\"values\":[1,2],\"labels\":[{\"key\":\"k\",\"str\":\"v\"}]}",
+	    "{\"locations\":[2],\"values\":[1,2],\"labels\":[{\"k\\u0065y\":\"k\",\"num\":3}]}",
 	    "{\"values\":[1,2],\"locations\":[2]}",
 	    "{\"locations\":[1, 2],\"values\":[1,2]}",
 	};
