@@ -1230,6 +1230,28 @@ static const unsigned char plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* The first byte at or after i that is not plain, or size; sixteen a
+ * step where SSE2 is there (names and file names are most of the text
+ * before the samples, which one thread reads alone). */
+static inline size_t plain_run(const unsigned char *d, size_t size, size_t i)
+{
+#ifdef __SSE2__
+	for (; size - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(d + i));
+		/* signed: below 0x20 are the control bytes and those from 0x80 */
+		__m128i hit = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+		                           _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+		                                        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+		unsigned bits = (unsigned)_mm_movemask_epi8(hit);
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	while (i < size && plain[d[i]])
+		i++;
+	return i;
+}
+
 /* The length of the UTF-8 sequence at s, or 0 if it is not one that
  * jansson accepts (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF). */
@@ -1392,8 +1414,7 @@ static int fast_string(importer *im, size_t *pos, span *out)
 	if (*pos >= size || d[*pos] != '"')
 		return MISS;
 	for (;;) {
-		while (i < size && plain[d[i]])
-			i++;
+		i = plain_run(d, size, i);
 		if (i >= size)
 			return MISS;
 		if (d[i] == '"')
@@ -1697,6 +1718,46 @@ static int fast_mapping(importer *im, size_t *pos)
 	return 0;
 }
 
+static inline bool quick_uint(const unsigned char *d, size_t size, size_t *pos, uint64_t *out);
+static inline bool literal(const unsigned char *d, size_t size, size_t *i, const char *s, size_t n);
+#define LITERAL(d, size, i, s) literal(d, size, i, s, sizeof s - 1)
+
+/* A function as the exporter writes it (compact, fields in order, the
+ * numbers plain): f and strs as fast_fields fills them, or MISS. The
+ * functions are read on the caller's thread alone, before any sample is
+ * added, and matching each key against every field's cost most of that. */
+static int quick_function(importer *im, size_t *pos, pk_function *f, span *strs, unsigned *seen)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (!LITERAL(d, size, &i, "{\"id\":") || !quick_uint(d, size, &i, &f->id))
+		return MISS;
+	*seen = 1;
+	static const struct {
+		const char *key;
+		size_t len;
+	} keys[] = {{",\"name\":", 8}, {",\"system_name\":", 15}, {",\"filename\":", 12}};
+	for (size_t k = 0; k < 3; k++) {
+		if (!literal(d, size, &i, keys[k].key, keys[k].len))
+			continue;
+		int rc = fast_string(im, &i, &strs[k + 1]);
+		if (rc != 0)
+			return rc;
+		*seen |= 1u << (k + 1);
+	}
+	uint64_t line;
+	if (LITERAL(d, size, &i, ",\"start_line\":")) {
+		if (!quick_uint(d, size, &i, &line))
+			return MISS;
+		f->start_line = (int64_t)line;
+		*seen |= 1u << 4;
+	}
+	if (!LITERAL(d, size, &i, "}"))
+		return MISS;
+	*pos = i;
+	return 0;
+}
+
 static int fast_function(importer *im, size_t *pos)
 {
 	im->scratch.count = 0;
@@ -1704,7 +1765,12 @@ static int fast_function(importer *im, size_t *pos)
 	span strs[16];
 	unsigned seen;
 	uint32_t index;
-	int rc = fast_fields(im, pos, function_fields, &f, strs, &seen, NULL, NULL);
+	int rc = quick_function(im, pos, &f, strs, &seen);
+	if (rc == MISS) {
+		im->scratch.count = 0;
+		f = (pk_function){0};
+		rc = fast_fields(im, pos, function_fields, &f, strs, &seen, NULL, NULL);
+	}
 	if (rc != 0 || !fresh_id(&im->st.function_ids, f.id))
 		return rc != 0 ? rc : MISS;
 	PK_FORWARD(intern_fields(im, function_fields, &f, strs, seen, NULL));
@@ -1736,8 +1802,6 @@ static int fast_location_member(importer *im, size_t *pos, size_t index, void *c
 	return fast_array(im, pos, fast_line, ctx);
 }
 
-static inline bool quick_uint(const unsigned char *d, size_t size, size_t *pos, uint64_t *out);
-
 /* Whether the input at *i is the n bytes of s (*i then past them). */
 static inline bool literal(const unsigned char *d, size_t size, size_t *i, const char *s, size_t n)
 {
@@ -1746,7 +1810,6 @@ static inline bool literal(const unsigned char *d, size_t size, size_t *i, const
 	*i += n;
 	return true;
 }
-#define LITERAL(d, size, i, s) literal(d, size, i, s, sizeof s - 1)
 
 /* A location as the exporter writes it (compact, fields in order, numbers
  * plain, the address in hex): rec and im->st.lines filled, or MISS for
@@ -2103,6 +2166,147 @@ static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx
 	}
 }
 
+/* The numbers of a sample's array as the exporter writes them, from the
+ * first element at *pos: each 1 to 16 digits without a leading zero, a
+ * comma between two, then ']' (*pos then past it), into v as
+ * fast_sample_numbers puts them. The bytes are classified QUICK_WINDOW at
+ * a time and the list's form checked on the masks at once, so that a
+ * number costs its conversion and no branch on its bytes (a sample's
+ * numbers were most of an import's instructions). MISS, with v as it was,
+ * for anything else. */
+/* (inlined whole, so that each caller's loop knows which array it fills) */
+static inline __attribute__((always_inline)) int quick_list(importer *im, size_t *pos,
+                                                            bool locations)
+{
+#if defined __SSE2__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	pk__vec *v = locations ? &im->st.u32s : &im->st.values;
+	size_t count = v->count;
+	for (;;) {
+		/* a window holds at most QUICK_MAX numbers */
+		if (size - i < QUICK_WINDOW + 8 ||
+		    room(im, v, locations ? sizeof(uint32_t) : sizeof(int64_t),
+		         count - v->count + QUICK_MAX) != 0)
+			return MISS;
+		uint64_t digits = 0, commas = 0, zeros = 0;
+		for (int k = 0; k < QUICK_WINDOW / 16; k++) {
+			__m128i b =
+			    _mm_loadu_si128((const __m128i *)(const void *)(d + i + 16 * k));
+			__m128i x = _mm_sub_epi8(b, _mm_set1_epi8('0'));
+			__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(9)), x);
+			digits |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << 16 * k;
+			commas |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			              _mm_cmpeq_epi8(b, _mm_set1_epi8(',')))
+			          << 16 * k;
+			zeros |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			             _mm_cmpeq_epi8(x, _mm_setzero_si128()))
+			         << 16 * k;
+		}
+		/* The list's bytes in this window: to the first that is neither
+		 * a digit nor a comma, which must be the ']'; else through the
+		 * last comma, and the next window goes on after it. */
+		uint64_t other = ~(digits | commas), list;
+		size_t end;
+		if (other != 0) {
+			end = (size_t)__builtin_ctzll(other);
+			if (end == 0 || d[i + end] != ']')
+				return MISS;
+			list = ~(uint64_t)0 >> (64 - end);
+		} else {
+			if (commas == 0)
+				return MISS;
+			end = 63 - (size_t)__builtin_clzll(commas);
+			list = ~(uint64_t)0 >> (63 - end);
+		}
+		digits &= list;
+		commas &= list;
+		/* numbers with single commas between: a digit first, no two
+		 * commas side by side, and a digit last (or the window's last
+		 * comma, with a digit first in the next window) */
+		uint64_t starts = digits & ~(digits << 1), ends = digits & ~(digits >> 1);
+		if (!(digits & 1) || (commas & commas >> 1) != 0 ||
+		    (other != 0 && !(digits >> (end - 1) & 1)) || (starts & ~ends & zeros) != 0)
+			return MISS;
+		void *items = v->items;
+		size_t direct = im->plain_ids;
+		while (starts != 0) {
+			size_t at = (size_t)__builtin_ctzll(starts),
+			       len = (size_t)__builtin_ctzll(ends) + 1 - at;
+			starts &= starts - 1;
+			ends &= ends - 1;
+			uint64_t w, u;
+			memcpy(&w, d + i + at, 8);
+			if (len <= 8) {
+				u = digits_value(w, len);
+			} else if (len <= 16) {
+				uint64_t low;
+				memcpy(&low, d + i + at + len - 8, 8);
+				u = digits_value(w, len - 8) * 100000000 + digits_value(low, 8);
+			} else {
+				return MISS;
+			}
+			if (locations) {
+				uint32_t index = u - 1 < direct
+				                     ? (uint32_t)(u - 1)
+				                     : pk__idmap_get(&im->st.location_ids, u);
+				if (index == PK_NONE)
+					return MISS;
+				((uint32_t *)items)[count++] = index;
+			} else {
+				((int64_t *)items)[count++] = (int64_t)u;
+			}
+		}
+		i += end + 1;
+		if (other != 0) {
+			v->count = count;
+			*pos = i;
+			return 0;
+		}
+	}
+#else
+	(void)im, (void)pos, (void)locations;
+	return MISS;
+#endif
+}
+
+/* A sample as the exporter writes it (compact, its fields in order): its
+ * locations, values and labels as fast_fields reads them, or MISS. */
+static int quick_sample(importer *im, size_t *pos, pk__vec *labels)
+{
+	const unsigned char *d = im->data;
+	size_t size = im->size, i = *pos;
+	if (!LITERAL(d, size, &i, "{\"locations\":[") || quick_list(im, &i, true) != 0 ||
+	    !LITERAL(d, size, &i, ",\"values\":[") || quick_list(im, &i, false) != 0)
+		return MISS;
+	if (LITERAL(d, size, &i, ",\"labels\":")) {
+		int rc = fast_array(im, &i, fast_label, labels);
+		if (rc != 0)
+			return rc;
+	}
+	if (!LITERAL(d, size, &i, "}"))
+		return MISS;
+	*pos = i;
+	return 0;
+}
+
+/* A sample's fields into the scratch arrays: quick_sample's form, else
+ * fast_fields from the sample's start. */
+static int sample_fields_at(importer *im, size_t *pos, pk__vec *labels)
+{
+	size_t locs = im->st.u32s.count, values = im->st.values.count, recs = labels->count,
+	       scratch = im->scratch.count;
+	int rc = quick_sample(im, pos, labels);
+	if (rc != MISS)
+		return rc;
+	im->st.u32s.count = locs;
+	im->st.values.count = values;
+	labels->count = recs;
+	im->scratch.count = scratch;
+	unsigned seen;
+	return fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member, labels);
+}
+
 /* Add the batch of samples the fast path read: their stacks' hash slots
  * were fetched as they were read, their stored locations are fetched
  * now, then they are looked up, so that the cache misses of a batch
@@ -2139,9 +2343,7 @@ static int fast_sample(importer *im, size_t *pos)
 	size_t values = im->st.values.count, types = pk_profile_sample_type_count(im->p);
 	im->scratch.count = 0;
 	im->label_recs.count = 0;
-	unsigned seen;
-	int rc = fast_fields(im, pos, sample_fields, NULL, NULL, &seen, fast_sample_member,
-	                     &im->label_recs);
+	int rc = sample_fields_at(im, pos, &im->label_recs);
 	if (rc == 0 && (types == 0 || im->st.values.count - values != types))
 		rc = MISS;
 	if (rc != 0) {
@@ -2190,7 +2392,7 @@ static int fast_sample(importer *im, size_t *pos)
  * syntax...) and before the array's last element, and the caller's walk
  * reads on from there as it always did, so every message is as before. */
 #define PART_SIZE ((size_t)128 << 10)
-#define EARLY_PARTS 32
+#define EARLY_PARTS 48
 #define PARTS 4
 /* room in a slot for the most the text of a part can hold: an id or
  * value takes 2 bytes ("1,"), a sample 8 or more, a label 11 or more */
@@ -2221,6 +2423,11 @@ typedef struct helper {
 	uint32_t ids;
 	size_t first_end; /* the caller's own first part */
 	size_t slots;
+	/* For a mapped input, the text of the parts the helper read, which it
+	 * gives back a DISCARD_STEP at a time: [given, read) is not given back
+	 * yet (the helper's alone). */
+	bool mapped;
+	size_t given, read;
 	part parts[EARLY_PARTS];
 } helper;
 
@@ -2269,9 +2476,7 @@ static void decode_part(void *ctx, pk__part *c, unsigned view)
 	while (pos < c->end && pt->samples.count < pt->samples.capacity) {
 		size_t i = pos, locs = v->st.u32s.count, values = v->st.values.count,
 		       labels = v->label_recs.count;
-		unsigned seen;
-		int rc = fast_fields(v, &i, sample_fields, NULL, NULL, &seen, fast_sample_member,
-		                     &v->label_recs);
+		int rc = sample_fields_at(v, &i, &v->label_recs);
 		if (rc == 0 && v->st.values.count - values != h->types)
 			rc = MISS;
 		i = skip_ws(d, v->size, i);
@@ -2292,6 +2497,19 @@ static void decode_part(void *ctx, pk__part *c, unsigned view)
 	pt->values = v->st.values;
 	pt->labels = v->label_recs;
 	pt->reached = pos;
+	/* The caller's walk steps over a part's text once it is read, as it
+	 * does over the text it read itself: the early parts' text would
+	 * otherwise be held until the walk comes to them, as much memory as
+	 * what they read. Only the whole text read since the last time. */
+	if (view == 0 && h->mapped) {
+		if (c->start != h->read)
+			h->given = c->start;
+		h->read = pos;
+		if (h->read - h->given >= DISCARD_STEP)
+			h->given = (size_t)(pk__discard_pages((unsigned char *)d + h->given,
+			                                      (unsigned char *)d + h->read) -
+			                    d);
+	}
 	const uint32_t *index = pt->u32s.items;
 	uint32_t limit = 0;
 	for (size_t i = 0; pt->ids == PK_NONE && i < pt->u32s.count; i++)
@@ -2301,7 +2519,13 @@ static void decode_part(void *ctx, pk__part *c, unsigned view)
 
 static const pk__parts_ops part_ops = {cut_part, decode_part};
 
-/* Add the samples read into pt, in order, as add_batch does. */
+/* Add the samples read into pt, in order. Their stacks' hash slots are
+ * fetched PREFETCH_AHEAD samples ahead and the stored locations there half
+ * as far, so that a look-up rarely waits on memory: each half is a cache
+ * miss where the stack table outgrows the caches, and a batch's fetches
+ * made just before its look-ups (as add_batch does) left the first
+ * look-ups of each batch waiting. */
+#define PREFETCH_AHEAD 16
 static int add_part(importer *im, const part *pt)
 {
 	PK_FORWARD(add_batch(im));
@@ -2309,37 +2533,32 @@ static int add_part(importer *im, const part *pt)
 	const uint32_t *locs = pt->u32s.items;
 	const int64_t *values = pt->values.items;
 	const label_rec *recs = pt->labels.items;
-	size_t types = pk_profile_sample_type_count(im->p), rec = 0;
-	for (size_t first = 0; first < pt->samples.count; first += SAMPLE_BATCH) {
-		size_t n = pt->samples.count - first < SAMPLE_BATCH ? pt->samples.count - first
-		                                                    : SAMPLE_BATCH;
+	size_t types = pk_profile_sample_type_count(im->p), n = pt->samples.count;
+	for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		pk__profile_prefetch_stack(im->p, s[i].hash, false);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			pk__profile_prefetch_stack(im->p, s[i + PREFETCH_AHEAD].hash, false);
+		if (i + PREFETCH_AHEAD / 2 < n)
+			pk__profile_prefetch_stack(im->p, s[i + PREFETCH_AHEAD / 2].hash, true);
 		im->st.labels.count = 0;
-		for (size_t i = first; i < first + n; i++) {
-			pk__profile_prefetch_stack(im->p, s[i].hash, false);
-			if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), s[i].labels) < 0)
-				return out_of_memory(im);
-			for (size_t j = 0; j < s[i].labels; j++, rec++) {
-				label_rec r = recs[rec];
-				recent_str *recent = j < RECENT_LABELS ? im->recent[j] : NULL;
-				PK_FORWARD(intern_fields(im, label_fields, &r.label, r.strs, r.seen,
-				                         recent));
-				PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = r.label;
-			}
+		if (pk__vec_reserve(&im->st.labels, sizeof(pk_label), s[i].labels) < 0)
+			return out_of_memory(im);
+		for (size_t j = 0; j < s[i].labels; j++) {
+			label_rec r = *recs++;
+			recent_str *recent = j < RECENT_LABELS ? im->recent[j] : NULL;
+			PK_FORWARD(
+			    intern_fields(im, label_fields, &r.label, r.strs, r.seen, recent));
+			PK_VEC_AT(im->st.labels, pk_label, im->st.labels.count++) = r.label;
 		}
-		for (size_t i = first; i < first + n; i++)
-			pk__profile_prefetch_stack(im->p, s[i].hash, true);
-		const pk_label *labels = im->st.labels.items;
-		for (size_t i = first; i < first + n; i++) {
-			uint32_t stack;
-			if (pk__profile_intern_stack(im->p, s[i].depth ? locs : NULL, s[i].depth,
-			                             s[i].hash, &stack) < 0 ||
-			    pk__profile_add_stack_sample(im->p, stack, values + i * types,
-			                                 s[i].labels ? labels : NULL,
-			                                 s[i].labels) < 0)
-				return out_of_memory(im);
-			locs += s[i].depth;
-			labels += s[i].labels;
-		}
+		uint32_t stack;
+		if (pk__profile_intern_stack(im->p, s[i].depth ? locs : NULL, s[i].depth, s[i].hash,
+		                             &stack) < 0 ||
+		    pk__profile_add_stack_sample(im->p, stack, values + i * types,
+		                                 s[i].labels ? im->st.labels.items : NULL,
+		                                 s[i].labels) < 0)
+			return out_of_memory(im);
+		locs += s[i].depth;
 	}
 	im->st.labels.count = 0;
 	return 0;
@@ -2405,6 +2624,7 @@ static helper *helper_start(importer *im)
 		}
 	h->types = im->counts[K_SAMPLE_TYPES];
 	h->ids = PK_NONE;
+	h->mapped = im->kept != NULL;
 	for (size_t i = 0; i < 2; i++) {
 		/* No id map: only the ids 1 to n are read (see part.ids). */
 		importer *v = &h->view[i];

@@ -518,6 +518,13 @@ static void test_sniff(void **state)
 	"\"functions\": [{\"id\": 1, \"name\": \"f\"}],\n"                                         \
 	"\"locations\": [{\"id\": 1, \"mapping_id\": 1, \"lines\": [{\"function_id\": 1}]}],\n"
 
+/* three locations, ids 1 to 3 */
+#define OBJECTS_3                                                                                  \
+	"\"mappings\": [{\"id\": 1}],\n"                                                           \
+	"\"functions\": [{\"id\": 1, \"name\": \"f\"}],\n"                                         \
+	"\"locations\": [{\"id\": 1, \"mapping_id\": 1, \"lines\": [{\"function_id\": 1}]}, "      \
+	"{\"id\": 2}, {\"id\": 3}],\n"
+
 typedef struct bad_case {
 	const char *text;
 	long line, column;   /* 0: not checked */
@@ -999,6 +1006,38 @@ static void test_samples_in_parts(void **state)
 	}
 }
 
+/* Read from a file, the text of the parts the helper read is given back
+ * as it goes: the samples read the same when the parts are used, and when
+ * they are dropped (ids other than 1 to n) and the walk reads that text
+ * again from the file. */
+static void test_mapped_parts(void **state)
+{
+	(void)state;
+	for (uint64_t first_id = 1; first_id <= 50; first_id += 49) {
+		pk_profile *p = make_many_samples(60000, first_id);
+		size_t size;
+		char *json = to_json(p, &size);
+		const char *tmp = getenv("TMPDIR");
+		char path[4096];
+		snprintf(path, sizeof path, "%s/pk_test_json.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		FILE *f = fdopen(fd, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(json, 1, size, f), size);
+		assert_int_equal(fclose(f), 0);
+		pk_profile *q = NULL;
+		pk_error err = PK_ERROR_INIT;
+		if (pk_profile_read_path(path, NULL, &q, NULL, &err) != 0)
+			fail_msg("%s", err.message);
+		assert_profiles_identical(p, q);
+		pk_profile_free(q);
+		remove(path);
+		free(json);
+		pk_profile_free(p);
+	}
+}
+
 /* Where sample i of make_many_samples starts in its JSON. */
 static char *sample_at(char *json, int i)
 {
@@ -1106,6 +1145,161 @@ static void test_sample_numbers(void **state)
 		assert_int_equal(pk_profile_sample(p, i, &s), 0);
 		assert_int_equal(s.values[0], want[i]);
 	}
+	pk_profile_free(p);
+}
+
+/* A sample in the exporter's form (read by quick_sample) reads as it does
+ * with a space after each comma (fast_fields): lists of every length, an
+ * empty one, 16 and 17 digits, a negative value, labels, the fields in
+ * another order; and one that is not quite that form gives the message and
+ * place it always gave. The text is padded, as the quick reader wants 72
+ * bytes ahead. */
+static void test_quick_samples(void **state)
+{
+	(void)state;
+	const char *head =
+	    HEAD "\"sample_types\": [{\"type\": \"a\", \"unit\": \"b\"}, "
+	         "{\"type\": \"c\", \"unit\": \"d\"}],\n" OBJECTS_3 "\"samples\": [\n  ";
+	char long_list[400], crossing[400];
+	strcpy(long_list, "{\"locations\":[1");
+	for (int k = 0; k < 40; k++)
+		strcat(long_list, k % 3 ? ",2" : ",3");
+	strcat(long_list, "],\"values\":[1,2]}");
+	strcpy(crossing, "{\"locations\":[2");
+	for (int k = 0; k < 12; k++)
+		strcat(crossing, ",3,1,2");
+	strcat(crossing, "],\"values\":[1234567890123456,99]}");
+	const char *good[] = {
+	    "{\"locations\":[1,2,3],\"values\":[1,2]}, {\"locations\":[3],\"values\":[0,10]}",
+	    "{\"locations\":[],\"values\":[1,2]}",
+	    long_list,
+	    crossing,
+	    "{\"locations\":[3],\"values\":[9999999999999999,12345678901234567]}",
+	    "{\"locations\":[1],\"values\":[-5,5]}",
+	    "{\"locations\":[1],\"values\":[1,2],\"labels\":[{\"key\":\"k\",\"str\":\"v\"}]}",
+	    "{\"locations\":[2],\"values\":[1,2],\"labels\":[{\"k\\u0065y\":\"k\",\"num\":3}]}",
+	    "{\"values\":[1,2],\"locations\":[2]}",
+	    "{\"locations\":[1, 2],\"values\":[1,2]}",
+	};
+	for (size_t c = 0; c < sizeof good / sizeof good[0]; c++) {
+		char text[1024], spaced[1200];
+		snprintf(text, sizeof text, "%s%s\n]}%100s", head, good[c], "");
+		size_t n = 0;
+		for (const char *x = text; *x != '\0'; x++) {
+			spaced[n++] = *x;
+			if (*x == ',')
+				spaced[n++] = ' ';
+		}
+		spaced[n] = '\0';
+		pk_profile *p = NULL, *q = NULL;
+		pk_error err;
+		if (read_json_text(text, &p, &err) != 0)
+			fail_msg("case %zu: %s", c, err.message);
+		if (read_json_text(spaced, &q, &err) != 0)
+			fail_msg("case %zu, spaced: %s", c, err.message);
+		assert_profiles_identical(p, q);
+		pk_profile_free(p);
+		pk_profile_free(q);
+	}
+	static const struct {
+		const char *sample, *message;
+		long line, column;
+	} bad[] = {
+	    {"{\"locations\":[1,,2],\"values\":[1,2]}", "invalid JSON: unexpected token near ','",
+	     7, 19},
+	    {"{\"locations\":[01],\"values\":[1,2]}", "invalid JSON: invalid token near '0'", 7,
+	     17},
+	    {"{\"locations\":[1,2,],\"values\":[1,2]}", "invalid JSON: unexpected token near ']'",
+	     7, 21},
+	    {"{\"locations\":[4],\"values\":[1,2]}",
+	     "samples[0].locations[0] refers to location id 4, which no location has", 7, 3},
+	    {"{\"locations\":[0],\"values\":[1,2]}",
+	     "samples[0].locations[0] refers to location id 0, which no location has", 7, 3},
+	    {"{\"locations\":[1],\"values\":[1,2,3]}",
+	     "samples[0] has 3 values but needs one per sample type (2)", 7, 3},
+	    {"{\"locations\":[1],\"values\":[00,1]}", "invalid JSON: invalid token near '0'", 7,
+	     30},
+	    {"{\"locations\":[1,2.5],\"values\":[1,2]}",
+	     "samples[0].locations[1] must be a non-negative integer, a \"0x...\" hex string or a "
+	     "decimal string of at most 64 bits",
+	     7, 3},
+	    {"{\"locations\":[1],\"values\":[1,2],\"values\":[1,2]}",
+	     "invalid JSON: duplicate object key near '\"values\"'", 7, 42},
+	    {"{\"locations\":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,x],"
+	     "\"values\":[1,2]}",
+	     "invalid JSON: invalid token near 'x'", 7, 77},
+	    {"{\"locations\":[1],\"values\":[1,99999999999999999999]}",
+	     "invalid JSON: too big integer near '99999999999999999999'", 7, 51},
+	};
+	for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+		char text[1024];
+		snprintf(text, sizeof text, "%s%s\n]}%100s", head, bad[c].sample, "");
+		pk_profile *p = NULL;
+		pk_error err;
+		assert_int_equal(read_json_text(text, &p, &err), PK_EFORMAT);
+		assert_null(p);
+		assert_string_equal(err.message, bad[c].message);
+		assert_int_equal(err.line, bad[c].line);
+		assert_int_equal(err.column, bad[c].column);
+	}
+}
+
+/* Functions in the exporter's form (read by quick_function) and in any
+ * other (fast_fields, a space after each comma) read the same: with and
+ * without each field, names with escapes or not UTF-8, the same name and
+ * system name, a negative start line, an id the writer puts in a string. */
+static void test_function_forms(void **state)
+{
+	(void)state;
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(
+	    pk_profile_add_sample_type(p, (pk_value_type){intern(p, "a"), intern(p, "b")}), 0);
+	static const struct {
+		uint64_t id;
+		const char *name, *system_name, *filename;
+		int64_t start_line;
+	} fns[] = {
+	    {1, "main", "main", "main.go", 3},
+	    {2, NULL, NULL, NULL, 0},
+	    {3, "a \"quoted\" \\ name\n\xc3\xa9", "b", NULL, -7},
+	    {4, NULL, "sys", "\xff\xfe", 0},
+	    {UINT64_MAX, "big", NULL, "f.go", INT64_MAX},
+	};
+	uint32_t index[5];
+	for (size_t k = 0; k < 5; k++) {
+		pk_function f = {fns[k].id, fns[k].name ? intern(p, fns[k].name) : 0,
+		                 fns[k].system_name ? intern(p, fns[k].system_name) : 0,
+		                 fns[k].filename ? intern(p, fns[k].filename) : 0,
+		                 fns[k].start_line};
+		assert_int_equal(pk_profile_add_function(p, &f, &index[k]), 0);
+	}
+	for (size_t k = 0; k < 5; k++) {
+		pk_line line = {index[k], 1, 0};
+		pk_location loc = {k + 1, PK_NONE, 0, 0};
+		uint32_t l;
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &l), 0);
+		int64_t v = 1;
+		assert_int_equal(pk_profile_add_sample(p, &l, 1, &v, 1, NULL, 0), 0);
+	}
+	size_t size;
+	char *json = to_json(p, &size);
+	pk_profile *q = read_any(json, size, NULL);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+	char *spaced = malloc(2 * size + 1);
+	assert_non_null(spaced);
+	size_t n = 0;
+	for (size_t i = 0; i < size; i++) {
+		spaced[n++] = json[i];
+		if (json[i] == ',' && json[i + 1] == '"')
+			spaced[n++] = ' ';
+	}
+	q = read_any(spaced, n, NULL);
+	assert_profiles_identical(p, q);
+	pk_profile_free(q);
+	free(spaced);
+	free(json);
 	pk_profile_free(p);
 }
 
@@ -1491,10 +1685,13 @@ int main(void)
 	    cmocka_unit_test(test_mapped_file),
 	    cmocka_unit_test(test_sample_batches),
 	    cmocka_unit_test(test_samples_in_parts),
+	    cmocka_unit_test(test_mapped_parts),
 	    cmocka_unit_test(test_error_in_a_part),
 	    cmocka_unit_test(test_ends_after_a_key),
 	    cmocka_unit_test(test_errors_beside_parts),
 	    cmocka_unit_test(test_sample_numbers),
+	    cmocka_unit_test(test_quick_samples),
+	    cmocka_unit_test(test_function_forms),
 	    cmocka_unit_test(test_location_forms),
 	    cmocka_unit_test(test_part_guesses),
 	    cmocka_unit_test(test_parts_allocation_failures),
