@@ -668,6 +668,13 @@ static void load_libxml2(void)
 #undef LIBXML2_LOAD
 }
 
+static void *load_main(void *arg)
+{
+	(void)arg;
+	pthread_once(&xml_once, load_libxml2);
+	return NULL;
+}
+
 static int need_libxml2(pk_error *err)
 {
 	pthread_once(&xml_once, load_libxml2);
@@ -1620,14 +1627,23 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
 	/* Loaded only now, and the pages the tree's building freed given
 	 * back first: its pages and those are not both resident at once
-	 * (shallow profiles' peak 2.03 -> 1.95x their size). */
+	 * (shallow profiles' peak 2.03 -> 1.95x their size). For a big tree
+	 * it loads on a thread of its own while the frames are laid out. */
 	pk__trim_heap();
+	pthread_t loader;
+	bool loading =
+	    t->stack_count >= THREAD_DRAWN && pthread_create(&loader, NULL, load_main, NULL) == 0;
+	layout l = {0};
+	int laid = lay_out(t, &c, &l, NULL);
+	if (loading)
+		pthread_join(loader, NULL);
 	int rc = need_libxml2(err);
+	if (rc == 0 && laid < 0)
+		rc = pk__error_set(err, laid, "out of memory");
 	if (rc < 0) {
 		pk__tree_free(t);
 		return rc;
 	}
-	layout l = {0};
 	svg s = {0};
 	s.sink = sink;
 	s.err = err;
@@ -1638,9 +1654,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	const char *subtitle = NULL;
 	handlers saved;
 	bool silenced = false;
-	rc = lay_out(t, &c, &l, err);
-	if (rc == 0)
-		rc = make_subtitle(&s, &subtitle);
+	rc = make_subtitle(&s, &subtitle);
 	if (rc == 0) {
 		s.ypad1 = c.font_size * 3;
 		s.ypad2 = c.font_size * 2 + 10;
