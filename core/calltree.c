@@ -12,6 +12,9 @@
 
 #define SOURCE_BASE 0x80000000u
 
+/* Above this many stacks, the tree is built partly on two threads. */
+#define THREAD_RECS 8192
+
 /* Where a location's frames are; together, as stacks read both. */
 typedef struct span {
 	uint32_t first, count; /* count 0: not yet */
@@ -307,6 +310,36 @@ static bool any_value(const pk_profile *p, const int64_t *values)
 	return false;
 }
 
+/* The stacks of p's samples with a value (in sample type `type`, or
+ * with all_types in any), marked 1 in to_tree. */
+typedef struct marker {
+	const pk_profile *p;
+	size_t type;
+	bool all_types;
+	uint32_t *to_tree;
+	size_t used; /* stacks marked */
+} marker;
+
+static void mark_used(marker *m)
+{
+	size_t samples = m->to_tree ? pk_profile_sample_count(m->p) : 0;
+	for (size_t i = 0; i < samples; i++) {
+		uint32_t stack;
+		const int64_t *values = pk__profile_sample_values(m->p, i, &stack);
+		if (m->to_tree[stack] == 0 &&
+		    (values[m->type] != 0 || (m->all_types && any_value(m->p, values)))) {
+			m->to_tree[stack] = 1;
+			m->used++;
+		}
+	}
+}
+
+static void *marker_main(void *arg)
+{
+	mark_used(arg);
+	return NULL;
+}
+
 /* Each stack of p that has a value (in sample type `type`, or with
  * all_types in any), to recs; the frames of its locations. */
 static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
@@ -324,18 +357,23 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
-	for (size_t i = 0; i < samples; i++) {
-		uint32_t stack;
-		const int64_t *values = pk__profile_sample_values(p, i, &stack);
-		if (src->to_tree[stack] == 0 &&
-		    (values[type] != 0 || (o->all_types && any_value(p, values)))) {
-			src->to_tree[stack] = 1;
-			used++;
-		}
+	marker m = {p, type, o->all_types, rc == 0 ? src->to_tree : NULL, 0};
+	/* A big profile's locations are all named while a second thread
+	 * finds the stacks used (a location no stack uses adds frames no
+	 * stack shows: the tree is the same). */
+	pthread_t thread;
+	bool started =
+	    rc == 0 && stacks >= THREAD_RECS && pthread_create(&thread, NULL, marker_main, &m) == 0;
+	for (size_t i = 0; started && rc == 0 && i < locations; i++) {
+		uint32_t count;
+		rc = location_frames(&w, (uint32_t)i, &count);
 	}
+	if (started)
+		pthread_join(thread, NULL);
+	else if (rc == 0)
+		mark_used(&m);
 	if (rc == 0)
-		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), used);
+		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), m.used);
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
 		if (src->to_tree[s] == 0)
 			continue;
@@ -690,9 +728,6 @@ static void *key_maker_main(void *arg)
 	fill_keys(arg);
 	return NULL;
 }
-
-/* Above this many stacks, their keys are made and sorted on two threads. */
-#define THREAD_RECS 8192
 
 /* The key of every stack: the frames (already ranks) of its locations. */
 static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
