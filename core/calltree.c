@@ -408,68 +408,6 @@ static int by_name(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Above this many frames, their names are sorted on two threads. */
-#define THREAD_FRAMES 4096
-
-/* One thread's part of sorting frame names: names[0..half) and
- * [half..n) are sorted apart, then merged into rank and sorted, ranks
- * from the front (the first) or the back. */
-typedef struct name_sort {
-	named *names;
-	size_t half, n;
-	uint32_t *rank;
-	pk__tree_frame *sorted;
-	const pk__tree_frame *frames;
-	bool back;
-} name_sort;
-
-static void *sort_half(void *arg)
-{
-	name_sort *ns = arg;
-	if (ns->back)
-		qsort(ns->names + ns->half, ns->n - ns->half, sizeof *ns->names, by_name);
-	else
-		qsort(ns->names, ns->half, sizeof *ns->names, by_name);
-	return NULL;
-}
-
-static void place(const name_sort *ns, size_t r, const named *x)
-{
-	ns->rank[x->item] = (uint32_t)r;
-	ns->sorted[r] = ns->frames[x->item];
-}
-
-/* Ranks n / 2 up from the back, or the others from the front. */
-static void *merge_half(void *arg)
-{
-	const name_sort *ns = arg;
-	const named *a = ns->names, *b = ns->names + ns->half;
-	size_t na = ns->half, nb = ns->n - ns->half, mid = ns->half == ns->n ? ns->n : ns->n / 2;
-	if (!ns->back) {
-		for (size_t r = 0, i = 0, j = 0; r < mid; r++)
-			place(ns, r,
-			      j == nb || (i < na && by_name(&a[i], &b[j]) < 0) ? &a[i++] : &b[j++]);
-		return NULL;
-	}
-	for (size_t r = ns->n, i = na, j = nb; r-- > mid;)
-		place(ns, r,
-		      j == 0 || (i > 0 && by_name(&a[i - 1], &b[j - 1]) > 0) ? &a[--i] : &b[--j]);
-	return NULL;
-}
-
-/* fn of ns[1] on a second thread while ns[0]'s runs here; both here if
- * the thread cannot start. */
-static void on_two(void *(*fn)(void *), name_sort *ns)
-{
-	pthread_t thread;
-	bool started = pthread_create(&thread, NULL, fn, &ns[1]) == 0;
-	fn(&ns[0]);
-	if (started)
-		pthread_join(thread, NULL);
-	else
-		fn(&ns[1]);
-}
-
 /* The frames in name order: each stack's frames become their ranks. */
 static int sort_frames(struct pk__tree_data *d)
 {
@@ -486,17 +424,10 @@ static int sort_frames(struct pk__tree_data *d)
 	pk__tree_frame *frames = d->frames.items;
 	for (size_t f = 0; f < nf; f++)
 		names[f] = (named){frames[f].name, frames[f].name_len, (uint32_t)f};
-	/* Big tables' two halves sorted on two threads, then merged from
-	 * both ends at once (names are distinct: each goes one way). */
-	size_t half = nf >= THREAD_FRAMES ? nf / 2 : nf;
-	name_sort ns[2] = {{names, half, nf, rank, sorted, frames, false},
-	                   {names, half, nf, rank, sorted, frames, true}};
-	if (half < nf) {
-		on_two(sort_half, ns);
-		on_two(merge_half, ns);
-	} else {
-		sort_half(&ns[0]);
-		merge_half(&ns[0]);
+	qsort(names, nf, sizeof *names, by_name);
+	for (size_t r = 0; r < nf; r++) {
+		rank[names[r].item] = (uint32_t)r;
+		sorted[r] = frames[names[r].item];
 	}
 	if (nf)
 		memcpy(frames, sorted, nf * sizeof *frames);
