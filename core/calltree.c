@@ -5,11 +5,15 @@
  * resolved once, so a sample costs one addition. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SOURCE_BASE 0x80000000u
+
+/* Above this many stacks, the tree is built partly on two threads. */
+#define THREAD_RECS 8192
 
 /* Where a location's frames are; together, as stacks read both. */
 typedef struct span {
@@ -306,6 +310,36 @@ static bool any_value(const pk_profile *p, const int64_t *values)
 	return false;
 }
 
+/* The stacks of p's samples with a value (in sample type `type`, or
+ * with all_types in any), marked 1 in to_tree. */
+typedef struct marker {
+	const pk_profile *p;
+	size_t type;
+	bool all_types;
+	uint32_t *to_tree;
+	size_t used; /* stacks marked */
+} marker;
+
+static void mark_used(marker *m)
+{
+	size_t samples = m->to_tree ? pk_profile_sample_count(m->p) : 0;
+	for (size_t i = 0; i < samples; i++) {
+		uint32_t stack;
+		const int64_t *values = pk__profile_sample_values(m->p, i, &stack);
+		if (m->to_tree[stack] == 0 &&
+		    (values[m->type] != 0 || (m->all_types && any_value(m->p, values)))) {
+			m->to_tree[stack] = 1;
+			m->used++;
+		}
+	}
+}
+
+static void *marker_main(void *arg)
+{
+	mark_used(arg);
+	return NULL;
+}
+
 /* Each stack of p that has a value (in sample type `type`, or with
  * all_types in any), to recs; the frames of its locations. */
 static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
@@ -323,18 +357,23 @@ static int collect(pk__tree *t, const pk_profile *p, size_t type, bool base,
 	int rc = src->to_tree && src->locs && w.fn_frame ? 0 : PK_ENOMEM;
 	if (rc == 0 && stacks >= SOURCE_BASE)
 		rc = PK_EFORMAT;
-	size_t samples = rc == 0 ? pk_profile_sample_count(p) : 0, used = 0;
-	for (size_t i = 0; i < samples; i++) {
-		uint32_t stack;
-		const int64_t *values = pk__profile_sample_values(p, i, &stack);
-		if (src->to_tree[stack] == 0 &&
-		    (values[type] != 0 || (o->all_types && any_value(p, values)))) {
-			src->to_tree[stack] = 1;
-			used++;
-		}
+	marker m = {p, type, o->all_types, rc == 0 ? src->to_tree : NULL, 0};
+	/* A big profile's locations are all named while a second thread
+	 * finds the stacks used (a location no stack uses adds frames no
+	 * stack shows: the tree is the same). */
+	pthread_t thread;
+	bool started =
+	    rc == 0 && stacks >= THREAD_RECS && pthread_create(&thread, NULL, marker_main, &m) == 0;
+	for (size_t i = 0; started && rc == 0 && i < locations; i++) {
+		uint32_t count;
+		rc = location_frames(&w, (uint32_t)i, &count);
 	}
+	if (started)
+		pthread_join(thread, NULL);
+	else if (rc == 0)
+		mark_used(&m);
 	if (rc == 0)
-		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), used);
+		rc = pk__vec_reserve_exact(&d->recs, sizeof(rec), m.used);
 	for (size_t s = 0; rc == 0 && s < stacks; s++) {
 		if (src->to_tree[s] == 0)
 			continue;
@@ -417,7 +456,16 @@ typedef struct keys {
 	unsigned char *bytes;
 	size_t width;
 	size_t step; /* frames sorted on at once: 2 where key_at fits 16 bits */
+	/* not NULL: parts of fewer than `part` recs are left here, sorted later */
+	pk__vec *parts;
+	size_t part;
 } keys;
+
+/* recs at a, agreeing before frame d, to sort */
+typedef struct key_part {
+	uint32_t *a;
+	size_t n, d;
+} key_part;
 
 /* Frame d of rec r's key plus one; 0 past its end, so shorter sorts first. */
 static inline uint32_t key_at(const keys *k, const rec *r, size_t d)
@@ -492,6 +540,9 @@ static void sort_keys(uint32_t *a, size_t n, size_t d, const keys *k)
 {
 	rec *recs = k->recs;
 	while (n > 1) {
+		key_part kp = {a, n, d};
+		if (k->parts && n < k->part && pk__vec_push(k->parts, sizeof kp, &kp, 1, NULL) == 0)
+			return;
 		if (n < 16) {
 			insertion_sort(a, n, d, k);
 			return;
@@ -566,28 +617,27 @@ static uint32_t common(const keys *k, const unsigned char *a, uint32_t len_a,
 	return (uint32_t)(i / k->width);
 }
 
-/* The key of every stack: the frames (already ranks) of its locations. */
-static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
+/* The keys of recs from..to, at their places in `bytes`. */
+typedef struct key_maker {
+	const struct pk__tree_data *d;
+	const rec *recs;
+	size_t from, to;
+	keys *k;
+} key_maker;
+
+static void fill_keys(const key_maker *m)
 {
-	size_t total = 0;
-	for (size_t i = 0; i < nr; i++) {
-		recs[i].key = (uint32_t)total;
-		total += recs[i].len;
-		if (total >= UINT32_MAX)
-			return PK_EFORMAT;
-	}
-	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
-	if (out->bytes == NULL)
-		return PK_ENOMEM;
-	unsigned char *at = out->bytes;
-	for (size_t i = 0; i < nr; i++) {
-		const source *src = recs[i].stack & SOURCE_BASE ? &d->base : &d->main;
+	const struct pk__tree_data *d = m->d;
+	size_t width = m->k->width;
+	for (size_t i = m->from; i < m->to; i++) {
+		unsigned char *at = m->k->bytes + (size_t)m->recs[i].key * width;
+		const source *src = m->recs[i].stack & SOURCE_BASE ? &d->base : &d->main;
 		const uint32_t *locs, *frames = src->loc_frames.items;
-		size_t depth = pk_profile_stack(src->p, recs[i].stack & ~SOURCE_BASE, &locs);
+		size_t depth = pk_profile_stack(src->p, m->recs[i].stack & ~SOURCE_BASE, &locs);
 		for (size_t k = 0; k < depth; k++) {
 			span sp = src->locs[location_at(locs, depth, src->reverse, k)];
 			const uint32_t *f = frames + sp.first;
-			if (out->width == 2) {
+			if (width == 2) {
 				for (uint32_t j = 0; j < sp.count; j++, at += 2) {
 					at[0] = (unsigned char)(f[j] >> 8);
 					at[1] = (unsigned char)f[j];
@@ -602,7 +652,88 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 			}
 		}
 	}
+}
+
+static void *key_maker_main(void *arg)
+{
+	fill_keys(arg);
+	return NULL;
+}
+
+/* The key of every stack: the frames (already ranks) of its locations. */
+static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < nr; i++) {
+		recs[i].key = (uint32_t)total;
+		total += recs[i].len;
+		if (total >= UINT32_MAX)
+			return PK_EFORMAT;
+	}
+	out->bytes = pk__malloc(pk__mul(total ? total : 1, out->width));
+	if (out->bytes == NULL)
+		return PK_ENOMEM;
+	/* each half's keys have places of their own */
+	size_t half = nr >= THREAD_RECS ? nr / 2 : nr;
+	key_maker m[2] = {{d, recs, 0, half, out}, {d, recs, half, nr, out}};
+	pthread_t thread;
+	bool started = half < nr && pthread_create(&thread, NULL, key_maker_main, &m[1]) == 0;
+	fill_keys(&m[0]);
+	if (started)
+		pthread_join(thread, NULL);
+	else
+		fill_keys(&m[1]);
 	return 0;
+}
+
+/* The parts of a sort on two threads, the biggest first, each taken by
+ * whichever thread is free. */
+typedef struct sorter {
+	const keys *k;
+	const key_part *parts;
+	size_t count, next; /* next taken atomically */
+} sorter;
+
+static void sort_parts(sorter *s)
+{
+	for (;;) {
+		size_t i = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
+		if (i >= s->count)
+			return;
+		sort_keys(s->parts[i].a, s->parts[i].n, s->parts[i].d, s->k);
+	}
+}
+
+static void *sorter_main(void *arg)
+{
+	sort_parts(arg);
+	return NULL;
+}
+
+static int by_size(const void *a, const void *b)
+{
+	const key_part *x = a, *y = b;
+	return (x->n < y->n) - (x->n > y->n);
+}
+
+/* sort_keys of all n recs at a on two threads: the first frames cut them
+ * here into parts of under n / 8, which are sorted apart (a part's recs
+ * are its own). */
+static void sort_on_two(uint32_t *a, size_t n, keys *k)
+{
+	pk__vec parts = {0};
+	k->parts = &parts;
+	k->part = n / 8;
+	sort_keys(a, n, 0, k);
+	k->parts = NULL;
+	qsort(parts.items, parts.count, sizeof(key_part), by_size);
+	sorter s = {k, parts.items, parts.count, 0};
+	pthread_t thread;
+	bool started = pthread_create(&thread, NULL, sorter_main, &s) == 0;
+	sort_parts(&s);
+	if (started)
+		pthread_join(thread, NULL);
+	pk__vec_free(&parts);
 }
 
 /* The tree's stacks from the recs in order: those whose frames are the
@@ -676,7 +807,8 @@ static int make_stacks(pk__tree *t)
 	PK_FORWARD(sort_frames(d));
 	size_t nr = d->recs.count;
 	size_t nf = d->frames.count;
-	keys k = {d->recs.items, NULL, nf <= UINT16_MAX + 1 ? 2 : 4, nf < UINT16_MAX ? 2 : 1};
+	keys k = {d->recs.items,           NULL, nf <= UINT16_MAX + 1 ? 2 : 4,
+	          nf < UINT16_MAX ? 2 : 1, NULL, 0};
 	uint32_t *order = pk__malloc((nr ? nr : 1) * sizeof *order);
 	int rc = order ? make_keys(d, d->recs.items, nr, &k) : PK_ENOMEM;
 	/* The keys hold the stacks' frames now. */
@@ -691,7 +823,10 @@ static int make_stacks(pk__tree *t)
 			order[i] = (uint32_t)i;
 			k.recs[i].shared = word_at(&k, &k.recs[i], 0);
 		}
-		sort_keys(order, nr, 0, &k);
+		if (nr >= THREAD_RECS)
+			sort_on_two(order, nr, &k);
+		else
+			sort_keys(order, nr, 0, &k);
 		rc = keep_stacks(t, order, &k);
 	}
 	pk__free(k.bytes);

@@ -466,6 +466,7 @@ typedef struct layout {
 	double per_value; /* pixels per unit of value */
 	double min_value; /* the value of the narrowest frame drawn */
 	double max_delta; /* differential: the largest change drawn, at least 1 */
+	size_t drawn;     /* the nodes drawn */
 } layout;
 
 /* A node of the tree that is drawn. */
@@ -602,6 +603,7 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 	}
 	drawn f;
 	while (next_drawn(&w, &f)) {
+		l->drawn++;
 		if (f.depth > l->max_depth)
 			l->max_depth = f.depth;
 		double mag = f.delta < 0 ? -(double)f.delta : (double)f.delta;
@@ -632,6 +634,7 @@ static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 	F(xmlTextWriterWriteAttribute)                                                             \
 	F(xmlTextWriterWriteString)                                                                \
 	F(xmlTextWriterWriteRaw)                                                                   \
+	F(xmlTextWriterWriteRawLen)                                                                \
 	F(xmlTextWriterStartCDATA)                                                                 \
 	F(xmlTextWriterEndCDATA)                                                                   \
 	F(xmlSetGenericErrorFunc)                                                                  \
@@ -663,6 +666,13 @@ static void load_libxml2(void)
 		snprintf(xml.why, sizeof xml.why, "%s has no %s", PK_LIBXML2_SONAME, #name);
 	LIBXML2_FUNCTIONS(LIBXML2_LOAD)
 #undef LIBXML2_LOAD
+}
+
+static void *load_main(void *arg)
+{
+	(void)arg;
+	pthread_once(&xml_once, load_libxml2);
+	return NULL;
 }
 
 static int need_libxml2(pk_error *err)
@@ -917,7 +927,8 @@ static size_t shown_length(const char *name, size_t len)
 	return len;
 }
 
-static int write_frame(svg *s, const drawn *f)
+/* Appends frame f's element to e, as libxml2's writer would write it. */
+static int format_frame(svg *s, const drawn *f, pk__vec *e)
 {
 	const pk__tree *t = s->t;
 	const layout *l = s->l;
@@ -974,9 +985,6 @@ static int write_frame(svg *s, const drawn *f)
 	char fill[40];
 	format_rgb(fill, sizeof fill, color);
 
-	/* The element as libxml2's writer would write it, in one piece. */
-	pk__vec *e = &s->element;
-	e->count = 0;
 	if (add_str(e, "<g><title>") < 0 || add_escaped(e, title) < 0 ||
 	    add_str(e, "</title><rect") < 0 ||
 	    add_num_attr(e, "x", (double)t1 / 10, 1, false) < 0 ||
@@ -1003,13 +1011,21 @@ static int write_frame(svg *s, const drawn *f)
 				return scratch_failed(s);
 		}
 		if (finish_str(&s->name, &shown) < 0 || add_str(e, ">") < 0 ||
-		    add_escaped(e, shown) < 0 || add_str(e, "</text></g>\n") < 0 ||
-		    finish_str(e, &shown) < 0)
+		    add_escaped(e, shown) < 0 || add_str(e, "</text></g>\n") < 0)
 			return scratch_failed(s);
-	} else if (add_str(e, "/></g>\n") < 0 || finish_str(e, &shown) < 0) {
+	} else if (add_str(e, "/></g>\n") < 0) {
 		return scratch_failed(s);
 	}
-	XW(s, xml.xmlTextWriterWriteRaw(s->w, X(shown)));
+	return 0;
+}
+
+/* Frame f's element, handed to libxml2 in one piece. */
+static int write_frame(svg *s, const drawn *f)
+{
+	s->element.count = 0;
+	PK_FORWARD(format_frame(s, f, &s->element));
+	XW(s, xml.xmlTextWriterWriteRawLen(s->w, (const xmlChar *)s->element.items,
+	                                   (int)s->element.count));
 	return 0;
 }
 
@@ -1266,16 +1282,175 @@ static int write_script(svg *s)
 	return newline(s);
 }
 
+/* Above this many drawn frames, a second thread walks them and formats
+ * every other run of RUN (the odd ones), handing over the nodes of the
+ * others, which the writer's thread formats, and writes all in order:
+ * formatting is most of an SVG's writing. */
+#define THREAD_DRAWN 4096
+#define RUN 256
+#define RUNS 4 /* runs held at once, two of each kind */
+
+typedef struct run {
+	size_t n;     /* its nodes: RUN but in the last */
+	drawn *nodes; /* an even run's */
+	pk__vec text; /* char: an odd run's, formatted */
+} run;
+
+/* The second thread's side. */
+typedef struct painter {
+	svg s; /* the writer's, with scratch of its own and no libxml2 */
+	walker w;
+	run runs[RUNS]; /* run j in runs[j % RUNS] */
+	pthread_t thread;
+	bool synced, started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* a run made or written, or quit */
+	size_t made, written; /* runs */
+	bool quit, stopped;
+	pk_error err;
+} painter;
+
+static void *painter_main(void *arg)
+{
+	painter *p = arg;
+	int rc = 0;
+	for (size_t j = 0; rc == 0; j++) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->quit && p->made >= p->written + RUNS)
+			pthread_cond_wait(&p->cond, &p->lock);
+		bool quit = p->quit;
+		pthread_mutex_unlock(&p->lock);
+		if (quit)
+			break;
+		run *r = &p->runs[j % RUNS];
+		r->text.count = 0;
+		drawn f;
+		for (r->n = 0; rc == 0 && r->n < RUN && next_drawn(&p->w, &f); r->n++) {
+			if (j % 2 == 0)
+				r->nodes[r->n] = f;
+			else
+				rc = format_frame(&p->s, &f, &r->text);
+		}
+		pthread_mutex_lock(&p->lock);
+		if (rc == 0)
+			p->made++;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		if (r->n < RUN)
+			break;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->stopped = true;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* The frames p's thread walks, written in order: an even run's formatted
+ * here, an odd one's as p formatted it. */
+static int write_runs(svg *s, painter *p)
+{
+	for (size_t j = 0;; j++) {
+		pthread_mutex_lock(&p->lock);
+		while (p->made <= j && !p->stopped)
+			pthread_cond_wait(&p->cond, &p->lock);
+		bool ready = p->made > j;
+		pthread_mutex_unlock(&p->lock);
+		if (!ready) /* its scratch could not grow */
+			return scratch_failed(s);
+		const run *r = &p->runs[j % RUNS];
+		for (size_t i = 0; j % 2 == 0 && i < r->n; i++)
+			PK_FORWARD(write_frame(s, &r->nodes[i]));
+		if (j % 2)
+			XW(s, xml.xmlTextWriterWriteRawLen(s->w, (const xmlChar *)r->text.items,
+			                                   (int)r->text.count));
+		if (r->n < RUN)
+			return 0;
+		pthread_mutex_lock(&p->lock);
+		p->written = j + 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+/* Stops p's thread, if it started, and frees p; NULL is a no-op. */
+static void painter_free(painter *p)
+{
+	if (p == NULL)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->quit = true;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	if (p->synced) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+	}
+	walker_free(&p->w);
+	for (int i = 0; i < RUNS; i++) {
+		pk__free(p->runs[i].nodes);
+		pk__vec_free(&p->runs[i].text);
+	}
+	pk__vec_free(&p->s.name);
+	pk__vec_free(&p->s.text);
+	pk__free(p);
+}
+
+/* A painter of s's frames into *out, its thread started; *out NULL if no
+ * thread could start (s then writes them alone). */
+static int painter_new(svg *s, painter **out)
+{
+	*out = NULL;
+	painter *p = pk__calloc(1, sizeof *p);
+	if (p == NULL)
+		return PK_ENOMEM;
+	p->s = *s;
+	p->s.w = NULL;
+	p->s.err = &p->err;
+	p->s.name = p->s.text = p->s.element = p->s.subtitle = (pk__vec){0};
+	int rc = walker_init(&p->w, s->t, s->l);
+	for (int i = 0; rc == 0 && i < RUNS; i++) {
+		run *r = &p->runs[i];
+		if (i % 2 == 0)
+			rc = (r->nodes = pk__calloc(RUN, sizeof *r->nodes)) ? 0 : PK_ENOMEM;
+		else
+			rc = pk__vec_reserve_exact(&r->text, 1, (size_t)RUN * 256);
+	}
+	if (rc == 0 && pthread_mutex_init(&p->lock, NULL) == 0) {
+		if (pthread_cond_init(&p->cond, NULL) == 0)
+			p->synced = true;
+		else
+			pthread_mutex_destroy(&p->lock);
+	}
+	p->started = p->synced && pthread_create(&p->thread, NULL, painter_main, p) == 0;
+	if (rc == 0 && p->started)
+		*out = p;
+	else
+		painter_free(p);
+	return rc;
+}
+
 /* Every drawn frame, depth first, children in the tree's order. */
 static int write_frames(svg *s)
 {
+	painter *p = NULL;
+	if (s->l->drawn >= THREAD_DRAWN && painter_new(s, &p) < 0)
+		return scratch_failed(s);
+	int rc = 0;
+	if (p) {
+		rc = write_runs(s, p);
+		painter_free(p);
+		return rc;
+	}
 	walker w;
 	if (walker_init(&w, s->t, s->l) < 0) {
 		walker_free(&w);
 		return scratch_failed(s);
 	}
 	drawn f;
-	int rc = 0;
 	while (rc == 0 && next_drawn(&w, &f))
 		rc = write_frame(s, &f);
 	walker_free(&w);
@@ -1452,14 +1627,23 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	PK_FORWARD(pk__tree_build(p, &to, &t, err));
 	/* Loaded only now, and the pages the tree's building freed given
 	 * back first: its pages and those are not both resident at once
-	 * (shallow profiles' peak 2.03 -> 1.95x their size). */
+	 * (shallow profiles' peak 2.03 -> 1.95x their size). For a big tree
+	 * it loads on a thread of its own while the frames are laid out. */
 	pk__trim_heap();
+	pthread_t loader;
+	bool loading =
+	    t->stack_count >= THREAD_DRAWN && pthread_create(&loader, NULL, load_main, NULL) == 0;
+	layout l = {0};
+	int laid = lay_out(t, &c, &l, NULL);
+	if (loading)
+		pthread_join(loader, NULL);
 	int rc = need_libxml2(err);
+	if (rc == 0 && laid < 0)
+		rc = pk__error_set(err, laid, "out of memory");
 	if (rc < 0) {
 		pk__tree_free(t);
 		return rc;
 	}
-	layout l = {0};
 	svg s = {0};
 	s.sink = sink;
 	s.err = err;
@@ -1470,9 +1654,7 @@ static int flamegraph_export(const pk_profile *p, const pk_write_options *opts, 
 	const char *subtitle = NULL;
 	handlers saved;
 	bool silenced = false;
-	rc = lay_out(t, &c, &l, err);
-	if (rc == 0)
-		rc = make_subtitle(&s, &subtitle);
+	rc = make_subtitle(&s, &subtitle);
 	if (rc == 0) {
 		s.ypad1 = c.font_size * 3;
 		s.ypad2 = c.font_size * 2 + 10;

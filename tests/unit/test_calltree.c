@@ -480,6 +480,7 @@ static void test_tree_sort_many(void **state)
 {
 	(void)state;
 	check_sort_many(0);
+	check_sort_many(9000);  /* keys made and sorted on two threads */
 	check_sort_many(70000); /* frames past 65535: 4 bytes a frame */
 }
 

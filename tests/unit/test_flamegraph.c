@@ -6,7 +6,9 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- helpers */
@@ -830,6 +832,108 @@ static void test_empty(void **state)
 	pk_profile_free(p);
 }
 
+/* ------------------------------------------------------------ many frames */
+
+/* "main" calling n leaves f0000, f0001, ..., one sample of 1 each; every
+ * seventh leaf's name is long, so that runs of frames differ in size. */
+static pk_profile *many_leaves(size_t n)
+{
+	pk_profile *p = NULL;
+	assert_int_equal(pk_profile_new(&p), 0);
+	assert_int_equal(pk_profile_add_sample_type(
+	                     p, (pk_value_type){intern(p, "samples"), intern(p, "count")}),
+	                 0);
+	uint32_t locs[2];
+	locs[1] = location_of(p, "main", 4);
+	char name[400];
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(name, sizeof name, "f%04zu", i);
+		if (i % 7 == 0)
+			len += snprintf(name + len, sizeof name - (size_t)len, "%0300d", 0);
+		pk_function f = {0};
+		f.name = f.system_name = 0;
+		assert_int_equal(pk_profile_intern(p, name, (size_t)len, &f.name), 0);
+		uint32_t fi;
+		assert_int_equal(pk_profile_add_function(p, &f, &fi), 0);
+		pk_location loc = {0};
+		loc.mapping = PK_NONE;
+		pk_line line = {fi, 0, 0};
+		assert_int_equal(pk_profile_add_location(p, &loc, &line, 1, &locs[0]), 0);
+		int64_t one = 1;
+		assert_int_equal(pk_profile_add_sample(p, locs, 2, &one, 1, NULL, 0), 0);
+	}
+	assert_int_equal(pk_profile_validate(p, NULL), 0);
+	return p;
+}
+
+/* Enough frames that a second thread formats every other run of them:
+ * every frame, whole and in order. */
+static void test_frames_on_two_threads(void **state)
+{
+	(void)state;
+	size_t n = 5000;
+	pk_profile *p = many_leaves(n);
+	char *svg = svg_of(p, NULL, NULL);
+	xmlDoc *doc = xmlReadMemory(svg, (int)strlen(svg), "test.svg", NULL,
+	                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	assert_non_null(doc);
+	xmlFreeDoc(doc);
+	const char *at = svg;
+	char want[400];
+	for (size_t i = 0; i < n + 2; i++) {
+		if (i < 2) {
+			snprintf(want, sizeof want,
+			         "<g><title>%s (5,000 samples, 100.00%%)</title>",
+			         i ? "main" : "all");
+		} else {
+			int len = snprintf(want, sizeof want, "<g><title>f%04zu", i - 2);
+			if ((i - 2) % 7 == 0)
+				len += snprintf(want + len, sizeof want - (size_t)len, "%0300d", 0);
+			snprintf(want + len, sizeof want - (size_t)len,
+			         " (1 samples, 0.02%%)</title>");
+		}
+		at = strstr(at, "<g><title>");
+		assert_non_null(at);
+		assert_memory_equal(at, want, strlen(want));
+		at = strstr(at, "</g>\n");
+		assert_non_null(at);
+	}
+	assert_null(strstr(at, "<g><title>"));
+	assert_non_null(strstr(at, "</svg>"));
+	free(svg);
+	pk_profile_free(p);
+}
+
+/* A write that fails while the second thread formats: the error, no file,
+ * no hang. */
+static void test_two_threads_write_fails(void **state)
+{
+	(void)state;
+	pk_profile *p = many_leaves(5000);
+	char path[] = "/tmp/pk-svg-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	struct rlimit old, small;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 64 * 1024;
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	pk_write_options wo = PK_WRITE_OPTIONS_INIT;
+	wo.format = pk_format_by_name("svg");
+	pk_error err;
+	pk_error_init(&err);
+	int rc = pk_profile_write_path(p, path, &wo, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(rc, PK_EIO);
+	assert_true(err.message[0] != '\0');
+	assert_int_equal(access(path, F_OK), -1);
+	pk_profile_free(p);
+}
+
 /* ----------------------------------------------------- allocation failure */
 
 static void test_allocation_failures(void **state)
@@ -921,6 +1025,8 @@ int main(void)
 	    cmocka_unit_test(test_differential),
 	    cmocka_unit_test(test_negative_values),
 	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_frames_on_two_threads),
+	    cmocka_unit_test(test_two_threads_write_fails),
 	    cmocka_unit_test(test_allocation_failures),
 	    cmocka_unit_test(test_format_fixed),
 	};
