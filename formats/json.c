@@ -2392,7 +2392,7 @@ static int fast_sample(importer *im, size_t *pos)
  * syntax...) and before the array's last element, and the caller's walk
  * reads on from there as it always did, so every message is as before. */
 #define PART_SIZE ((size_t)128 << 10)
-#define EARLY_PARTS 48
+#define EARLY_PARTS 32
 #define PARTS 4
 /* room in a slot for the most the text of a part can hold: an id or
  * value takes 2 bytes ("1,"), a sample 8 or more, a label 11 or more */
@@ -2423,11 +2423,6 @@ typedef struct helper {
 	uint32_t ids;
 	size_t first_end; /* the caller's own first part */
 	size_t slots;
-	/* For a mapped input, the text of the parts the helper read, which it
-	 * gives back a DISCARD_STEP at a time: [given, read) is not given back
-	 * yet (the helper's alone). */
-	bool mapped;
-	size_t given, read;
 	part parts[EARLY_PARTS];
 } helper;
 
@@ -2497,19 +2492,6 @@ static void decode_part(void *ctx, pk__part *c, unsigned view)
 	pt->values = v->st.values;
 	pt->labels = v->label_recs;
 	pt->reached = pos;
-	/* The caller's walk steps over a part's text once it is read, as it
-	 * does over the text it read itself: the early parts' text would
-	 * otherwise be held until the walk comes to them, as much memory as
-	 * what they read. Only the whole text read since the last time. */
-	if (view == 0 && h->mapped) {
-		if (c->start != h->read)
-			h->given = c->start;
-		h->read = pos;
-		if (h->read - h->given >= DISCARD_STEP)
-			h->given = (size_t)(pk__discard_pages((unsigned char *)d + h->given,
-			                                      (unsigned char *)d + h->read) -
-			                    d);
-	}
 	const uint32_t *index = pt->u32s.items;
 	uint32_t limit = 0;
 	for (size_t i = 0; pt->ids == PK_NONE && i < pt->u32s.count; i++)
@@ -2624,7 +2606,6 @@ static helper *helper_start(importer *im)
 		}
 	h->types = im->counts[K_SAMPLE_TYPES];
 	h->ids = PK_NONE;
-	h->mapped = im->kept != NULL;
 	for (size_t i = 0; i < 2; i++) {
 		/* No id map: only the ids 1 to n are read (see part.ids). */
 		importer *v = &h->view[i];

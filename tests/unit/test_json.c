@@ -1006,38 +1006,6 @@ static void test_samples_in_parts(void **state)
 	}
 }
 
-/* Read from a file, the text of the parts the helper read is given back
- * as it goes: the samples read the same when the parts are used, and when
- * they are dropped (ids other than 1 to n) and the walk reads that text
- * again from the file. */
-static void test_mapped_parts(void **state)
-{
-	(void)state;
-	for (uint64_t first_id = 1; first_id <= 50; first_id += 49) {
-		pk_profile *p = make_many_samples(60000, first_id);
-		size_t size;
-		char *json = to_json(p, &size);
-		const char *tmp = getenv("TMPDIR");
-		char path[4096];
-		snprintf(path, sizeof path, "%s/pk_test_json.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		int fd = mkstemp(path);
-		assert_true(fd >= 0);
-		FILE *f = fdopen(fd, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(json, 1, size, f), size);
-		assert_int_equal(fclose(f), 0);
-		pk_profile *q = NULL;
-		pk_error err = PK_ERROR_INIT;
-		if (pk_profile_read_path(path, NULL, &q, NULL, &err) != 0)
-			fail_msg("%s", err.message);
-		assert_profiles_identical(p, q);
-		pk_profile_free(q);
-		remove(path);
-		free(json);
-		pk_profile_free(p);
-	}
-}
-
 /* Where sample i of make_many_samples starts in its JSON. */
 static char *sample_at(char *json, int i)
 {
@@ -1685,7 +1653,6 @@ int main(void)
 	    cmocka_unit_test(test_mapped_file),
 	    cmocka_unit_test(test_sample_batches),
 	    cmocka_unit_test(test_samples_in_parts),
-	    cmocka_unit_test(test_mapped_parts),
 	    cmocka_unit_test(test_error_in_a_part),
 	    cmocka_unit_test(test_ends_after_a_key),
 	    cmocka_unit_test(test_errors_beside_parts),
