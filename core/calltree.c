@@ -726,7 +726,8 @@ static void sort_on_two(uint32_t *a, size_t n, keys *k)
 	k->part = n / 8;
 	sort_keys(a, n, 0, k);
 	k->parts = NULL;
-	qsort(parts.items, parts.count, sizeof(key_part), by_size);
+	if (parts.count > 0) /* none when every key ends at its first word */
+		qsort(parts.items, parts.count, sizeof(key_part), by_size);
 	sorter s = {k, parts.items, parts.count, 0};
 	pthread_t thread;
 	bool started = pthread_create(&thread, NULL, sorter_main, &s) == 0;

@@ -16,6 +16,7 @@
 #include <libxml/xmlversion.h>
 #include <libxml/xmlwriter.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1019,14 +1020,24 @@ static int format_frame(svg *s, const drawn *f, pk__vec *e)
 	return 0;
 }
 
+/* N formatted bytes to libxml2, in pieces its int length can hold. */
+static int write_raw(svg *s, const char *bytes, size_t n)
+{
+	do {
+		int piece = n < INT_MAX ? (int)n : INT_MAX;
+		XW(s, xml.xmlTextWriterWriteRawLen(s->w, (const xmlChar *)bytes, piece));
+		bytes += piece;
+		n -= (size_t)piece;
+	} while (n > 0);
+	return 0;
+}
+
 /* Frame f's element, handed to libxml2 in one piece. */
 static int write_frame(svg *s, const drawn *f)
 {
 	s->element.count = 0;
 	PK_FORWARD(format_frame(s, f, &s->element));
-	XW(s, xml.xmlTextWriterWriteRawLen(s->w, (const xmlChar *)s->element.items,
-	                                   (int)s->element.count));
-	return 0;
+	return write_raw(s, s->element.items, s->element.count);
 }
 
 static int write_style(svg *s)
@@ -1362,8 +1373,7 @@ static int write_runs(svg *s, painter *p)
 		for (size_t i = 0; j % 2 == 0 && i < r->n; i++)
 			PK_FORWARD(write_frame(s, &r->nodes[i]));
 		if (j % 2)
-			XW(s, xml.xmlTextWriterWriteRawLen(s->w, (const xmlChar *)r->text.items,
-			                                   (int)r->text.count));
+			PK_FORWARD(write_raw(s, r->text.items, r->text.count));
 		if (r->n < RUN)
 			return 0;
 		pthread_mutex_lock(&p->lock);

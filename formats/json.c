@@ -2173,7 +2173,7 @@ static int fast_sample_member(importer *im, size_t *pos, size_t index, void *ctx
  * a time and the list's form checked on the masks at once, so that a
  * number costs its conversion and no branch on its bytes (a sample's
  * numbers were most of an import's instructions). MISS, with v as it was,
- * for anything else. */
+ * for anything else; out of memory as the importer's error. */
 /* (inlined whole, so that each caller's loop knows which array it fills) */
 static inline __attribute__((always_inline)) int quick_list(importer *im, size_t *pos,
                                                             bool locations)
@@ -2185,10 +2185,12 @@ static inline __attribute__((always_inline)) int quick_list(importer *im, size_t
 	size_t count = v->count;
 	for (;;) {
 		/* a window holds at most QUICK_MAX numbers */
-		if (size - i < QUICK_WINDOW + 8 ||
-		    room(im, v, locations ? sizeof(uint32_t) : sizeof(int64_t),
-		         count - v->count + QUICK_MAX) != 0)
+		if (size - i < QUICK_WINDOW + 8)
 			return MISS;
+		int rc = room(im, v, locations ? sizeof(uint32_t) : sizeof(int64_t),
+		              count - v->count + QUICK_MAX);
+		if (rc != 0) /* MISS in a fixed view, or out of memory */
+			return rc;
 		uint64_t digits = 0, commas = 0, zeros = 0;
 		for (int k = 0; k < QUICK_WINDOW / 16; k++) {
 			__m128i b =
@@ -2271,19 +2273,23 @@ static inline __attribute__((always_inline)) int quick_list(importer *im, size_t
 }
 
 /* A sample as the exporter writes it (compact, its fields in order): its
- * locations, values and labels as fast_fields reads them, or MISS. */
+ * locations, values and labels as fast_fields reads them, or MISS, or an
+ * error (out of memory) that the slow path must not hide. */
 static int quick_sample(importer *im, size_t *pos, pk__vec *labels)
 {
 	const unsigned char *d = im->data;
 	size_t size = im->size, i = *pos;
-	if (!LITERAL(d, size, &i, "{\"locations\":[") || quick_list(im, &i, true) != 0 ||
-	    !LITERAL(d, size, &i, ",\"values\":[") || quick_list(im, &i, false) != 0)
+	if (!LITERAL(d, size, &i, "{\"locations\":["))
 		return MISS;
-	if (LITERAL(d, size, &i, ",\"labels\":")) {
-		int rc = fast_array(im, &i, fast_label, labels);
-		if (rc != 0)
-			return rc;
-	}
+	int rc = quick_list(im, &i, true);
+	if (rc == 0 && !LITERAL(d, size, &i, ",\"values\":["))
+		rc = MISS;
+	if (rc == 0)
+		rc = quick_list(im, &i, false);
+	if (rc == 0 && LITERAL(d, size, &i, ",\"labels\":"))
+		rc = fast_array(im, &i, fast_label, labels);
+	if (rc != 0)
+		return rc;
 	if (!LITERAL(d, size, &i, "}"))
 		return MISS;
 	*pos = i;

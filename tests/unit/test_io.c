@@ -1407,8 +1407,6 @@ static void test_worker_sink_allocation_failures(void **state)
 	free(data);
 }
 
-/* A gzip file of many read chunks, read on the worker while the chunk
- * before inflates: whole, cut, damaged, and short of memory. */
 /* Blocks of 8 MiB and more start on a 2 MiB boundary (so that all their
  * whole 2 MiB pages are huge), grow and shrink keeping their bytes, and a
  * user's allocator still gets every one of them. */
@@ -1441,6 +1439,8 @@ static void test_big_blocks(void **state)
 	pk_set_allocator(NULL, NULL);
 }
 
+/* A gzip file of many read chunks, read on the worker while the chunk
+ * before inflates: whole, cut, damaged, and short of memory. */
 static void test_read_gzip_file_in_chunks(void **state)
 {
 	(void)state;

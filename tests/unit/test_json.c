@@ -1463,9 +1463,11 @@ static void test_parts_allocation_failures(void **state)
 		if (rc == 0) {
 			ok++;
 			assert_profiles_identical(p, q);
+			assert_int_equal(err.code, 0); /* no error left behind */
 		} else {
 			failed++;
 			assert_int_equal(rc, PK_ENOMEM);
+			assert_int_equal(err.code, PK_ENOMEM);
 		}
 		pk_profile_free(q);
 		assert_int_equal(chaos.live, 0);
