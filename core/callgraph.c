@@ -16,7 +16,6 @@
  * the same path meet first. */
 #include "internal.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -803,16 +802,12 @@ static int second_walk(builder *b, pk__graph *g)
 		    pk__vec_reserve_exact(&k[i].pending, sizeof(uint32_t), b->longest + 1) < 0)
 			rc = PK_ENOMEM;
 	}
-	pthread_t thread;
-	bool started = rc == 0 && two && pthread_create(&thread, NULL, walker_main, &k[1]) == 0;
+	if (rc == 0 && two)
+		pk__run_on_two(walker_main, &k[0], &k[1]);
+	else if (rc == 0)
+		walker_main(&k[0]);
 	if (rc == 0)
-		rc = walk_values(&k[0]);
-	if (started)
-		pthread_join(thread, NULL);
-	else if (rc == 0 && two)
-		k[1].rc = walk_values(&k[1]);
-	if (rc == 0)
-		rc = k[1].rc;
+		rc = k[0].rc != 0 ? k[0].rc : k[1].rc;
 	for (size_t i = 0; i < 2; i++) {
 		pk__free(k[i].edge_seen);
 		pk__free(k[i].v);

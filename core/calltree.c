@@ -676,13 +676,10 @@ static int make_keys(struct pk__tree_data *d, rec *recs, size_t nr, keys *out)
 	/* each half's keys have places of their own */
 	size_t half = nr >= THREAD_RECS ? nr / 2 : nr;
 	key_maker m[2] = {{d, recs, 0, half, out}, {d, recs, half, nr, out}};
-	pthread_t thread;
-	bool started = half < nr && pthread_create(&thread, NULL, key_maker_main, &m[1]) == 0;
-	fill_keys(&m[0]);
-	if (started)
-		pthread_join(thread, NULL);
+	if (half < nr)
+		pk__run_on_two(key_maker_main, &m[0], &m[1]);
 	else
-		fill_keys(&m[1]);
+		fill_keys(&m[0]);
 	return 0;
 }
 
@@ -729,11 +726,7 @@ static void sort_on_two(uint32_t *a, size_t n, keys *k)
 	if (parts.count > 0) /* none when every key ends at its first word */
 		qsort(parts.items, parts.count, sizeof(key_part), by_size);
 	sorter s = {k, parts.items, parts.count, 0};
-	pthread_t thread;
-	bool started = pthread_create(&thread, NULL, sorter_main, &s) == 0;
-	sort_parts(&s);
-	if (started)
-		pthread_join(thread, NULL);
+	pk__run_on_two(sorter_main, &s, &s); /* each takes parts till none is left */
 	pk__vec_free(&parts);
 }
 

@@ -865,4 +865,8 @@ void pk__parts_added(pk__parts *q, size_t c);
 /* Stop the helper thread and free q; NULL is a no-op. */
 void pk__parts_free(pk__parts *q);
 
+/* run(here) on the calling thread while run(there) runs on a thread of
+ * its own, or after it here when no thread starts. */
+void pk__run_on_two(void *(*run)(void *), void *here, void *there);
+
 #endif /* PK_INTERNAL_H */

@@ -150,6 +150,17 @@ void pk__parts_added(pk__parts *q, size_t c)
 	pthread_mutex_unlock(&q->lock);
 }
 
+void pk__run_on_two(void *(*run)(void *), void *here, void *there)
+{
+	pthread_t thread;
+	bool started = pthread_create(&thread, NULL, run, there) == 0;
+	run(here);
+	if (started)
+		pthread_join(thread, NULL);
+	else
+		run(there);
+}
+
 void pk__parts_free(pk__parts *q)
 {
 	if (q == NULL)
