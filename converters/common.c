@@ -312,6 +312,11 @@ typedef struct merge_batch {
 	int *codes;        /* by position */
 	bool *ready;       /* by position */
 	pk_error *errors;  /* by position */
+	bool merging;      /* a worker merges position merged */
+	pk_merger *merger;
+	const bool *negate; /* by index in paths */
+	int rc;             /* the merge's: the first error (in err) */
+	pk_error *err;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a profile was read, or one merged */
 } merge_batch;
@@ -333,7 +338,7 @@ static void read_next(merge_batch *b)
 	pthread_mutex_unlock(&b->lock);
 	pk_read_options opts = PK_READ_OPTIONS_INIT;
 	opts.progress = locked_progress;
-	opts.one_thread = 1; /* the other readers have the other cores */
+	opts.one_thread = 1; /* the other workers have the other cores */
 	int rc =
 	    pk_profile_read_path(b->paths[b->order[i]], &opts, &b->list[i], NULL, &b->errors[i]);
 	pthread_mutex_lock(&b->lock);
@@ -352,12 +357,50 @@ static bool may_read(const merge_batch *b)
 	return b->next == b->merged || held <= b->budget;
 }
 
-static void *read_ahead(void *arg)
+/* Merge position b->merged, which is read, and free it: called, and
+ * returns, with the lock held. After a failure the rest is read still:
+ * an input that does not read is reported before a merge's error. */
+static void merge_next(merge_batch *b)
+{
+	size_t i = b->merged;
+	b->merging = true;
+	pthread_mutex_unlock(&b->lock);
+	bool negate = b->negate[b->order[i]];
+	if (b->rc == 0 && b->codes[i] < 0) {
+		b->rc = b->codes[i];
+	} else if (b->rc == 0 && i == 0) {
+		/* the first becomes the merge's own, if it can */
+		b->rc = pk_merger_add_owned(b->merger, b->list[i], negate, b->err);
+		b->list[i] = NULL;
+	} else if (b->rc == 0) {
+		b->rc = pk_merger_add(b->merger, b->list[i], negate, b->err);
+	}
+	/* the next read starts first: freeing a large profile takes a few
+	 * ms of unmapping (a diff's reads wait for it) */
+	pthread_mutex_lock(&b->lock);
+	b->merging = false;
+	b->merged = i + 1;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pk_profile_free(b->list[i]);
+	b->list[i] = NULL;
+	pthread_mutex_lock(&b->lock);
+}
+
+/* A worker merges the profile whose turn it is as soon as that is read,
+ * or else reads the next one the window allows, or waits. Each worker
+ * reads and merges: with a thread that only merged, beside a reader a
+ * core, that thread waited 3-5 ms for a core to merge a profile read
+ * (gogen shallow merge of 10, 2 cores), and the profile was held so
+ * long. */
+static void *merge_worker(void *arg)
 {
 	merge_batch *b = arg;
 	pthread_mutex_lock(&b->lock);
-	while (b->next < b->count) {
-		if (may_read(b))
+	while (b->merged < b->count) {
+		if (!b->merging && b->ready[b->merged])
+			merge_next(b);
+		else if (may_read(b))
 			read_next(b);
 		else
 			pthread_cond_wait(&b->cond, &b->lock);
@@ -372,7 +415,7 @@ static void *read_ahead(void *arg)
  * mapped anew and fault in every page again (with the pprof reader
  * keeping a small input's pages, shallow merge of 10 parts: page faults
  * 14.8k -> 5.5k, CPU -20%; peak +3 MB, +15 MB on gogen labels, 1.37 ->
- * 1.69x its parts); one arena, so that what a reader thread frees the
+ * 1.69x its parts); one arena, so that what one worker frees the
  * other takes. Not for a few large inputs (a diff's two): there the holes
  * that map_big_blocks avoids cost 7 MB at the peak. Before any thread
  * starts, as the arenas are made at a thread's first block.
@@ -402,45 +445,6 @@ static void keep_heap(void)
 #endif
 }
 
-/* Merge the profile at each position as soon as it is read, and free it.
- * Without reader threads, read each first. The first error is kept in
- * err (rc). */
-static int merge_in_order(merge_batch *b, bool readers, const bool *negate, pk_merger *m,
-                          pk_error *err)
-{
-	int rc = 0;
-	for (size_t i = 0; i < b->count; i++) {
-		pthread_mutex_lock(&b->lock);
-		while (!b->ready[i]) {
-			if (!readers && may_read(b))
-				read_next(b);
-			else
-				pthread_cond_wait(&b->cond, &b->lock);
-		}
-		pthread_mutex_unlock(&b->lock);
-		/* after a failure the rest is read still: an input that does
-		 * not read is reported before a merge's error */
-		if (rc == 0 && b->codes[i] < 0) {
-			rc = b->codes[i];
-		} else if (rc == 0 && i == 0) {
-			/* the first becomes the merge's own, if it can */
-			rc = pk_merger_add_owned(m, b->list[i], negate[b->order[i]], err);
-			b->list[i] = NULL;
-		} else if (rc == 0) {
-			rc = pk_merger_add(m, b->list[i], negate[b->order[i]], err);
-		}
-		/* the next read starts first: freeing a large profile takes
-		 * a few ms of unmapping (a diff's reads wait for it) */
-		pthread_mutex_lock(&b->lock);
-		b->merged = i + 1;
-		pthread_cond_broadcast(&b->cond);
-		pthread_mutex_unlock(&b->lock);
-		pk_profile_free(b->list[i]);
-		b->list[i] = NULL;
-	}
-	return rc;
-}
-
 int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t count,
                        const bool *negate, pk_profile **out)
 {
@@ -451,20 +455,14 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 		threads = MAX_THREADS;
 	if (threads > count)
 		threads = count;
-	merge_batch b = {paths,
-	                 count,
-	                 NULL,
-	                 0,
-	                 0,
-	                 threads,
-	                 NULL,
-	                 0,
-	                 NULL,
-	                 NULL,
-	                 NULL,
-	                 NULL,
-	                 PTHREAD_MUTEX_INITIALIZER,
-	                 PTHREAD_COND_INITIALIZER};
+	pk_error err = PK_ERROR_INIT;
+	merge_batch b = {.paths = paths,
+	                 .count = count,
+	                 .ahead = threads,
+	                 .negate = negate,
+	                 .err = &err,
+	                 .lock = PTHREAD_MUTEX_INITIALIZER,
+	                 .cond = PTHREAD_COND_INITIALIZER};
 	b.order = calloc(count, sizeof *b.order);
 	b.sizes = calloc(count, sizeof *b.sizes);
 	b.list = calloc(count, sizeof *b.list);
@@ -472,7 +470,6 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 	b.ready = calloc(count, sizeof *b.ready);
 	b.errors = calloc(count, sizeof *b.errors);
 	pk_merger *m = NULL;
-	pk_error err = PK_ERROR_INIT;
 	int rc = -1;
 	if (count > 0 && (b.order == NULL || b.sizes == NULL || b.list == NULL || b.codes == NULL ||
 	                  b.ready == NULL || b.errors == NULL)) {
@@ -515,16 +512,15 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			pk_error init = PK_ERROR_INIT;
 			b.errors[i] = init;
 		}
-		/* A reader thread per core, and the calling thread merges: it
-		 * does not read while it waits, as merging is the one job that
-		 * cannot be shared. A thread that cannot start leaves its share
-		 * to the others. */
+		/* A worker a core, the calling thread one of them. A thread
+		 * that cannot start leaves its share to the others. */
+		b.merger = m;
 		pthread_t ids[MAX_THREADS];
 		size_t started = 0;
-		while (started < threads &&
-		       pthread_create(&ids[started], NULL, read_ahead, &b) == 0)
+		while (started + 1 < threads &&
+		       pthread_create(&ids[started], NULL, merge_worker, &b) == 0)
 			started++;
-		int merged = merge_in_order(&b, started > 0, negate, m, &err);
+		merge_worker(&b);
 		for (size_t i = 0; i < started; i++)
 			pthread_join(ids[i], NULL);
 		cli_progress_end();
@@ -533,7 +529,7 @@ int cli_merge_profiles(const cli_tool *tool, const char *const *paths, size_t co
 			for (size_t at = 0; at < count && rc < 0; at++)
 				if (b.order[at] == i && b.codes[at] < 0)
 					rc = cli_fail(tool->name, &b.errors[at]);
-		if (rc < 0 && (merged < 0 || pk_merger_finish(m, out, &err) < 0))
+		if (rc < 0 && (b.rc < 0 || pk_merger_finish(m, out, &err) < 0))
 			rc = cli_fail(tool->name, &err);
 	}
 	pk_merger_free(m);
