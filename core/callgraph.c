@@ -763,7 +763,8 @@ static int walk_named(builder *b, walk *w, size_t from, size_t to, int64_t *v)
  * 3/4 full, it stops (at stop, in a chunk that ends at stop_end) and the
  * calling thread walks the rest. Either way, the graph is the same. */
 typedef struct first_part {
-	builder *b;
+	builder *b; /* the pairs': a copy made before the threads start, as the
+	               calling thread writes next to what it reads all along */
 	bool named;
 	size_t *next; /* the next chunk to take, shared */
 	size_t stacks, stop, stop_end;
@@ -829,18 +830,15 @@ static size_t walk_pairs(first_part *t, const builder *b, size_t from, size_t to
 static void *first_part_main(void *arg)
 {
 	first_part *h = arg;
-	/* The pairs' thread reads copies of the builder and of its part, as
-	 * the calling thread writes next to them all along. */
-	const builder b = *h->b;
-	first_part t = *h;
+	first_part t = *h; /* a copy: the counts stay in this thread's lines */
 	size_t chunks = (t.stacks + CHUNK - 1) / CHUNK;
 	for (size_t c;
 	     t.rc == 0 && (c = __atomic_fetch_add(t.next, 1, __ATOMIC_RELAXED)) < chunks;) {
 		size_t from = c * CHUNK, to = from + CHUNK < t.stacks ? from + CHUNK : t.stacks;
 		size_t at = to;
 		if (t.named)
-			t.rc = walk_named(h->b, &h->b->walks[0], from, to, t.v);
-		else if ((at = walk_pairs(&t, &b, from, to)) < to) {
+			t.rc = walk_named(t.b, &t.b->walks[0], from, to, t.v);
+		else if ((at = walk_pairs(&t, t.b, from, to)) < to) {
 			t.stop = at;
 			t.stop_end = to;
 			break;
@@ -904,10 +902,12 @@ static int walk_calls(builder *b)
 	size_t stacks = pk_profile_stack_count(w->p), locations = pk_profile_location_count(w->p);
 	bool two = stacks >= THREAD_STACKS && b->o->first_walk != 1;
 	size_t next = 0;
+	builder view = *b;
 	first_part h[2] = {{0}, {0}};
 	int rc = 0;
 	for (size_t i = 0; i < 2; i++) {
-		h[i] = (first_part){.b = b, .named = i == 0, .next = &next, .stacks = stacks};
+		h[i] = (first_part){
+		    .b = i == 0 ? b : &view, .named = i == 0, .next = &next, .stacks = stacks};
 		if ((h[i].v = pk__calloc(b->nv + 1, sizeof *h[i].v)) == NULL)
 			rc = PK_ENOMEM;
 	}
