@@ -77,6 +77,7 @@ typedef struct walk {
 	uint32_t *counts;    /* by stack: its samples of any value */
 	uint32_t *path;      /* by stack, with paths: its path, PK_NONE if empty */
 	uint64_t *called;    /* a bit by location: its inlined calls are added */
+	uint8_t *lines;      /* by location: its nodes, 0 for UINT8_MAX or more */
 } walk;
 
 typedef struct builder {
@@ -97,6 +98,10 @@ typedef struct builder {
 	void *calls;
 	bool narrow;
 	size_t call_slots, call_count;
+	/* more of them, in an array (the first walk's second thread's), some
+	 * more than once, and some in calls too */
+	void *extra;
+	size_t extra_count;
 	/* what the stack at hand counted (edges: the walker's): set as
 	 * counted, cleared after the stack (only its own items, not the whole
 	 * arrays); a bit each */
@@ -198,19 +203,19 @@ static int node_of(builder *b, uint32_t func, int64_t line, uint64_t address, ui
 	return 0;
 }
 
-static size_t call_size(const builder *b)
+static size_t call_size(bool narrow)
 {
-	return b->narrow ? sizeof(uint32_t) : sizeof(uint64_t);
+	return narrow ? sizeof(uint32_t) : sizeof(uint64_t);
 }
 
-static uint64_t call_get(const builder *b, const void *slots, size_t i)
+static uint64_t call_get(bool narrow, const void *slots, size_t i)
 {
-	return b->narrow ? ((const uint32_t *)slots)[i] : ((const uint64_t *)slots)[i];
+	return narrow ? ((const uint32_t *)slots)[i] : ((const uint64_t *)slots)[i];
 }
 
-static void call_set(const builder *b, void *slots, size_t i, uint64_t key)
+static void call_set(bool narrow, void *slots, size_t i, uint64_t key)
 {
-	if (b->narrow)
+	if (narrow)
 		((uint32_t *)slots)[i] = (uint32_t)key;
 	else
 		((uint64_t *)slots)[i] = key;
@@ -219,18 +224,18 @@ static void call_set(const builder *b, void *slots, size_t i, uint64_t key)
 static int grow_calls(builder *b)
 {
 	size_t count = b->call_slots ? b->call_slots * 2 : 256;
-	void *slots = pk__calloc(count, call_size(b));
+	void *slots = pk__calloc(count, call_size(b->narrow));
 	if (slots == NULL)
 		return PK_ENOMEM;
 	unsigned shift = b->narrow ? 16 : 32;
 	for (size_t i = 0; i < b->call_slots; i++) {
-		uint64_t key = call_get(b, b->calls, i);
+		uint64_t key = call_get(b->narrow, b->calls, i);
 		if (key-- == 0)
 			continue;
 		size_t at = mix(key >> shift, key & ((1ull << shift) - 1)) & (count - 1);
-		while (call_get(b, slots, at) != 0)
+		while (call_get(b->narrow, slots, at) != 0)
 			at = (at + 1) & (count - 1);
-		call_set(b, slots, at, key + 1);
+		call_set(b->narrow, slots, at, key + 1);
 	}
 	pk__free(b->calls);
 	b->calls = slots;
@@ -253,12 +258,13 @@ static inline int add_call(builder *b, uint32_t caller, uint32_t callee)
 		PK_FORWARD(grow_calls(b));
 	uint64_t key = ((uint64_t)caller << (b->narrow ? 16 : 32) | callee) + 1, at_key;
 	size_t at = call_slot(b, caller, callee);
-	for (; (at_key = call_get(b, b->calls, at)) != 0; at = (at + 1) & (b->call_slots - 1))
+	for (; (at_key = call_get(b->narrow, b->calls, at)) != 0;
+	     at = (at + 1) & (b->call_slots - 1))
 		if (at_key == key)
 			return 0;
 	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
-	call_set(b, b->calls, at, key);
+	call_set(b->narrow, b->calls, at, key);
 	b->call_count++;
 	return 0;
 }
@@ -518,14 +524,16 @@ static int sum_profile(builder *b, const pk_profile *p, const size_t *types, boo
 	w->fn_file = pk__calloc(functions + 1, sizeof *w->fn_file);
 	w->object_id = pk__calloc(mappings + 1, sizeof *w->object_id);
 	w->called = pk__calloc(locations / 64 + 1, sizeof *w->called);
+	w->lines = pk__malloc(locations + 1);
 	if (!w->sums || !w->counts || !w->locs || !w->fn_name || !w->fn_file || !w->object_id ||
-	    !w->called)
+	    !w->called || !w->lines)
 		return PK_ENOMEM;
 	size_t frames = 0;
 	for (size_t i = 0; i < locations; i++) {
 		const pk_line *lines;
 		size_t n = pk_profile_location_lines(p, i, &lines);
 		frames += n ? n : 1;
+		w->lines[i] = n == 0 ? 1 : n < UINT8_MAX ? (uint8_t)n : 0;
 	}
 	b->frames += frames;
 	PK_FORWARD(pk__vec_reserve_exact(&w->loc_nodes, sizeof(uint32_t), frames));
@@ -577,22 +585,28 @@ static int add_paths(builder *b)
 	return 0;
 }
 
+/* The first walk: the calls between the nodes of location i of walk w,
+ * named, once: every stack through it makes the same. */
+static int add_location_calls(builder *b, walk *w, uint32_t i)
+{
+	uint32_t count = w->locs[i].count;
+	if (count < 2 || !first_visit(w->called, i))
+		return 0;
+	const gnode *nodes = b->nodes.items;
+	const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[i].first);
+	for (uint32_t j = 1; j < count; j++)
+		PK_FORWARD(add_call(b, at[j - 1] & ~INLINED_BIT, nodes[at[j] & ~INLINED_BIT].func));
+	return 0;
+}
+
 /* The first walk: the inlined calls of stack s of walk w, in its
- * locations, once a location: every stack through one makes the same. */
+ * locations. */
 static int add_inlined_calls(builder *b, walk *w, size_t s)
 {
 	const uint32_t *locs;
 	size_t depth = pk_profile_stack(w->p, s, &locs);
-	const gnode *nodes = b->nodes.items;
-	for (size_t k = 0; k < depth; k++) {
-		uint32_t i = locs[k], count = w->locs[i].count;
-		if (count < 2 || !first_visit(w->called, i))
-			continue;
-		const uint32_t *at = &PK_VEC_AT(w->loc_nodes, uint32_t, w->locs[i].first);
-		for (uint32_t j = 1; j < count; j++)
-			PK_FORWARD(add_call(b, at[j - 1] & ~INLINED_BIT,
-			                    nodes[at[j] & ~INLINED_BIT].func));
-	}
+	for (size_t k = 0; k < depth; k++)
+		PK_FORWARD(add_location_calls(b, w, locs[k]));
 	return 0;
 }
 
@@ -609,7 +623,7 @@ static int add_calls(builder *b)
 				PK_PREFETCH(
 				    (const char *)b->calls +
 				    call_slot(b, path[k - 1] & ~INLINED_BIT, nodes[path[k]].func) *
-				        call_size(b));
+				        call_size(b->narrow));
 	/* loaded for the calls: the counts cost no miss */
 	for (size_t k = 0; k < depth; k++)
 		nodes[path[k] & ~INLINED_BIT].stacks++;
@@ -720,32 +734,215 @@ static bool stack_values(const builder *b, const walk *w, size_t s, int64_t *v)
 	return any;
 }
 
-/* The first walk: the calls of every stack with a value, which names
- * their locations. */
-static int walk_calls(builder *b)
+/* The first walk of stacks [from, to) of walk w: the calls of every
+ * stack with a value, which names their locations. */
+static int walk_named(builder *b, walk *w, size_t from, size_t to, int64_t *v)
 {
-	int64_t *v = pk__calloc(b->nv + 1, sizeof *v);
-	if (v == NULL)
-		return PK_ENOMEM;
-	int rc = 0;
-	for (uint32_t wi = 0; rc == 0 && wi < b->walk_count; wi++) {
-		walk *w = &b->walks[wi];
-		size_t stacks = pk_profile_stack_count(w->p);
-		for (size_t s = 0; rc == 0 && s < stacks; s++) {
-			if (!stack_values(b, w, s, v))
-				continue;
-			rc = expand(b, w, s, &b->path);
-			if (rc < 0 || b->path.count == 0)
-				continue;
-			if (b->path.count > b->longest)
-				b->longest = b->path.count;
-			b->frames_walked += b->path.count;
-			rc = add_calls(b);
-			if (rc == 0)
-				rc = add_inlined_calls(b, w, s);
+	for (size_t s = from; s < to; s++) {
+		if (!stack_values(b, w, s, v))
+			continue;
+		PK_FORWARD(expand(b, w, s, &b->path));
+		if (b->path.count == 0)
+			continue;
+		if (b->path.count > b->longest)
+			b->longest = b->path.count;
+		b->frames_walked += b->path.count;
+		PK_FORWARD(add_calls(b));
+		PK_FORWARD(add_inlined_calls(b, w, s));
+	}
+	return 0;
+}
+
+/* The first walk of the profile's stacks on two threads, which take
+ * chunks of CHUNK stacks in turn. The calling thread walks its chunks as
+ * walk_named does. The other names nothing, as the names' tables are the
+ * calling thread's: it keeps each call as the pair of its locations
+ * (caller's << 32 | callee's, + 1; narrow: << 16) in a table made before
+ * it starts, and each location's stacks, which the calling thread adds
+ * as calls once both are done (add_pairs). Where the table would be over
+ * 3/4 full, it stops (at stop, in a chunk that ends at stop_end) and the
+ * calling thread walks the rest. Either way, the graph is the same. */
+typedef struct first_part {
+	builder *b; /* the pairs': a copy made before the threads start, as the
+	               calling thread writes next to what it reads all along */
+	bool named;
+	size_t *next; /* the next chunk to take, shared */
+	size_t stacks, stop, stop_end;
+	void *pairs;
+	size_t slots, count;
+	uint32_t *loc_stacks; /* by location: its stacks in the pairs' chunks */
+	size_t longest, frames_walked;
+	int64_t *v;
+	int rc;
+} first_part;
+
+#define CHUNK 256
+
+static void add_pair(first_part *t, bool narrow, uint32_t caller, uint32_t callee)
+{
+	uint64_t key = ((uint64_t)caller << (narrow ? 16 : 32) | callee) + 1, at_key;
+	size_t at = mix(caller, callee) & (t->slots - 1);
+	for (; (at_key = call_get(narrow, t->pairs, at)) != 0; at = (at + 1) & (t->slots - 1))
+		if (at_key == key)
+			return;
+	call_set(narrow, t->pairs, at, key);
+	t->count++;
+}
+
+/* The pairs and counts of stacks [from, to) of the profile; where the
+ * table would fill, the stack it stops at. */
+static size_t walk_pairs(first_part *t, const builder *b, size_t from, size_t to)
+{
+	const walk *w = &b->walks[0];
+	size_t s = from;
+	for (; s < to; s++) {
+		if (!stack_values(b, w, s, t->v))
+			continue;
+		const uint32_t *locs;
+		size_t depth = pk_profile_stack(w->p, s, &locs), frames = 0;
+		if ((t->count + depth) * 4 > t->slots * 3)
+			break;
+		/* the slots asked for together, as add_calls does */
+		for (size_t k = 1; k < depth; k++)
+			PK_PREFETCH((const char *)t->pairs +
+			            (mix(locs[k], locs[k - 1]) & (t->slots - 1)) *
+			                call_size(b->narrow));
+		for (size_t k = 0; k < depth; k++) {
+			size_t n = w->lines[locs[k]];
+			if (n == 0) {
+				const pk_line *lines;
+				n = pk_profile_location_lines(w->p, locs[k], &lines);
+			}
+			frames += n;
+			t->loc_stacks[locs[k]]++;
+			if (k > 0)
+				add_pair(t, b->narrow, locs[k], locs[k - 1]);
+		}
+		if (frames >= UINT32_MAX) /* expand's error, on the calling thread */
+			break;
+		if (frames > t->longest)
+			t->longest = frames;
+		t->frames_walked += frames;
+	}
+	return s;
+}
+
+static void *first_part_main(void *arg)
+{
+	first_part *h = arg;
+	first_part t = *h; /* a copy: the counts stay in this thread's lines */
+	size_t chunks = (t.stacks + CHUNK - 1) / CHUNK;
+	for (size_t c;
+	     t.rc == 0 && (c = __atomic_fetch_add(t.next, 1, __ATOMIC_RELAXED)) < chunks;) {
+		size_t from = c * CHUNK, to = from + CHUNK < t.stacks ? from + CHUNK : t.stacks;
+		size_t at = to;
+		if (t.named)
+			t.rc = walk_named(t.b, &t.b->walks[0], from, to, t.v);
+		else if ((at = walk_pairs(&t, t.b, from, to)) < to) {
+			t.stop = at;
+			t.stop_end = to;
+			break;
 		}
 	}
-	pk__free(v);
+	if (t.named)
+		h->rc = t.rc;
+	else
+		*h = t;
+	return NULL;
+}
+
+/* The pairs' locations and pairs as nodes and calls: the calls in the
+ * pairs' table, in place, as extra keys of b. */
+static int add_pairs(builder *b, first_part *h)
+{
+	walk *w = &b->walks[0];
+	const uint32_t *nodes;
+	uint32_t count;
+	for (uint32_t i = 0; i < pk_profile_location_count(w->p); i++) {
+		if (h->loc_stacks[i] == 0)
+			continue;
+		PK_FORWARD(location_nodes(b, w, i, &nodes, &count));
+		for (uint32_t j = 0; j < count; j++)
+			PK_VEC_AT(b->nodes, gnode, nodes[j] & ~INLINED_BIT).stacks +=
+			    h->loc_stacks[i];
+		PK_FORWARD(add_location_calls(b, w, i));
+	}
+	/* Every location is named above (nodes stay where they are); the
+	 * calls go to the front of the table, some more than once. */
+	unsigned shift = b->narrow ? 16 : 32;
+	size_t n = 0;
+	for (size_t i = 0; i < h->slots; i++) {
+		uint64_t key = call_get(b->narrow, h->pairs, i);
+		if (key-- == 0)
+			continue;
+		PK_FORWARD(location_nodes(b, w, (uint32_t)(key >> shift), &nodes, &count));
+		uint32_t caller = nodes[count - 1] & ~INLINED_BIT;
+		PK_FORWARD(
+		    location_nodes(b, w, (uint32_t)(key & ((1ull << shift) - 1)), &nodes, &count));
+		uint32_t callee = PK_VEC_AT(b->nodes, gnode, nodes[0] & ~INLINED_BIT).func;
+		call_set(b->narrow, h->pairs, n++, ((uint64_t)caller << shift | callee) + 1);
+	}
+	b->extra = h->pairs;
+	b->extra_count = n;
+	h->pairs = NULL;
+	if (h->longest > b->longest)
+		b->longest = h->longest;
+	b->frames_walked += h->frames_walked;
+	return 0;
+}
+
+/* Below this many stacks in the profile, the first walk takes one thread. */
+#define THREAD_STACKS 1024
+
+/* The first walk: the profile's stacks, on two threads (first_part)
+ * where they are many, then the base's. */
+static int walk_calls(builder *b)
+{
+	walk *w = &b->walks[0];
+	size_t stacks = pk_profile_stack_count(w->p), locations = pk_profile_location_count(w->p);
+	bool two = stacks >= THREAD_STACKS && b->o->first_walk != 1;
+	size_t next = 0;
+	builder view = *b;
+	first_part h[2] = {{0}, {0}};
+	int rc = 0;
+	for (size_t i = 0; i < 2; i++) {
+		h[i] = (first_part){
+		    .b = i == 0 ? b : &view, .named = i == 0, .next = &next, .stacks = stacks};
+		if ((h[i].v = pk__calloc(b->nv + 1, sizeof *h[i].v)) == NULL)
+			rc = PK_ENOMEM;
+	}
+	if (rc == 0 && two) {
+		/* Room for a few pairs per distinct line (past it, the calling
+		 * thread walks the rest). */
+		size_t slots = 256;
+		while (slots < b->frames * 3 && slots < MAX_ITEMS)
+			slots *= 2;
+		h[1].pairs = pk__calloc(slots, call_size(b->narrow));
+		h[1].loc_stacks = pk__calloc(locations + 1, sizeof *h[1].loc_stacks);
+		h[1].slots = slots;
+		if (h[1].pairs == NULL || h[1].loc_stacks == NULL)
+			rc = PK_ENOMEM;
+	}
+	if (rc == 0 && two && b->o->first_walk == 2) {
+		first_part_main(&h[1]);
+		first_part_main(&h[0]);
+	} else if (rc == 0 && two) {
+		pk__run_on_two(first_part_main, &h[0], &h[1]);
+	} else if (rc == 0) {
+		rc = walk_named(b, w, 0, stacks, h[0].v);
+	}
+	if (rc == 0 && two && (rc = h[0].rc) == 0)
+		rc = add_pairs(b, &h[1]);
+	if (rc == 0 && two)
+		rc = walk_named(b, w, h[1].stop, h[1].stop_end, h[0].v);
+	for (uint32_t wi = 1; rc == 0 && wi < b->walk_count; wi++)
+		rc =
+		    walk_named(b, &b->walks[wi], 0, pk_profile_stack_count(b->walks[wi].p), h[0].v);
+	for (size_t i = 0; i < 2; i++) {
+		pk__free(h[i].v);
+		pk__free(h[i].pairs);
+		pk__free(h[i].loc_stacks);
+	}
 	return rc;
 }
 
@@ -946,7 +1143,7 @@ static int rank_names(builder *b, uint32_t **out)
  * only the first walk needed is freed as soon as it is read. */
 static int sort_graph(builder *b, pk__graph *g)
 {
-	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count;
+	size_t nf = b->funcs.count, nn = b->nodes.count, ne = b->call_count + b->extra_count;
 	/* Every location walked is named: what named them goes first. */
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
@@ -954,8 +1151,10 @@ static int sort_graph(builder *b, pk__graph *g)
 		pk__free(w->fn_file);
 		pk__free(w->object_id);
 		pk__free(w->called);
+		pk__free(w->lines);
 		w->fn_name = w->fn_file = w->object_id = NULL;
 		w->called = NULL;
+		w->lines = NULL;
 	}
 	pk__vec_free(&b->text);
 	pk__free(b->func_tab.slots);
@@ -963,16 +1162,20 @@ static int sort_graph(builder *b, pk__graph *g)
 	b->func_tab = b->node_tab = (pk__item_table){0};
 	/* The calls' keys, in an array of their own: the table's block is
 	 * left whole for what comes next. */
-	uint64_t *keys = pk__malloc((ne + 1) * sizeof *keys);
+	uint64_t *keys = pk__malloc(pk__mul(ne + 1, sizeof *keys));
 	if (keys == NULL)
 		return PK_ENOMEM;
 	unsigned shift = b->narrow ? 16 : 32;
-	for (size_t i = 0, n = 0; i < b->call_slots; i++) {
-		uint64_t key = call_get(b, b->calls, i);
+	size_t got = 0;
+	for (size_t i = 0; i < b->call_slots + b->extra_count; i++) {
+		uint64_t key = i < b->call_slots ? call_get(b->narrow, b->calls, i)
+		                                 : call_get(b->narrow, b->extra, i - b->call_slots);
 		if (key-- != 0)
-			keys[n++] = (key >> shift) << 32 | (key & ((1ull << shift) - 1));
+			keys[got++] = (key >> shift) << 32 | (key & ((1ull << shift) - 1));
 	}
 	pk__free(b->calls);
+	pk__free(b->extra);
+	b->extra = NULL;
 	b->calls = keys;
 	b->call_slots = ne + 1;
 
@@ -1105,6 +1308,29 @@ static int sort_graph(builder *b, pk__graph *g)
 		}
 		sort_keys(&keys[n->first_edge], n[1].first_edge - n->first_edge);
 	}
+	/* Each key once (the extra ones may repeat), bucket by bucket. */
+	for (uint32_t r = 0, end = 0, at = 0; r < nn; r++) {
+		uint32_t first = end;
+		end = g->nodes[r + 1].first_edge;
+		g->nodes[r].first_edge = at;
+		for (uint32_t i = first; i < end; i++)
+			if (i == first || keys[i] != keys[i - 1])
+				keys[at++] = keys[i];
+		if (r + 1 == nn)
+			g->nodes[nn].first_edge = at;
+	}
+	size_t all = ne;
+	ne = nn > 0 ? g->nodes[nn].first_edge : 0;
+	/* the repeated keys' room back (the graph keeps this block) */
+	if (ne < all) {
+		uint64_t *fewer =
+		    pk__realloc(keys, (all + 1) * sizeof *keys, (ne + 1) * sizeof *keys);
+		if (fewer == NULL) {
+			rc = PK_ENOMEM;
+			goto done;
+		}
+		keys = b->calls = fewer;
+	}
 	_Static_assert(sizeof(pk__graph_edge) == sizeof *keys, "an edge takes its key's slot");
 	for (size_t r = 0; r < ne; r++) {
 		pk__graph_edge e = {(uint32_t)keys[r], 0, 0};
@@ -1174,10 +1400,11 @@ static void builder_free(builder *b)
 	pk__free(b->func_tab.slots);
 	pk__free(b->node_tab.slots);
 	pk__free(b->calls);
+	pk__free(b->extra);
 	for (size_t i = 0; i < b->walk_count; i++) {
 		walk *w = &b->walks[i];
-		void *arrays[] = {w->locs, w->fn_name, w->fn_file, w->object_id,
-		                  w->sums, w->counts,  w->path,    w->called};
+		void *arrays[] = {w->locs,   w->fn_name, w->fn_file, w->object_id, w->sums,
+		                  w->counts, w->path,    w->called,  w->lines};
 		for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
 			pk__free(arrays[k]);
 		pk__vec_free(&w->loc_nodes);

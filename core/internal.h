@@ -386,6 +386,9 @@ typedef struct pk__graph_options {
 	/* node_cum, function_flat and function_cum too (callgrind needs
 	 * none, and they cost memory) */
 	bool cumulative;
+	/* for tests: 1, the first walk on one thread; 2, its second thread's
+	 * part first, then the calling thread's, both on the calling thread */
+	int first_walk;
 } pk__graph_options;
 
 int pk__graph_build(const pk_profile *p, const pk__graph_options *o, pk__graph **out,

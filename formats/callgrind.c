@@ -2319,7 +2319,8 @@ static int callgrind_export(const pk_profile *p, const pk_write_options *opts, p
 	                        opts->base,
 	                        addresses ? PK_GRANULARITY_ADDRESSES : PK_GRANULARITY_LINES,
 	                        true,
-	                        false};
+	                        false,
+	                        0};
 	pk__graph *g = NULL;
 	PK_FORWARD(pk__graph_build(p, &go, &g, err));
 	cgw_writer w = {0};

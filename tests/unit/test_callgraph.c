@@ -68,7 +68,7 @@ static void sample(pk_profile *p, const uint32_t *stack, size_t n, int64_t v0, i
 static pk__graph *build(const pk_profile *p, const char *type, bool all, const pk_profile *base,
                         int granularity)
 {
-	pk__graph_options o = {type, all, base, granularity, false, true};
+	pk__graph_options o = {type, all, base, granularity, false, true, false};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	if (pk__graph_build(p, &o, &g, &err) != 0)
@@ -522,7 +522,7 @@ static void test_graph_base(void **state)
 
 	/* The base needs every type written, by name and unit. */
 	pk_profile *other = new_profile("samples", NULL);
-	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false, true};
+	pk__graph_options o = {NULL, true, other, PK_GRANULARITY_LINES, false, true, false};
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), PK_ENOTFOUND);
 	assert_null(g);
@@ -539,7 +539,7 @@ static void test_graph_base(void **state)
 	pk_profile *empty;
 	assert_int_equal(pk_profile_new(&empty), 0);
 	pk_error err2 = PK_ERROR_INIT;
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false, true};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, false, true, false};
 	assert_int_equal(pk__graph_build(empty, &o, &g, &err2), PK_ENOTFOUND);
 	assert_string_equal(err2.message, "the profile has no sample types");
 	pk_profile_free(empty);
@@ -564,7 +564,7 @@ static void test_graph_drop_negative(void **state)
 	sample(now, (uint32_t[]){ma[0], mb[0]}, 2, 10, 1000);
 	sample(then, (uint32_t[]){ma[1], mb[1]}, 2, 4, 1500);
 	sample(then, (uint32_t[]){mb[1]}, 1, 3, 0);
-	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true, true};
+	pk__graph_options o = {NULL, true, then, PK_GRANULARITY_LINES, true, true, false};
 	pk__graph *g = NULL;
 	pk_error err = PK_ERROR_INIT;
 	assert_int_equal(pk__graph_build(now, &o, &g, &err), 0);
@@ -599,7 +599,7 @@ static void test_graph_drop_negative(void **state)
 	uint32_t m1 = loc(p, PK_NONE, 0x40, m, 2, PK_NONE, 0);
 	sample(p, (uint32_t[]){f1, m1}, 2, 5, 0);
 	sample(p, (uint32_t[]){f2, m1}, 2, -3, 0);
-	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true, true};
+	o = (pk__graph_options){NULL, true, NULL, PK_GRANULARITY_LINES, true, true, false};
 	assert_int_equal(pk__graph_build(p, &o, &g, &err), 0);
 	assert_int_equal(fflat(g, "f", 0), 2);
 	assert_int_equal(weight(g, "main", 2, "f", 0), 2);
@@ -1060,15 +1060,15 @@ static unsigned next_random(unsigned *x)
 	return (*x >> 16) & 0x7fff;
 }
 
-/* A profile of many stacks (the second walk takes two threads past a few
- * thousand nodes walked): 60 functions in 3 files, locations of one line
- * or two (inlined), stacks of 1 to 12 locations with recursion, drawn from
- * seed; space values from -shift. */
-static pk_profile *many_stacks(unsigned seed, int64_t shift)
+/* A profile of many stacks (each walk takes two threads past a thousand
+ * stacks or a few thousand nodes walked): 60 functions in 3 files, nlocs
+ * (up to 200) locations of one line or two (inlined), stacks of 1 to 12
+ * locations with recursion, drawn from seed; space values from -shift. */
+static pk_profile *many_stacks(unsigned seed, int64_t shift, int nlocs)
 {
 	pk_profile *p = new_profile("samples", "space");
 	uint32_t locs[200];
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < nlocs; i++) {
 		char name[16], file[16];
 		snprintf(name, sizeof name, "f%d", i % 60);
 		snprintf(file, sizeof file, "file%d.c", i % 3);
@@ -1087,7 +1087,7 @@ static pk_profile *many_stacks(unsigned seed, int64_t shift)
 		size_t n = 1 + next_random(&x) % 12;
 		for (size_t k = 0; k < n; k++) {
 			bool again = k > 0 && next_random(&x) % 8 == 0; /* recursion */
-			stack[k] = again ? stack[k - 1] : locs[next_random(&x) % 200];
+			stack[k] = again ? stack[k - 1] : locs[next_random(&x) % nlocs];
 		}
 		int64_t count = next_random(&x) % 5;
 		sample(p, stack, n, count, (int64_t)(next_random(&x) % 1000) - shift);
@@ -1102,14 +1102,14 @@ static pk_profile *many_stacks(unsigned seed, int64_t shift)
 static void test_graph_two_threads(void **state)
 {
 	(void)state;
-	pk_profile *p = many_stacks(1, 100), *base = many_stacks(2, 0);
+	pk_profile *p = many_stacks(1, 100, 200), *base = many_stacks(2, 0, 200);
 	for (int with_base = 0; with_base < 2; with_base++) {
 		pk_error err = PK_ERROR_INIT;
 		pk__graph *g[2] = {NULL, NULL};
 		for (int cum = 0; cum < 2; cum++) {
 			pk__graph_options o = {
-			    NULL, true,    with_base ? base : NULL, PK_GRANULARITY_LINES,
-			    true, cum == 1};
+			    NULL,     true, with_base ? base : NULL, PK_GRANULARITY_LINES, true,
+			    cum == 1, false};
 			assert_int_equal(pk__graph_build(p, &o, &g[cum], &err), 0);
 		}
 		size_t nv = g[0]->value_count;
@@ -1133,6 +1133,66 @@ static void test_graph_two_threads(void **state)
 	pk_profile_free(p);
 }
 
+/* Graphs a and b are the same: functions, nodes, edges and values. */
+static void assert_same_graph(const pk__graph *a, const pk__graph *b)
+{
+	size_t nv = a->value_count, nf = a->function_count;
+	size_t nn = a->node_count, ne = a->edge_count;
+	assert_int_equal(nf, b->function_count);
+	assert_int_equal(nn, b->node_count);
+	assert_int_equal(ne, b->edge_count);
+	for (size_t f = 0; f < nf; f++) {
+		const pk__graph_function *x = &a->functions[f], *y = &b->functions[f];
+		assert_string_equal(x->name, y->name);
+		assert_string_equal(x->file, y->file);
+		assert_int_equal(x->start_line, y->start_line);
+		assert_int_equal(x->first_node, y->first_node);
+		assert_int_equal(x->node_count, y->node_count);
+	}
+	assert_memory_equal(a->nodes, b->nodes, (nn + 1) * sizeof *a->nodes);
+	assert_memory_equal(a->edges, b->edges, ne * sizeof *a->edges);
+	assert_memory_equal(a->node_flat, b->node_flat, nn * nv * sizeof(int64_t));
+	assert_memory_equal(a->edge_weight, b->edge_weight, ne * nv * sizeof(int64_t));
+}
+
+/* The first walk on two threads, and with its second thread's part first
+ * (whose table of calls fills with 200 locations, and not with 12), makes
+ * the graph it makes on one, with and without a base. */
+static void test_graph_first_walk_threads(void **state)
+{
+	(void)state;
+	for (int nlocs = 12; nlocs <= 200; nlocs += 188) {
+		pk_profile *p = many_stacks(3, 100, nlocs), *base = many_stacks(4, 0, nlocs);
+		for (int with_base = 0; with_base < 2; with_base++) {
+			/* first_walk 1 (one thread), then 0 and 2 */
+			static const int modes[] = {1, 0, 2};
+			pk__graph *one = NULL;
+			for (size_t m = 0; m < 3; m++) {
+				pk_error err = PK_ERROR_INIT;
+				pk__graph_options o = {NULL,
+				                       true,
+				                       with_base ? base : NULL,
+				                       PK_GRANULARITY_LINES,
+				                       true,
+				                       false,
+				                       modes[m]};
+				pk__graph *g = NULL;
+				assert_int_equal(pk__graph_build(p, &o, &g, &err), 0);
+				if (m == 0) {
+					assert_true(g->edge_count > (nlocs > 12 ? 1000u : 30u));
+					one = g;
+					continue;
+				}
+				assert_same_graph(one, g);
+				pk__graph_free(g);
+			}
+			pk__graph_free(one);
+		}
+		pk_profile_free(base);
+		pk_profile_free(p);
+	}
+}
+
 /* ---------------------------------------------------- allocation failures */
 
 static void test_allocation_failures(void **state)
@@ -1140,7 +1200,7 @@ static void test_allocation_failures(void **state)
 	(void)state;
 	pk_profile *p = tiny_profile();
 	/* callgrind's graph of many stacks: the second walk's two threads */
-	pk_profile *many = many_stacks(1, 100), *many_base = many_stacks(2, 0);
+	pk_profile *many = many_stacks(1, 100, 200), *many_base = many_stacks(2, 0, 200);
 	pk_set_allocator(chaos_malloc, chaos_free);
 	for (int what = 0; what < 3; what++) {
 		for (long n = 0;; n++) {
@@ -1149,8 +1209,8 @@ static void test_allocation_failures(void **state)
 			int rc;
 			long calls;
 			if (what == 0) {
-				pk__graph_options o = {NULL, true, p, PK_GRANULARITY_ADDRESSES,
-				                       true, true};
+				pk__graph_options o = {NULL, true, p,    PK_GRANULARITY_ADDRESSES,
+				                       true, true, false};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(p, &o, &g, &err);
 				calls = chaos.calls;
@@ -1158,8 +1218,8 @@ static void test_allocation_failures(void **state)
 					assert_null(g);
 				pk__graph_free(g);
 			} else if (what == 2) {
-				pk__graph_options o = {NULL, true, many_base, PK_GRANULARITY_LINES,
-				                       true, false};
+				pk__graph_options o = {NULL, true,  many_base, PK_GRANULARITY_LINES,
+				                       true, false, false};
 				pk__graph *g = NULL;
 				rc = pk__graph_build(many, &o, &g, &err);
 				calls = chaos.calls;
@@ -1208,6 +1268,7 @@ int main(void)
 	    cmocka_unit_test(test_graph_base),
 	    cmocka_unit_test(test_graph_drop_negative),
 	    cmocka_unit_test(test_graph_two_threads),
+	    cmocka_unit_test(test_graph_first_walk_threads),
 	    cmocka_unit_test(test_callgrind_text),
 	    cmocka_unit_test(test_callgrind_inlined),
 	    cmocka_unit_test(test_callgrind_names),
