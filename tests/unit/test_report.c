@@ -595,9 +595,10 @@ static void pprof_bytes(const pk_profile *p, void **out, size_t *size)
 /* first (negated with negate) then second (negated, if any) merged as
  * pk_merger_add copies them and with the first added by
  * pk_merger_add_owned (which may make it the merge's own): the same bytes. */
-static void check_owned(const pk_profile *first, const pk_profile *second, int negate)
+static void check_own(const pk_profile *first, pk_profile *own, const pk_profile *second,
+                      int negate)
 {
-	pk_profile *copied, *owned, *own;
+	pk_profile *copied, *owned;
 	pk_merger *m;
 	assert_int_equal(pk_merger_new(&m, NULL), 0);
 	assert_int_equal(pk_merger_add(m, first, negate, NULL), 0);
@@ -605,7 +606,6 @@ static void check_owned(const pk_profile *first, const pk_profile *second, int n
 		assert_int_equal(pk_merger_add(m, second, 1, NULL), 0);
 	assert_int_equal(pk_merger_finish(m, &copied, NULL), 0);
 	pk_merger_free(m);
-	assert_int_equal(pk__profile_copy(first, NULL, &own), 0);
 	assert_int_equal(pk_merger_new(&m, NULL), 0);
 	assert_int_equal(pk_merger_add_owned(m, own, negate, NULL), 0);
 	if (second)
@@ -622,6 +622,14 @@ static void check_owned(const pk_profile *first, const pk_profile *second, int n
 	pk_free(b);
 	pk_profile_free(copied);
 	pk_profile_free(owned);
+}
+
+/* check_own of a copy of first */
+static void check_owned(const pk_profile *first, const pk_profile *second, int negate)
+{
+	pk_profile *own;
+	assert_int_equal(pk__profile_copy(first, NULL, &own), 0);
+	check_own(first, own, second, negate);
 }
 
 /* A first profile the merge may take as its own gives what its copy gives,
@@ -708,6 +716,53 @@ static void test_merger_add_owned(void **state)
 		pk_profile_free(b.p);
 	}
 	pk_profile_free(rich);
+}
+
+/* A first profile whose stacks are interned out of order of first use
+ * (adopting renumbers them, and its samples' sums with them), labelled and
+ * unlabelled samples, some adding up; large enough for any work adopting
+ * splits by size. */
+static pk_profile *make_large(pk_profile **base)
+{
+	small a = make_small("samples"), b = make_small("samples");
+	pk_profile *p = a.p;
+	pk_label labels[2] = {{intern(p, "k"), intern(p, "v"), 0, 0},
+	                      {intern(p, "n"), 0, 5, intern(p, "bytes")}};
+	enum { STACKS = 3000, SAMPLES = 12000 };
+	uint32_t st[6];
+	/* stacks of depth 6 whose locations spell their number in base 4:
+	 * interned last to first, used first to last */
+	for (int i = STACKS - 1; i >= 0; i--) {
+		for (int d = 0, n = i; d < 6; d++, n /= 4)
+			st[d] = a.loc[n % 4];
+		uint32_t out;
+		assert_int_equal(pk__profile_intern_stack(p, st, 6, pk__stack_hash(st, 6), &out),
+		                 0);
+	}
+	for (int si = 0; si < SAMPLES; si++) {
+		int i = (si * 7) % STACKS;
+		for (int d = 0, n = i; d < 6; d++, n /= 4)
+			st[d] = a.loc[n % 4];
+		add(&a, st, 6, si % 5 + 1, si % 3 == 0 ? labels : NULL, si % 3 == 0 ? 2 : 0);
+		if (si < 100)
+			add(&b, st, 6, si % 5 + 1, NULL, 0);
+	}
+	*base = b.p;
+	return p;
+}
+
+static void test_merger_add_owned_large(void **state)
+{
+	(void)state;
+	pk_profile *base, *other, *p = make_large(&base);
+	for (int i = 0; i < 4; i++) {
+		pk_profile *own = make_large(&other);
+		const pk_profile *second = i == 0 ? NULL : i == 3 ? p : base;
+		check_own(p, own, second, i == 2); /* 1: some cancel, 3: all */
+		pk_profile_free(other);
+	}
+	pk_profile_free(p);
+	pk_profile_free(base);
 }
 
 /* A diff whose samples cancel gives, to the byte, the merge of only the
@@ -1408,6 +1463,7 @@ int main(void)
 	    cmocka_unit_test(test_merge_associative),
 	    cmocka_unit_test(test_merger),
 	    cmocka_unit_test(test_merger_add_owned),
+	    cmocka_unit_test(test_merger_add_owned_large),
 	    cmocka_unit_test(test_diff_cancelled_in_place),
 	    cmocka_unit_test(test_merge_room),
 	    cmocka_unit_test(test_stack_sample),
