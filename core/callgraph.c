@@ -249,6 +249,16 @@ static size_t call_slot(const builder *b, uint32_t caller, uint32_t callee)
 	return mix(caller, callee) & (b->call_slots - 1);
 }
 
+/* The slot of key in a table of count slots, probed from at, or the
+ * empty slot where it goes. */
+static inline size_t call_find(bool narrow, const void *slots, size_t count, uint64_t key,
+                               size_t at)
+{
+	for (uint64_t k; (k = call_get(narrow, slots, at)) != 0 && k != key;)
+		at = (at + 1) & (count - 1);
+	return at;
+}
+
 /* Inline: the first walk adds every call of every stack. */
 static inline int add_call(builder *b, uint32_t caller, uint32_t callee)
 {
@@ -256,12 +266,11 @@ static inline int add_call(builder *b, uint32_t caller, uint32_t callee)
 	 * of indices. */
 	if ((b->call_count + 1) * 4 > b->call_slots * 3)
 		PK_FORWARD(grow_calls(b));
-	uint64_t key = ((uint64_t)caller << (b->narrow ? 16 : 32) | callee) + 1, at_key;
-	size_t at = call_slot(b, caller, callee);
-	for (; (at_key = call_get(b->narrow, b->calls, at)) != 0;
-	     at = (at + 1) & (b->call_slots - 1))
-		if (at_key == key)
-			return 0;
+	uint64_t key = ((uint64_t)caller << (b->narrow ? 16 : 32) | callee) + 1;
+	size_t at =
+	    call_find(b->narrow, b->calls, b->call_slots, key, call_slot(b, caller, callee));
+	if (call_get(b->narrow, b->calls, at) == key)
+		return 0;
 	if (b->call_count >= MAX_ITEMS)
 		return PK_ENOMEM;
 	call_set(b->narrow, b->calls, at, key);
@@ -780,11 +789,11 @@ typedef struct first_part {
 
 static void add_pair(first_part *t, bool narrow, uint32_t caller, uint32_t callee)
 {
-	uint64_t key = ((uint64_t)caller << (narrow ? 16 : 32) | callee) + 1, at_key;
-	size_t at = mix(caller, callee) & (t->slots - 1);
-	for (; (at_key = call_get(narrow, t->pairs, at)) != 0; at = (at + 1) & (t->slots - 1))
-		if (at_key == key)
-			return;
+	uint64_t key = ((uint64_t)caller << (narrow ? 16 : 32) | callee) + 1;
+	size_t at =
+	    call_find(narrow, t->pairs, t->slots, key, mix(caller, callee) & (t->slots - 1));
+	if (call_get(narrow, t->pairs, at) == key)
+		return;
 	call_set(narrow, t->pairs, at, key);
 	t->count++;
 }
