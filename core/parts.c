@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 struct pk__parts {
@@ -65,6 +66,29 @@ static void decode_claimed(pk__parts *q, pk__part *pt, unsigned view)
 	pthread_cond_broadcast(&q->cond);
 }
 
+/* How many times a helper whose slots are all full yields before it
+ * sleeps: about as long as the caller takes to add a part. A helper that
+ * slept for each slot freed was woken on the caller's core, and there the
+ * two took turns while the other core idled (one run in two on 2 cores). */
+#define HELPER_YIELDS 400
+
+/* Wait (q locked) for a slot freed, or for the caller to quit: yielding
+ * while the caller adds, so the helper stays runnable and on a core of its
+ * own, then sleeping. */
+static void helper_wait(pk__parts *q)
+{
+	size_t seen = q->consumed;
+	pthread_mutex_unlock(&q->lock);
+	for (int i = 0;
+	     i < HELPER_YIELDS && __atomic_load_n(&q->consumed, __ATOMIC_RELAXED) == seen &&
+	     !__atomic_load_n(&q->quit, __ATOMIC_RELAXED);
+	     i++)
+		sched_yield();
+	pthread_mutex_lock(&q->lock);
+	if (q->consumed == seen && !q->quit)
+		pthread_cond_wait(&q->cond, &q->lock);
+}
+
 static void *helper_main(void *arg)
 {
 	pk__parts *q = arg;
@@ -74,7 +98,7 @@ static void *helper_main(void *arg)
 		if (pt == NULL && (q->quit || q->next_start >= q->end))
 			break;
 		if (pt == NULL)
-			pthread_cond_wait(&q->cond, &q->lock);
+			helper_wait(q);
 		else
 			decode_claimed(q, pt, 0);
 	}
@@ -145,7 +169,7 @@ pk__part *pk__parts_next(pk__parts *q, size_t c)
 void pk__parts_added(pk__parts *q, size_t c)
 {
 	pthread_mutex_lock(&q->lock);
-	q->consumed = c + 1;
+	__atomic_store_n(&q->consumed, c + 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -167,7 +191,7 @@ void pk__parts_free(pk__parts *q)
 		return;
 	if (q->started) {
 		pthread_mutex_lock(&q->lock);
-		q->quit = true;
+		__atomic_store_n(&q->quit, true, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&q->cond);
 		pthread_mutex_unlock(&q->lock);
 		pthread_join(q->thread, NULL);
