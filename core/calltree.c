@@ -934,6 +934,10 @@ int pk__tree_build(const pk_profile *p, const pk__tree_options *o, pk__tree **ou
 		rc = collect(t, p, type, false, o);
 	if (rc == 0 && base)
 		rc = collect(t, base, btype, true, o);
+	/* Every frame is named: the frames point at the names, which are
+	 * never looked up again, and the sort's keys take the room. */
+	pk__strtab_forget(d->names);
+	pk__strtab_forget(d->strings);
 	if (rc == 0)
 		rc = make_stacks(t);
 	if (rc == 0) {

@@ -151,6 +151,16 @@ void pk__strtab_free(pk__strtab *t)
 	pk__free(t);
 }
 
+void pk__strtab_forget(pk__strtab *t)
+{
+	if (t == NULL)
+		return;
+	pk__vec_free(&t->entries);
+	pk__free(t->slots);
+	t->slots = NULL;
+	t->slot_count = 0;
+}
+
 /* Intern s, whose hash is h; with known_new, s is not in t (no look-up). */
 static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, bool known_new,
                          uint32_t *out)

@@ -133,6 +133,9 @@ void pk__strtab_find_from(const pk__strtab *t, const pk__strtab *from, uint32_t 
 int pk__strtab_reorder(pk__strtab *t, const uint32_t *order, size_t n);
 const char *pk__strtab_get(const pk__strtab *t, uint32_t i, size_t *len);
 size_t pk__strtab_count(const pk__strtab *t);
+/* Free what finds and numbers the strings, once they are all in: their
+ * bytes stay where they are until pk__strtab_free, the only call left. */
+void pk__strtab_forget(pk__strtab *t);
 
 /* ----------------------------------------------------------- hash tables */
 
@@ -462,7 +465,6 @@ int pk__sort(uint32_t *items, size_t n, int (*cmp)(const void *, const void *, v
 
 /* A node of pprof's report graph: a NodeInfo at the report's granularity. */
 typedef struct pk__report_info {
-	const char *name, *file, *objfile; /* file cleaned; objfile only if unnamed */
 	uint64_t address;
 	int64_t lineno, start_line;
 	const char *printable; /* NodeInfo.PrintableName */

@@ -168,7 +168,7 @@ static int64_t abs64(int64_t v)
 
 struct pk__report_data {
 	pk__strtab *keys;    /* NodeInfo keys: key i + 1 is info i's */
-	pk__strtab *strings; /* names, Sprint forms */
+	pk__strtab *strings; /* printable names built, Sprint forms */
 	pk__vec infos;       /* pk__report_info */
 	uint32_t *loc_start; /* into loc_infos, per location */
 	uint32_t *loc_count;
@@ -185,6 +185,7 @@ struct pk__report_data {
 	size_t edge_slot_count;
 	pk__vec edges;   /* pk__report_edge */
 	pk__vec scratch; /* char */
+	pk__vec sprint;  /* char */
 	/* the stacks with a sample of nonzero value (or divisor), in the order
 	 * of their first such sample, and their values summed: a graph is
 	 * built per stack, not per sample (addition wraps, so the sums are
@@ -252,34 +253,37 @@ static int info_of(struct pk__report_data *d, const pk_location *loc, const pk_l
 		return 0;
 	}
 	pk__report_info info = {0};
-	char *chars = t->items;
-	PK_FORWARD(add_str(d->strings, chars, name_len, &info.name));
-	PK_FORWARD(add_str(d->strings, chars + file_at, file_len, &info.file));
-	PK_FORWARD(add_str(d->strings, objfile, strlen(objfile), &info.objfile));
 	info.address = address;
 	info.lineno = lineno;
 	info.start_line = start_line;
 
-	/* PrintableName */
+	/* fmt.Sprint(NodeInfo), pprof's last tie-break, from the key's name
+	 * and file: only it and the printable name are kept. */
+	pk__vec *v = &d->sprint;
+	const char *chars = t->items;
+	v->count = 0;
+	char head[160];
+	PK_FORWARD(pk__vec_push(v, 1, "{", 1, NULL));
+	PK_FORWARD(pk__vec_push(v, 1, chars, name_len, NULL));
+	int n = snprintf(head, sizeof head, "  %llu ", (unsigned long long)address);
+	PK_FORWARD(pk__vec_push(v, 1, head, (size_t)n, NULL));
+	PK_FORWARD(pk__vec_push(v, 1, chars + file_at, file_len, NULL));
+	n = snprintf(head, sizeof head, " %lld %lld ", (long long)start_line, (long long)lineno);
+	PK_FORWARD(pk__vec_push(v, 1, head, (size_t)n, NULL));
+	PK_FORWARD(pk__vec_push(v, 1, objfile, strlen(objfile), NULL));
+	PK_FORWARD(pk__vec_push(v, 1, "}", 1, NULL));
+	PK_FORWARD(add_str(d->strings, v->items, v->count, &info.sprint));
+	info.sprint_len = v->count;
+
+	/* PrintableName: most are the function's name, which the profile
+	 * holds already. */
 	t->count = 0;
 	PK_FORWARD(pk__frame_name(p, loc, line, g, t, NULL, NULL));
-	PK_FORWARD(add_str(d->strings, t->items, t->count, &info.printable));
 	info.printable_len = t->count;
-
-	/* fmt.Sprint(NodeInfo), pprof's last tie-break */
-	t->count = 0;
-	char head[160];
-	PK_FORWARD(pk__vec_push(t, 1, "{", 1, NULL));
-	PK_FORWARD(pk__vec_push(t, 1, info.name, name_len, NULL));
-	int n = snprintf(head, sizeof head, "  %llu ", (unsigned long long)address);
-	PK_FORWARD(pk__vec_push(t, 1, head, (size_t)n, NULL));
-	PK_FORWARD(pk__vec_push(t, 1, info.file, file_len, NULL));
-	n = snprintf(head, sizeof head, " %lld %lld ", (long long)start_line, (long long)lineno);
-	PK_FORWARD(pk__vec_push(t, 1, head, (size_t)n, NULL));
-	PK_FORWARD(pk__vec_push(t, 1, info.objfile, strlen(info.objfile), NULL));
-	PK_FORWARD(pk__vec_push(t, 1, "}", 1, NULL));
-	PK_FORWARD(add_str(d->strings, t->items, t->count, &info.sprint));
-	info.sprint_len = t->count;
+	if (name_len > 0 && t->count == name_len && memcmp(t->items, name, name_len) == 0)
+		info.printable = name;
+	else
+		PK_FORWARD(add_str(d->strings, t->items, t->count, &info.printable));
 
 	PK_FORWARD(pk__vec_push(&d->infos, sizeof info, &info, 1, NULL));
 	*out = id - 1;
@@ -606,6 +610,7 @@ void pk__report_free(pk__report *r)
 		pk__vec_free(&d->loc_infos);
 		pk__vec_free(&d->edges);
 		pk__vec_free(&d->scratch);
+		pk__vec_free(&d->sprint);
 		pk__free(d->loc_start);
 		pk__free(d->loc_count);
 		pk__free(d->function_info);
@@ -679,6 +684,15 @@ int pk__report_new(const pk_profile *p, const pk__report_options *o, pk__report 
 		rc = pk__strtab_new(&d->strings);
 	if (rc == 0)
 		rc = index_locations(d);
+	/* The infos are found: what found them goes before the graph is
+	 * built (the infos point at the strings, which stay). */
+	pk__strtab_free(d->keys);
+	d->keys = NULL;
+	pk__strtab_forget(d->strings);
+	pk__free(d->function_info);
+	d->function_info = NULL;
+	pk__vec_free(&d->scratch);
+	pk__vec_free(&d->sprint);
 	if (rc == 0 && !o->no_graph)
 		rc = index_stacks(d, o->sample_type, o->mean);
 	size_t n = d->infos.count;
