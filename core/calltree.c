@@ -236,7 +236,13 @@ static int frame_of(walk *w, const pk_location *loc, const pk_line *line, uint32
 	 * name i + 1. */
 	struct pk__tree_data *d = w->t->data;
 	uint32_t id;
-	PK_FORWARD(pk__strtab_intern(d->names, w->text.items, w->text.count, &id));
+	/* A name that is the function's is the profile's string, not a copy. */
+	const char *fn_name = fn ? str_of(p, fn->name) : "";
+	if (fn && w->text.count == pk_profile_string_length(p, fn->name) &&
+	    memcmp(w->text.items, fn_name, w->text.count) == 0)
+		PK_FORWARD(pk__strtab_intern_kept(d->names, fn_name, w->text.count, &id));
+	else
+		PK_FORWARD(pk__strtab_intern(d->names, w->text.items, w->text.count, &id));
 	if (by_function)
 		w->fn_frame[line->function] = id;
 	if (id - 1 < d->frames.count) {
@@ -783,13 +789,13 @@ static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 	k->bytes = NULL;
 	d->width = w;
 	t->stacks = pk__malloc((count ? count : 1) * sizeof *t->stacks);
-	if (t->stacks == NULL)
+	t->self = pk__calloc(count + 1, sizeof *t->self);
+	if (t->stacks == NULL || t->self == NULL)
 		return PK_ENOMEM;
 	for (size_t i = 0; i < nr; i++) {
 		const rec *r = &recs[order[i]];
 		if (r->shared != SAME_FRAMES)
-			t->stacks[t->stack_count++] =
-			    (pk__tree_stack){r->key, r->len, r->shared, 0};
+			t->stacks[t->stack_count++] = (pk__tree_stack){r->key, r->len, r->shared};
 	}
 	return 0;
 }
@@ -844,7 +850,7 @@ static void add_values(pk__tree *t, const source *src, size_t type, bool base)
 		uint32_t k = src->to_tree[stack];
 		if (v == 0 || k == 0)
 			continue;
-		int64_t *at = base ? &t->base_self[k - 1] : &t->stacks[k - 1].self;
+		int64_t *at = base ? &t->base_self[k - 1] : &t->self[k - 1];
 		*at = pk__add(*at, v);
 	}
 }
@@ -973,7 +979,7 @@ int pk__tree_select_type(pk__tree *t, const char *sample_type, pk_error *err)
 	if ((base != NULL) != t->has_base || (base != NULL && base == p) != d->self_diff)
 		return pk__error_set(err, PK_EUNSUPPORTED, "the call tree has no such sample type");
 	for (size_t k = 0; k < t->stack_count; k++)
-		t->stacks[k].self = 0;
+		t->self[k] = 0;
 	add_values(t, &d->main, type, false);
 	if (base) {
 		for (size_t k = 0; k < t->stack_count; k++)
@@ -1003,6 +1009,7 @@ void pk__tree_free(pk__tree *t)
 	pk__free(t->data->added);
 	pk__free(t->data);
 	pk__free(t->stacks);
+	pk__free(t->self);
 	pk__free(t->base_self);
 	pk__free(t);
 }

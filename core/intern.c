@@ -161,9 +161,10 @@ void pk__strtab_forget(pk__strtab *t)
 	t->slot_count = 0;
 }
 
-/* Intern s, whose hash is h; with known_new, s is not in t (no look-up). */
+/* Intern s, whose hash is h; with known_new, s is not in t (no look-up);
+ * with kept, a new s is not copied (it stays where it is). */
 static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, bool known_new,
-                         uint32_t *out)
+                         bool kept, uint32_t *out)
 {
 	/* Keep the load factor under 1/2 so probes stay short. */
 	if ((t->entries.count + 1) * 2 > t->slot_count)
@@ -182,7 +183,7 @@ static int intern_hashed(pk__strtab *t, const char *s, size_t len, uint64_t h, b
 	if (t->entries.count >= UINT32_MAX - 1)
 		return PK_ENOMEM;
 	PK_FORWARD(pk__vec_reserve(&t->entries, sizeof(strtab_entry), 1));
-	strtab_entry e = {arena_copy(t, s, len), len, h};
+	strtab_entry e = {kept ? s : arena_copy(t, s, len), len, h};
 	if (e.str == NULL)
 		return PK_ENOMEM;
 	/* stored in place: a call to push and copy it cost as much as the
@@ -211,7 +212,12 @@ int pk__strtab_reserve(pk__strtab *t, size_t more)
 
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out)
 {
-	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, out);
+	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, false, out);
+}
+
+int pk__strtab_intern_kept(pk__strtab *t, const char *s, size_t len, uint32_t *out)
+{
+	return intern_hashed(t, s, len, pk__hash_bytes(s, len), false, true, out);
 }
 
 int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bool known_new,
@@ -220,7 +226,7 @@ int pk__strtab_intern_from(pk__strtab *t, const pk__strtab *from, uint32_t i, bo
 	if (i >= from->entries.count)
 		return PK_EINVAL;
 	const strtab_entry *e = &PK_VEC_AT(from->entries, strtab_entry, i);
-	return intern_hashed(t, e->str, e->len, e->hash, known_new, out);
+	return intern_hashed(t, e->str, e->len, e->hash, known_new, false, out);
 }
 
 int pk__strtab_reorder(pk__strtab *t, const uint32_t *order, size_t n)

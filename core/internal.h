@@ -118,6 +118,9 @@ typedef struct pk__strtab pk__strtab;
 int pk__strtab_new(pk__strtab **out);
 void pk__strtab_free(pk__strtab *t);
 int pk__strtab_intern(pk__strtab *t, const char *s, size_t len, uint32_t *out);
+/* As pk__strtab_intern, but a new s is not copied: it must stay where it
+ * is, NUL-terminated at len, for as long as t. */
+int pk__strtab_intern_kept(pk__strtab *t, const char *s, size_t len, uint32_t *out);
 /* Room to intern more strings without growing (a hint: 0 or PK_ENOMEM). */
 int pk__strtab_reserve(pk__strtab *t, size_t more);
 /* Intern string i of another table (its hash is not computed again); with
@@ -237,14 +240,13 @@ typedef struct pk__tree_frame {
 	uint64_t address; /* 0 unless granularity is addresses */
 } pk__tree_frame;
 
-/* A distinct stack (its frames' names differ from every other's), with
- * what the samples that end in it add up to. Only the frames it adds to
- * the stack before are kept (pk__tree_frames). */
+/* A distinct stack (its frames' names differ from every other's); what
+ * the samples that end in it add up to is in pk__tree's self. Only the
+ * frames it adds to the stack before are kept (pk__tree_frames). */
 typedef struct pk__tree_stack {
 	uint32_t first;  /* where the frames it adds start in the tree's store */
 	uint32_t len;    /* its frames; 0: the root's own (samples without locations) */
 	uint32_t shared; /* leading frames in common with the stack before */
-	int64_t self;    /* the profile's value */
 } pk__tree_stack;
 
 /* The tree is its stacks in the order of their frames' names, each after
@@ -258,6 +260,9 @@ typedef struct pk__tree {
 	size_t frame_count;
 	pk__tree_stack *stacks;
 	size_t stack_count;
+	/* by stack: the profile's value (apart from the stacks, which would
+	 * pad each to 24 bytes) */
+	int64_t *self;
 	uint32_t max_len; /* the longest stack */
 	bool has_base;
 	int64_t *base_self;         /* with a base: the base's value of each stack; else NULL */

@@ -584,7 +584,7 @@ static int write_line(writer *w, size_t i)
 	/* The ';' goes before the counts, in one write with them. */
 	char buf[48], *end = buf + sizeof buf, *s = end;
 	*--s = '\n';
-	s = pk__format_int(st->self, s);
+	s = pk__format_int(w->t->self[i], s);
 	*--s = ' ';
 	if (w->t->has_base) {
 		s = pk__format_int(w->t->base_self[i], s);
@@ -622,7 +622,7 @@ static int write_stacks(writer *w)
 			    pk__vec_append(&w->path, 1, (char *)w->names.items + from, to - from));
 			ends[d] = w->path.count;
 		}
-		if (st->self != 0 || (t->has_base && t->base_self[i] != 0))
+		if (t->self[i] != 0 || (t->has_base && t->base_self[i] != 0))
 			PK_FORWARD(write_line(w, i));
 	}
 	return 0;

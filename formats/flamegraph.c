@@ -512,7 +512,7 @@ static int64_t self_delta(const pk__tree *t, size_t i)
 {
 	if (!t->has_base)
 		return 0;
-	return (int64_t)((uint64_t)t->stacks[i].self - (uint64_t)t->base_self[i]);
+	return (int64_t)((uint64_t)t->self[i] - (uint64_t)t->base_self[i]);
 }
 
 static int walker_init(walker *w, const pk__tree *t, const layout *l)
@@ -560,10 +560,10 @@ static bool next_drawn(walker *w, drawn *out)
 			continue;
 		}
 		uint32_t depth = w->open + 1;
-		int64_t value = width_of(st->self);
+		int64_t value = width_of(t->self[k]);
 		size_t end = k + 1;
 		for (; end < n && stacks[end].shared >= depth; end++)
-			value = add_saturated(value, width_of(stacks[end].self));
+			value = add_saturated(value, width_of(t->self[end]));
 		int64_t start = w->at[w->open];
 		w->at[w->open] = add_saturated(start, value);
 		if (value <= 0 || (double)value < w->l->min_value) {
@@ -585,7 +585,7 @@ static bool next_drawn(walker *w, drawn *out)
 static int lay_out(const pk__tree *t, const config *c, layout *l, pk_error *err)
 {
 	for (size_t i = 0; i < t->stack_count; i++) {
-		int64_t self = t->stacks[i].self;
+		int64_t self = t->self[i];
 		l->total = add_saturated(l->total, width_of(self));
 		if (self < 0)
 			l->left_out = pk__add(l->left_out, self);

@@ -1584,7 +1584,7 @@ static int shared_frame(writer *w, const pk__tree *t, uint32_t f, uint32_t *out)
 /* Stack i's value: its own, less the base's when there is one. */
 static int64_t stack_value(const pk__tree *t, size_t i)
 {
-	int64_t self = t->stacks[i].self;
+	int64_t self = t->self[i];
 	return t->has_base ? (int64_t)((uint64_t)self - (uint64_t)t->base_self[i]) : self;
 }
 

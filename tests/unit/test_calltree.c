@@ -84,7 +84,7 @@ static void expect_stacks(const pk__tree *t, const char *want)
 		for (uint32_t d = 0; d < st->len; d++)
 			n += (size_t)snprintf(got + n, sizeof got - n, "%s%s", d ? ";" : "",
 			                      t->frames[frames[d]].name);
-		n += (size_t)snprintf(got + n, sizeof got - n, " %lld", (long long)st->self);
+		n += (size_t)snprintf(got + n, sizeof got - n, " %lld", (long long)t->self[i]);
 		if (t->has_base)
 			n += (size_t)snprintf(got + n, sizeof got - n, " %lld",
 			                      (long long)t->base_self[i]);
@@ -463,8 +463,8 @@ static void check_sort_many(size_t unique)
 			if (strcmp(stacks[k], path) == 0)
 				for (size_t j = k; j < N; j++)
 					self += strcmp(stacks[j], path) == 0 ? values[2 * j] : 0;
-		assert_int_equal(st->self, self);
-		sum += st->self;
+		assert_int_equal(t->self[i], self);
+		sum += t->self[i];
 		memcpy(last, frames, st->len * sizeof *frames);
 		last_len = st->len;
 	}
