@@ -788,7 +788,8 @@ static int keep_stacks(pk__tree *t, const uint32_t *order, keys *k)
 		d->added = k->bytes; /* too big then, but whole */
 	k->bytes = NULL;
 	d->width = w;
-	t->stacks = pk__malloc((count ? count : 1) * sizeof *t->stacks);
+	/* calloc's: a big block on huge pages, as it was at 24 bytes a stack */
+	t->stacks = pk__calloc(count + 1, sizeof *t->stacks);
 	t->self = pk__calloc(count + 1, sizeof *t->self);
 	if (t->stacks == NULL || t->self == NULL)
 		return PK_ENOMEM;
